@@ -1,0 +1,23 @@
+// Jest runs in native ESM mode (node --experimental-vm-modules) because
+// @kubernetes/client-node 2.x is ESM-only; ts-jest transpiles each file on its own
+// (isolatedModules) so tests start fast and `tsc` stays the one type checker.
+const transform = { '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true }] };
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform,
+  testEnvironment: 'node',
+};
+export default {
+  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/e2e/harness/global-setup.ts',
+      testTimeout: 180000,
+    },
+  ],
+};

@@ -1,0 +1,229 @@
+// List+watch cache of one resource, the operator's only view of the cluster between writes.
+// - Lists in pages (bounded memory during the initial sync of large clusters).
+// - Watches from the list's resourceVersion with bookmarks; a dropped stream resumes from
+//   the last resourceVersion seen; 410 Gone (history compacted) triggers a full relist that
+//   is diffed against the cache, so deletions missed while disconnected are still delivered.
+// - Each object passes through `transform` before it is cached, so the cache holds only what
+//   the controllers need (e.g. digests instead of secret data).
+// - A periodic resync re-delivers every cached object as an update (level-triggered safety net).
+import type { KubeClient } from './client.js';
+import { ApiError } from './client.js';
+import type { KubeObject, ResourceType } from './types.js';
+import { keyOf, resourcePath } from './types.js';
+import type { Logger } from '../log.js';
+import { errorText } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+export interface InformerHandlers<T> {
+  add?(obj: T): void;
+  update?(old: T, cur: T): void;
+  delete?(obj: T): void;
+}
+
+export interface InformerOptions<T> {
+  client: KubeClient;
+  resource: ResourceType;
+  /** namespaces to watch; empty = all namespaces */
+  namespaces: string[];
+  transform: (obj: KubeObject) => T;
+  log: Logger;
+  metrics: Metrics;
+  pageSize?: number;
+  resyncMs?: number;
+  labelSelector?: string;
+}
+
+const WATCH_RETRY_MAX_MS = 30_000;
+
+export class Informer<T extends KubeObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: InformerHandlers<T>[] = [];
+  private readonly aborts = new Set<AbortController>();
+  private stopped = false;
+  private pendingScopes: number;
+  private syncedResolve!: () => void;
+  readonly synced: Promise<void>;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private loops: Promise<void>[] = [];
+  private sleepers = new Set<() => void>();
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.pendingScopes = Math.max(1, opts.namespaces.length);
+    this.synced = new Promise((resolve) => (this.syncedResolve = resolve));
+  }
+
+  get resourceName(): string { return this.opts.resource.plural; }
+
+  on(handlers: InformerHandlers<T>): void { this.handlers.push(handlers); }
+
+  get(key: string): T | undefined { return this.store.get(key); }
+
+  list(namespace?: string): T[] {
+    const all = [...this.store.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);
+  }
+
+  get size(): number { return this.store.size; }
+
+  hasSynced(): boolean { return this.pendingScopes === 0; }
+
+  start(): void {
+    const scopes = this.opts.namespaces.length ? this.opts.namespaces : [undefined];
+    this.loops = scopes.map((ns) => this.run(ns));
+    if (this.opts.resyncMs) {
+      this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const a of this.aborts) a.abort();
+    for (const wake of this.sleepers) wake();
+    await Promise.all(this.loops);
+  }
+
+  /** Re-delivers every cached object as an update, as client-go's resync does. */
+  resync(): void {
+    for (const obj of this.store.values()) this.emit('update', obj, obj);
+  }
+
+  private emit(kind: 'add' | 'update' | 'delete', a: T, b?: T): void {
+    for (const h of this.handlers) {
+      try {
+        if (kind === 'add') h.add?.(a);
+        else if (kind === 'update') h.update?.(a, b!);
+        else h.delete?.(a);
+      } catch (err) {
+        this.opts.log.error('event handler failed', { resource: this.resourceName, error: errorText(err) });
+      }
+    }
+  }
+
+  private async run(namespace: string | undefined): Promise<void> {
+    let firstSync = true;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        let rv = await this.relist(namespace);
+        if (firstSync) { firstSync = false; if (--this.pendingScopes === 0) this.syncedResolve(); }
+        failures = 0;
+        for (;;) {
+          const end = await this.watchOnce(namespace, rv.value, rv);
+          if (this.stopped) return;
+          this.opts.metrics.watchRestarts.inc({ resource: this.resourceName, cause: end });
+          if (end === 'gone') break;
+          if (end === 'error') {
+            failures++;
+            await this.sleep(Math.min(WATCH_RETRY_MAX_MS, 250 * 2 ** Math.min(failures, 7)));
+          } else failures = 0;
+        }
+      } catch (err) {
+        if (this.stopped) return;
+        failures++;
+        const delay = Math.min(WATCH_RETRY_MAX_MS, 250 * 2 ** Math.min(failures, 7));
+        this.opts.log.warn('list failed, retrying', { resource: this.resourceName, namespace, error: errorText(err), retryInMs: delay });
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(t); this.sleepers.delete(done); resolve(); };
+      const t = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  private inScope(obj: T, namespace: string | undefined): boolean {
+    return namespace === undefined || obj.metadata.namespace === namespace;
+  }
+
+  /** Lists in pages, then reconciles the cache with the list: adds, updates, deletes. */
+  private async relist(namespace: string | undefined): Promise<{ value: string }> {
+    this.opts.metrics.relistsTotal.inc({ resource: this.resourceName });
+    const seen = new Set<string>();
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.opts.client.list(this.opts.resource, namespace, {
+        limit: this.opts.pageSize ?? 500,
+        continue: cont,
+        labelSelector: this.opts.labelSelector,
+      });
+      resourceVersion = page.metadata.resourceVersion ?? resourceVersion;
+      cont = page.metadata.continue || undefined;
+      for (const raw of page.items) {
+        const obj = this.opts.transform(raw);
+        const key = keyOf(obj);
+        seen.add(key);
+        this.upsert(key, obj);
+      }
+    } while (cont && !this.stopped);
+    for (const [key, obj] of this.store) {
+      if (this.inScope(obj, namespace) && !seen.has(key)) {
+        this.store.delete(key);
+        this.emit('delete', obj);
+      }
+    }
+    this.opts.metrics.cachedObjects.set({ resource: this.resourceName }, this.store.size);
+    this.opts.log.debug('listed', { resource: this.resourceName, namespace, objects: seen.size, resourceVersion });
+    return { value: resourceVersion };
+  }
+
+  private upsert(key: string, obj: T): void {
+    const old = this.store.get(key);
+    this.store.set(key, obj);
+    if (!old) this.emit('add', obj);
+    else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', old, obj);
+  }
+
+  /** One watch stream. Resolves with why it ended; `rv` is advanced as events arrive. */
+  private watchOnce(namespace: string | undefined, from: string, rv: { value: string }): Promise<'timeout' | 'error' | 'gone'> {
+    return new Promise((resolve) => {
+      let gone = false;
+      const path = resourcePath(this.opts.resource, namespace);
+      const query = {
+        resourceVersion: from,
+        allowWatchBookmarks: true,
+        timeoutSeconds: 240 + Math.floor(Math.random() * 120),
+        labelSelector: this.opts.labelSelector,
+      };
+      let abort: AbortController | undefined;
+      const onEvent = (type: string, raw: KubeObject) => {
+        if (type === 'ERROR') {
+          const code = (raw as unknown as { code?: number }).code;
+          if (code === 410) gone = true;
+          abort?.abort();
+          return;
+        }
+        const newRv = raw.metadata?.resourceVersion;
+        if (newRv) rv.value = newRv;
+        if (type === 'BOOKMARK') return;
+        const obj = this.opts.transform(raw);
+        const key = keyOf(obj);
+        if (type === 'DELETED') {
+          const old = this.store.get(key);
+          this.store.delete(key);
+          this.emit('delete', old ?? obj);
+        } else {
+          this.upsert(key, obj);
+        }
+        this.opts.metrics.cachedObjects.set({ resource: this.resourceName }, this.store.size);
+      };
+      const done = (err?: unknown) => {
+        if (abort) this.aborts.delete(abort);
+        if (gone || (err instanceof ApiError && err.isGone) || (err as { statusCode?: number })?.statusCode === 410) return resolve('gone');
+        if (!err || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') return resolve('timeout');
+        this.opts.log.debug('watch ended with an error', { resource: this.resourceName, namespace, error: errorText(err) });
+        resolve('error');
+      };
+      this.opts.client.watch(path, query, onEvent, done).then(
+        (a) => { abort = a; this.aborts.add(a); if (this.stopped) a.abort(); },
+        (err) => done(err),
+      );
+    });
+  }
+}

@@ -1,0 +1,24 @@
+// JSON logs by default (one object per line, for log pipelines), text for humans.
+// Nothing in the operator passes object data to a logger: only names, reasons and digests.
+import winston from 'winston';
+
+export type Logger = winston.Logger;
+export type LogFormat = 'json' | 'text';
+
+export function createLogger(level: string, format: LogFormat, stream: NodeJS.WritableStream = process.stderr): Logger {
+  const fmt = format === 'json'
+    ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json())
+    : winston.format.combine(
+        winston.format.timestamp(),
+        winston.format.printf(({ timestamp, level: lvl, message, component, ...rest }) => {
+          const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
+          return `${timestamp} ${lvl.toUpperCase().padEnd(5)} ${component ? `[${component}] ` : ''}${message}${extra}`;
+        }),
+      );
+  return winston.createLogger({ level, format: fmt, transports: [new winston.transports.Stream({ stream })] });
+}
+
+/** Error text safe for logs and Events: the message only, never a stack or a request body. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

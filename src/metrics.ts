@@ -1,0 +1,26 @@
+// Every Prometheus metric the operator exposes, in one place so the README catalogue
+// and the code cannot drift. Label values are bounded: controller names, resource
+// kinds, fixed reason strings — never object names except where documented.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'annotary_' });
+  const registers = [registry];
+  return {
+    registry,
+    reconcileTotal: new Counter({ name: 'annotary_reconcile_total', help: 'Reconciles by controller and result (ok, error, invalid).', labelNames: ['controller', 'result'], registers }),
+    reconcileSeconds: new Histogram({ name: 'annotary_reconcile_duration_seconds', help: 'Time spent in one reconcile.', labelNames: ['controller'], buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers }),
+    queueDepth: new Gauge({ name: 'annotary_queue_depth', help: 'Keys waiting in a controller work queue.', labelNames: ['controller'], registers }),
+    queueRetries: new Counter({ name: 'annotary_queue_retries_total', help: 'Keys re-queued with backoff after a failure.', labelNames: ['controller'], registers }),
+    writesTotal: new Counter({ name: 'annotary_writes_total', help: 'Writes (patch/create/delete) the operator made, by controller, kind and verb.', labelNames: ['controller', 'kind', 'verb'], registers }),
+    conflictsTotal: new Counter({ name: 'annotary_write_conflicts_total', help: 'Writes refused with 409 Conflict and retried.', labelNames: ['controller', 'kind'], registers }),
+    invalidInputTotal: new Counter({ name: 'annotary_invalid_input_total', help: 'Objects refused for bad input, by controller and reason.', labelNames: ['controller', 'reason'], registers }),
+    eventsTotal: new Counter({ name: 'annotary_events_total', help: 'Kubernetes Events emitted, by type and reason.', labelNames: ['type', 'reason'], registers }),
+    watchRestarts: new Counter({ name: 'annotary_watch_restarts_total', help: 'Watch streams re-opened, by resource and cause (timeout, error, gone).', labelNames: ['resource', 'cause'], registers }),
+    relistsTotal: new Counter({ name: 'annotary_relists_total', help: 'Full lists of a resource (start, 410 Gone, errors).', labelNames: ['resource'], registers }),
+    cachedObjects: new Gauge({ name: 'annotary_cached_objects', help: 'Objects held in the informer caches.', labelNames: ['resource'], registers }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
