@@ -2,8 +2,8 @@
 // Why not the generated API classes: the operator handles several kinds (core, apps,
 // networking, the Route CRD) with the same few verbs and needs exact control over patch
 // content types and preconditions; one generic request path keeps that in one place.
-import { HttpMethod, KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import fetch from 'node-fetch';
 import type { KubeObject, ObjectList, ResourceType } from './types.js';
 import { resourcePath } from './types.js';
 
@@ -16,6 +16,8 @@ export class ApiError extends Error {
   get isGone(): boolean { return this.status === 410; }
   get isAlreadyExists(): boolean { return this.status === 409 && this.reason === 'AlreadyExists'; }
 }
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
 export type PatchType = 'merge' | 'json' | 'strategic';
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -57,16 +59,16 @@ export class KubeClient {
   async request<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), method);
-    await this.config.applySecurityAuthentication(ctx);
-    const headers = ctx.getHeaders() as Record<string, string>;
-    headers['accept'] = 'application/json';
+    // client-node resolves TLS, tokens, exec/OIDC plugins into fetch options (agent + headers)
+    const init = await this.config.applyToFetchOptions({});
+    const headers: Record<string, string> = { accept: 'application/json' };
+    new Headers(init.headers as HeadersInit).forEach((v, k) => { headers[k] = v; });
     let body: string | undefined;
     if (opts.body !== undefined) {
       body = JSON.stringify(opts.body);
       headers['content-type'] = opts.contentType ?? 'application/json';
     }
-    const res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher() as never });
+    const res = await fetch(url, { ...init, method, headers, body });
     const text = await res.text();
     if (res.status >= 200 && res.status < 300) return (text ? JSON.parse(text) : undefined) as T;
     let reason = 'Unknown';
@@ -80,7 +82,7 @@ export class KubeClient {
   }
 
   get<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T> {
-    return this.request<T>(HttpMethod.GET, resourcePath(rt, namespace, name));
+    return this.request<T>('GET', resourcePath(rt, namespace, name));
   }
 
   /** Returns undefined instead of throwing when the object does not exist. */
@@ -94,15 +96,15 @@ export class KubeClient {
   }
 
   list<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, query: Query = {}): Promise<ObjectList<T>> {
-    return this.request<ObjectList<T>>(HttpMethod.GET, resourcePath(rt, namespace), { query });
+    return this.request<ObjectList<T>>('GET', resourcePath(rt, namespace), { query });
   }
 
   create<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T): Promise<T> {
-    return this.request<T>(HttpMethod.POST, resourcePath(rt, namespace), { body, query: { fieldManager: this.fieldManager } });
+    return this.request<T>('POST', resourcePath(rt, namespace), { body, query: { fieldManager: this.fieldManager } });
   }
 
   patch<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string, patch: unknown, type: PatchType = 'merge'): Promise<T> {
-    return this.request<T>(HttpMethod.PATCH, resourcePath(rt, namespace, name), {
+    return this.request<T>('PATCH', resourcePath(rt, namespace, name), {
       body: patch,
       contentType: PATCH_CONTENT_TYPE[type],
       query: { fieldManager: this.fieldManager },
@@ -110,7 +112,7 @@ export class KubeClient {
   }
 
   async delete(rt: ResourceType, namespace: string | undefined, name: string): Promise<void> {
-    await this.request(HttpMethod.DELETE, resourcePath(rt, namespace, name));
+    await this.request('DELETE', resourcePath(rt, namespace, name));
   }
 
   /** Streams watch events; `done` is called once when the stream ends for any reason. */

@@ -1,0 +1,147 @@
+// Every annotation key annotary reads or writes, in one table. The README's annotation
+// reference is generated from the same rows (see `annotary annotations`), so code and docs
+// cannot drift. Compat keys (cert-utils-operator, stakater Reloader) keep the meaning
+// they have in the original tool and are ignored when --compat=false.
+
+export type Origin = 'annotary' | 'cert-utils' | 'reloader';
+export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate';
+
+export interface AnnotationSpec {
+  key: string;
+  origin: Origin;
+  on: Target[];
+  /** written by annotary (status), as opposed to set by users */
+  written?: boolean;
+  values: string;
+  description: string;
+}
+
+const CU = 'cert-utils-operator.redhat-cop.io/';
+
+export const A = {
+  // keystores (Secrets, ConfigMaps)
+  keystores: 'annotary.io/keystores',
+  keystorePasswordSecret: 'annotary.io/keystore-password-secret',
+  keystorePassword: 'annotary.io/keystore-password',
+  keystoreAlias: 'annotary.io/keystore-alias',
+  truststoreFrom: 'annotary.io/truststore-from',
+  certInfo: 'annotary.io/cert-info',
+  truststore: 'annotary.io/truststore',
+  sourceCaKey: 'annotary.io/source-ca-key',
+  sourceHash: 'annotary.io/source-hash',
+  managedKeys: 'annotary.io/managed-keys',
+  // routes and ingresses
+  certsFromSecret: 'annotary.io/certs-from-secret',
+  injectCa: 'annotary.io/inject-ca',
+  destinationCaFromSecret: 'annotary.io/destination-ca-from-secret',
+  tlsHosts: 'annotary.io/tls-hosts',
+  shareWithNamespaces: 'annotary.io/share-with-namespaces',
+  managedFields: 'annotary.io/managed-fields',
+  // reload
+  reloadOnSecrets: 'annotary.io/reload-on-secrets',
+  reloadOnConfigMaps: 'annotary.io/reload-on-configmaps',
+  reload: 'annotary.io/reload',
+  configHash: 'annotary.io/config-hash',
+  observedConfigHash: 'annotary.io/observed-config-hash',
+  // expiry
+  expiryWarning: 'annotary.io/expiry-warning',
+  // cert-utils-operator compat
+  cuGenerateJavaKeystores: `${CU}generate-java-keystores`,
+  cuJavaKeystorePassword: `${CU}java-keystore-password`,
+  cuGenerateCertInfo: `${CU}generate-cert-info`,
+  cuGenerateJavaTruststore: `${CU}generate-java-truststore`,
+  cuSourceCaKey: `${CU}source-ca-key`,
+  cuCertsFromSecret: `${CU}certs-from-secret`,
+  cuDestinationCaFromSecret: `${CU}destinationCA-from-secret`,
+  cuInjectCa: `${CU}inject-CA`,
+  // stakater Reloader compat
+  rlSecretReload: 'secret.reloader.stakater.com/reload',
+  rlConfigMapReload: 'configmap.reloader.stakater.com/reload',
+  rlAuto: 'reloader.stakater.com/auto',
+  rlSecretAuto: 'secret.reloader.stakater.com/auto',
+  rlConfigMapAuto: 'configmap.reloader.stakater.com/auto',
+  rlSearch: 'reloader.stakater.com/search',
+  rlMatch: 'reloader.stakater.com/match',
+  rlSecretExclude: 'secrets.exclude.reloader.stakater.com/reload',
+  rlConfigMapExclude: 'configmaps.exclude.reloader.stakater.com/reload',
+  rlIgnore: 'reloader.stakater.com/ignore',
+} as const;
+
+export type AnnotationKey = (typeof A)[keyof typeof A];
+
+export const ANNOTATIONS: AnnotationSpec[] = [
+  { key: A.keystores, origin: 'annotary', on: ['Secret'], values: '`jks`, `pkcs12` or `jks,pkcs12`', description: 'Write keystore.jks/keystore.p12 (key + chain) and truststore.jks/truststore.p12 (CA certs) into the Secret.' },
+  { key: A.keystorePasswordSecret, origin: 'annotary', on: ['Secret', 'ConfigMap'], values: '`<secret>/<key>` (same namespace)', description: 'Store password read from another Secret (preferred); its rotation regenerates the stores.' },
+  { key: A.keystorePassword, origin: 'annotary', on: ['Secret', 'ConfigMap'], values: 'literal password', description: 'Store password given literally (visible to anyone who can read the object). Default `changeit`.' },
+  { key: A.keystoreAlias, origin: 'annotary', on: ['Secret'], values: 'alias (lower-cased)', description: 'Alias of the private-key entry. Default `certificate`; truststore entries are `ca0`, `ca1`, ….' },
+  { key: A.truststoreFrom, origin: 'annotary', on: ['Secret'], values: '`secretA,secretB,configmap/bundle`', description: 'Also trust the CA certificates (ca.crt; a ConfigMap\'s ca-bundle.crt) of these objects in the namespace; their changes regenerate the truststore.' },
+  { key: A.certInfo, origin: 'annotary', on: ['Secret'], values: '`true`', description: 'Write tls.crt.info and ca.crt.info: readable certificate details.' },
+  { key: A.truststore, origin: 'annotary', on: ['ConfigMap'], values: '`jks`, `pkcs12` or `jks,pkcs12`', description: 'Write binaryData truststore.jks/truststore.p12 from the CA bundle in the ConfigMap.' },
+  { key: A.sourceCaKey, origin: 'annotary', on: ['ConfigMap'], values: 'data key', description: 'Key of the CA bundle in the ConfigMap. Default `ca-bundle.crt`.' },
+  { key: A.sourceHash, origin: 'annotary', on: ['Secret', 'ConfigMap'], written: true, values: 'sha256 hex', description: 'Digest of the inputs the stores were built from; equal to the current inputs means the Secret is consistent.' },
+  { key: A.managedKeys, origin: 'annotary', on: ['Secret', 'ConfigMap'], written: true, values: 'comma list', description: 'Data keys annotary wrote; only these are ever changed or removed by annotary.' },
+  { key: A.certsFromSecret, origin: 'annotary', on: ['Route', 'Ingress'], values: 'Route: `<secret>`; Ingress: `[<namespace>/]<secret>`', description: 'Fill the TLS certificate and key from this kubernetes.io/tls Secret and keep them current.' },
+  { key: A.injectCa, origin: 'annotary', on: ['Route'], values: '`true` (default) / `false`', description: 'With certs-from-secret: also set spec.tls.caCertificate from ca.crt.' },
+  { key: A.destinationCaFromSecret, origin: 'annotary', on: ['Route', 'Ingress'], values: '`<secret>`', description: 'Route: spec.tls.destinationCACertificate from ca.crt. Ingress (ingress-nginx only): CA copy + proxy-ssl annotations.' },
+  { key: A.tlsHosts, origin: 'annotary', on: ['Ingress'], values: 'comma list of hosts', description: 'Hosts for annotary\'s spec.tls entry. Default: the hosts of the Ingress rules.' },
+  { key: A.shareWithNamespaces, origin: 'annotary', on: ['Secret'], values: '`ns1,ns2` or `*`', description: 'Opt-in: Ingresses in these namespaces may copy this Secret. Without it cross-namespace references are refused.' },
+  { key: A.managedFields, origin: 'annotary', on: ['Route', 'Ingress'], written: true, values: 'comma list', description: 'Fields annotary filled; removing the source annotation clears exactly these.' },
+  { key: A.reloadOnSecrets, origin: 'annotary', on: ['Workload'], values: '`a,b`', description: 'Roll the workload once when one of these Secrets really changes.' },
+  { key: A.reloadOnConfigMaps, origin: 'annotary', on: ['Workload'], values: '`c,d`', description: 'Roll the workload once when one of these ConfigMaps really changes.' },
+  { key: A.reload, origin: 'annotary', on: ['Workload'], values: '`auto`', description: 'Roll on changes of every Secret and ConfigMap the pod template references.' },
+  { key: A.configHash, origin: 'annotary', on: ['PodTemplate'], written: true, values: 'sha256 hex', description: 'Digest of the referenced data; changing it is the rollout.' },
+  { key: A.observedConfigHash, origin: 'annotary', on: ['Workload'], written: true, values: 'sha256 hex', description: 'Digest recorded at onboarding, without a rollout.' },
+  { key: A.expiryWarning, origin: 'annotary', on: ['Secret'], values: 'duration, e.g. `720h`', description: 'Warning Event when the certificate expires within this duration (default from --expiry-warning).' },
+  { key: A.cuGenerateJavaKeystores, origin: 'cert-utils', on: ['Secret'], values: '`true`', description: 'keystore.jks (alias `alias`) and truststore.jks (`alias0`…); removing it removes both.' },
+  { key: A.cuJavaKeystorePassword, origin: 'cert-utils', on: ['Secret'], values: 'literal password', description: 'Password for the cert-utils stores. Default `changeme`.' },
+  { key: A.cuGenerateCertInfo, origin: 'cert-utils', on: ['Secret'], values: '`true`', description: 'tls.crt.info and ca.crt.info.' },
+  { key: A.cuGenerateJavaTruststore, origin: 'cert-utils', on: ['ConfigMap'], values: '`true`', description: 'binaryData truststore.jks from the CA bundle.' },
+  { key: A.cuSourceCaKey, origin: 'cert-utils', on: ['ConfigMap'], values: 'data key', description: 'CA bundle key. Default `ca-bundle.crt`.' },
+  { key: A.cuCertsFromSecret, origin: 'cert-utils', on: ['Route'], values: '`<secret>`', description: 'As annotary.io/certs-from-secret on Routes (edge/reencrypt only).' },
+  { key: A.cuDestinationCaFromSecret, origin: 'cert-utils', on: ['Route'], values: '`<secret>`', description: 'As annotary.io/destination-ca-from-secret on Routes.' },
+  { key: A.cuInjectCa, origin: 'cert-utils', on: ['Route'], values: 'present and not `false`', description: 'Also inject ca.crt as spec.tls.caCertificate (off unless present).' },
+  { key: A.rlSecretReload, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`a,b` (anchored regexps)', description: 'Roll when a named Secret changes.' },
+  { key: A.rlConfigMapReload, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`c` (anchored regexps)', description: 'Roll when a named ConfigMap changes.' },
+  { key: A.rlAuto, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`true`', description: 'Roll on every referenced Secret and ConfigMap.' },
+  { key: A.rlSecretAuto, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`true`', description: 'Roll on every referenced Secret.' },
+  { key: A.rlConfigMapAuto, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`true`', description: 'Roll on every referenced ConfigMap.' },
+  { key: A.rlSearch, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`true`', description: 'Roll only for referenced objects annotated reloader.stakater.com/match.' },
+  { key: A.rlMatch, origin: 'reloader', on: ['Secret', 'ConfigMap'], values: '`true`', description: 'This object triggers workloads in search mode.' },
+  { key: A.rlSecretExclude, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`a,b`', description: 'Never roll for these Secrets.' },
+  { key: A.rlConfigMapExclude, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`c`', description: 'Never roll for these ConfigMaps.' },
+  { key: A.rlIgnore, origin: 'reloader', on: ['Secret', 'ConfigMap'], values: '`true`', description: 'This object never triggers a rollout.' },
+];
+
+const ORIGIN_OF = new Map(ANNOTATIONS.map((a) => [a.key, a.origin]));
+
+/**
+ * Reads annotations with the compat switch applied: with compat off, cert-utils and
+ * Reloader keys read as absent, so every controller honours --compat the same way.
+ */
+export class AnnotationReader {
+  constructor(readonly compat: boolean) {}
+
+  get(annotations: Record<string, string> | undefined, key: AnnotationKey): string | undefined {
+    if (!this.compat && ORIGIN_OF.get(key) !== 'annotary') return undefined;
+    return annotations?.[key];
+  }
+
+  /** A flag-like annotation: "true" (case-insensitive, trimmed) */
+  isTrue(annotations: Record<string, string> | undefined, key: AnnotationKey): boolean {
+    return this.get(annotations, key)?.trim().toLowerCase() === 'true';
+  }
+
+  /** Whether any key the operator reads (not writes) is present. */
+  hasAny(annotations: Record<string, string> | undefined): boolean {
+    if (!annotations) return false;
+    return Object.keys(annotations).some((k) => {
+      const origin = ORIGIN_OF.get(k);
+      return origin !== undefined && (this.compat || origin === 'annotary');
+    });
+  }
+}
+
+/** Splits a comma list, trimming blanks: "a, b,,c" → ["a","b","c"]. */
+export function commaList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`.
+import { readFileSync } from 'node:fs';
+import { ANNOTATIONS } from './annotations.js';
+import { ConfigError, helpText, loadConfig } from './config.js';
+import { CONTROLLER_MODULES } from './controllers/index.js';
+import { keystoreCommand } from './keystore-cli.js';
+import { createLogger, errorText } from './log.js';
+import { createMetrics } from './metrics.js';
+import { Operator } from './operator.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function annotationsTable(): string {
+  const rows = ANNOTATIONS.map((a) => `| \`${a.key}\` | ${a.on.join(', ')} | ${a.origin}${a.written ? ' (written)' : ''} | ${a.values} | ${a.description} |`);
+  return ['| key | on | origin | values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText()); return 0; }
+  const cfg = loadConfig(argv);
+  const log = createLogger(cfg.logLevel, cfg.logFormat);
+  const metrics = createMetrics();
+  const operator = new Operator(cfg, log, metrics, CONTROLLER_MODULES);
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    log.info('shutting down', { signal });
+    stopping = operator.stop().then(() => process.exit(0), (err) => { log.error('shutdown failed', { error: errorText(err) }); process.exit(1); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // a bug in one reconcile must not take the operator down; the queue retries the key
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: errorText(err) }));
+  await operator.start();
+  return new Promise(() => { /* runs until a signal */ });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'run': return run(rest);
+    case 'keystore': return keystoreCommand(rest);
+    case 'annotations': console.log(annotationsTable()); return 0;
+    case '--version': case 'version': console.log(version()); return 0;
+    case undefined: case '--help': case '-h': case 'help': console.log(helpText()); return 0;
+    default: console.error(`annotary: unknown command "${cmd}"\n`); console.error(helpText()); return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof ConfigError ? `annotary: ${err.message}` : `annotary: ${errorText(err)}`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  },
+);

@@ -1,0 +1,347 @@
+// Keystores and truststores from TLS Secrets.
+//
+// Pure part: parseKeystoreSpec (annotations → what the user asked for), keystoreInputsHash
+// (digest of every input, computable from the lean cache alone) and desiredKeystoreData
+// (inputs → the exact data keys to set/remove, or nothing). The reload controller uses
+// keystoreInputsHash too: a Secret whose annotary.io/source-hash differs from it is
+// not yet consistent, and a rollout waits for it.
+import { createHash } from 'node:crypto';
+import { A, AnnotationReader, commaList } from '../annotations.js';
+import type { ControllerContext, ControllerModule } from './context.js';
+import type { Refusal } from './refusal.js';
+import { isRefusal, refuse } from './refusal.js';
+import { ApiError } from '../kube/client.js';
+import { ReferenceIndex } from '../kube/refindex.js';
+import type { SlimData } from '../kube/slim.js';
+import { valueDigest } from '../kube/slim.js';
+import { ConfigMaps, Secrets, objectKey, splitKey } from '../kube/types.js';
+import { PkiError } from '../pki/errors.js';
+import type { StoreFormat } from '../pki/stores.js';
+import { buildStores } from '../pki/stores.js';
+import { describeChain } from '../pki/certinfo.js';
+import { parseCertificates } from '../pki/pem.js';
+
+export const CONTROLLER = 'keystores';
+const FORMATS: Record<string, StoreFormat> = { jks: 'jks', pkcs12: 'pkcs12', p12: 'pkcs12' };
+const CERT_UTILS_PASSWORD = 'changeme';
+
+export type TrustRef = { kind: 'Secret' | 'ConfigMap'; name: string; key: string };
+export type PasswordRef = { literal: string } | { secret: string; key: string };
+
+export interface KeystoreSpec {
+  flavour: 'annotary' | 'cert-utils';
+  formats: StoreFormat[];
+  alias: string;
+  trustAliasPrefix: string;
+  password: PasswordRef;
+  trustFrom: TrustRef[];
+}
+
+export interface SecretWants {
+  stores?: KeystoreSpec;
+  certInfo: boolean;
+}
+
+const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const KEY_RE = /^[-._a-zA-Z0-9]+$/;
+
+function parseBoolAnnotation(value: string | undefined, key: string): boolean | Refusal {
+  if (value === undefined) return false;
+  const v = value.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  return refuse('InvalidAnnotation', `${key}: "${value}" is not true or false`);
+}
+
+/** `name`, `secret/name`, `configmap/name`, each optionally `:key` */
+export function parseTrustRef(item: string): TrustRef | Refusal {
+  const m = /^(?:(secret|configmap)\/)?([^/:]+)(?::([^/:]+))?$/i.exec(item);
+  if (!m || !NAME_RE.test(m[2]) || (m[3] && !KEY_RE.test(m[3]))) {
+    return refuse('InvalidAnnotation', `${A.truststoreFrom}: "${item}" is not [secret/|configmap/]<name>[:<key>]`);
+  }
+  const kind = m[1]?.toLowerCase() === 'configmap' ? 'ConfigMap' : 'Secret';
+  return { kind, name: m[2], key: m[3] ?? (kind === 'Secret' ? 'ca.crt' : 'ca-bundle.crt') };
+}
+
+/** Reads what a Secret's annotations ask for. undefined stores = no keystores wanted. */
+export function parseKeystoreSpec(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): SecretWants | Refusal {
+  const native = reader.get(annotations, A.keystores);
+  const cuStores = parseBoolAnnotation(reader.get(annotations, A.cuGenerateJavaKeystores), A.cuGenerateJavaKeystores);
+  if (isRefusal(cuStores)) return cuStores;
+  const nativeInfo = parseBoolAnnotation(reader.get(annotations, A.certInfo), A.certInfo);
+  if (isRefusal(nativeInfo)) return nativeInfo;
+  const cuInfo = parseBoolAnnotation(reader.get(annotations, A.cuGenerateCertInfo), A.cuGenerateCertInfo);
+  if (isRefusal(cuInfo)) return cuInfo;
+  const certInfo = nativeInfo || cuInfo;
+
+  if (native !== undefined) {
+    const formats: StoreFormat[] = [];
+    for (const f of commaList(native.toLowerCase())) {
+      const fmt = FORMATS[f];
+      if (!fmt) return refuse('InvalidAnnotation', `${A.keystores}: unknown format "${f}" (use jks, pkcs12 or jks,pkcs12)`);
+      if (!formats.includes(fmt)) formats.push(fmt);
+    }
+    if (formats.length === 0) return refuse('InvalidAnnotation', `${A.keystores}: no format given (use jks, pkcs12 or jks,pkcs12)`);
+    const alias = (reader.get(annotations, A.keystoreAlias) ?? 'certificate').trim();
+    if (!ALIAS_RE.test(alias)) return refuse('InvalidAnnotation', `${A.keystoreAlias}: "${alias}" is not a valid alias`);
+    let password: PasswordRef = { literal: defaultPassword };
+    const pwRef = reader.get(annotations, A.keystorePasswordSecret);
+    const pwLiteral = reader.get(annotations, A.keystorePassword);
+    if (pwRef !== undefined) {
+      const [name, key, ...rest] = pwRef.trim().split('/');
+      if (!name || !key || rest.length || !NAME_RE.test(name) || !KEY_RE.test(key)) {
+        return refuse('InvalidAnnotation', `${A.keystorePasswordSecret}: "${pwRef}" is not <secret>/<key>`);
+      }
+      password = { secret: name, key };
+    } else if (pwLiteral !== undefined) {
+      if (pwLiteral === '') return refuse('InvalidAnnotation', `${A.keystorePassword} is empty`);
+      password = { literal: pwLiteral };
+    }
+    const trustFrom: TrustRef[] = [];
+    for (const item of commaList(reader.get(annotations, A.truststoreFrom))) {
+      const ref = parseTrustRef(item);
+      if (isRefusal(ref)) return ref;
+      trustFrom.push(ref);
+    }
+    return { certInfo, stores: { flavour: 'annotary', formats, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom } };
+  }
+  if (cuStores) {
+    const pw = reader.get(annotations, A.cuJavaKeystorePassword);
+    return {
+      certInfo,
+      stores: { flavour: 'cert-utils', formats: ['jks'], alias: 'alias', trustAliasPrefix: 'alias', password: { literal: pw || CERT_UTILS_PASSWORD }, trustFrom: [] },
+    };
+  }
+  return { certInfo };
+}
+
+/** Data keys the wanted outputs occupy (truststores only when there are CA certificates). */
+export function storeKeys(spec: KeystoreSpec, hasTrust: boolean): string[] {
+  const keys: string[] = [];
+  if (spec.formats.includes('jks')) keys.push('keystore.jks', ...(hasTrust ? ['truststore.jks'] : []));
+  if (spec.formats.includes('pkcs12')) keys.push('keystore.p12', ...(hasTrust ? ['truststore.p12'] : []));
+  return keys;
+}
+
+export const refKey = (kind: 'Secret' | 'ConfigMap', namespace: string, name: string) => `${kind}:${objectKey(namespace, name)}`;
+
+/** Looks up digests of other objects in the lean caches. */
+export type DigestLookup = (kind: 'Secret' | 'ConfigMap', name: string, key: string) => string | undefined | null;
+// undefined = object missing, null = object present but key missing
+
+/**
+ * Digest of every input of the Secret's generated keys, from cached per-key digests only
+ * (no Secret data needed). A Refusal when a referenced input is missing.
+ */
+export function keystoreInputsHash(wants: SecretWants, digests: Record<string, string>, lookup: DigestLookup): string | Refusal {
+  const h = createHash('sha256');
+  const part = (s: string) => h.update(`${s.length}:${s}`);
+  part(JSON.stringify({ ...wants.stores, password: undefined, trustFrom: undefined }));
+  part(String(wants.certInfo));
+  for (const k of ['tls.crt', 'tls.key', 'ca.crt']) part(digests[k] ?? '-');
+  const spec = wants.stores;
+  if (spec) {
+    if ('literal' in spec.password) part(valueDigest(spec.password.literal));
+    else {
+      const d = lookup('Secret', spec.password.secret, spec.password.key);
+      if (d === undefined) return refuse('PasswordSecretMissing', `password Secret "${spec.password.secret}" does not exist`);
+      if (d === null) return refuse('PasswordKeyMissing', `password Secret "${spec.password.secret}" has no key "${spec.password.key}"`);
+      part(d);
+    }
+    for (const ref of spec.trustFrom) {
+      const d = lookup(ref.kind, ref.name, ref.key);
+      if (d === undefined) return refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" named in ${A.truststoreFrom} does not exist`);
+      if (d === null) return refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`);
+      part(`${ref.kind}/${ref.name}:${ref.key}=${d}`);
+    }
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+export interface KeystoreObserved {
+  wants: SecretWants;
+  /** the Secret's data (base64 values) */
+  data: Record<string, string>;
+  /** keys annotary wrote before (annotary.io/managed-keys) */
+  managed: string[];
+  password?: string;
+  extraTrustPem: string[];
+  inputsHash: string;
+  currentHash?: string;
+}
+
+export interface DataChange {
+  set: Record<string, string>;
+  remove: string[];
+  managed: string[];
+  inputsHash: string;
+  warnings: string[];
+}
+
+const certInfoText = (pem: string) => describeChain(parseCertificates(pem));
+const b64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
+
+/**
+ * The heart of the controller: which data keys should hold what. Returns undefined when
+ * the Secret already holds exactly that (byte-stable stores make this the common case),
+ * a Refusal for bad input (nothing is written), or the minimal change.
+ */
+export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal | undefined {
+  const want: Record<string, string> = {};
+  const warnings: string[] = [];
+  const spec = o.wants.stores;
+  try {
+    if (spec) {
+      const certPem = b64(o.data['tls.crt']);
+      const keyPem = b64(o.data['tls.key']);
+      if (!certPem) return refuse('MissingKey', 'the Secret has no tls.crt');
+      if (!keyPem) return refuse('MissingKey', 'the Secret has no tls.key');
+      const built = buildStores({
+        certPem, keyPem, caPem: b64(o.data['ca.crt']), extraTrustPem: o.extraTrustPem,
+        password: o.password ?? '', alias: spec.alias, formats: spec.formats, trustAliasPrefix: spec.trustAliasPrefix,
+      });
+      warnings.push(...built.warnings);
+      for (const [k, v] of Object.entries(built.files)) want[k] = v.toString('base64');
+    }
+    if (o.wants.certInfo) {
+      const crt = b64(o.data['tls.crt']);
+      const ca = b64(o.data['ca.crt']);
+      if (crt) want['tls.crt.info'] = Buffer.from(certInfoText(crt)).toString('base64');
+      if (ca && ca.trim()) want['ca.crt.info'] = Buffer.from(certInfoText(ca)).toString('base64');
+    }
+  } catch (err) {
+    if (err instanceof PkiError) return refuse(err.reason, err.message);
+    throw err;
+  }
+  // never overwrite a key someone else wrote — except the cert-utils names, which users
+  // migrating from cert-utils-operator hand over by keeping its annotation
+  const takeover = spec?.flavour === 'cert-utils' ? ['keystore.jks', 'truststore.jks'] : [];
+  for (const k of Object.keys(want)) {
+    if (o.data[k] !== undefined && o.data[k] !== want[k] && !o.managed.includes(k) && !takeover.includes(k)) {
+      return refuse('KeyConflict', `data key "${k}" exists and was not written by annotary; remove it or rename it`);
+    }
+  }
+  const set: Record<string, string> = {};
+  for (const [k, v] of Object.entries(want)) if (o.data[k] !== v) set[k] = v;
+  const remove = o.managed.filter((k) => !(k in want) && o.data[k] !== undefined);
+  const managed = Object.keys(want).sort();
+  const sameManaged = managed.join(',') === [...o.managed].sort().join(',');
+  if (!Object.keys(set).length && !remove.length && sameManaged && o.currentHash === o.inputsHash) return undefined;
+  return { set, remove, managed, inputsHash: o.inputsHash, warnings };
+}
+
+export function keystoreAnnotated(annotations: Record<string, string> | undefined, reader: AnnotationReader): boolean {
+  return [A.keystores, A.cuGenerateJavaKeystores, A.certInfo, A.cuGenerateCertInfo, A.managedKeys].some((k) => reader.get(annotations, k) !== undefined);
+}
+
+/** Wiring: caches → reconcile → patch. */
+export const keystoresController: ControllerModule = {
+  name: CONTROLLER,
+  async setup(ctx: ControllerContext) {
+    const { caches, annotations: reader, client, events, metrics, config, log } = ctx;
+    caches.keepSecretData((a) => keystoreAnnotated(a, reader));
+    const secrets = caches.secrets();
+    const configMaps = caches.configMaps();
+    const refs = new ReferenceIndex();
+
+    const lookup = (namespace: string): DigestLookup => (kind, name, key) => {
+      const obj = (kind === 'Secret' ? secrets : configMaps).get(objectKey(namespace, name));
+      if (!obj) return undefined;
+      return obj.digests[key] ?? null;
+    };
+
+    const readData = async (kind: 'Secret' | 'ConfigMap', namespace: string, name: string, key: string): Promise<string | undefined> => {
+      const cached = (kind === 'Secret' ? secrets : configMaps).get(objectKey(namespace, name));
+      const data = cached?.data ?? cached?.binaryData;
+      if (data && key in data) return kind === 'Secret' ? b64(data[key]) : data[key];
+      const fresh = await client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name);
+      const v = (fresh?.data as Record<string, string> | undefined)?.[key];
+      return v === undefined ? undefined : kind === 'Secret' ? b64(v) : v;
+    };
+
+    const refuseOn = (secret: SlimData, r: Refusal) => {
+      metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: r.reason });
+      events.emit(secret, 'Warning', r.reason, r.message);
+    };
+
+    const loop = ctx.loop({
+      name: CONTROLLER,
+      async reconcile(key) {
+        const secret = secrets.get(key);
+        if (!secret || secret.metadata.deletionTimestamp) { refs.remove(key); return; }
+        const { namespace, name } = splitKey(key);
+        const ann = secret.metadata.annotations;
+        const wants = parseKeystoreSpec(ann, reader, config.defaultPassword);
+        if (isRefusal(wants)) { refs.remove(key); return refuseOn(secret, wants); }
+        const spec = wants.stores;
+        refs.set(key, spec ? [
+          ...('secret' in spec.password ? [refKey('Secret', namespace, spec.password.secret)] : []),
+          ...spec.trustFrom.map((r) => refKey(r.kind, namespace, r.name)),
+        ] : []);
+        const managed = commaList(ann?.[A.managedKeys]);
+        if (!spec && !wants.certInfo && managed.length === 0) return;
+        const inputsHash = keystoreInputsHash(wants, secret.digests, lookup(namespace));
+        if (isRefusal(inputsHash)) return refuseOn(secret, inputsHash);
+        // fast path: stores were built from exactly these inputs and are all still there
+        if (ann?.[A.sourceHash] === inputsHash && managed.every((k) => k in secret.digests)) return;
+
+        let password: string | undefined;
+        if (spec) {
+          if ('literal' in spec.password) password = spec.password.literal;
+          else {
+            password = await readData('Secret', namespace, spec.password.secret, spec.password.key);
+            if (password === undefined) return refuseOn(secret, refuse('PasswordKeyMissing', `password Secret "${spec.password.secret}" has no key "${spec.password.key}"`));
+            if (password === '') return refuseOn(secret, refuse('PasswordKeyMissing', `password in Secret "${spec.password.secret}" key "${spec.password.key}" is empty`));
+          }
+        }
+        const extraTrustPem: string[] = [];
+        for (const ref of spec?.trustFrom ?? []) {
+          const pem = await readData(ref.kind, namespace, ref.name, ref.key);
+          if (pem === undefined) return refuseOn(secret, refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`));
+          extraTrustPem.push(pem);
+        }
+        const change = desiredKeystoreData({
+          wants, data: secret.data ?? {}, managed, password, extraTrustPem, inputsHash, currentHash: ann?.[A.sourceHash],
+        });
+        if (change === undefined) return;
+        if (isRefusal(change)) return refuseOn(secret, change);
+
+        const removing = !spec && !wants.certInfo;
+        const patch = {
+          metadata: {
+            resourceVersion: secret.metadata.resourceVersion, // precondition: built from exactly this Secret
+            annotations: removing
+              ? { [A.sourceHash]: null, [A.managedKeys]: null }
+              : { [A.sourceHash]: change.inputsHash, [A.managedKeys]: change.managed.join(',') },
+          },
+          data: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
+        };
+        try {
+          await client.patch(Secrets, namespace, name, patch);
+        } catch (err) {
+          if (err instanceof ApiError && err.isConflict) metrics.conflictsTotal.inc({ controller: CONTROLLER, kind: 'Secret' });
+          throw err; // retried with backoff; the next attempt reads the newer Secret from the cache
+        }
+        metrics.writesTotal.inc({ controller: CONTROLLER, kind: 'Secret', verb: 'patch' });
+        for (const w of change.warnings) events.emit(secret, 'Warning', 'CertificateWarning', w);
+        const written = Object.keys(change.set);
+        if (written.length) events.emit(secret, 'Normal', 'StoresUpdated', `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);
+        if (change.remove.length) events.emit(secret, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
+        log.debug('secret updated', { key, set: written, removed: change.remove });
+      },
+    });
+
+    const onSecret = (s: SlimData) => {
+      const key = objectKey(s.metadata.namespace, s.metadata.name);
+      if (keystoreAnnotated(s.metadata.annotations, reader)) loop.enqueue(key);
+      for (const r of refs.referrers(refKey('Secret', s.metadata.namespace!, s.metadata.name))) loop.enqueue(r);
+    };
+    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
+    const onConfigMap = (c: SlimData) => {
+      for (const r of refs.referrers(refKey('ConfigMap', c.metadata.namespace!, c.metadata.name))) loop.enqueue(r);
+    };
+    configMaps.on({ add: onConfigMap, update: (_o, n) => onConfigMap(n), delete: onConfigMap });
+    return [loop];
+  },
+};

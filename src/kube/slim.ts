@@ -1,0 +1,54 @@
+// What the caches keep of each object. Secrets and ConfigMaps are the bulk of a cluster's
+// objects; the controllers mostly need to know *whether* their data changed, so the cache
+// keeps a digest per data key and drops the data itself, except for objects a controller
+// says it reads in full (annotated keystore sources). managedFields and kubectl's
+// last-applied-configuration (which can hold a whole Secret in clear) are always dropped.
+import { createHash } from 'node:crypto';
+import type { KubeObject, ObjectMeta } from './types.js';
+
+export interface SlimData extends KubeObject {
+  type?: string;
+  /** present only when the object was kept in full */
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  /** sha256 (hex, 32 chars) of each data/binaryData value as stored (base64 or text) */
+  digests: Record<string, string>;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export function valueDigest(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 32);
+}
+
+export function slimMeta(m: ObjectMeta): ObjectMeta {
+  const annotations = m.annotations && LAST_APPLIED in m.annotations
+    ? Object.fromEntries(Object.entries(m.annotations).filter(([k]) => k !== LAST_APPLIED))
+    : m.annotations;
+  return {
+    name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion,
+    generation: m.generation, creationTimestamp: m.creationTimestamp, deletionTimestamp: m.deletionTimestamp,
+    labels: m.labels, annotations, ownerReferences: m.ownerReferences,
+  };
+}
+
+/** Builds the transform for Secrets/ConfigMaps; `keepData` decides which objects stay whole. */
+export function slimDataObject(kind: 'Secret' | 'ConfigMap', keepData: (meta: ObjectMeta) => boolean) {
+  return (obj: KubeObject): SlimData => {
+    const data = obj.data as Record<string, string> | undefined;
+    const binaryData = obj.binaryData as Record<string, string> | undefined;
+    const digests: Record<string, string> = {};
+    for (const [k, v] of Object.entries(data ?? {})) digests[k] = valueDigest(v);
+    for (const [k, v] of Object.entries(binaryData ?? {})) digests[k] = valueDigest(v);
+    const meta = slimMeta(obj.metadata);
+    const slim: SlimData = { apiVersion: 'v1', kind, metadata: meta, type: obj.type as string | undefined, digests };
+    if (keepData(meta)) { slim.data = data ?? {}; if (binaryData) slim.binaryData = binaryData; }
+    return slim;
+  };
+}
+
+/** Other kinds: drop managedFields and last-applied, keep spec. */
+export function slimObject(obj: KubeObject): KubeObject {
+  const { status: _status, ...rest } = obj;
+  return { ...rest, metadata: slimMeta(obj.metadata) };
+}
