@@ -1,0 +1,68 @@
+// Benchmark: annotary's in-process store builder vs. the usual shell pipeline
+// (`openssl pkcs12 -export` + `keytool -importkeystore` + `keytool -importcert` x2) producing
+// the same four files: keystore.jks, keystore.p12, truststore.jks, truststore.p12.
+//
+//   npx tsc -p bench/tsconfig.json && node dist-bench/bench/keystores.js [annotaryIterations] [pipelineIterations]
+//
+// Prints a markdown table. Timing uses the monotonic clock; nothing here asserts on it.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { buildStores } from '../src/pki/stores.js';
+import { chainFixture, type KeyKind } from '../test/pki/fixtures.js';
+
+const PASSWORD = 'bench-password';
+const STORES_PER_SET = 4;
+const annotaryIterations = Number(process.argv[2] ?? 100);
+const pipelineIterations = Number(process.argv[3] ?? 10);
+
+function timeIt(iterations: number, fn: (i: number) => void): number {
+  fn(-1); // warm-up: JIT for annotary, page cache and JVM CDS archive for the pipeline
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) fn(i);
+  return (performance.now() - start) / 1000;
+}
+
+function pipeline(work: string, f: ReturnType<typeof chainFixture>, i: number): void {
+  const out = mkdtempSync(path.join(work, `run${i}-`));
+  const o = (n: string) => path.join(out, n);
+  const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'ignore' });
+  sh('openssl', ['pkcs12', '-export', '-in', path.join(f.dir, 'leaf.crt'), '-certfile', path.join(f.dir, 'int.crt'), '-inkey', path.join(f.dir, 'leaf.key'),
+    '-name', 'alias', '-passout', `pass:${PASSWORD}`, '-out', o('keystore.p12')]);
+  sh('keytool', ['-importkeystore', '-noprompt', '-srckeystore', o('keystore.p12'), '-srcstoretype', 'PKCS12', '-srcstorepass', PASSWORD,
+    '-destkeystore', o('keystore.jks'), '-deststoretype', 'JKS', '-deststorepass', PASSWORD]);
+  for (const [file, type] of [['truststore.jks', 'JKS'], ['truststore.p12', 'PKCS12']]) {
+    sh('keytool', ['-importcert', '-noprompt', '-alias', 'alias0', '-file', path.join(f.dir, 'root.crt'), '-keystore', o(file!), '-storetype', type!, '-storepass', PASSWORD]);
+  }
+}
+
+function main(): void {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'annotary-bench-'));
+  const rows: string[] = [];
+  try {
+    for (const [label, kind] of [['RSA 2048, chain of 2', 'rsa2048'], ['EC P-256, chain of 2', 'p256']] as [string, KeyKind][]) {
+      const f = chainFixture(kind);
+      const input = { certPem: f.certPem(2), keyPem: f.keyPkcs8, caPem: f.ca, password: PASSWORD, alias: 'alias', formats: ['jks', 'pkcs12'] as ('jks' | 'pkcs12')[] };
+      const ours = timeIt(annotaryIterations, () => {
+        if (Object.keys(buildStores(input).files).length !== STORES_PER_SET) throw new Error('expected four stores');
+      });
+      const theirs = timeIt(pipelineIterations, (i) => pipeline(work, f, i));
+      const oursRate = (annotaryIterations * STORES_PER_SET) / ours;
+      const theirRate = (pipelineIterations * STORES_PER_SET) / theirs;
+      rows.push(`| ${label} | ${oursRate.toFixed(1)} | ${theirRate.toFixed(2)} | ${(oursRate / theirRate).toFixed(0)}× |`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const cpus = os.cpus();
+  console.log(`Keystore build benchmark — ${new Date().toISOString().slice(0, 10)}`);
+  console.log(`Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}`);
+  console.log(`Iterations: annotary ${annotaryIterations}, openssl+keytool ${pipelineIterations}; each iteration builds 4 stores.\n`);
+  console.log('| case | annotary stores/s | openssl+keytool stores/s | ratio |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(r);
+}
+
+main();

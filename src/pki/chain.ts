@@ -1,0 +1,81 @@
+// Chain assembly: find the leaf that matches the private key, then walk issuers upwards.
+// Secrets written by hand often list certificates in the wrong order; Java's KeyManager
+// sends the chain exactly as stored, so the order must be fixed here.
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { guard, PkiError } from './errors.js';
+
+export interface CertWarning {
+  subject: string;
+  expired: boolean;
+  notYetValid: boolean;
+}
+
+export interface OrderedChain {
+  /** Leaf first, then each issuer. */
+  chain: X509Certificate[];
+  warnings: CertWarning[];
+}
+
+function spki(key: KeyObject): Buffer {
+  return guard('MalformedPEM', 'cannot encode public key', () => key.export({ type: 'spki', format: 'der' }));
+}
+
+/** True when `key` (private or public) is the key certified by `cert`. */
+export function keyMatchesCert(key: KeyObject, cert: X509Certificate): boolean {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return spki(pub).equals(spki(cert.publicKey));
+}
+
+/** `child` names `parent` as issuer and `parent`'s key verifies `child`'s signature. */
+export function isIssuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey);
+  } catch {
+    return false; // unsupported signature algorithms simply do not link
+  }
+}
+
+export function isSelfSigned(cert: X509Certificate): boolean {
+  return isIssuedBy(cert, cert);
+}
+
+/** Validity warnings; expired certificates are reported, never rejected. */
+export function validityWarnings(certs: X509Certificate[], now: Date = new Date()): CertWarning[] {
+  const out: CertWarning[] = [];
+  for (const c of certs) {
+    const expired = new Date(c.validTo).getTime() < now.getTime();
+    const notYetValid = new Date(c.validFrom).getTime() > now.getTime();
+    if (expired || notYetValid) out.push({ subject: c.subject.replace(/\n/g, ', '), expired, notYetValid });
+  }
+  return out;
+}
+
+/** Drop exact duplicates, which are harmless and common in concatenated bundles. */
+export function dedupe(certs: X509Certificate[]): X509Certificate[] {
+  const seen = new Set<string>();
+  return certs.filter((c) => !seen.has(c.fingerprint256) && seen.add(c.fingerprint256) !== undefined);
+}
+
+/**
+ * Order `certs` leaf-first. The leaf is the certificate whose public key matches `key`
+ * (KeyMismatch if none). Every other certificate must be an ancestor of the leaf (ChainBroken).
+ */
+export function orderChain(certs: X509Certificate[], key: KeyObject, now: Date = new Date()): OrderedChain {
+  const unique = dedupe(certs);
+  const leafIdx = unique.findIndex((c) => keyMatchesCert(key, c));
+  if (leafIdx < 0) throw new PkiError('KeyMismatch', 'the private key does not match any certificate in the chain');
+  const rest = unique.filter((_, i) => i !== leafIdx);
+  const chain = [unique[leafIdx]!];
+  for (;;) {
+    const cur = chain[chain.length - 1]!;
+    if (isSelfSigned(cur)) break;
+    const idx = rest.findIndex((c) => isIssuedBy(cur, c));
+    if (idx < 0) break;
+    chain.push(rest.splice(idx, 1)[0]!);
+  }
+  if (rest.length > 0) {
+    const subjects = rest.map((c) => `"${c.subject.replace(/\n/g, ', ')}"`).join('; ');
+    throw new PkiError('ChainBroken', `${rest.length} certificate(s) are not part of the leaf's issuer chain: ${subjects}`);
+  }
+  return { chain, warnings: validityWarnings(chain, now) };
+}

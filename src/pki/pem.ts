@@ -1,0 +1,117 @@
+// PEM parsing for certificate chains and unencrypted RSA / EC private keys.
+// Everything that reaches node:crypto runs inside guard(): garbage input must surface as a
+// PkiError with a stable reason, never as an OpenSSL error string.
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { guard, PkiError } from './errors.js';
+
+/** 1 MiB: far above any real chain or key, low enough that hostile input stays cheap. */
+export const MAX_PEM_BYTES = 1024 * 1024;
+
+export interface PemBlock {
+  label: string;
+  headers: Record<string, string>;
+  der: Buffer;
+}
+
+export interface ParsedKey {
+  key: KeyObject;
+  /** Normalized PKCS#8 PrivateKeyInfo DER, whatever the input form was. */
+  pkcs8: Buffer;
+  type: 'rsa' | 'ec';
+  /** RSA modulus bits, or the EC curve's field size in bits. */
+  bits: number;
+  /** Only for EC: 'P-256' or 'P-384'. */
+  curve?: 'P-256' | 'P-384';
+}
+
+const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function checkSize(input: string | Buffer, what: string): string {
+  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
+  if (size > MAX_PEM_BYTES) throw new PkiError('InputTooLarge', `${what} is ${size} bytes, the limit is ${MAX_PEM_BYTES}`);
+  return typeof input === 'string' ? input : input.toString('latin1');
+}
+
+/** Split PEM text into blocks. Text between blocks is ignored (openssl writes "Bag Attributes"). */
+export function pemBlocks(input: string | Buffer, what: string): PemBlock[] {
+  const text = checkSize(input, what);
+  const blocks: PemBlock[] = [];
+  for (const m of text.matchAll(BLOCK)) {
+    const label = m[1]!;
+    const headers: Record<string, string> = {};
+    const lines = m[2]!.split(/\r?\n/).map((l) => l.trim());
+    const body: string[] = [];
+    // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") come before a blank line.
+    let i = 0;
+    if (lines.some((l) => l.includes(':'))) {
+      for (; i < lines.length && lines[i] !== ''; i++) {
+        const idx = lines[i]!.indexOf(':');
+        if (idx < 0) break;
+        headers[lines[i]!.slice(0, idx).trim()] = lines[i]!.slice(idx + 1).trim();
+      }
+    }
+    for (; i < lines.length; i++) if (lines[i] !== '') body.push(lines[i]!);
+    const b64 = body.join('');
+    if (!BASE64.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
+      throw new PkiError('MalformedPEM', `${what}: ${label} block ${blocks.length + 1} has invalid base64`);
+    }
+    blocks.push({ label, headers, der: Buffer.from(b64, 'base64') });
+  }
+  // A BEGIN without its END means the input was cut off (a common copy-paste failure).
+  const begins = text.match(/-----BEGIN /g)?.length ?? 0;
+  if (begins !== blocks.length) {
+    throw new PkiError('MalformedPEM', `${what}: ${begins - blocks.length} PEM block(s) are truncated or mismatched`);
+  }
+  return blocks;
+}
+
+/** All CERTIFICATE blocks in file order. Empty input or no certificates → NoCertificate. */
+export function parseCertificates(input: string | Buffer, what = 'certificate'): X509Certificate[] {
+  const certs = pemBlocks(input, what)
+    .filter((b) => b.label === 'CERTIFICATE')
+    .map((b, i) => guard('MalformedPEM', `${what}: certificate ${i + 1} is not valid X.509 DER`, () => new X509Certificate(b.der)));
+  if (certs.length === 0) throw new PkiError('NoCertificate', `${what}: no CERTIFICATE block found`);
+  return certs;
+}
+
+const KEY_FORMS: Record<string, 'pkcs1' | 'sec1' | 'pkcs8'> = {
+  'RSA PRIVATE KEY': 'pkcs1',
+  'EC PRIVATE KEY': 'sec1',
+  'PRIVATE KEY': 'pkcs8',
+};
+
+/** The single private key in `input`. Extra non-key blocks (e.g. EC PARAMETERS) are ignored. */
+export function parsePrivateKey(input: string | Buffer, what = 'private key'): ParsedKey {
+  const blocks = pemBlocks(input, what);
+  if (blocks.some((b) => b.label === 'ENCRYPTED PRIVATE KEY' || /ENCRYPTED/.test(b.headers['Proc-Type'] ?? ''))) {
+    throw new PkiError('EncryptedKey', `${what} is encrypted; provide an unencrypted key`);
+  }
+  const keyBlocks = blocks.filter((b) => b.label.endsWith('PRIVATE KEY'));
+  if (keyBlocks.length === 0) throw new PkiError('NoPrivateKey', `${what}: no PRIVATE KEY block found`);
+  if (keyBlocks.length > 1) throw new PkiError('MalformedPEM', `${what}: ${keyBlocks.length} private keys found, expected one`);
+  const block = keyBlocks[0]!;
+  const form = KEY_FORMS[block.label];
+  if (!form) throw new PkiError('UnsupportedKeyType', `${what}: "${block.label}" keys are not supported (RSA and EC P-256/P-384 only)`);
+  const key = guard('MalformedPEM', `${what}: ${block.label} is not a valid ${form.toUpperCase()} key`, () =>
+    createPrivateKey({ key: block.der, format: 'der', type: form }),
+  );
+  return describeKey(key, what);
+}
+
+function describeKey(key: KeyObject, what: string): ParsedKey {
+  const details = key.asymmetricKeyDetails ?? {};
+  const pkcs8 = () => guard('MalformedPEM', `${what}: cannot re-encode key`, () => key.export({ format: 'der', type: 'pkcs8' }));
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    // Java refuses RSA keys below 512 bits; anything this small is broken or hostile.
+    if (bits < 1024) throw new PkiError('UnsupportedKeyType', `${what}: RSA key of ${bits} bits is too small`);
+    return { key, pkcs8: pkcs8(), type: 'rsa', bits };
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = details.namedCurve === 'prime256v1' ? 'P-256' : details.namedCurve === 'secp384r1' ? 'P-384' : undefined;
+    if (!curve) throw new PkiError('UnsupportedKeyType', `${what}: EC curve ${details.namedCurve ?? 'unknown'} is not supported (P-256, P-384)`);
+    return { key, pkcs8: pkcs8(), type: 'ec', bits: curve === 'P-256' ? 256 : 384, curve };
+  }
+  throw new PkiError('UnsupportedKeyType', `${what}: ${key.asymmetricKeyType ?? 'unknown'} keys are not supported (RSA and EC P-256/P-384 only)`);
+}

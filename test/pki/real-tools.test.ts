@@ -1,0 +1,132 @@
+// The proof that matters: Java's keytool and OpenSSL 3 read every store we write, for every
+// key type and chain length. (PKCS#1/SEC1 vs PKCS#8 input produce byte-identical stores —
+// see stores.test.ts — so the forms alternate across chain lengths here to save JVM starts.)
+import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parsePrivateKey } from '../../src/pki/pem.js';
+import { buildStores } from '../../src/pki/stores.js';
+import { chainFixture, KEY_KINDS, scratchDir, type ChainLength, type KeyKind } from './fixtures.js';
+
+jest.setTimeout(120_000);
+const run = promisify(execFile);
+const dir = scratchDir('real-tools');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const PW = 'Sup3r-secret!';
+
+/** Run at most two tools at a time: the CI machine has two cores. */
+function limit(n: number) {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => queue.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  };
+}
+const pool = limit(2);
+const keytoolList = (file: string, type: 'JKS' | 'PKCS12') =>
+  pool(() => run('keytool', ['-J-XX:TieredStopAtLevel=1', '-J-XX:+UseSerialGC', '-list', '-v', '-storetype', type, '-keystore', file, '-storepass', PW], { maxBuffer: 1 << 24 })).then((r) => r.stdout);
+const opensslInfo = (file: string) =>
+  pool(() => run('openssl', ['pkcs12', '-info', '-in', file, '-passin', `pass:${PW}`, '-nodes'], { maxBuffer: 1 << 24 })).then((r) => r.stdout + r.stderr);
+
+interface Case {
+  kind: KeyKind;
+  len: ChainLength;
+  form: 'traditional' | 'pkcs8';
+  files: Record<string, string>;
+  keyPem: string;
+}
+const cases: Case[] = [];
+for (const kind of KEY_KINDS) {
+  for (const len of [1, 2, 3] as ChainLength[]) {
+    const f = chainFixture(kind);
+    const form = len === 2 ? 'pkcs8' : 'traditional';
+    const keyPem = form === 'pkcs8' ? f.keyPkcs8 : f.keyTraditional;
+    // Two CA certs in the bundle so truststores must hold more than one anchor.
+    const built = buildStores({ certPem: f.certPem(len), keyPem, caPem: f.ca + chainFixture(kind === 'p256' ? 'p384' : 'p256').root, password: PW, alias: 'Server', trustAliasPrefix: 'alias', formats: ['jks', 'pkcs12'] });
+    const files: Record<string, string> = {};
+    for (const [name, data] of Object.entries(built.files)) {
+      files[name] = path.join(dir, `${kind}-${len}-${name}`);
+      writeFileSync(files[name]!, data);
+    }
+    cases.push({ kind, len, form, files, keyPem });
+  }
+}
+const name = (c: Case) => `${c.kind}, chain length ${c.len}, ${c.form} key`;
+const count = (text: string, re: RegExp) => text.match(new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g'))?.length ?? 0;
+
+describe('keytool lists every keystore with one PrivateKeyEntry and the full chain', () => {
+  it.each(cases.flatMap((c) => [[`${name(c)}, JKS`, c, 'keystore.jks', 'JKS'] as const, [`${name(c)}, PKCS12`, c, 'keystore.p12', 'PKCS12'] as const]))(
+    '%s',
+    async (_n, c, file, type) => {
+      const out = await keytoolList(c.files[file]!, type);
+      expect(out).toContain(`Keystore type: ${type}`);
+      expect(out).toContain('Your keystore contains 1 entry');
+      expect(out).toContain('Alias name: server');
+      expect(out).toContain('Entry type: PrivateKeyEntry');
+      expect(out).toContain(`Certificate chain length: ${c.len}`);
+      expect(out).toContain(c.kind.startsWith('rsa') ? `${c.kind.slice(3)}-bit RSA key` : `${c.kind.slice(1)}-bit EC`);
+    },
+  );
+});
+
+describe('keytool lists every truststore as trustedCertEntry alias0, alias1', () => {
+  const trustCases = cases.filter((c) => c.len === 2);
+  it.each(trustCases.flatMap((c) => [[`${c.kind}, JKS`, c, 'truststore.jks', 'JKS'] as const, [`${c.kind}, PKCS12`, c, 'truststore.p12', 'PKCS12'] as const]))(
+    '%s',
+    async (_n, c, file, type) => {
+      const out = await keytoolList(c.files[file]!, type);
+      expect(out).toContain('Your keystore contains 2 entries');
+      expect(out).toMatch(/Alias name: alias0\n/);
+      expect(out).toMatch(/Alias name: alias1\n/);
+      expect(count(out, /Entry type: trustedCertEntry/)).toBe(2);
+    },
+  );
+});
+
+describe('keytool opens JKS stores with non-ASCII passwords and aliases', () => {
+  it('unicode password and alias (lower-cased by Java and by us alike)', async () => {
+    const f = chainFixture('p256');
+    const pw = 'pässwörd€😀';
+    const built = buildStores({ certPem: f.certPem(2), keyPem: f.keyPkcs8, caPem: f.ca, password: pw, alias: 'Äpfel', formats: ['jks'] });
+    const file = path.join(dir, 'unicode-keystore.jks');
+    writeFileSync(file, built.files['keystore.jks']!);
+    // Java decodes argv with the locale's charset, so pin a UTF-8 locale.
+    const { stdout } = await pool(() => run('keytool', ['-list', '-storetype', 'JKS', '-keystore', file, '-storepass', pw], { env: { ...process.env, LC_ALL: 'C.UTF-8' } }));
+    expect(stdout).toContain('Your keystore contains 1 entry');
+    expect(stdout).toMatch(/^äpfel, .*PrivateKeyEntry/m);
+  });
+});
+
+describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
+  it.each(cases.map((c) => [name(c), c] as const))('keystore.p12: %s', async (_n, c) => {
+    const out = await opensslInfo(c.files['keystore.p12']!);
+    expect(out).toContain('MAC: sha256, Iteration 2048');
+    expect(out).toMatch(/Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256/);
+    expect(out).toContain('friendlyName: server');
+    expect(count(out, /^subject=/m)).toBe(c.len);
+    // The key OpenSSL decrypts is exactly the key we were given.
+    const decrypted = out.slice(out.indexOf('-----BEGIN PRIVATE KEY-----'), out.indexOf('-----END PRIVATE KEY-----') + 25);
+    expect(parsePrivateKey(decrypted).pkcs8.equals(parsePrivateKey(c.keyPem).pkcs8)).toBe(true);
+  });
+
+  it.each(cases.filter((c) => c.len === 2).map((c) => [c.kind, c] as const))('truststore.p12: %s', async (_n, c) => {
+    const out = await opensslInfo(c.files['truststore.p12']!);
+    expect(out).toContain('MAC: sha256, Iteration 2048');
+    expect(count(out, /^subject=/m)).toBe(2);
+    expect(count(out, /2\.16\.840\.1\.113894\.746875\.1\.1/g)).toBe(2);
+    expect(out).not.toContain('PRIVATE KEY');
+  });
+
+  it('a wrong password is rejected by the MAC', async () => {
+    await expect(run('openssl', ['pkcs12', '-info', '-in', cases[0]!.files['keystore.p12']!, '-passin', 'pass:wrong', '-nodes'])).rejects.toThrow(/mac verify (failure|error)/i);
+  });
+});
