@@ -17,7 +17,7 @@ export default {
       displayName: 'e2e',
       testMatch: ['<rootDir>/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/e2e/harness/global-setup.ts',
-      testTimeout: 180000,
+      setupFilesAfterEnv: ['<rootDir>/e2e/harness/setup-timeout.ts'],
     },
   ],
 };

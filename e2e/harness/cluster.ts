@@ -15,7 +15,7 @@ export function adminClient(): KubeClient {
 }
 
 export function kubectl(...args: string[]): string {
-  return execFileSync('kubectl', ['--kubeconfig', KUBECONFIG, ...args], { encoding: 'utf8' });
+  return execFileSync('kubectl', ['--kubeconfig', KUBECONFIG, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
 }
 
 export function cluster(cmd: string): void {

@@ -181,6 +181,8 @@ export interface DataChange {
 
 const certInfoText = (pem: string) => describeChain(parseCertificates(pem));
 const b64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
+// PEM is ASCII: latin1 keeps one char per byte, so size limits see the stored size
+const pemText = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('latin1'));
 
 /**
  * The heart of the controller: which data keys should hold what. Returns undefined when
@@ -193,20 +195,20 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
   const spec = o.wants.stores;
   try {
     if (spec) {
-      const certPem = b64(o.data['tls.crt']);
-      const keyPem = b64(o.data['tls.key']);
+      const certPem = pemText(o.data['tls.crt']);
+      const keyPem = pemText(o.data['tls.key']);
       if (!certPem) return refuse('MissingKey', 'the Secret has no tls.crt');
       if (!keyPem) return refuse('MissingKey', 'the Secret has no tls.key');
       const built = buildStores({
-        certPem, keyPem, caPem: b64(o.data['ca.crt']), extraTrustPem: o.extraTrustPem,
+        certPem, keyPem, caPem: pemText(o.data['ca.crt']), extraTrustPem: o.extraTrustPem,
         password: o.password ?? '', alias: spec.alias, formats: spec.formats, trustAliasPrefix: spec.trustAliasPrefix,
       });
       warnings.push(...built.warnings);
       for (const [k, v] of Object.entries(built.files)) want[k] = v.toString('base64');
     }
     if (o.wants.certInfo) {
-      const crt = b64(o.data['tls.crt']);
-      const ca = b64(o.data['ca.crt']);
+      const crt = pemText(o.data['tls.crt']);
+      const ca = pemText(o.data['ca.crt']);
       if (crt) want['tls.crt.info'] = Buffer.from(certInfoText(crt)).toString('base64');
       if (ca && ca.trim()) want['ca.crt.info'] = Buffer.from(certInfoText(ca)).toString('base64');
     }

@@ -33,7 +33,8 @@ export interface InformerOptions<T> {
   labelSelector?: string;
 }
 
-const WATCH_RETRY_MAX_MS = 30_000;
+// client-go caps reflector backoff at 30 s; 10 s recovers faster after a control-plane restart
+const WATCH_RETRY_MAX_MS = 10_000;
 
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();

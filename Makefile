@@ -1,0 +1,53 @@
+# annotary — the two commands: `make test` and `make demo`. Both set up everything they
+# need on a fresh Debian machine (apt packages as root, npm ci, the local control plane).
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: all deps build test test-unit test-e2e demo demo-down cluster-up cluster-down bench typecheck clean help
+
+all: build
+
+help:
+	@echo "make test        install everything, build, run unit + e2e tests on a local control plane"
+	@echo "make demo        start the local control plane and annotary, show it working"
+	@echo "make cluster-up / cluster-down   the local control plane alone (.cluster/kubeconfig)"
+	@echo "make bench       benchmarks (not part of make test)"
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+deps: $(NPM_STAMP)
+	bash hack/cluster.sh deps
+
+build: $(NPM_STAMP)
+	npx tsc -p tsconfig.build.json
+
+typecheck: $(NPM_STAMP)
+	npx tsc -p tsconfig.json --noEmit
+
+cluster-up: deps
+	bash hack/cluster.sh up
+
+cluster-down:
+	bash hack/cluster.sh down
+
+test: deps build typecheck
+	bash hack/test.sh
+
+test-unit: $(NPM_STAMP)
+	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects unit
+
+test-e2e: deps build
+	bash hack/test.sh --selectProjects e2e
+
+demo: deps build
+	bash hack/demo.sh
+
+demo-down:
+	bash hack/demo.sh down
+
+bench: deps build
+	bash hack/bench.sh
+
+clean:
+	rm -rf dist dist-bench coverage
