@@ -206,3 +206,43 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
     expect(op.proc.exitCode).toBeNull();
   });
 });
+
+describe('ConfigMaps with a CA bundle get truststores', () => {
+  type ConfigMap = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string> };
+  const getCm = (name: string) => client.get<ConfigMap>(ConfigMaps, ns, name);
+
+  test('annotary.io/truststore writes binaryData truststore.jks and .p12; removal removes them', async () => {
+    await client.create(ConfigMaps, ns, {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cas', namespace: ns, annotations: { 'annotary.io/truststore': 'jks,pkcs12' } },
+      data: { 'ca-bundle.crt': rsa.ca + ec.ca, 'other': 'kept' },
+    });
+    const cm = await waitFor('truststores', async () => { const c = await getCm('cas'); return c.binaryData?.['truststore.p12'] ? c : undefined; });
+    expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeit')).toMatch(/Your keystore contains 2 entries/);
+    expect(keytoolList(cm.binaryData!, 'truststore.p12', 'changeit')).toMatch(/Alias name: ca1/);
+    await client.patch(ConfigMaps, ns, 'cas', { metadata: { annotations: { 'annotary.io/truststore': null } } });
+    const after = await waitFor('removal', async () => { const c = await getCm('cas'); return !c.binaryData?.['truststore.jks'] ? c : undefined; });
+    expect(after.data).toEqual({ 'ca-bundle.crt': rsa.ca + ec.ca, other: 'kept' });
+  });
+
+  test('cert-utils generate-java-truststore with source-ca-key', async () => {
+    await client.create(ConfigMaps, ns, {
+      apiVersion: 'v1', kind: 'ConfigMap',
+      metadata: { name: 'legacy-cas', namespace: ns, annotations: {
+        'cert-utils-operator.redhat-cop.io/generate-java-truststore': 'true',
+        'cert-utils-operator.redhat-cop.io/source-ca-key': 'service-ca.crt',
+      } },
+      data: { 'service-ca.crt': ec.ca },
+    });
+    const cm = await waitFor('legacy truststore', async () => { const c = await getCm('legacy-cas'); return c.binaryData?.['truststore.jks'] ? c : undefined; });
+    expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeme')).toMatch(/Alias name: alias0/);
+  });
+
+  test('a bundle without certificates is refused with EmptyCABundle and nothing is written', async () => {
+    const created = await client.create<ConfigMap>(ConfigMaps, ns, {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'empty-cas', namespace: ns, annotations: { 'annotary.io/truststore': 'jks' } },
+      data: { 'ca-bundle.crt': '\n' },
+    });
+    await waitFor('EmptyCABundle', async () => (await eventsFor(client, ns, 'empty-cas')).find((e) => e.reason === 'EmptyCABundle'));
+    expect((await getCm('empty-cas')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+  });
+});

@@ -2,6 +2,7 @@
 import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
 import { keystoresController } from './keystores.js';
+import { truststoresController } from './truststores.js';
 
 const notYet = (name: ControllerName): ControllerModule => ({
   name,
@@ -12,7 +13,11 @@ const notYet = (name: ControllerName): ControllerModule => ({
 });
 
 export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
-  keystores: keystoresController,
+  // Secrets' keystores and ConfigMaps' truststores are one concern for users: one switch
+  keystores: {
+    name: 'keystores',
+    async setup(ctx) { return [...(await keystoresController.setup(ctx)), ...(await truststoresController.setup(ctx))]; },
+  },
   routes: notYet('routes'),
   ingresses: notYet('ingresses'),
   reload: notYet('reload'),

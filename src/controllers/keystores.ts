@@ -14,7 +14,8 @@ import { ApiError } from '../kube/client.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import { valueDigest } from '../kube/slim.js';
-import { ConfigMaps, Secrets, objectKey, splitKey } from '../kube/types.js';
+import { Secrets, objectKey, splitKey } from '../kube/types.js';
+import { pemText, reportRefusal, resolvePassword, valueReader } from './sources.js';
 import { PkiError } from '../pki/errors.js';
 import type { StoreFormat } from '../pki/stores.js';
 import { buildStores } from '../pki/stores.js';
@@ -46,7 +47,7 @@ const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const KEY_RE = /^[-._a-zA-Z0-9]+$/;
 
-function parseBoolAnnotation(value: string | undefined, key: string): boolean | Refusal {
+export function parseBoolAnnotation(value: string | undefined, key: string): boolean | Refusal {
   if (value === undefined) return false;
   const v = value.trim().toLowerCase();
   if (v === 'true') return true;
@@ -64,6 +65,36 @@ export function parseTrustRef(item: string): TrustRef | Refusal {
   return { kind, name: m[2], key: m[3] ?? (kind === 'Secret' ? 'ca.crt' : 'ca-bundle.crt') };
 }
 
+/** `jks`, `pkcs12`/`p12` or both, comma separated. */
+export function parseFormats(value: string, key: string): StoreFormat[] | Refusal {
+  const formats: StoreFormat[] = [];
+  for (const f of commaList(value.toLowerCase())) {
+    const fmt = FORMATS[f];
+    if (!fmt) return refuse('InvalidAnnotation', `${key}: unknown format "${f}" (use jks, pkcs12 or jks,pkcs12)`);
+    if (!formats.includes(fmt)) formats.push(fmt);
+  }
+  if (formats.length === 0) return refuse('InvalidAnnotation', `${key}: no format given (use jks, pkcs12 or jks,pkcs12)`);
+  return formats;
+}
+
+/** The store password: a `<secret>/<key>` reference (preferred), a literal, or the default. */
+export function parsePasswordRef(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): PasswordRef | Refusal {
+  const pwRef = reader.get(annotations, A.keystorePasswordSecret);
+  const pwLiteral = reader.get(annotations, A.keystorePassword);
+  if (pwRef !== undefined) {
+    const [name, key, ...rest] = pwRef.trim().split('/');
+    if (!name || !key || rest.length || !NAME_RE.test(name) || !KEY_RE.test(key)) {
+      return refuse('InvalidAnnotation', `${A.keystorePasswordSecret}: "${pwRef}" is not <secret>/<key>`);
+    }
+    return { secret: name, key };
+  }
+  if (pwLiteral !== undefined) {
+    if (pwLiteral === '') return refuse('InvalidAnnotation', `${A.keystorePassword} is empty`);
+    return { literal: pwLiteral };
+  }
+  return { literal: defaultPassword };
+}
+
 /** Reads what a Secret's annotations ask for. undefined stores = no keystores wanted. */
 export function parseKeystoreSpec(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): SecretWants | Refusal {
   const native = reader.get(annotations, A.keystores);
@@ -76,28 +107,12 @@ export function parseKeystoreSpec(annotations: Record<string, string> | undefine
   const certInfo = nativeInfo || cuInfo;
 
   if (native !== undefined) {
-    const formats: StoreFormat[] = [];
-    for (const f of commaList(native.toLowerCase())) {
-      const fmt = FORMATS[f];
-      if (!fmt) return refuse('InvalidAnnotation', `${A.keystores}: unknown format "${f}" (use jks, pkcs12 or jks,pkcs12)`);
-      if (!formats.includes(fmt)) formats.push(fmt);
-    }
-    if (formats.length === 0) return refuse('InvalidAnnotation', `${A.keystores}: no format given (use jks, pkcs12 or jks,pkcs12)`);
+    const formats = parseFormats(native, A.keystores);
+    if (isRefusal(formats)) return formats;
     const alias = (reader.get(annotations, A.keystoreAlias) ?? 'certificate').trim();
     if (!ALIAS_RE.test(alias)) return refuse('InvalidAnnotation', `${A.keystoreAlias}: "${alias}" is not a valid alias`);
-    let password: PasswordRef = { literal: defaultPassword };
-    const pwRef = reader.get(annotations, A.keystorePasswordSecret);
-    const pwLiteral = reader.get(annotations, A.keystorePassword);
-    if (pwRef !== undefined) {
-      const [name, key, ...rest] = pwRef.trim().split('/');
-      if (!name || !key || rest.length || !NAME_RE.test(name) || !KEY_RE.test(key)) {
-        return refuse('InvalidAnnotation', `${A.keystorePasswordSecret}: "${pwRef}" is not <secret>/<key>`);
-      }
-      password = { secret: name, key };
-    } else if (pwLiteral !== undefined) {
-      if (pwLiteral === '') return refuse('InvalidAnnotation', `${A.keystorePassword} is empty`);
-      password = { literal: pwLiteral };
-    }
+    const password = parsePasswordRef(annotations, reader, defaultPassword);
+    if (isRefusal(password)) return password;
     const trustFrom: TrustRef[] = [];
     for (const item of commaList(reader.get(annotations, A.truststoreFrom))) {
       const ref = parseTrustRef(item);
@@ -180,9 +195,6 @@ export interface DataChange {
 }
 
 const certInfoText = (pem: string) => describeChain(parseCertificates(pem));
-const b64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
-// PEM is ASCII: latin1 keeps one char per byte, so size limits see the stored size
-const pemText = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('latin1'));
 
 /**
  * The heart of the controller: which data keys should hold what. Returns undefined when
@@ -253,19 +265,8 @@ export const keystoresController: ControllerModule = {
       return obj.digests[key] ?? null;
     };
 
-    const readData = async (kind: 'Secret' | 'ConfigMap', namespace: string, name: string, key: string): Promise<string | undefined> => {
-      const cached = (kind === 'Secret' ? secrets : configMaps).get(objectKey(namespace, name));
-      const data = cached?.data ?? cached?.binaryData;
-      if (data && key in data) return kind === 'Secret' ? b64(data[key]) : data[key];
-      const fresh = await client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name);
-      const v = (fresh?.data as Record<string, string> | undefined)?.[key];
-      return v === undefined ? undefined : kind === 'Secret' ? b64(v) : v;
-    };
-
-    const refuseOn = (secret: SlimData, r: Refusal) => {
-      metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: r.reason });
-      events.emit(secret, 'Warning', r.reason, r.message);
-    };
+    const read = valueReader(ctx, caches);
+    const refuseOn = (secret: SlimData, r: Refusal) => reportRefusal(ctx, CONTROLLER, secret, r);
 
     const loop = ctx.loop({
       name: CONTROLLER,
@@ -290,16 +291,13 @@ export const keystoresController: ControllerModule = {
 
         let password: string | undefined;
         if (spec) {
-          if ('literal' in spec.password) password = spec.password.literal;
-          else {
-            password = await readData('Secret', namespace, spec.password.secret, spec.password.key);
-            if (password === undefined) return refuseOn(secret, refuse('PasswordKeyMissing', `password Secret "${spec.password.secret}" has no key "${spec.password.key}"`));
-            if (password === '') return refuseOn(secret, refuse('PasswordKeyMissing', `password in Secret "${spec.password.secret}" key "${spec.password.key}" is empty`));
-          }
+          const pw = await resolvePassword(spec.password, namespace, read);
+          if (isRefusal(pw)) return refuseOn(secret, pw);
+          password = pw;
         }
         const extraTrustPem: string[] = [];
         for (const ref of spec?.trustFrom ?? []) {
-          const pem = await readData(ref.kind, namespace, ref.name, ref.key);
+          const pem = await read(ref.kind, namespace, ref.name, ref.key, pemText);
           if (pem === undefined) return refuseOn(secret, refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`));
           extraTrustPem.push(pem);
         }

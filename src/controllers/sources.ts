@@ -1,0 +1,48 @@
+// Reading the inputs a controller references (password Secrets, CA bundles, source
+// certificates). The lean Secret cache holds data only for annotated Secrets; anything
+// else is read from the apiserver when — and only when — a build needs it.
+import type { Caches, ControllerContext } from './context.js';
+import type { Refusal } from './refusal.js';
+import { refuse } from './refusal.js';
+import type { PasswordRef } from './keystores.js';
+import type { SlimData } from '../kube/slim.js';
+import type { KubeObject } from '../kube/types.js';
+import { ConfigMaps, Secrets, objectKey } from '../kube/types.js';
+
+export type SourceKind = 'Secret' | 'ConfigMap';
+
+/** Base64 Secret data → text. utf8 for passwords; PEM uses pemText. */
+export const utf8 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
+/** PEM is ASCII: latin1 keeps one char per byte, so size limits see the stored size. */
+export const pemText = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('latin1'));
+
+export type ValueReader = (kind: SourceKind, namespace: string, name: string, key: string, decode?: (b64: string) => string | undefined) => Promise<string | undefined>;
+
+/** Reads one value of a Secret (decoded) or ConfigMap (data or binaryData), cache first. */
+export function valueReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick<Caches, 'secrets' | 'configMaps'>): ValueReader {
+  return async (kind, namespace, name, key, decode = utf8) => {
+    const cached = (kind === 'Secret' ? caches.secrets() : caches.configMaps()).get(objectKey(namespace, name));
+    const fromObj = (o: SlimData | undefined): string | undefined => {
+      const v = o?.data?.[key] ?? o?.binaryData?.[key];
+      if (v === undefined) return undefined;
+      return kind === 'Secret' || o?.binaryData?.[key] !== undefined ? decode(v) : v;
+    };
+    if (cached?.data && fromObj(cached) !== undefined) return fromObj(cached);
+    return fromObj(await ctx.client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name));
+  };
+}
+
+/** The password a PasswordRef names, or a Refusal saying what is missing. */
+export async function resolvePassword(ref: PasswordRef, namespace: string, read: ValueReader): Promise<string | Refusal> {
+  if ('literal' in ref) return ref.literal;
+  const pw = await read('Secret', namespace, ref.secret, ref.key);
+  if (pw === undefined) return refuse('PasswordKeyMissing', `password Secret "${ref.secret}" has no key "${ref.key}"`);
+  if (pw === '') return refuse('PasswordKeyMissing', `password in Secret "${ref.secret}" key "${ref.key}" is empty`);
+  return pw;
+}
+
+/** Bad input: a Warning Event on the object and the invalid-input metric. Nothing is written. */
+export function reportRefusal(ctx: Pick<ControllerContext, 'events' | 'metrics'>, controller: string, obj: KubeObject, r: Refusal): void {
+  ctx.metrics.invalidInputTotal.inc({ controller, reason: r.reason });
+  ctx.events.emit(obj, 'Warning', r.reason, r.message);
+}

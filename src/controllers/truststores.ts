@@ -1,0 +1,136 @@
+// Truststores from CA bundles in ConfigMaps (`annotary.io/truststore`, cert-utils'
+// `generate-java-truststore`). Written to binaryData; same ownership rules as the
+// Secret keystores: only keys listed in annotary.io/managed-keys are ever changed.
+import { createHash } from 'node:crypto';
+import { A, AnnotationReader, commaList } from '../annotations.js';
+import type { ControllerModule } from './context.js';
+import type { PasswordRef } from './keystores.js';
+import { parseBoolAnnotation, parseFormats, parsePasswordRef, refKey } from './keystores.js';
+import type { Refusal } from './refusal.js';
+import { isRefusal, refuse } from './refusal.js';
+import { reportRefusal, resolvePassword, valueReader } from './sources.js';
+import { ReferenceIndex } from '../kube/refindex.js';
+import type { SlimData } from '../kube/slim.js';
+import { valueDigest } from '../kube/slim.js';
+import { ConfigMaps, objectKey, splitKey } from '../kube/types.js';
+import { PkiError } from '../pki/errors.js';
+import type { StoreFormat } from '../pki/stores.js';
+import { buildTruststore } from '../pki/stores.js';
+
+const CONTROLLER = 'truststores';
+
+export interface TruststoreSpec { formats: StoreFormat[]; sourceKey: string; password: PasswordRef; aliasPrefix: string }
+
+/** What a ConfigMap's annotations ask for; undefined = nothing. */
+export function parseTruststoreSpec(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): TruststoreSpec | Refusal | undefined {
+  const native = reader.get(annotations, A.truststore);
+  if (native !== undefined) {
+    const formats = parseFormats(native, A.truststore);
+    if (isRefusal(formats)) return formats;
+    const password = parsePasswordRef(annotations, reader, defaultPassword);
+    if (isRefusal(password)) return password;
+    return { formats, password, aliasPrefix: 'ca', sourceKey: reader.get(annotations, A.sourceCaKey)?.trim() || 'ca-bundle.crt' };
+  }
+  const cu = parseBoolAnnotation(reader.get(annotations, A.cuGenerateJavaTruststore), A.cuGenerateJavaTruststore);
+  if (isRefusal(cu)) return cu;
+  if (!cu) return undefined;
+  return {
+    formats: ['jks'], aliasPrefix: 'alias',
+    password: { literal: reader.get(annotations, A.cuJavaKeystorePassword) || 'changeme' },
+    sourceKey: reader.get(annotations, A.cuSourceCaKey)?.trim() || 'ca-bundle.crt',
+  };
+}
+
+export interface TruststoreChange { set: Record<string, string>; remove: string[]; managed: string[]; inputsHash: string }
+
+/** binaryData the ConfigMap should hold; undefined when it already does. */
+export function desiredTruststoreData(o: {
+  spec: TruststoreSpec | undefined; bundle: string | undefined; password: string | undefined;
+  binaryData: Record<string, string>; managed: string[]; inputsHash: string; currentHash?: string;
+}): TruststoreChange | Refusal | undefined {
+  const want: Record<string, string> = {};
+  if (o.spec) {
+    if (o.bundle === undefined) return refuse('MissingKey', `the ConfigMap has no key "${o.spec.sourceKey}"`);
+    try {
+      for (const [k, v] of Object.entries(buildTruststore(o.bundle, o.password ?? '', o.spec.formats, o.spec.aliasPrefix))) want[k] = v.toString('base64');
+    } catch (err) {
+      if (err instanceof PkiError) return refuse(err.reason, err.message);
+      throw err;
+    }
+  }
+  for (const k of Object.keys(want)) {
+    if (o.binaryData[k] !== undefined && o.binaryData[k] !== want[k] && !o.managed.includes(k)) {
+      return refuse('KeyConflict', `binaryData key "${k}" exists and was not written by annotary`);
+    }
+  }
+  const set: Record<string, string> = {};
+  for (const [k, v] of Object.entries(want)) if (o.binaryData[k] !== v) set[k] = v;
+  const remove = o.managed.filter((k) => !(k in want) && o.binaryData[k] !== undefined);
+  const managed = Object.keys(want).sort();
+  if (!Object.keys(set).length && !remove.length && managed.join(',') === [...o.managed].sort().join(',') && o.currentHash === o.inputsHash) return undefined;
+  return { set, remove, managed, inputsHash: o.inputsHash };
+}
+
+function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | undefined, passwordDigest: string | undefined): string {
+  return createHash('sha256').update(JSON.stringify([spec && { ...spec, password: undefined }, bundleDigest, passwordDigest])).digest('hex').slice(0, 32);
+}
+
+export const truststoresController: ControllerModule = {
+  name: CONTROLLER,
+  async setup(ctx) {
+    const { caches, annotations: reader, client, events, metrics, config } = ctx;
+    const configMaps = caches.configMaps();
+    const secrets = caches.secrets();
+    const read = valueReader(ctx, caches);
+    const refs = new ReferenceIndex();
+    const wanted = (a: Record<string, string> | undefined) =>
+      [A.truststore, A.cuGenerateJavaTruststore, A.managedKeys].some((k) => reader.get(a, k) !== undefined);
+
+    const loop = ctx.loop({
+      name: CONTROLLER,
+      async reconcile(key) {
+        const cm = configMaps.get(key);
+        if (!cm || cm.metadata.deletionTimestamp) { refs.remove(key); return; }
+        const { namespace, name } = splitKey(key);
+        const ann = cm.metadata.annotations;
+        const spec = parseTruststoreSpec(ann, reader, config.defaultPassword);
+        if (isRefusal(spec)) return reportRefusal(ctx, CONTROLLER, cm, spec);
+        const managed = commaList(ann?.[A.managedKeys]);
+        if (!spec && managed.length === 0) return;
+        refs.set(key, spec && 'secret' in spec.password ? [refKey('Secret', namespace, spec.password.secret)] : []);
+        const pwDigest = !spec ? undefined : 'literal' in spec.password
+          ? valueDigest(spec.password.literal)
+          : secrets.get(objectKey(namespace, spec.password.secret))?.digests[spec.password.key];
+        const hash = inputsHash(spec, spec && cm.digests[spec.sourceKey], pwDigest);
+        if (ann?.[A.sourceHash] === hash && managed.every((k) => k in cm.digests)) return;
+        let password: string | undefined;
+        if (spec) {
+          const pw = await resolvePassword(spec.password, namespace, read);
+          if (isRefusal(pw)) return reportRefusal(ctx, CONTROLLER, cm, pw);
+          password = pw;
+        }
+        const change = desiredTruststoreData({
+          spec, bundle: spec ? cm.data?.[spec.sourceKey] : undefined, password,
+          binaryData: cm.binaryData ?? {}, managed, inputsHash: hash, currentHash: ann?.[A.sourceHash],
+        });
+        if (change === undefined) return;
+        if (isRefusal(change)) return reportRefusal(ctx, CONTROLLER, cm, change);
+        await client.patch(ConfigMaps, namespace, name, {
+          metadata: {
+            resourceVersion: cm.metadata.resourceVersion,
+            annotations: spec ? { [A.sourceHash]: change.inputsHash, [A.managedKeys]: change.managed.join(',') } : { [A.sourceHash]: null, [A.managedKeys]: null },
+          },
+          binaryData: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
+        });
+        metrics.writesTotal.inc({ controller: CONTROLLER, kind: 'ConfigMap', verb: 'patch' });
+        if (Object.keys(change.set).length) events.emit(cm, 'Normal', 'TruststoreUpdated', `wrote ${Object.keys(change.set).join(', ')}`);
+        if (change.remove.length) events.emit(cm, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
+      },
+    });
+    const onConfigMap = (c: SlimData) => { if (wanted(c.metadata.annotations)) loop.enqueue(objectKey(c.metadata.namespace, c.metadata.name)); };
+    configMaps.on({ add: onConfigMap, update: (_o, n) => onConfigMap(n), delete: onConfigMap });
+    const onSecret = (s: SlimData) => { for (const r of refs.referrers(refKey('Secret', s.metadata.namespace!, s.metadata.name))) loop.enqueue(r); };
+    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
+    return [loop];
+  },
+};
