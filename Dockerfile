@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Multi-stage: build with dev dependencies, run with production dependencies only.
+# Built with `docker build .` on a machine with a Docker engine (none runs in CI here).
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+LABEL org.opencontainers.image.title="annotary" \
+      org.opencontainers.image.description="Kubernetes certificate utilities: Java keystores from TLS Secrets, certificates into Routes and Ingresses, one rolling restart per real change" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="annotary"
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+# nothing is written at run time: works with readOnlyRootFilesystem
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["run"]
