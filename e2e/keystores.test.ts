@@ -68,12 +68,15 @@ describe('a rotation of the PEM regenerates the stores exactly once', () => {
   test('new certificate → new stores in one patch, then quiet', async () => {
     const before = await getSecret('web');
     const writes0 = apiserverWrites('secrets');
+    const own0 = await op.metric('annotary_writes_total', { kind: 'Secret' });
     await client.patch(Secrets, ns, 'web', { data: { 'tls.crt': b64(ecNext.certPem(2)), 'tls.key': b64(ecNext.keyPkcs8), 'ca.crt': b64(ecNext.ca) } });
     const after = await waitFor('rotated stores', async () => {
       const s = await getSecret('web');
       return s.data!['keystore.jks'] !== before.data!['keystore.jks'] && s;
     });
     await sleep(1500); // anything else the operator would do, it does now
+    expect(await op.metric('annotary_writes_total', { kind: 'Secret' }) - own0).toBe(1);
+    // the apiserver's own count (exact when nothing else writes Secrets, as in `make test`)
     expect(apiserverWrites('secrets') - writes0).toBe(2); // the rotation itself + one operator patch
     expect((await getSecret('web')).metadata.resourceVersion).toBe(after.metadata.resourceVersion);
     expect(keytoolList(after.data!, 'keystore.jks', 'changeit')).toMatch(/CN=localhost/);

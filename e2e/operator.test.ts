@@ -2,7 +2,7 @@
 // the compat switch, surviving an apiserver restart, and a clean SIGTERM.
 import { Secrets } from '../src/kube/types.js';
 import type { KubeObject } from '../src/kube/types.js';
-import { adminClient, b64, cluster, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, b64, cluster, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 
 type Secret = KubeObject & { data?: Record<string, string> };
@@ -20,9 +20,7 @@ const hasStore = (ns: string, name: string) => async () => (await client.get<Sec
 
 describe('annotary run becomes ready and reports on itself', () => {
   test('/readyz after the first sync, /healthz, and Prometheus metrics', async () => {
-    const ns = await newNamespace(client, 'core');
-    const op = await startOperator(['--namespaces', ns]);
-    try {
+    await withOperator('core', [], async (_ns, op) => {
       const base = `http://127.0.0.1:${op.port}`;
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
@@ -30,10 +28,7 @@ describe('annotary run becomes ready and reports on itself', () => {
       expect(text).toMatch(/^annotary_relists_total\{resource="secrets"\} \d+/m);
       expect(text).toMatch(/^annotary_process_resident_memory_bytes \d+/m);
       expect(op.logs.some((l) => /caches synced, ready/.test(l))).toBe(true);
-    } finally {
-      await op.stop();
-      await deleteNamespace(client, ns);
-    }
+    });
   });
 });
 
@@ -58,26 +53,19 @@ describe('--namespaces limits what the operator sees and touches', () => {
 
 describe('--compat=false turns the cert-utils and Reloader keys off', () => {
   test('a cert-utils annotation is ignored, the native one still works', async () => {
-    const ns = await newNamespace(client, 'compat');
-    const op = await startOperator(['--namespaces', ns, '--compat=false']);
-    try {
+    await withOperator('compat', ['--compat=false'], async (ns) => {
       await client.create(Secrets, ns, secret(ns, 'legacy', { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true' }));
       await client.create(Secrets, ns, secret(ns, 'native', { 'annotary.io/keystores': 'jks' }));
       await waitFor('native store', hasStore(ns, 'native'));
       await sleep(1000);
       expect((await client.get<Secret>(Secrets, ns, 'legacy')).data?.['keystore.jks']).toBeUndefined();
-    } finally {
-      await op.stop();
-      await deleteNamespace(client, ns);
-    }
+    });
   });
 });
 
 describe('watches survive an apiserver restart', () => {
   test('the operator keeps running and reacts to changes made after the restart', async () => {
-    const ns = await newNamespace(client, 'restart');
-    const op = await startOperator(['--namespaces', ns]);
-    try {
+    await withOperator('restart', [], async (ns, op) => {
       await client.create(Secrets, ns, secret(ns, 'before', { 'annotary.io/keystores': 'jks' }));
       await waitFor('store before restart', hasStore(ns, 'before'));
       cluster('stop-apiserver');
@@ -88,10 +76,7 @@ describe('watches survive an apiserver restart', () => {
       expect(op.proc.exitCode).toBeNull();
       expect(await op.metric('annotary_watch_restarts_total', { resource: 'secrets' })).toBeGreaterThan(0);
       expect((await eventsFor(client, ns, 'after')).some((e) => e.reason === 'StoresUpdated')).toBe(true);
-    } finally {
-      await op.stop();
-      await deleteNamespace(client, ns);
-    }
+    });
   });
 });
 

@@ -123,3 +123,16 @@ export async function getObj<T extends KubeObject>(client: KubeClient, rt: Resou
 }
 
 export { resourcePath };
+
+/** Runs `fn` with a fresh namespace and an operator watching it; both are cleaned up after. */
+export async function withOperator<T>(prefix: string, args: string[], fn: (ns: string, op: OperatorProcess) => Promise<T>): Promise<T> {
+  const client = adminClient();
+  const ns = await newNamespace(client, prefix);
+  const op = await startOperator(['--namespaces', ns, ...args]);
+  try {
+    return await fn(ns, op);
+  } finally {
+    await op.stop();
+    await deleteNamespace(client, ns);
+  }
+}

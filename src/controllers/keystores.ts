@@ -10,12 +10,13 @@ import { A, AnnotationReader, commaList } from '../annotations.js';
 import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from './refusal.js';
 import { isRefusal, refuse } from './refusal.js';
-import { ApiError } from '../kube/client.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import { valueDigest } from '../kube/slim.js';
 import { Secrets, objectKey, splitKey } from '../kube/types.js';
 import { pemText, reportRefusal, resolvePassword, valueReader } from './sources.js';
+import type { ManagedChange } from './managed-keys.js';
+import { applyManagedKeys, diffManagedKeys } from './managed-keys.js';
 import { PkiError } from '../pki/errors.js';
 import type { StoreFormat } from '../pki/stores.js';
 import { buildStores } from '../pki/stores.js';
@@ -186,13 +187,7 @@ export interface KeystoreObserved {
   currentHash?: string;
 }
 
-export interface DataChange {
-  set: Record<string, string>;
-  remove: string[];
-  managed: string[];
-  inputsHash: string;
-  warnings: string[];
-}
+export interface DataChange extends ManagedChange { warnings: string[] }
 
 const certInfoText = (pem: string) => describeChain(parseCertificates(pem));
 
@@ -228,21 +223,12 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
     if (err instanceof PkiError) return refuse(err.reason, err.message);
     throw err;
   }
-  // never overwrite a key someone else wrote — except the cert-utils names, which users
-  // migrating from cert-utils-operator hand over by keeping its annotation
-  const takeover = spec?.flavour === 'cert-utils' ? ['keystore.jks', 'truststore.jks'] : [];
-  for (const k of Object.keys(want)) {
-    if (o.data[k] !== undefined && o.data[k] !== want[k] && !o.managed.includes(k) && !takeover.includes(k)) {
-      return refuse('KeyConflict', `data key "${k}" exists and was not written by annotary; remove it or rename it`);
-    }
-  }
-  const set: Record<string, string> = {};
-  for (const [k, v] of Object.entries(want)) if (o.data[k] !== v) set[k] = v;
-  const remove = o.managed.filter((k) => !(k in want) && o.data[k] !== undefined);
-  const managed = Object.keys(want).sort();
-  const sameManaged = managed.join(',') === [...o.managed].sort().join(',');
-  if (!Object.keys(set).length && !remove.length && sameManaged && o.currentHash === o.inputsHash) return undefined;
-  return { set, remove, managed, inputsHash: o.inputsHash, warnings };
+  // cert-utils' names are handed over by users migrating from cert-utils-operator
+  const change = diffManagedKeys({
+    current: o.data, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash,
+    takeover: spec?.flavour === 'cert-utils' ? ['keystore.jks', 'truststore.jks'] : [],
+  });
+  return change && !isRefusal(change) ? { ...change, warnings } : change;
 }
 
 export function keystoreAnnotated(annotations: Record<string, string> | undefined, reader: AnnotationReader): boolean {
@@ -253,7 +239,7 @@ export function keystoreAnnotated(annotations: Record<string, string> | undefine
 export const keystoresController: ControllerModule = {
   name: CONTROLLER,
   async setup(ctx: ControllerContext) {
-    const { caches, annotations: reader, client, events, metrics, config, log } = ctx;
+    const { caches, annotations: reader, events, config, log } = ctx;
     caches.keepSecretData((a) => keystoreAnnotated(a, reader));
     const secrets = caches.secrets();
     const configMaps = caches.configMaps();
@@ -273,7 +259,7 @@ export const keystoresController: ControllerModule = {
       async reconcile(key) {
         const secret = secrets.get(key);
         if (!secret || secret.metadata.deletionTimestamp) { refs.remove(key); return; }
-        const { namespace, name } = splitKey(key);
+        const { namespace } = splitKey(key);
         const ann = secret.metadata.annotations;
         const wants = parseKeystoreSpec(ann, reader, config.defaultPassword);
         if (isRefusal(wants)) { refs.remove(key); return refuseOn(secret, wants); }
@@ -307,23 +293,7 @@ export const keystoresController: ControllerModule = {
         if (change === undefined) return;
         if (isRefusal(change)) return refuseOn(secret, change);
 
-        const removing = !spec && !wants.certInfo;
-        const patch = {
-          metadata: {
-            resourceVersion: secret.metadata.resourceVersion, // precondition: built from exactly this Secret
-            annotations: removing
-              ? { [A.sourceHash]: null, [A.managedKeys]: null }
-              : { [A.sourceHash]: change.inputsHash, [A.managedKeys]: change.managed.join(',') },
-          },
-          data: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
-        };
-        try {
-          await client.patch(Secrets, namespace, name, patch);
-        } catch (err) {
-          if (err instanceof ApiError && err.isConflict) metrics.conflictsTotal.inc({ controller: CONTROLLER, kind: 'Secret' });
-          throw err; // retried with backoff; the next attempt reads the newer Secret from the cache
-        }
-        metrics.writesTotal.inc({ controller: CONTROLLER, kind: 'Secret', verb: 'patch' });
+        await applyManagedKeys(ctx, CONTROLLER, Secrets, secret, 'data', change);
         for (const w of change.warnings) events.emit(secret, 'Warning', 'CertificateWarning', w);
         const written = Object.keys(change.set);
         if (written.length) events.emit(secret, 'Normal', 'StoresUpdated', `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);

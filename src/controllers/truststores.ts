@@ -9,6 +9,8 @@ import { parseBoolAnnotation, parseFormats, parsePasswordRef, refKey } from './k
 import type { Refusal } from './refusal.js';
 import { isRefusal, refuse } from './refusal.js';
 import { reportRefusal, resolvePassword, valueReader } from './sources.js';
+import type { ManagedChange } from './managed-keys.js';
+import { applyManagedKeys, diffManagedKeys } from './managed-keys.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import { valueDigest } from '../kube/slim.js';
@@ -41,13 +43,11 @@ export function parseTruststoreSpec(annotations: Record<string, string> | undefi
   };
 }
 
-export interface TruststoreChange { set: Record<string, string>; remove: string[]; managed: string[]; inputsHash: string }
-
 /** binaryData the ConfigMap should hold; undefined when it already does. */
 export function desiredTruststoreData(o: {
   spec: TruststoreSpec | undefined; bundle: string | undefined; password: string | undefined;
   binaryData: Record<string, string>; managed: string[]; inputsHash: string; currentHash?: string;
-}): TruststoreChange | Refusal | undefined {
+}): ManagedChange | Refusal | undefined {
   const want: Record<string, string> = {};
   if (o.spec) {
     if (o.bundle === undefined) return refuse('MissingKey', `the ConfigMap has no key "${o.spec.sourceKey}"`);
@@ -58,17 +58,7 @@ export function desiredTruststoreData(o: {
       throw err;
     }
   }
-  for (const k of Object.keys(want)) {
-    if (o.binaryData[k] !== undefined && o.binaryData[k] !== want[k] && !o.managed.includes(k)) {
-      return refuse('KeyConflict', `binaryData key "${k}" exists and was not written by annotary`);
-    }
-  }
-  const set: Record<string, string> = {};
-  for (const [k, v] of Object.entries(want)) if (o.binaryData[k] !== v) set[k] = v;
-  const remove = o.managed.filter((k) => !(k in want) && o.binaryData[k] !== undefined);
-  const managed = Object.keys(want).sort();
-  if (!Object.keys(set).length && !remove.length && managed.join(',') === [...o.managed].sort().join(',') && o.currentHash === o.inputsHash) return undefined;
-  return { set, remove, managed, inputsHash: o.inputsHash };
+  return diffManagedKeys({ current: o.binaryData, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash });
 }
 
 function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | undefined, passwordDigest: string | undefined): string {
@@ -78,7 +68,7 @@ function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | und
 export const truststoresController: ControllerModule = {
   name: CONTROLLER,
   async setup(ctx) {
-    const { caches, annotations: reader, client, events, metrics, config } = ctx;
+    const { caches, annotations: reader, events, config } = ctx;
     const configMaps = caches.configMaps();
     const secrets = caches.secrets();
     const read = valueReader(ctx, caches);
@@ -91,7 +81,7 @@ export const truststoresController: ControllerModule = {
       async reconcile(key) {
         const cm = configMaps.get(key);
         if (!cm || cm.metadata.deletionTimestamp) { refs.remove(key); return; }
-        const { namespace, name } = splitKey(key);
+        const { namespace } = splitKey(key);
         const ann = cm.metadata.annotations;
         const spec = parseTruststoreSpec(ann, reader, config.defaultPassword);
         if (isRefusal(spec)) return reportRefusal(ctx, CONTROLLER, cm, spec);
@@ -115,14 +105,7 @@ export const truststoresController: ControllerModule = {
         });
         if (change === undefined) return;
         if (isRefusal(change)) return reportRefusal(ctx, CONTROLLER, cm, change);
-        await client.patch(ConfigMaps, namespace, name, {
-          metadata: {
-            resourceVersion: cm.metadata.resourceVersion,
-            annotations: spec ? { [A.sourceHash]: change.inputsHash, [A.managedKeys]: change.managed.join(',') } : { [A.sourceHash]: null, [A.managedKeys]: null },
-          },
-          binaryData: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
-        });
-        metrics.writesTotal.inc({ controller: CONTROLLER, kind: 'ConfigMap', verb: 'patch' });
+        await applyManagedKeys(ctx, CONTROLLER, ConfigMaps, cm, 'binaryData', change);
         if (Object.keys(change.set).length) events.emit(cm, 'Normal', 'TruststoreUpdated', `wrote ${Object.keys(change.set).join(', ')}`);
         if (change.remove.length) events.emit(cm, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
       },
