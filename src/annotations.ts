@@ -82,7 +82,7 @@ export const ANNOTATIONS: AnnotationSpec[] = [
   { key: A.managedKeys, origin: 'annotary', on: ['Secret', 'ConfigMap'], written: true, values: 'comma list', description: 'Data keys annotary wrote; only these are ever changed or removed by annotary.' },
   { key: A.certsFromSecret, origin: 'annotary', on: ['Route', 'Ingress'], values: 'Route: `<secret>`; Ingress: `[<namespace>/]<secret>`', description: 'Fill the TLS certificate and key from this kubernetes.io/tls Secret and keep them current.' },
   { key: A.injectCa, origin: 'annotary', on: ['Route'], values: '`true` (default) / `false`', description: 'With certs-from-secret: also set spec.tls.caCertificate from ca.crt.' },
-  { key: A.destinationCaFromSecret, origin: 'annotary', on: ['Route', 'Ingress'], values: '`<secret>`', description: 'Route: spec.tls.destinationCACertificate from ca.crt. Ingress (ingress-nginx only): CA copy + proxy-ssl annotations.' },
+  { key: A.destinationCaFromSecret, origin: 'annotary', on: ['Route', 'Ingress'], values: 'Route: `<secret>`; Ingress: `[<namespace>/]<secret>`', description: 'Route: spec.tls.destinationCACertificate from ca.crt. Ingress (ingress-nginx only): CA copy + proxy-ssl annotations.' },
   { key: A.tlsHosts, origin: 'annotary', on: ['Ingress'], values: 'comma list of hosts', description: 'Hosts for annotary\'s spec.tls entry. Default: the hosts of the Ingress rules.' },
   { key: A.shareWithNamespaces, origin: 'annotary', on: ['Secret'], values: '`ns1,ns2` or `*`', description: 'Opt-in: Ingresses in these namespaces may copy this Secret. Without it cross-namespace references are refused.' },
   { key: A.managedFields, origin: 'annotary', on: ['Route', 'Ingress'], written: true, values: 'comma list', description: 'Fields annotary filled; removing the source annotation clears exactly these.' },
@@ -111,6 +111,12 @@ export const ANNOTATIONS: AnnotationSpec[] = [
   { key: A.rlConfigMapExclude, origin: 'reloader', on: ['Workload', 'PodTemplate'], values: '`c`', description: 'Never roll for these ConfigMaps.' },
   { key: A.rlIgnore, origin: 'reloader', on: ['Secret', 'ConfigMap'], values: '`true`', description: 'This object never triggers a rollout.' },
 ];
+
+/** The README's annotation reference (`annotary annotations`). */
+export function annotationsTable(): string {
+  const rows = ANNOTATIONS.map((a) => `| \`${a.key}\` | ${a.on.join(', ')} | ${a.origin}${a.written ? ' (written)' : ''} | ${a.values} | ${a.description} |`);
+  return ['| key | on | origin | values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
 
 const ORIGIN_OF = new Map(ANNOTATIONS.map((a) => [a.key, a.origin]));
 

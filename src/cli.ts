@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`.
 import { readFileSync } from 'node:fs';
-import { ANNOTATIONS } from './annotations.js';
+import { annotationsTable } from './annotations.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { CONTROLLER_MODULES } from './controllers/index.js';
 import { keystoreCommand } from './keystore-cli.js';
@@ -12,11 +12,6 @@ import { Operator } from './operator.js';
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
-}
-
-export function annotationsTable(): string {
-  const rows = ANNOTATIONS.map((a) => `| \`${a.key}\` | ${a.on.join(', ')} | ${a.origin}${a.written ? ' (written)' : ''} | ${a.values} | ${a.description} |`);
-  return ['| key | on | origin | values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 async function run(argv: string[]): Promise<number> {

@@ -115,7 +115,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const out: Record<string, unknown> = {};
   for (const f of FLAGS) {
-    const raw = (values[f.name] as string | undefined) ?? env[f.env] ?? f.default;
+    const raw = (values[f.name] as string | undefined) ?? (env[f.env] || undefined) ?? f.default; // empty env = unset
     try {
       out[FIELD[f.name] ?? camel(f.name)] = f.parse ? f.parse(raw) : raw;
     } catch (err) {

@@ -42,6 +42,8 @@ export interface KeystoreSpec {
 export interface SecretWants {
   stores?: KeystoreSpec;
   certInfo: boolean;
+  /** keys cert-utils-operator wrote, handed over by users who keep its annotations (migration) */
+  handover?: string[];
 }
 
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -106,6 +108,11 @@ export function parseKeystoreSpec(annotations: Record<string, string> | undefine
   const cuInfo = parseBoolAnnotation(reader.get(annotations, A.cuGenerateCertInfo), A.cuGenerateCertInfo);
   if (isRefusal(cuInfo)) return cuInfo;
   const certInfo = nativeInfo || cuInfo;
+  // what cert-utils-operator wrote is handed over only where its annotation is the one in effect
+  const handoverOf = (stores: boolean) => {
+    const keys = [...(stores ? ['keystore.jks', 'truststore.jks'] : []), ...(cuInfo ? ['tls.crt.info', 'ca.crt.info'] : [])];
+    return keys.length ? { handover: keys } : {};
+  };
 
   if (native !== undefined) {
     const formats = parseFormats(native, A.keystores);
@@ -120,16 +127,16 @@ export function parseKeystoreSpec(annotations: Record<string, string> | undefine
       if (isRefusal(ref)) return ref;
       trustFrom.push(ref);
     }
-    return { certInfo, stores: { flavour: 'annotary', formats, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom } };
+    return { certInfo, ...handoverOf(false), stores: { flavour: 'annotary', formats, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom } };
   }
   if (cuStores) {
     const pw = reader.get(annotations, A.cuJavaKeystorePassword);
     return {
-      certInfo,
+      certInfo, ...handoverOf(true),
       stores: { flavour: 'cert-utils', formats: ['jks'], alias: 'alias', trustAliasPrefix: 'alias', password: { literal: pw || CERT_UTILS_PASSWORD }, trustFrom: [] },
     };
   }
-  return { certInfo };
+  return { certInfo, ...handoverOf(false) };
 }
 
 /** Data keys the wanted outputs occupy (truststores only when there are CA certificates). */
@@ -158,12 +165,13 @@ export function keystoreInputsHash(wants: SecretWants, digests: Record<string, s
   for (const k of ['tls.crt', 'tls.key', 'ca.crt']) part(digests[k] ?? '-');
   const spec = wants.stores;
   if (spec) {
-    if ('literal' in spec.password) part(valueDigest(spec.password.literal));
+    // labelled: a literal and a Secret value with the same digest are different inputs
+    if ('literal' in spec.password) part(`literal:${valueDigest(spec.password.literal)}`);
     else {
       const d = lookup('Secret', spec.password.secret, spec.password.key);
       if (d === undefined) return refuse('PasswordSecretMissing', `password Secret "${spec.password.secret}" does not exist`);
       if (d === null) return refuse('PasswordKeyMissing', `password Secret "${spec.password.secret}" has no key "${spec.password.key}"`);
-      part(d);
+      part(`secret:${d}`);
     }
     for (const ref of spec.trustFrom) {
       const d = lookup(ref.kind, ref.name, ref.key);
@@ -223,10 +231,8 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
     if (err instanceof PkiError) return refuse(err.reason, err.message);
     throw err;
   }
-  // cert-utils' names are handed over by users migrating from cert-utils-operator
   const change = diffManagedKeys({
-    current: o.data, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash,
-    takeover: spec?.flavour === 'cert-utils' ? ['keystore.jks', 'truststore.jks'] : [],
+    current: o.data, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash, takeover: o.wants.handover,
   });
   return change && !isRefusal(change) ? { ...change, warnings } : change;
 }

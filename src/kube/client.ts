@@ -4,6 +4,7 @@
 // content types and preconditions; one generic request path keeps that in one place.
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import fetch from 'node-fetch';
+import path from 'node:path';
 import type { KubeObject, ObjectList, ResourceType } from './types.js';
 import { resourcePath } from './types.js';
 
@@ -33,8 +34,13 @@ export type Query = Record<string, string | number | boolean | undefined>;
 /** Resolves credentials the usual way: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. */
 export function loadKubeConfig(opts: ClientOptions = {}): KubeConfig {
   const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault();
+  // a path list (as KUBECONFIG allows) is merged the way kubectl does, by client-node
+  if (opts.kubeconfig && !opts.kubeconfig.includes(path.delimiter)) kc.loadFromFile(opts.kubeconfig);
+  else if (opts.kubeconfig) {
+    const [first, ...rest] = opts.kubeconfig.split(path.delimiter).filter(Boolean);
+    kc.loadFromFile(first);
+    for (const f of rest) { const more = new KubeConfig(); more.loadFromFile(f); kc.mergeConfig(more); }
+  } else kc.loadFromDefault();
   if (opts.context) kc.setCurrentContext(opts.context);
   return kc;
 }
@@ -109,6 +115,11 @@ export class KubeClient {
       contentType: PATCH_CONTENT_TYPE[type],
       query: { fieldManager: this.fieldManager },
     });
+  }
+
+  /** PUT: the body's metadata.resourceVersion makes it conditional (409 when it is stale). */
+  replace<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string, body: T): Promise<T> {
+    return this.request<T>('PUT', resourcePath(rt, namespace, name), { body, query: { fieldManager: this.fieldManager } });
   }
 
   async delete(rt: ResourceType, namespace: string | undefined, name: string): Promise<void> {

@@ -49,8 +49,14 @@ export class EventRecorder implements EventSink {
       seen.count++;
       if (now - seen.lastWritten < this.repeatMs) return;
       seen.lastWritten = now;
-      await this.client.patch(Events, ns, seen.name, { count: seen.count, lastTimestamp: new Date(now).toISOString() });
-      return;
+      try {
+        await this.client.patch(Events, ns, seen.name, { count: seen.count, lastTimestamp: new Date(now).toISOString() });
+        return;
+      } catch (err) {
+        // the apiserver expires Events (1 h by default): a warning that persists is re-created
+        if (!(err instanceof ApiError && err.isNotFound)) throw err;
+        this.seen.delete(id);
+      }
     }
     const name = `${obj.metadata.name}.${id}`;
     const ts = new Date(now).toISOString();
@@ -74,7 +80,10 @@ export class EventRecorder implements EventSink {
       if (err instanceof ApiError && err.isAlreadyExists) {
         await this.client.patch(Events, ns, name, { lastTimestamp: ts, count: 2 });
         this.seen.get(id)!.count = 2;
-      } else throw err;
+      } else {
+        this.seen.delete(id); // not written: the next identical emit must try again
+        throw err;
+      }
     }
   }
 }

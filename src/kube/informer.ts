@@ -185,6 +185,7 @@ export class Informer<T extends KubeObject> {
   private watchOnce(namespace: string | undefined, from: string, rv: { value: string }): Promise<'timeout' | 'error' | 'gone'> {
     return new Promise((resolve) => {
       let gone = false;
+      let failed = false; // an ERROR event other than 410: back off before re-watching
       const path = resourcePath(this.opts.resource, namespace);
       const query = {
         resourceVersion: from,
@@ -197,6 +198,7 @@ export class Informer<T extends KubeObject> {
         if (type === 'ERROR') {
           const code = (raw as unknown as { code?: number }).code;
           if (code === 410) gone = true;
+          else failed = true;
           abort?.abort();
           return;
         }
@@ -217,6 +219,7 @@ export class Informer<T extends KubeObject> {
       const done = (err?: unknown) => {
         if (abort) this.aborts.delete(abort);
         if (gone || (err instanceof ApiError && err.isGone) || (err as { statusCode?: number })?.statusCode === 410) return resolve('gone');
+        if (failed) return resolve('error');
         if (!err || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') return resolve('timeout');
         this.opts.log.debug('watch ended with an error', { resource: this.resourceName, namespace, error: errorText(err) });
         resolve('error');
