@@ -14,7 +14,7 @@ import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import { valueDigest } from '../kube/slim.js';
 import { Secrets, objectKey, splitKey } from '../kube/types.js';
-import { pemText, reportRefusal, resolvePassword, valueReader } from './sources.js';
+import { cachedDigests, pemText, reportRefusal, resolvePassword, valueReader } from './sources.js';
 import type { ManagedChange } from './managed-keys.js';
 import { applyManagedKeys, diffManagedKeys } from './managed-keys.js';
 import { PkiError } from '../pki/errors.js';
@@ -251,12 +251,6 @@ export const keystoresController: ControllerModule = {
     const configMaps = caches.configMaps();
     const refs = new ReferenceIndex();
 
-    const lookup = (namespace: string): DigestLookup => (kind, name, key) => {
-      const obj = (kind === 'Secret' ? secrets : configMaps).get(objectKey(namespace, name));
-      if (!obj) return undefined;
-      return obj.digests[key] ?? null;
-    };
-
     const read = valueReader(ctx, caches);
     const refuseOn = (secret: SlimData, r: Refusal) => reportRefusal(ctx, CONTROLLER, secret, r);
 
@@ -276,7 +270,7 @@ export const keystoresController: ControllerModule = {
         ] : []);
         const managed = commaList(ann?.[A.managedKeys]);
         if (!spec && !wants.certInfo && managed.length === 0) return;
-        const inputsHash = keystoreInputsHash(wants, secret.digests, lookup(namespace));
+        const inputsHash = keystoreInputsHash(wants, secret.digests, cachedDigests(caches, namespace));
         if (isRefusal(inputsHash)) return refuseOn(secret, inputsHash);
         // fast path: stores were built from exactly these inputs and are all still there
         if (ann?.[A.sourceHash] === inputsHash && managed.every((k) => k in secret.digests)) return;

@@ -4,7 +4,7 @@
 import type { Caches, ControllerContext } from './context.js';
 import type { Refusal } from './refusal.js';
 import { refuse } from './refusal.js';
-import type { PasswordRef } from './keystores.js';
+import type { DigestLookup, PasswordRef } from './keystores.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject } from '../kube/types.js';
 import { ConfigMaps, Secrets, objectKey } from '../kube/types.js';
@@ -39,6 +39,14 @@ export async function resolvePassword(ref: PasswordRef, namespace: string, read:
   if (pw === undefined) return refuse('PasswordKeyMissing', `password Secret "${ref.secret}" has no key "${ref.key}"`);
   if (pw === '') return refuse('PasswordKeyMissing', `password in Secret "${ref.secret}" key "${ref.key}" is empty`);
   return pw;
+}
+
+/** A DigestLookup over the lean caches of one namespace (undefined: no such object; null: no such key). */
+export function cachedDigests(caches: Pick<Caches, 'secrets' | 'configMaps'>, namespace: string): DigestLookup {
+  return (kind, name, key) => {
+    const obj = (kind === 'Secret' ? caches.secrets() : caches.configMaps()).get(objectKey(namespace, name));
+    return obj ? (obj.digests[key] ?? null) : undefined;
+  };
 }
 
 /** Bad input: a Warning Event on the object and the invalid-input metric. Nothing is written. */

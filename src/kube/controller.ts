@@ -18,6 +18,7 @@ export interface LoopOptions { workers: number; baseDelayMs: number; maxDelayMs:
 
 export class ControllerLoop {
   private readonly queue: WorkQueue;
+  private readonly stopHooks: (() => void)[] = [];
 
   constructor(private readonly reconciler: Reconciler, private readonly log: Logger, private readonly metrics: Metrics, opts: LoopOptions) {
     const controller = reconciler.name;
@@ -55,5 +56,11 @@ export class ControllerLoop {
     this.log.debug('controller started', { controller });
   }
 
-  stop(): Promise<void> { return this.queue.shutdown(); }
+  /** Runs `fn` when the loop stops (timers and pollers a controller owns). */
+  onStop(fn: () => void): void { this.stopHooks.push(fn); }
+
+  stop(): Promise<void> {
+    for (const fn of this.stopHooks) fn();
+    return this.queue.shutdown();
+  }
 }
