@@ -1,0 +1,337 @@
+// Certificates from Secrets for Ingresses (networking.k8s.io/v1).
+//
+// An Ingress can only name a Secret of its own namespace, so annotary keeps copies there,
+// owned by the Ingress (garbage-collected with it):
+//   <ingress>-annotary-tls  kubernetes.io/tls copy of annotary.io/certs-from-secret, named
+//                           by an spec.tls entry for the Ingress's hosts
+//   <ingress>-annotary-ca   ca.crt copy of annotary.io/destination-ca-from-secret, named by
+//                           ingress-nginx's proxy-ssl-secret annotation (+ verify, HTTPS backend)
+// A source in another namespace is copied only while it opts in with
+// annotary.io/share-with-namespaces; without it (or once it is withdrawn, or the source is
+// gone) the copies and annotary's entries are removed. This is a security boundary.
+//
+// Event reasons (on the Ingress):
+//   Normal  IngressTLSUpdated       copies, spec.tls entry or annotations written or removed
+//   Warning InvalidAnnotation       an annotation value cannot be parsed
+//   Warning SourceSecretMissing     the referenced Secret of the Ingress's namespace does not exist
+//   Warning SourceSecretInvalid     no tls.crt/tls.key/ca.crt, unparseable PEM, key not matching the certificate
+//   Warning NotSharedWithNamespace  a Secret of another namespace does not opt in (or no longer exists)
+//   Warning CopyConflict            a Secret with the copy's name exists and is not owned by this Ingress
+//   Warning AnnotationConflict      an ingress-nginx annotation annotary needs is set to another value by someone else
+// A refused Ingress is not written at all (except that copies of withdrawn sources are removed).
+import { A, AnnotationReader, commaList } from '../annotations.js';
+import { ApiError } from '../kube/client.js';
+import { ReferenceIndex } from '../kube/refindex.js';
+import type { SlimData } from '../kube/slim.js';
+import type { KubeObject, OwnerReference } from '../kube/types.js';
+import { Ingresses, Secrets, apiVersionOf, objectKey, splitKey } from '../kube/types.js';
+import type { ControllerContext, ControllerModule } from './context.js';
+import type { Refusal } from './refusal.js';
+import { isRefusal, refuse } from './refusal.js';
+import { reportRefusal } from './sources.js';
+import type { NeedsData, SecretRef } from './tls-source.js';
+import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, refKeyOf, sharedWith } from './tls-source.js';
+
+export const CONTROLLER = 'ingresses';
+/**
+ * Sources outside the watched namespaces (--namespaces) send no watch events: they are
+ * read with GET, and re-read this often so that their rotation reaches the copies.
+ */
+export const UNWATCHED_SOURCE_POLL_MS = 30_000;
+
+export const NGINX = {
+  proxySslSecret: 'nginx.ingress.kubernetes.io/proxy-ssl-secret',
+  proxySslVerify: 'nginx.ingress.kubernetes.io/proxy-ssl-verify',
+  backendProtocol: 'nginx.ingress.kubernetes.io/backend-protocol',
+} as const;
+/** managed-fields entry for annotary's spec.tls entry (the others are annotation keys) */
+export const TLS_ENTRY = 'spec.tls';
+
+export const tlsCopyName = (ingress: string) => `${ingress}-annotary-tls`;
+export const caCopyName = (ingress: string) => `${ingress}-annotary-ca`;
+
+export interface IngressTLS { hosts?: string[]; secretName?: string }
+export type Ingress = KubeObject & { spec?: { tls?: IngressTLS[]; rules?: { host?: string }[] } };
+
+export interface IngressWants {
+  certs?: SecretRef;
+  destinationCa?: SecretRef;
+  hosts: string[];
+}
+
+export function ingressWants(ingress: Ingress, reader: AnnotationReader): IngressWants | Refusal {
+  const ann = ingress.metadata.annotations;
+  const ns = ingress.metadata.namespace ?? '';
+  const wants: IngressWants = { hosts: [] };
+  const certs = reader.get(ann, A.certsFromSecret);
+  if (certs !== undefined) {
+    const ref = parseSecretRef(certs, A.certsFromSecret, ns, true);
+    if (isRefusal(ref)) return ref;
+    wants.certs = ref;
+  }
+  const dest = reader.get(ann, A.destinationCaFromSecret);
+  if (dest !== undefined) {
+    const ref = parseSecretRef(dest, A.destinationCaFromSecret, ns, true);
+    if (isRefusal(ref)) return ref;
+    wants.destinationCa = ref;
+  }
+  const hosts = reader.get(ann, A.tlsHosts);
+  wants.hosts = hosts !== undefined
+    ? [...new Set(commaList(hosts))]
+    : [...new Set((ingress.spec?.rules ?? []).map((r) => r.host).filter((h): h is string => !!h))];
+  const longest = Math.max(tlsCopyName(ingress.metadata.name).length, caCopyName(ingress.metadata.name).length);
+  if ((wants.certs || wants.destinationCa) && longest > 253) {
+    return refuse('InvalidAnnotation', `the Ingress name is too long for the copy Secret names (${longest} > 253 characters)`);
+  }
+  return wants;
+}
+
+export interface IngressObserved {
+  ingress: Ingress;
+  reader: AnnotationReader;
+  /** referenced source Secrets by "ns/name" (undefined: missing); data only once read */
+  sources: Record<string, SlimData | undefined>;
+  /** the current copies in the Ingress's namespace, if any */
+  copies: { tls?: SlimData; ca?: SlimData };
+}
+
+export interface CopyWrite {
+  name: string;
+  type: string;
+  /** the complete data of the copy (base64); keys of an existing copy not listed here are removed */
+  data: Record<string, string>;
+  from: string;
+}
+
+export interface IngressChange {
+  writeCopies: CopyWrite[];
+  deleteCopies: string[];
+  /** new spec.tls (null: remove the field), undefined: unchanged */
+  tls?: IngressTLS[] | null;
+  /** annotation changes (null: remove), including annotary.io/managed-fields */
+  annotations: Record<string, string | null>;
+  /** sources that are not (or no longer) shared: reported as NotSharedWithNamespace */
+  warnings: Refusal[];
+}
+
+const COPY_KEYS = { tls: ['tls.crt', 'tls.key', 'ca.crt'], ca: ['ca.crt'] } as const;
+const COPY_TYPE = { tls: 'kubernetes.io/tls', ca: 'Opaque' } as const;
+
+function ownedBy(copy: SlimData, ingress: Ingress): boolean {
+  return !!copy.metadata.ownerReferences?.some((r) => r.uid === ingress.metadata.uid && r.controller === true);
+}
+
+function sameDigests(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort();
+  return ka.join(',') === Object.keys(b).sort().join(',') && ka.every((k) => a[k] === b[k]);
+}
+
+const equalJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The heart of the controller. undefined: copies, spec.tls and annotations are exactly as
+ * wanted; a Refusal: bad input, write nothing; NeedsData: a copy must be written and its
+ * source's PEM has not been read yet; otherwise the change.
+ */
+export function desiredIngress(o: IngressObserved): IngressChange | undefined | Refusal | NeedsData {
+  const { ingress } = o;
+  const ns = ingress.metadata.namespace ?? '';
+  const wants = ingressWants(ingress, o.reader);
+  if (isRefusal(wants)) return wants;
+  const warnings: Refusal[] = [];
+
+  /** The source Secret if it may be copied; undefined when a cross-namespace source is not shared. */
+  const usable = (ref: SecretRef | undefined): SlimData | undefined | Refusal => {
+    if (!ref) return undefined;
+    const src = o.sources[refKeyOf(ref)];
+    if (ref.namespace === ns) return src ?? refuse('SourceSecretMissing', `Secret "${ref.name}" does not exist in namespace "${ns}"`);
+    if (!src || !sharedWith(src.metadata.annotations?.[A.shareWithNamespaces], ns)) {
+      // a missing source cannot show its opt-in either: treated like a withdrawn one
+      warnings.push(refuse('NotSharedWithNamespace', `Secret "${refKeyOf(ref)}" ${src ? 'is not' : 'does not exist or is not'} shared with namespace "${ns}" (${A.shareWithNamespaces})`));
+      return undefined;
+    }
+    return src;
+  };
+  const certs = usable(wants.certs);
+  if (isRefusal(certs)) return certs;
+  const dest = usable(wants.destinationCa);
+  if (isRefusal(dest)) return dest;
+  if (certs) for (const k of ['tls.crt', 'tls.key']) if (!(k in certs.digests)) return refuse('SourceSecretInvalid', `Secret "${certs.metadata.name}" has no ${k}`);
+  if (dest && !('ca.crt' in dest.digests)) return refuse('SourceSecretInvalid', `Secret "${dest.metadata.name}" has no ca.crt`);
+
+  // copies
+  const writeCopies: CopyWrite[] = [];
+  const deleteCopies: string[] = [];
+  const unread: string[] = [];
+  const plan = (kind: 'tls' | 'ca', src: SlimData | undefined, copyName: string): Refusal | undefined => {
+    const copy = o.copies[kind];
+    if (copy && !ownedBy(copy, ingress)) {
+      return src ? refuse('CopyConflict', `Secret "${copyName}" exists and is not owned by this Ingress; rename or delete it`) : undefined;
+    }
+    if (!src) { if (copy) deleteCopies.push(copyName); return undefined; }
+    const wantDigests = Object.fromEntries(COPY_KEYS[kind].filter((k) => k in src.digests).map((k) => [k, src.digests[k]]));
+    // (the type is not compared: it is immutable, and annotary creates its copies with the right one)
+    if (copy && sameDigests(copy.digests, wantDigests)) return undefined;
+    const from = refKeyOf({ namespace: src.metadata.namespace ?? ns, name: src.metadata.name });
+    if (!src.data) { unread.push(from); return undefined; }
+    const bad = kind === 'tls' ? checkTlsSecret(src) : checkCaSecret(src);
+    if (bad) return bad;
+    writeCopies.push({ name: copyName, type: COPY_TYPE[kind], data: Object.fromEntries(Object.keys(wantDigests).map((k) => [k, src.data![k]])), from });
+    return undefined;
+  };
+  const tlsName = tlsCopyName(ingress.metadata.name);
+  const caName = caCopyName(ingress.metadata.name);
+  const conflict = plan('tls', certs, tlsName) ?? plan('ca', dest, caName);
+  if (conflict) return conflict;
+
+  // spec.tls: user entries stay as they are and where they are; annotary's entry names its copy
+  const current = ingress.spec?.tls ?? [];
+  const entry: IngressTLS = { ...(wants.hosts.length ? { hosts: wants.hosts } : {}), secretName: tlsName };
+  const ours = current.findIndex((t) => t.secretName === tlsName);
+  let tls = current.filter((t) => t.secretName !== tlsName);
+  if (certs) tls = ours < 0 ? [...tls, entry] : [...tls.slice(0, ours), entry, ...tls.slice(ours)];
+
+  // ingress-nginx annotations for the destination CA
+  const ann = ingress.metadata.annotations ?? {};
+  const managedBefore = commaList(ann[A.managedFields]);
+  const wantAnn: Record<string, string> = dest
+    ? { [NGINX.proxySslSecret]: `${ns}/${caName}`, [NGINX.proxySslVerify]: 'on', [NGINX.backendProtocol]: 'HTTPS' }
+    : {};
+  const annotations: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(wantAnn)) {
+    if (ann[k] === v) continue;
+    if (ann[k] !== undefined && !managedBefore.includes(k)) {
+      return refuse('AnnotationConflict', `annotation ${k} is set to "${ann[k]}" by someone else; annotary needs "${v}"`);
+    }
+    annotations[k] = v;
+  }
+  for (const k of Object.values(NGINX)) if (!(k in wantAnn) && managedBefore.includes(k) && ann[k] !== undefined) annotations[k] = null;
+  const managed = [...(certs ? [TLS_ENTRY] : []), ...Object.keys(wantAnn)];
+  const managedValue = managed.length ? managed.join(',') : undefined;
+  if (ann[A.managedFields] !== managedValue) annotations[A.managedFields] = managedValue ?? null;
+
+  if (unread.length) return { needsData: unread };
+  const tlsChanged = !equalJson(tls, current);
+  if (!writeCopies.length && !deleteCopies.length && !tlsChanged && !Object.keys(annotations).length) {
+    return warnings.length ? warnings[0] : undefined;
+  }
+  return {
+    writeCopies, deleteCopies, annotations, warnings,
+    ...(tlsChanged ? { tls: tls.length ? tls : null } : {}),
+  };
+}
+
+/** The merge patch of the Ingress, preconditioned on the Ingress it was computed from; undefined: none needed. */
+export function ingressPatchBody(ingress: Ingress, change: IngressChange): Record<string, unknown> | undefined {
+  if (change.tls === undefined && !Object.keys(change.annotations).length) return undefined;
+  return {
+    metadata: { resourceVersion: ingress.metadata.resourceVersion, ...(Object.keys(change.annotations).length ? { annotations: change.annotations } : {}) },
+    ...(change.tls !== undefined ? { spec: { tls: change.tls } } : {}),
+  };
+}
+
+/** Names copies, sources and fields, never their contents. */
+export function describeIngressChange(change: IngressChange): string {
+  const parts = change.writeCopies.map((c) => `copied Secret "${c.from}" into "${c.name}"`);
+  if (change.deleteCopies.length) parts.push(`deleted ${change.deleteCopies.map((n) => `"${n}"`).join(', ')}`);
+  if (change.tls !== undefined) parts.push('updated spec.tls');
+  const keys = Object.keys(change.annotations).filter((k) => k !== A.managedFields);
+  if (keys.length) parts.push(`updated annotations ${keys.join(', ')}`);
+  return parts.length ? parts.join('; ') : 'recorded managed fields';
+}
+
+/** Wiring: caches → reconcile → copies and patch. */
+export const ingressesController: ControllerModule = {
+  name: CONTROLLER,
+  async setup(ctx: ControllerContext) {
+    const { caches, annotations: reader, client, events, metrics, log, config } = ctx;
+    const secrets = caches.secrets();
+    const ingresses = caches.of(Ingresses);
+    const refs = new ReferenceIndex(); // ingress key → source and copy Secret keys
+    const watched = (ns: string) => config.namespaces.length === 0 || config.namespaces.includes(ns);
+
+    const refuseOn = (obj: Ingress, r: Refusal) => reportRefusal(ctx, CONTROLLER, obj, r);
+    const counted = async <T>(verb: string, write: () => Promise<T>, kind = 'Secret'): Promise<T> => {
+      try {
+        const out = await write();
+        metrics.writesTotal.inc({ controller: CONTROLLER, kind, verb });
+        return out;
+      } catch (err) {
+        if (err instanceof ApiError && err.isConflict) metrics.conflictsTotal.inc({ controller: CONTROLLER, kind });
+        throw err; // retried with backoff from fresh caches
+      }
+    };
+
+    const loop = ctx.loop({
+      name: CONTROLLER,
+      async reconcile(key) {
+        const ingress = ingresses.get(key) as Ingress | undefined;
+        if (!ingress || ingress.metadata.deletionTimestamp) { refs.remove(key); return; } // copies go with it (ownerReferences)
+        const { namespace, name } = splitKey(key);
+        const wants = ingressWants(ingress, reader);
+        const srcRefs = isRefusal(wants) ? [] : [wants.certs, wants.destinationCa].filter((r): r is SecretRef => !!r);
+        const copyKeys = { tls: objectKey(namespace, tlsCopyName(name)), ca: objectKey(namespace, caCopyName(name)) };
+        const copies = { tls: secrets.get(copyKeys.tls), ca: secrets.get(copyKeys.ca) };
+        refs.set(key, [...srcRefs.map(refKeyOf), copyKeys.tls, copyKeys.ca]);
+        if (!isRefusal(wants) && !srcRefs.length && !copies.tls && !copies.ca && ingress.metadata.annotations?.[A.managedFields] === undefined) return;
+
+        const read = async (r: SecretRef) => {
+          const fresh = await client.tryGet(Secrets, r.namespace, r.name);
+          return fresh && fullSecret(fresh);
+        };
+        const sources: Record<string, SlimData | undefined> = {};
+        for (const r of srcRefs) sources[refKeyOf(r)] = watched(r.namespace) ? secrets.get(refKeyOf(r)) : await read(r);
+        const observed: IngressObserved = { ingress, reader, sources, copies };
+        let change = desiredIngress(observed);
+        if (isNeedsData(change)) {
+          for (const r of srcRefs) if (change.needsData.includes(refKeyOf(r))) sources[refKeyOf(r)] = await read(r);
+          change = desiredIngress(observed);
+        }
+        const outcome = srcRefs.some((r) => !watched(r.namespace)) ? { requeueAfterMs: UNWATCHED_SOURCE_POLL_MS } : undefined;
+        if (change === undefined) return outcome;
+        if (isRefusal(change)) { refuseOn(ingress, change); return outcome; }
+        if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
+
+        const owner: OwnerReference = {
+          apiVersion: apiVersionOf(Ingresses), kind: 'Ingress', name, uid: ingress.metadata.uid!, controller: true,
+          // no blockOwnerDeletion: setting it needs update rights on ingresses/finalizers where
+          // OwnerReferencesPermissionEnforcement is on (OpenShift), and nothing needs to block
+        };
+        for (const c of change.writeCopies) {
+          const existing = c.name === tlsCopyName(name) ? copies.tls : copies.ca;
+          if (!existing) {
+            await counted('create', () => client.create(Secrets, namespace, {
+              apiVersion: 'v1', kind: 'Secret', type: c.type, data: c.data,
+              metadata: { name: c.name, namespace, ownerReferences: [owner], labels: { 'app.kubernetes.io/managed-by': 'annotary' } },
+            }));
+          } else {
+            const remove = Object.keys(existing.digests).filter((k) => !(k in c.data));
+            await counted('patch', () => client.patch(Secrets, namespace, c.name, {
+              metadata: { resourceVersion: existing.metadata.resourceVersion },
+              data: { ...c.data, ...Object.fromEntries(remove.map((k) => [k, null])) },
+            }));
+          }
+        }
+        const body = ingressPatchBody(ingress, change);
+        if (body) await counted('patch', () => client.patch(Ingresses, namespace, name, body), 'Ingress');
+        for (const n of change.deleteCopies) {
+          await counted('delete', () => client.delete(Secrets, namespace, n).catch((err) => {
+            if (!(err instanceof ApiError && err.isNotFound)) throw err;
+          }));
+        }
+        for (const w of change.warnings) refuseOn(ingress, w);
+        events.emit(ingress, 'Normal', 'IngressTLSUpdated', describeIngressChange(change));
+        log.debug('ingress updated', { key, copies: change.writeCopies.map((c) => c.name), deleted: change.deleteCopies });
+        return outcome;
+      },
+    });
+
+    const onSecret = (s: SlimData) => {
+      for (const r of refs.referrers(objectKey(s.metadata.namespace, s.metadata.name))) loop.enqueue(r);
+    };
+    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
+    const onIngress = (i: KubeObject) => loop.enqueue(objectKey(i.metadata.namespace, i.metadata.name));
+    ingresses.on({ add: onIngress, update: (_o, n) => onIngress(n), delete: onIngress });
+    return [loop];
+  },
+};

@@ -1,0 +1,286 @@
+// Certificates from Secrets into OpenShift Routes (route.openshift.io/v1).
+//
+// Event reasons (on the Route):
+//   Normal  RouteUpdated            spec.tls fields were set or cleared
+//   Warning InvalidAnnotation       an annotation value cannot be parsed
+//   Warning NoTLSSpec               certificates asked for, but the Route has no spec.tls
+//   Warning UnsupportedTermination  certs on a passthrough Route, or a destination CA on a non-reencrypt Route
+//   Warning SourceSecretMissing     the referenced Secret does not exist
+//   Warning SourceSecretInvalid     no tls.crt/tls.key/ca.crt, unparseable PEM, key not matching the certificate
+// A refused Route is not written at all.
+//
+// Pure part: routeWants (annotations → sources) and desiredRoute (Route + Secrets → the
+// minimal change of spec.tls, or nothing). Fields annotary filled are recorded in
+// annotary.io/managed-fields, so removing an annotation clears exactly those.
+import { A, AnnotationReader, commaList } from '../annotations.js';
+import { ApiError } from '../kube/client.js';
+import { ReferenceIndex } from '../kube/refindex.js';
+import type { SlimData } from '../kube/slim.js';
+import type { KubeObject } from '../kube/types.js';
+import { Routes, Secrets, objectKey, splitKey } from '../kube/types.js';
+import { errorText } from '../log.js';
+import type { ControllerContext, ControllerModule } from './context.js';
+import type { Refusal } from './refusal.js';
+import { isRefusal, refuse } from './refusal.js';
+import { reportRefusal } from './sources.js';
+import type { NeedsData } from './tls-source.js';
+import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, textDigest, textOf } from './tls-source.js';
+
+export const CONTROLLER = 'routes';
+/** How often to look again for the Route API when the cluster does not serve it (yet). */
+const API_POLL_MS = 30_000;
+
+export const ROUTE_FIELDS = ['certificate', 'key', 'caCertificate', 'destinationCACertificate'] as const;
+export type RouteField = (typeof ROUTE_FIELDS)[number];
+const isRouteField = (s: string): s is RouteField => (ROUTE_FIELDS as readonly string[]).includes(s);
+
+/** Which Secret data key fills which spec.tls field. */
+const SOURCE_KEY: Record<RouteField, string> = {
+  certificate: 'tls.crt', key: 'tls.key', caCertificate: 'ca.crt', destinationCACertificate: 'ca.crt',
+};
+
+export interface RouteWants {
+  certs?: { secret: string; injectCa: boolean };
+  destinationCa?: { secret: string };
+}
+
+export type RouteTLS = Partial<Record<RouteField, string>> & { termination?: string };
+export type Route = KubeObject & { spec?: { tls?: RouteTLS; [field: string]: unknown } };
+
+const isFalse = (v: string | undefined) => v?.trim().toLowerCase() === 'false';
+
+function parseInjectCa(value: string): boolean | Refusal {
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === '') return true;
+  if (v === 'false') return false;
+  return refuse('InvalidAnnotation', `${A.injectCa}: "${value}" is not true or false`);
+}
+
+/**
+ * Native keys win over the cert-utils ones. CA injection: annotary.io/inject-ca when set;
+ * otherwise on for the native source and, as in cert-utils-operator, off for the compat
+ * source unless inject-CA is present and not "false".
+ */
+export function routeWants(annotations: Record<string, string> | undefined, reader: AnnotationReader, namespace: string): RouteWants | Refusal {
+  const wants: RouteWants = {};
+  const nativeCerts = reader.get(annotations, A.certsFromSecret);
+  const certsKey = nativeCerts !== undefined ? A.certsFromSecret : A.cuCertsFromSecret;
+  const certs = nativeCerts ?? reader.get(annotations, A.cuCertsFromSecret);
+  if (certs !== undefined) {
+    const ref = parseSecretRef(certs, certsKey, namespace, false);
+    if (isRefusal(ref)) return ref;
+    const nativeInject = reader.get(annotations, A.injectCa);
+    let injectCa: boolean | Refusal;
+    if (nativeInject !== undefined) injectCa = parseInjectCa(nativeInject);
+    else if (nativeCerts !== undefined) injectCa = true;
+    else {
+      const cu = reader.get(annotations, A.cuInjectCa);
+      injectCa = cu !== undefined && !isFalse(cu);
+    }
+    if (isRefusal(injectCa)) return injectCa;
+    wants.certs = { secret: ref.name, injectCa };
+  }
+  const nativeDest = reader.get(annotations, A.destinationCaFromSecret);
+  const dest = nativeDest ?? reader.get(annotations, A.cuDestinationCaFromSecret);
+  if (dest !== undefined) {
+    const ref = parseSecretRef(dest, nativeDest !== undefined ? A.destinationCaFromSecret : A.cuDestinationCaFromSecret, namespace, false);
+    if (isRefusal(ref)) return ref;
+    wants.destinationCa = { secret: ref.name };
+  }
+  return wants;
+}
+
+export interface RouteObserved {
+  route: Route;
+  reader: AnnotationReader;
+  /** the referenced Secrets of the Route's namespace by name (undefined: missing); data only once read */
+  secrets: Record<string, SlimData | undefined>;
+}
+
+export interface RouteChange {
+  set: Partial<Record<RouteField, string>>;
+  clear: RouteField[];
+  /** the new annotary.io/managed-fields, in ROUTE_FIELDS order */
+  managed: RouteField[];
+  /** field → Secret it was taken from, for the Event */
+  from: Partial<Record<RouteField, string>>;
+}
+
+export function managedFieldsOf(route: Route): RouteField[] {
+  return commaList(route.metadata.annotations?.[A.managedFields]).filter(isRouteField);
+}
+
+/**
+ * The heart of the controller. undefined: the Route already carries exactly what the
+ * annotations ask for; a Refusal: bad input, write nothing; NeedsData: a field must be
+ * written and the Secret's PEM has not been read yet; otherwise the minimal change.
+ */
+export function desiredRoute(o: RouteObserved): RouteChange | undefined | Refusal | NeedsData {
+  const { route } = o;
+  const ns = route.metadata.namespace ?? '';
+  const wants = routeWants(route.metadata.annotations, o.reader, ns);
+  if (isRefusal(wants)) return wants;
+  const tls = route.spec?.tls;
+  if (wants.certs || wants.destinationCa) {
+    if (!tls) return refuse('NoTLSSpec', 'the Route has no spec.tls; set spec.tls.termination to edge or reencrypt');
+    if (wants.certs && tls.termination !== 'edge' && tls.termination !== 'reencrypt') {
+      return refuse('UnsupportedTermination', `certificates can only be set on edge or reencrypt Routes, not on termination "${tls.termination ?? ''}"`);
+    }
+    if (wants.destinationCa && tls.termination !== 'reencrypt') {
+      return refuse('UnsupportedTermination', `a destination CA can only be set on reencrypt Routes, not on termination "${tls.termination ?? ''}"`);
+    }
+  }
+
+  const from: Partial<Record<RouteField, string>> = {};
+  const sourceOf = (name: string): SlimData | Refusal => o.secrets[name] ?? refuse('SourceSecretMissing', `Secret "${name}" does not exist in namespace "${ns}"`);
+  if (wants.certs) {
+    const s = sourceOf(wants.certs.secret);
+    if (isRefusal(s)) return s;
+    for (const k of ['tls.crt', 'tls.key']) if (!(k in s.digests)) return refuse('SourceSecretInvalid', `Secret "${wants.certs.secret}" has no ${k}`);
+    from.certificate = from.key = wants.certs.secret;
+    if (wants.certs.injectCa && 'ca.crt' in s.digests) from.caCertificate = wants.certs.secret;
+  }
+  if (wants.destinationCa) {
+    const s = sourceOf(wants.destinationCa.secret);
+    if (isRefusal(s)) return s;
+    if (!('ca.crt' in s.digests)) return refuse('SourceSecretInvalid', `Secret "${wants.destinationCa.secret}" has no ca.crt`);
+    from.destinationCACertificate = wants.destinationCa.secret;
+  }
+
+  const managedBefore = managedFieldsOf(route);
+  const managed = ROUTE_FIELDS.filter((f) => from[f] !== undefined);
+  const stale = managed.filter((f) => tls?.[f] === undefined || textDigest(tls[f]) !== o.secrets[from[f]!]!.digests[SOURCE_KEY[f]]);
+  // clear only what annotary filled, and only what is there (a merge patch of null into a
+  // missing spec.tls would create an empty, invalid tls object)
+  const clear = managedBefore.filter((f) => from[f] === undefined && tls?.[f] !== undefined);
+  const sameManaged = route.metadata.annotations?.[A.managedFields] === (managed.length ? managed.join(',') : undefined);
+  if (!stale.length && !clear.length && sameManaged) return undefined;
+
+  const sources = [...new Set(stale.map((f) => from[f]!))];
+  const unread = sources.filter((n) => o.secrets[n]!.data === undefined);
+  if (unread.length) return { needsData: unread.map((n) => `${ns}/${n}`) };
+  for (const n of sources) {
+    const s = o.secrets[n]!;
+    const bad = n === wants.certs?.secret ? checkTlsSecret(s) : undefined;
+    if (bad) return bad;
+    const badCa = n === wants.destinationCa?.secret ? checkCaSecret(s) : undefined;
+    if (badCa) return badCa;
+  }
+  const set: Partial<Record<RouteField, string>> = {};
+  for (const f of stale) set[f] = textOf(o.secrets[from[f]!]!, SOURCE_KEY[f]) as string; // checked above
+  return { set, clear, managed, from };
+}
+
+/** The merge patch for a change, preconditioned on the Route it was computed from. */
+export function routePatchBody(route: Route, change: RouteChange): Record<string, unknown> {
+  const tls: Record<string, string | null> = { ...change.set };
+  for (const f of change.clear) tls[f] = null;
+  return {
+    metadata: {
+      resourceVersion: route.metadata.resourceVersion,
+      annotations: { [A.managedFields]: change.managed.length ? change.managed.join(',') : null },
+    },
+    ...(Object.keys(tls).length ? { spec: { tls } } : {}),
+  };
+}
+
+/** Names the fields and their sources, never their contents. */
+export function describeRouteChange(change: RouteChange): string {
+  const bySource = new Map<string, string[]>();
+  for (const f of Object.keys(change.set) as RouteField[]) {
+    const s = change.from[f]!;
+    bySource.set(s, [...(bySource.get(s) ?? []), f]);
+  }
+  const parts = [...bySource].map(([s, fs]) => `set ${fs.join(', ')} from Secret "${s}"`);
+  if (change.clear.length) parts.push(`cleared ${change.clear.join(', ')}`);
+  return parts.length ? parts.join('; ') : `recorded managed fields: ${change.managed.join(', ') || 'none'}`;
+}
+
+async function routeApiServed(ctx: ControllerContext): Promise<boolean> {
+  try {
+    await ctx.client.request('GET', '/apis/route.openshift.io/v1');
+    return true;
+  } catch (err) {
+    if (!(err instanceof ApiError && err.isNotFound)) ctx.log.warn('cannot tell whether the Route API is served', { error: errorText(err) });
+    return false;
+  }
+}
+
+/** Wiring: caches → reconcile → patch. */
+export const routesController: ControllerModule = {
+  name: CONTROLLER,
+  async setup(ctx: ControllerContext) {
+    const { caches, annotations: reader, client, events, metrics, log } = ctx;
+    const secrets = caches.secrets();
+    const refs = new ReferenceIndex(); // route key → "ns/secret" keys
+    let routes: ReturnType<typeof caches.of> | undefined;
+
+    const refuseOn = (obj: Route, r: Refusal) => reportRefusal(ctx, CONTROLLER, obj, r);
+
+    const loop = ctx.loop({
+      name: CONTROLLER,
+      async reconcile(key) {
+        const route = routes?.get(key) as Route | undefined;
+        if (!route || route.metadata.deletionTimestamp) { refs.remove(key); return; }
+        const { namespace, name } = splitKey(key);
+        const wants = routeWants(route.metadata.annotations, reader, namespace);
+        const names = isRefusal(wants) ? [] : [wants.certs?.secret, wants.destinationCa?.secret].filter((n): n is string => !!n);
+        refs.set(key, names.map((n) => objectKey(namespace, n)));
+        if (!names.length && route.metadata.annotations?.[A.managedFields] === undefined && !isRefusal(wants)) return;
+
+        const observed: RouteObserved = { route, reader, secrets: Object.fromEntries(names.map((n) => [n, secrets.get(objectKey(namespace, n))])) };
+        let change = desiredRoute(observed);
+        if (isNeedsData(change)) {
+          for (const n of names) {
+            const fresh = await client.tryGet(Secrets, namespace, n);
+            observed.secrets[n] = fresh && fullSecret(fresh);
+          }
+          change = desiredRoute(observed);
+        }
+        if (change === undefined) return;
+        if (isRefusal(change)) return refuseOn(route, change);
+        if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
+
+        try {
+          await client.patch(Routes, namespace, name, routePatchBody(route, change));
+        } catch (err) {
+          if (err instanceof ApiError && err.isConflict) metrics.conflictsTotal.inc({ controller: CONTROLLER, kind: 'Route' });
+          throw err; // retried with backoff; the next attempt starts from the newer cached Route
+        }
+        metrics.writesTotal.inc({ controller: CONTROLLER, kind: 'Route', verb: 'patch' });
+        events.emit(route, 'Normal', 'RouteUpdated', describeRouteChange(change));
+        log.debug('route updated', { key, set: Object.keys(change.set), cleared: change.clear });
+      },
+    });
+
+    const onSecret = (s: SlimData) => {
+      for (const r of refs.referrers(objectKey(s.metadata.namespace, s.metadata.name))) loop.enqueue(r);
+    };
+    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
+
+    const watchRoutes = () => {
+      routes = caches.of(Routes);
+      const onRoute = (r: KubeObject) => loop.enqueue(objectKey(r.metadata.namespace, r.metadata.name));
+      routes.on({ add: onRoute, update: (_o, n) => onRoute(n), delete: onRoute });
+      return routes;
+    };
+
+    if (await routeApiServed(ctx)) {
+      watchRoutes(); // started with the other caches by the operator
+    } else {
+      // Plain Kubernetes without the Route CRD: keep looking, the CRD may be installed later.
+      log.info('route.openshift.io/v1 is not served; checking again periodically', { everyMs: API_POLL_MS });
+      const timer = setInterval(() => {
+        void routeApiServed(ctx).then((served) => {
+          if (!served || routes) return;
+          clearInterval(timer);
+          log.info('route.openshift.io/v1 is served now; watching Routes');
+          watchRoutes().start(); // the operator started its caches already; stopped with them
+        });
+      }, API_POLL_MS);
+      timer.unref();
+      loop.onStop(() => clearInterval(timer));
+    }
+    return [loop];
+  },
+};

@@ -1,0 +1,263 @@
+// desiredIngress: which copies, spec.tls entry and ingress-nginx annotations annotary keeps
+// for an Ingress, decided from the Ingress, its sources and the current copies alone.
+import fc from 'fast-check';
+import { AnnotationReader } from '../../src/annotations.js';
+import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../src/controllers/ingresses.js';
+import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody } from '../../src/controllers/ingresses.js';
+import { isRefusal } from '../../src/controllers/refusal.js';
+import { isNeedsData } from '../../src/controllers/tls-source.js';
+import type { SlimData } from '../../src/kube/slim.js';
+import { slimDataObject } from '../../src/kube/slim.js';
+import { chainFixture } from '../pki/fixtures.js';
+
+const NS = 'shop';
+const reader = new AnnotationReader(true);
+const ec = chainFixture('p256');
+const next = chainFixture('p256', 'rotated');
+const rsa = chainFixture('rsa2048');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const full = slimDataObject('Secret', () => true);
+const lean = slimDataObject('Secret', () => false);
+
+function secret(ns: string, name: string, pem: Record<string, string>, annotations: Record<string, string> = {}, keep = true): SlimData {
+  const raw = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, data: Object.fromEntries(Object.entries(pem).map(([k, v]) => [k, b64(v)])) };
+  return keep ? full(raw) : lean(raw);
+}
+const tlsPem = (f = ec) => ({ 'tls.crt': f.certPem(2), 'tls.key': f.keyPkcs8, 'ca.crt': f.ca });
+
+function ingress(annotations: Record<string, string>, tls?: IngressTLS[]): Ingress {
+  return {
+    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
+    metadata: { name: 'shop', namespace: NS, uid: 'ing-uid', resourceVersion: '3', annotations },
+    spec: { rules: [{ host: 'a.example' }, { host: 'b.example' }, { host: 'a.example' }, {}], ...(tls ? { tls } : {}) },
+  };
+}
+
+type World = Omit<IngressObserved, 'reader'>;
+
+function run(w: World, rdr = reader) { return desiredIngress({ ...w, reader: rdr }); }
+function change(w: World): IngressChange {
+  const c = run(w);
+  if (c === undefined || isRefusal(c) || isNeedsData(c)) throw new Error(`expected a change, got ${JSON.stringify(c)}`);
+  return c;
+}
+
+/** What the apiserver (and the garbage collector) make of a change. */
+function apply(w: World, c: IngressChange): World {
+  const ing = w.ingress;
+  const body = ingressPatchBody(ing, c) as { metadata: { annotations?: Record<string, string | null> }; spec?: { tls: IngressTLS[] | null } } | undefined;
+  const annotations = { ...ing.metadata.annotations };
+  for (const [k, v] of Object.entries(body?.metadata.annotations ?? {})) { if (v === null) delete annotations[k]; else annotations[k] = v; }
+  const spec = { ...ing.spec };
+  if (body?.spec) { if (body.spec.tls === null) delete spec.tls; else spec.tls = body.spec.tls; }
+  const copies = { ...w.copies };
+  for (const cw of c.writeCopies) {
+    const kind = cw.name.endsWith('-tls') ? 'tls' : 'ca';
+    copies[kind] = full({ apiVersion: 'v1', kind: 'Secret', type: cw.type, metadata: { name: cw.name, namespace: NS, ownerReferences: [{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop', uid: 'ing-uid', controller: true }] }, data: cw.data });
+  }
+  for (const n of c.deleteCopies) delete copies[n.endsWith('-tls') ? 'tls' : 'ca'];
+  return { ...w, ingress: { ...ing, metadata: { ...ing.metadata, annotations }, spec }, copies };
+}
+
+describe('same-namespace source: a kubernetes.io/tls copy and a spec.tls entry for the rule hosts', () => {
+  const w: World = { ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} };
+
+  test('copy holds tls.crt, tls.key and ca.crt; the entry names it for each distinct host', () => {
+    const c = change(w);
+    expect(c.writeCopies).toEqual([{ name: 'shop-annotary-tls', type: 'kubernetes.io/tls', from: `${NS}/site`, data: { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(ec.keyPkcs8), 'ca.crt': b64(ec.ca) } }]);
+    expect(c.tls).toEqual([{ hosts: ['a.example', 'b.example'], secretName: 'shop-annotary-tls' }]);
+    expect(c.annotations).toEqual({ 'annotary.io/managed-fields': 'spec.tls' });
+    expect(describeIngressChange(c)).toBe(`copied Secret "${NS}/site" into "shop-annotary-tls"; updated spec.tls`);
+  });
+
+  test('annotary.io/tls-hosts overrides the rule hosts', () => {
+    const c = change({ ...w, ingress: ingress({ 'annotary.io/certs-from-secret': 'site', 'annotary.io/tls-hosts': 'x.example, y.example' }) });
+    expect(c.tls).toEqual([{ hosts: ['x.example', 'y.example'], secretName: 'shop-annotary-tls' }]);
+  });
+
+  test('user-written spec.tls entries stay as they are and where they are', () => {
+    const user = [{ hosts: ['u.example'], secretName: 'user-cert' }];
+    const w1 = apply({ ...w, ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }, user) }, change({ ...w, ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }, user) }));
+    expect(w1.ingress.spec!.tls).toEqual([...user, { hosts: ['a.example', 'b.example'], secretName: 'shop-annotary-tls' }]);
+    const reordered = { ...w1, ingress: { ...w1.ingress, spec: { ...w1.ingress.spec, tls: [w1.ingress.spec!.tls![1], ...user] } } };
+    expect(run(reordered)).toBeUndefined();
+  });
+
+  test('the Ingress patch is preconditioned on its resourceVersion', () => {
+    expect(ingressPatchBody(w.ingress, change(w))).toMatchObject({ metadata: { resourceVersion: '3' }, spec: { tls: [{ secretName: 'shop-annotary-tls' }] } });
+  });
+
+  test('a missing source → SourceSecretMissing; an invalid one → SourceSecretInvalid; nothing is written', () => {
+    const missing = run({ ...w, sources: { [`${NS}/site`]: undefined } });
+    expect(isRefusal(missing) && missing.reason).toBe('SourceSecretMissing');
+    for (const pem of [{ 'tls.crt': ec.certPem(1) } as Record<string, string>, { 'tls.crt': 'junk', 'tls.key': ec.keyPkcs8 }, { 'tls.crt': ec.certPem(2), 'tls.key': rsa.keyPkcs8 }]) {
+      const bad = run({ ...w, sources: { [`${NS}/site`]: secret(NS, 'site', pem) } });
+      expect(isRefusal(bad) && bad.reason).toBe('SourceSecretInvalid');
+    }
+  });
+
+  test('a Secret with the copy\'s name that annotary does not own → CopyConflict', () => {
+    const foreign = secret(NS, 'shop-annotary-tls', { 'tls.crt': 'x' });
+    const r = run({ ...w, copies: { tls: foreign } });
+    expect(isRefusal(r) && r.reason).toBe('CopyConflict');
+  });
+});
+
+describe('cross-namespace sources are copied only while they opt in (security boundary)', () => {
+  const ann = { 'annotary.io/certs-from-secret': 'certs/wildcard' };
+  const src = (share?: string) => secret('certs', 'wildcard', tlsPem(), share === undefined ? {} : { 'annotary.io/share-with-namespaces': share });
+  const world = (share?: string): World => ({ ingress: ingress(ann), sources: { 'certs/wildcard': src(share) }, copies: {} });
+
+  test.each([[`${NS}`], ['other, shop'], ['*']])('shared with "%s" → copied', (share) => {
+    expect(change(world(share)).writeCopies.map((c) => c.from)).toEqual(['certs/wildcard']);
+  });
+
+  test.each([[undefined], [''], ['other'], ['shop-2'], ['shop*']])('share-with-namespaces %j → NotSharedWithNamespace, nothing copied', (share) => {
+    const r = run(world(share));
+    expect(isRefusal(r) && r.reason).toBe('NotSharedWithNamespace');
+  });
+
+  test('withdrawing the opt-in removes the copy and annotary\'s entry, with a warning', () => {
+    const w1 = apply(world('*'), change(world('*')));
+    const c = change({ ...w1, sources: { 'certs/wildcard': src('other') } });
+    expect(c.deleteCopies).toEqual(['shop-annotary-tls']);
+    expect(c.tls).toBeNull();
+    expect(c.annotations).toEqual({ 'annotary.io/managed-fields': null });
+    expect(c.warnings.map((x) => x.reason)).toEqual(['NotSharedWithNamespace']);
+    const w2 = apply({ ...w1, sources: { 'certs/wildcard': src('other') } }, c);
+    const again = run(w2);
+    expect(isRefusal(again) && again.reason).toBe('NotSharedWithNamespace');
+  });
+
+  test('a deleted cross-namespace source cannot show its opt-in: the copy goes too', () => {
+    const w1 = apply(world('*'), change(world('*')));
+    expect(change({ ...w1, sources: { 'certs/wildcard': undefined } }).deleteCopies).toEqual(['shop-annotary-tls']);
+  });
+
+  test('an explicit own namespace needs no opt-in', () => {
+    const w: World = { ingress: ingress({ 'annotary.io/certs-from-secret': `${NS}/site` }), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} };
+    expect(change(w).writeCopies).toHaveLength(1);
+  });
+});
+
+describe('destination-ca-from-secret: a CA copy and the ingress-nginx proxy-ssl annotations', () => {
+  const w: World = { ingress: ingress({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }), sources: { [`${NS}/backend-ca`]: secret(NS, 'backend-ca', { 'ca.crt': rsa.ca }) }, copies: {} };
+
+  test('copy with ca.crt only, and the three annotations', () => {
+    const c = change(w);
+    expect(c.writeCopies).toEqual([{ name: 'shop-annotary-ca', type: 'Opaque', from: `${NS}/backend-ca`, data: { 'ca.crt': b64(rsa.ca) } }]);
+    expect(c.annotations).toEqual({
+      [NGINX.proxySslSecret]: `${NS}/shop-annotary-ca`, [NGINX.proxySslVerify]: 'on', [NGINX.backendProtocol]: 'HTTPS',
+      'annotary.io/managed-fields': `${NGINX.proxySslSecret},${NGINX.proxySslVerify},${NGINX.backendProtocol}`,
+    });
+    expect(c.tls).toBeUndefined();
+  });
+
+  test('a user\'s different value for one of them → AnnotationConflict', () => {
+    const r = run({ ...w, ingress: ingress({ ...w.ingress.metadata.annotations, [NGINX.backendProtocol]: 'GRPCS' }) });
+    expect(isRefusal(r) && r.reason).toBe('AnnotationConflict');
+  });
+
+  test('removing the annotation removes the copy and exactly annotary\'s annotations', () => {
+    const w1 = apply(w, change(w));
+    const ann: Record<string, string> = { ...w1.ingress.metadata.annotations, 'user/own': 'keep' };
+    delete ann['annotary.io/destination-ca-from-secret'];
+    const c = change({ ...w1, ingress: { ...w1.ingress, metadata: { ...w1.ingress.metadata, annotations: ann } }, sources: {} });
+    expect(c.deleteCopies).toEqual(['shop-annotary-ca']);
+    expect(c.annotations).toEqual({ [NGINX.proxySslSecret]: null, [NGINX.proxySslVerify]: null, [NGINX.backendProtocol]: null, 'annotary.io/managed-fields': null });
+  });
+
+  test('a source without ca.crt → SourceSecretInvalid', () => {
+    const r = run({ ...w, sources: { [`${NS}/backend-ca`]: secret(NS, 'backend-ca', { 'tls.crt': ec.certPem(1) }) } });
+    expect(isRefusal(r) && r.reason).toBe('SourceSecretInvalid');
+  });
+});
+
+describe('rotation updates the copy; the cached digests decide whether to read the source', () => {
+  const ann = { 'annotary.io/certs-from-secret': 'site' };
+  const w0: World = { ingress: ingress(ann), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} };
+  const w1 = apply(w0, change(w0));
+
+  test('unchanged source, lean cache: nothing to do, nothing to read', () => {
+    expect(run({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem(), {}, false) } })).toBeUndefined();
+  });
+
+  test('rotated source: read it, then rewrite the copy', () => {
+    expect(run({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem(next), {}, false) } })).toEqual({ needsData: [`${NS}/site`] });
+    const c = change({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem(next)) } });
+    expect(c.writeCopies[0].data['tls.crt']).toBe(b64(next.certPem(2)));
+    expect(c.tls).toBeUndefined();
+  });
+
+  test('ca.crt dropped from the source: dropped from the copy', () => {
+    const c = change({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', { 'tls.crt': ec.certPem(2), 'tls.key': ec.keyPkcs8 }) } });
+    expect(Object.keys(c.writeCopies[0].data).sort()).toEqual(['tls.crt', 'tls.key']);
+  });
+
+  test('removing certs-from-secret removes the copy and the entry', () => {
+    const c = change({ ...w1, ingress: { ...w1.ingress, metadata: { ...w1.ingress.metadata, annotations: { 'annotary.io/managed-fields': 'spec.tls' } } }, sources: {} });
+    expect(c).toMatchObject({ deleteCopies: ['shop-annotary-tls'], tls: null, annotations: { 'annotary.io/managed-fields': null } });
+  });
+});
+
+describe('invalid annotations', () => {
+  test.each([['a/b/c'], ['Bad_Name'], ['ns/']])('certs-from-secret %j → InvalidAnnotation', (v) => {
+    const r = run({ ingress: ingress({ 'annotary.io/certs-from-secret': v }), sources: {}, copies: {} });
+    expect(isRefusal(r) && r.reason).toBe('InvalidAnnotation');
+  });
+});
+
+describe('properties', () => {
+  const arbWorld = fc.record({
+    certs: fc.constantFrom(undefined, 'site', 'certs/wildcard', 'missing'),
+    dest: fc.constantFrom(undefined, 'backend-ca', 'certs/wildcard'),
+    share: fc.constantFrom(undefined, '*', NS, 'other'),
+    rotated: fc.boolean(),
+    hosts: fc.constantFrom(undefined, 'x.example', 'x.example,y.example'),
+    userTls: fc.constantFrom<IngressTLS[]>([], [{ secretName: 'user-cert', hosts: ['u.example'] }]),
+    userAnn: fc.constantFrom({}, { [NGINX.proxySslVerify]: 'on' }, { 'user/x': 'y' }),
+  }).map((p): World => {
+    const ann: Record<string, string> = { ...p.userAnn };
+    if (p.certs) ann['annotary.io/certs-from-secret'] = p.certs;
+    if (p.dest) ann['annotary.io/destination-ca-from-secret'] = p.dest;
+    if (p.hosts) ann['annotary.io/tls-hosts'] = p.hosts;
+    const f = p.rotated ? next : ec;
+    return {
+      ingress: ingress(ann, p.userTls),
+      sources: {
+        [`${NS}/site`]: secret(NS, 'site', tlsPem(f)),
+        [`${NS}/backend-ca`]: secret(NS, 'backend-ca', { 'ca.crt': rsa.ca }),
+        'certs/wildcard': secret('certs', 'wildcard', tlsPem(f), p.share ? { 'annotary.io/share-with-namespaces': p.share } : {}),
+        [`${NS}/missing`]: undefined,
+      },
+      copies: {},
+    };
+  });
+
+  test('desired is idempotent: after applying the change (twice, as after a rotation), desired is undefined or the same refusal', () => {
+    fc.assert(fc.property(arbWorld, (w0) => {
+      const c = run(w0);
+      if (c === undefined || isRefusal(c)) return;
+      if (isNeedsData(c)) throw new Error('data was given');
+      const w1 = apply(w0, c);
+      const again = run(w1);
+      if (isRefusal(again)) expect(c.warnings.map((x) => x.reason)).toContain(again.reason);
+      else expect(again).toBeUndefined();
+    }), { numRuns: 300 });
+  });
+
+  test('never touches what it does not manage: user spec.tls entries and user annotations survive any change', () => {
+    fc.assert(fc.property(arbWorld, (w0) => {
+      const c = run(w0);
+      if (c === undefined || isRefusal(c) || isNeedsData(c)) return;
+      const w1 = apply(w0, c);
+      for (const t of w0.ingress.spec!.tls ?? []) expect(w1.ingress.spec!.tls).toContainEqual(t);
+      for (const [k, v] of Object.entries(w0.ingress.metadata.annotations ?? {})) {
+        if (!Object.values(NGINX).includes(k as never) && k !== 'annotary.io/managed-fields') expect(w1.ingress.metadata.annotations![k]).toBe(v);
+      }
+      // a cross-namespace source that does not opt in is never copied
+      const shared = (w0.sources['certs/wildcard']!.metadata.annotations ?? {})['annotary.io/share-with-namespaces'];
+      if (shared !== '*' && shared !== NS) expect(c.writeCopies.map((x) => x.from)).not.toContain('certs/wildcard');
+    }), { numRuns: 300 });
+  });
+});
