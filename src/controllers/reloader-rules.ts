@@ -1,0 +1,136 @@
+// Which Secrets and ConfigMaps a workload watches, from annotary's own keys and stakater
+// Reloader's keys (read through AnnotationReader, so --compat=false turns the latter off).
+//
+// Reloader's precedence, per object: ignore > exclude > named > search/match > auto.
+//   - `reloader.stakater.com/ignore: "true"` on the object: never watched.
+//   - excludes (exact names) on the workload: never watched.
+//   - named: annotary's exact names, Reloader's comma list of ANCHORED regexps. Named objects
+//     are watched whether or not the pod template references them (as Reloader does).
+//   - search: referenced objects annotated `reloader.stakater.com/match: "true"`.
+//   - auto: every referenced object (of that kind, for the typed auto keys).
+// The modes are a union: search with auto on behaves as auto, which is what Reloader does.
+// As in Reloader, the mode keys of a kind are read from the workload's metadata when any
+// of them is there, else from the pod template's annotations.
+import type { AnnotationKey, AnnotationReader } from '../annotations.js';
+import { A, commaList } from '../annotations.js';
+import type { PodRef, RefKind } from './pod-refs.js';
+import { compareRefs } from './pod-refs.js';
+import type { Refusal } from './refusal.js';
+import { isRefusal, refuse } from './refusal.js';
+
+export const REF_KINDS: RefKind[] = ['ConfigMap', 'Secret'];
+
+export interface KindPolicy {
+  /** exact names that must exist (annotary's lists, and Reloader items that are plain names) */
+  names: string[];
+  /** Reloader's items as anchored regexps, matched against the names of existing objects */
+  patterns: RegExp[];
+  auto: boolean;
+  search: boolean;
+  exclude: Set<string>;
+}
+
+export type ReloadPolicy = Record<RefKind, KindPolicy>;
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const RELOADER_KEYS: Record<RefKind, { named: AnnotationKey; typedAuto: AnnotationKey; exclude: AnnotationKey }> = {
+  Secret: { named: A.rlSecretReload, typedAuto: A.rlSecretAuto, exclude: A.rlSecretExclude },
+  ConfigMap: { named: A.rlConfigMapReload, typedAuto: A.rlConfigMapAuto, exclude: A.rlConfigMapExclude },
+};
+const NATIVE_NAMES: Record<RefKind, AnnotationKey> = { Secret: A.reloadOnSecrets, ConfigMap: A.reloadOnConfigMaps };
+
+type Annotations = Record<string, string> | undefined;
+
+/** Reloader parses its flags with Go's strconv.ParseBool; anything else is refused. */
+function flag(annotations: Annotations, key: AnnotationKey, reader: AnnotationReader): boolean | Refusal {
+  const v = reader.get(annotations, key);
+  if (v === undefined) return false;
+  const s = v.trim().toLowerCase();
+  if (['true', 't', '1'].includes(s)) return true;
+  if (['false', 'f', '0', ''].includes(s)) return false;
+  return refuse('InvalidAnnotation', `${key}: "${v}" is not true or false`);
+}
+
+function kindPolicy(kind: RefKind, meta: Annotations, template: Annotations, reader: AnnotationReader, nativeAuto: boolean): KindPolicy | Refusal {
+  const keys = RELOADER_KEYS[kind];
+  const names: string[] = [];
+  const patterns: RegExp[] = [];
+  for (const name of commaList(reader.get(meta, NATIVE_NAMES[kind]))) {
+    if (!NAME_RE.test(name)) return refuse('InvalidAnnotation', `${NATIVE_NAMES[kind]}: "${name}" is not a ${kind} name`);
+    names.push(name);
+  }
+  const modeKeys = [keys.named, A.rlAuto, keys.typedAuto, A.rlSearch];
+  const src = modeKeys.some((k) => reader.get(meta, k) !== undefined) ? meta : template;
+  for (const item of commaList(reader.get(src, keys.named))) {
+    try {
+      patterns.push(new RegExp(`^(?:${item})$`));
+    } catch {
+      return refuse('InvalidAnnotation', `${keys.named}: "${item}" is not a valid regular expression`);
+    }
+    if (NAME_RE.test(item)) names.push(item);
+  }
+  const auto = flag(src, A.rlAuto, reader);
+  if (isRefusal(auto)) return auto;
+  const typedAuto = flag(src, keys.typedAuto, reader);
+  if (isRefusal(typedAuto)) return typedAuto;
+  const search = flag(src, A.rlSearch, reader);
+  if (isRefusal(search)) return search;
+  const exclude = new Set(commaList(reader.get(meta, keys.exclude) ?? reader.get(template, keys.exclude)));
+  return { names: [...new Set(names)], patterns, auto: nativeAuto || auto || typedAuto, search, exclude };
+}
+
+/**
+ * The workload's reload policy; undefined when it asks for no reloads at all, a Refusal for
+ * invalid values (an unknown mode, a bad name, a regexp that does not compile).
+ */
+export function parseReloadPolicy(meta: Annotations, template: Annotations, reader: AnnotationReader): ReloadPolicy | Refusal | undefined {
+  const native = reader.get(meta, A.reload);
+  if (native !== undefined && native.trim().toLowerCase() !== 'auto') {
+    return refuse('InvalidAnnotation', `${A.reload}: "${native}" is not auto`);
+  }
+  const policy = {} as ReloadPolicy;
+  for (const kind of REF_KINDS) {
+    const p = kindPolicy(kind, meta, template, reader, native !== undefined);
+    if (isRefusal(p)) return p;
+    policy[kind] = p;
+  }
+  const active = REF_KINDS.some((k) => policy[k].names.length || policy[k].patterns.length || policy[k].auto || policy[k].search);
+  return active ? policy : undefined;
+}
+
+/** What the selection needs to know of the namespace's objects (from the lean caches). */
+export interface ObjectView {
+  /** annotations of an existing object; undefined when it does not exist */
+  get(kind: RefKind, name: string): { annotations?: Record<string, string> } | undefined;
+  names(kind: RefKind): string[];
+}
+
+export interface WatchRef { kind: RefKind; name: string }
+export interface Selection { watched: WatchRef[]; missing: WatchRef[] }
+
+/** Applies the precedence table to the candidates: named, searched and auto objects. */
+export function selectWatched(policy: ReloadPolicy, refs: PodRef[], view: ObjectView, reader: AnnotationReader): Selection {
+  const watched: WatchRef[] = [];
+  const missing: WatchRef[] = [];
+  for (const kind of REF_KINDS) {
+    const p = policy[kind];
+    const required = new Map<string, boolean>(); // candidate name → must exist
+    const want = (name: string, mustExist: boolean) => required.set(name, (required.get(name) ?? false) || mustExist);
+    for (const n of p.names) want(n, true);
+    if (p.patterns.length) for (const n of view.names(kind)) if (p.patterns.some((re) => re.test(n))) want(n, false);
+    for (const r of refs) {
+      if (r.kind !== kind) continue;
+      if (p.auto) want(r.name, !r.optional);
+      else if (p.search && reader.isTrue(view.get(kind, r.name)?.annotations, A.rlMatch)) want(r.name, false);
+    }
+    for (const [name, mustExist] of required) {
+      if (p.exclude.has(name)) continue;
+      const obj = view.get(kind, name);
+      if (!obj) { if (mustExist) missing.push({ kind, name }); continue; }
+      if (reader.isTrue(obj.annotations, A.rlIgnore)) continue;
+      watched.push({ kind, name });
+    }
+  }
+  return { watched: watched.sort(compareRefs), missing: missing.sort(compareRefs) };
+}
