@@ -21,13 +21,15 @@ async function run(argv: string[]): Promise<number> {
   const metrics = createMetrics();
   const operator = new Operator(cfg, log, metrics, CONTROLLER_MODULES);
   let stopping: Promise<void> | undefined;
-  const stop = (signal: string) => {
+  const stop = (signal: string, code = 0) => {
     if (stopping) return;
     log.info('shutting down', { signal });
-    stopping = operator.stop().then(() => process.exit(0), (err) => { log.error('shutdown failed', { error: errorText(err) }); process.exit(1); });
+    stopping = operator.stop().then(() => process.exit(code), (err) => { log.error('shutdown failed', { error: errorText(err) }); process.exit(1); });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // like client-go's default: a replica that lost the Lease restarts clean (Kubernetes restarts it)
+  void operator.leadershipLost.then(() => stop('lost leadership', 1));
   // a bug in one reconcile must not take the operator down; the queue retries the key
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: errorText(err) }));
   await operator.start();

@@ -19,6 +19,11 @@ export function createMetrics() {
     eventsTotal: new Counter({ name: 'annotary_events_total', help: 'Kubernetes Events emitted, by type and reason.', labelNames: ['type', 'reason'], registers }),
     watchRestarts: new Counter({ name: 'annotary_watch_restarts_total', help: 'Watch streams re-opened, by resource and cause (timeout, error, gone).', labelNames: ['resource', 'cause'], registers }),
     relistsTotal: new Counter({ name: 'annotary_relists_total', help: 'Full lists of a resource (start, 410 Gone, errors).', labelNames: ['resource'], registers }),
+    leader: new Gauge({ name: 'annotary_leader', help: '1 while this process reconciles (holds the Lease, or runs without --leader-elect), 0 on standby.', registers }),
+    // the one place object names are labels: one series pair per kubernetes.io/tls Secret,
+    // removed with the Secret (the expiry controller), so bounded by the Secrets that exist
+    certNotAfter: new Gauge({ name: 'annotary_certificate_not_after_seconds', help: 'notAfter of the leaf certificate of a kubernetes.io/tls Secret (unix seconds).', labelNames: ['namespace', 'name', 'key'], registers }),
+    certNotBefore: new Gauge({ name: 'annotary_certificate_not_before_seconds', help: 'notBefore of the leaf certificate of a kubernetes.io/tls Secret (unix seconds).', labelNames: ['namespace', 'name', 'key'], registers }),
     cachedObjects: new Gauge({ name: 'annotary_cached_objects', help: 'Objects held in the informer caches.', labelNames: ['resource'], registers }),
   };
 }

@@ -1,5 +1,6 @@
 // Wires caches, controllers, the HTTP endpoints and shutdown together.
 import type http from 'node:http';
+import { hostname } from 'node:os';
 import { AnnotationReader } from './annotations.js';
 import type { Config, ControllerName } from './config.js';
 import type { Caches, ControllerContext, ControllerModule } from './controllers/context.js';
@@ -7,6 +8,7 @@ import { KubeClient } from './kube/client.js';
 import { ControllerLoop } from './kube/controller.js';
 import { EventRecorder } from './kube/events.js';
 import { Informer } from './kube/informer.js';
+import { LeaderElector } from './kube/leader.js';
 import type { SlimData } from './kube/slim.js';
 import { slimDataObject, slimObject } from './kube/slim.js';
 import type { KubeObject, ResourceType } from './kube/types.js';
@@ -55,6 +57,10 @@ export class Operator {
   private loops: ControllerLoop[] = [];
   private server: http.Server | undefined;
   private ready = false;
+  private elector: LeaderElector | undefined;
+  private leadershipLostResolve!: () => void;
+  /** Resolves when this process lost the Lease; the CLI then stops and exits non-zero. */
+  readonly leadershipLost = new Promise<void>((r) => (this.leadershipLostResolve = r));
   readonly client: KubeClient;
 
   constructor(private readonly cfg: Config, private readonly log: Logger, private readonly metrics: Metrics, private readonly modules: Record<ControllerName, ControllerModule>) {
@@ -78,9 +84,29 @@ export class Operator {
     const t0 = Date.now();
     for (const inf of this.caches.all()) inf.start();
     await Promise.all(this.caches.all().map((i) => i.synced));
-    for (const loop of this.loops) loop.start();
+    // Ready = caches synced, leader or not: a standby with warm caches can take over at once,
+    // and a rolling update must be able to wait for it without it holding the Lease.
     this.ready = true;
     log.info('caches synced, ready', { ms: Date.now() - t0, objects: Object.fromEntries(this.caches.all().map((i) => [i.resourceName, i.size])) });
+    metrics.leader.set(0);
+    if (!cfg.leaderElect) return this.startLoops();
+    // handlers already queue keys on the standby: the new leader starts from a full queue
+    this.elector = new LeaderElector({
+      client: this.client,
+      namespace: cfg.leaderElectionNamespace || process.env.POD_NAMESPACE || 'default',
+      name: 'annotary',
+      identity: `${hostname()}_${process.pid}`,
+      durationMs: cfg.leaseDurationMs,
+      log: log.child({ component: 'leader' }),
+      onLeading: () => this.startLoops(),
+      onLost: () => { metrics.leader.set(0); this.leadershipLostResolve(); },
+    });
+    this.elector.start();
+  }
+
+  private startLoops(): void {
+    for (const loop of this.loops) loop.start();
+    this.metrics.leader.set(1);
   }
 
   /** Graceful stop: no new work, in-flight reconciles finish (bounded by the timeout), watches close. */
@@ -89,6 +115,8 @@ export class Operator {
     const drained = Promise.all(this.loops.map((l) => l.stop()));
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.cfg.shutdownTimeoutMs).unref());
     if ((await Promise.race([drained, timeout])) === 'timeout') this.log.warn('shutdown timeout: abandoning in-flight work');
+    this.metrics.leader.set(0);
+    await this.elector?.stop(); // after the drain: the next leader never overlaps our writes
     await Promise.all(this.caches.all().map((i) => i.stop()));
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.log.info('stopped');

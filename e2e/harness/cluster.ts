@@ -67,10 +67,10 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the built operator (dist/cli.js run) as a child process and waits for /readyz. */
-export async function startOperator(args: string[], env: Record<string, string> = {}): Promise<OperatorProcess> {
+/** Starts the built operator (dist/cli.js run) as a child process and waits for /readyz. `kubeconfig`: other credentials than admin's. */
+export async function startOperator(args: string[], env: Record<string, string> = {}, kubeconfig = KUBECONFIG): Promise<OperatorProcess> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--kubeconfig', KUBECONFIG, '--metrics-addr', `127.0.0.1:${port}`, ...args], {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${port}`, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

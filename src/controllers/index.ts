@@ -1,16 +1,12 @@
 // The controllers `annotary run` can start (--controllers selects among them).
 import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
+import { expiryController } from './expiry.js';
+import { ingressesController } from './ingresses.js';
 import { keystoresController } from './keystores.js';
+import { reloadController } from './reload.js';
+import { routesController } from './routes.js';
 import { truststoresController } from './truststores.js';
-
-const notYet = (name: ControllerName): ControllerModule => ({
-  name,
-  async setup(ctx) {
-    ctx.log.warn('controller not implemented in this version; skipped', { controller: name });
-    return [];
-  },
-});
 
 export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   // Secrets' keystores and ConfigMaps' truststores are one concern for users: one switch
@@ -18,8 +14,8 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
     name: 'keystores',
     async setup(ctx) { return [...(await keystoresController.setup(ctx)), ...(await truststoresController.setup(ctx))]; },
   },
-  routes: notYet('routes'),
-  ingresses: notYet('ingresses'),
-  reload: notYet('reload'),
-  expiry: notYet('expiry'),
+  routes: routesController,
+  ingresses: ingressesController,
+  reload: reloadController,
+  expiry: expiryController,
 };

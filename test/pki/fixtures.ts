@@ -133,3 +133,14 @@ export function oddKeys(): OddKeys {
 export function scratchDir(name: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `annotary-${name}-`));
 }
+
+/** A fresh self-signed P-256 certificate valid for `days` (not cached: its clock matters), with openssl's own dates. */
+export function shortLivedCert(days: number): { cert: string; key: string; notBefore: string; notAfter: string } {
+  const d = scratchDir('short-lived');
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=short-lived', '-days', String(days), '-keyout', 'k.pem', '-out', 'c.pem'], d);
+  const dates = execFileSync('openssl', ['x509', '-in', path.join(d, 'c.pem'), '-noout', '-startdate', '-enddate'], { encoding: 'utf8' });
+  const field = (name: string) => new RegExp(`${name}=(.*)`).exec(dates)![1].trim();
+  const out = { cert: read(d, 'c.pem'), key: read(d, 'k.pem'), notBefore: field('notBefore'), notAfter: field('notAfter') };
+  rmSync(d, { recursive: true, force: true });
+  return out;
+}

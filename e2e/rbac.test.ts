@@ -1,0 +1,109 @@
+// The install manifests' RBAC is enough, and no more: the operator runs with the token of
+// the `annotary` ServiceAccount from `kubectl kustomize manifests/` (the local control plane
+// enforces RBAC), does its work, and that token cannot delete a Deployment.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as yaml from 'js-yaml';
+import { ApiError, KubeClient } from '../src/kube/client.js';
+import type { KubeObject } from '../src/kube/types.js';
+import { Deployments, Ingresses, ReplicaSets, Secrets } from '../src/kube/types.js';
+import type { OperatorProcess } from './harness/cluster.js';
+import { KUBECONFIG, ROOT, adminClient, b64, deleteNamespace, eventsFor, kubectl, newNamespace, startOperator, waitFor } from './harness/cluster.js';
+import { chainFixture, scratchDir } from '../test/pki/fixtures.js';
+
+type Secret = KubeObject & { data?: Record<string, string> };
+
+const INSTALL_NS = 'annotary-system';
+const client = adminClient();
+const first = chainFixture('p256');
+const rotated = chainFixture('p256', 'rotated');
+let ns: string;
+let saKubeconfig: string;
+let op: OperatorProcess;
+
+/** A kubeconfig for the cluster of .cluster/kubeconfig with the ServiceAccount's token. */
+function writeTokenKubeconfig(token: string): string {
+  const admin = yaml.load(readFileSync(KUBECONFIG, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority': string } }[] };
+  const { server, 'certificate-authority': ca } = admin.clusters[0].cluster;
+  const file = path.join(scratchDir('e2e-rbac'), 'kubeconfig');
+  writeFileSync(file, yaml.dump({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
+    clusters: [{ name: 'local', cluster: { server, 'certificate-authority': ca } }],
+    users: [{ name: 'annotary', user: { token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'local', user: 'annotary' } }],
+  }), { mode: 0o600 });
+  return file;
+}
+
+/** Kubernetes 1.20: the token controller writes a kubernetes.io/service-account-token Secret for the SA. */
+async function serviceAccountToken(): Promise<string> {
+  const secretName = await waitFor('token Secret of the ServiceAccount', () =>
+    (JSON.parse(kubectl('-n', INSTALL_NS, 'get', 'serviceaccount', 'annotary', '-o', 'json')) as { secrets?: { name: string }[] }).secrets?.[0]?.name);
+  const secret = await client.get<Secret>(Secrets, INSTALL_NS, secretName);
+  return Buffer.from(secret.data!.token, 'base64').toString('utf8');
+}
+
+const tlsSecret = (name: string, annotations: Record<string, string> = {}, pem = first): Secret => ({
+  apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
+  metadata: { name, namespace: ns, annotations },
+  data: { 'tls.crt': b64(pem.certPem(2)), 'tls.key': b64(pem.keyPkcs8), 'ca.crt': b64(pem.ca) },
+});
+
+beforeAll(async () => {
+  // server-side dry-run needs the namespace to exist (admission looks it up): create it first
+  kubectl('apply', '-f', path.join(ROOT, 'manifests/base/namespace.yaml'));
+  kubectl('apply', '--dry-run=server', '-k', path.join(ROOT, 'manifests'));
+  kubectl('apply', '-k', path.join(ROOT, 'manifests'));
+  saKubeconfig = writeTokenKubeconfig(await serviceAccountToken());
+  ns = await newNamespace(client, 'rbac');
+  op = await startOperator(['--namespaces', ns, '--controllers', 'keystores,ingresses,reload,expiry',
+    '--leader-elect=true', '--leader-election-namespace', INSTALL_NS, '--lease-duration', '4s', '--reload-settle', '500ms'], {}, saKubeconfig);
+});
+
+afterAll(async () => {
+  await op?.stop(); // releases the Lease in annotary-system for the next run
+  await deleteNamespace(client, ns);
+});
+
+test('with only the ServiceAccount token the operator elects itself, writes stores, Ingress copies and rollouts, and reads certificates', async () => {
+  await waitFor('leader', async () => (await op.metric('annotary_leader')) === 1, 30_000);
+
+  // keystores: GET/patch Secrets, create Events
+  await client.create(Secrets, ns, tlsSecret('web', { 'annotary.io/keystores': 'jks,pkcs12' }));
+  await waitFor('stores', async () => (await client.get<Secret>(Secrets, ns, 'web')).data?.['keystore.p12']);
+  await waitFor('StoresUpdated event', async () => (await eventsFor(client, ns, 'web')).some((e) => e.reason === 'StoresUpdated'));
+
+  // ingresses: create the owned TLS copy, patch the Ingress
+  await client.create(Ingresses, ns, {
+    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
+    metadata: { name: 'shop', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web' } },
+    spec: { rules: [{ host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } }] } }] },
+  });
+  await waitFor('Ingress TLS copy', () => client.tryGet(Secrets, ns, 'shop-annotary-tls'));
+
+  // reload: patch the Deployment's pod template once per rotation
+  await client.create(Deployments, ns, {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: 'app', namespace: ns, annotations: { 'annotary.io/reload-on-secrets': 'web' } },
+    spec: {
+      replicas: 1, selector: { matchLabels: { app: 'app' } },
+      template: { metadata: { labels: { app: 'app' } }, spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+    },
+  });
+  await waitFor('onboarding', async () => (await client.get(Deployments, ns, 'app')).metadata.annotations?.['annotary.io/observed-config-hash']);
+  await client.patch(Secrets, ns, 'web', { data: { 'tls.crt': b64(rotated.certPem(2)), 'tls.key': b64(rotated.keyPkcs8), 'ca.crt': b64(rotated.ca) } });
+  await waitFor('rollout', async () => (await client.list(ReplicaSets, ns)).items.length === 2, 30_000);
+
+  // expiry: reads every TLS Secret (GET)
+  await waitFor('expiry gauge', async () => (await op.metric('annotary_certificate_not_after_seconds', { namespace: ns, name: 'web' })) > 0);
+
+  expect(op.logs.filter((l) => /forbidden/i.test(l))).toEqual([]);
+});
+
+test('the ServiceAccount token cannot delete a Deployment', async () => {
+  const sa = KubeClient.fromOptions({ kubeconfig: saKubeconfig });
+  const err = await sa.delete(Deployments, ns, 'app').then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApiError);
+  expect((err as ApiError).status).toBe(403);
+  expect(await client.tryGet(Deployments, ns, 'app')).toBeDefined();
+});

@@ -1,0 +1,44 @@
+// The Helm chart without a helm binary: templates parse as YAML once actions are stripped,
+// every value is used, and the RBAC rules are the kustomize manifests' rules.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as yaml from 'js-yaml';
+import type { Doc } from './helpers.js';
+import { CHART, chartTemplates, kustomize, loadDocs, rulesOf, stripHelm } from './helpers.js';
+
+const templates = chartTemplates();
+const allText = templates.map((t) => t.text).join('\n');
+const chartDocs: Doc[] = templates.flatMap((t) => loadDocs(stripHelm(t.text)));
+
+test.each(templates.map((t) => [t.file, t.text]))('%s parses as YAML with its actions stripped', (_file, text) => {
+  const docs = loadDocs(stripHelm(text as string));
+  expect(docs.length).toBeGreaterThan(0);
+  for (const d of docs) {
+    expect(d.apiVersion).toBeTruthy();
+    expect(d.kind).toBeTruthy();
+  }
+});
+
+/** Dotted paths of every leaf in values.yaml. */
+function leafPaths(v: unknown, prefix = ''): string[] {
+  if (v && typeof v === 'object' && !Array.isArray(v)) return Object.entries(v).flatMap(([k, x]) => leafPaths(x, prefix ? `${prefix}.${k}` : k));
+  return [prefix];
+}
+
+const values = yaml.load(readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
+test.each(leafPaths(values).map((p) => [p]))('value %s is used by a template', (p) => {
+  // the value itself or an enclosing map handed over whole (e.g. toYaml .Values.resources)
+  const parts = (p as string).split('.');
+  const used = parts.some((_, i) => new RegExp(`\\.Values\\.${parts.slice(0, i + 1).join('\\.')}(?![\\w.])`).test(allText));
+  expect(used).toBe(true);
+});
+
+test('ClusterRole rules equal the OpenShift overlay (all options on), and without Routes the base', () => {
+  const chart = rulesOf(chartDocs, 'ClusterRole');
+  expect(chart).toEqual(rulesOf(kustomize('manifests/overlays/openshift'), 'ClusterRole'));
+  expect(chart.filter((r) => !r.apiGroups.includes('route.openshift.io'))).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole'));
+});
+
+test('the leader-election Role equals the manifests', () => {
+  expect(rulesOf(chartDocs, 'Role')).toEqual(rulesOf(kustomize('manifests'), 'Role', 'annotary-leader-election'));
+});
