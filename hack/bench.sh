@@ -8,3 +8,7 @@ echo "# annotary benchmarks — $(date -u +%Y-%m-%d), $(node -p 'os.cpus()[0].mo
 echo
 echo "## Keystore build throughput"
 node dist-bench/bench/keystores.js
+echo
+echo "## Reload latency"
+bash hack/cluster.sh up >&2
+node dist-bench/bench/reload.js
