@@ -182,7 +182,7 @@ start_controller_manager() {
   pid_alive controller-manager && return 0
   nohup "$(bin_dir)/kube-controller-manager" --kubeconfig "$STATE/kubeconfig" --leader-elect=false \
     --service-account-private-key-file "$STATE/pki/sa.key" --root-ca-file "$STATE/apiserver-certs/apiserver.crt" \
-    --use-service-account-credentials=false --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+    --use-service-account-credentials=false --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --port 0 \
     --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-pvc-protection,-pv-protection,-ttl,-bootstrapsigner,-tokencleaner' \
     >"$STATE/controller-manager.log" 2>&1 &
   echo $! > "$STATE/controller-manager.pid"

@@ -1,0 +1,186 @@
+// The walkthrough (`make demo`, hack/demo.sh) as an e2e test: the demo runs as a child process
+// against the harness's control plane (it reuses the running one), with its operator watching
+// namespace `demo` only and stopped at the end (DEMO_STOP_OPERATOR=1). Its output must show a
+// pass mark for every step; and the facts that matter are checked again here, through the API,
+// so the test can fail on its own: a snapshot is taken when the demo announces the rotation
+// (before it patches anything) and compared with the end state. No wall-clock assertions.
+import { execFileSync, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { KubeObject } from '../src/kube/types.js';
+import { Deployments, Ingresses, ReplicaSets, Routes, Secrets } from '../src/kube/types.js';
+import { adminClient, deleteNamespace, eventsFor, freePort, KUBECONFIG, ROOT } from './harness/cluster.js';
+
+type Secret = KubeObject & { data?: Record<string, string> };
+type Route = KubeObject & { spec: { tls?: Record<string, string> } };
+type Ingress = KubeObject & { spec: { tls?: { hosts?: string[]; secretName?: string }[] } };
+type Workload = KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } };
+
+const client = adminClient();
+const NS = 'demo';
+const STEPS = 10;
+
+interface Snapshot {
+  customerRouteRv: string;
+  preferenceRouteRv: string;
+  ingressRv: string;
+  keystore: string;
+  tlsCrt: string;
+  replicaSets: Record<string, number>;
+}
+
+const dec = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('utf8');
+const secret = (name: string) => client.get<Secret>(Secrets, NS, name);
+const route = (name: string) => client.get<Route>(Routes, NS, name);
+
+async function replicaSets(): Promise<Record<string, number>> {
+  const list = await client.list<KubeObject>(ReplicaSets, NS);
+  const counts: Record<string, number> = { customer: 0, preference: 0, recommendation: 0 };
+  for (const rs of list.items) {
+    const owner = rs.metadata.ownerReferences?.find((o) => o.kind === 'Deployment');
+    if (owner && owner.name in counts) counts[owner.name] = (counts[owner.name] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function snapshot(): Promise<Snapshot> {
+  const [cr, pr, ing, pref, rs] = await Promise.all([
+    route('customer'), route('preference'), client.get<Ingress>(Ingresses, NS, 'customer'), secret('preference-tls'), replicaSets(),
+  ]);
+  return {
+    customerRouteRv: cr.metadata.resourceVersion!, preferenceRouteRv: pr.metadata.resourceVersion!, ingressRv: ing.metadata.resourceVersion!,
+    keystore: pref.data!['keystore.jks']!, tlsCrt: pref.data!['tls.crt']!, replicaSets: rs,
+  };
+}
+
+let output = '';
+let exitCode: number | null = null;
+let before: Snapshot | undefined;
+
+beforeAll(async () => {
+  const port = await freePort();
+  const proc = spawn('bash', [path.join(ROOT, 'hack/demo.sh')], {
+    cwd: ROOT,
+    env: { ...process.env, ANNOTARY_CLUSTER_DIR: path.dirname(KUBECONFIG), DEMO_METRICS_PORT: String(port), DEMO_STOP_OPERATOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let pending: Promise<Snapshot> | undefined;
+  proc.stdout!.on('data', (b: Buffer) => {
+    output += b.toString('utf8');
+    // the rotation step reads its own "before" state first, then patches: take ours at its header
+    if (!pending && /^== 9\. /m.test(output)) pending = snapshot();
+  });
+  proc.stderr!.on('data', (b: Buffer) => { output += b.toString('utf8'); });
+  exitCode = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+  before = await pending;
+  if (exitCode !== 0) console.log(output); // the whole report, to see which step failed
+}, 300_000);
+
+afterAll(async () => {
+  await deleteNamespace(client, NS);
+});
+
+describe('the demo script', () => {
+  test('exits 0, plain (no colour when piped), no fail mark', () => {
+    expect(exitCode).toBe(0);
+    expect(output).not.toContain('✘');
+    expect(output).not.toContain('\u001b[');
+    expect(output).toContain('All steps passed.');
+  });
+
+  test(`all ${STEPS} steps are there, in order, each with a pass mark; the summary lists each with ✔`, () => {
+    const headers = [...output.matchAll(/^== (\d+)\. (.*)$/gm)];
+    expect(headers.map((m) => Number(m[1]))).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+    const sections = output.split(/^== \d+\. .*$/m).slice(1);
+    sections.forEach((s) => expect(s).toMatch(/^✔ /m));
+    const summary = output.slice(output.lastIndexOf('\nSummary\n'));
+    for (const [, n, title] of headers) expect(summary).toContain(`✔ ${n!.padStart(2)}. ${title}`);
+  });
+
+  test('every step prints the commands it runs', () => {
+    for (const cmd of [
+      '$ kubectl -n demo apply -f examples/walkthrough/customer.yaml',
+      '$ kubectl -n demo apply -f examples/walkthrough/preference.yaml',
+      '$ kubectl -n demo apply -f examples/walkthrough/recommendation.yaml',
+      '$ kubectl -n demo apply -f examples/walkthrough/customer-ingress.yaml',
+      '$ kubectl -n demo patch secret preference-tls -p',
+      '$ java -cp classes TlsClient',
+    ]) expect(output).toContain(cmd);
+  });
+
+  test('the demo operator watched only namespace demo and is stopped', () => {
+    expect(output).toContain('node dist/cli.js run --namespaces demo');
+    const pid = Number(/operator ready \(pid (\d+)/.exec(output)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid, 0)).toThrow(); // ESRCH: gone
+    expect(existsSync(path.join(path.dirname(KUBECONFIG), 'demo-operator.pid'))).toBe(false);
+  });
+});
+
+describe('the facts, checked through the API', () => {
+  test('a snapshot was taken before the rotation: one ReplicaSet per Deployment', () => {
+    expect(before).toBeDefined();
+    expect(before!.replicaSets).toEqual({ customer: 1, preference: 1, recommendation: 1 });
+  });
+
+  test('the rotation made exactly one new ReplicaSet, for preference, carrying the new config digest', async () => {
+    expect(await replicaSets()).toEqual({ customer: 1, preference: 2, recommendation: 1 });
+    const deploy = await client.get<Workload>(Deployments, NS, 'preference');
+    const digest = deploy.spec.template.metadata?.annotations?.['annotary.io/config-hash'];
+    expect(digest).toMatch(/^[0-9a-f]{32}$/);
+    const rs = (await client.list<Workload>(ReplicaSets, NS)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'preference'));
+    expect(rs.map((r) => r.spec.template.metadata?.annotations?.['annotary.io/config-hash']).sort()).toEqual([digest, undefined].sort());
+    const reloaded = (await eventsFor(client, NS, 'preference')).filter((e) => e.reason === 'Reloaded');
+    expect(reloaded).toHaveLength(1);
+    expect(reloaded[0]!.count).toBe(1);
+    expect(reloaded[0]!.message).toContain('Secret/preference-tls');
+  });
+
+  test('preference\'s keystore was regenerated and holds the new certificate', async () => {
+    const s = await secret('preference-tls');
+    expect(s.data!['tls.crt']).not.toBe(before!.tlsCrt);
+    expect(s.data!['keystore.jks']).not.toBe(before!.keystore);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'walkthrough-'));
+    try {
+      writeFileSync(path.join(dir, 'keystore.jks'), Buffer.from(s.data!['keystore.jks']!, 'base64'));
+      const listing = execFileSync('keytool', ['-list', '-keystore', path.join(dir, 'keystore.jks'), '-storepass', 'demo-store-password'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const fp = /fingerprint \(SHA-256\): (\S+)/.exec(listing)?.[1];
+      expect(fp).toBe(new X509Certificate(dec(s.data!['tls.crt'])).fingerprint256);
+      expect(fp).not.toBe(new X509Certificate(dec(before!.tlsCrt)).fingerprint256);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('Route customer: untouched by the rotation, with the external certificate and the internal destination CA', async () => {
+    const r = await route('customer');
+    expect(r.metadata.resourceVersion).toBe(before!.customerRouteRv);
+    const external = await secret('customer-external-tls');
+    const internal = await secret('customer-tls');
+    expect(r.spec.tls).toMatchObject({ termination: 'reencrypt', certificate: dec(external.data!['tls.crt']), key: dec(external.data!['tls.key']), destinationCACertificate: dec(internal.data!['ca.crt']) });
+    expect(new X509Certificate(r.spec.tls!.certificate!).issuer).toContain('demo external CA');
+  });
+
+  test('Route preference (passthrough): never written, no certificate', async () => {
+    const r = await route('preference');
+    expect(r.metadata.resourceVersion).toBe(before!.preferenceRouteRv);
+    expect(r.spec.tls).toEqual({ termination: 'passthrough' });
+    expect((await eventsFor(client, NS, 'preference')).some((e) => e.reason === 'UnsupportedTermination' && e.type === 'Warning')).toBe(true);
+  });
+
+  test('Ingress customer: untouched by the rotation; the owned copy and its spec.tls entry', async () => {
+    const ing = await client.get<Ingress>(Ingresses, NS, 'customer');
+    expect(ing.metadata.resourceVersion).toBe(before!.ingressRv);
+    expect(ing.spec.tls).toEqual([{ hosts: ['customer-demo.apps.example.com'], secretName: 'customer-annotary-tls' }]);
+    const copy = await secret('customer-annotary-tls');
+    expect(copy.data!['tls.crt']).toBe((await secret('customer-external-tls')).data!['tls.crt']);
+    expect(copy.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Ingress', name: 'customer', uid: ing.metadata.uid })]);
+  });
+
+  test('the JVM handshake: customer\'s truststore trusted preference\'s keystore', () => {
+    expect(output).toMatch(/^ {2}RESULT 0 OK 1 anchors, TLS_\S+$/m);
+    expect(output).toMatch(/^ {2}Verification: OK$/m);
+  });
+});
