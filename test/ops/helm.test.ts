@@ -42,3 +42,14 @@ test('ClusterRole rules equal the OpenShift overlay (all options on), and withou
 test('the leader-election Role equals the manifests', () => {
   expect(rulesOf(chartDocs, 'Role')).toEqual(rulesOf(kustomize('manifests'), 'Role', 'annotary-leader-election'));
 });
+
+test('the chart\'s PrometheusRule and ServiceMonitor match the prometheus overlay', () => {
+  const overlay = kustomize('manifests/overlays/prometheus');
+  const exprs = (docs: Doc[]) => docs.filter((d) => d.kind === 'PrometheusRule')
+    .flatMap((d) => (d as unknown as { spec: { groups: { rules: { expr: string; alert?: string; record?: string }[] }[] } }).spec.groups)
+    .flatMap((g) => g.rules.map((r) => `${r.alert ?? r.record}: ${r.expr.trim()}`));
+  expect(exprs(chartDocs).length).toBeGreaterThan(0);
+  expect(exprs(chartDocs)).toEqual(exprs(overlay));
+  const endpoints = (docs: Doc[]) => docs.filter((d) => d.kind === 'ServiceMonitor').map((d) => (d as unknown as { spec: { endpoints: unknown } }).spec.endpoints);
+  expect(endpoints(chartDocs)).toEqual(endpoints(overlay));
+});
