@@ -102,6 +102,7 @@ export const expiryController: ControllerModule = {
         if (!verdict.warn) return { requeueAfterMs: verdict.recheckInMs };
         if (!entry.warned) {
           entry.warned = true;
+          metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: 'CertificateExpiring' }); // every Warning counts (README)
           events.emit(secret, 'Warning', 'CertificateExpiring', verdict.message);
         }
       },

@@ -294,7 +294,10 @@ export const keystoresController: ControllerModule = {
         if (isRefusal(change)) return refuseOn(secret, change);
 
         await applyManagedKeys(ctx, CONTROLLER, Secrets, secret, 'data', change);
-        for (const w of change.warnings) events.emit(secret, 'Warning', 'CertificateWarning', w);
+        for (const w of change.warnings) {
+          ctx.metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: 'CertificateWarning' }); // every Warning counts (README)
+          events.emit(secret, 'Warning', 'CertificateWarning', w);
+        }
         const written = Object.keys(change.set);
         if (written.length) events.emit(secret, 'Normal', 'StoresUpdated', `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);
         if (change.remove.length) events.emit(secret, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);

@@ -240,6 +240,7 @@ export const reloadController: ControllerModule = {
             missingSeen.set(key, new Set([...(missingSeen.get(key) ?? []), ...sel.missing.map(refName)]));
             restore(key, pend);
             skip('missing');
+            metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: 'ReloadSourceMissing' }); // every Warning counts (README)
             const what = sel.missing.map((r) => `${r.kind} "${r.name}"`).join(', ');
             return events.emit(wl, 'Warning', 'ReloadSourceMissing', `${what} does not exist; no rollout until it does`);
           }
