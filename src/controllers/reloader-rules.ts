@@ -64,6 +64,7 @@ function kindPolicy(kind: RefKind, meta: Annotations, template: Annotations, rea
   const src = modeKeys.some((k) => reader.get(meta, k) !== undefined) ? meta : template;
   for (const item of commaList(reader.get(src, keys.named))) {
     try {
+      new RegExp(item); // whole on its own first: "a)|(b" would otherwise escape the anchors
       patterns.push(new RegExp(`^(?:${item})$`));
     } catch {
       return refuse('InvalidAnnotation', `${keys.named}: "${item}" is not a valid regular expression`);

@@ -85,6 +85,11 @@ describe('Reloader named mode: comma lists of anchored regular expressions', () 
     expect(isRefusal(p) && p.message).toMatch(/\(unclosed.*not a valid regular expression/);
   });
 
+  it('an item that would break out of the anchors is refused, not matched unanchored', () => {
+    const p = parseReloadPolicy({ 'secret.reloader.stakater.com/reload': 'app)|(.*' }, undefined, reader);
+    expect(isRefusal(p) && p.reason).toBe('InvalidAnnotation');
+  });
+
   it('anchoring (property): a literal name matches exactly itself among any names', () => {
     const name = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/);
     fc.assert(fc.property(name, fc.array(name, { maxLength: 8 }), (target, others) => {
