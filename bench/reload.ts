@@ -6,13 +6,12 @@
 //
 //   make cluster-up && npx tsc -p bench/tsconfig.json && node dist-bench/bench/reload.js
 //   env: BENCH_WORKLOADS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3)
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
-import { Deployments, Secrets, resourcePath } from '../src/kube/types.js';
+import { Deployments, Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
+import { MiB, Observer, baselineClient, inParallel, mmm, pct, picks, randomB64 as b64, ratios, report, rotationRound, type Row } from './lib.js';
 
 const N = Number(process.env.BENCH_WORKLOADS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
@@ -21,13 +20,7 @@ const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const ANNOTARY_KEY = 'annotary.io/config-hash';
 
 type Deployment = KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const b64 = () => randomBytes(24).toString('base64');
-
-async function inParallel<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => { while (next < items.length) await fn(items[next++]!); }));
-}
+const templateAnnotation = (key: string) => (o: KubeObject) => (o as Deployment).spec?.template?.metadata?.annotations?.[key];
 
 async function seed(client: KubeClient, ns: string): Promise<void> {
   const ids = Array.from({ length: N }, (_, i) => i);
@@ -45,59 +38,10 @@ async function seed(client: KubeClient, ns: string): Promise<void> {
   }));
 }
 
-/** Watches Deployments and resolves a pending rotation when its pod-template annotation changes. */
-class Observer {
-  private readonly seen = new Map<string, string | undefined>();
-  readonly pending = new Map<string, number>();
-  readonly samples: number[] = [];
-  private abort: AbortController | undefined;
-
-  constructor(private readonly client: KubeClient, private readonly ns: string, private readonly key: string) {}
-
-  async start(): Promise<void> {
-    const list = await this.client.list<Deployment>(Deployments, this.ns);
-    for (const d of list.items) this.seen.set(d.metadata.name, d.spec.template.metadata?.annotations?.[this.key]);
-    this.abort = await this.client.watch(resourcePath(Deployments, this.ns), { resourceVersion: list.metadata.resourceVersion }, (_type, obj) => {
-      const name = obj.metadata.name;
-      const v = (obj as Deployment).spec?.template?.metadata?.annotations?.[this.key];
-      if (v === this.seen.get(name)) return;
-      this.seen.set(name, v);
-      const t0 = this.pending.get(name);
-      if (t0 !== undefined) { this.samples.push(performance.now() - t0); this.pending.delete(name); }
-    }, () => undefined);
-  }
-
-  stop(): void { this.abort?.abort(); }
-}
-
-/** The baseline: on every Secret change, patch its Deployment's pod template. Nothing else. */
-async function baselineClient(client: KubeClient, ns: string): Promise<() => void> {
-  const list = await client.list(Secrets, ns);
-  const abort = await client.watch(resourcePath(Secrets, ns), { resourceVersion: list.metadata.resourceVersion }, (type, obj) => {
-    if (type !== 'MODIFIED') return;
-    const i = obj.metadata.name.slice(2);
-    void client.patch(Deployments, ns, `d-${i}`, { spec: { template: { metadata: { annotations: { [BASELINE_KEY]: obj.metadata.resourceVersion } } } } }).catch(() => undefined);
-  }, () => undefined);
-  return () => abort.abort();
-}
-
 /** One round: ROTATIONS distinct Secrets rotated 50 ms apart; latency per rotation. */
-async function round(client: KubeClient, ns: string, observer: Observer): Promise<number[]> {
-  observer.samples.length = 0;
-  const picks = new Set<number>();
-  while (picks.size < Math.min(ROTATIONS, N)) picks.add(Math.floor(Math.random() * N));
-  for (const i of picks) {
-    observer.pending.set(`d-${i}`, performance.now());
-    await client.patch(Secrets, ns, `s-${i}`, { data: { v: b64() } });
-    await sleep(50);
-  }
-  await waitFor('all rotations observed', () => observer.pending.size === 0, 120_000, 50);
-  return [...observer.samples];
+function round(client: KubeClient, ns: string, observer: Observer): Promise<number[]> {
+  return rotationRound(observer, picks(N, ROTATIONS).map(String), (i) => `d-${i}`, (i) => client.patch(Secrets, ns, `s-${i}`, { data: { v: b64() } }));
 }
-
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!; };
-const median = (xs: number[]) => pct(xs, 50);
-const fmt = (xs: number[]) => `${Math.min(...xs).toFixed(0)} / ${median(xs).toFixed(0)} / ${Math.max(...xs).toFixed(0)}`;
 
 async function main(): Promise<void> {
   const client = adminClient();
@@ -108,8 +52,12 @@ async function main(): Promise<void> {
   const results: Record<'baseline' | 'annotary', { p50: number[]; p99: number[] }> = { baseline: { p50: [], p99: [] }, annotary: { p50: [], p99: [] } };
   try {
     // baseline rounds
-    const stopBaseline = await baselineClient(client, ns);
-    const obsB = new Observer(client, ns, BASELINE_KEY);
+    // the baseline: on every Secret change, patch its Deployment's pod template
+    const stopBaseline = await baselineClient(client, ns, (type, obj) => type !== 'MODIFIED' ? undefined : {
+      rt: Deployments, name: `d-${obj.metadata.name.slice(2)}`,
+      patch: { spec: { template: { metadata: { annotations: { [BASELINE_KEY]: obj.metadata.resourceVersion } } } } },
+    });
+    const obsB = new Observer(client, Deployments, ns, templateAnnotation(BASELINE_KEY));
     await obsB.start();
     for (let r = 0; r < ROUNDS; r++) {
       const s = await round(client, ns, obsB);
@@ -124,7 +72,7 @@ async function main(): Promise<void> {
         const list = await client.list<Deployment>(Deployments, ns);
         return list.items.every((d) => d.metadata.annotations?.['annotary.io/observed-config-hash']);
       }, 300_000, 500);
-      const obsA = new Observer(client, ns, ANNOTARY_KEY);
+      const obsA = new Observer(client, Deployments, ns, templateAnnotation(ANNOTARY_KEY));
       await obsA.start();
       for (let r = 0; r < ROUNDS; r++) {
         const s = await round(client, ns, obsA);
@@ -132,22 +80,23 @@ async function main(): Promise<void> {
       }
       obsA.stop();
       const rss = await op.metric('annotary_process_resident_memory_bytes');
-      console.error(`annotary RSS after the run: ${(rss / 1048576).toFixed(0)} MiB`);
+      console.error(`annotary RSS after the run: ${(rss / MiB).toFixed(0)} MiB`);
     } finally {
       await op.stop();
     }
   } finally {
     await deleteNamespace(client, ns);
   }
-  const ratio = (k: 'p50' | 'p99') => results.annotary[k].map((a, i) => a / results.baseline[k][i]!);
-  console.log(`Reload latency: Secret rotation → pod template patched, ${N} Deployments, ${ROUNDS} rounds × ${ROTATIONS} rotations — ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model} (${os.cpus().length} cores), Node ${process.version}`);
-  console.log('');
-  console.log('| measure | baseline ms (min / median / max of rounds) | annotary ms (min / median / max) | ratio (min / median / max) | target |');
-  console.log('|---|---|---|---|---|');
-  for (const k of ['p50', 'p99'] as const) {
-    const r = ratio(k);
-    console.log(`| ${k} | ${fmt(results.baseline[k])} | ${fmt(results.annotary[k])} | ${Math.min(...r).toFixed(2)} / ${median(r).toFixed(2)} / ${Math.max(...r).toFixed(2)}× | ${k === 'p50' ? '≤ 1.5×' : '≤ 3×'} |`);
-  }
+  const rows: Row[] = (['p50', 'p99'] as const).map((k) => {
+    const r = ratios(results.annotary[k], results.baseline[k]);
+    const limit = k === 'p50' ? 1.5 : 3;
+    return {
+      benchmark: `reload latency (${N} Deployments)`, measure: `Secret rotation → pod template, ${k} ms`,
+      baseline: mmm(results.baseline[k]), annotary: mmm(results.annotary[k]), result: mmm(r, 2, '×'),
+      target: `≤ ${limit}×`, met: pct(r, 50) <= limit,
+    };
+  });
+  report(rows);
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
