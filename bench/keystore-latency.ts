@@ -12,7 +12,7 @@ import type { KubeObject } from '../src/kube/types.js';
 import { Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
-import { Observer, annotation, baselineClient, mmm, pct, picks, ratios, report, rotationRound, seed, sha256, type Row } from './lib.js';
+import { LatencyResults, Observer, annotation, baselineClient, picks, report, rotationRound, seed, sha256 } from './lib.js';
 
 const N = Number(process.env.BENCH_SECRETS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     return client.patch(Secrets, ns, name, { data: CHAINS[next] });
   };
   const round = (obs: Observer) => rotationRound(obs, picks(N, ROTATIONS).map((i) => `s-${i}`), (n) => n, rotate);
-  const results = { baseline: { p50: [] as number[], p99: [] as number[] }, annotary: { p50: [] as number[], p99: [] as number[] } };
+  const results = new LatencyResults();
   try {
     // baseline rounds (no operator running)
     const stop = await baselineClient(client, ns, (type, obj) => {
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     });
     const obsB = new Observer(client, Secrets, ns, annotation(BASELINE_KEY));
     await obsB.start();
-    for (let r = 0; r < ROUNDS; r++) { const s = await round(obsB); results.baseline.p50.push(pct(s, 50)); results.baseline.p99.push(pct(s, 99)); }
+    for (let r = 0; r < ROUNDS; r++) { const s = await round(obsB); results.add('baseline', s); }
     obsB.stop(); stop();
     // annotary rounds, after every Secret got its keystores
     const t0 = performance.now();
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       console.error(`annotary onboarded ${N} Secrets in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const obsA = new Observer(client, Secrets, ns, annotation(SOURCE_HASH));
       await obsA.start();
-      for (let r = 0; r < ROUNDS; r++) { const s = await round(obsA); results.annotary.p50.push(pct(s, 50)); results.annotary.p99.push(pct(s, 99)); }
+      for (let r = 0; r < ROUNDS; r++) { const s = await round(obsA); results.add('annotary', s); }
       obsA.stop();
     } finally {
       await op.stop();
@@ -70,16 +70,7 @@ async function main(): Promise<void> {
   } finally {
     await deleteNamespace(client, ns);
   }
-  const rows: Row[] = (['p50', 'p99'] as const).map((k) => {
-    const r = ratios(results.annotary[k], results.baseline[k]);
-    const limit = k === 'p50' ? 1.5 : 3;
-    return {
-      benchmark: `keystore latency (${N} Secrets)`, measure: `PEM rotation → keystore observable, ${k} ms`,
-      baseline: mmm(results.baseline[k]), annotary: mmm(results.annotary[k]), result: mmm(r, 2, '×'),
-      target: `≤ ${limit}×`, met: pct(r, 50) <= limit,
-    };
-  });
-  report(rows);
+  report(results.rows(`keystore latency (${N} Secrets)`, (k) => `PEM rotation → keystore observable, ${k} ms`));
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });

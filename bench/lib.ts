@@ -135,6 +135,31 @@ export interface Row {
   met: boolean | undefined;
 }
 
+/**
+ * Latency against the same-run baseline: the p50 and p99 of each round, per system, and the
+ * two table rows with the issues' targets (p50 ≤ 1.5×, p99 ≤ 3× of the baseline, median ratio).
+ */
+export class LatencyResults {
+  private readonly by = { baseline: { p50: [] as number[], p99: [] as number[] }, annotary: { p50: [] as number[], p99: [] as number[] } };
+
+  add(system: 'baseline' | 'annotary', samples: number[]): void {
+    this.by[system].p50.push(pct(samples, 50));
+    this.by[system].p99.push(pct(samples, 99));
+  }
+
+  rows(benchmark: string, measure: (k: 'p50' | 'p99') => string): Row[] {
+    return (['p50', 'p99'] as const).map((k) => {
+      const r = ratios(this.by.annotary[k], this.by.baseline[k]);
+      const limit = k === 'p50' ? 1.5 : 3;
+      return {
+        benchmark, measure: measure(k),
+        baseline: mmm(this.by.baseline[k]), annotary: mmm(this.by.annotary[k]), result: mmm(r, 2, '×'),
+        target: `≤ ${limit}×`, met: pct(r, 50) <= limit,
+      };
+    });
+  }
+}
+
 export const machine = () => `${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores), Node ${process.version}`;
 
 export const HEADER = '| benchmark | measure | baseline | annotary | ratio or count (min / median / max) | target | met? |\n|---|---|---|---|---|---|---|';

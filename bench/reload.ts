@@ -11,7 +11,7 @@ import type { KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
-import { MiB, Observer, baselineClient, inParallel, mmm, pct, picks, randomB64 as b64, ratios, report, rotationRound, type Row } from './lib.js';
+import { LatencyResults, MiB, Observer, baselineClient, inParallel, picks, randomB64 as b64, report, rotationRound } from './lib.js';
 
 const N = Number(process.env.BENCH_WORKLOADS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   await seed(client, ns);
   console.error(`seeded ${N} Secrets + ${N} Deployments in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const results: Record<'baseline' | 'annotary', { p50: number[]; p99: number[] }> = { baseline: { p50: [], p99: [] }, annotary: { p50: [], p99: [] } };
+  const results = new LatencyResults();
   try {
     // baseline rounds
     // the baseline: on every Secret change, patch its Deployment's pod template
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     await obsB.start();
     for (let r = 0; r < ROUNDS; r++) {
       const s = await round(client, ns, obsB);
-      results.baseline.p50.push(pct(s, 50)); results.baseline.p99.push(pct(s, 99));
+      results.add('baseline', s);
     }
     obsB.stop(); stopBaseline();
     // annotary rounds: settle window 0 so both measure the same thing (the default 3 s window
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
       await obsA.start();
       for (let r = 0; r < ROUNDS; r++) {
         const s = await round(client, ns, obsA);
-        results.annotary.p50.push(pct(s, 50)); results.annotary.p99.push(pct(s, 99));
+        results.add('annotary', s);
       }
       obsA.stop();
       const rss = await op.metric('annotary_process_resident_memory_bytes');
@@ -87,16 +87,7 @@ async function main(): Promise<void> {
   } finally {
     await deleteNamespace(client, ns);
   }
-  const rows: Row[] = (['p50', 'p99'] as const).map((k) => {
-    const r = ratios(results.annotary[k], results.baseline[k]);
-    const limit = k === 'p50' ? 1.5 : 3;
-    return {
-      benchmark: `reload latency (${N} Deployments)`, measure: `Secret rotation → pod template, ${k} ms`,
-      baseline: mmm(results.baseline[k]), annotary: mmm(results.annotary[k]), result: mmm(r, 2, '×'),
-      target: `≤ ${limit}×`, met: pct(r, 50) <= limit,
-    };
-  });
-  report(rows);
+  report(results.rows(`reload latency (${N} Deployments)`, (k) => `Secret rotation → pod template, ${k} ms`));
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
