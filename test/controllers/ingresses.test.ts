@@ -6,24 +6,11 @@ import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../
 import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody } from '../../src/controllers/ingresses.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
-import type { SlimData } from '../../src/kube/slim.js';
-import { slimDataObject } from '../../src/kube/slim.js';
-import { chainFixture } from '../pki/fixtures.js';
+import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
 
 const NS = 'shop';
 const reader = new AnnotationReader(true);
-const ec = chainFixture('p256');
-const next = chainFixture('p256', 'rotated');
-const rsa = chainFixture('rsa2048');
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const full = slimDataObject('Secret', () => true);
-const lean = slimDataObject('Secret', () => false);
-
-function secret(ns: string, name: string, pem: Record<string, string>, annotations: Record<string, string> = {}, keep = true): SlimData {
-  const raw = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, data: Object.fromEntries(Object.entries(pem).map(([k, v]) => [k, b64(v)])) };
-  return keep ? full(raw) : lean(raw);
-}
-const tlsPem = (f = ec) => ({ 'tls.crt': f.certPem(2), 'tls.key': f.keyPkcs8, 'ca.crt': f.ca });
+const secret = sourceSecret;
 
 function ingress(annotations: Record<string, string>, tls?: IngressTLS[]): Ingress {
   return {

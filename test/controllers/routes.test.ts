@@ -13,25 +13,12 @@ import { createMetrics } from '../../src/metrics.js';
 import { silentLogger } from '../kube/helpers.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
 import type { SlimData } from '../../src/kube/slim.js';
-import { slimDataObject } from '../../src/kube/slim.js';
-import { chainFixture } from '../pki/fixtures.js';
+import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
 import { pemBodyLines } from '../pki/helpers.js';
 
 const NS = 'apps';
 const reader = new AnnotationReader(true);
-const ec = chainFixture('p256');
-const next = chainFixture('p256', 'rotated');
-const rsa = chainFixture('rsa2048');
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const full = slimDataObject('Secret', () => true);
-const lean = slimDataObject('Secret', () => false);
-
-function secret(name: string, pem: Record<string, string>, keep = true): SlimData {
-  const raw = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS }, data: Object.fromEntries(Object.entries(pem).map(([k, v]) => [k, b64(v)])) };
-  return keep ? full(raw) : lean(raw);
-}
-const tlsPem = (f = ec) => ({ 'tls.crt': f.certPem(2), 'tls.key': f.keyPkcs8, 'ca.crt': f.ca });
+const secret = (name: string, pem: Record<string, string>, keep = true) => sourceSecret(NS, name, pem, {}, keep);
 
 /** tls null: a Route without spec.tls */
 function route(annotations: Record<string, string>, tls: RouteTLS | null = { termination: 'edge' }): Route {
