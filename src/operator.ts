@@ -72,6 +72,7 @@ export class Operator {
 
   async start(): Promise<void> {
     const { cfg, log, metrics } = this;
+    log.info('credentials resolved', { server: await this.client.connect() });
     if (cfg.metricsAddr !== '0') this.server = await startHttpServer(cfg.metricsAddr, metrics.registry, () => this.ready);
     const ctx: ControllerContext = {
       client: this.client, caches: this.caches, log, metrics, config: cfg,

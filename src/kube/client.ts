@@ -1,10 +1,12 @@
-// A thin REST client over @kubernetes/client-node's config and auth.
+// A thin REST client on node:http(s), with credentials from ./credentials.ts.
 // Why not the generated API classes: the operator handles several kinds (core, apps,
 // networking, the Route CRD) with the same few verbs and needs exact control over patch
-// content types and preconditions; one generic request path keeps that in one place.
-import { KubeConfig, Watch } from '@kubernetes/client-node';
-import fetch from 'node-fetch';
-import path from 'node:path';
+// content types and preconditions; one generic request path keeps that in one place. Why not
+// client-node's fetch and Watch: see credentials.ts (the library stays out of this process).
+import http from 'node:http';
+import https from 'node:https';
+import type { Credentials, CredentialsProvider, KubeconfigSource } from './credentials.js';
+import { credentialsFor } from './credentials.js';
 import type { KubeObject, ObjectList, ResourceType } from './types.js';
 import { resourcePath } from './types.js';
 
@@ -16,6 +18,7 @@ export class ApiError extends Error {
   get isNotFound(): boolean { return this.status === 404; }
   get isGone(): boolean { return this.status === 410; }
   get isAlreadyExists(): boolean { return this.status === 409 && this.reason === 'AlreadyExists'; }
+  get isUnauthorized(): boolean { return this.status === 401; }
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -27,64 +30,73 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   strategic: 'application/strategic-merge-patch+json',
 };
 
-export interface ClientOptions { kubeconfig?: string; context?: string; fieldManager?: string }
+export interface ClientOptions extends KubeconfigSource { fieldManager?: string }
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
-/** Resolves credentials the usual way: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. */
-export function loadKubeConfig(opts: ClientOptions = {}): KubeConfig {
-  const kc = new KubeConfig();
-  // a path list (as KUBECONFIG allows) is merged the way kubectl does, by client-node
-  if (opts.kubeconfig && !opts.kubeconfig.includes(path.delimiter)) kc.loadFromFile(opts.kubeconfig);
-  else if (opts.kubeconfig) {
-    const [first, ...rest] = opts.kubeconfig.split(path.delimiter).filter(Boolean);
-    kc.loadFromFile(first);
-    for (const f of rest) { const more = new KubeConfig(); more.loadFromFile(f); kc.mergeConfig(more); }
-  } else kc.loadFromDefault();
-  if (opts.context) kc.setCurrentContext(opts.context);
-  return kc;
-}
+/** A request without an answer for this long fails (watches excepted: the server ends them). */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+interface Connection { credentials: Credentials; agent: http.Agent }
 
 export class KubeClient {
   readonly fieldManager: string;
-  private readonly server: string;
-  private readonly watcher: Watch;
+  private connection: Promise<Connection> | undefined;
 
-  constructor(readonly config: KubeConfig, opts: ClientOptions = {}) {
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = cluster.server.replace(/\/$/, '');
+  constructor(private readonly credentials: CredentialsProvider, opts: ClientOptions = {}) {
     this.fieldManager = opts.fieldManager ?? 'annotary';
-    this.watcher = new Watch(config);
   }
 
+  /** Credentials resolve on the first request; see `connect` to resolve them up front. */
   static fromOptions(opts: ClientOptions = {}): KubeClient {
-    return new KubeClient(loadKubeConfig(opts), opts);
+    return new KubeClient(credentialsFor(opts), opts);
+  }
+
+  /** Resolves the credentials now, so that a bad kubeconfig fails at startup with its reason. */
+  async connect(): Promise<string> {
+    return (await this.connect_()).credentials.server;
+  }
+
+  private connect_(): Promise<Connection> {
+    if (!this.connection) {
+      const p = this.credentials.get().then((c) => ({ credentials: c, agent: agentFor(c) }));
+      p.catch(() => { if (this.connection === p) this.connection = undefined; });
+      this.connection = p;
+    }
+    return this.connection;
+  }
+
+  /** One request; a 401 re-resolves the credentials (an expired exec/OIDC token) and tries once more. */
+  private async open(method: HttpMethod, path: string, opts: { query?: Query; body?: string; contentType?: string; watch?: boolean }): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.connect_();
+      const url = new URL(conn.credentials.server + path);
+      for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+      const headers: Record<string, string> = { accept: 'application/json', ...this.credentials.headers(conn.credentials) };
+      if (opts.body !== undefined) { headers['content-type'] = opts.contentType ?? 'application/json'; headers['content-length'] = String(Buffer.byteLength(opts.body)); }
+      const req = (url.protocol === 'http:' ? http : https).request(url, { method, headers, agent: conn.agent });
+      if (!opts.watch) req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        req.on('response', resolve).on('error', reject);
+        req.end(opts.body);
+      });
+      if (res.statusCode === 401 && attempt === 0) {
+        res.resume();
+        await this.credentials.refresh(conn.credentials);
+        this.connection = undefined;
+        continue;
+      }
+      return { res, req };
+    }
   }
 
   async request<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    // client-node resolves TLS, tokens, exec/OIDC plugins into fetch options (agent + headers)
-    const init = await this.config.applyToFetchOptions({});
-    const headers: Record<string, string> = { accept: 'application/json' };
-    new Headers(init.headers as HeadersInit).forEach((v, k) => { headers[k] = v; });
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body);
-      headers['content-type'] = opts.contentType ?? 'application/json';
-    }
-    const res = await fetch(url, { ...init, method, headers, body });
-    const text = await res.text();
-    if (res.status >= 200 && res.status < 300) return (text ? JSON.parse(text) : undefined) as T;
-    let reason = 'Unknown';
-    let message = `${method} ${path}: HTTP ${res.status}`;
-    try {
-      const status = JSON.parse(text) as { reason?: string; message?: string };
-      reason = status.reason ?? reason;
-      if (status.message) message = `${method} ${path}: ${status.message}`;
-    } catch { /* non-JSON error body: keep the generic message */ }
-    throw new ApiError(res.status, reason, message);
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const { res } = await this.open(method, path, { ...opts, body });
+    const text = await readText(res);
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+    throw apiError(method, path, status, text);
   }
 
   get<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T> {
@@ -126,8 +138,63 @@ export class KubeClient {
     await this.request('DELETE', resourcePath(rt, namespace, name));
   }
 
-  /** Streams watch events; `done` is called once when the stream ends for any reason. */
-  watch(path: string, query: Query, onEvent: (type: string, obj: KubeObject) => void, done: (err?: unknown) => void): Promise<AbortController> {
-    return this.watcher.watch(path, query, (type, obj) => onEvent(type, obj as KubeObject), done);
+  /**
+   * Streams watch events; `done` is called once when the stream ends for any reason (with
+   * no error when it was aborted or the server closed it).
+   */
+  async watch(path: string, query: Query, onEvent: (type: string, obj: KubeObject) => void, done: (err?: unknown) => void): Promise<AbortController> {
+    const abort = new AbortController();
+    let finished = false;
+    const finish = (err?: unknown) => { if (!finished) { finished = true; done(err); } };
+    try {
+      const { res, req } = await this.open('GET', path, { query: { ...query, watch: true }, watch: true });
+      abort.signal.addEventListener('abort', () => { req.destroy(); finish(); });
+      if (res.statusCode !== 200) { finish(apiError('WATCH', path, res.statusCode ?? 0, await readText(res))); return abort; }
+      let pending = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        const lines = (pending + chunk).split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) {
+          if (!line.trim() || finished) continue;
+          let event: { type: string; object: KubeObject };
+          try { event = JSON.parse(line) as typeof event; } catch (err) { req.destroy(); finish(err); return; }
+          onEvent(event.type, event.object);
+        }
+      });
+      res.on('end', () => finish());
+      res.on('error', finish);
+      res.on('close', () => finish());
+    } catch (err) {
+      finish(err);
+    }
+    return abort;
   }
+}
+
+function agentFor(c: Credentials): http.Agent {
+  // keep-alive: one pooled connection per concurrent request; TCP probes notice a dead apiserver under a quiet watch
+  const common = { keepAlive: true, keepAliveMsecs: 30_000 };
+  if (c.server.startsWith('http:')) return new http.Agent(common);
+  return new https.Agent({ ...common, ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: c.rejectUnauthorized, servername: c.servername });
+}
+
+function readText(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: string[] = [];
+    res.setEncoding('utf8');
+    res.on('data', (s: string) => parts.push(s)).on('end', () => resolve(parts.join(''))).on('error', reject);
+  });
+}
+
+/** The apiserver's Status (reason, message) when the body is one. */
+function apiError(method: string, path: string, status: number, text: string): ApiError {
+  let reason = 'Unknown';
+  let message = `${method} ${path}: HTTP ${status}`;
+  try {
+    const body = JSON.parse(text) as { reason?: string; message?: string };
+    reason = body.reason ?? reason;
+    if (body.message) message = `${method} ${path}: ${body.message}`;
+  } catch { /* non-JSON error body: keep the generic message */ }
+  return new ApiError(status, reason, message);
 }

@@ -1,0 +1,132 @@
+// Credentials: resolved by client-node in a child process, handed back as plain data.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as yaml from 'js-yaml';
+import type { Credentials } from '../../src/kube/credentials.js';
+import { CredentialsProvider, resolveCredentials } from '../../src/kube/credentials.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'annotary-creds-'));
+const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nnot parsed here\n-----END CERTIFICATE-----\n');
+
+function kubeconfig(name: string, config: object): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, yaml.dump(config));
+  return file;
+}
+
+const twoContexts = () => kubeconfig('two.yaml', {
+  apiVersion: 'v1', kind: 'Config', 'current-context': 'a',
+  clusters: [
+    { name: 'a', cluster: { server: 'https://a.example:6443/', 'certificate-authority-data': CA.toString('base64'), 'tls-server-name': 'kubernetes' } },
+    { name: 'b', cluster: { server: 'https://b.example:6443', 'insecure-skip-tls-verify': true } },
+  ],
+  users: [
+    { name: 'token-user', user: { token: 'tok-a' } },
+    { name: 'basic-user', user: { username: 'u', password: 'p', as: 'someone' } },
+  ],
+  contexts: [
+    { name: 'a', context: { cluster: 'a', user: 'token-user' } },
+    { name: 'b', context: { cluster: 'b', user: 'basic-user' } },
+  ],
+});
+
+describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-node, in a child process)', () => {
+  test('current context: server (no trailing slash), CA, TLS server name and bearer token', async () => {
+    const c = await resolveCredentials({ kubeconfig: twoContexts() });
+    expect(c.server).toBe('https://a.example:6443');
+    expect(c.ca?.equals(CA)).toBe(true);
+    expect(c.servername).toBe('kubernetes');
+    expect(c.headers.Authorization).toBe('Bearer tok-a');
+    expect(c.rejectUnauthorized).toBeUndefined();
+  });
+
+  test('--context picks another context: insecure-skip-tls-verify, basic auth and impersonation', async () => {
+    const c = await resolveCredentials({ kubeconfig: twoContexts(), context: 'b' });
+    expect(c.server).toBe('https://b.example:6443');
+    expect(c.rejectUnauthorized).toBe(false);
+    expect(c.headers.Authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    expect(c.headers['Impersonate-User']).toBe('someone');
+  });
+
+  test('a path list is merged: the first file names the current context', async () => {
+    const users = kubeconfig('users.yaml', { apiVersion: 'v1', kind: 'Config', users: [{ name: 'extra', user: { token: 'tok-extra' } }], clusters: [], contexts: [{ name: 'x', context: { cluster: 'a', user: 'extra' } }] });
+    const c = await resolveCredentials({ kubeconfig: [twoContexts(), users].join(path.delimiter), context: 'x' });
+    expect(c.headers.Authorization).toBe('Bearer tok-extra');
+    expect(c.server).toBe('https://a.example:6443');
+  });
+
+  test('an auth-provider token file is handed back as a file, to be re-read as it rotates', async () => {
+    const token = path.join(dir, 'token');
+    writeFileSync(token, 'tok-file-1');
+    const file = kubeconfig('tokenfile.yaml', {
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+      clusters: [{ name: 'c', cluster: { server: 'https://c.example' } }],
+      users: [{ name: 'sa', user: { 'auth-provider': { name: 'tokenFile', config: { tokenFile: token } } } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
+    });
+    const c = await resolveCredentials({ kubeconfig: file });
+    expect(c.tokenFile).toBe(token);
+  });
+
+  test('a missing file, an unknown context, a proxy-url: a clear error', async () => {
+    await expect(resolveCredentials({ kubeconfig: path.join(dir, 'nope.yaml') })).rejects.toThrow(/cannot load the kubeconfig: .*nope\.yaml/);
+    await expect(resolveCredentials({ kubeconfig: twoContexts(), context: 'zzz' })).rejects.toThrow(/cannot load the kubeconfig/);
+    const proxied = kubeconfig('proxy.yaml', {
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'p',
+      clusters: [{ name: 'p', cluster: { server: 'https://p.example', 'proxy-url': 'http://proxy:3128' } }],
+      users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'p', context: { cluster: 'p', user: 'u' } }],
+    });
+    await expect(resolveCredentials({ kubeconfig: proxied })).rejects.toThrow('cannot load the kubeconfig: proxy-url in the kubeconfig is not supported');
+  });
+
+  test('a malformed kubeconfig is reported without quoting it (it may hold a token)', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'users:\n- name: u\n  user:\n    token: SUPERSECRETTOKEN\n   bad: [indent\n');
+    const err = await resolveCredentials({ kubeconfig: file }).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/^cannot load the kubeconfig: bad indentation of a mapping entry \(5:4\)$/);
+    expect(err?.message).not.toContain('SUPERSECRETTOKEN');
+  });
+});
+
+describe('CredentialsProvider: resolve once, again after a 401, re-read a rotating token file', () => {
+  const creds = (n: number, over: Partial<Credentials> = {}): Credentials => ({ server: `https://s${n}`, headers: { Authorization: `Bearer t${n}` }, ...over });
+
+  test('concurrent requests share one resolution; a 401 re-resolves once however many saw it', async () => {
+    let calls = 0;
+    const p = new CredentialsProvider({}, async () => creds(++calls));
+    const [a, b] = await Promise.all([p.get(), p.get()]);
+    expect(a).toBe(b);
+    expect(calls).toBe(1);
+    const [r1, r2] = await Promise.all([p.refresh(a), p.refresh(a)]);
+    expect(calls).toBe(2);
+    expect(r1).toBe(r2);
+    expect(r1.server).toBe('https://s2');
+    // a request that still held the first credentials does not trigger a third run
+    await p.refresh(a);
+    expect(calls).toBe(2);
+  });
+
+  test('a failed resolution is not kept: the next request tries again', async () => {
+    let calls = 0;
+    const p = new CredentialsProvider({}, async () => { if (++calls === 1) throw new Error('exec plugin failed'); return creds(calls); });
+    await expect(p.get()).rejects.toThrow('exec plugin failed');
+    await expect(p.get()).resolves.toMatchObject({ server: 'https://s2' });
+  });
+
+  test('token file: read on first use, kept for a minute, read again after (as client-go does)', () => {
+    const token = path.join(dir, 'rotating');
+    writeFileSync(token, 'first\n');
+    const p = new CredentialsProvider({}, async () => creds(1));
+    const c = creds(1, { headers: { 'Impersonate-User': 'x' }, tokenFile: token });
+    expect(p.headers(c, 0)).toEqual({ 'Impersonate-User': 'x', Authorization: 'Bearer first' });
+    writeFileSync(token, 'second\n');
+    expect(p.headers(c, 59_000).Authorization).toBe('Bearer first');
+    expect(p.headers(c, 61_000).Authorization).toBe('Bearer second');
+  });
+
+  test('without a token file the resolved headers are used as they are', () => {
+    const p = new CredentialsProvider({}, async () => creds(1));
+    expect(p.headers(creds(7))).toEqual({ Authorization: 'Bearer t7' });
+  });
+});
