@@ -101,10 +101,10 @@ step "annotary, watching namespace $NS only"
 stop_operator
 show "kubectl delete namespace $NS --ignore-not-found --wait=true   # a clean start"
 kubectl delete namespace "$NS" --ignore-not-found --wait=true --timeout=120s >/dev/null
-OPERATOR_CMD="node dist/cli.js run --namespaces $NS --reload-settle ${SETTLE_S}s --log-format text --metrics-addr 127.0.0.1:$PORT"
+OPERATOR_CMD="node --optimize-for-size dist/cli.js run --namespaces $NS --reload-settle ${SETTLE_S}s --log-format text --metrics-addr 127.0.0.1:$PORT"
 show "$OPERATOR_CMD > $STATE/demo-operator.log 2>&1 &"
 # shellcheck disable=SC2086
-node dist/cli.js run --namespaces "$NS" --reload-settle "${SETTLE_S}s" --log-format text --metrics-addr "127.0.0.1:$PORT" > "$STATE/demo-operator.log" 2>&1 &
+node --optimize-for-size dist/cli.js run --namespaces "$NS" --reload-settle "${SETTLE_S}s" --log-format text --metrics-addr "127.0.0.1:$PORT" > "$STATE/demo-operator.log" 2>&1 &
 echo $! > "$STATE/demo-operator.pid"
 wait_until "operator /readyz (log: $STATE/demo-operator.log)" 60 "curl -sf 127.0.0.1:$PORT/readyz"
 pass "operator ready (pid $(operator_pid), metrics http://127.0.0.1:$PORT/metrics)"

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --optimize-for-size
 // annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`.
 import { readFileSync } from 'node:fs';
 import { annotationsTable } from './annotations.js';

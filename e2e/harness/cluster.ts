@@ -1,7 +1,7 @@
 // Helpers for e2e tests against the real local control plane started by hack/cluster.sh.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { KubeClient } from '../../src/kube/client.js';
@@ -73,10 +73,17 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The node flags and script of the image's ENTRYPOINT: tests and benchmarks run the operator as the image does. */
+export function operatorArgv(): string[] {
+  const entry = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').split('\n').filter((l) => l.startsWith('ENTRYPOINT ')).at(-1)!;
+  const [, ...rest] = JSON.parse(entry.slice('ENTRYPOINT '.length)) as string[];
+  return rest.map((a) => (a.startsWith('-') ? a : path.join(ROOT, a)));
+}
+
 /** Starts the built operator (dist/cli.js run) as a child process and waits for /readyz. `kubeconfig`: other credentials than admin's. */
 export async function startOperator(args: string[], env: Record<string, string> = {}, kubeconfig = KUBECONFIG): Promise<OperatorProcess> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${port}`, ...args], {
+  const proc = spawn(process.execPath, [...operatorArgv(), 'run', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${port}`, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
