@@ -19,19 +19,22 @@ import type { Metrics } from './metrics.js';
 
 class SharedCaches implements Caches {
   private readonly informers = new Map<string, Informer<KubeObject>>();
-  private readonly keepPredicates: ((a: Record<string, string> | undefined) => boolean)[] = [];
+  private readonly keepRules: { pred: (a: Record<string, string> | undefined) => boolean; keys: readonly string[] }[] = [];
 
   constructor(private readonly client: KubeClient, private readonly cfg: Config, private readonly log: Logger, private readonly metrics: Metrics) {}
 
-  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean): void { this.keepPredicates.push(pred); }
+  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void { this.keepRules.push({ pred, keys }); }
 
   secrets(): Informer<SlimData> {
-    return this.get(Secrets, slimDataObject('Secret', (m) => this.keepPredicates.some((p) => p(m.annotations)))) as Informer<SlimData>;
+    return this.get(Secrets, slimDataObject('Secret', (m) => {
+      const keys = this.keepRules.filter((r) => r.pred(m.annotations)).flatMap((r) => r.keys);
+      return keys.length ? [...new Set(keys)] : undefined;
+    })) as Informer<SlimData>;
   }
 
   configMaps(): Informer<SlimData> {
     // ConfigMaps are small and truststore controllers read bundles: keep them whole
-    return this.get(ConfigMaps, slimDataObject('ConfigMap', () => true)) as Informer<SlimData>;
+    return this.get(ConfigMaps, slimDataObject('ConfigMap', () => 'all')) as Informer<SlimData>;
   }
 
   of(rt: ResourceType): Informer<KubeObject> { return this.get(rt, slimObject); }

@@ -16,8 +16,8 @@ export interface Caches {
   configMaps(): Informer<SlimData>;
   /** one shared informer per resource type, created on first use */
   of(rt: ResourceType): Informer<KubeObject>;
-  /** ask the Secret cache to keep the full data of Secrets this predicate selects */
-  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean): void;
+  /** ask the Secret cache to keep these data keys of the Secrets the predicate selects */
+  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void;
 }
 
 export interface ControllerContext {

@@ -149,6 +149,9 @@ export function storeKeys(spec: KeystoreSpec, hasTrust: boolean): string[] {
 
 export const refKey = (kind: 'Secret' | 'ConfigMap', namespace: string, name: string) => `${kind}:${objectKey(namespace, name)}`;
 
+/** The Secret's own keys a keystore is built from: the Secret cache keeps their values. */
+export const KEYSTORE_INPUTS = ['tls.crt', 'tls.key', 'ca.crt'] as const;
+
 /** Looks up digests of other objects in the lean caches. */
 export type DigestLookup = (kind: 'Secret' | 'ConfigMap', name: string, key: string) => string | undefined | null;
 // undefined = object missing, null = object present but key missing
@@ -162,7 +165,7 @@ export function keystoreInputsHash(wants: SecretWants, digests: Record<string, s
   const part = (s: string) => h.update(`${s.length}:${s}`);
   part(JSON.stringify({ ...wants.stores, password: undefined, trustFrom: undefined }));
   part(String(wants.certInfo));
-  for (const k of ['tls.crt', 'tls.key', 'ca.crt']) part(digests[k] ?? '-');
+  for (const k of KEYSTORE_INPUTS) part(digests[k] ?? '-');
   const spec = wants.stores;
   if (spec) {
     // labelled: a literal and a Secret value with the same digest are different inputs
@@ -185,8 +188,10 @@ export function keystoreInputsHash(wants: SecretWants, digests: Record<string, s
 
 export interface KeystoreObserved {
   wants: SecretWants;
-  /** the Secret's data (base64 values) */
+  /** the Secret's inputs (base64 values): tls.crt, tls.key, ca.crt, when present */
   data: Record<string, string>;
+  /** digests of every data key (the cache keeps the inputs' values only) */
+  digests: Record<string, string>;
   /** keys annotary wrote before (annotary.io/managed-keys) */
   managed: string[];
   password?: string;
@@ -232,7 +237,7 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
     throw err;
   }
   const change = diffManagedKeys({
-    current: o.data, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash, takeover: o.wants.handover,
+    currentDigests: o.digests, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash, takeover: o.wants.handover,
   });
   return change && !isRefusal(change) ? { ...change, warnings } : change;
 }
@@ -246,7 +251,7 @@ export const keystoresController: ControllerModule = {
   name: CONTROLLER,
   async setup(ctx: ControllerContext) {
     const { caches, annotations: reader, events, config, log } = ctx;
-    caches.keepSecretData((a) => keystoreAnnotated(a, reader));
+    caches.keepSecretData((a) => keystoreAnnotated(a, reader), KEYSTORE_INPUTS);
     const secrets = caches.secrets();
     const configMaps = caches.configMaps();
     const refs = new ReferenceIndex();
@@ -288,7 +293,7 @@ export const keystoresController: ControllerModule = {
           extraTrustPem.push(pem);
         }
         const change = desiredKeystoreData({
-          wants, data: secret.data ?? {}, managed, password, extraTrustPem, inputsHash, currentHash: ann?.[A.sourceHash],
+          wants, data: secret.data ?? {}, digests: secret.digests, managed, password, extraTrustPem, inputsHash, currentHash: ann?.[A.sourceHash],
         });
         if (change === undefined) return;
         if (isRefusal(change)) return refuseOn(secret, change);

@@ -7,13 +7,17 @@ import type { ControllerContext } from './context.js';
 import type { Refusal } from './refusal.js';
 import { refuse } from './refusal.js';
 import { ApiError } from '../kube/client.js';
+import { valueDigest } from '../kube/slim.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
 
 export interface ManagedChange { set: Record<string, string>; remove: string[]; managed: string[]; inputsHash: string }
 
 export interface ManagedState {
-  /** the object's current values of the field annotary writes into (data or binaryData) */
-  current: Record<string, string>;
+  /**
+   * digests (valueDigest) of the object's current values, per key: the lean caches keep
+   * these for every key but not the values of the stores annotary wrote
+   */
+  currentDigests: Record<string, string>;
   /** what annotary wants there */
   want: Record<string, string>;
   /** keys annotary wrote before */
@@ -25,14 +29,15 @@ export interface ManagedState {
 }
 
 export function diffManagedKeys(s: ManagedState): ManagedChange | Refusal | undefined {
+  const differs = (k: string) => s.currentDigests[k] !== valueDigest(s.want[k]!);
   for (const k of Object.keys(s.want)) {
-    if (s.current[k] !== undefined && s.current[k] !== s.want[k] && !s.managed.includes(k) && !s.takeover?.includes(k)) {
+    if (s.currentDigests[k] !== undefined && differs(k) && !s.managed.includes(k) && !s.takeover?.includes(k)) {
       return refuse('KeyConflict', `key "${k}" exists and was not written by annotary; remove it or rename it`);
     }
   }
   const set: Record<string, string> = {};
-  for (const [k, v] of Object.entries(s.want)) if (s.current[k] !== v) set[k] = v;
-  const remove = s.managed.filter((k) => !(k in s.want) && s.current[k] !== undefined);
+  for (const [k, v] of Object.entries(s.want)) if (differs(k)) set[k] = v;
+  const remove = s.managed.filter((k) => !(k in s.want) && s.currentDigests[k] !== undefined);
   const managed = Object.keys(s.want).sort();
   const sameManaged = managed.join(',') === [...s.managed].sort().join(',');
   if (!Object.keys(set).length && !remove.length && sameManaged && s.currentHash === s.inputsHash) return undefined;

@@ -49,7 +49,7 @@ export function textDigest(text: string): string {
 }
 
 /** A Secret read with GET, in the cache's shape (digests computed from the data it keeps). */
-export const fullSecret: (obj: KubeObject) => SlimData = slimDataObject('Secret', () => true);
+export const fullSecret: (obj: KubeObject) => SlimData = slimDataObject('Secret', () => 'all');
 
 /**
  * The decoded text of a data key. PEM is ASCII; data that is not valid UTF-8 would not

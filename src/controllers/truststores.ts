@@ -46,7 +46,8 @@ export function parseTruststoreSpec(annotations: Record<string, string> | undefi
 /** binaryData the ConfigMap should hold; undefined when it already does. */
 export function desiredTruststoreData(o: {
   spec: TruststoreSpec | undefined; bundle: string | undefined; password: string | undefined;
-  binaryData: Record<string, string>; managed: string[]; inputsHash: string; currentHash?: string;
+  /** digests of the ConfigMap's current keys */
+  digests: Record<string, string>; managed: string[]; inputsHash: string; currentHash?: string;
 }): ManagedChange | Refusal | undefined {
   const want: Record<string, string> = {};
   if (o.spec) {
@@ -58,7 +59,7 @@ export function desiredTruststoreData(o: {
       throw err;
     }
   }
-  return diffManagedKeys({ current: o.binaryData, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash });
+  return diffManagedKeys({ currentDigests: o.digests, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash });
 }
 
 function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | undefined, passwordDigest: string | undefined): string {
@@ -101,7 +102,7 @@ export const truststoresController: ControllerModule = {
         }
         const change = desiredTruststoreData({
           spec, bundle: spec ? cm.data?.[spec.sourceKey] : undefined, password,
-          binaryData: cm.binaryData ?? {}, managed, inputsHash: hash, currentHash: ann?.[A.sourceHash],
+          digests: cm.digests, managed, inputsHash: hash, currentHash: ann?.[A.sourceHash],
         });
         if (change === undefined) return;
         if (isRefusal(change)) return reportRefusal(ctx, CONTROLLER, cm, change);

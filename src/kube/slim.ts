@@ -1,14 +1,14 @@
 // What the caches keep of each object. Secrets and ConfigMaps are the bulk of a cluster's
 // objects; the controllers mostly need to know *whether* their data changed, so the cache
-// keeps a digest per data key and drops the data itself, except for objects a controller
-// says it reads in full (annotated keystore sources). managedFields and kubectl's
+// keeps a digest per data key and drops the data itself, except what a controller says it
+// reads (the TLS inputs of annotated keystore Secrets; ConfigMaps whole). managedFields and kubectl's
 // last-applied-configuration (which can hold a whole Secret in clear) are always dropped.
 import { createHash } from 'node:crypto';
 import type { KubeObject, ObjectMeta } from './types.js';
 
 export interface SlimData extends KubeObject {
   type?: string;
-  /** present only when the object was kept in full */
+  /** present only when the object was kept with data: all of it, or the keys a controller asked for */
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
   /** sha256 (hex, 32 chars) of each data/binaryData value as stored (base64 or text) */
@@ -32,8 +32,11 @@ export function slimMeta(m: ObjectMeta): ObjectMeta {
   };
 }
 
-/** Builds the transform for Secrets/ConfigMaps; `keepData` decides which objects stay whole. */
-export function slimDataObject(kind: 'Secret' | 'ConfigMap', keepData: (meta: ObjectMeta) => boolean) {
+/** Which data an object keeps: every key, these keys (when present), or none (digests only). */
+export type KeepData = 'all' | readonly string[] | undefined;
+
+/** Builds the transform for Secrets/ConfigMaps; `keepData` decides what data each object keeps. */
+export function slimDataObject(kind: 'Secret' | 'ConfigMap', keepData: (meta: ObjectMeta) => KeepData) {
   return (obj: KubeObject): SlimData => {
     const data = obj.data as Record<string, string> | undefined;
     const binaryData = obj.binaryData as Record<string, string> | undefined;
@@ -42,7 +45,9 @@ export function slimDataObject(kind: 'Secret' | 'ConfigMap', keepData: (meta: Ob
     for (const [k, v] of Object.entries(binaryData ?? {})) digests[k] = valueDigest(v);
     const meta = slimMeta(obj.metadata);
     const slim: SlimData = { apiVersion: 'v1', kind, metadata: meta, type: obj.type as string | undefined, digests };
-    if (keepData(meta)) { slim.data = data ?? {}; if (binaryData) slim.binaryData = binaryData; }
+    const keep = keepData(meta);
+    if (keep === 'all') { slim.data = data ?? {}; if (binaryData) slim.binaryData = binaryData; }
+    else if (keep) slim.data = Object.fromEntries(keep.filter((k) => data?.[k] !== undefined).map((k) => [k, data![k]!]));
     return slim;
   };
 }

@@ -10,9 +10,9 @@ export const next = chainFixture('p256', 'rotated');
 export const rsa = chainFixture('rsa2048');
 export const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-/** a raw Secret as the cache keeps an annotated one: whole */
-export const full = slimDataObject('Secret', () => true);
-const lean = slimDataObject('Secret', () => false);
+/** a raw Secret as read with GET: whole */
+export const full = slimDataObject('Secret', () => 'all');
+const lean = slimDataObject('Secret', () => undefined);
 
 export function sourceSecret(ns: string, name: string, pem: Record<string, string>, annotations: Record<string, string> = {}, keep = true): SlimData {
   const raw = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, data: Object.fromEntries(Object.entries(pem).map(([k, v]) => [k, b64(v)])) };

@@ -64,7 +64,7 @@ describe('Informer: the initial list is paged, fills the cache and fires add', (
   test('the cache holds what transform returns (lean Secrets: digests, no data)', async () => {
     const fake = new FakeKube();
     fake.listImpl = () => page([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'a', resourceVersion: '1' }, data: { k: 'dmFs' } }], '1');
-    const inf = new Informer<SlimData>({ client: fake.client, resource: Secrets, namespaces: [], transform: slimDataObject('Secret', () => false), log, metrics });
+    const inf = new Informer<SlimData>({ client: fake.client, resource: Secrets, namespaces: [], transform: slimDataObject('Secret', () => undefined), log, metrics });
     informers.push(inf as unknown as Informer<KubeObject>);
     inf.start();
     await inf.synced;

@@ -22,7 +22,7 @@ const secret = (over: Partial<KubeObject> = {}, meta: Partial<KubeObject['metada
 
 describe('slim Secrets keep digests, not data, unless keepData selects them', () => {
   test('without keepData: digests for every key, no data', () => {
-    const slim = slimDataObject('Secret', () => false)(secret());
+    const slim = slimDataObject('Secret', () => undefined)(secret());
     expect(slim.data).toBeUndefined();
     expect(slim.binaryData).toBeUndefined();
     expect(slim.digests).toEqual({ 'tls.crt': valueDigest('Y2VydA=='), 'tls.key': valueDigest('c2VjcmV0') });
@@ -32,37 +32,45 @@ describe('slim Secrets keep digests, not data, unless keepData selects them', ()
   });
 
   test('with keepData: the data is kept as stored, digests too', () => {
-    const slim = slimDataObject('Secret', (m) => m.annotations?.['annotary.io/keystores'] !== undefined)(secret());
+    const slim = slimDataObject('Secret', (m) => (m.annotations?.['annotary.io/keystores'] !== undefined ? 'all' : undefined))(secret());
     expect(slim.data).toEqual({ 'tls.crt': 'Y2VydA==', 'tls.key': 'c2VjcmV0' });
     expect(Object.keys(slim.digests).sort()).toEqual(['tls.crt', 'tls.key']);
   });
 
+  test('keepData naming keys keeps only those that exist; digests still cover every key', () => {
+    const s = secret({ data: { 'tls.crt': 'Y2VydA==', 'tls.key': 'c2VjcmV0', 'keystore.jks': 'AAEC' } });
+    const slim = slimDataObject('Secret', () => ['tls.crt', 'tls.key', 'ca.crt'])(s);
+    expect(slim.data).toEqual({ 'tls.crt': 'Y2VydA==', 'tls.key': 'c2VjcmV0' });
+    expect(Object.keys(slim.digests).sort()).toEqual(['keystore.jks', 'tls.crt', 'tls.key']);
+    expect(JSON.stringify(slim)).not.toContain('AAEC');
+  });
+
   test('keepData sees the slimmed metadata (no last-applied copy of the data)', () => {
     const seen: unknown[] = [];
-    slimDataObject('Secret', (m) => { seen.push(m); return false; })(secret());
+    slimDataObject('Secret', (m) => { seen.push(m); return undefined; })(secret());
     expect(JSON.stringify(seen)).not.toContain(LAST_APPLIED);
   });
 
   test('ConfigMap binaryData gets digests as well and is kept only with keepData', () => {
     const cm: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b', namespace: 'app' }, data: { 'ca-bundle.crt': 'PEM' }, binaryData: { 'truststore.jks': 'AAEC' } };
-    const lean = slimDataObject('ConfigMap', () => false)(cm);
+    const lean = slimDataObject('ConfigMap', () => undefined)(cm);
     expect(lean.digests).toEqual({ 'ca-bundle.crt': valueDigest('PEM'), 'truststore.jks': valueDigest('AAEC') });
     expect(lean.binaryData).toBeUndefined();
-    const full = slimDataObject('ConfigMap', () => true)(cm);
+    const full = slimDataObject('ConfigMap', () => 'all')(cm);
     expect(full.binaryData).toEqual({ 'truststore.jks': 'AAEC' });
     expect(full.kind).toBe('ConfigMap');
   });
 
   test('an object without data has empty digests (and empty data when kept)', () => {
     const s = secret({ data: undefined });
-    expect(slimDataObject('Secret', () => false)(s).digests).toEqual({});
-    expect(slimDataObject('Secret', () => true)(s).data).toEqual({});
+    expect(slimDataObject('Secret', () => undefined)(s).digests).toEqual({});
+    expect(slimDataObject('Secret', () => 'all')(s).data).toEqual({});
   });
 });
 
 describe('slim drops kubectl last-applied-configuration and managedFields, keeps the rest of metadata', () => {
   test('Secrets', () => {
-    const slim = slimDataObject('Secret', () => true)(secret());
+    const slim = slimDataObject('Secret', () => 'all')(secret());
     expect(slim.metadata.annotations).toEqual({ 'annotary.io/keystores': 'jks' });
     expect('managedFields' in slim.metadata).toBe(false);
     expect(slim.metadata).toMatchObject({ name: 'web', namespace: 'app', uid: 'u1', resourceVersion: '7', labels: { app: 'web' } });
@@ -107,7 +115,7 @@ describe('digests are deterministic and change when a value changes', () => {
   });
 
   test('property: slimming twice gives the same digests; changing one value changes only its digest', () => {
-    const transform = slimDataObject('Secret', () => false);
+    const transform = slimDataObject('Secret', () => undefined);
     fc.assert(
       fc.property(
         fc.dictionary(fc.stringMatching(/^[a-z.]{1,8}$/), fc.base64String(), { minKeys: 1, maxKeys: 6 }),
