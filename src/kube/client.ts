@@ -36,12 +36,15 @@ export type Query = Record<string, string | number | boolean | undefined>;
 
 /** A request without an answer for this long fails (watches excepted: the server ends them). */
 const REQUEST_TIMEOUT_MS = 60_000;
+/** a watch that asks for no timeoutSeconds lasts up to 2 × the apiserver's --min-request-timeout (1800 s) */
+const WATCH_DEFAULT_TIMEOUT_S = 3600;
+const WATCH_GRACE_S = 30;
 
 interface Connection { credentials: Credentials; agent: http.Agent }
 
 export class KubeClient {
   readonly fieldManager: string;
-  private connection: Promise<Connection> | undefined;
+  private connection: Connection | undefined;
 
   constructor(private readonly credentials: CredentialsProvider, opts: ClientOptions = {}) {
     this.fieldManager = opts.fieldManager ?? 'annotary';
@@ -54,22 +57,20 @@ export class KubeClient {
 
   /** Resolves the credentials now, so that a bad kubeconfig fails at startup with its reason. */
   async connect(): Promise<string> {
-    return (await this.connect_()).credentials.server;
+    return (await this.current()).credentials.server;
   }
 
-  private connect_(): Promise<Connection> {
-    if (!this.connection) {
-      const p = this.credentials.get().then((c) => ({ credentials: c, agent: agentFor(c) }));
-      p.catch(() => { if (this.connection === p) this.connection = undefined; });
-      this.connection = p;
-    }
+  /** The agent (TLS material, pooled connections) follows the credentials the provider holds. */
+  private async current(): Promise<Connection> {
+    const credentials = await this.credentials.get();
+    if (this.connection?.credentials !== credentials) this.connection = { credentials, agent: agentFor(credentials) };
     return this.connection;
   }
 
   /** One request; a 401 re-resolves the credentials (an expired exec/OIDC token) and tries once more. */
   private async open(method: HttpMethod, path: string, opts: { query?: Query; body?: string; contentType?: string; watch?: boolean }): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
     for (let attempt = 0; ; attempt++) {
-      const conn = await this.connect_();
+      const conn = await this.current();
       const url = new URL(conn.credentials.server + path);
       for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
       const headers: Record<string, string> = { accept: 'application/json', ...this.credentials.headers(conn.credentials) };
@@ -83,7 +84,6 @@ export class KubeClient {
       if (res.statusCode === 401 && attempt === 0) {
         res.resume();
         await this.credentials.refresh(conn.credentials);
-        this.connection = undefined;
         continue;
       }
       return { res, req };
@@ -149,6 +149,9 @@ export class KubeClient {
     try {
       const { res, req } = await this.open('GET', path, { query: { ...query, watch: true }, watch: true });
       abort.signal.addEventListener('abort', () => { req.destroy(); finish(); });
+      // the server ends a watch after timeoutSeconds; silence well beyond that means a dead
+      // connection (no FIN ever came): end it like a timeout, the caller watches again
+      req.setTimeout((Number(query.timeoutSeconds ?? WATCH_DEFAULT_TIMEOUT_S) + WATCH_GRACE_S) * 1000, () => { req.destroy(); finish(); });
       if (res.statusCode !== 200) { finish(apiError('WATCH', path, res.statusCode ?? 0, await readText(res))); return abort; }
       let pending = '';
       res.setEncoding('utf8');
