@@ -16,6 +16,9 @@ describe('the private key must belong to the certificate', () => {
     expectReason(() => orderChain(parseCertificates(rsa.certPem(2)), parsePrivateKey(ec.keyPkcs8).key), 'KeyMismatch');
     expectReason(() => orderChain(parseCertificates(ec.certPem(1)), parsePrivateKey(rsa.keyPkcs8).key), 'KeyMismatch');
     expectReason(() => orderChain(parseCertificates(ec.certPem(2)), parsePrivateKey(chainFixture('p384').keyPkcs8).key), 'KeyMismatch');
+    // same type and size, another key
+    expect(keyMatchesCert(parsePrivateKey(chainFixture('rsa2048', 'rotated').keyPkcs8).key, parseCertificates(rsa.leaf)[0]!)).toBe(false);
+    expect(keyMatchesCert(parsePrivateKey(chainFixture('p256', 'rotated').keyPkcs8).key, parseCertificates(ec.leaf)[0]!)).toBe(false);
   });
 });
 
