@@ -1,8 +1,7 @@
 // The baseline process of bench/scale.ts: the same client library (KubeClient) in a bare Node
 // process that lists what annotary's caches hold (Secrets, ConfigMaps, Deployments,
 // StatefulSets, DaemonSets, Ingresses of one namespace) and keeps the lists. Prints one JSON
-// line: RSS and heap right after the import, with the lists held, and — for the table's note on
-// what annotary avoids — RSS once @kubernetes/client-node is imported as well.
+// line: RSS and heap right after the import, and with the lists held.
 //   node dist-bench/bench/baseline-list.js <kubeconfig> <namespace>
 const importStart = process.memoryUsage();
 const { KubeClient } = await import('../src/kube/client.js');
@@ -12,11 +11,8 @@ const [kubeconfig, ns] = process.argv.slice(2);
 const client = KubeClient.fromOptions({ kubeconfig, fieldManager: 'bench-baseline' });
 const held = await Promise.all([Secrets, ConfigMaps, Deployments, StatefulSets, DaemonSets, Ingresses].map((rt) => client.list(rt, ns)));
 const withLists = process.memoryUsage();
-await import('@kubernetes/client-node');
-const withClientNode = process.memoryUsage();
 console.log(JSON.stringify({
   bareRss: importStart.rss, bareHeap: importStart.heapUsed, importRss: afterImport.rss, importHeap: afterImport.heapUsed,
   rss: withLists.rss, heap: withLists.heapUsed, objects: held.reduce((n, l) => n + l.items.length, 0),
-  clientNodeRss: withClientNode.rss,
 }));
 process.exit(0);
