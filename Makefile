@@ -20,7 +20,7 @@ deps: $(NPM_STAMP)
 	bash hack/cluster.sh deps
 
 build: $(NPM_STAMP)
-	npx tsc -p tsconfig.build.json
+	npm run build
 
 typecheck: $(NPM_STAMP)
 	npx tsc -p tsconfig.json --noEmit
