@@ -3,7 +3,7 @@
 //
 // Why a child process: @kubernetes/client-node's KubeConfig is the well-kept implementation of
 // kubeconfig loading (KUBECONFIG path lists, contexts, in-cluster config, exec and
-// auth-provider plugins), but its module imports all ~600 generated API models: about 70 MiB
+// auth-provider plugins), but its module imports all ~600 generated API models: about 80 MiB
 // of RSS (30 MiB of it JS heap: source text and code) that the operator would carry for its
 // whole life to call one function at startup. So a short-lived `node` child loads client-node,
 // resolves the config and prints plain data (server, TLS material, headers); the operator
