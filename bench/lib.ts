@@ -115,11 +115,11 @@ export function picks(n: number, count: number): number[] {
 
 // ---- apiserver metrics ----------------------------------------------------------------------
 
-/** PATCH + PUT requests on the main resource (not status) counted by the apiserver itself. */
-export function apiserverWrites(resources: string[]): number {
+/** PATCH + PUT requests on the main resource (not status) counted by the apiserver itself; `code`: only those answered so. */
+export function apiserverWrites(resources: string[], code?: string): number {
   const text = kubectl('get', '--raw', '/metrics');
   let n = 0;
-  for (const resource of resources) for (const verb of ['PATCH', 'PUT']) n += sumMetric(text, 'apiserver_request_total', { verb, resource, subresource: '' });
+  for (const resource of resources) for (const verb of ['PATCH', 'PUT']) n += sumMetric(text, 'apiserver_request_total', { verb, resource, subresource: '', ...(code ? { code } : {}) });
   return n;
 }
 
