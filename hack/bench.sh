@@ -9,11 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 npx tsc -p bench/tsconfig.json
+# a control plane started here is stopped at the end, as make test does; a running one is reused
+started=""
+if ! bash hack/cluster.sh status | grep -q 'apiserver running'; then started=1; fi
 bash hack/cluster.sh up >&2
 export ANNOTARY_E2E_KUBECONFIG=${ANNOTARY_E2E_KUBECONFIG:-${ANNOTARY_CLUSTER_DIR:-$PWD/.cluster}/kubeconfig}
 export BENCH_ROWS
 BENCH_ROWS=$(mktemp "${TMPDIR:-/tmp}/annotary-bench.XXXXXX")
-trap 'rm -f "$BENCH_ROWS"' EXIT
+trap 'rm -f "$BENCH_ROWS"; if [ -n "$started" ]; then bash hack/cluster.sh down >&2; fi' EXIT
 
 # namespaces of the previous benchmark are finalized by the apiserver in the background: let
 # that finish so it does not load the next measurement
