@@ -68,7 +68,7 @@ export class KubeClient {
   }
 
   /** One request; a 401 re-resolves the credentials (an expired exec/OIDC token) and tries once more. */
-  private async open(method: HttpMethod, path: string, opts: { query?: Query; body?: string; contentType?: string; watch?: boolean }): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+  private async open(method: HttpMethod, path: string, opts: { query?: Query; body?: string; contentType?: string; timeoutMs?: number }): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.current();
       const url = new URL(conn.credentials.server + path);
@@ -76,7 +76,8 @@ export class KubeClient {
       const headers: Record<string, string> = { accept: 'application/json', ...this.credentials.headers(conn.credentials) };
       if (opts.body !== undefined) { headers['content-type'] = opts.contentType ?? 'application/json'; headers['content-length'] = String(Buffer.byteLength(opts.body)); }
       const req = (url.protocol === 'http:' ? http : https).request(url, { method, headers, agent: conn.agent });
-      if (!opts.watch) req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
+      const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`${method} ${path}: silent for ${timeoutMs / 1000} s`), { name: 'TimeoutError' })));
       const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
         req.on('response', resolve).on('error', reject);
         req.end(opts.body);
@@ -139,19 +140,21 @@ export class KubeClient {
   }
 
   /**
-   * Streams watch events; `done` is called once when the stream ends for any reason (with
-   * no error when it was aborted or the server closed it).
+   * Streams watch events; `done` is called once when the stream ends for any reason: with
+   * no error when it was aborted or the server closed it, with a TimeoutError when the
+   * connection went silent (see the timeout below).
    */
   async watch(path: string, query: Query, onEvent: (type: string, obj: KubeObject) => void, done: (err?: unknown) => void): Promise<AbortController> {
     const abort = new AbortController();
     let finished = false;
     const finish = (err?: unknown) => { if (!finished) { finished = true; done(err); } };
     try {
-      const { res, req } = await this.open('GET', path, { query: { ...query, watch: true }, watch: true });
+      // the server ends a watch after timeoutSeconds; silence well beyond that, before or after
+      // the response began, means a dead connection (no FIN ever came): the caller watches again
+      const timeoutMs = (Number(query.timeoutSeconds ?? WATCH_DEFAULT_TIMEOUT_S) + WATCH_GRACE_S) * 1000;
+      const { res, req } = await this.open('GET', path, { query: { ...query, watch: true }, timeoutMs });
       abort.signal.addEventListener('abort', () => { req.destroy(); finish(); });
-      // the server ends a watch after timeoutSeconds; silence well beyond that means a dead
-      // connection (no FIN ever came): end it like a timeout, the caller watches again
-      req.setTimeout((Number(query.timeoutSeconds ?? WATCH_DEFAULT_TIMEOUT_S) + WATCH_GRACE_S) * 1000, () => { req.destroy(); finish(); });
+      req.on('error', finish); // the TimeoutError lands here; the response only sees "aborted"
       if (res.statusCode !== 200) { finish(apiError('WATCH', path, res.statusCode ?? 0, await readText(res))); return abort; }
       let pending = '';
       res.setEncoding('utf8');
