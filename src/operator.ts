@@ -26,9 +26,10 @@ class SharedCaches implements Caches {
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void { this.keepRules.push({ pred, keys }); }
 
   secrets(): Informer<SlimData> {
+    // keys asked for twice are kept once: slimDataObject builds the kept data as a map
     return this.get(Secrets, slimDataObject('Secret', (m) => {
       const keys = this.keepRules.filter((r) => r.pred(m.annotations)).flatMap((r) => r.keys);
-      return keys.length ? [...new Set(keys)] : undefined;
+      return keys.length ? keys : undefined;
     })) as Informer<SlimData>;
   }
 
