@@ -3,29 +3,14 @@
 // ServiceAccount tokens do). A 401 makes the client resolve again, once, and retry.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as yaml from 'js-yaml';
 import { ApiError, KubeClient } from '../src/kube/client.js';
 import { Namespaces } from '../src/kube/types.js';
-import { KUBECONFIG } from './harness/cluster.js';
+import { adminKubeconfig, writeKubeconfig } from './harness/cluster.js';
 import { scratchDir } from '../test/pki/fixtures.js';
 
 const dir = scratchDir('e2e-credentials');
-const admin = yaml.load(readFileSync(KUBECONFIG, 'utf8')) as {
-  clusters: { cluster: Record<string, string> }[];
-  users: { user: { token: string } }[];
-};
-const ADMIN_TOKEN = admin.users[0]!.user.token;
-
-function kubeconfigWith(name: string, user: object): string {
-  const file = path.join(dir, `${name}.yaml`);
-  writeFileSync(file, yaml.dump({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'local', cluster: admin.clusters[0]!.cluster }],
-    users: [{ name: 'u', user }],
-    contexts: [{ name: 'c', context: { cluster: 'local', user: 'u' } }],
-  }), { mode: 0o600 });
-  return file;
-}
+const ADMIN_TOKEN = adminKubeconfig().users[0]!.user.token;
+const kubeconfigWith = (name: string, user: object) => writeKubeconfig(path.join(dir, `${name}.yaml`), user);
 
 const status = (p: Promise<unknown>) => p.then(() => 200, (e: unknown) => (e instanceof ApiError ? e.status : Promise.reject(e)));
 

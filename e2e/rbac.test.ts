@@ -1,14 +1,12 @@
 // The install manifests' RBAC is enough, and no more: the operator runs with the token of
 // the `annotary` ServiceAccount from `kubectl kustomize manifests/` (the local control plane
 // enforces RBAC), does its work, and that token cannot delete a Deployment.
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as yaml from 'js-yaml';
 import { ApiError, KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Ingresses, ReplicaSets, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { KUBECONFIG, ROOT, adminClient, b64, deleteNamespace, eventsFor, kubectl, newNamespace, startOperator, waitFor } from './harness/cluster.js';
+import { ROOT, adminClient, b64, deleteNamespace, eventsFor, kubectl, newNamespace, startOperator, waitFor, writeKubeconfig } from './harness/cluster.js';
 import { chainFixture, scratchDir } from '../test/pki/fixtures.js';
 
 type Secret = KubeObject & { data?: Record<string, string> };
@@ -20,20 +18,6 @@ const rotated = chainFixture('p256', 'rotated');
 let ns: string;
 let saKubeconfig: string;
 let op: OperatorProcess;
-
-/** A kubeconfig for the cluster of .cluster/kubeconfig with the ServiceAccount's token. */
-function writeTokenKubeconfig(token: string): string {
-  const admin = yaml.load(readFileSync(KUBECONFIG, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority': string } }[] };
-  const { server, 'certificate-authority': ca } = admin.clusters[0].cluster;
-  const file = path.join(scratchDir('e2e-rbac'), 'kubeconfig');
-  writeFileSync(file, yaml.dump({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
-    clusters: [{ name: 'local', cluster: { server, 'certificate-authority': ca } }],
-    users: [{ name: 'annotary', user: { token } }],
-    contexts: [{ name: 'sa', context: { cluster: 'local', user: 'annotary' } }],
-  }), { mode: 0o600 });
-  return file;
-}
 
 /** Kubernetes 1.20: the token controller writes a kubernetes.io/service-account-token Secret for the SA. */
 async function serviceAccountToken(): Promise<string> {
@@ -54,7 +38,8 @@ beforeAll(async () => {
   kubectl('apply', '-f', path.join(ROOT, 'manifests/base/namespace.yaml'));
   kubectl('apply', '--dry-run=server', '-k', path.join(ROOT, 'manifests'));
   kubectl('apply', '-k', path.join(ROOT, 'manifests'));
-  saKubeconfig = writeTokenKubeconfig(await serviceAccountToken());
+  // the cluster of .cluster/kubeconfig with the ServiceAccount's token
+  saKubeconfig = writeKubeconfig(path.join(scratchDir('e2e-rbac'), 'kubeconfig'), { token: await serviceAccountToken() });
   ns = await newNamespace(client, 'rbac');
   op = await startOperator(['--namespaces', ns, '--controllers', 'keystores,ingresses,reload,expiry',
     '--leader-elect=true', '--leader-election-namespace', INSTALL_NS, '--lease-duration', '4s', '--reload-settle', '500ms'], {}, saKubeconfig);

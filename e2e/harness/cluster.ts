@@ -1,9 +1,10 @@
 // Helpers for e2e tests against the real local control plane started by hack/cluster.sh.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import * as yaml from 'js-yaml';
 import { KubeClient } from '../../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../../src/kube/types.js';
 import { Events, Namespaces, resourcePath } from '../../src/kube/types.js';
@@ -15,6 +16,22 @@ export const ROOT = (() => {
   return dir;
 })();
 export const KUBECONFIG = process.env.ANNOTARY_E2E_KUBECONFIG ?? path.join(ROOT, '.cluster/kubeconfig');
+
+/** The admin kubeconfig of the local control plane, parsed. */
+export function adminKubeconfig(): { clusters: { cluster: Record<string, string> }[]; users: { user: { token: string } }[] } {
+  return yaml.load(readFileSync(KUBECONFIG, 'utf8')) as ReturnType<typeof adminKubeconfig>;
+}
+
+/** Writes `file`: a kubeconfig for the local control plane (its server and CA) with another user. */
+export function writeKubeconfig(file: string, user: object): string {
+  writeFileSync(file, yaml.dump({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'local', cluster: adminKubeconfig().clusters[0]!.cluster }],
+    users: [{ name: 'u', user }],
+    contexts: [{ name: 'c', context: { cluster: 'local', user: 'u' } }],
+  }), { mode: 0o600 });
+  return file;
+}
 
 export function adminClient(): KubeClient {
   return KubeClient.fromOptions({ kubeconfig: KUBECONFIG, fieldManager: 'e2e-test' });
