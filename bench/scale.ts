@@ -51,27 +51,28 @@ const deployment = (ns: string) => (i: number): KubeObject => ({
 
 interface Baseline { ms: number; bareRss: number; importRss: number; rss: number; heap: number; objects: number }
 
-/** Spawns the baseline process; time from spawn to its report (lists held). */
-function baselineProcess(ns: string): Promise<Baseline> {
-  const t0 = performance.now();
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist-bench/bench/baseline-list.js'), KUBECONFIG, ns], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Runs `node args` from the repository root; resolves with the JSON of its last stdout line. */
+function nodeJson<T>(what: string, args: string[]): Promise<T> {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   proc.stdout.on('data', (b: Buffer) => { out += b.toString(); });
   return new Promise((resolve, reject) => proc.on('exit', (code) => {
-    if (code !== 0) return reject(new Error(`baseline process exited with ${code}`));
-    resolve({ ms: performance.now() - t0, ...JSON.parse(out.trim().split('\n').pop()!) });
+    if (code !== 0) return reject(new Error(`${what} exited with ${code}`));
+    resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
   }));
+}
+
+/** Spawns the baseline process; time from spawn to its report (lists held). */
+async function baselineProcess(ns: string): Promise<Baseline> {
+  const t0 = performance.now();
+  const report = await nodeJson<Omit<Baseline, 'ms'>>('baseline process', [path.join(ROOT, 'dist-bench/bench/baseline-list.js'), KUBECONFIG, ns]);
+  return { ms: performance.now() - t0, ...report };
 }
 
 /** RSS of a fresh Node process before and after importing `specifier` (resolved from the repository). */
 function importRss(specifier: string): Promise<{ bare: number; after: number }> {
   const code = `const bare = process.memoryUsage().rss; await import(${JSON.stringify(specifier)}); console.log(JSON.stringify({ bare, after: process.memoryUsage().rss }));`;
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    proc.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    proc.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { bare: number; after: number }) : reject(new Error(`import of ${specifier} exited with ${code}`))));
-  });
+  return nodeJson(`import of ${specifier}`, ['--input-type=module', '-e', code]);
 }
 
 /** Queues empty and the reconcile count unchanged over one second. */
