@@ -10,7 +10,7 @@
 // storeKeys); the invariants are about what the operator did to the object.
 import fc from 'fast-check';
 import { AnnotationReader } from '../src/annotations.js';
-import { keystoreInputsHash, parseKeystoreSpec, storeKeys } from '../src/controllers/keystores.js';
+import { keystoreInputsHash, parseKeystoreSpec, storeKeys } from '../src/controllers/store-specs.js';
 import { isRefusal } from '../src/controllers/refusal.js';
 import { valueDigest } from '../src/kube/slim.js';
 import type { KubeObject } from '../src/kube/types.js';

@@ -94,7 +94,12 @@ build_binaries() {
 deps() {
   need_pkgs etcd-server openssl openjdk-17-jdk-headless curl iproute2
   mkdir -p "$CACHE"
+  have_binaries && return 0
+  # one build at a time: checkouts side by side share the cache and its work folder
+  exec 9>"$CACHE/build.lock"
+  flock 9
   have_binaries || build_binaries
+  flock -u 9
 }
 
 pid_alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }

@@ -4,7 +4,7 @@
 import type { Caches, ControllerContext } from './context.js';
 import type { Refusal } from './refusal.js';
 import { refuse } from './refusal.js';
-import type { DigestLookup, PasswordRef } from './keystores.js';
+import type { DigestLookup, PasswordRef } from './store-specs.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject } from '../kube/types.js';
 import { ConfigMaps, Secrets, objectKey } from '../kube/types.js';

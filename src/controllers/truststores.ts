@@ -2,10 +2,10 @@
 // `generate-java-truststore`). Written to binaryData; same ownership rules as the
 // Secret keystores: only keys listed in annotary.io/managed-keys are ever changed.
 import { createHash } from 'node:crypto';
-import { A, AnnotationReader, commaList } from '../annotations.js';
+import { A, commaList } from '../annotations.js';
 import type { ControllerModule } from './context.js';
-import type { PasswordRef } from './keystores.js';
-import { parseBoolAnnotation, parseFormats, parsePasswordRef, refKey } from './keystores.js';
+import type { TruststoreSpec } from './store-specs.js';
+import { parseTruststoreSpec, refKey } from './store-specs.js';
 import type { Refusal } from './refusal.js';
 import { isRefusal, refuse } from './refusal.js';
 import { reportRefusal, resolvePassword, valueReader } from './sources.js';
@@ -16,32 +16,9 @@ import type { SlimData } from '../kube/slim.js';
 import { valueDigest } from '../kube/slim.js';
 import { ConfigMaps, objectKey, splitKey } from '../kube/types.js';
 import { PkiError } from '../pki/errors.js';
-import type { StoreFormat } from '../pki/stores.js';
 import { buildTruststore } from '../pki/stores.js';
 
 const CONTROLLER = 'truststores';
-
-export interface TruststoreSpec { formats: StoreFormat[]; sourceKey: string; password: PasswordRef; aliasPrefix: string }
-
-/** What a ConfigMap's annotations ask for; undefined = nothing. */
-export function parseTruststoreSpec(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): TruststoreSpec | Refusal | undefined {
-  const native = reader.get(annotations, A.truststore);
-  if (native !== undefined) {
-    const formats = parseFormats(native, A.truststore);
-    if (isRefusal(formats)) return formats;
-    const password = parsePasswordRef(annotations, reader, defaultPassword);
-    if (isRefusal(password)) return password;
-    return { formats, password, aliasPrefix: 'ca', sourceKey: reader.get(annotations, A.sourceCaKey)?.trim() || 'ca-bundle.crt' };
-  }
-  const cu = parseBoolAnnotation(reader.get(annotations, A.cuGenerateJavaTruststore), A.cuGenerateJavaTruststore);
-  if (isRefusal(cu)) return cu;
-  if (!cu) return undefined;
-  return {
-    formats: ['jks'], aliasPrefix: 'alias',
-    password: { literal: reader.get(annotations, A.cuJavaKeystorePassword) || 'changeme' },
-    sourceKey: reader.get(annotations, A.cuSourceCaKey)?.trim() || 'ca-bundle.crt',
-  };
-}
 
 /** binaryData the ConfigMap should hold; undefined when it already does. */
 export function desiredTruststoreData(o: {

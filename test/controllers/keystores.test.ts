@@ -3,10 +3,11 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { A, AnnotationReader } from '../../src/annotations.js';
+import { desiredKeystoreData, type DataChange, type KeystoreObserved } from '../../src/controllers/keystores.js';
 import {
-  KEYSTORE_INPUTS, desiredKeystoreData, keystoreInputsHash, parseKeystoreSpec, parseTrustRef, storeKeys,
-  type DataChange, type DigestLookup, type KeystoreObserved, type KeystoreSpec, type SecretWants,
-} from '../../src/controllers/keystores.js';
+  KEYSTORE_INPUTS, keystoreInputsHash, parseKeystoreSpec, parseTrustRef, storeKeys,
+  type DigestLookup, type KeystoreSpec, type SecretWants,
+} from '../../src/controllers/store-specs.js';
 import { isRefusal, type Refusal } from '../../src/controllers/refusal.js';
 import { valueDigest } from '../../src/kube/slim.js';
 import { readJks } from '../../src/pki/jks.js';

@@ -2,8 +2,8 @@
 // rollout per change, idempotence, and waiting for the keystore controller.
 import fc from 'fast-check';
 import { A, AnnotationReader } from '../../src/annotations.js';
-import type { DigestLookup } from '../../src/controllers/keystores.js';
-import { keystoreInputsHash, parseKeystoreSpec } from '../../src/controllers/keystores.js';
+import type { DigestLookup } from '../../src/controllers/store-specs.js';
+import { keystoreInputsHash, parseKeystoreSpec } from '../../src/controllers/store-specs.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import type { ReloadChange, ReloadObserved, WatchedData } from '../../src/controllers/reload.js';
 import { RESTARTED_AT, changeCause, configDigest, desiredReload, keystorePending, objectDigests, restartedAtValue } from '../../src/controllers/reload.js';

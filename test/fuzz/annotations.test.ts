@@ -6,12 +6,12 @@ import fc from 'fast-check';
 import { A, AnnotationReader } from '../../src/annotations.js';
 import { warningThreshold } from '../../src/controllers/expiry.js';
 import { ingressWants } from '../../src/controllers/ingresses.js';
-import { parseKeystoreSpec } from '../../src/controllers/keystores.js';
+import { parseKeystoreSpec } from '../../src/controllers/store-specs.js';
 import type { Refusal } from '../../src/controllers/refusal.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import { parseReloadPolicy } from '../../src/controllers/reloader-rules.js';
 import { routeWants } from '../../src/controllers/routes.js';
-import { parseTruststoreSpec } from '../../src/controllers/truststores.js';
+import { parseTruststoreSpec } from '../../src/controllers/store-specs.js';
 
 export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 /** Parsers refuse annotation values with this reason only (PKI and reference reasons come later, from data). */
