@@ -30,6 +30,7 @@ export const A = {
   sourceCaKey: 'annotary.io/source-ca-key',
   sourceHash: 'annotary.io/source-hash',
   managedKeys: 'annotary.io/managed-keys',
+  ownerRecord: 'annotary.io/owner-record',
   // routes and ingresses
   certsFromSecret: 'annotary.io/certs-from-secret',
   injectCa: 'annotary.io/inject-ca',
@@ -79,7 +80,8 @@ export const ANNOTATIONS: AnnotationSpec[] = [
   { key: A.truststore, origin: 'annotary', on: ['ConfigMap'], values: '`jks`, `pkcs12` or `jks,pkcs12`', description: 'Write binaryData truststore.jks/truststore.p12 from the CA bundle in the ConfigMap.' },
   { key: A.sourceCaKey, origin: 'annotary', on: ['ConfigMap'], values: 'data key', description: 'Key of the CA bundle in the ConfigMap. Default `ca-bundle.crt`.' },
   { key: A.sourceHash, origin: 'annotary', on: ['Secret', 'ConfigMap'], written: true, values: 'sha256 hex', description: 'Digest of the inputs the stores were built from; equal to the current inputs means the Secret is consistent.' },
-  { key: A.managedKeys, origin: 'annotary', on: ['Secret', 'ConfigMap'], written: true, values: 'comma list', description: 'Data keys annotary wrote; only these are ever changed or removed by annotary.' },
+  { key: A.managedKeys, origin: 'annotary', on: ['Secret', 'ConfigMap'], written: true, values: 'comma list', description: 'Data keys annotary wrote (readable list; a claim, not a proof: see owner-record).' },
+  { key: A.ownerRecord, origin: 'annotary', on: ['Secret', 'ConfigMap'], written: true, values: 'JSON: uid and a digest per written key', description: 'Proof of what annotary wrote into this object: only keys it proves are ever changed or removed by annotary; copied to another object, it proves only values that are byte for byte annotary\'s.' },
   { key: A.certsFromSecret, origin: 'annotary', on: ['Route', 'Ingress'], values: 'Route: `<secret>`; Ingress: `[<namespace>/]<secret>`', description: 'Fill the TLS certificate and key from this kubernetes.io/tls Secret and keep them current.' },
   { key: A.injectCa, origin: 'annotary', on: ['Route'], values: '`true` (default) / `false`', description: 'With certs-from-secret: also set spec.tls.caCertificate from ca.crt.' },
   { key: A.destinationCaFromSecret, origin: 'annotary', on: ['Route', 'Ingress'], values: 'Route: `<secret>`; Ingress: `[<namespace>/]<secret>`', description: 'Route: spec.tls.destinationCACertificate from ca.crt. Ingress (ingress-nginx only): CA copy + proxy-ssl annotations.' },

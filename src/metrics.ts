@@ -14,6 +14,11 @@ export function createMetrics() {
     queueDepth: new Gauge({ name: 'annotary_queue_depth', help: 'Keys waiting in a controller work queue.', labelNames: ['controller'], registers }),
     queueRetries: new Counter({ name: 'annotary_queue_retries_total', help: 'Keys re-queued with backoff after a failure.', labelNames: ['controller'], registers }),
     writesTotal: new Counter({ name: 'annotary_writes_total', help: 'Writes (patch/create/delete) the operator made, by controller, kind and verb.', labelNames: ['controller', 'kind', 'verb'], registers }),
+    writesRejectedTotal: new Counter({
+      name: 'annotary_writes_rejected_total',
+      help: 'Writes the apiserver refused for good (400, 413, 422), by controller, kind and status; not retried until their inputs change.',
+      labelNames: ['controller', 'kind', 'status'], registers,
+    }),
     conflictsTotal: new Counter({ name: 'annotary_write_conflicts_total', help: 'Writes refused with 409 Conflict and retried.', labelNames: ['controller', 'kind'], registers }),
     invalidInputTotal: new Counter({ name: 'annotary_invalid_input_total', help: 'Objects refused for bad input, by controller and reason.', labelNames: ['controller', 'reason'], registers }),
     eventsTotal: new Counter({ name: 'annotary_events_total', help: 'Kubernetes Events emitted, by type and reason.', labelNames: ['type', 'reason'], registers }),

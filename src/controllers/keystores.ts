@@ -10,11 +10,12 @@ import { isRefusal, refuse } from './refusal.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import { Secrets, objectKey, splitKey } from '../kube/types.js';
-import { cachedDigests, pemText, reportRefusal, resolvePassword, valueReader } from './sources.js';
+import { cachedDigests, cachedStoreDeps, pemText, reportRefusal, resolvePassword, valueReader } from './sources.js';
 import type { SecretWants } from './store-specs.js';
-import { KEYSTORE_INPUTS, keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec, refKey } from './store-specs.js';
-import type { ManagedChange } from './managed-keys.js';
-import { applyManagedKeys, diffManagedKeys } from './managed-keys.js';
+import { KEYSTORE_INPUTS, cycleRefusal, findStoreCycle, keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec, refKey } from './store-specs.js';
+import type { ManagedChange, OwnerRecord } from './managed-keys.js';
+import { applyManagedKeys, checkDataSize, diffManagedKeys, digestOfDigests, parseOwnerRecord, reportManagedChange, writtenKeysIntact } from './managed-keys.js';
+import { RejectedWrites } from '../kube/rejections.js';
 import { PkiError } from '../pki/errors.js';
 import { buildStores } from '../pki/stores.js';
 import { describeChain } from '../pki/certinfo.js';
@@ -28,8 +29,12 @@ export interface KeystoreObserved {
   data: Record<string, string>;
   /** digests of every data key (the cache keeps the inputs' values only) */
   digests: Record<string, string>;
-  /** keys annotary wrote before (annotary.io/managed-keys) */
+  /** the Secret's uid, what its owner record must be bound to */
+  uid?: string;
+  /** keys claimed for annotary (annotary.io/managed-keys) */
   managed: string[];
+  /** annotary.io/owner-record, parsed: what annotary proves it wrote */
+  record?: OwnerRecord;
   password?: string;
   extraTrustPem: string[];
   inputsHash: string;
@@ -73,7 +78,8 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
     throw err;
   }
   const change = diffManagedKeys({
-    currentDigests: o.digests, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash, takeover: o.wants.handover,
+    uid: o.uid, record: o.record, currentDigests: o.digests, want, managed: o.managed,
+    inputsHash: o.inputsHash, currentHash: o.currentHash, takeover: o.wants.handover,
   });
   return change && !isRefusal(change) ? { ...change, warnings } : change;
 }
@@ -87,6 +93,7 @@ export const keystoresController: ControllerModule = {
     const secrets = caches.secrets();
     const configMaps = caches.configMaps();
     const refs = new ReferenceIndex();
+    const rejected = new RejectedWrites();
 
     const read = valueReader(ctx, caches);
     const refuseOn = (secret: SlimData, r: Refusal) => reportRefusal(ctx, CONTROLLER, secret, r);
@@ -95,8 +102,8 @@ export const keystoresController: ControllerModule = {
       name: CONTROLLER,
       async reconcile(key) {
         const secret = secrets.get(key);
-        if (!secret || secret.metadata.deletionTimestamp) { refs.remove(key); return; }
-        const { namespace } = splitKey(key);
+        if (!secret || secret.metadata.deletionTimestamp) { refs.remove(key); rejected.forget(key); return; }
+        const { namespace, name } = splitKey(key);
         const ann = secret.metadata.annotations;
         const wants = parseKeystoreSpec(ann, reader, config.defaultPassword);
         if (isRefusal(wants)) { refs.remove(key); return refuseOn(secret, wants); }
@@ -106,11 +113,17 @@ export const keystoresController: ControllerModule = {
           ...spec.trustFrom.map((r) => refKey(r.kind, namespace, r.name)),
         ] : []);
         const managed = commaList(ann?.[A.managedKeys]);
-        if (!spec && !wants.certInfo && managed.length === 0) return;
+        const record = parseOwnerRecord(ann?.[A.ownerRecord]);
+        if (!spec && !wants.certInfo && managed.length === 0 && !record) return;
+        const cycle = findStoreCycle({ kind: 'Secret', name }, cachedStoreDeps(caches, namespace, reader, config.defaultPassword));
+        if (cycle) return refuseOn(secret, cycleRefusal({ kind: 'Secret', name }, cycle));
         const inputsHash = keystoreInputsHash(wants, secret.digests, cachedDigests(caches, namespace));
         if (isRefusal(inputsHash)) return refuseOn(secret, inputsHash);
-        // fast path: stores were built from exactly these inputs and are all still there
-        if (ann?.[A.sourceHash] === inputsHash && managed.every((k) => k in secret.digests)) return;
+        // fast path: stores were built from exactly these inputs and hold what annotary wrote
+        if (ann?.[A.sourceHash] === inputsHash && writtenKeysIntact(secret.metadata, secret.digests)) return;
+        // refused for good with exactly these inputs and data: neither rebuilt nor sent again
+        const fingerprint = `${inputsHash}/${digestOfDigests(secret.digests)}`;
+        if (rejected.blocks(key, fingerprint)) return;
 
         let password: string | undefined;
         if (spec) {
@@ -125,20 +138,22 @@ export const keystoresController: ControllerModule = {
           extraTrustPem.push(pem);
         }
         const change = desiredKeystoreData({
-          wants, data: secret.data ?? {}, digests: secret.digests, managed, password, extraTrustPem, inputsHash, currentHash: ann?.[A.sourceHash],
+          wants, data: secret.data ?? {}, digests: secret.digests, uid: secret.metadata.uid, managed, record,
+          password, extraTrustPem, inputsHash, currentHash: ann?.[A.sourceHash],
         });
         if (change === undefined) return;
         if (isRefusal(change)) return refuseOn(secret, change);
-
-        await applyManagedKeys(ctx, CONTROLLER, Secrets, secret, 'data', change);
+        // the cache keeps the inputs' values: their sizes count, other keys' the apiserver checks
+        const knownSizes = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length]));
+        const rejection = checkDataSize(knownSizes, change, 'base64') ?? (await applyManagedKeys(ctx, CONTROLLER, Secrets, secret, 'data', change));
+        if (rejection) { rejected.remember(key, fingerprint); return refuseOn(secret, rejection); }
+        rejected.forget(key);
         for (const w of change.warnings) {
           ctx.metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: 'CertificateWarning' }); // every Warning counts (README)
           events.emit(secret, 'Warning', 'CertificateWarning', w);
         }
-        const written = Object.keys(change.set);
-        if (written.length) events.emit(secret, 'Normal', 'StoresUpdated', `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);
-        if (change.remove.length) events.emit(secret, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
-        log.debug('secret updated', { key, set: written, removed: change.remove });
+        reportManagedChange(ctx, CONTROLLER, secret, change, 'StoresUpdated');
+        log.debug('secret updated', { key, set: Object.keys(change.set), removed: change.remove });
       },
     });
 

@@ -1,18 +1,71 @@
 // The ownership rule shared by every controller that writes data keys into a user's
 // object (keystores into Secrets, truststores into ConfigMaps): annotary changes or removes
-// only the keys listed in annotary.io/managed-keys, refuses to overwrite anyone else's key,
-// and writes nothing when the object already holds exactly what it wants.
+// only keys it can prove it wrote, refuses to overwrite anyone else's key, and writes
+// nothing when the object already holds exactly what it wants.
+//
+// Proof of authorship: annotary.io/owner-record, written in the same patch as the keys,
+// holds the object's uid and the digest of every value annotary wrote. A record bound to
+// this object's uid proves every key it lists (so a tampered store is restored). A record or
+// an annotary.io/managed-keys list copied from another object (a GitOps tool, a manifest
+// exported with its annotations) proves only keys whose current value is byte for byte what
+// annotary recorded or would write now; anything else stays the user's: never removed,
+// and a KeyConflict rather than an overwrite. (managed-keys stays, readable, and as the list
+// earlier versions wrote; their stores are proven by the "would write now" rule, since
+// stores are byte-stable.)
 import { A } from '../annotations.js';
 import type { ControllerContext } from './context.js';
 import type { Refusal } from './refusal.js';
 import { refuse } from './refusal.js';
 import { ApiError } from '../kube/client.js';
 import { valueDigest } from '../kube/slim.js';
+import { createHash } from 'node:crypto';
 import type { KubeObject, ResourceType } from '../kube/types.js';
+import { errorText } from '../log.js';
 
-export interface ManagedChange { set: Record<string, string>; remove: string[]; managed: string[]; inputsHash: string }
+/** uid of the object annotary wrote, and the digest (valueDigest) of each value it wrote there */
+export interface OwnerRecord { uid: string; keys: Record<string, string> }
+
+export function parseOwnerRecord(value: string | undefined): OwnerRecord | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const r = JSON.parse(value) as Partial<OwnerRecord>;
+    if (typeof r?.uid !== 'string' || typeof r.keys !== 'object' || r.keys === null) return undefined;
+    const keys = Object.entries(r.keys).filter((e): e is [string, string] => typeof e[1] === 'string');
+    return { uid: r.uid, keys: Object.fromEntries(keys) };
+  } catch {
+    return undefined; // unreadable: proves nothing
+  }
+}
+
+/** Stable text (sorted keys): the same record is the same annotation value. */
+export function ownerRecordValue(r: OwnerRecord): string {
+  return JSON.stringify({ uid: r.uid, keys: Object.fromEntries(Object.entries(r.keys).sort(([a], [b]) => (a < b ? -1 : 1))) });
+}
+
+/**
+ * Whether the object still holds exactly what annotary last wrote into it: a record bound
+ * to this uid whose every key has its recorded digest. Controllers skip a rebuild only then,
+ * so an edited or deleted store is rebuilt at the next event, not at the next resync.
+ */
+export function writtenKeysIntact(meta: KubeObject['metadata'], currentDigests: Record<string, string>): boolean {
+  const r = parseOwnerRecord(meta.annotations?.[A.ownerRecord]);
+  return r !== undefined && r.uid === meta.uid && Object.entries(r.keys).every(([k, d]) => currentDigests[k] === d);
+}
+
+export interface ManagedChange {
+  set: Record<string, string>;
+  remove: string[];
+  managed: string[];
+  inputsHash: string;
+  /** the record to write with the change */
+  record: OwnerRecord;
+  /** keys an annotation claimed for annotary that it cannot prove it wrote: left to the user */
+  released: string[];
+}
 
 export interface ManagedState {
+  /** the object's uid: what a record must be bound to */
+  uid: string | undefined;
   /**
    * digests (valueDigest) of the object's current values, per key: the lean caches keep
    * these for every key but not the values of the stores annotary wrote
@@ -20,54 +73,121 @@ export interface ManagedState {
   currentDigests: Record<string, string>;
   /** what annotary wants there */
   want: Record<string, string>;
-  /** keys annotary wrote before */
+  /** annotary.io/managed-keys: keys claimed for annotary (a claim, not a proof) */
   managed: string[];
+  /** annotary.io/owner-record, parsed */
+  record: OwnerRecord | undefined;
   inputsHash: string;
   currentHash?: string;
   /** unmanaged keys the user hands over by annotation (cert-utils migration) */
   takeover?: string[];
 }
 
+/** The claimed keys annotary can prove it wrote (see the file comment). */
+export function provenKeys(s: ManagedState): Set<string> {
+  const r = s.record;
+  if (r && s.uid !== undefined && r.uid === s.uid) return new Set(Object.keys(r.keys));
+  const claimed = new Set([...s.managed, ...Object.keys(r?.keys ?? {})]);
+  return new Set([...claimed].filter((k) => {
+    const cur = s.currentDigests[k];
+    return cur !== undefined && (cur === r?.keys[k] || (s.want[k] !== undefined && cur === valueDigest(s.want[k])));
+  }));
+}
+
 export function diffManagedKeys(s: ManagedState): ManagedChange | Refusal | undefined {
+  const proven = provenKeys(s);
   const differs = (k: string) => s.currentDigests[k] !== valueDigest(s.want[k]!);
   for (const k of Object.keys(s.want)) {
-    if (s.currentDigests[k] !== undefined && differs(k) && !s.managed.includes(k) && !s.takeover?.includes(k)) {
+    if (s.currentDigests[k] !== undefined && differs(k) && !proven.has(k) && !s.takeover?.includes(k)) {
       return refuse('KeyConflict', `key "${k}" exists and was not written by annotary; remove it or rename it`);
     }
   }
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.want)) if (differs(k)) set[k] = v;
-  const remove = s.managed.filter((k) => !(k in s.want) && s.currentDigests[k] !== undefined);
+  const remove = [...proven].filter((k) => !(k in s.want) && s.currentDigests[k] !== undefined).sort();
+  const released = [...new Set([...s.managed, ...Object.keys(s.record?.keys ?? {})])]
+    .filter((k) => !proven.has(k) && !(k in s.want) && s.currentDigests[k] !== undefined).sort();
   const managed = Object.keys(s.want).sort();
+  const record: OwnerRecord = { uid: s.uid ?? '', keys: Object.fromEntries(managed.map((k) => [k, valueDigest(s.want[k]!)])) };
   const sameManaged = managed.join(',') === [...s.managed].sort().join(',');
-  if (!Object.keys(set).length && !remove.length && sameManaged && s.currentHash === s.inputsHash) return undefined;
-  return { set, remove, managed, inputsHash: s.inputsHash };
+  const sameRecord = managed.length === 0 ? s.record === undefined : s.record !== undefined && ownerRecordValue(s.record) === ownerRecordValue(record);
+  if (!Object.keys(set).length && !remove.length && sameManaged && sameRecord && s.currentHash === s.inputsHash) return undefined;
+  return { set, remove, managed, inputsHash: s.inputsHash, record, released };
+}
+
+/** The merge patch of a change: preconditioned on the resourceVersion it was computed from. */
+export function managedKeysPatch(obj: KubeObject, field: 'data' | 'binaryData', change: ManagedChange): Record<string, unknown> {
+  const done = change.managed.length === 0;
+  return {
+    metadata: {
+      resourceVersion: obj.metadata.resourceVersion,
+      annotations: done
+        ? { [A.sourceHash]: null, [A.managedKeys]: null, [A.ownerRecord]: null }
+        : { [A.sourceHash]: change.inputsHash, [A.managedKeys]: change.managed.join(','), [A.ownerRecord]: ownerRecordValue(change.record) },
+    },
+    [field]: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
+  };
+}
+
+/** Kubernetes refuses Secrets and ConfigMaps whose values add up to more than 1 MiB. */
+export const MAX_OBJECT_DATA_BYTES = 1024 * 1024;
+
+/**
+ * Refuses a change that would take the object over the apiserver's size limit, counting the
+ * values annotary knows the size of (`knownSizes`: decoded bytes per key, e.g. the cached
+ * inputs) and those it writes. Keys of unknown size can still push it over: the apiserver's
+ * rejection is then mapped to a refusal by applyManagedKeys.
+ */
+export function checkDataSize(knownSizes: Record<string, number>, change: ManagedChange, encoding: 'base64' | 'text'): Refusal | undefined {
+  const sizes = { ...knownSizes };
+  for (const [k, v] of Object.entries(change.set)) sizes[k] = encoding === 'base64' ? Buffer.from(v, 'base64').length : Buffer.byteLength(v);
+  for (const k of change.remove) delete sizes[k];
+  const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+  if (total <= MAX_OBJECT_DATA_BYTES) return undefined;
+  const written = Object.keys(change.set).join(', ');
+  return refuse('StoresTooLarge', `writing ${written} would make the object's data ${total} bytes, over the ${MAX_OBJECT_DATA_BYTES}-byte limit of Kubernetes`);
 }
 
 /**
  * Applies a change as one merge patch that carries the resourceVersion it was computed
  * from (a 409 means the inputs moved: the error is rethrown and the key retried from the
- * newer cache state). With nothing left to manage, the status annotations go too.
+ * newer cache state). A rejection no retry can fix (400, 413, 422: too large, invalid) comes
+ * back as a WriteRejected refusal with the apiserver's reason, for the caller to report
+ * and not to retry until its inputs change.
  */
 export async function applyManagedKeys(
   ctx: Pick<ControllerContext, 'client' | 'metrics'>, controller: string, rt: ResourceType,
   obj: KubeObject, field: 'data' | 'binaryData', change: ManagedChange,
-): Promise<void> {
-  const done = change.managed.length === 0;
-  const patch = {
-    metadata: {
-      resourceVersion: obj.metadata.resourceVersion,
-      annotations: done
-        ? { [A.sourceHash]: null, [A.managedKeys]: null }
-        : { [A.sourceHash]: change.inputsHash, [A.managedKeys]: change.managed.join(',') },
-    },
-    [field]: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
-  };
+): Promise<Refusal | undefined> {
   try {
-    await ctx.client.patch(rt, obj.metadata.namespace, obj.metadata.name, patch);
+    await ctx.client.patch(rt, obj.metadata.namespace, obj.metadata.name, managedKeysPatch(obj, field, change));
   } catch (err) {
     if (err instanceof ApiError && err.isConflict) ctx.metrics.conflictsTotal.inc({ controller, kind: rt.kind });
+    if (err instanceof ApiError && err.isPermanent) {
+      ctx.metrics.writesRejectedTotal.inc({ controller, kind: rt.kind, status: String(err.status) });
+      return refuse('WriteRejected', `the apiserver refused the write (${err.status} ${err.reason}): ${errorText(err).slice(0, 300)}`);
+    }
     throw err;
   }
   ctx.metrics.writesTotal.inc({ controller, kind: rt.kind, verb: 'patch' });
+  return undefined;
+}
+
+/** One digest of an object's per-key digests: any change of any value changes it. */
+export function digestOfDigests(digests: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const k of Object.keys(digests).sort()) h.update(`${k}=${digests[k]}\n`);
+  return h.digest('hex').slice(0, 32);
+}
+
+/** The Events of a written change: what was written or removed, and what was left to the user. */
+export function reportManagedChange(ctx: Pick<ControllerContext, 'events' | 'metrics'>, controller: string, obj: KubeObject, change: ManagedChange, writtenReason: string): void {
+  const written = Object.keys(change.set);
+  if (written.length) ctx.events.emit(obj, 'Normal', writtenReason, `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);
+  if (change.remove.length) ctx.events.emit(obj, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
+  if (change.released.length) {
+    ctx.metrics.invalidInputTotal.inc({ controller, reason: 'OwnershipNotProven' }); // every Warning counts (README)
+    ctx.events.emit(obj, 'Warning', 'OwnershipNotProven',
+      `${A.managedKeys} names ${change.released.join(', ')}, but annotary cannot prove it wrote them here (an annotation copied from another object?): left untouched and no longer claimed`);
+  }
 }

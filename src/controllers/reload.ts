@@ -36,6 +36,7 @@ import { cachedDigests } from './sources.js';
 import { keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec, refKey } from './store-specs.js';
 import type { PodSpecLike, RefKind } from './pod-refs.js';
 import { compareRefs, podTemplateRefs } from './pod-refs.js';
+import { writtenKeysIntact } from './managed-keys.js';
 import { isRefusal } from './refusal.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, parseReloadPolicy, selectWatched } from './reloader-rules.js';
@@ -102,7 +103,7 @@ export function keystorePending(secret: SlimData, reader: AnnotationReader, defa
   if (!wants.stores && !wants.certInfo) return managed.length > 0; // generated keys still to be removed
   const inputs = keystoreInputsHash(wants, secret.digests, lookup);
   if (isRefusal(inputs)) return false;
-  return ann?.[A.sourceHash] !== inputs || !managed.every((k) => k in secret.digests);
+  return ann?.[A.sourceHash] !== inputs || !writtenKeysIntact(secret.metadata, secret.digests);
 }
 
 export interface ReloadObserved {

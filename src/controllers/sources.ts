@@ -4,7 +4,9 @@
 import type { Caches, ControllerContext } from './context.js';
 import type { Refusal } from './refusal.js';
 import { refuse } from './refusal.js';
-import type { DigestLookup, PasswordRef } from './store-specs.js';
+import type { AnnotationReader } from '../annotations.js';
+import type { DigestLookup, PasswordRef, StoreDeps, StoreNode } from './store-specs.js';
+import { storeDeps } from './store-specs.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject } from '../kube/types.js';
 import { ConfigMaps, Secrets, objectKey } from '../kube/types.js';
@@ -46,6 +48,16 @@ export function cachedDigests(caches: Pick<Caches, 'secrets' | 'configMaps'>, na
   return (kind, name, key) => {
     const obj = (kind === 'Secret' ? caches.secrets() : caches.configMaps()).get(objectKey(namespace, name));
     return obj ? (obj.digests[key] ?? null) : undefined;
+  };
+}
+
+/** What each store object of one namespace writes and reads, from the lean caches' annotations (for findStoreCycle). */
+export function cachedStoreDeps(
+  caches: Pick<Caches, 'secrets' | 'configMaps'>, namespace: string, reader: AnnotationReader, defaultPassword: string,
+): (n: StoreNode) => StoreDeps | undefined {
+  return (n) => {
+    const obj = (n.kind === 'Secret' ? caches.secrets() : caches.configMaps()).get(objectKey(namespace, n.name));
+    return obj && storeDeps(n, obj.metadata.annotations, reader, defaultPassword);
   };
 }
 

@@ -11,6 +11,7 @@ import { isRefusal, refuse } from './refusal.js';
 import { valueDigest } from '../kube/slim.js';
 import { objectKey } from '../kube/types.js';
 import type { StoreFormat } from '../pki/stores.js';
+import { FILE_NAMES } from '../pki/stores.js';
 
 const FORMATS: Record<string, StoreFormat> = { jks: 'jks', pkcs12: 'pkcs12', p12: 'pkcs12' };
 const CERT_UTILS_PASSWORD = 'changeme';
@@ -98,7 +99,7 @@ export function parseKeystoreSpec(annotations: Record<string, string> | undefine
   const certInfo = nativeInfo || cuInfo;
   // what cert-utils-operator wrote is handed over only where its annotation is the one in effect
   const handoverOf = (stores: boolean) => {
-    const keys = [...(stores ? ['keystore.jks', 'truststore.jks'] : []), ...(cuInfo ? ['tls.crt.info', 'ca.crt.info'] : [])];
+    const keys = [...(stores ? [FILE_NAMES.jks.keystore, FILE_NAMES.jks.truststore] : []), ...(cuInfo ? CERT_INFO_KEYS : [])];
     return keys.length ? { handover: keys } : {};
   };
 
@@ -129,11 +130,11 @@ export function parseKeystoreSpec(annotations: Record<string, string> | undefine
 
 /** Data keys the wanted outputs occupy (truststores only when there are CA certificates). */
 export function storeKeys(spec: KeystoreSpec, hasTrust: boolean): string[] {
-  const keys: string[] = [];
-  if (spec.formats.includes('jks')) keys.push('keystore.jks', ...(hasTrust ? ['truststore.jks'] : []));
-  if (spec.formats.includes('pkcs12')) keys.push('keystore.p12', ...(hasTrust ? ['truststore.p12'] : []));
-  return keys;
+  return spec.formats.flatMap((f) => [FILE_NAMES[f].keystore, ...(hasTrust ? [FILE_NAMES[f].truststore] : [])]);
 }
+
+/** The readable certificate details annotary.io/cert-info writes. */
+export const CERT_INFO_KEYS = ['tls.crt.info', 'ca.crt.info'] as const;
 
 export const refKey = (kind: 'Secret' | 'ConfigMap', namespace: string, name: string) => `${kind}:${objectKey(namespace, name)}`;
 
@@ -176,7 +177,7 @@ export function keystoreInputsHash(wants: SecretWants, digests: Record<string, s
 
 
 export function keystoreAnnotated(annotations: Record<string, string> | undefined, reader: AnnotationReader): boolean {
-  return [A.keystores, A.cuGenerateJavaKeystores, A.certInfo, A.cuGenerateCertInfo, A.managedKeys].some((k) => reader.get(annotations, k) !== undefined);
+  return [A.keystores, A.cuGenerateJavaKeystores, A.certInfo, A.cuGenerateCertInfo, A.managedKeys, A.ownerRecord].some((k) => reader.get(annotations, k) !== undefined);
 }
 
 export interface TruststoreSpec { formats: StoreFormat[]; sourceKey: string; password: PasswordRef; aliasPrefix: string }
@@ -199,4 +200,70 @@ export function parseTruststoreSpec(annotations: Record<string, string> | undefi
     password: { literal: reader.get(annotations, A.cuJavaKeystorePassword) || 'changeme' },
     sourceKey: reader.get(annotations, A.cuSourceCaKey)?.trim() || 'ca-bundle.crt',
   };
+}
+
+// ---------------------------------------------------------------- reference cycles
+//
+// A store object reads keys of other objects of its namespace (a password Secret, trusted CA
+// sources, a ConfigMap's own bundle). When a key it reads is one annotary itself writes into
+// that object (a keystore used as a password, say), each rebuild changes the other's input;
+// around a cycle that is a write loop without end. The cycle is found from the annotations
+// alone (what each object asks for, and what annotary.io/managed-keys claims), before any
+// write, and every object on it is refused.
+
+export type StoreKind = 'Secret' | 'ConfigMap';
+export interface StoreNode { kind: StoreKind; name: string }
+export interface StoreRead extends StoreNode { key: string }
+
+/** What annotary writes into one object, and which keys of objects in its namespace it reads to do so. */
+export interface StoreDeps { outputs: readonly string[]; reads: readonly StoreRead[] }
+
+const passwordReads = (p: PasswordRef): StoreRead[] => ('secret' in p ? [{ kind: 'Secret', name: p.secret, key: p.key }] : []);
+
+export function storeDeps(node: StoreNode, annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): StoreDeps {
+  const claimed = commaList(annotations?.[A.managedKeys]);
+  if (node.kind === 'Secret') {
+    const wants = parseKeystoreSpec(annotations, reader, defaultPassword);
+    if (isRefusal(wants)) return { outputs: claimed, reads: [] };
+    const spec = wants.stores;
+    return {
+      outputs: [...claimed, ...(spec ? storeKeys(spec, true) : []), ...(wants.certInfo ? CERT_INFO_KEYS : [])],
+      reads: spec ? [...passwordReads(spec.password), ...spec.trustFrom] : [],
+    };
+  }
+  const spec = parseTruststoreSpec(annotations, reader, defaultPassword);
+  if (!spec || isRefusal(spec)) return { outputs: claimed, reads: [] };
+  return {
+    outputs: [...claimed, ...spec.formats.map((f) => FILE_NAMES[f].truststore)],
+    reads: [...passwordReads(spec.password), { ...node, key: spec.sourceKey }],
+  };
+}
+
+/**
+ * The reads that lead from `start` through annotary's own outputs back to `start`, or
+ * undefined. Breadth first, each object visited once: linear in the objects and references
+ * of the namespace, whatever users write.
+ */
+export function findStoreCycle(start: StoreNode, depsOf: (n: StoreNode) => StoreDeps | undefined): StoreRead[] | undefined {
+  const id = (n: StoreNode) => `${n.kind}/${n.name}`;
+  const via = new Map<string, StoreRead[]>([[id(start), []]]);
+  const queue: StoreNode[] = [start];
+  for (let i = 0; i < queue.length; i++) {
+    const node = queue[i]!;
+    const path = via.get(id(node))!;
+    for (const r of depsOf(node)?.reads ?? []) {
+      if (!depsOf(r)?.outputs.includes(r.key)) continue; // an input the user owns: no feedback
+      if (id(r) === id(start)) return [...path, r];
+      if (via.has(id(r))) continue;
+      via.set(id(r), [...path, r]);
+      queue.push(r);
+    }
+  }
+  return undefined;
+}
+
+/** The refusal for a cycle, naming each hop (objects and keys, never values). */
+export function cycleRefusal(start: StoreNode, cycle: StoreRead[]): Refusal {
+  const hops = cycle.map((r) => `${r.key} of ${r.kind} "${r.name}"`).join(', which reads ');
+  return refuse('ReferenceCycle', `${start.kind} "${start.name}" reads ${hops}: annotary's outputs would rewrite each other without end; break the cycle`);
 }

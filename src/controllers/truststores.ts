@@ -5,12 +5,15 @@ import { createHash } from 'node:crypto';
 import { A, commaList } from '../annotations.js';
 import type { ControllerModule } from './context.js';
 import type { TruststoreSpec } from './store-specs.js';
-import { parseTruststoreSpec, refKey } from './store-specs.js';
+import { cycleRefusal, findStoreCycle, parseTruststoreSpec, refKey } from './store-specs.js';
 import type { Refusal } from './refusal.js';
 import { isRefusal, refuse } from './refusal.js';
-import { reportRefusal, resolvePassword, valueReader } from './sources.js';
-import type { ManagedChange } from './managed-keys.js';
-import { applyManagedKeys, diffManagedKeys } from './managed-keys.js';
+import { cachedStoreDeps, reportRefusal, resolvePassword, valueReader } from './sources.js';
+import type { ManagedChange, OwnerRecord } from './managed-keys.js';
+import {
+  applyManagedKeys, checkDataSize, diffManagedKeys, digestOfDigests, parseOwnerRecord, reportManagedChange, writtenKeysIntact,
+} from './managed-keys.js';
+import { RejectedWrites } from '../kube/rejections.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import { valueDigest } from '../kube/slim.js';
@@ -24,7 +27,7 @@ const CONTROLLER = 'truststores';
 export function desiredTruststoreData(o: {
   spec: TruststoreSpec | undefined; bundle: string | undefined; password: string | undefined;
   /** digests of the ConfigMap's current keys */
-  digests: Record<string, string>; managed: string[]; inputsHash: string; currentHash?: string;
+  digests: Record<string, string>; uid?: string; managed: string[]; record?: OwnerRecord; inputsHash: string; currentHash?: string;
 }): ManagedChange | Refusal | undefined {
   const want: Record<string, string> = {};
   if (o.spec) {
@@ -36,7 +39,17 @@ export function desiredTruststoreData(o: {
       throw err;
     }
   }
-  return diffManagedKeys({ currentDigests: o.digests, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash });
+  return diffManagedKeys({
+    uid: o.uid, record: o.record, currentDigests: o.digests, want, managed: o.managed, inputsHash: o.inputsHash, currentHash: o.currentHash,
+  });
+}
+
+/** Decoded size of each value: ConfigMaps are cached whole. */
+function configMapSizes(cm: SlimData): Record<string, number> {
+  return {
+    ...Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.byteLength(v)])),
+    ...Object.fromEntries(Object.entries(cm.binaryData ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length])),
+  };
 }
 
 function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | undefined, passwordDigest: string | undefined): string {
@@ -46,31 +59,37 @@ function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | und
 export const truststoresController: ControllerModule = {
   name: CONTROLLER,
   async setup(ctx) {
-    const { caches, annotations: reader, events, config } = ctx;
+    const { caches, annotations: reader, config } = ctx;
     const configMaps = caches.configMaps();
     const secrets = caches.secrets();
     const read = valueReader(ctx, caches);
     const refs = new ReferenceIndex();
+    const rejected = new RejectedWrites();
     const wanted = (a: Record<string, string> | undefined) =>
-      [A.truststore, A.cuGenerateJavaTruststore, A.managedKeys].some((k) => reader.get(a, k) !== undefined);
+      [A.truststore, A.cuGenerateJavaTruststore, A.managedKeys, A.ownerRecord].some((k) => reader.get(a, k) !== undefined);
 
     const loop = ctx.loop({
       name: CONTROLLER,
       async reconcile(key) {
         const cm = configMaps.get(key);
-        if (!cm || cm.metadata.deletionTimestamp) { refs.remove(key); return; }
-        const { namespace } = splitKey(key);
+        if (!cm || cm.metadata.deletionTimestamp) { refs.remove(key); rejected.forget(key); return; }
+        const { namespace, name } = splitKey(key);
         const ann = cm.metadata.annotations;
         const spec = parseTruststoreSpec(ann, reader, config.defaultPassword);
         if (isRefusal(spec)) return reportRefusal(ctx, CONTROLLER, cm, spec);
         const managed = commaList(ann?.[A.managedKeys]);
-        if (!spec && managed.length === 0) return;
+        const record = parseOwnerRecord(ann?.[A.ownerRecord]);
+        if (!spec && managed.length === 0 && !record) return;
         refs.set(key, spec && 'secret' in spec.password ? [refKey('Secret', namespace, spec.password.secret)] : []);
+        const cycle = findStoreCycle({ kind: 'ConfigMap', name }, cachedStoreDeps(caches, namespace, reader, config.defaultPassword));
+        if (cycle) return reportRefusal(ctx, CONTROLLER, cm, cycleRefusal({ kind: 'ConfigMap', name }, cycle));
         const pwDigest = !spec ? undefined : 'literal' in spec.password
           ? valueDigest(spec.password.literal)
           : secrets.get(objectKey(namespace, spec.password.secret))?.digests[spec.password.key];
         const hash = inputsHash(spec, spec && cm.digests[spec.sourceKey], pwDigest);
-        if (ann?.[A.sourceHash] === hash && managed.every((k) => k in cm.digests)) return;
+        if (ann?.[A.sourceHash] === hash && writtenKeysIntact(cm.metadata, cm.digests)) return;
+        const fingerprint = `${hash}/${digestOfDigests(cm.digests)}`;
+        if (rejected.blocks(key, fingerprint)) return; // refused for good with exactly these inputs
         let password: string | undefined;
         if (spec) {
           const pw = await resolvePassword(spec.password, namespace, read);
@@ -79,13 +98,14 @@ export const truststoresController: ControllerModule = {
         }
         const change = desiredTruststoreData({
           spec, bundle: spec ? cm.data?.[spec.sourceKey] : undefined, password,
-          digests: cm.digests, managed, inputsHash: hash, currentHash: ann?.[A.sourceHash],
+          digests: cm.digests, uid: cm.metadata.uid, managed, record, inputsHash: hash, currentHash: ann?.[A.sourceHash],
         });
         if (change === undefined) return;
         if (isRefusal(change)) return reportRefusal(ctx, CONTROLLER, cm, change);
-        await applyManagedKeys(ctx, CONTROLLER, ConfigMaps, cm, 'binaryData', change);
-        if (Object.keys(change.set).length) events.emit(cm, 'Normal', 'TruststoreUpdated', `wrote ${Object.keys(change.set).join(', ')}`);
-        if (change.remove.length) events.emit(cm, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
+        const rejection = checkDataSize(configMapSizes(cm), change, 'base64') ?? (await applyManagedKeys(ctx, CONTROLLER, ConfigMaps, cm, 'binaryData', change));
+        if (rejection) { rejected.remember(key, fingerprint); return reportRefusal(ctx, CONTROLLER, cm, rejection); }
+        rejected.forget(key);
+        reportManagedChange(ctx, CONTROLLER, cm, change, 'TruststoreUpdated');
       },
     });
     const onConfigMap = (c: SlimData) => { if (wanted(c.metadata.annotations)) loop.enqueue(objectKey(c.metadata.namespace, c.metadata.name)); };

@@ -48,7 +48,14 @@ function observe(wants: SecretWants, data: Record<string, string>, over: Partial
   const hash = keystoreInputsHash(wants, digests, noRefs);
   if (isRefusal(hash)) throw new Error(hash.message);
   const password = wants.stores && 'literal' in wants.stores.password ? wants.stores.password.literal : undefined;
-  return { wants, data, digests, managed: [], password, extraTrustPem: [], inputsHash: hash, ...over };
+  return { wants, data, digests, uid: UID, managed: [], password, extraTrustPem: [], inputsHash: hash, ...over };
+}
+
+const UID = 'uid-1';
+/** What annotary's earlier write of these keys left on this object: the claim and its proof. */
+function wrote(data: Record<string, string>, keys: string[], uid = UID): Pick<KeystoreObserved, 'managed' | 'record'> {
+  const present = keys.filter((k) => data[k] !== undefined);
+  return { managed: keys, record: { uid, keys: Object.fromEntries(present.map((k) => [k, valueDigest(data[k]!)])) } };
 }
 
 /** What the controller's patch does to the Secret. */
@@ -56,7 +63,7 @@ function apply(o: KeystoreObserved, c: DataChange): KeystoreObserved {
   const data = { ...o.data, ...c.set };
   for (const k of c.remove) delete data[k];
   const digests = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, valueDigest(v)]));
-  return { ...o, data, digests, managed: c.managed, currentHash: c.inputsHash };
+  return { ...o, data, digests, managed: c.managed, record: c.managed.length ? c.record : undefined, currentHash: c.inputsHash };
 }
 
 describe('parseTrustRef: [secret/|configmap/]<name>[:<key>]', () => {
@@ -356,7 +363,7 @@ describe('desiredKeystoreData is idempotent: applying its change, then asking ag
           const data = tlsData();
           if (!withCa) delete data['ca.crt'];
           for (const k of stale) data[k] = b64(`old ${k}`);
-          const o0 = observe(wants, data, { managed: stale, currentHash: 'old' });
+          const o0 = observe(wants, data, { ...wrote(data, stale), currentHash: 'old' });
           const c = changeOf(desiredKeystoreData(o0));
           const o1 = apply(o0, c);
           expect(desiredKeystoreData(o1)).toBeUndefined();
@@ -403,7 +410,7 @@ describe('desiredKeystoreData never touches a key it neither wants nor manages',
           const managedUser = Object.keys(userData).filter((k) => managesUserKey(k));
           const managed = [...managedOutputs, ...managedUser];
           const data = { ...tlsData(), ...userData, ...Object.fromEntries(managedOutputs.map((k) => [k, b64(`stale ${k}`)])) };
-          const r = desiredKeystoreData(observe(wants, data, { managed }));
+          const r = desiredKeystoreData(observe(wants, data, wrote(data, managed)));
           if (r === undefined) return;
           const c = changeOf(r);
           const wanted = new Set([
@@ -447,7 +454,8 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
 
   test('the same key once managed is simply overwritten', () => {
     const w = wantsOf({ [A.keystores]: 'jks' });
-    const c = changeOf(desiredKeystoreData(observe(w, { ...tlsData(), 'keystore.jks': b64('old') }, { managed: ['keystore.jks'] })));
+    const data = { ...tlsData(), 'keystore.jks': b64('old') };
+    const c = changeOf(desiredKeystoreData(observe(w, data, wrote(data, ['keystore.jks']))));
     expect(Object.keys(c.set)).toContain('keystore.jks');
   });
 
@@ -478,7 +486,7 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
 describe('desiredKeystoreData removes exactly the managed keys when the stores are no longer wanted', () => {
   test('annotation removed: managed keys present in data are removed, user keys stay, managed list empties', () => {
     const data = { ...tlsData(), 'keystore.jks': b64('k'), 'truststore.jks': b64('t'), 'user.txt': b64('mine'), 'app.conf': b64('c') };
-    const c = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { managed: ['keystore.jks', 'truststore.jks', 'keystore.p12'], currentHash: 'old' })));
+    const c = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { ...wrote(data, ['keystore.jks', 'truststore.jks', 'keystore.p12']), currentHash: 'old' })));
     expect(c.set).toEqual({});
     expect(c.remove.sort()).toEqual(['keystore.jks', 'truststore.jks']); // keystore.p12 is already gone
     expect(c.managed).toEqual([]);
@@ -489,7 +497,7 @@ describe('desiredKeystoreData removes exactly the managed keys when the stores a
     const o = observe(both, tlsData());
     const settled = apply(o, changeOf(desiredKeystoreData(o)));
     const jksOnly = wantsOf({ [A.keystores]: 'jks' });
-    const c = changeOf(desiredKeystoreData(observe(jksOnly, settled.data, { managed: settled.managed, currentHash: settled.currentHash })));
+    const c = changeOf(desiredKeystoreData(observe(jksOnly, settled.data, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
     expect(c.set).toEqual({});
     expect(c.remove.sort()).toEqual(['keystore.p12', 'truststore.p12']);
     expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
@@ -500,7 +508,7 @@ describe('desiredKeystoreData removes exactly the managed keys when the stores a
     const o = observe(w, tlsData());
     const settled = apply(o, changeOf(desiredKeystoreData(o)));
     const { 'ca.crt': _ca, ...noCa } = settled.data;
-    const c = changeOf(desiredKeystoreData(observe(w, noCa, { managed: settled.managed, currentHash: settled.currentHash })));
+    const c = changeOf(desiredKeystoreData(observe(w, noCa, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
     expect(c.remove).toEqual(['truststore.jks']);
     expect(c.managed).toEqual(['keystore.jks']);
   });

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { A, AnnotationReader } from '../../src/annotations.js';
 import type { DigestLookup } from '../../src/controllers/store-specs.js';
 import { keystoreInputsHash, parseKeystoreSpec } from '../../src/controllers/store-specs.js';
+import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import type { ReloadChange, ReloadObserved, WatchedData } from '../../src/controllers/reload.js';
 import { RESTARTED_AT, changeCause, configDigest, desiredReload, keystorePending, objectDigests, restartedAtValue } from '../../src/controllers/reload.js';
@@ -164,7 +165,11 @@ describe('only data changes roll: a changed set of watched objects is recorded',
 describe('waiting for the keystore controller (one rollout per rotation)', () => {
   const noLookup: DigestLookup = () => undefined;
   const secret = (annotations: Record<string, string> | undefined, digests: Record<string, string>): SlimData => ({
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: 'ns', annotations }, digests,
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: 'ns', uid: 'uid-1', annotations }, digests,
+  });
+  /** what the keystore controller records with its write: the keys it wrote and their digests */
+  const wrote = (digests: Record<string, string>, ...keys: string[]) => ({
+    [A.managedKeys]: keys.join(','), [A.ownerRecord]: ownerRecordValue({ uid: 'uid-1', keys: Object.fromEntries(keys.map((k) => [k, digests[k]!])) }),
   });
   const pem = { 'tls.crt': 'c'.repeat(32), 'tls.key': 'k'.repeat(32) };
   const inputsOf = (ann: Record<string, string>, digests: Record<string, string>) => {
@@ -183,13 +188,14 @@ describe('waiting for the keystore controller (one rollout per rotation)', () =>
     const ann = { [A.keystores]: 'jks' };
     expect(keystorePending(secret(ann, pem), reader, 'changeit', noLookup)).toBe(true); // never built
     const built = { ...pem, 'keystore.jks': 'j'.repeat(32) };
-    const done = { ...ann, [A.sourceHash]: inputsOf(ann, built), [A.managedKeys]: 'keystore.jks' };
+    const done = { ...ann, [A.sourceHash]: inputsOf(ann, built), ...wrote(built, 'keystore.jks') };
     expect(keystorePending(secret(done, built), reader, 'changeit', noLookup)).toBe(false);
     // the PEM rotates: the stores are now behind
     const rotated = { ...built, 'tls.crt': 'C'.repeat(32) };
     expect(keystorePending(secret(done, rotated), reader, 'changeit', noLookup)).toBe(true);
-    // a generated key went missing
+    // a generated key went missing, or was changed behind annotary's back
     expect(keystorePending(secret(done, pem), reader, 'changeit', noLookup)).toBe(true);
+    expect(keystorePending(secret(done, { ...built, 'keystore.jks': 'x'.repeat(32) }), reader, 'changeit', noLookup)).toBe(true);
   });
 
   it('does not wait on a Secret the keystore controller refuses (it reports that itself)', () => {
@@ -209,7 +215,7 @@ describe('waiting for the keystore controller (one rollout per rotation)', () =>
     if (isRefusal(wants)) throw new Error(wants.message);
     const v1: DigestLookup = () => '1'.repeat(32);
     const h = keystoreInputsHash(wants, built, v1) as string;
-    const s = secret({ ...ann, [A.sourceHash]: h, [A.managedKeys]: 'keystore.jks' }, built);
+    const s = secret({ ...ann, [A.sourceHash]: h, ...wrote(built, 'keystore.jks') }, built);
     expect(keystorePending(s, reader, 'changeit', v1)).toBe(false);
     expect(keystorePending(s, reader, 'changeit', () => '2'.repeat(32))).toBe(true);
   });
