@@ -49,7 +49,7 @@ export function ownerRecordValue(r: OwnerRecord): string {
  */
 export function writtenKeysIntact(meta: KubeObject['metadata'], currentDigests: Record<string, string>): boolean {
   const r = parseOwnerRecord(meta.annotations?.[A.ownerRecord]);
-  return r !== undefined && r.uid === meta.uid && Object.entries(r.keys).every(([k, d]) => currentDigests[k] === d);
+  return r !== undefined && r.uid === meta.uid && Object.entries(r.keys).every(([k, d]) => at(currentDigests, k) === d);
 }
 
 export interface ManagedChange {
@@ -84,29 +84,34 @@ export interface ManagedState {
 }
 
 /** The claimed keys annotary can prove it wrote (see the file comment). */
+/** A value of a per-key map, never one of Object's own properties (a data key may be "constructor"). */
+const at = (m: Record<string, string> | undefined, k: string): string | undefined => (m && Object.hasOwn(m, k) ? m[k] : undefined);
+
 export function provenKeys(s: ManagedState): Set<string> {
   const r = s.record;
   if (r && s.uid !== undefined && r.uid === s.uid) return new Set(Object.keys(r.keys));
   const claimed = new Set([...s.managed, ...Object.keys(r?.keys ?? {})]);
   return new Set([...claimed].filter((k) => {
-    const cur = s.currentDigests[k];
-    return cur !== undefined && (cur === r?.keys[k] || (s.want[k] !== undefined && cur === valueDigest(s.want[k])));
+    const cur = at(s.currentDigests, k);
+    const want = at(s.want, k);
+    return cur !== undefined && (cur === at(r?.keys, k) || (want !== undefined && cur === valueDigest(want)));
   }));
 }
 
 export function diffManagedKeys(s: ManagedState): ManagedChange | Refusal | undefined {
   const proven = provenKeys(s);
-  const differs = (k: string) => s.currentDigests[k] !== valueDigest(s.want[k]!);
+  const differs = (k: string) => at(s.currentDigests, k) !== valueDigest(s.want[k]!);
   for (const k of Object.keys(s.want)) {
-    if (s.currentDigests[k] !== undefined && differs(k) && !proven.has(k) && !s.takeover?.includes(k)) {
+    if (at(s.currentDigests, k) !== undefined && differs(k) && !proven.has(k) && !s.takeover?.includes(k)) {
       return refuse('KeyConflict', `key "${k}" exists and was not written by annotary; remove it or rename it`);
     }
   }
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.want)) if (differs(k)) set[k] = v;
-  const remove = [...proven].filter((k) => !(k in s.want) && s.currentDigests[k] !== undefined).sort();
+  const present = (k: string) => !Object.hasOwn(s.want, k) && at(s.currentDigests, k) !== undefined;
+  const remove = [...proven].filter(present).sort();
   const released = [...new Set([...s.managed, ...Object.keys(s.record?.keys ?? {})])]
-    .filter((k) => !proven.has(k) && !(k in s.want) && s.currentDigests[k] !== undefined).sort();
+    .filter((k) => !proven.has(k) && present(k)).sort();
   const managed = Object.keys(s.want).sort();
   const record: OwnerRecord = { uid: s.uid ?? '', keys: Object.fromEntries(managed.map((k) => [k, valueDigest(s.want[k]!)])) };
   const sameManaged = managed.join(',') === [...s.managed].sort().join(',');

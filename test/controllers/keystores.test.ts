@@ -513,3 +513,82 @@ describe('desiredKeystoreData removes exactly the managed keys when the stores a
     expect(c.managed).toEqual(['keystore.jks']);
   });
 });
+
+describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or owner record authorises nothing', () => {
+  const w = wantsOf({ [A.keystores]: 'jks' });
+  const userData = { 'app.conf': b64('user config'), 'db-password': b64('hunter2') };
+
+  test('a managed-keys list naming user keys, without a record: the keys stay, are released, and a Warning says so', () => {
+    const data = { ...tlsData(), ...userData };
+    const c = changeOf(desiredKeystoreData(observe(w, data, { managed: ['app.conf', 'db-password'] })));
+    expect(c.remove).toEqual([]);
+    expect(c.released).toEqual(['app.conf', 'db-password']);
+    expect(Object.keys(c.set)).toEqual(['keystore.jks', 'truststore.jks']);
+    expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
+  });
+
+  test('the annotation removed: nothing of the user is deleted (today\'s data loss), even on a TLS Secret listing tls.key and ca.crt', () => {
+    const data = { ...tlsData(), ...userData };
+    const c = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { managed: ['app.conf', 'db-password', 'tls.key', 'ca.crt'], currentHash: 'x' })));
+    expect(c.remove).toEqual([]);
+    expect(c.released).toEqual(['app.conf', 'ca.crt', 'db-password', 'tls.key']);
+    expect(c.managed).toEqual([]);
+  });
+
+  test('a record copied from another object (other uid) proves only values byte for byte annotary\'s', () => {
+    const built = changeOf(desiredKeystoreData(observe(w, tlsData())));
+    const copiedFrom = { ...tlsData(), ...built.set };
+    const record = { uid: 'another-object', keys: { ...wrote(copiedFrom, ['keystore.jks', 'truststore.jks']).record!.keys, 'app.conf': valueDigest(b64('theirs')) } };
+    // keystore.jks is exactly what annotary wrote there, app.conf is not
+    const data = { ...copiedFrom, ...userData };
+    const gone = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { managed: ['keystore.jks', 'truststore.jks', 'app.conf'], record, currentHash: 'x' })));
+    expect(gone.remove).toEqual(['keystore.jks', 'truststore.jks']);
+    expect(gone.released).toEqual(['app.conf']);
+  });
+
+  test('a copied claim on a key annotary wants, with other bytes, is a KeyConflict, not an overwrite', () => {
+    const data = { ...tlsData(), 'keystore.jks': b64('the user\'s own keystore') };
+    const r = desiredKeystoreData(observe(w, data, { managed: ['keystore.jks'], record: { uid: 'another-object', keys: { 'keystore.jks': valueDigest(b64('x')) } } }));
+    expect(refusalOf(r).reason).toBe('KeyConflict');
+  });
+
+  test('a record bound to this object proves its keys: a store edited behind annotary\'s back is restored', () => {
+    const settled = apply(observe(w, tlsData()), changeOf(desiredKeystoreData(observe(w, tlsData()))));
+    expect(settled.record).toMatchObject({ uid: UID });
+    const tamperedData = { ...settled.data, 'keystore.jks': b64('edited') };
+    const c = changeOf(desiredKeystoreData(observe(w, tamperedData, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
+    expect(Object.keys(c.set)).toEqual(['keystore.jks']);
+  });
+
+  test('stores written by an earlier version (a list, no record) are proven by their bytes and get their record', () => {
+    const built = changeOf(desiredKeystoreData(observe(w, tlsData())));
+    const data = { ...tlsData(), ...built.set };
+    const c = changeOf(desiredKeystoreData(observe(w, data, { managed: built.managed, currentHash: built.inputsHash })));
+    expect(c.set).toEqual({});
+    expect(c.released).toEqual([]);
+    expect(c.record).toEqual({ uid: UID, keys: wrote(data, built.managed).record!.keys });
+  });
+
+  test('property: with claims copied from elsewhere, no user value is ever removed or overwritten', () => {
+    const userKey = fc.stringMatching(/^[-._a-zA-Z0-9]{1,12}$/).filter((k) => !['tls.crt', 'tls.key', 'ca.crt'].includes(k));
+    const outputs = ['keystore.jks', 'truststore.jks', 'keystore.p12', 'truststore.p12', 'tls.crt.info', 'ca.crt.info'];
+    fc.assert(fc.property(
+      fc.dictionary(fc.oneof(userKey, fc.constantFrom(...outputs)), fc.base64String({ minLength: 4, maxLength: 24 }), { minKeys: 1, maxKeys: 6 }),
+      fc.constantFrom('jks', 'pkcs12', 'jks,pkcs12', undefined),
+      fc.boolean(),
+      fc.boolean(),
+      (userValues, formats, claimAll, withForeignRecord) => {
+        const wants = wantsOf(formats ? { [A.keystores]: formats } : {});
+        const data = { ...tlsData(), ...userValues };
+        const claimed = claimAll ? Object.keys(data) : Object.keys(userValues);
+        const record = withForeignRecord ? { uid: 'another-object', keys: Object.fromEntries(claimed.map((k) => [k, valueDigest(b64('x'))])) } : undefined;
+        const r = desiredKeystoreData(observe(wants, data, { managed: claimed, record, currentHash: 'x' }));
+        if (r === undefined || isRefusal(r)) return; // nothing written at all
+        for (const k of Object.keys(data)) {
+          expect(r.remove).not.toContain(k);
+          if (Object.hasOwn(r.set, k)) expect(valueDigest(r.set[k]!)).toBe(valueDigest(data[k]!)); // an existing value is never changed
+        }
+      },
+    ), { numRuns: 200 });
+  });
+});

@@ -144,3 +144,15 @@ export function shortLivedCert(days: number): { cert: string; key: string; notBe
   rmSync(d, { recursive: true, force: true });
   return out;
 }
+
+/** A CA bundle of `count` (at most 1,000) distinct self-signed P-256 certificates, one key, one serial each: stores that grow with it. */
+export function caBundle(count: number): string {
+  const dir = cached('ca-bundle-1000', (d) => {
+    openssl(['genpkey', ...KEYGEN.p256, '-out', 'ca.key'], d);
+    execFileSync('bash', ['-c', 'for i in $(seq 1000); do openssl req -x509 -key ca.key -subj "/CN=bundle-ca-$i" -set_serial "$i" -days 3650 -sha256; done > bundle.pem'], { cwd: d });
+  });
+  const end = '-----END CERTIFICATE-----\n';
+  const certs = read(dir, 'bundle.pem').split(end).slice(0, count);
+  if (certs.length < count) throw new Error(`caBundle holds 1000 certificates, not ${count}`);
+  return certs.map((c) => c + end).join('');
+}
