@@ -6,7 +6,7 @@
 //     with a Warning and not retried (nor rebuilt) until the inputs change;
 //   - a store edited behind annotary's back is rebuilt at its update event, not at a resync.
 import type { KubeObject } from '../src/kube/types.js';
-import { ConfigMaps, Secrets } from '../src/kube/types.js';
+import { ConfigMaps, Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import { adminClient, b64, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
 import { caBundle, chainFixture } from '../test/pki/fixtures.js';
@@ -121,6 +121,20 @@ describe('a copied annotary.io/managed-keys authorises nothing', () => {
     const copy = await getSecret(ns, 'copy');
     expect(copy.data!['keystore.jks']).toBe(mine); // not deleted: not annotary's bytes
     expect(copy.data!['truststore.jks']).toBeUndefined(); // byte for byte annotary's output: removed with the claim
+  }));
+
+  test('a Route with a copied managed-fields keeps the certificate and key its user set', () => withOperator('own-route', ['--controllers', 'routes'], async (ns) => {
+    const tls = { termination: 'edge', certificate: ec.certPem(1), key: ec.keyPkcs8 };
+    await client.create(Routes, ns, {
+      apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'web', namespace: ns, annotations: { 'annotary.io/managed-fields': 'certificate,key' } },
+      spec: { host: 'web.example', to: { kind: 'Service', name: 'web' }, tls },
+    });
+    await warning(ns, 'web', 'OwnershipNotProven');
+    const r = await waitFor('claim dropped', async () => {
+      const r = await client.get<KubeObject & { spec: { tls: Record<string, string> } }>(Routes, ns, 'web');
+      return r.metadata.annotations?.['annotary.io/managed-fields'] ? undefined : r;
+    });
+    expect(r.spec.tls).toEqual(tls);
   }));
 });
 

@@ -83,24 +83,50 @@ export interface ManagedState {
   takeover?: string[];
 }
 
-/** The claimed keys annotary can prove it wrote (see the file comment). */
 /** A value of a per-key map, never one of Object's own properties (a data key may be "constructor"). */
 const at = (m: Record<string, string> | undefined, k: string): string | undefined => (m && Object.hasOwn(m, k) ? m[k] : undefined);
 
-export function provenKeys(s: ManagedState): Set<string> {
-  const r = s.record;
-  if (r && s.uid !== undefined && r.uid === s.uid) return new Set(Object.keys(r.keys));
-  const claimed = new Set([...s.managed, ...Object.keys(r?.keys ?? {})]);
+export interface Claims {
+  uid: string | undefined;
+  record: OwnerRecord | undefined;
+  /** what a bookkeeping list (managed-keys, managed-fields) claims for annotary */
+  claimed: readonly string[];
+  currentDigests: Record<string, string>;
+  /** digest of what annotary would write now, per key it wants */
+  wantDigests: Record<string, string>;
+}
+
+/**
+ * The claimed keys (or fields) annotary can prove it wrote (see the file comment): the one
+ * ownership rule of every controller that writes into objects users own.
+ */
+export function provenKeys(c: Claims): Set<string> {
+  const r = c.record;
+  if (r && c.uid !== undefined && r.uid === c.uid) return new Set(Object.keys(r.keys));
+  const claimed = new Set([...c.claimed, ...Object.keys(r?.keys ?? {})]);
   return new Set([...claimed].filter((k) => {
-    const cur = at(s.currentDigests, k);
-    const want = at(s.want, k);
-    return cur !== undefined && (cur === at(r?.keys, k) || (want !== undefined && cur === valueDigest(want)));
+    const cur = at(c.currentDigests, k);
+    return cur !== undefined && (cur === at(r?.keys, k) || cur === at(c.wantDigests, k));
   }));
 }
 
+/** Claimed keys still present that annotary could not prove and does not want: left to the user, claim dropped. */
+export function releasedKeys(c: Claims, proven: Set<string>): string[] {
+  return [...new Set([...c.claimed, ...Object.keys(c.record?.keys ?? {})])]
+    .filter((k) => !proven.has(k) && !Object.hasOwn(c.wantDigests, k) && at(c.currentDigests, k) !== undefined).sort();
+}
+
+/** Whether the record on the object already says `next` (no record wanted and none there counts as the same). */
+export function sameRecord(current: OwnerRecord | undefined, next: OwnerRecord): boolean {
+  if (Object.keys(next.keys).length === 0) return current === undefined;
+  return current !== undefined && ownerRecordValue(current) === ownerRecordValue(next);
+}
+
 export function diffManagedKeys(s: ManagedState): ManagedChange | Refusal | undefined {
-  const proven = provenKeys(s);
-  const differs = (k: string) => at(s.currentDigests, k) !== valueDigest(s.want[k]!);
+  const wantDigests = Object.fromEntries(Object.entries(s.want).map(([k, v]) => [k, valueDigest(v)]));
+  const claims: Claims = { uid: s.uid, record: s.record, claimed: s.managed, currentDigests: s.currentDigests, wantDigests };
+  const proven = provenKeys(claims);
+  const differs = (k: string) => at(s.currentDigests, k) !== wantDigests[k];
   for (const k of Object.keys(s.want)) {
     if (at(s.currentDigests, k) !== undefined && differs(k) && !proven.has(k) && !s.takeover?.includes(k)) {
       return refuse('KeyConflict', `key "${k}" exists and was not written by annotary; remove it or rename it`);
@@ -108,16 +134,12 @@ export function diffManagedKeys(s: ManagedState): ManagedChange | Refusal | unde
   }
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.want)) if (differs(k)) set[k] = v;
-  const present = (k: string) => !Object.hasOwn(s.want, k) && at(s.currentDigests, k) !== undefined;
-  const remove = [...proven].filter(present).sort();
-  const released = [...new Set([...s.managed, ...Object.keys(s.record?.keys ?? {})])]
-    .filter((k) => !proven.has(k) && present(k)).sort();
+  const remove = [...proven].filter((k) => !Object.hasOwn(s.want, k) && at(s.currentDigests, k) !== undefined).sort();
   const managed = Object.keys(s.want).sort();
-  const record: OwnerRecord = { uid: s.uid ?? '', keys: Object.fromEntries(managed.map((k) => [k, valueDigest(s.want[k]!)])) };
+  const record: OwnerRecord = { uid: s.uid ?? '', keys: Object.fromEntries(managed.map((k) => [k, wantDigests[k]!])) };
   const sameManaged = managed.join(',') === [...s.managed].sort().join(',');
-  const sameRecord = managed.length === 0 ? s.record === undefined : s.record !== undefined && ownerRecordValue(s.record) === ownerRecordValue(record);
-  if (!Object.keys(set).length && !remove.length && sameManaged && sameRecord && s.currentHash === s.inputsHash) return undefined;
-  return { set, remove, managed, inputsHash: s.inputsHash, record, released };
+  if (!Object.keys(set).length && !remove.length && sameManaged && sameRecord(s.record, record) && s.currentHash === s.inputsHash) return undefined;
+  return { set, remove, managed, inputsHash: s.inputsHash, record, released: releasedKeys(claims, proven) };
 }
 
 /** The merge patch of a change: preconditioned on the resourceVersion it was computed from. */
@@ -190,9 +212,13 @@ export function reportManagedChange(ctx: Pick<ControllerContext, 'events' | 'met
   const written = Object.keys(change.set);
   if (written.length) ctx.events.emit(obj, 'Normal', writtenReason, `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);
   if (change.remove.length) ctx.events.emit(obj, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
-  if (change.released.length) {
-    ctx.metrics.invalidInputTotal.inc({ controller, reason: 'OwnershipNotProven' }); // every Warning counts (README)
-    ctx.events.emit(obj, 'Warning', 'OwnershipNotProven',
-      `${A.managedKeys} names ${change.released.join(', ')}, but annotary cannot prove it wrote them here (an annotation copied from another object?): left untouched and no longer claimed`);
-  }
+  reportReleased(ctx, controller, obj, A.managedKeys, change.released);
+}
+
+/** The Warning for claims annotary dropped because it could not prove them. */
+export function reportReleased(ctx: Pick<ControllerContext, 'events' | 'metrics'>, controller: string, obj: KubeObject, claimKey: string, released: string[]): void {
+  if (!released.length) return;
+  ctx.metrics.invalidInputTotal.inc({ controller, reason: 'OwnershipNotProven' }); // every Warning counts (README)
+  ctx.events.emit(obj, 'Warning', 'OwnershipNotProven',
+    `${claimKey} names ${released.join(', ')}, but annotary cannot prove it wrote them here (an annotation copied from another object?): left untouched and no longer claimed`);
 }

@@ -10,8 +10,9 @@
 // A refused Route is not written at all.
 //
 // Pure part: routeWants (annotations → sources) and desiredRoute (Route + Secrets → the
-// minimal change of spec.tls, or nothing). Fields annotary filled are recorded in
-// annotary.io/managed-fields, so removing an annotation clears exactly those.
+// minimal change of spec.tls, or nothing). Fields annotary filled are listed in
+// annotary.io/managed-fields and proven by annotary.io/owner-record (managed-keys.ts' rule), so
+// removing an annotation clears exactly those, and a copied managed-fields clears nothing.
 import { A, AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
 import { ReferenceIndex } from '../kube/refindex.js';
@@ -23,6 +24,8 @@ import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from './refusal.js';
 import { isRefusal, refuse } from './refusal.js';
 import { reportRefusal } from './sources.js';
+import type { Claims, OwnerRecord } from './managed-keys.js';
+import { ownerRecordValue, parseOwnerRecord, provenKeys, releasedKeys, reportReleased, sameRecord } from './managed-keys.js';
 import type { NeedsData } from './tls-source.js';
 import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, textDigest, textOf } from './tls-source.js';
 
@@ -104,6 +107,10 @@ export interface RouteChange {
   managed: RouteField[];
   /** field → Secret it was taken from, for the Event */
   from: Partial<Record<RouteField, string>>;
+  /** the proof of what annotary filled, written with the change (see managed-keys.ts) */
+  record: OwnerRecord;
+  /** fields managed-fields claimed that annotary cannot prove it filled: left as they are */
+  released: RouteField[];
 }
 
 export function managedFieldsOf(route: Route): RouteField[] {
@@ -147,14 +154,23 @@ export function desiredRoute(o: RouteObserved): RouteChange | undefined | Refusa
     from.destinationCACertificate = wants.destinationCa.secret;
   }
 
-  const managedBefore = managedFieldsOf(route);
   const managed = ROUTE_FIELDS.filter((f) => from[f] !== undefined);
-  const stale = managed.filter((f) => tls?.[f] === undefined || textDigest(tls[f]) !== o.secrets[from[f]!]!.digests[SOURCE_KEY[f]]);
-  // clear only what annotary filled, and only what is there (a merge patch of null into a
-  // missing spec.tls would create an empty, invalid tls object)
-  const clear = managedBefore.filter((f) => from[f] === undefined && tls?.[f] !== undefined);
+  const wantDigests = Object.fromEntries(managed.map((f) => [f, o.secrets[from[f]!]!.digests[SOURCE_KEY[f]]!]));
+  const currentDigests = Object.fromEntries(ROUTE_FIELDS.filter((f) => tls?.[f] !== undefined).map((f) => [f, textDigest(tls![f]!)]));
+  const stale = managed.filter((f) => currentDigests[f] !== wantDigests[f]);
+  // clear only what annotary can prove it filled (a copied managed-fields proves nothing), and
+  // only what is there (a merge patch of null into a missing spec.tls would create an empty,
+  // invalid tls object)
+  const claims: Claims = {
+    uid: route.metadata.uid, record: parseOwnerRecord(route.metadata.annotations?.[A.ownerRecord]),
+    claimed: managedFieldsOf(route), currentDigests, wantDigests,
+  };
+  const proven = provenKeys(claims);
+  const clear = ROUTE_FIELDS.filter((f) => proven.has(f) && from[f] === undefined && tls?.[f] !== undefined);
+  const released = releasedKeys(claims, proven).filter(isRouteField);
+  const record: OwnerRecord = { uid: route.metadata.uid ?? '', keys: wantDigests };
   const sameManaged = route.metadata.annotations?.[A.managedFields] === (managed.length ? managed.join(',') : undefined);
-  if (!stale.length && !clear.length && sameManaged) return undefined;
+  if (!stale.length && !clear.length && sameManaged && sameRecord(claims.record, record)) return undefined;
 
   const sources = [...new Set(stale.map((f) => from[f]!))];
   const unread = sources.filter((n) => o.secrets[n]!.data === undefined);
@@ -168,7 +184,7 @@ export function desiredRoute(o: RouteObserved): RouteChange | undefined | Refusa
   }
   const set: Partial<Record<RouteField, string>> = {};
   for (const f of stale) set[f] = textOf(o.secrets[from[f]!]!, SOURCE_KEY[f]) as string; // checked above
-  return { set, clear, managed, from };
+  return { set, clear, managed, from, record, released };
 }
 
 /** The merge patch for a change, preconditioned on the Route it was computed from. */
@@ -178,7 +194,9 @@ export function routePatchBody(route: Route, change: RouteChange): Record<string
   return {
     metadata: {
       resourceVersion: route.metadata.resourceVersion,
-      annotations: { [A.managedFields]: change.managed.length ? change.managed.join(',') : null },
+      annotations: change.managed.length
+        ? { [A.managedFields]: change.managed.join(','), [A.ownerRecord]: ownerRecordValue(change.record) }
+        : { [A.managedFields]: null, [A.ownerRecord]: null },
     },
     ...(Object.keys(tls).length ? { spec: { tls } } : {}),
   };
@@ -226,7 +244,8 @@ export const routesController: ControllerModule = {
         const wants = routeWants(route.metadata.annotations, reader, namespace);
         const names = isRefusal(wants) ? [] : [wants.certs?.secret, wants.destinationCa?.secret].filter((n): n is string => !!n);
         refs.set(key, names.map((n) => objectKey(namespace, n)));
-        if (!names.length && route.metadata.annotations?.[A.managedFields] === undefined && !isRefusal(wants)) return;
+        const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => route.metadata.annotations?.[k] !== undefined);
+        if (!names.length && !bookkeeping && !isRefusal(wants)) return;
 
         const observed: RouteObserved = { route, reader, secrets: Object.fromEntries(names.map((n) => [n, secrets.get(objectKey(namespace, n))])) };
         let change = desiredRoute(observed);
@@ -249,6 +268,7 @@ export const routesController: ControllerModule = {
         }
         metrics.writesTotal.inc({ controller: CONTROLLER, kind: 'Route', verb: 'patch' });
         events.emit(route, 'Normal', 'RouteUpdated', describeRouteChange(change));
+        reportReleased(ctx, CONTROLLER, route, A.managedFields, change.released);
         log.debug('route updated', { key, set: Object.keys(change.set), cleared: change.clear });
       },
     });

@@ -4,6 +4,7 @@ import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
+import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import type { Route, RouteChange, RouteField, RouteTLS } from '../../src/controllers/routes.js';
 import { ROUTE_FIELDS, describeRouteChange, desiredRoute, routePatchBody, routeWants, routesController } from '../../src/controllers/routes.js';
 import type { ControllerContext } from '../../src/controllers/context.js';
@@ -104,7 +105,10 @@ describe('edge and reencrypt Routes get certificate, key and CA from the Secret'
   test('the patch is a merge patch preconditioned on the Route\'s resourceVersion', () => {
     const r = route({ 'annotary.io/certs-from-secret': 'tls' });
     const body = routePatchBody(r, change(r, { tls: secret('tls', tlsPem()) })) as { metadata: Record<string, unknown>; spec: { tls: Record<string, unknown> } };
-    expect(body.metadata).toEqual({ resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate' } });
+    expect(body.metadata).toMatchObject({ resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate' } });
+    expect(JSON.parse((body.metadata.annotations as Record<string, string>)['annotary.io/owner-record']!)).toEqual({
+      uid: 'u1', keys: { caCertificate: expect.any(String), certificate: expect.any(String), key: expect.any(String) },
+    });
     expect(Object.keys(body.spec.tls).sort()).toEqual(['caCertificate', 'certificate', 'key']);
   });
 });
@@ -189,7 +193,7 @@ describe('the cached digests decide; the PEM is read only to write', () => {
     const r = route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'edge', certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca });
     const c = change(r, { tls: secret('tls', tlsPem(), false) });
     expect(c.set).toEqual({});
-    expect(routePatchBody(r, c)).toEqual({ metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate' } } });
+    expect(routePatchBody(r, c)).toEqual({ metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate', 'annotary.io/owner-record': ownerRecordValue(c.record) } } });
   });
 });
 
@@ -197,7 +201,8 @@ describe('removing an annotation clears exactly the fields it filled', () => {
   test('certs-from-secret removed: annotary\'s fields cleared, the user\'s destinationCACertificate kept', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'reencrypt', destinationCACertificate: 'user value' });
     const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
-    const r2 = { ...r1, metadata: { ...r1.metadata, annotations: { 'annotary.io/managed-fields': r1.metadata.annotations!['annotary.io/managed-fields'] } } };
+    const { 'annotary.io/certs-from-secret': _removed, ...bookkeeping } = r1.metadata.annotations!;
+    const r2 = { ...r1, metadata: { ...r1.metadata, annotations: bookkeeping } };
     const c = change(r2, {});
     expect(c.clear).toEqual(['certificate', 'key', 'caCertificate']);
     const r3 = apply(r2, c);
@@ -213,9 +218,27 @@ describe('removing an annotation clears exactly the fields it filled', () => {
     expect(c).toMatchObject({ set: {}, clear: ['caCertificate'], managed: ['certificate', 'key'] });
   });
 
+  test('a copied managed-fields (no record of this Route) clears nothing: the user\'s own certificate and key stay', () => {
+    const r = route({ 'annotary.io/managed-fields': 'certificate,key' }, { termination: 'edge', certificate: 'user cert', key: 'user key' });
+    const c = change(r, {});
+    expect(c.clear).toEqual([]);
+    expect(c.released).toEqual(['certificate', 'key']);
+    expect(apply(r, c).spec!.tls).toEqual({ termination: 'edge', certificate: 'user cert', key: 'user key' });
+  });
+
+  test('a record copied from another Route proves only fields whose value is exactly what it recorded', () => {
+    const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
+    const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
+    const { 'annotary.io/certs-from-secret': _removed, ...bookkeeping } = r1.metadata.annotations!;
+    const copy = { ...r1, metadata: { ...r1.metadata, uid: 'other', annotations: bookkeeping }, spec: { ...r1.spec, tls: { ...r1.spec!.tls!, key: 'user key' } } };
+    const c = change(copy, {});
+    expect(c.clear).toEqual(['certificate', 'caCertificate']);
+    expect(c.released).toEqual(['key']);
+  });
+
   test('a field that is already gone is not patched (no empty spec.tls is created)', () => {
     const r = route({ 'annotary.io/managed-fields': 'certificate,key' }, null);
-    expect(routePatchBody(r, change(r, {}))).toEqual({ metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': null } } });
+    expect(routePatchBody(r, change(r, {}))).toEqual({ metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': null, 'annotary.io/owner-record': null } } });
   });
 });
 
@@ -251,6 +274,14 @@ describe('properties', () => {
       if (c === undefined || isRefusal(c)) return;
       if (isNeedsData(c)) throw new Error('data was given');
       expect(run(apply(r, c), secrets)).toBeUndefined();
+    }), { numRuns: 400 });
+  });
+
+  test('a managed-fields list without a record of this Route never clears anything (whatever the fields hold)', () => {
+    fc.assert(fc.property(arbRoute, ({ route: r, secrets }) => {
+      const c = run(r, secrets);
+      if (c === undefined || isRefusal(c) || isNeedsData(c)) return;
+      expect(c.clear).toEqual([]);
     }), { numRuns: 400 });
   });
 
