@@ -12,7 +12,7 @@ import { ConfigMaps, DaemonSets, Deployments, Ingresses, Routes, Secrets, Statef
 import { readJks } from '../src/pki/jks.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import { adminClient, b64, deleteNamespace, eventsFor, newNamespace, startOperator, waitFor } from './harness/cluster.js';
-import { chainFixture, shortLivedCert } from '../test/pki/fixtures.js';
+import { anchorFixture, chainFixture, shortLivedCert } from '../test/pki/fixtures.js';
 import { selfSigned } from '../test/pki/helpers.js';
 
 type Data = Record<string, string>;
@@ -137,6 +137,15 @@ const cases: Case[] = [
     title: 'ConfigMap without its source-ca-key', controller: 'truststores', reason: 'MissingKey',
     make: (n) => client.create<ConfigMap>(ConfigMaps, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: ns, annotations: { 'annotary.io/truststore': 'jks', 'annotary.io/source-ca-key': 'service-ca.crt' } }, data: { 'ca-bundle.crt': ec.ca } }),
     fix: (n) => annotate(ConfigMaps, n, { 'annotary.io/source-ca-key': null }),
+    fixed: async (n) => !!(await client.get<ConfigMap>(ConfigMaps, ns, n)).binaryData?.['truststore.jks'],
+  },
+  {
+    title: 'ConfigMap bundle with a CA on a curve Java 17 no longer implements', controller: 'truststores', reason: 'UnsupportedByJava',
+    make: (n) => client.create<ConfigMap>(ConfigMaps, ns, {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: ns, annotations: { 'annotary.io/truststore': 'jks' } },
+      data: { 'ca-bundle.crt': ec.ca + anchorFixture('brainpoolP256r1').root },
+    }),
+    fix: (n) => client.patch(ConfigMaps, ns, n, { data: { 'ca-bundle.crt': ec.ca } }),
     fixed: async (n) => !!(await client.get<ConfigMap>(ConfigMaps, ns, n)).binaryData?.['truststore.jks'],
   },
   // ---- Routes

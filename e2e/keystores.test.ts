@@ -7,7 +7,7 @@ import type { KubeObject } from '../src/kube/types.js';
 import { ConfigMaps, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import { adminClient, apiserverWrites, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
-import { chainFixture, oddKeys, scratchDir } from '../test/pki/fixtures.js';
+import { chainFixture, explicitEcFixture, oddKeys, scratchDir } from '../test/pki/fixtures.js';
 
 type Secret = KubeObject & { data?: Record<string, string>; type?: string };
 
@@ -163,6 +163,7 @@ describe('truststore-from adds other objects\' CA certificates', () => {
 
 describe('bad input gets a Warning Event with a precise reason and no write', () => {
   const odd = oddKeys();
+  const explicit = explicitEcFixture();
   const good = { cert: rsa.certPem(2), key: rsa.keyPkcs8, ca: rsa.ca };
   const ks = { 'annotary.io/keystores': 'jks' };
   const noise = randomBytes(900 * 1024).toString('base64').slice(0, 900 * 1024);
@@ -174,6 +175,8 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
     ['encrypted key', 'EncryptedKey', { 'tls.crt': b64(good.cert), 'tls.key': b64(odd.encryptedPkcs8) }, ks],
     ['DSA key', 'UnsupportedKeyType', { 'tls.crt': b64(good.cert), 'tls.key': b64(odd.dsaPkcs8) }, ks],
     ['Ed25519 key', 'UnsupportedKeyType', { 'tls.crt': b64(good.cert), 'tls.key': b64(odd.ed25519) }, ks],
+    ['EC key with explicit curve parameters (keytool cannot read it)', 'UnsupportedByJava',
+      { 'tls.crt': b64(explicit.cert), 'tls.key': b64(explicit.key) }, ks],
     ['missing tls.key', 'MissingKey', { 'tls.crt': b64(good.cert) }, ks],
     ['missing tls.crt', 'MissingKey', { 'tls.key': b64(good.key) }, ks],
     ['a foreign certificate in the chain', 'ChainBroken', { 'tls.crt': b64(good.cert + ec.root), 'tls.key': b64(good.key) }, ks],

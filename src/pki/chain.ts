@@ -16,6 +16,9 @@ export interface OrderedChain {
   warnings: CertWarning[];
 }
 
+/** The subject on one line, as Events and messages show it. */
+export const subjectLine = (cert: X509Certificate): string => cert.subject.replace(/\n/g, ', ');
+
 /**
  * True when `key` (private or public) is the key certified by `cert`. KeyObject.equals
  * compares the keys inside OpenSSL: ~1 µs, where exporting both as SPKI took ~230 µs (RSA
@@ -47,7 +50,7 @@ export function validityWarnings(certs: X509Certificate[], now: Date = new Date(
   for (const c of certs) {
     const expired = new Date(c.validTo).getTime() < now.getTime();
     const notYetValid = new Date(c.validFrom).getTime() > now.getTime();
-    if (expired || notYetValid) out.push({ subject: c.subject.replace(/\n/g, ', '), expired, notYetValid });
+    if (expired || notYetValid) out.push({ subject: subjectLine(c), expired, notYetValid });
   }
   return out;
 }
@@ -76,7 +79,7 @@ export function orderChain(certs: X509Certificate[], key: KeyObject, now: Date =
     chain.push(rest.splice(idx, 1)[0]!);
   }
   if (rest.length > 0) {
-    const subjects = rest.map((c) => `"${c.subject.replace(/\n/g, ', ')}"`).join('; ');
+    const subjects = rest.map((c) => `"${subjectLine(c)}"`).join('; ');
     throw new PkiError('ChainBroken', `${rest.length} certificate(s) are not part of the leaf's issuer chain: ${subjects}`);
   }
   return { chain, warnings: validityWarnings(chain, now) };

@@ -58,10 +58,11 @@ export function utf16be(s: string): Buffer {
   return b;
 }
 
-/** Minimal DER reader, used by the JKS reader and by tests. */
+/** Minimal DER reader, used by the JKS reader, the Java key checks and tests. */
 export interface Tlv {
   tag: number;
   content: Buffer;
+  start: number; // offset of the tag byte
   end: number; // offset just past this element
 }
 
@@ -78,7 +79,7 @@ export function readTlv(buf: Buffer, offset = 0): Tlv {
     pos += n;
   }
   if (pos + len > buf.length) throw new Error('DER: truncated content');
-  return { tag, content: buf.subarray(pos, pos + len), end: pos + len };
+  return { tag, content: buf.subarray(pos, pos + len), start: offset, end: pos + len };
 }
 
 /** The children of a constructed element. */

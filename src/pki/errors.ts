@@ -6,6 +6,7 @@ export type PkiReason =
   | 'NoPrivateKey' // the key input holds no private key block
   | 'EncryptedKey' // a password-protected key; we never ask for key passwords
   | 'UnsupportedKeyType' // DSA, Ed25519, RSA-PSS, curves other than P-256/P-384
+  | 'UnsupportedByJava' // a key or certificate public key Java 17 cannot read or use (explicit EC parameters, legacy curves, RSA size)
   | 'KeyMismatch' // the private key belongs to none of the certificates
   | 'ChainBroken' // a certificate that is not part of the leaf's issuer chain
   | 'EmptyCABundle' // a CA bundle with no certificates in it

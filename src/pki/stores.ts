@@ -2,8 +2,9 @@
 // Pure and deterministic: the same input always yields byte-identical files, so the
 // controller can compare hashes and skip updates (and pod restarts) when nothing changed.
 import { createHash, type X509Certificate } from 'node:crypto';
-import { orderChain, validityWarnings, dedupe } from './chain.js';
+import { orderChain, validityWarnings, dedupe, subjectLine } from './chain.js';
 import { PkiError } from './errors.js';
+import { checkJavaCertificate, checkJavaKey } from './java.js';
 import { writeJks, type JksEntry } from './jks.js';
 import { parseCertificates, parsePrivateKey, pemBlocks } from './pem.js';
 import { checkPkcs12Password, writePkcs12Keystore, writePkcs12Truststore } from './pkcs12.js';
@@ -45,12 +46,15 @@ function warningText(w: { subject: string; expired: boolean; notYetValid: boolea
   return `certificate "${w.subject}" is ${w.expired ? 'expired' : 'not yet valid'}`;
 }
 
-/** Parse every CA source; empty or whitespace-only sources are skipped. */
+/** Parse every CA source, each certificate one Java can read; empty or whitespace-only sources are skipped. */
 function trustCerts(sources: (string | undefined)[]): X509Certificate[] {
   const certs: X509Certificate[] = [];
   sources.forEach((pem, i) => {
     if (pem === undefined || pem.trim() === '') return;
-    certs.push(...parseCertificates(pem, i === 0 ? 'CA bundle' : `extra trust bundle ${i}`));
+    const what = i === 0 ? 'CA bundle' : `extra trust bundle ${i}`;
+    const parsed = parseCertificates(pem, what);
+    for (const c of parsed) checkJavaCertificate(c, `${what} certificate "${subjectLine(c)}"`);
+    certs.push(...parsed);
   });
   return dedupe(certs);
 }
@@ -79,7 +83,9 @@ export function buildStores(input: StoreInput): BuiltStores {
 function build(input: StoreInput): BuiltStores {
   checkParams(input.password, input.alias, input.formats);
   const key = parsePrivateKey(input.keyPem, 'private key');
+  checkJavaKey(key.key, 'private key');
   const { chain, warnings } = orderChain(parseCertificates(input.certPem, 'certificate'), key.key);
+  for (const c of chain) checkJavaCertificate(c, `certificate "${subjectLine(c)}"`);
   const leaf = chain[0]!;
   const ders = chain.map((c) => c.raw);
   // The entry timestamp is the leaf's notBefore, not "now": byte stability over time.

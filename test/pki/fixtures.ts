@@ -1,6 +1,7 @@
 // Test fixtures made by the real `openssl` binary, so the parsers see exactly what users
 // paste into Secrets. Generated once into os.tmpdir() and reused (RSA 4096 keygen is slow).
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -126,6 +127,118 @@ export function oddKeys(): OddKeys {
     dsaPkcs8: read(dir, 'dsa8.pem'),
     ed25519: read(dir, 'ed.pem'),
     p521: read(dir, 'p521.pem'),
+  };
+}
+
+/**
+ * Trust anchors of key kinds beyond the leaf kinds above: a self-signed root of that kind and a P-256 leaf
+ * (localhost) it signed, so an openssl s_server can present a chain that only this anchor verifies.
+ */
+export type AnchorKind = 'p521' | 'ed25519' | 'ed448' | 'rsa-pss' | 'dsa' | 'secp256k1' | 'brainpoolP256r1';
+/** The anchors Java 17 can use (keytool lists them, JSSE verifies chains with them). */
+export const JAVA_ANCHOR_KINDS: AnchorKind[] = ['p521', 'ed25519', 'ed448', 'rsa-pss', 'dsa'];
+/** Curves Java 16+ no longer implements (JDK-8251547): keytool lists such anchors, but no signature verifies. */
+export const LEGACY_CURVE_ANCHOR_KINDS: AnchorKind[] = ['secp256k1', 'brainpoolP256r1'];
+
+export interface AnchorFixture {
+  kind: AnchorKind;
+  dir: string;
+  root: string;
+  leaf: string;
+  leafKey: string;
+}
+
+const ANCHOR_KEYGEN: Record<AnchorKind, string[]> = {
+  p521: ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-521'],
+  ed25519: ['genpkey', '-algorithm', 'ed25519'],
+  ed448: ['genpkey', '-algorithm', 'ed448'],
+  'rsa-pss': ['genpkey', '-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048'],
+  dsa: ['genpkey', '-paramfile', 'dsa.param'],
+  secp256k1: ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp256k1'],
+  brainpoolP256r1: ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:brainpoolP256r1'],
+};
+
+export function anchorFixture(kind: AnchorKind): AnchorFixture {
+  const dir = cached(`anchor-${kind}`, (d) => {
+    if (kind === 'dsa') openssl(['genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:2048',
+      '-out', 'dsa.param'], d);
+    openssl([...ANCHOR_KEYGEN[kind], '-out', 'root.key'], d);
+    // No digest option: openssl picks the one the key type needs (none for EdDSA, PSS padding for RSA-PSS).
+    openssl(['req', '-x509', '-new', '-key', 'root.key', '-subj', `/O=annotary test/CN=Root ${kind}`, '-days', '3650',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'root.crt'], d);
+    const leafExt = 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n';
+    writeFileSync(path.join(d, 'leaf.ext'), leafExt);
+    openssl(['genpkey', ...KEYGEN.p256, '-out', 'leaf.key'], d);
+    openssl(['req', '-new', '-key', 'leaf.key', '-subj', '/O=annotary test/CN=localhost', '-out', 'leaf.csr'], d);
+    openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-set_serial', '5', '-days', '825',
+      '-extfile', 'leaf.ext', '-out', 'leaf.crt'], d);
+  });
+  return { kind, dir, root: read(dir, 'root.crt'), leaf: read(dir, 'leaf.crt'), leafKey: read(dir, 'leaf.key') };
+}
+
+/**
+ * Certificates whose RSA public key sits at or just beyond a limit of Java's RSAKeyFactory: modulus of 512 to
+ * 16384 bits, and a public exponent of at most 64 bits when the modulus exceeds 3072 bits. Nobody holds these
+ * keys (the modulus is random, forced into a certificate signed by a P-256 CA): they serve as CA bundle entries.
+ */
+export type RsaEdge = 'rsa512' | 'rsa16384' | 'rsa3072-e72' | 'rsa504' | 'rsa16392' | 'rsa4096-e72';
+export const JAVA_RSA_EDGES: RsaEdge[] = ['rsa512', 'rsa16384', 'rsa3072-e72'];
+export const NON_JAVA_RSA_EDGES: RsaEdge[] = ['rsa504', 'rsa16392', 'rsa4096-e72'];
+const RSA_EDGE_SHAPE: Record<RsaEdge, { bits: number; exponent: string }> = {
+  rsa512: { bits: 512, exponent: '010001' },
+  rsa16384: { bits: 16384, exponent: '010001' },
+  'rsa3072-e72': { bits: 3072, exponent: 'ff'.repeat(9) },
+  rsa504: { bits: 504, exponent: '010001' },
+  rsa16392: { bits: 16392, exponent: '010001' },
+  'rsa4096-e72': { bits: 4096, exponent: 'ff'.repeat(9) },
+};
+
+export function rsaEdgeCertificates(): Record<RsaEdge, string> {
+  const edges = Object.keys(RSA_EDGE_SHAPE) as RsaEdge[];
+  const dir = cached('rsa-edges', (d) => {
+    openssl(['genpkey', ...KEYGEN.p256, '-out', 'ca.key'], d);
+    openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/O=annotary test/CN=RSA edge signer', '-days', '3650',
+      '-out', 'ca.crt'], d);
+    for (const edge of edges) {
+      const { bits, exponent } = RSA_EDGE_SHAPE[edge];
+      const modulus = randomBytes(bits / 8);
+      modulus[0] = modulus[0]! | 0x80; // exactly `bits` bits
+      modulus[modulus.length - 1] = modulus[modulus.length - 1]! | 1;
+      // An RSA SubjectPublicKeyInfo in openssl's ASN1_generate_nconf syntax.
+      const spki = ['asn1=SEQUENCE:spki', '[spki]', 'alg=SEQUENCE:alg', 'key=BITWRAP,SEQUENCE:rsa', '[alg]', 'oid=OID:rsaEncryption',
+        'params=NULL', '[rsa]', `n=INTEGER:0x${modulus.toString('hex')}`, `e=INTEGER:0x${exponent}`, ''];
+      writeFileSync(path.join(d, `${edge}.cnf`), spki.join('\n'));
+      openssl(['asn1parse', '-genconf', `${edge}.cnf`, '-noout', '-out', `${edge}.der`], d);
+      openssl(['pkey', '-pubin', '-inform', 'DER', '-in', `${edge}.der`, '-out', `${edge}.pub`], d);
+      openssl(['req', '-new', '-key', 'ca.key', '-subj', `/O=annotary test/CN=${edge}`, '-out', `${edge}.csr`], d);
+      openssl(['x509', '-req', '-in', `${edge}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-force_pubkey', `${edge}.pub`,
+        '-set_serial', '6', '-days', '3650', '-out', `${edge}.crt`], d);
+    }
+  });
+  return Object.fromEntries(edges.map((e) => [e, read(dir, `${e}.crt`)])) as Record<RsaEdge, string>;
+}
+
+export interface ExplicitEcFixture {
+  /** What `openssl ecparam -name prime256v1 -param_enc explicit -genkey` writes: EC PARAMETERS and a SEC1 key, both explicit. */
+  key: string;
+  /** The same key with the named curve. */
+  keyNamed: string;
+  /** Self-signed certificates for that key: the public key with explicit parameters, and with the named curve. */
+  cert: string;
+  certNamed: string;
+}
+
+/** A P-256 key written with explicit curve parameters, which Java refuses ("Only named ECParameters supported"). */
+export function explicitEcFixture(): ExplicitEcFixture {
+  const dir = cached('ec-explicit', (d) => {
+    openssl(['ecparam', '-name', 'prime256v1', '-param_enc', 'explicit', '-genkey', '-out', 'key.pem'], d);
+    openssl(['ec', '-in', 'key.pem', '-param_enc', 'named_curve', '-out', 'key-named.pem'], d);
+    for (const [key, out] of [['key.pem', 'cert.pem'], ['key-named.pem', 'cert-named.pem']]) {
+      openssl(['req', '-x509', '-new', '-key', key!, '-subj', '/O=annotary test/CN=localhost', '-days', '825', '-out', out!], d);
+    }
+  });
+  return {
+    key: read(dir, 'key.pem'), keyNamed: read(dir, 'key-named.pem'), cert: read(dir, 'cert.pem'), certNamed: read(dir, 'cert-named.pem'),
   };
 }
 

@@ -1,8 +1,12 @@
 // Shared test helpers: expired certificates (openssl 3.0 cannot backdate without `openssl
-// ca`, so node-forge signs them) and a matcher for PkiError reasons.
+// ca`, so node-forge signs them), a matcher for PkiError reasons, and stores written without
+// the input checks (to show what a consumer makes of an input that buildStores refuses).
 import { generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
 import { PkiError, type PkiReason } from '../../src/pki/errors.js';
+import { writeJks } from '../../src/pki/jks.js';
+import { parseCertificates, parsePrivateKey } from '../../src/pki/pem.js';
+import { writePkcs12Keystore, writePkcs12Truststore } from '../../src/pki/pkcs12.js';
 
 export interface SelfSigned {
   certPem: string;
@@ -45,4 +49,25 @@ export function expectReason(fn: () => unknown, reason: PkiReason): PkiError {
 /** The base64 body lines of every PEM block, for "messages never leak PEM" checks. */
 export function pemBodyLines(pem: string): string[] {
   return pem.split('\n').filter((l) => /^[A-Za-z0-9+/=]{16,}$/.test(l.trim()));
+}
+
+/**
+ * The stores the writers produce from this input when nothing checks it first (buildStores before the Java
+ * checks): keystores when a key and certificates are given, truststores when CA certificates are. Alias "alias".
+ */
+export function uncheckedStores(input: { keyPem?: string; certPem?: string; caPem?: string }, password: string): Record<string, Buffer> {
+  const files: Record<string, Buffer> = {};
+  const timestamp = new Date('2024-01-01T00:00:00Z');
+  if (input.keyPem !== undefined && input.certPem !== undefined) {
+    const pkcs8 = parsePrivateKey(input.keyPem).pkcs8;
+    const chain = parseCertificates(input.certPem).map((c) => c.raw);
+    files['keystore.jks'] = writeJks([{ kind: 'key', alias: 'alias', timestamp, pkcs8, chain }], password);
+    files['keystore.p12'] = writePkcs12Keystore({ alias: 'alias', pkcs8, chain, password });
+  }
+  if (input.caPem !== undefined) {
+    const certs = parseCertificates(input.caPem).map((c, i) => ({ alias: `alias${i}`, der: c.raw }));
+    files['truststore.jks'] = writeJks(certs.map((c) => ({ kind: 'cert', alias: c.alias, timestamp, cert: c.der })), password);
+    files['truststore.p12'] = writePkcs12Truststore(certs, password);
+  }
+  return files;
 }

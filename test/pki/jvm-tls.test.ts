@@ -1,5 +1,6 @@
 // End-to-end proof with a real JVM: Java serves TLS from our keystores (OpenSSL verifies the
-// chain), and Java trusts servers through our truststores (and refuses a foreign CA).
+// chain), and Java trusts servers through our truststores (and refuses a foreign CA), for every
+// key kind annotary accepts; anchors on curves Java no longer implements verify nothing in Java.
 // The two Java programs are compiled once with javac; each runs a single JVM for all stores.
 import { jest } from '@jest/globals';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -7,8 +8,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { buildStores } from '../../src/pki/stores.js';
-import { chainFixture, scratchDir, type ChainFixture } from './fixtures.js';
+import { buildStores, buildTruststore } from '../../src/pki/stores.js';
+import {
+  anchorFixture, chainFixture, JAVA_ANCHOR_KINDS, KEY_KINDS, LEGACY_CURVE_ANCHOR_KINDS, scratchDir,
+  type AnchorFixture, type ChainFixture, type KeyKind,
+} from './fixtures.js';
+import { expectReason, uncheckedStores } from './helpers.js';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
@@ -51,7 +56,7 @@ interface Built {
   files: Record<string, string>;
   ca: string;
 }
-function build(kind: 'rsa2048' | 'p256'): Built {
+function build(kind: KeyKind): Built {
   const f = chainFixture(kind);
   const built = buildStores({ certPem: f.certPem(2), keyPem: f.keyTraditional, caPem: f.ca, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] });
   const files: Record<string, string> = {};
@@ -60,8 +65,9 @@ function build(kind: 'rsa2048' | 'p256'): Built {
   return { f, files, ca: path.join(dir, `${kind}-ca.crt`) };
 }
 
-const rsa = build('rsa2048');
-const ec = build('p256');
+const built = Object.fromEntries(KEY_KINDS.map((k) => [k, build(k)])) as Record<KeyKind, Built>;
+const rsa = built.rsa2048;
+const ec = built.p256;
 /** Same names as the p256 hierarchy but different keys: trust must come from signatures. */
 const foreign = chainFixture('p256', 'foreign');
 
@@ -71,7 +77,10 @@ beforeAll(() => {
 
 async function sClient(port: number, caFile: string): Promise<string> {
   try {
-    const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', caFile, '-verify_return_error', '-servername', 'localhost'], { timeout: 20_000 });
+    const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', caFile, '-verify_return_error', '-servername', 'localhost'];
+    const pending = run('openssl', args, { timeout: 20_000 });
+    pending.child.stdin?.end(); // s_client quits at the end of its input, once the handshake is reported
+    const r = await pending;
     return r.stdout + r.stderr;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
@@ -80,12 +89,7 @@ async function sClient(port: number, caFile: string): Promise<string> {
 }
 
 describe('a JVM serves TLS with keystore.jks and keystore.p12 (checked by openssl s_client)', () => {
-  const stores = [
-    ['RSA', 'JKS', rsa, 'keystore.jks'],
-    ['RSA', 'PKCS12', rsa, 'keystore.p12'],
-    ['EC', 'JKS', ec, 'keystore.jks'],
-    ['EC', 'PKCS12', ec, 'keystore.p12'],
-  ] as const;
+  const stores = KEY_KINDS.flatMap((k) => [[k, 'JKS', built[k], 'keystore.jks'], [k, 'PKCS12', built[k], 'keystore.p12']] as const);
   let ports: number[] = [];
 
   beforeAll(async () => {
@@ -104,23 +108,41 @@ describe('a JVM serves TLS with keystore.jks and keystore.p12 (checked by openss
   it('negative check: the same server does not verify against a foreign CA', async () => {
     const foreignCa = path.join(dir, 'foreign-ca.crt');
     writeFileSync(foreignCa, foreign.ca);
-    const out = await sClient(ports[2]!, foreignCa);
+    const out = await sClient(ports[stores.findIndex(([k, type]) => k === 'p256' && type === 'JKS')]!, foreignCa);
     expect(out).not.toContain('Verify return code: 0 (ok)');
   });
 });
 
 describe('a JVM trusts servers through truststore.jks and truststore.p12 (against openssl s_server)', () => {
   let results: Map<number, string>;
+  /** Anchors of the other kinds; the refused legacy-curve ones in the truststores the writers made of them unchecked. */
+  const anchors = [...JAVA_ANCHOR_KINDS, ...LEGACY_CURVE_ANCHOR_KINDS].map((kind) => {
+    const a: AnchorFixture = anchorFixture(kind);
+    const legacy = LEGACY_CURVE_ANCHOR_KINDS.includes(kind);
+    const file = (name: string) => path.join(dir, `anchor-${kind}-${name}`);
+    const stores = legacy ? uncheckedStores({ caPem: a.root }, PW) : buildTruststore(a.root, PW, ['jks', 'pkcs12'], 'ca');
+    for (const [name, data] of Object.entries(stores)) writeFileSync(file(name), data);
+    writeFileSync(file('ca.crt'), a.root);
+    return { a, legacy, jks: file('truststore.jks'), p12: file('truststore.p12'), ca: file('ca.crt'), port: 0 };
+  });
+  const FIRST_ANCHOR_TARGET = 6;
+  const anchorCases = anchors.flatMap((t, i) =>
+    (['truststore.jks', 'truststore.p12'] as const).map((store, j) => [t.a.kind, store, t, FIRST_ANCHOR_TARGET + 2 * i + j] as const));
 
   beforeAll(async () => {
-    const serve = (f: ChainFixture) =>
+    const serve = (fixtureDir: string, chain: string[]) =>
       startServer(
         'openssl',
-        ['s_server', '-accept', '127.0.0.1:0', '-cert', path.join(f.dir, 'leaf.crt'), '-key', path.join(f.dir, 'leaf.key'), '-cert_chain', path.join(f.dir, 'int.crt'), '-www'],
+        ['s_server', '-accept', '127.0.0.1:0', '-cert', path.join(fixtureDir, 'leaf.crt'), '-key', path.join(fixtureDir, 'leaf.key'),
+          ...chain, '-www'],
         /^ACCEPT .*:(\d+)$/,
         1,
       ).then((s) => Number(s.matches[0]![1]));
-    const [rsaPort, ecPort, foreignPort] = await Promise.all([serve(rsa.f), serve(ec.f), serve(foreign)]);
+    const withIntermediate = (f: ChainFixture) => serve(f.dir, ['-cert_chain', path.join(f.dir, 'int.crt')]);
+    const [rsaPort, ecPort, foreignPort, ...anchorPorts] = await Promise.all([
+      withIntermediate(rsa.f), withIntermediate(ec.f), withIntermediate(foreign), ...anchors.map((t) => serve(t.a.dir, [])),
+    ]);
+    anchors.forEach((t, i) => (t.port = anchorPorts[i]!));
     const targets = [
       `JKS:${rsa.files['truststore.jks']}:${rsaPort}`,
       `PKCS12:${rsa.files['truststore.p12']}:${rsaPort}`,
@@ -128,6 +150,7 @@ describe('a JVM trusts servers through truststore.jks and truststore.p12 (agains
       `PKCS12:${ec.files['truststore.p12']}:${ecPort}`,
       `JKS:${ec.files['truststore.jks']}:${foreignPort}`,
       `PKCS12:${ec.files['truststore.p12']}:${foreignPort}`,
+      ...anchors.flatMap((t) => [`JKS:${t.jks}:${t.port}`, `PKCS12:${t.p12}:${t.port}`]),
     ];
     const { stdout } = await run('java', ['-XX:TieredStopAtLevel=1', '-cp', dir, 'TlsClient', PW, ...targets], { timeout: 60_000 });
     results = new Map([...stdout.matchAll(/^RESULT (\d+) (.*)$/gm)].map((m) => [Number(m[1]), m[2]!]));
@@ -147,5 +170,16 @@ describe('a JVM trusts servers through truststore.jks and truststore.p12 (agains
     ['truststore.p12', 5],
   ])('negative check: %s refuses a server from a foreign CA with the same names', (_n, i) => {
     expect(results.get(i)).toMatch(/^FAIL .*(PKIX|certificate|signature)/i);
+  });
+
+  it.each(anchorCases.filter(([, , t]) => !t.legacy))('%s anchor via %s: handshake completes', (_k, _s, _t, i) => {
+    expect(results.get(i)).toMatch(/^OK 1 anchors/);
+  });
+
+  const legacyTitle = '%s anchor via %s: refused by annotary; Java verifies nothing with it, OpenSSL does';
+  it.each(anchorCases.filter(([, , t]) => t.legacy))(legacyTitle, async (_k, _s, t, i) => {
+    expectReason(() => buildTruststore(t.a.root, PW, ['jks', 'pkcs12'], 'ca'), 'UnsupportedByJava');
+    expect(results.get(i)).toMatch(/^FAIL .*PKIX path validation failed.*signature check failed/);
+    expect(await sClient(t.port, t.ca)).toContain('Verify return code: 0 (ok)');
   });
 });

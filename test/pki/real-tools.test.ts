@@ -1,14 +1,19 @@
 // The proof that matters: Java's keytool and OpenSSL 3 read every store we write, for every
 // key type and chain length. (PKCS#1/SEC1 vs PKCS#8 input produce byte-identical stores —
 // see stores.test.ts — so the forms alternate across chain lengths here to save JVM starts.)
+// And the other side: what buildStores refuses as UnsupportedByJava, keytool indeed cannot read.
 import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parsePrivateKey } from '../../src/pki/pem.js';
-import { buildStores } from '../../src/pki/stores.js';
-import { chainFixture, KEY_KINDS, scratchDir, type ChainLength, type KeyKind } from './fixtures.js';
+import { buildStores, buildTruststore } from '../../src/pki/stores.js';
+import {
+  anchorFixture, chainFixture, explicitEcFixture, JAVA_ANCHOR_KINDS, JAVA_RSA_EDGES, KEY_KINDS, rsaEdgeCertificates, scratchDir,
+  type ChainLength, type KeyKind,
+} from './fixtures.js';
+import { expectReason, uncheckedStores } from './helpers.js';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
@@ -32,8 +37,19 @@ function limit(n: number) {
   };
 }
 const pool = limit(2);
-const keytoolList = (file: string, type: 'JKS' | 'PKCS12') =>
-  pool(() => run('keytool', ['-J-XX:TieredStopAtLevel=1', '-J-XX:+UseSerialGC', '-list', '-v', '-storetype', type, '-keystore', file, '-storepass', PW], { maxBuffer: 1 << 24 })).then((r) => r.stdout);
+const keytool = (args: string[]) =>
+  pool(() => run('keytool', ['-J-XX:TieredStopAtLevel=1', '-J-XX:+UseSerialGC', ...args], { maxBuffer: 1 << 24 }));
+const listArgs = (file: string, type: 'JKS' | 'PKCS12') => ['-list', '-v', '-storetype', type, '-keystore', file, '-storepass', PW];
+const keytoolList = (file: string, type: 'JKS' | 'PKCS12') => keytool(listArgs(file, type)).then((r) => r.stdout);
+/** keytool's output when it fails; a keytool that succeeds fails the test. */
+const keytoolError = (args: string[]) =>
+  keytool(args).then(
+    (r) => { throw new Error(`keytool succeeded:\n${r.stdout}`); },
+    (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+  );
+/** Decrypts the private key and signs with it: -list never touches the key. JKS key passwords are the store's. */
+const certreqArgs = (file: string, type: 'JKS' | 'PKCS12') =>
+  ['-certreq', '-alias', 'alias', '-storetype', type, '-keystore', file, '-storepass', PW, '-keypass', PW];
 const opensslInfo = (file: string) =>
   pool(() => run('openssl', ['pkcs12', '-info', '-in', file, '-passin', `pass:${PW}`, '-nodes'], { maxBuffer: 1 << 24 })).then((r) => r.stdout + r.stderr);
 
@@ -128,5 +144,63 @@ describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
 
   it('a wrong password is rejected by the MAC', async () => {
     await expect(run('openssl', ['pkcs12', '-info', '-in', cases[0]!.files['keystore.p12']!, '-passin', 'pass:wrong', '-nodes'])).rejects.toThrow(/mac verify (failure|error)/i);
+  });
+});
+
+describe('keytool reads every trust anchor kind annotary accepts beyond the leaf kinds', () => {
+  const anchors = JAVA_ANCHOR_KINDS.map((k) => anchorFixture(k).root);
+  const edges = rsaEdgeCertificates();
+  const files = buildTruststore([...anchors, ...JAVA_RSA_EDGES.map((e) => edges[e])].join(''), PW, ['jks', 'pkcs12'], 'ca');
+  it.each([['truststore.jks', 'JKS'], ['truststore.p12', 'PKCS12']] as const)('%s', async (name, type) => {
+    const file = path.join(dir, `anchors-${name}`);
+    writeFileSync(file, files[name]!);
+    const out = await keytoolList(file, type);
+    expect(out).toContain('Your keystore contains 8 entries');
+    expect(count(out, /Entry type: trustedCertEntry/)).toBe(8);
+    const keys = ['521-bit EC (secp521r1)', '255-bit Ed25519', '448-bit Ed448', '2048-bit RSASSA-PSS', '2048-bit DSA', '512-bit RSA',
+      '16384-bit RSA', '3072-bit RSA'];
+    for (const key of keys) expect(out).toContain(`Subject Public Key Algorithm: ${key} key`);
+  });
+});
+
+describe('keytool cannot read what annotary refuses as UnsupportedByJava (stores written without the check)', () => {
+  const explicit = explicitEcFixture();
+  const edges = rsaEdgeCertificates();
+  const named = chainFixture('p256');
+  type Store = 'keystore.jks' | 'keystore.p12' | 'truststore.jks' | 'truststore.p12';
+  type Input = { certPem: string; keyPem: string; caPem?: string };
+  type Case = [string, Store, 'list' | 'certreq', Input, RegExp];
+  const trusting = (title: string, caPem: string, error: RegExp): Case[] => (['truststore.jks', 'truststore.p12'] as const)
+    .map((store) => [title, store, 'list', { certPem: named.certPem(2), keyPem: named.keyPkcs8, caPem }, error]);
+  const explicitKey = { certPem: explicit.certNamed, keyPem: explicit.key };
+  const explicitCert = { certPem: explicit.cert, keyPem: explicit.keyNamed };
+  const cases: Case[] = [
+    // JKS hides the cause: its KeyProtector reports any key that does not decode as corrupt.
+    ['EC private key with explicit parameters', 'keystore.jks', 'certreq', explicitKey, /UnrecoverableKeyException: corrupt private key/],
+    ['EC private key with explicit parameters', 'keystore.p12', 'certreq', explicitKey, /Only named ECParameters supported/],
+    ['certificate with explicit EC parameters', 'keystore.jks', 'list', explicitCert, /Only named ECParameters supported/],
+    // (keytool's first line there is "keystore password was incorrect"; the cause follows.)
+    ['certificate with explicit EC parameters', 'keystore.p12', 'list', explicitCert, /Only named ECParameters supported/],
+    ...trusting('CA certificate with explicit EC parameters', explicit.cert, /Only named ECParameters supported/),
+    ...trusting('CA certificate with a 504-bit RSA key', edges.rsa504, /RSA keys must be at least 512 bits long/),
+    ...trusting('CA certificate with a 16392-bit RSA key', edges.rsa16392, /RSA keys must be no longer than 16384 bits/),
+    ...trusting('CA certificate with a 4096-bit RSA key and a 72-bit exponent', edges['rsa4096-e72'],
+      /RSA exponents can be no longer than 64 bits +if modulus is greater than 3072 bits/),
+  ];
+
+  it.each(cases)('%s: refused; keytool cannot read its %s (-%s)', async (title, store, command, input, error) => {
+    expectReason(() => buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }), 'UnsupportedByJava');
+    const file = path.join(dir, `refused-${title.replace(/\W+/g, '-')}-${store}`);
+    writeFileSync(file, uncheckedStores(input, PW)[store]!);
+    const type = store.endsWith('.jks') ? 'JKS' : 'PKCS12';
+    expect(await keytoolError(command === 'list' ? listArgs(file, type) : certreqArgs(file, type))).toMatch(error);
+  });
+
+  const stores = [['keystore.jks', 'JKS'], ['keystore.p12', 'PKCS12']] as const;
+  it.each(stores)('control: the same key with the named curve signs a CSR from %s', async (store, type) => {
+    const input = { certPem: explicit.certNamed, keyPem: explicit.keyNamed };
+    const file = path.join(dir, `named-twin-${store}`);
+    writeFileSync(file, buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }).files[store]!);
+    expect((await keytool(certreqArgs(file, type))).stdout).toContain('-----BEGIN NEW CERTIFICATE REQUEST-----');
   });
 });

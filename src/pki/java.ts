@@ -1,0 +1,87 @@
+// What Java can read. The stores are read by a JVM (keytool, JSSE with Java 17's default providers), which
+// refuses keys that OpenSSL and Node take without complaint. Written anyway, such a store fails only when the
+// application loads it (JKS: "Only named ECParameters supported"; PKCS#12: "keystore password was incorrect"),
+// after StoresUpdated said all was well. So every key that goes into a store, the private key and the public key
+// of every certificate (chain and trust anchors alike), is checked against Java's limits, read from the DER that
+// Java parses: OpenSSL's view of it is no guide (it reports explicit P-256 parameters as the named curve).
+import { createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { children, decodeOid, readTlv } from './der.js';
+import { guard, PkiError } from './errors.js';
+
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+/** rsaEncryption and RSASSA-PSS keys go through the same sun.security.rsa.RSAKeyFactory checks. */
+const RSA_KEYS = ['1.2.840.113549.1.1.1', '1.2.840.113549.1.1.10'];
+/** P-256, P-384, P-521: the curves SunEC implements since JDK 16, which removed secp256k1, brainpool and the rest (JDK-8251547). */
+const JAVA_CURVES = new Set(['1.2.840.10045.3.1.7', '1.3.132.0.34', '1.3.132.0.35']);
+/** RSAKeyFactory: MIN_MODLEN, MAX_MODLEN, and MAX_RESTRICTED_EXPLEN for moduli over MAX_MODLEN_RESTRICT_EXPONENT. */
+const RSA_BITS = { min: 512, max: 16384, restrictExponentAbove: 3072, maxRestrictedExponent: 64 };
+const OID_TAG = 0x06;
+
+/** Bits of a DER INTEGER's content (non-negative values only, as RSA moduli and exponents are). */
+function bitLength(content: Buffer): number {
+  let i = 0;
+  while (i < content.length && content[i] === 0) i++;
+  return i === content.length ? 0 : (content.length - i) * 8 + 24 - Math.clz32(content[i]!);
+}
+
+/** The curve's name for the message; OpenSSL knows more names than Java has curves. */
+function curveName(spki: Buffer, oid: string): string {
+  try {
+    return createPublicKey({ key: spki, format: 'der', type: 'spki' }).asymmetricKeyDetails?.namedCurve ?? oid;
+  } catch {
+    return oid;
+  }
+}
+
+/** Why Java cannot read the key of this DER SubjectPublicKeyInfo, or undefined when it can. */
+function problem(spki: Buffer): string | undefined {
+  const [alg, key] = children(readTlv(spki).content);
+  const [type, params] = children(alg!.content);
+  const oid = decodeOid(type!.content);
+  if (oid === EC_PUBLIC_KEY) {
+    if (params?.tag !== OID_TAG) {
+      return 'explicit EC parameters instead of a named curve; Java reads only named curves '
+        + '(`openssl ec -param_enc named_curve` re-encodes a key; certificates must be reissued from it)';
+    }
+    const curve = decodeOid(params.content);
+    if (!JAVA_CURVES.has(curve)) return `EC curve ${curveName(spki, curve)}; Java 17 implements only P-256, P-384 and P-521`;
+  } else if (RSA_KEYS.includes(oid)) {
+    const [n, e] = children(readTlv(key!.content.subarray(1)).content); // BIT STRING: skip the unused-bits byte
+    const bits = bitLength(n!.content);
+    if (bits < RSA_BITS.min || bits > RSA_BITS.max) {
+      return `RSA key of ${bits} bits; Java reads RSA keys of ${RSA_BITS.min} to ${RSA_BITS.max} bits`;
+    }
+    const exponentBits = bitLength(e!.content);
+    if (bits > RSA_BITS.restrictExponentAbove && exponentBits > RSA_BITS.maxRestrictedExponent) {
+      return `RSA key of ${bits} bits with a ${exponentBits}-bit public exponent; `
+        + `Java allows at most ${RSA_BITS.maxRestrictedExponent} bits for keys over ${RSA_BITS.restrictExponentAbove} bits`;
+    }
+  }
+  return undefined;
+}
+
+function check(spki: () => Buffer, what: string): void {
+  const found = guard('MalformedPEM', `${what}: the public key does not parse`, () => problem(spki()));
+  if (found) throw new PkiError('UnsupportedByJava', `${what}: ${found}`);
+}
+
+/** tbsCertificate's subjectPublicKeyInfo, header included: the sixth field after the optional [0] version. */
+function certificateSpki(der: Buffer): Buffer {
+  const tbs = children(readTlv(der).content)[0]!.content;
+  const fields = children(tbs);
+  const spki = (fields[0]?.tag === 0xa0 ? fields.slice(1) : fields)[5]!;
+  return tbs.subarray(spki.start, spki.end);
+}
+
+/**
+ * UnsupportedByJava unless Java can read the private `key`. Its public half exports with the curve encoded as in
+ * the PKCS#8 the stores hold (explicit parameters stay explicit), and carries everything Java checks.
+ */
+export function checkJavaKey(key: KeyObject, what: string): void {
+  check(() => createPublicKey(key).export({ type: 'spki', format: 'der' }), what);
+}
+
+/** UnsupportedByJava unless Java can read the certificate's public key, as encoded in the certificate. */
+export function checkJavaCertificate(cert: X509Certificate, what: string): void {
+  check(() => certificateSpki(cert.raw), what);
+}
