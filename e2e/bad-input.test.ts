@@ -178,6 +178,11 @@ const cases: Case[] = [
     fix: (n) => annotate(Ingresses, n, { 'annotary.io/certs-from-secret': 'good-tls' }), fixed: ingressCopied,
   },
   {
+    title: 'Ingress: tls-hosts names strings that are not hosts', controller: 'ingresses', reason: 'InvalidAnnotation',
+    make: (n) => mkIngress(n, { 'annotary.io/certs-from-secret': 'good-tls', 'annotary.io/tls-hosts': 'Not A Host!,*.*.bad' }),
+    fix: (n) => annotate(Ingresses, n, { 'annotary.io/tls-hosts': 'shop.example,*.shop.example' }), fixed: ingressCopied,
+  },
+  {
     title: 'Ingress: source Secret missing', controller: 'ingresses', reason: 'SourceSecretMissing',
     make: (n) => mkIngress(n, { 'annotary.io/certs-from-secret': `${n}-src` }),
     fix: (n) => mkSecret(`${n}-src`, tlsData(), {}, ns, 'kubernetes.io/tls'), fixed: ingressCopied,

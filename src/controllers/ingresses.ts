@@ -12,15 +12,16 @@
 //
 // Event reasons (on the Ingress):
 //   Normal  IngressTLSUpdated       copies, spec.tls entry or annotations written or removed
-//   Warning InvalidAnnotation       an annotation value cannot be parsed
+//   Warning InvalidAnnotation       an annotation value cannot be parsed (or tls-hosts names a string that is not a host)
 //   Warning SourceSecretMissing     the referenced Secret of the Ingress's namespace does not exist
 //   Warning SourceSecretInvalid     no tls.crt/tls.key/ca.crt, unparseable PEM, key not matching the certificate
-//   Warning NotSharedWithNamespace  a Secret of another namespace does not opt in (or no longer exists)
+//   Warning NotSharedWithNamespace  a Secret of another namespace does not opt in or does not exist (one answer for both)
 //   Warning CopyConflict            a Secret with the copy's name exists and is not owned by this Ingress
 //   Warning AnnotationConflict      an ingress-nginx annotation annotary needs is set to another value by someone else
 // A refused Ingress is not written at all (except that copies of withdrawn sources are removed).
 import { A, AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
+import { listOf } from '../kube/events.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject, OwnerReference } from '../kube/types.js';
@@ -53,6 +54,18 @@ export const caCopyName = (ingress: string) => `${ingress}-annotary-ca`;
 export interface IngressTLS { hosts?: string[]; secretName?: string }
 export type Ingress = KubeObject & { spec?: { tls?: IngressTLS[]; rules?: { host?: string }[] } };
 
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Kubernetes' validation of an Ingress TLS host (ValidateIngressTLS): a DNS-1123 subdomain
+ * of at most 253 characters, or a wildcard, "*." and one (the "*" only as the whole first
+ * label). Checked label by label, so the work is linear in the length of the host.
+ */
+export function isIngressTlsHost(host: string): boolean {
+  if (host.length > 253) return false;
+  return (host.startsWith('*.') ? host.slice(2) : host).split('.').every((label) => DNS_LABEL.test(label));
+}
+
 export interface IngressWants {
   certs?: SecretRef;
   destinationCa?: SecretRef;
@@ -79,6 +92,14 @@ export function ingressWants(ingress: Ingress, reader: AnnotationReader): Ingres
   wants.hosts = hosts !== undefined
     ? [...new Set(commaList(hosts))]
     : [...new Set((ingress.spec?.rules ?? []).map((r) => r.host).filter((h): h is string => !!h))];
+  // the rules' hosts are validated by the apiserver; the annotation's would only be at the
+  // patch of spec.tls, after the copy was written, and that rejection is not bad input
+  const badHosts = hosts !== undefined ? wants.hosts.filter((h) => !isIngressTlsHost(h)) : [];
+  if (badHosts.length) {
+    const list = listOf(badHosts.map((h) => `"${h}"`));
+    const verb = badHosts.length > 1 ? 'are not host names' : 'is not a host name';
+    return refuse('InvalidAnnotation', `${A.tlsHosts}: ${list} ${verb} (a DNS-1123 subdomain, or "*." and one)`);
+  }
   const longest = Math.max(tlsCopyName(ingress.metadata.name).length, caCopyName(ingress.metadata.name).length);
   if ((wants.certs || wants.destinationCa) && longest > 253) {
     return refuse('InvalidAnnotation', `the Ingress name is too long for the copy Secret names (${longest} > 253 characters)`);
@@ -146,8 +167,10 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
     const src = o.sources[refKeyOf(ref)];
     if (ref.namespace === ns) return src ?? refuse('SourceSecretMissing', `Secret "${ref.name}" does not exist in namespace "${ns}"`);
     if (!src || !sharedWith(src.metadata.annotations?.[A.shareWithNamespaces], ns)) {
-      // a missing source cannot show its opt-in either: treated like a withdrawn one
-      warnings.push(refuse('NotSharedWithNamespace', `Secret "${refKeyOf(ref)}" ${src ? 'is not' : 'does not exist or is not'} shared with namespace "${ns}" (${A.shareWithNamespaces})`));
+      // A missing source cannot show its opt-in either: treated like a withdrawn one, and
+      // answered alike, so that Ingresses do not tell which Secrets exist in other namespaces.
+      const why = `does not exist or is not shared with namespace "${ns}" (${A.shareWithNamespaces})`;
+      warnings.push(refuse('NotSharedWithNamespace', `Secret "${refKeyOf(ref)}" ${why}`));
       return undefined;
     }
     return src;

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../src/controllers/ingresses.js';
-import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody } from '../../src/controllers/ingresses.js';
+import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody, isIngressTlsHost } from '../../src/controllers/ingresses.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
 import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
@@ -104,6 +104,14 @@ describe('cross-namespace sources are copied only while they opt in (security bo
     expect(isRefusal(r) && r.reason).toBe('NotSharedWithNamespace');
   });
 
+  test('a missing source and one that is not shared get the same answer: existence elsewhere is not revealed', () => {
+    const answers = [undefined, '', 'other'].map((share) => run(world(share)));
+    answers.push(run({ ...world(), sources: { 'certs/wildcard': undefined } }));
+    for (const a of answers) expect(a).toEqual(answers[0]);
+    expect(isRefusal(answers[0]) && answers[0].message)
+      .toBe('Secret "certs/wildcard" does not exist or is not shared with namespace "shop" (annotary.io/share-with-namespaces)');
+  });
+
   test('withdrawing the opt-in removes the copy and annotary\'s entry, with a warning', () => {
     const w1 = apply(world('*'), change(world('*')));
     const c = change({ ...w1, sources: { 'certs/wildcard': src('other') } });
@@ -191,6 +199,33 @@ describe('invalid annotations', () => {
   test.each([['a/b/c'], ['Bad_Name'], ['ns/']])('certs-from-secret %j → InvalidAnnotation', (v) => {
     const r = run({ ingress: ingress({ 'annotary.io/certs-from-secret': v }), sources: {}, copies: {} });
     expect(isRefusal(r) && r.reason).toBe('InvalidAnnotation');
+  });
+});
+
+describe('annotary.io/tls-hosts: hosts as Kubernetes validates Ingress TLS hosts', () => {
+  test.each([
+    'a.example', 'shop', 'x-1.y-2.example', '*.example.com', '0.0.0.0', `${'a'.repeat(63)}.example`, `${'a.'.repeat(125)}ab`,
+  ])('%s is a host', (h) => expect(isIngressTlsHost(h)).toBe(true));
+
+  test.each([
+    'Not A Host!', '*.*.bad', 'A.example', '-a.example', 'a-.example', 'a..example', '.example', 'example.', '*', '*.', 'a.*.example',
+    'a*.example', '*a.example', 'a_b.example', 'a.example:443', `${'a.'.repeat(126)}ab`,
+  ])('%j is not', (h) => expect(isIngressTlsHost(h)).toBe(false));
+
+  test('an invalid host → InvalidAnnotation naming every bad one; nothing is written', () => {
+    const ann = { 'annotary.io/certs-from-secret': 'site', 'annotary.io/tls-hosts': 'ok.example,Not A Host!,*.*.bad' };
+    const r = run({ ingress: ingress(ann), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} });
+    expect(r).toEqual({
+      refuse: true, reason: 'InvalidAnnotation',
+      message: 'annotary.io/tls-hosts: "Not A Host!", "*.*.bad" are not host names (a DNS-1123 subdomain, or "*." and one)',
+    });
+  });
+
+  test('the message stays bounded for many bad hosts', () => {
+    const hosts = Array.from({ length: 500 }, (_, i) => `Bad${i}`).join(',');
+    const ann = { 'annotary.io/certs-from-secret': 'site', 'annotary.io/tls-hosts': hosts };
+    const r = run({ ingress: ingress(ann), sources: {}, copies: {} });
+    expect(isRefusal(r) && r.message).toMatch(/"Bad9" and 490 more are not host names/);
   });
 });
 
