@@ -18,6 +18,7 @@
 //   Warning NotSharedWithNamespace  a Secret of another namespace does not opt in or does not exist (one answer for both)
 //   Warning CopyConflict            a Secret with the copy's name exists and is not owned by this Ingress
 //   Warning AnnotationConflict      an ingress-nginx annotation annotary needs is set to another value by someone else
+//   Warning CopyForbidden           the install does not let annotary create/delete Secrets in this namespace (403)
 // A refused Ingress is not written at all (except that copies of withdrawn sources are removed).
 import { A, AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
@@ -39,6 +40,11 @@ export const CONTROLLER = 'ingresses';
  * read with GET, and re-read this often so that their rotation reaches the copies.
  */
 export const UNWATCHED_SOURCE_POLL_MS = 30_000;
+/**
+ * An Ingress whose copy was forbidden (403) is looked at again this often: the RoleBinding
+ * that allows it, when added, sends this controller no event.
+ */
+export const FORBIDDEN_RECHECK_MS = 60_000;
 
 export const NGINX = {
   proxySslSecret: 'nginx.ingress.kubernetes.io/proxy-ssl-secret',
@@ -285,6 +291,24 @@ export const ingressesController: ControllerModule = {
       }
     };
 
+    /**
+     * Creating or deleting a copy. The install grants that only in the namespaces it lists (a
+     * RoleBinding to the ingress-copies ClusterRole, README "Permissions"); elsewhere the
+     * apiserver answers 403 Forbidden: a refusal saying what is missing and where, not an
+     * error to retry with backoff.
+     */
+    const copyWrite = async (verb: 'create' | 'delete', namespace: string, write: () => Promise<unknown>): Promise<Refusal | undefined> => {
+      try {
+        await counted(verb, write);
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 403)) throw err;
+        const grant = 'a RoleBinding to the ingress-copies ClusterRole (overlays/ingress-copies, Helm ingressCopies.namespaces)';
+        return refuse('CopyForbidden', `annotary may not ${verb} Secrets in namespace "${namespace}": its Ingress copies need create and delete`
+          + ` on secrets there, from ${grant}`);
+      }
+    };
+
     const loop = ctx.loop({
       name: CONTROLLER,
       async reconcile(key) {
@@ -320,13 +344,15 @@ export const ingressesController: ControllerModule = {
           // no blockOwnerDeletion: setting it needs update rights on ingresses/finalizers where
           // OwnerReferencesPermissionEnforcement is on (OpenShift), and nothing needs to block
         };
+        const forbidden = (r: Refusal) => { refuseOn(ingress, r); return outcome ?? { requeueAfterMs: FORBIDDEN_RECHECK_MS }; };
         for (const c of change.writeCopies) {
           const existing = c.name === tlsCopyName(name) ? copies.tls : copies.ca;
           if (!existing) {
-            await counted('create', () => client.create(Secrets, namespace, {
+            const denied = await copyWrite('create', namespace, () => client.create(Secrets, namespace, {
               apiVersion: 'v1', kind: 'Secret', type: c.type, data: c.data,
               metadata: { name: c.name, namespace, ownerReferences: [owner], labels: { 'app.kubernetes.io/managed-by': 'annotary' } },
             }));
+            if (denied) return forbidden(denied); // nothing written yet
           } else {
             const remove = Object.keys(existing.digests).filter((k) => !(k in c.data));
             await counted('patch', () => client.patch(Secrets, namespace, c.name, {
@@ -338,9 +364,10 @@ export const ingressesController: ControllerModule = {
         const body = ingressPatchBody(ingress, change);
         if (body) await counted('patch', () => client.patch(Ingresses, namespace, name, body), 'Ingress');
         for (const n of change.deleteCopies) {
-          await counted('delete', () => client.delete(Secrets, namespace, n).catch((err) => {
+          const denied = await copyWrite('delete', namespace, () => client.delete(Secrets, namespace, n).catch((err) => {
             if (!(err instanceof ApiError && err.isNotFound)) throw err;
           }));
+          if (denied) return forbidden(denied);
         }
         for (const w of change.warnings) refuseOn(ingress, w);
         events.emit(ingress, 'Normal', 'IngressTLSUpdated', describeIngressChange(change));

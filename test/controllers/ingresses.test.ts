@@ -6,6 +6,7 @@ import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../
 import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody, isIngressTlsHost } from '../../src/controllers/ingresses.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
+import type { SlimData } from '../../src/kube/slim.js';
 import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
 
 const NS = 'shop';
@@ -87,6 +88,34 @@ describe('same-namespace source: a kubernetes.io/tls copy and a spec.tls entry f
     const foreign = secret(NS, 'shop-annotary-tls', { 'tls.crt': 'x' });
     const r = run({ ...w, copies: { tls: foreign } });
     expect(isRefusal(r) && r.reason).toBe('CopyConflict');
+  });
+});
+
+describe('annotary deletes only the copies it created: a controller ownerReference with this Ingress\'s uid', () => {
+  const owner = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop' };
+  const withMeta = (meta: Record<string, unknown>): SlimData => {
+    const s = secret(NS, 'shop-annotary-tls', tlsPem());
+    return { ...s, metadata: { ...s.metadata, ...meta } };
+  };
+  const lookalikes: [string, SlimData][] = [
+    ['only annotary\'s label', withMeta({ labels: { 'app.kubernetes.io/managed-by': 'annotary' } })],
+    ['an owner reference to an Ingress of that name with another uid (a copied manifest)',
+      withMeta({ ownerReferences: [{ ...owner, uid: 'old-uid', controller: true }] })],
+    ['an owner reference with this uid that is not the controller', withMeta({ ownerReferences: [{ ...owner, uid: 'ing-uid' }] })],
+  ];
+
+  test.each(lookalikes)('%s: never deleted, and a CopyConflict when a copy is wanted', (_t, lookalike) => {
+    const gone = run({ ingress: ingress({ 'annotary.io/managed-fields': 'spec.tls' }), sources: {}, copies: { tls: lookalike } });
+    expect(gone === undefined || (!isRefusal(gone) && !isNeedsData(gone) && gone.deleteCopies.length === 0)).toBe(true);
+    const sources = { [`${NS}/site`]: secret(NS, 'site', tlsPem()) };
+    const wanted = run({ ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }), sources, copies: { tls: lookalike } });
+    expect(isRefusal(wanted) && wanted.reason).toBe('CopyConflict');
+  });
+
+  test('the copy annotary created is deleted once it is no longer wanted', () => {
+    const mine = withMeta({ ownerReferences: [{ ...owner, uid: 'ing-uid', controller: true }] });
+    const c = change({ ingress: ingress({ 'annotary.io/managed-fields': 'spec.tls' }), sources: {}, copies: { tls: mine } });
+    expect(c.deleteCopies).toEqual(['shop-annotary-tls']);
   });
 });
 
