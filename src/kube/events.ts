@@ -17,8 +17,8 @@ export type EventType = 'Normal' | 'Warning';
 
 /**
  * The longest message written, in UTF-8 bytes: Kubernetes' limit for an Event's text
- * (NoteLengthLimit of events.k8s.io/v1, which truncates longer ones; core/v1 takes more, but
- * a message that size is read by no one and costs etcd space on every repeat).
+ * (NoteLengthLimit, enforced on events.k8s.io/v1 notes; core/v1 takes longer messages, but
+ * they are read by no one and cost etcd space on every repeat).
  */
 export const MESSAGE_LIMIT = 1024;
 /** How many items of a list a message names, and how many characters they may take. */
@@ -33,7 +33,9 @@ const LIST_CHARS = 400;
 export function listOf(items: readonly string[]): string {
   let n = 0;
   let chars = 0;
-  while (n < items.length && n < LIST_ITEMS && (n === 0 || chars + 2 + items[n].length <= LIST_CHARS)) chars += (n ? 2 : 0) + items[n++].length;
+  while (n < items.length && n < LIST_ITEMS && (n === 0 || chars + 2 + items[n].length <= LIST_CHARS)) {
+    chars += (n ? 2 : 0) + items[n++].length;
+  }
   const named = items.slice(0, n).join(', ');
   return n < items.length ? `${named} and ${items.length - n} more` : named;
 }
