@@ -1,7 +1,11 @@
 // The install manifests' RBAC is enough, and no more: the operator runs with the token of
 // the `annotary` ServiceAccount from `kubectl kustomize manifests/` (the local control plane
-// enforces RBAC), does its work, and that token cannot delete a Deployment.
+// enforces RBAC), does its work, and that token cannot delete a Deployment, nor create or
+// delete a Secret anywhere but where the installer allowed Ingress copies: namespace `ns`
+// gets the RoleBinding of manifests/overlays/ingress-copies, `bare` does not.
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import * as yaml from 'js-yaml';
 import { ApiError, KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Ingresses, ReplicaSets, Secrets } from '../src/kube/types.js';
@@ -15,7 +19,9 @@ const INSTALL_NS = 'annotary-system';
 const client = adminClient();
 const first = chainFixture('p256');
 const rotated = chainFixture('p256', 'rotated');
-let ns: string;
+let ns: string; // Ingress copies allowed
+let bare: string; // the base install only
+let src: string; // a source Secret shared with every namespace
 let saKubeconfig: string;
 let op: OperatorProcess;
 
@@ -27,11 +33,27 @@ async function serviceAccountToken(): Promise<string> {
   return Buffer.from(secret.data!.token, 'base64').toString('utf8');
 }
 
-const tlsSecret = (name: string, annotations: Record<string, string> = {}, pem = first): Secret => ({
+const tlsSecret = (name: string, annotations: Record<string, string> = {}, pem = first, namespace = ns): Secret => ({
   apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-  metadata: { name, namespace: ns, annotations },
+  metadata: { name, namespace, annotations },
   data: { 'tls.crt': b64(pem.certPem(2)), 'tls.key': b64(pem.keyPkcs8), 'ca.crt': b64(pem.ca) },
 });
+
+const PATH = { path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } };
+const ingress = (namespace: string, name: string, certs: string) => client.create<KubeObject>(Ingresses, namespace, {
+  apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
+  metadata: { name, namespace, annotations: { 'annotary.io/certs-from-secret': certs } },
+  spec: { rules: [{ host: `${name}.example`, http: { paths: [PATH] } }] },
+});
+
+/** The overlay's RoleBinding, as an installer uses it: the same object in another namespace. */
+function allowCopiesIn(namespace: string): void {
+  const docs = yaml.loadAll(kubectl('kustomize', path.join(ROOT, 'manifests/overlays/ingress-copies'))) as KubeObject[];
+  const rb = docs.find((d) => d.kind === 'RoleBinding' && d.metadata.name === 'annotary-ingress-copies')!;
+  const file = path.join(scratchDir('e2e-rbac-copies'), 'rolebinding.yaml');
+  writeFileSync(file, yaml.dump({ ...rb, metadata: { ...rb.metadata, namespace } }));
+  kubectl('apply', '-f', file);
+}
 
 beforeAll(async () => {
   // server-side dry-run needs the namespace to exist (admission looks it up): create it first
@@ -41,13 +63,16 @@ beforeAll(async () => {
   // the cluster of .cluster/kubeconfig with the ServiceAccount's token
   saKubeconfig = writeKubeconfig(path.join(scratchDir('e2e-rbac'), 'kubeconfig'), { token: await serviceAccountToken() });
   ns = await newNamespace(client, 'rbac');
-  op = await startOperator(['--namespaces', ns, '--controllers', 'keystores,ingresses,reload,expiry',
+  bare = await newNamespace(client, 'rbac-bare');
+  src = await newNamespace(client, 'rbac-src');
+  allowCopiesIn(ns);
+  op = await startOperator(['--namespaces', [ns, bare, src].join(','), '--controllers', 'keystores,ingresses,reload,expiry',
     '--leader-elect=true', '--leader-election-namespace', INSTALL_NS, '--lease-duration', '4s', '--reload-settle', '500ms'], {}, saKubeconfig);
 });
 
 afterAll(async () => {
   await op?.stop(); // releases the Lease in annotary-system for the next run
-  await deleteNamespace(client, ns);
+  for (const n of [ns, bare, src]) await deleteNamespace(client, n);
 });
 
 test('with only the ServiceAccount token the operator elects itself, writes stores, Ingress copies and rollouts, and reads certificates', async () => {
@@ -58,12 +83,8 @@ test('with only the ServiceAccount token the operator elects itself, writes stor
   await waitFor('stores', async () => (await client.get<Secret>(Secrets, ns, 'web')).data?.['keystore.p12']);
   await waitFor('StoresUpdated event', async () => (await eventsFor(client, ns, 'web')).some((e) => e.reason === 'StoresUpdated'));
 
-  // ingresses: create the owned TLS copy, patch the Ingress
-  await client.create(Ingresses, ns, {
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
-    metadata: { name: 'shop', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web' } },
-    spec: { rules: [{ host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } }] } }] },
-  });
+  // ingresses: create the owned TLS copy (allowed in ns), patch the Ingress
+  await ingress(ns, 'shop', 'web');
   await waitFor('Ingress TLS copy', () => client.tryGet(Secrets, ns, 'shop-annotary-tls'));
 
   // reload: patch the Deployment's pod template once per rotation
@@ -91,4 +112,41 @@ test('the ServiceAccount token cannot delete a Deployment', async () => {
   expect(err).toBeInstanceOf(ApiError);
   expect((err as ApiError).status).toBe(403);
   expect(await client.tryGet(Deployments, ns, 'app')).toBeDefined();
+});
+
+test('the ServiceAccount token cannot create or delete Secrets where the installer did not allow Ingress copies', async () => {
+  const sa = KubeClient.fromOptions({ kubeconfig: saKubeconfig });
+  const status = (p: Promise<unknown>) => p.then(() => 200, (e: unknown) => (e instanceof ApiError ? e.status : e));
+  const probe = (namespace: string): Secret => ({
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'probe', namespace }, data: { x: b64('y') },
+  });
+  for (const namespace of [bare, 'kube-system', INSTALL_NS]) {
+    expect([namespace, await status(sa.create(Secrets, namespace, probe(namespace)))]).toEqual([namespace, 403]);
+  }
+  await client.create(Secrets, bare, probe(bare));
+  expect(await status(sa.delete(Secrets, bare, 'probe'))).toBe(403);
+  expect(await client.tryGet(Secrets, bare, 'probe')).toBeDefined();
+  // where the RoleBinding is, it can (and that is all the RoleBinding adds)
+  expect(await status(sa.create(Secrets, ns, probe(ns)))).toBe(200);
+  expect(await status(sa.delete(Secrets, ns, 'probe'))).toBe(200);
+});
+
+test('a cross-namespace Ingress: copied where copies are allowed; elsewhere a CopyForbidden Warning, and nothing written', async () => {
+  await client.create(Secrets, src, tlsSecret('wildcard', { 'annotary.io/share-with-namespaces': '*' }, first, src));
+  await ingress(ns, 'allowed', `${src}/wildcard`);
+  const copy = await waitFor('cross-namespace copy', () => client.tryGet<Secret>(Secrets, ns, 'allowed-annotary-tls'));
+  expect(copy.data?.['tls.crt']).toBe(b64(first.certPem(2)));
+
+  const forbidden = () => op.metric('annotary_invalid_input_total', { controller: 'ingresses', reason: 'CopyForbidden' });
+  const before = await forbidden();
+  const created = await ingress(bare, 'denied', `${src}/wildcard`);
+  const ev = await waitFor('CopyForbidden', async () =>
+    (await eventsFor(client, bare, 'denied')).find((e) => e.reason === 'CopyForbidden'));
+  expect(ev.type).toBe('Warning');
+  expect(ev.message).toBe(`annotary may not create Secrets in namespace "${bare}": its Ingress copies need create and delete on secrets `
+    + 'there, from a RoleBinding to the ingress-copies ClusterRole (overlays/ingress-copies, Helm ingressCopies.namespaces)');
+  await waitFor('CopyForbidden metric', async () => (await forbidden()) > before);
+  expect(await client.tryGet(Secrets, bare, 'denied-annotary-tls')).toBeUndefined();
+  expect((await client.get(Ingresses, bare, 'denied')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+  expect(op.proc.exitCode).toBeNull();
 });

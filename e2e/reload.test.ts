@@ -145,23 +145,51 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     await expectReplicaSets(ns, { web: 3 });
   });
 
-  test.each([true, false])('a missing referenced object: Warning, no rollout; its creation rolls once when --reload-on-create=%s', async (onCreate) => {
-    const { ns } = await setup('rl-missing', ['--reload-on-create', String(onCreate)]);
+  // (#17: before, one missing object held up every rollout of the workload until it existed)
+  test.each([true, false])('a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s', async (onCreate) => {
+    const { ns, op } = await setup('rl-missing', ['--reload-on-create', String(onCreate)]);
     await secret(ns, 'a', { v: '1' });
     await secret(ns, 'b', { v: '1' });
     await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b' } });
-    const d0 = await onboarded(Deployments, ns, 'web');
+    await onboarded(Deployments, ns, 'web');
     await client.delete(Secrets, ns, 'b');
     const warn = await waitFor('missing warning', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'ReloadSourceMissing'));
     expect(warn.type).toBe('Warning');
-    expect(warn.message).toContain('Secret "b"');
-    await expectReplicaSets(ns, { web: 1 });
-    await secret(ns, 'b', { v: '2' });
-    if (onCreate) return expectReplicaSets(ns, { web: 2 });
-    await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d0);
-    await expectReplicaSets(ns, { web: 1 });
-    await rotate(ns, 'a', { v: '2' }); // later data changes still roll
+    expect(warn.message).toBe('Secret "b" does not exist; changes to the watched object that exists still roll');
+    await expectReplicaSets(ns, { web: 1 }); // a deletion is no data change
+    await rotate(ns, 'a', { v: '2' });
     await expectReplicaSets(ns, { web: 2 });
+    expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+    const d1 = await observed(Deployments, ns, 'web');
+    await secret(ns, 'b', { v: '2' });
+    if (onCreate) return expectReplicaSets(ns, { web: 3 });
+    await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d1);
+    await expectReplicaSets(ns, { web: 2 });
+    await rotate(ns, 'b', { v: '3' }); // later data changes of it roll
+    await expectReplicaSets(ns, { web: 3 });
+  });
+
+  test('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', async () => {
+    const { ns, op } = await setup('rl-many-missing');
+    const have = Array.from({ length: 100 }, (_, i) => `have-${String(i).padStart(3, '0')}`);
+    const gone = Array.from({ length: 100 }, (_, i) => `gone-${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < have.length; i += 20) await Promise.all(have.slice(i, i + 20).map((n) => secret(ns, n, { v: '1' })));
+    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': [...have, ...gone].join(',') } });
+    await onboarded(Deployments, ns, 'web');
+    const warns = await waitFor('missing warning', async () => {
+      const w = (await eventsFor(client, ns, 'web')).filter((e) => e.reason === 'ReloadSourceMissing');
+      return w.length ? w : undefined;
+    });
+    expect(warns).toHaveLength(1);
+    expect(Buffer.byteLength(warns[0].message)).toBeLessThanOrEqual(1024);
+    expect(warns[0].message).toBe(`${gone.slice(0, 10).map((n) => `Secret "${n}"`).join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`);
+    await rotate(ns, 'have-050', { v: '2' });
+    await expectReplicaSets(ns, { web: 2 });
+    const rolled = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
+    expect(rolled.message).toContain('Secret/have-050');
+    expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+    // the reconciles that found nothing to do (after its own writes) still count the missing objects
+    expect(await op.metric('annotary_rollouts_skipped_total', { reason: 'missing' })).toBeGreaterThan(0);
   });
 
   test('editing what a workload watches records the new digest without a rollout; data changes still roll once', async () => {

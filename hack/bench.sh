@@ -11,7 +11,11 @@ start=$SECONDS
 npx tsc -p bench/tsconfig.json
 # a control plane started here is stopped at the end, as make test does; a running one is reused
 started=""
-if ! bash hack/cluster.sh status | grep -q 'apiserver running'; then started=1; fi
+# status into a variable first: under pipefail `status | grep -q` fails whenever grep exits at
+# the match before status has written everything (SIGPIPE), and a running control plane would
+# look stopped, to be stopped at the end (test/ops/hack-scripts.test.ts)
+status=$(bash hack/cluster.sh status)
+[[ $status == *'apiserver running'* ]] || started=1
 bash hack/cluster.sh up >&2
 export ANNOTARY_E2E_KUBECONFIG=${ANNOTARY_E2E_KUBECONFIG:-${ANNOTARY_CLUSTER_DIR:-$PWD/.cluster}/kubeconfig}
 export BENCH_ROWS
@@ -22,7 +26,10 @@ trap 'rm -f "$BENCH_ROWS"; if [ -n "$started" ]; then bash hack/cluster.sh down 
 # that finish so it does not load the next measurement
 settle() {
   for _ in $(seq 1 120); do
-    kubectl --kubeconfig "$ANNOTARY_E2E_KUBECONFIG" get ns -o name | grep -q '^namespace/bench-' || return 0
+    # (into a variable first, as status above: a pipe into grep -q would end the wait early)
+    local names
+    names=$(kubectl --kubeconfig "$ANNOTARY_E2E_KUBECONFIG" get ns -o name) || return 0
+    grep -q '^namespace/bench-' <<<"$names" || return 0
     sleep 1
   done
   echo "bench namespaces still terminating after 120 s" >&2

@@ -100,12 +100,25 @@ const FIELD: Record<string, string> = { resync: 'resyncMs', 'retry-base': 'retry
 
 export class ConfigError extends Error {}
 
+const BOOLEAN_FLAGS = new Set(FLAGS.filter((f) => f.parse === parseBool).map((f) => `--${f.name}`));
+
+/**
+ * A boolean flag alone means true (`--leader-elect`), as in Go's flag package and kubectl.
+ * parseArgs' string options need a value and its boolean options refuse one, so a bare
+ * boolean flag (the last argument, or one followed by another flag) gets "true" here;
+ * `--leader-elect=false` and `--leader-elect false` keep working: `run` takes no
+ * positional arguments, so a word after a boolean flag can only be its value.
+ */
+function bareBooleansTrue(argv: string[]): string[] {
+  return argv.flatMap((a, i) => (BOOLEAN_FLAGS.has(a) && (i + 1 === argv.length || argv[i + 1].startsWith('-')) ? [a, 'true'] : [a]));
+}
+
 /** Parses argv (after the subcommand) and env into a Config. Throws ConfigError with a clear message. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: bareBooleansTrue(argv),
       options: Object.fromEntries(FLAGS.map((f) => [f.name, { type: 'string' as const }])),
       strict: true,
       allowPositionals: false,
@@ -141,5 +154,8 @@ export function helpText(): string {
     '',
     'Flags of `annotary run` (flag > environment variable > default):',
     ...rows,
+    '',
+    `Boolean flags (${[...BOOLEAN_FLAGS].join(', ')}) alone mean true: --leader-elect is --leader-elect=true;`,
+    'turn one off with --leader-elect=false (or --leader-elect false).',
   ].join('\n');
 }

@@ -44,6 +44,33 @@ describe('config precedence: flag > environment variable > default', () => {
   });
 });
 
+describe('boolean flags work bare and with a value', () => {
+  const booleans = FLAGS.filter((f) => f.parse === parseBool).map((f) => f.name);
+  const field = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as 'leaderElect';
+
+  test('there are boolean flags to check', () => {
+    expect(booleans).toEqual(expect.arrayContaining(['compat', 'reload-on-create', 'leader-elect']));
+  });
+
+  test.each(booleans.map((b) => [b]))('--%s alone is true: last, before another flag, and beating its env var', (name) => {
+    const off = { [FLAGS.find((f) => f.name === name)!.env]: 'false' };
+    expect(loadConfig([`--${name}`], off)[field(name)]).toBe(true);
+    const c = loadConfig([`--${name}`, '--workers', '2'], off);
+    expect(c[field(name)]).toBe(true);
+    expect(c.workers).toBe(2);
+    expect(loadConfig([`--${name}`, '--namespaces=a'], off).namespaces).toEqual(['a']);
+  });
+
+  test.each(booleans.map((b) => [b]))('--%s=false and --%s false turn it off', (name) => {
+    expect(loadConfig([`--${name}=false`], {})[field(name)]).toBe(false);
+    expect(loadConfig([`--${name}`, 'false', '--workers', '2'], {})[field(name)]).toBe(false);
+  });
+
+  test('--help says so', () => {
+    expect(helpText()).toContain('--leader-elect is --leader-elect=true');
+  });
+});
+
 describe('durations parse as ms, s, m, h', () => {
   test.each([
     ['500ms', 500], ['3s', 3000], ['10m', 600_000], ['720h', 2_592_000_000], ['0s', 0], ['1.5s', 1500], [' 2m ', 120_000],

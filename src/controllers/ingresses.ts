@@ -12,15 +12,17 @@
 //
 // Event reasons (on the Ingress):
 //   Normal  IngressTLSUpdated       copies, spec.tls entry or annotations written or removed
-//   Warning InvalidAnnotation       an annotation value cannot be parsed
+//   Warning InvalidAnnotation       an annotation value cannot be parsed (or tls-hosts names a string that is not a host)
 //   Warning SourceSecretMissing     the referenced Secret of the Ingress's namespace does not exist
 //   Warning SourceSecretInvalid     no tls.crt/tls.key/ca.crt, unparseable PEM, key not matching the certificate
-//   Warning NotSharedWithNamespace  a Secret of another namespace does not opt in (or no longer exists)
+//   Warning NotSharedWithNamespace  a Secret of another namespace does not opt in or does not exist (one answer for both)
 //   Warning CopyConflict            a Secret with the copy's name exists and is not owned by this Ingress
 //   Warning AnnotationConflict      an ingress-nginx annotation annotary needs is set to another value by someone else
+//   Warning CopyForbidden           the install does not let annotary create/delete Secrets in this namespace (403)
 // A refused Ingress is not written at all (except that copies of withdrawn sources are removed).
 import { A, AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
+import { listOf } from '../kube/events.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject, OwnerReference } from '../kube/types.js';
@@ -38,6 +40,11 @@ export const CONTROLLER = 'ingresses';
  * read with GET, and re-read this often so that their rotation reaches the copies.
  */
 export const UNWATCHED_SOURCE_POLL_MS = 30_000;
+/**
+ * An Ingress whose copy was forbidden (403) is looked at again this often: the RoleBinding
+ * that allows it, when added, sends this controller no event.
+ */
+export const FORBIDDEN_RECHECK_MS = 60_000;
 
 export const NGINX = {
   proxySslSecret: 'nginx.ingress.kubernetes.io/proxy-ssl-secret',
@@ -52,6 +59,18 @@ export const caCopyName = (ingress: string) => `${ingress}-annotary-ca`;
 
 export interface IngressTLS { hosts?: string[]; secretName?: string }
 export type Ingress = KubeObject & { spec?: { tls?: IngressTLS[]; rules?: { host?: string }[] } };
+
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Kubernetes' validation of an Ingress TLS host (ValidateIngressTLS): a DNS-1123 subdomain
+ * of at most 253 characters, or a wildcard, "*." and one (the "*" only as the whole first
+ * label). Checked label by label, so the work is linear in the length of the host.
+ */
+export function isIngressTlsHost(host: string): boolean {
+  if (host.length > 253) return false;
+  return (host.startsWith('*.') ? host.slice(2) : host).split('.').every((label) => DNS_LABEL.test(label));
+}
 
 export interface IngressWants {
   certs?: SecretRef;
@@ -79,6 +98,14 @@ export function ingressWants(ingress: Ingress, reader: AnnotationReader): Ingres
   wants.hosts = hosts !== undefined
     ? [...new Set(commaList(hosts))]
     : [...new Set((ingress.spec?.rules ?? []).map((r) => r.host).filter((h): h is string => !!h))];
+  // the rules' hosts are validated by the apiserver; the annotation's would only be at the
+  // patch of spec.tls, after the copy was written, and that rejection is not bad input
+  const badHosts = hosts !== undefined ? wants.hosts.filter((h) => !isIngressTlsHost(h)) : [];
+  if (badHosts.length) {
+    const list = listOf(badHosts.map((h) => `"${h}"`));
+    const verb = badHosts.length > 1 ? 'are not host names' : 'is not a host name';
+    return refuse('InvalidAnnotation', `${A.tlsHosts}: ${list} ${verb} (a DNS-1123 subdomain, or "*." and one)`);
+  }
   const longest = Math.max(tlsCopyName(ingress.metadata.name).length, caCopyName(ingress.metadata.name).length);
   if ((wants.certs || wants.destinationCa) && longest > 253) {
     return refuse('InvalidAnnotation', `the Ingress name is too long for the copy Secret names (${longest} > 253 characters)`);
@@ -146,8 +173,10 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
     const src = o.sources[refKeyOf(ref)];
     if (ref.namespace === ns) return src ?? refuse('SourceSecretMissing', `Secret "${ref.name}" does not exist in namespace "${ns}"`);
     if (!src || !sharedWith(src.metadata.annotations?.[A.shareWithNamespaces], ns)) {
-      // a missing source cannot show its opt-in either: treated like a withdrawn one
-      warnings.push(refuse('NotSharedWithNamespace', `Secret "${refKeyOf(ref)}" ${src ? 'is not' : 'does not exist or is not'} shared with namespace "${ns}" (${A.shareWithNamespaces})`));
+      // A missing source cannot show its opt-in either: treated like a withdrawn one, and
+      // answered alike, so that Ingresses do not tell which Secrets exist in other namespaces.
+      const why = `does not exist or is not shared with namespace "${ns}" (${A.shareWithNamespaces})`;
+      warnings.push(refuse('NotSharedWithNamespace', `Secret "${refKeyOf(ref)}" ${why}`));
       return undefined;
     }
     return src;
@@ -262,6 +291,24 @@ export const ingressesController: ControllerModule = {
       }
     };
 
+    /**
+     * Creating or deleting a copy. The install grants that only in the namespaces it lists (a
+     * RoleBinding to the ingress-copies ClusterRole, README "Permissions"); elsewhere the
+     * apiserver answers 403 Forbidden: a refusal saying what is missing and where, not an
+     * error to retry with backoff.
+     */
+    const copyWrite = async (verb: 'create' | 'delete', namespace: string, write: () => Promise<unknown>): Promise<Refusal | undefined> => {
+      try {
+        await counted(verb, write);
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 403)) throw err;
+        const grant = 'a RoleBinding to the ingress-copies ClusterRole (overlays/ingress-copies, Helm ingressCopies.namespaces)';
+        return refuse('CopyForbidden', `annotary may not ${verb} Secrets in namespace "${namespace}": its Ingress copies need create and delete`
+          + ` on secrets there, from ${grant}`);
+      }
+    };
+
     const loop = ctx.loop({
       name: CONTROLLER,
       async reconcile(key) {
@@ -297,13 +344,15 @@ export const ingressesController: ControllerModule = {
           // no blockOwnerDeletion: setting it needs update rights on ingresses/finalizers where
           // OwnerReferencesPermissionEnforcement is on (OpenShift), and nothing needs to block
         };
+        const forbidden = (r: Refusal) => { refuseOn(ingress, r); return outcome ?? { requeueAfterMs: FORBIDDEN_RECHECK_MS }; };
         for (const c of change.writeCopies) {
           const existing = c.name === tlsCopyName(name) ? copies.tls : copies.ca;
           if (!existing) {
-            await counted('create', () => client.create(Secrets, namespace, {
+            const denied = await copyWrite('create', namespace, () => client.create(Secrets, namespace, {
               apiVersion: 'v1', kind: 'Secret', type: c.type, data: c.data,
               metadata: { name: c.name, namespace, ownerReferences: [owner], labels: { 'app.kubernetes.io/managed-by': 'annotary' } },
             }));
+            if (denied) return forbidden(denied); // nothing written yet
           } else {
             const remove = Object.keys(existing.digests).filter((k) => !(k in c.data));
             await counted('patch', () => client.patch(Secrets, namespace, c.name, {
@@ -315,9 +364,10 @@ export const ingressesController: ControllerModule = {
         const body = ingressPatchBody(ingress, change);
         if (body) await counted('patch', () => client.patch(Ingresses, namespace, name, body), 'Ingress');
         for (const n of change.deleteCopies) {
-          await counted('delete', () => client.delete(Secrets, namespace, n).catch((err) => {
+          const denied = await copyWrite('delete', namespace, () => client.delete(Secrets, namespace, n).catch((err) => {
             if (!(err instanceof ApiError && err.isNotFound)) throw err;
           }));
+          if (denied) return forbidden(denied);
         }
         for (const w of change.warnings) refuseOn(ingress, w);
         events.emit(ingress, 'Normal', 'IngressTLSUpdated', describeIngressChange(change));

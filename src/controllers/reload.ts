@@ -16,6 +16,10 @@
 //     This needs the per-object digests last confirmed, kept in memory: after a restart
 //     any difference counts as a data change (it may have happened while we were down).
 //
+// A watched object that is missing is left out of the digest, with a Warning: the objects that
+// exist still roll on their changes, and its creation is a change (--reload-on-create). Only
+// when none exists is nothing written.
+//
 // Settle window: the first change of a watched object opens a window of --reload-settle;
 // every change within it is applied by one rollout at its end. Starting the window at the
 // first change (the queue keeps the earliest delay) bounds the delay of a rollout; a window
@@ -26,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { A, type AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
+import { listOf } from '../kube/events.js';
 import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject, ResourceType } from '../kube/types.js';
@@ -224,6 +229,7 @@ export const reloadController: ControllerModule = {
         }
         let digest: string | undefined;
         let current = new Map<string, string>();
+        let missing: WatchRef[] = [];
         if (policy) {
           const podRefs = podTemplateRefs(template?.spec);
           const sel = selectWatched(policy, podRefs, {
@@ -237,13 +243,18 @@ export const reloadController: ControllerModule = {
             // regexps can match objects created later: any change of that kind here re-checks
             ...REF_KINDS.filter((k) => policy[k].patterns.length).map((k) => refKey(k, namespace, '*')),
           ]);
-          if (sel.missing.length) {
-            missingSeen.set(key, new Set([...(missingSeen.get(key) ?? []), ...sel.missing.map(refName)]));
-            restore(key, pend);
-            skip('missing');
+          missing = sel.missing;
+          if (missing.length) {
+            // A missing object does not hold up the others (#17): the digest covers the objects
+            // that exist, and the missing ones count as created when they appear.
+            missingSeen.set(key, new Set([...(missingSeen.get(key) ?? []), ...missing.map(refName)]));
             metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: 'ReloadSourceMissing' }); // every Warning counts (README)
-            const what = sel.missing.map((r) => `${r.kind} "${r.name}"`).join(', ');
-            return events.emit(wl, 'Warning', 'ReloadSourceMissing', `${what} does not exist; no rollout until it does`);
+            const many = missing.length > 1;
+            const what = `${listOf(missing.map((r) => `${r.kind} "${r.name}"`))} ${many ? 'do' : 'does'} not exist`;
+            const rest = watched.length === 1 ? 'the watched object that exists' : `the ${watched.length} watched objects that exist`;
+            const effect = watched.length ? `changes to ${rest} still roll` : `nothing to roll for until ${many ? 'one does' : 'it does'}`;
+            events.emit(wl, 'Warning', 'ReloadSourceMissing', `${what}; ${effect}`);
+            if (!watched.length) { restore(key, pend); skip('missing'); return; } // nothing to digest, nothing written
           }
           if (keystoresRunning) {
             const behind = watched.filter((r) => r.kind === 'Secret' && keystorePending(cached('Secret', namespace, r.name)!, reader, config.defaultPassword, cachedDigests(caches, namespace)));
@@ -259,8 +270,12 @@ export const reloadController: ControllerModule = {
           current = objectDigests(watchedData);
         } else forget(key);
         const cause = changeCause(known.get(key), current, missingSeen.get(key) ?? new Set(), config.reloadOnCreate);
-        // what this workload's recorded digest stands for, once it is confirmed or written
-        const confirm = () => { missingSeen.delete(key); if (digest !== undefined) known.set(key, current); };
+        // what this workload's recorded digest stands for, once it is confirmed or written:
+        // the objects it covers, and those still missing (their creation is a change)
+        const confirm = () => {
+          if (missing.length) missingSeen.set(key, new Set(missing.map(refName))); else missingSeen.delete(key);
+          if (digest !== undefined) known.set(key, current);
+        };
 
         const change = desiredReload({
           digest,
@@ -270,7 +285,10 @@ export const reloadController: ControllerModule = {
           absorb: !cause.roll,
           now: new Date(now),
         });
-        if (!change) return confirm();
+        if (!change) {
+          if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
+          return confirm();
+        }
 
         const patch = {
           metadata: { resourceVersion: wl.metadata.resourceVersion, annotations: change.metadata },
@@ -292,19 +310,19 @@ export const reloadController: ControllerModule = {
           case 'rollout':
             m.rollouts.inc({ kind });
             if (pend) m.latency.observe((Date.now() - pend.firstSeen) / 1000);
-            events.emit(wl, 'Normal', 'Reloaded', `rolling restart for ${changed.length ? changed.join(', ') : `watched ${all.join(', ')}`}: ${digests}`);
+            events.emit(wl, 'Normal', 'Reloaded', `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}: ${digests}`);
             break;
           case 'onboard':
             skip('onboarding');
-            events.emit(wl, 'Normal', 'ReloadWatching', `watching ${all.join(', ') || 'nothing yet'}; recorded ${digests} without a rollout`);
+            events.emit(wl, 'Normal', 'ReloadWatching', `watching ${listOf(all) || 'nothing yet'}; recorded ${digests} without a rollout`);
             break;
           case 'absorb':
             if (cause.created.length) {
               skip('create_ignored');
-              events.emit(wl, 'Normal', 'ReloadRecorded', `${cause.created.join(', ')} appeared; --reload-on-create=false: recorded ${digests} without a rollout`);
+              events.emit(wl, 'Normal', 'ReloadRecorded', `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`);
             } else {
               skip('watch_set_changed');
-              events.emit(wl, 'Normal', 'ReloadRecorded', `now watching ${all.join(', ') || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`);
+              events.emit(wl, 'Normal', 'ReloadRecorded', `now watching ${listOf(all) || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`);
             }
             break;
           case 'forget':

@@ -1,6 +1,8 @@
 // Kubernetes Events on the objects the operator acts on. Identical events for the same
 // object are aggregated (count++) like client-go's recorder, and a repeat within
 // `repeatMs` is not written at all, so a resync over a still-broken object is quiet.
+// Messages are bounded: controllers name at most a few items of a list (listOf), and the
+// recorder cuts whatever is still too long (a long name, a quoted annotation value).
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KubeClient } from './client.js';
@@ -12,6 +14,44 @@ import { errorText } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
 export type EventType = 'Normal' | 'Warning';
+
+/**
+ * The longest message written, in UTF-8 bytes: Kubernetes' limit for an Event's text
+ * (NoteLengthLimit, enforced on events.k8s.io/v1 notes; core/v1 takes longer messages, but
+ * they are read by no one and cost etcd space on every repeat).
+ */
+export const MESSAGE_LIMIT = 1024;
+/** How many items of a list a message names, and how many characters they may take. */
+export const LIST_ITEMS = 10;
+const LIST_CHARS = 400;
+
+/**
+ * "a, b, c and 97 more": the first items, as many as fit in LIST_ITEMS and LIST_CHARS (at
+ * least one), and the count of the others. Deterministic for the same list, so a repeated
+ * Event is still aggregated.
+ */
+export function listOf(items: readonly string[]): string {
+  let n = 0;
+  let chars = 0;
+  while (n < items.length && n < LIST_ITEMS && (n === 0 || chars + 2 + items[n].length <= LIST_CHARS)) {
+    chars += (n ? 2 : 0) + items[n++].length;
+  }
+  const named = items.slice(0, n).join(', ');
+  return n < items.length ? `${named} and ${items.length - n} more` : named;
+}
+
+/** The message cut to MESSAGE_LIMIT bytes (on a character boundary), marked with "…". */
+export function boundMessage(message: string): string {
+  if (Buffer.byteLength(message, 'utf8') <= MESSAGE_LIMIT) return message;
+  let out = '';
+  let bytes = Buffer.byteLength('…', 'utf8');
+  for (const ch of message) { // by code point: a surrogate pair is not split
+    bytes += Buffer.byteLength(ch, 'utf8');
+    if (bytes > MESSAGE_LIMIT) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
 
 export interface EventSink {
   emit(obj: KubeObject, type: EventType, reason: string, message: string): void;
@@ -31,7 +71,8 @@ export class EventRecorder implements EventSink {
   ) {}
 
   /** Fire-and-forget: an Event that cannot be written is logged, never fails a reconcile. */
-  emit(obj: KubeObject, type: EventType, reason: string, message: string): void {
+  emit(obj: KubeObject, type: EventType, reason: string, text: string): void {
+    const message = boundMessage(text);
     this.metrics.eventsTotal.inc({ type, reason });
     this.log.log(type === 'Warning' ? 'warn' : 'info', message, {
       event: reason, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name,

@@ -3,9 +3,10 @@
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../src/controllers/ingresses.js';
-import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody } from '../../src/controllers/ingresses.js';
+import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody, isIngressTlsHost } from '../../src/controllers/ingresses.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
+import type { SlimData } from '../../src/kube/slim.js';
 import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
 
 const NS = 'shop';
@@ -90,6 +91,34 @@ describe('same-namespace source: a kubernetes.io/tls copy and a spec.tls entry f
   });
 });
 
+describe('annotary deletes only the copies it created: a controller ownerReference with this Ingress\'s uid', () => {
+  const owner = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop' };
+  const withMeta = (meta: Record<string, unknown>): SlimData => {
+    const s = secret(NS, 'shop-annotary-tls', tlsPem());
+    return { ...s, metadata: { ...s.metadata, ...meta } };
+  };
+  const lookalikes: [string, SlimData][] = [
+    ['only annotary\'s label', withMeta({ labels: { 'app.kubernetes.io/managed-by': 'annotary' } })],
+    ['an owner reference to an Ingress of that name with another uid (a copied manifest)',
+      withMeta({ ownerReferences: [{ ...owner, uid: 'old-uid', controller: true }] })],
+    ['an owner reference with this uid that is not the controller', withMeta({ ownerReferences: [{ ...owner, uid: 'ing-uid' }] })],
+  ];
+
+  test.each(lookalikes)('%s: never deleted, and a CopyConflict when a copy is wanted', (_t, lookalike) => {
+    const gone = run({ ingress: ingress({ 'annotary.io/managed-fields': 'spec.tls' }), sources: {}, copies: { tls: lookalike } });
+    expect(gone === undefined || (!isRefusal(gone) && !isNeedsData(gone) && gone.deleteCopies.length === 0)).toBe(true);
+    const sources = { [`${NS}/site`]: secret(NS, 'site', tlsPem()) };
+    const wanted = run({ ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }), sources, copies: { tls: lookalike } });
+    expect(isRefusal(wanted) && wanted.reason).toBe('CopyConflict');
+  });
+
+  test('the copy annotary created is deleted once it is no longer wanted', () => {
+    const mine = withMeta({ ownerReferences: [{ ...owner, uid: 'ing-uid', controller: true }] });
+    const c = change({ ingress: ingress({ 'annotary.io/managed-fields': 'spec.tls' }), sources: {}, copies: { tls: mine } });
+    expect(c.deleteCopies).toEqual(['shop-annotary-tls']);
+  });
+});
+
 describe('cross-namespace sources are copied only while they opt in (security boundary)', () => {
   const ann = { 'annotary.io/certs-from-secret': 'certs/wildcard' };
   const src = (share?: string) => secret('certs', 'wildcard', tlsPem(), share === undefined ? {} : { 'annotary.io/share-with-namespaces': share });
@@ -102,6 +131,14 @@ describe('cross-namespace sources are copied only while they opt in (security bo
   test.each([[undefined], [''], ['other'], ['shop-2'], ['shop*']])('share-with-namespaces %j → NotSharedWithNamespace, nothing copied', (share) => {
     const r = run(world(share));
     expect(isRefusal(r) && r.reason).toBe('NotSharedWithNamespace');
+  });
+
+  test('a missing source and one that is not shared get the same answer: existence elsewhere is not revealed', () => {
+    const answers = [undefined, '', 'other'].map((share) => run(world(share)));
+    answers.push(run({ ...world(), sources: { 'certs/wildcard': undefined } }));
+    for (const a of answers) expect(a).toEqual(answers[0]);
+    expect(isRefusal(answers[0]) && answers[0].message)
+      .toBe('Secret "certs/wildcard" does not exist or is not shared with namespace "shop" (annotary.io/share-with-namespaces)');
   });
 
   test('withdrawing the opt-in removes the copy and annotary\'s entry, with a warning', () => {
@@ -191,6 +228,33 @@ describe('invalid annotations', () => {
   test.each([['a/b/c'], ['Bad_Name'], ['ns/']])('certs-from-secret %j → InvalidAnnotation', (v) => {
     const r = run({ ingress: ingress({ 'annotary.io/certs-from-secret': v }), sources: {}, copies: {} });
     expect(isRefusal(r) && r.reason).toBe('InvalidAnnotation');
+  });
+});
+
+describe('annotary.io/tls-hosts: hosts as Kubernetes validates Ingress TLS hosts', () => {
+  test.each([
+    'a.example', 'shop', 'x-1.y-2.example', '*.example.com', '0.0.0.0', `${'a'.repeat(63)}.example`, `${'a.'.repeat(125)}ab`,
+  ])('%s is a host', (h) => expect(isIngressTlsHost(h)).toBe(true));
+
+  test.each([
+    'Not A Host!', '*.*.bad', 'A.example', '-a.example', 'a-.example', 'a..example', '.example', 'example.', '*', '*.', 'a.*.example',
+    'a*.example', '*a.example', 'a_b.example', 'a.example:443', `${'a.'.repeat(126)}ab`,
+  ])('%j is not', (h) => expect(isIngressTlsHost(h)).toBe(false));
+
+  test('an invalid host → InvalidAnnotation naming every bad one; nothing is written', () => {
+    const ann = { 'annotary.io/certs-from-secret': 'site', 'annotary.io/tls-hosts': 'ok.example,Not A Host!,*.*.bad' };
+    const r = run({ ingress: ingress(ann), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} });
+    expect(r).toEqual({
+      refuse: true, reason: 'InvalidAnnotation',
+      message: 'annotary.io/tls-hosts: "Not A Host!", "*.*.bad" are not host names (a DNS-1123 subdomain, or "*." and one)',
+    });
+  });
+
+  test('the message stays bounded for many bad hosts', () => {
+    const hosts = Array.from({ length: 500 }, (_, i) => `Bad${i}`).join(',');
+    const ann = { 'annotary.io/certs-from-secret': 'site', 'annotary.io/tls-hosts': hosts };
+    const r = run({ ingress: ingress(ann), sources: {}, copies: {} });
+    expect(isRefusal(r) && r.message).toMatch(/"Bad9" and 490 more are not host names/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { ApiError, type KubeClient } from '../../src/kube/client.js';
-import { EventRecorder } from '../../src/kube/events.js';
+import { EventRecorder, LIST_ITEMS, MESSAGE_LIMIT, boundMessage, listOf } from '../../src/kube/events.js';
 import { Events, type KubeObject, type ResourceType } from '../../src/kube/types.js';
 import { createMetrics } from '../../src/metrics.js';
 import { settle, silentLogger } from './helpers.js';
@@ -155,5 +155,50 @@ describe('EventRecorder: Events that never got written or were garbage-collected
     rec.emit(secret, 'Warning', 'KeyConflict', 'm');
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create', 'create']);
+  });
+});
+
+describe('Event messages are bounded', () => {
+  test('listOf names every item of a short list', () => {
+    expect(listOf([])).toBe('');
+    expect(listOf(['a'])).toBe('a');
+    expect(listOf(['a', 'b', 'c'])).toBe('a, b, c');
+  });
+
+  test('listOf names the first LIST_ITEMS items of a long list and counts the others', () => {
+    const items = Array.from({ length: 100 }, (_, i) => `s${i}`);
+    expect(listOf(items)).toBe(`${items.slice(0, LIST_ITEMS).join(', ')} and ${100 - LIST_ITEMS} more`);
+  });
+
+  test('listOf names fewer items when they are long, but always one', () => {
+    const long = Array.from({ length: 100 }, (_, i) => `Secret "${'n'.repeat(190)}-${i}"`);
+    const text = listOf(long);
+    expect(text.length).toBeLessThan(500);
+    expect(text).toMatch(/ and 9\d more$/);
+    expect(listOf(['y'.repeat(2000), 'z'])).toBe(`${'y'.repeat(2000)} and 1 more`);
+  });
+
+  test('boundMessage keeps short messages and cuts long ones to MESSAGE_LIMIT bytes, on a character boundary', () => {
+    expect(boundMessage('short')).toBe('short');
+    const ascii = boundMessage('a'.repeat(5000));
+    expect(Buffer.byteLength(ascii)).toBeLessThanOrEqual(MESSAGE_LIMIT);
+    expect(ascii.endsWith('…')).toBe(true);
+    const wide = boundMessage('é😀'.repeat(1000)); // 2- and 4-byte characters
+    expect(Buffer.byteLength(wide)).toBeLessThanOrEqual(MESSAGE_LIMIT);
+    expect(Buffer.byteLength(wide)).toBeGreaterThan(MESSAGE_LIMIT - 8);
+    expect(wide).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/); // no half of a surrogate pair
+  });
+
+  test('the recorder writes (and aggregates) a message of any length within the limit', async () => {
+    clock();
+    const { fake, rec } = recorder();
+    const long = `annotation "${'v'.repeat(300_000)}" is not valid`;
+    rec.emit(secret, 'Warning', 'InvalidAnnotation', long);
+    rec.emit(secret, 'Warning', 'InvalidAnnotation', long);
+    await settle();
+    expect(fake.calls).toHaveLength(1);
+    const message = fake.calls[0]!.body.message as string;
+    expect(Buffer.byteLength(message)).toBeLessThanOrEqual(MESSAGE_LIMIT);
+    expect(message.startsWith('annotation "vvv')).toBe(true);
   });
 });

@@ -33,10 +33,23 @@ test.each(leafPaths(values).map((p) => [p]))('value %s is used by a template', (
   expect(used).toBe(true);
 });
 
+// (stripHelm makes {{ .Release.Name }} "TEMPLATE": the chart's names are TEMPLATE, TEMPLATE-ingress-copies, …)
 test('ClusterRole rules equal the OpenShift overlay (all options on), and without Routes the base', () => {
-  const chart = rulesOf(chartDocs, 'ClusterRole');
-  expect(chart).toEqual(rulesOf(kustomize('manifests/overlays/openshift'), 'ClusterRole'));
-  expect(chart.filter((r) => !r.apiGroups.includes('route.openshift.io'))).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole'));
+  const chart = rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE');
+  expect(chart).toEqual(rulesOf(kustomize('manifests/overlays/openshift'), 'ClusterRole', 'annotary'));
+  const withoutRoutes = chart.filter((r) => !r.apiGroups.includes('route.openshift.io'));
+  expect(withoutRoutes).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary'));
+});
+
+test('the Ingress copies\' ClusterRole and its RoleBinding (per ingressCopies.namespaces) equal overlays/ingress-copies', () => {
+  const overlay = kustomize('manifests/overlays/ingress-copies');
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-ingress-copies')).toEqual(rulesOf(overlay, 'ClusterRole', 'annotary-ingress-copies'));
+  type Binding = Doc & { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
+  const binding = (docs: Doc[], name: string) => docs.find((d) => d.kind === 'RoleBinding' && d.metadata?.name === name) as Binding;
+  const chart = binding(chartDocs, 'TEMPLATE-ingress-copies');
+  const kust = binding(overlay, 'annotary-ingress-copies');
+  expect(chart.roleRef).toEqual({ ...kust.roleRef, name: 'TEMPLATE-ingress-copies' });
+  expect(chart.subjects).toEqual(kust.subjects.map((s) => ({ ...s, name: 'TEMPLATE', namespace: 'TEMPLATE' })));
 });
 
 test('the leader-election Role equals the manifests', () => {

@@ -1,5 +1,12 @@
 // The kustomize install and its overlays, rendered by `kubectl kustomize`.
+import type { Doc } from './helpers.js';
 import { kustomize, rulesOf } from './helpers.js';
+
+interface Binding {
+  kind: string; metadata: { name: string; namespace?: string };
+  roleRef: { apiGroup: string; kind: string; name: string }; subjects: unknown[];
+}
+const COPIES = 'annotary-ingress-copies';
 
 const base = kustomize('manifests');
 const kinds = (docs: { kind?: string }[]) => docs.map((d) => d.kind).sort();
@@ -11,17 +18,39 @@ test('the base runs with leader election, knows its namespace, and is ready only
   expect(c.env.map((e) => e.name)).toContain('POD_NAMESPACE');
 });
 
-test('the base grants no Routes, no deletes other than Secrets, and Leases only in its namespace', () => {
-  const rules = rulesOf(base, 'ClusterRole');
+test('the base grants no Routes, creates nothing but Events, deletes nothing, and Leases only in its namespace', () => {
+  const rules = rulesOf(base, 'ClusterRole', 'annotary');
   expect(rules.flatMap((r) => r.apiGroups)).not.toContain('route.openshift.io');
   expect(rules.flatMap((r) => r.apiGroups)).not.toContain('coordination.k8s.io');
-  for (const r of rules.filter((x) => x.verbs.includes('delete'))) expect(r.resources).toEqual(['secrets']);
+  expect(rules.filter((r) => r.verbs.includes('create'))).toEqual([{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
+  expect(rules.filter((r) => r.verbs.includes('delete') || r.verbs.includes('*'))).toEqual([]);
   expect(rulesOf(base, 'Role', 'annotary-leader-election')).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
 });
 
+/** The (Cluster)RoleBindings of `docs` that grant the ClusterRole `role`. */
+const bindingsOf = (docs: Doc[], role: string) =>
+  docs.filter((d) => /RoleBinding$/.test(d.kind ?? '') && (d as unknown as Binding).roleRef.name === role) as unknown as Binding[];
+
+test('Secrets create/delete (the Ingress copies) is a ClusterRole of its own that the base binds nowhere', () => {
+  expect(rulesOf(base, 'ClusterRole', COPIES)).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete'] }]);
+  expect(bindingsOf(base, COPIES)).toEqual([]);
+  expect(bindingsOf(kustomize('manifests/overlays/namespaced'), COPIES)).toEqual([]);
+});
+
+test('overlays/ingress-copies adds exactly one RoleBinding of it, for the ServiceAccount, in a namespace of Ingresses', () => {
+  const docs = kustomize('manifests/overlays/ingress-copies');
+  expect(kinds(docs)).toEqual(kinds([...base, { kind: 'RoleBinding' }]));
+  const [rb] = bindingsOf(docs, COPIES);
+  expect(bindingsOf(docs, COPIES)).toHaveLength(1);
+  expect(rb.kind).toBe('RoleBinding');
+  expect(rb.metadata.namespace).not.toBe('annotary-system');
+  expect(rb.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: COPIES });
+  expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
+});
+
 test('overlays/openshift adds exactly the Route rule', () => {
-  const rules = rulesOf(kustomize('manifests/overlays/openshift'), 'ClusterRole');
-  expect(rules.slice(0, -1)).toEqual(rulesOf(base, 'ClusterRole'));
+  const rules = rulesOf(kustomize('manifests/overlays/openshift'), 'ClusterRole', 'annotary');
+  expect(rules.slice(0, -1)).toEqual(rulesOf(base, 'ClusterRole', 'annotary'));
   expect(rules.at(-1)).toEqual({ apiGroups: ['route.openshift.io'], resources: ['routes'], verbs: ['list', 'watch', 'patch'] });
 });
 

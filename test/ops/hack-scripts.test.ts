@@ -1,0 +1,91 @@
+// hack/test.sh and hack/bench.sh run in a sandbox: the real script, copied, next to stubs of
+// hack/cluster.sh, jest, npx, kubectl and sleep that record how they were called. The stubs
+// print more than a pipe holds (64 KiB), so a `… | grep -q` under `set -o pipefail` fails
+// every time (grep exits at the first match, the writer gets SIGPIPE) instead of only when
+// the scheduler happens to let grep win: the case where a running control plane looked
+// stopped and the script stopped a control plane it had not started.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT } from './helpers.js';
+
+/** Lines a stub prints after the ones that matter: far more than a pipe buffer. */
+const FILLER = 'printf "filler %d\\n" $(seq 1 100000)';
+
+function exe(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  chmodSync(file, 0o755);
+}
+
+interface Sandbox { dir: string; calls(tool: string): string[] }
+
+const sandboxes: string[] = [];
+afterAll(() => { for (const d of sandboxes) rmSync(d, { recursive: true, force: true }); });
+
+/** A copy of `script` with stubs around it; `apiserverRunning` is what `cluster.sh status` reports. */
+function sandbox(script: string, apiserverRunning: boolean): Sandbox {
+  const dir = mkdtempSync(path.join(tmpdir(), 'annotary-hack-'));
+  sandboxes.push(dir);
+  mkdirSync(path.join(dir, 'hack'));
+  copyFileSync(path.join(ROOT, 'hack', script), path.join(dir, 'hack', script));
+  const log = (tool: string) => `echo "$*" >> "${dir}/${tool}.calls"`;
+  exe(path.join(dir, 'hack/cluster.sh'), `#!/usr/bin/env bash
+${log('cluster')}
+case "$1" in
+  status) echo "etcd running (pid 1)"; echo "apiserver ${apiserverRunning ? 'running (pid 2)' : 'stopped'}"; ${FILLER} ;;
+  up) mkdir -p "${dir}/.cluster" ;;
+esac
+`);
+  // hack/test.sh: jest writes the summary line the script prints last
+  exe(path.join(dir, 'node_modules/jest/bin/jest.js'), 'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, "1 passed, 0 failed\\n");\n');
+  writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
+  // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
+  for (const b of ['keystores', 'reload', 'keystore-latency', 'scale', 'table']) exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
+  exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
+  exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
+  // each benchmark's first look finds a bench namespace (then filler), the second none
+  exe(path.join(dir, 'bin/kubectl'), `#!/usr/bin/env bash
+${log('kubectl')}
+if [ $(( $(wc -l < "${dir}/kubectl.calls") % 2 )) = 1 ]; then echo namespace/bench-1; ${FILLER}; else echo namespace/default; fi
+`);
+  return {
+    dir,
+    calls: (tool) => {
+      try { return readFileSync(path.join(dir, `${tool}.calls`), 'utf8').split('\n').filter(Boolean); } catch { return []; }
+    },
+  };
+}
+
+function run(sb: Sandbox, script: string): string {
+  const env = { PATH: `${path.join(sb.dir, 'bin')}:${process.env.PATH}`, HOME: sb.dir, TMPDIR: sb.dir };
+  return execFileSync('bash', [path.join(sb.dir, 'hack', script)], { cwd: sb.dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+describe.each(['test.sh', 'bench.sh'])('hack/%s', (script) => {
+  test('leaves a control plane it found running alone, however much `cluster.sh status` prints', () => {
+    const sb = sandbox(script, true);
+    run(sb, script);
+    expect(sb.calls('cluster')).toEqual(['status', 'up']);
+  });
+
+  test('stops the control plane it started', () => {
+    const sb = sandbox(script, false);
+    run(sb, script);
+    expect(sb.calls('cluster')).toEqual(['status', 'up', 'down']);
+  });
+});
+
+test('hack/test.sh prints the summary line last', () => {
+  const sb = sandbox('test.sh', true);
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
+});
+
+test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
+  const sb = sandbox('bench.sh', true);
+  run(sb, 'bench.sh');
+  // four benchmarks: each looks twice (a bench namespace, then none) and sleeps once in between
+  expect(sb.calls('kubectl')).toHaveLength(8);
+  expect(sb.calls('sleep')).toEqual(['1', '1', '1', '1']);
+});
