@@ -31,6 +31,9 @@ import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from './refusal.js';
 import { isRefusal, refuse } from './refusal.js';
 import { reportRefusal } from './sources.js';
+import type { Claims, OwnerRecord } from './managed-keys.js';
+import { ownerRecordValue, parseOwnerRecord, provenKeys, releasedKeys, reportReleased, sameRecord } from './managed-keys.js';
+import { valueDigest } from '../kube/slim.js';
 import type { NeedsData, SecretRef } from './tls-source.js';
 import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, refKeyOf, sharedWith } from './tls-source.js';
 
@@ -139,6 +142,8 @@ export interface IngressChange {
   annotations: Record<string, string | null>;
   /** sources that are not (or no longer) shared: reported as NotSharedWithNamespace */
   warnings: Refusal[];
+  /** annotations managed-fields claimed that annotary cannot prove it set: left as they are */
+  released: string[];
 }
 
 const COPY_KEYS = { tls: ['tls.crt', 'tls.key', 'ca.crt'], ca: ['ca.crt'] } as const;
@@ -222,22 +227,34 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
 
   // ingress-nginx annotations for the destination CA
   const ann = ingress.metadata.annotations ?? {};
-  const managedBefore = commaList(ann[A.managedFields]);
   const wantAnn: Record<string, string> = dest
     ? { [NGINX.proxySslSecret]: `${ns}/${caName}`, [NGINX.proxySslVerify]: 'on', [NGINX.backendProtocol]: 'HTTPS' }
     : {};
+  // annotary changes or removes an ingress-nginx annotation only when it can prove it set it
+  // (managed-keys.ts' rule): a managed-fields list copied with a manifest proves nothing
+  const nginxKeys = Object.values(NGINX) as string[];
+  const claims: Claims = {
+    uid: ingress.metadata.uid, record: parseOwnerRecord(ann[A.ownerRecord]),
+    claimed: commaList(ann[A.managedFields]).filter((k) => nginxKeys.includes(k)),
+    currentDigests: Object.fromEntries(nginxKeys.filter((k) => ann[k] !== undefined).map((k) => [k, valueDigest(ann[k]!)])),
+    wantDigests: Object.fromEntries(Object.entries(wantAnn).map(([k, v]) => [k, valueDigest(v)])),
+  };
+  const proven = provenKeys(claims);
   const annotations: Record<string, string | null> = {};
   for (const [k, v] of Object.entries(wantAnn)) {
     if (ann[k] === v) continue;
-    if (ann[k] !== undefined && !managedBefore.includes(k)) {
+    if (ann[k] !== undefined && !proven.has(k)) {
       return refuse('AnnotationConflict', `annotation ${k} is set to "${ann[k]}" by someone else; annotary needs "${v}"`);
     }
     annotations[k] = v;
   }
-  for (const k of Object.values(NGINX)) if (!(k in wantAnn) && managedBefore.includes(k) && ann[k] !== undefined) annotations[k] = null;
+  for (const k of nginxKeys) if (!(k in wantAnn) && proven.has(k) && ann[k] !== undefined) annotations[k] = null;
+  const released = releasedKeys(claims, proven);
   const managed = [...(certs ? [TLS_ENTRY] : []), ...Object.keys(wantAnn)];
   const managedValue = managed.length ? managed.join(',') : undefined;
   if (ann[A.managedFields] !== managedValue) annotations[A.managedFields] = managedValue ?? null;
+  const record: OwnerRecord = { uid: ingress.metadata.uid ?? '', keys: claims.wantDigests };
+  if (!sameRecord(claims.record, record)) annotations[A.ownerRecord] = Object.keys(record.keys).length ? ownerRecordValue(record) : null;
 
   if (unread.length) return { needsData: unread };
   const tlsChanged = !equalJson(tls, current);
@@ -245,7 +262,7 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
     return warnings.length ? warnings[0] : undefined;
   }
   return {
-    writeCopies, deleteCopies, annotations, warnings,
+    writeCopies, deleteCopies, annotations, warnings, released,
     ...(tlsChanged ? { tls: tls.length ? tls : null } : {}),
   };
 }
@@ -264,7 +281,7 @@ export function describeIngressChange(change: IngressChange): string {
   const parts = change.writeCopies.map((c) => `copied Secret "${c.from}" into "${c.name}"`);
   if (change.deleteCopies.length) parts.push(`deleted ${change.deleteCopies.map((n) => `"${n}"`).join(', ')}`);
   if (change.tls !== undefined) parts.push('updated spec.tls');
-  const keys = Object.keys(change.annotations).filter((k) => k !== A.managedFields);
+  const keys = Object.keys(change.annotations).filter((k) => k !== A.managedFields && k !== A.ownerRecord);
   if (keys.length) parts.push(`updated annotations ${keys.join(', ')}`);
   return parts.length ? parts.join('; ') : 'recorded managed fields';
 }
@@ -320,7 +337,8 @@ export const ingressesController: ControllerModule = {
         const copyKeys = { tls: objectKey(namespace, tlsCopyName(name)), ca: objectKey(namespace, caCopyName(name)) };
         const copies = { tls: secrets.get(copyKeys.tls), ca: secrets.get(copyKeys.ca) };
         refs.set(key, [...srcRefs.map(refKeyOf), copyKeys.tls, copyKeys.ca]);
-        if (!isRefusal(wants) && !srcRefs.length && !copies.tls && !copies.ca && ingress.metadata.annotations?.[A.managedFields] === undefined) return;
+        const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => ingress.metadata.annotations?.[k] !== undefined);
+        if (!isRefusal(wants) && !srcRefs.length && !copies.tls && !copies.ca && !bookkeeping) return;
 
         const read = async (r: SecretRef) => {
           const fresh = await client.tryGet(Secrets, r.namespace, r.name);
@@ -370,6 +388,7 @@ export const ingressesController: ControllerModule = {
           if (denied) return forbidden(denied);
         }
         for (const w of change.warnings) refuseOn(ingress, w);
+        reportReleased(ctx, CONTROLLER, ingress, A.managedFields, change.released);
         events.emit(ingress, 'Normal', 'IngressTLSUpdated', describeIngressChange(change));
         log.debug('ingress updated', { key, copies: change.writeCopies.map((c) => c.name), deleted: change.deleteCopies });
         return outcome;

@@ -173,6 +173,7 @@ describe('destination-ca-from-secret: a CA copy and the ingress-nginx proxy-ssl 
     expect(c.annotations).toEqual({
       [NGINX.proxySslSecret]: `${NS}/shop-annotary-ca`, [NGINX.proxySslVerify]: 'on', [NGINX.backendProtocol]: 'HTTPS',
       'annotary.io/managed-fields': `${NGINX.proxySslSecret},${NGINX.proxySslVerify},${NGINX.backendProtocol}`,
+      'annotary.io/owner-record': expect.stringContaining('"uid":"ing-uid"'),
     });
     expect(c.tls).toBeUndefined();
   });
@@ -188,7 +189,19 @@ describe('destination-ca-from-secret: a CA copy and the ingress-nginx proxy-ssl 
     delete ann['annotary.io/destination-ca-from-secret'];
     const c = change({ ...w1, ingress: { ...w1.ingress, metadata: { ...w1.ingress.metadata, annotations: ann } }, sources: {} });
     expect(c.deleteCopies).toEqual(['shop-annotary-ca']);
-    expect(c.annotations).toEqual({ [NGINX.proxySslSecret]: null, [NGINX.proxySslVerify]: null, [NGINX.backendProtocol]: null, 'annotary.io/managed-fields': null });
+    expect(c.annotations).toEqual({
+      [NGINX.proxySslSecret]: null, [NGINX.proxySslVerify]: null, [NGINX.backendProtocol]: null, 'annotary.io/managed-fields': null, 'annotary.io/owner-record': null,
+    });
+  });
+
+  test('a copied managed-fields (no record of this Ingress) removes none of the user\'s ingress-nginx annotations and overwrites none', () => {
+    const own = { [NGINX.backendProtocol]: 'GRPCS', [NGINX.proxySslVerify]: 'off' };
+    const copied = ingress({ 'annotary.io/managed-fields': `${NGINX.backendProtocol},${NGINX.proxySslVerify}`, ...own });
+    const c = change({ ...w, ingress: copied, sources: {} });
+    expect(c.annotations).toEqual({ 'annotary.io/managed-fields': null });
+    expect(c.released).toEqual([NGINX.backendProtocol, NGINX.proxySslVerify]);
+    const r = run({ ...w, ingress: ingress({ ...w.ingress.metadata.annotations, ...copied.metadata.annotations }) });
+    expect(isRefusal(r) && r.reason).toBe('AnnotationConflict');
   });
 
   test('a source without ca.crt → SourceSecretInvalid', () => {
