@@ -19,6 +19,7 @@ export class ApiError extends Error {
   get isGone(): boolean { return this.status === 410; }
   get isAlreadyExists(): boolean { return this.status === 409 && this.reason === 'AlreadyExists'; }
   get isUnauthorized(): boolean { return this.status === 401; }
+  get isForbidden(): boolean { return this.status === 403; }
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
