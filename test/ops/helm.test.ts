@@ -39,6 +39,12 @@ test('ClusterRole rules equal the OpenShift overlay (all options on), and withou
   expect(chart.filter((r) => !r.apiGroups.includes('route.openshift.io'))).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole'));
 });
 
+test('the chart\'s container environment (downward API) equals the manifests\'', () => {
+  type Dep = { spec: { template: { spec: { containers: { env: unknown }[] } } } };
+  const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0]!.env;
+  expect(env(chartDocs)).toEqual(env(kustomize('manifests')));
+});
+
 test('the leader-election Role equals the manifests', () => {
   expect(rulesOf(chartDocs, 'Role')).toEqual(rulesOf(kustomize('manifests'), 'Role', 'annotary-leader-election'));
 });
