@@ -114,8 +114,10 @@ test('the routes controller (no Routes in the base RBAC) waits, reported: error 
   expect(warning.type).toBe('Warning');
   expect(warning.message)
     .toContain(`controller "routes" lacks permissions: the apiserver refuses list routes.route.openshift.io in namespace "${ns}";`);
-  const list = await client.list<KubeObject & { involvedObject: { uid?: string; kind: string } }>(Events, INSTALL_NS);
-  expect(list.items.find((e) => e.reason === 'MissingPermission')?.involvedObject).toMatchObject({ kind: 'Pod', uid: pod.metadata.uid });
+  // `kubectl describe pod` finds Events by the Pod's uid (earlier runs' Events are on other Pods)
+  const list = await client.list<KubeObject & { involvedObject: { uid?: string; kind: string; name: string } }>(Events, INSTALL_NS);
+  expect(list.items.find((e) => e.reason === 'MissingPermission' && e.involvedObject.name === pod.metadata.name)?.involvedObject)
+    .toMatchObject({ kind: 'Pod', uid: pod.metadata.uid });
 });
 
 test('granting Routes (overlays/openshift) starts the routes controller without a restart', async () => {
