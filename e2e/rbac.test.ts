@@ -3,12 +3,14 @@
 // enforces RBAC), does its work, and that token cannot delete a Deployment, nor create or
 // delete a Secret anywhere but where the installer allowed Ingress copies: namespace `ns`
 // gets the RoleBinding of manifests/overlays/ingress-copies, `bare` does not.
+// The local control plane serves the Route API (e2e/crds) and the base grants no Routes: the
+// routes controller waits and says so while the others work, and starts once Routes are granted.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
 import { ApiError, KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
-import { Deployments, Ingresses, ReplicaSets, Secrets } from '../src/kube/types.js';
+import { Deployments, Events, Ingresses, Pods, ReplicaSets, Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import { ROOT, adminClient, b64, deleteNamespace, eventsFor, kubectl, newNamespace, startOperator, waitFor, writeKubeconfig } from './harness/cluster.js';
 import { chainFixture, scratchDir } from '../test/pki/fixtures.js';
@@ -24,6 +26,8 @@ let bare: string; // the base install only
 let src: string; // a source Secret shared with every namespace
 let saKubeconfig: string;
 let op: OperatorProcess;
+/** stands for the operator's Pod (no kubelet runs here): its Events go there, as in a cluster */
+let pod: KubeObject;
 
 /** Kubernetes 1.20: the token controller writes a kubernetes.io/service-account-token Secret for the SA. */
 async function serviceAccountToken(): Promise<string> {
@@ -66,12 +70,20 @@ beforeAll(async () => {
   bare = await newNamespace(client, 'rbac-bare');
   src = await newNamespace(client, 'rbac-src');
   allowCopiesIn(ns);
-  op = await startOperator(['--namespaces', [ns, bare, src].join(','), '--controllers', 'keystores,ingresses,reload,expiry',
-    '--leader-elect=true', '--leader-election-namespace', INSTALL_NS, '--lease-duration', '4s', '--reload-settle', '500ms'], {}, saKubeconfig);
+  pod = await client.create(Pods, INSTALL_NS, {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: `annotary-${ns}`, namespace: INSTALL_NS },
+    spec: { automountServiceAccountToken: false, containers: [{ name: 'annotary', image: 'example.invalid/annotary:0' }] },
+  });
+  // every controller (the default), as the manifests run it; startOperator waits for /readyz
+  op = await startOperator(['--namespaces', [ns, bare, src].join(','), '--leader-elect=true', '--leader-election-namespace', INSTALL_NS,
+    '--lease-duration', '4s', '--reload-settle', '500ms'],
+  { POD_NAME: pod.metadata.name, POD_NAMESPACE: INSTALL_NS, POD_UID: pod.metadata.uid! }, saKubeconfig);
 });
 
 afterAll(async () => {
   await op?.stop(); // releases the Lease in annotary-system for the next run
+  kubectl('apply', '-k', path.join(ROOT, 'manifests')); // the base rules again (the Route rule goes)
+  if (pod) await client.delete(Pods, INSTALL_NS, pod.metadata.name).catch(() => undefined);
   for (const n of [ns, bare, src]) await deleteNamespace(client, n);
 });
 
@@ -103,7 +115,48 @@ test('with only the ServiceAccount token the operator elects itself, writes stor
   // expiry: reads every TLS Secret (GET)
   await waitFor('expiry gauge', async () => (await op.metric('annotary_certificate_not_after_seconds', { namespace: ns, name: 'web' })) > 0);
 
-  expect(op.logs.filter((l) => /forbidden/i.test(l))).toEqual([]);
+  // the apiserver refused nothing but the Routes the base does not grant
+  const forbidden = op.logs.filter((l) => /is forbidden/i.test(l));
+  expect(forbidden.length).toBeGreaterThan(0);
+  expect(forbidden.filter((l) => !l.includes('route.openshift.io'))).toEqual([]);
+});
+
+test('the routes controller (no Routes in the base RBAC) waits, reported: error log line, Warning Event on the Pod, metric', async () => {
+  const ready = (controller: string) => op.metric('annotary_controller_ready', { controller });
+  expect(await ready('routes')).toBe(0);
+  for (const c of ['keystores', 'ingresses', 'reload', 'expiry']) expect(await ready(c)).toBe(1);
+
+  const error = op.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'error' && l.controller === 'routes');
+  expect(error).toMatchObject({ missing: [{ verb: 'list', resource: 'routes', group: 'route.openshift.io', namespace: ns }] });
+  expect(error!.message).toContain('{apiGroups: ["route.openshift.io"], resources: [routes], verbs: [list, watch]}');
+
+  const warning = await waitFor('MissingPermission on the Pod', async () =>
+    (await eventsFor(client, INSTALL_NS, pod.metadata.name)).find((e) => e.reason === 'MissingPermission'));
+  expect(warning.type).toBe('Warning');
+  expect(warning.message)
+    .toContain(`controller "routes" lacks permissions: the apiserver refuses list routes.route.openshift.io in namespace "${ns}";`);
+  // `kubectl describe pod` finds Events by the Pod's uid (earlier runs' Events are on other Pods)
+  const list = await client.list<KubeObject & { involvedObject: { uid?: string; kind: string; name: string } }>(Events, INSTALL_NS);
+  expect(list.items.find((e) => e.reason === 'MissingPermission' && e.involvedObject.name === pod.metadata.name)?.involvedObject)
+    .toMatchObject({ kind: 'Pod', uid: pod.metadata.uid });
+});
+
+test('granting Routes (overlays/openshift) starts the routes controller without a restart', async () => {
+  kubectl('apply', '-k', path.join(ROOT, 'manifests/overlays/openshift'));
+  // the refused list is retried at least every 30 s
+  await waitFor('routes controller ready', async () => (await op.metric('annotary_controller_ready', { controller: 'routes' })) === 1,
+    60_000);
+  await waitFor('PermissionGranted on the Pod', async () => (await eventsFor(client, INSTALL_NS, pod.metadata.name))
+    .find((e) => e.reason === 'PermissionGranted' && e.message.includes('"routes"')));
+  await client.create(Routes, ns, {
+    apiVersion: 'route.openshift.io/v1', kind: 'Route',
+    metadata: { name: 'shop', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web' } },
+    spec: { host: 'shop.example', to: { kind: 'Service', name: 'svc' }, tls: { termination: 'edge' } },
+  });
+  const certificate = await waitFor('Route certificate', async () =>
+    (await client.get<KubeObject & { spec: { tls?: { certificate?: string } } }>(Routes, ns, 'shop')).spec.tls?.certificate);
+  expect(certificate).toBe(rotated.certPem(2));
+  expect(op.proc.exitCode).toBeNull();
 });
 
 test('the ServiceAccount token cannot delete a Deployment', async () => {

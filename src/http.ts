@@ -1,5 +1,5 @@
 // /metrics (Prometheus text), /healthz (process alive, event loop turning) and
-// /readyz (caches synced and, with leader election, informers running).
+// /readyz (every cache synced or refused, and at least one controller can run; see kube/gates.ts).
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 

@@ -29,6 +29,12 @@ export function createMetrics() {
     // removed with the Secret (the expiry controller), so bounded by the Secrets that exist
     certNotAfter: new Gauge({ name: 'annotary_certificate_not_after_seconds', help: 'notAfter of the leaf certificate of a kubernetes.io/tls Secret (unix seconds).', labelNames: ['namespace', 'name', 'key'], registers }),
     certNotBefore: new Gauge({ name: 'annotary_certificate_not_before_seconds', help: 'notBefore of the leaf certificate of a kubernetes.io/tls Secret (unix seconds).', labelNames: ['namespace', 'name', 'key'], registers }),
+    controllerReady: new Gauge({
+      name: 'annotary_controller_ready',
+      help: '1 once every cache a controller reads has synced (it reconciles on the leader); '
+        + '0 while one syncs or is refused (403, see the MissingPermission Event).',
+      labelNames: ['controller'], registers,
+    }),
     cachedObjects: new Gauge({ name: 'annotary_cached_objects', help: 'Objects held in the informer caches.', labelNames: ['resource'], registers }),
   };
 }

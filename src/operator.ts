@@ -7,12 +7,14 @@ import type { Caches, ControllerContext, ControllerModule } from './controllers/
 import { KubeClient } from './kube/client.js';
 import { ControllerLoop } from './kube/controller.js';
 import { EventRecorder } from './kube/events.js';
+import type { Cache } from './kube/gates.js';
+import { ControllerGates } from './kube/gates.js';
 import { Informer } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
 import type { SlimData } from './kube/slim.js';
 import { slimDataObject, slimObject } from './kube/slim.js';
 import type { KubeObject, ResourceType } from './kube/types.js';
-import { ConfigMaps, Secrets } from './kube/types.js';
+import { ConfigMaps, Leases, Pods, Secrets, apiVersionOf } from './kube/types.js';
 import { startHttpServer } from './http.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -56,11 +58,47 @@ class SharedCaches implements Caches {
   all(): Informer<KubeObject>[] { return [...this.informers.values()]; }
 }
 
+/** The shared caches as one controller sees them: what it reads is what its start waits for. */
+class ControllerCaches implements Caches {
+  constructor(private readonly shared: SharedCaches, private readonly read: (cache: Cache) => void) {}
+
+  secrets(): Informer<SlimData> { return this.use(this.shared.secrets()); }
+  configMaps(): Informer<SlimData> { return this.use(this.shared.configMaps()); }
+  of(rt: ResourceType): Informer<KubeObject> { return this.use(this.shared.of(rt)); }
+  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void {
+    this.shared.keepSecretData(pred, keys);
+  }
+
+  private use<T extends Cache>(inf: T): T { this.read(inf); return inf; }
+}
+
+const LEASE_NAME = 'annotary';
+
+/** Where the Lease is: --leader-election-namespace, else the Pod's namespace, else default. */
+function operatorNamespace(cfg: Config, env: NodeJS.ProcessEnv): string {
+  return cfg.leaderElectionNamespace || env.POD_NAMESPACE || 'default';
+}
+
+/**
+ * What the operator's own Events (MissingPermission, PermissionGranted) are about: its Pod,
+ * named by the downward API (POD_NAME, POD_NAMESPACE; POD_UID lets `kubectl describe pod` list
+ * them). Outside a Pod: the Lease it elects itself with (`annotary` in the namespace above), the
+ * object that stands for the operator there; it exists with --leader-elect.
+ */
+export function selfObject(cfg: Config, env: NodeJS.ProcessEnv = process.env): KubeObject {
+  if (env.POD_NAME && env.POD_NAMESPACE) {
+    const metadata = { name: env.POD_NAME, namespace: env.POD_NAMESPACE, uid: env.POD_UID || undefined };
+    return { apiVersion: apiVersionOf(Pods), kind: Pods.kind, metadata };
+  }
+  return { apiVersion: apiVersionOf(Leases), kind: Leases.kind, metadata: { name: LEASE_NAME, namespace: operatorNamespace(cfg, env) } };
+}
+
 export class Operator {
   private readonly caches: SharedCaches;
   private loops: ControllerLoop[] = [];
+  private gates: ControllerGates | undefined;
   private server: http.Server | undefined;
-  private ready = false;
+  private stopping = false;
   private elector: LeaderElector | undefined;
   private leadershipLostResolve!: () => void;
   /** Resolves when this process lost the Lease; the CLI then stops and exits non-zero. */
@@ -72,34 +110,45 @@ export class Operator {
     this.caches = new SharedCaches(this.client, cfg, log, metrics);
   }
 
-  isReady(): boolean { return this.ready; }
+  /** Every cache synced or refused, and at least one controller can run (see ControllerGates). */
+  isReady(): boolean { return !this.stopping && !!this.gates?.ready(); }
 
   async start(): Promise<void> {
     const { cfg, log, metrics } = this;
     log.info('credentials resolved', { server: await this.client.connect() });
-    if (cfg.metricsAddr !== '0') this.server = await startHttpServer(cfg.metricsAddr, metrics.registry, () => this.ready);
+    if (cfg.metricsAddr !== '0') this.server = await startHttpServer(cfg.metricsAddr, metrics.registry, () => this.isReady());
+    const events = new EventRecorder(this.client, log.child({ component: 'events' }), metrics);
+    const gates = this.gates = new ControllerGates({ log: log.child({ component: 'gates' }), metrics, events, self: selfObject(cfg) });
     const ctx: ControllerContext = {
-      client: this.client, caches: this.caches, log, metrics, config: cfg,
-      events: new EventRecorder(this.client, log.child({ component: 'events' }), metrics),
+      client: this.client, caches: this.caches, log, metrics, config: cfg, events,
       annotations: new AnnotationReader(cfg.compat),
       loop: (r) => new ControllerLoop(r, log.child({ component: r.name }), metrics, { workers: cfg.workers, baseDelayMs: cfg.retryBaseMs, maxDelayMs: cfg.retryMaxMs }),
     };
-    for (const name of cfg.controllers) this.loops.push(...(await this.modules[name].setup(ctx)));
+    for (const name of cfg.controllers) {
+      gates.add(name);
+      const loops = await this.modules[name].setup({ ...ctx, caches: new ControllerCaches(this.caches, (c) => gates.reads(name, c)) });
+      gates.loops(name, loops);
+      this.loops.push(...loops);
+    }
     log.info('starting', { controllers: cfg.controllers, namespaces: cfg.namespaces.length ? cfg.namespaces : 'all', compat: cfg.compat });
     const t0 = Date.now();
     for (const inf of this.caches.all()) inf.start();
-    await Promise.all(this.caches.all().map((i) => i.synced));
-    // Ready = caches synced, leader or not: a standby with warm caches can take over at once,
-    // and a rolling update must be able to wait for it without it holding the Lease.
-    this.ready = true;
-    log.info('caches synced, ready', { ms: Date.now() - t0, objects: Object.fromEntries(this.caches.all().map((i) => [i.resourceName, i.size])) });
+    await gates.settled;
+    // Ready = caches synced (or refused: the controllers reading those wait), leader or not: a
+    // standby with warm caches can take over at once, and a rolling update must be able to wait
+    // for it without it holding the Lease.
+    const ready = gates.ready();
+    log.log(ready ? 'info' : 'error', ready ? 'caches synced, ready' : 'caches synced or refused; no controller can run: not ready', {
+      ms: Date.now() - t0, controllers: gates.states(),
+      objects: Object.fromEntries(this.caches.all().map((i) => [i.resourceName, i.size])),
+    });
     metrics.leader.set(0);
     if (!cfg.leaderElect) return this.startLoops();
     // handlers already queue keys on the standby: the new leader starts from a full queue
     this.elector = new LeaderElector({
       client: this.client,
-      namespace: cfg.leaderElectionNamespace || process.env.POD_NAMESPACE || 'default',
-      name: 'annotary',
+      namespace: operatorNamespace(cfg, process.env),
+      name: LEASE_NAME,
       identity: `${hostname()}_${process.pid}`,
       durationMs: cfg.leaseDurationMs,
       log: log.child({ component: 'leader' }),
@@ -110,13 +159,13 @@ export class Operator {
   }
 
   private startLoops(): void {
-    for (const loop of this.loops) loop.start();
+    this.gates!.lead(); // the loops of each controller start once its caches are synced
     this.metrics.leader.set(1);
   }
 
   /** Graceful stop: no new work, in-flight reconciles finish (bounded by the timeout), watches close. */
   async stop(): Promise<void> {
-    this.ready = false;
+    this.stopping = true;
     const drained = Promise.all(this.loops.map((l) => l.stop()));
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.cfg.shutdownTimeoutMs).unref());
     if ((await Promise.race([drained, timeout])) === 'timeout') this.log.warn('shutdown timeout: abandoning in-flight work');

@@ -19,6 +19,7 @@ export class ApiError extends Error {
   get isGone(): boolean { return this.status === 410; }
   get isAlreadyExists(): boolean { return this.status === 409 && this.reason === 'AlreadyExists'; }
   get isUnauthorized(): boolean { return this.status === 401; }
+  get isForbidden(): boolean { return this.status === 403; }
   /** refused for good: the same request can never succeed (bad request, too large, invalid) */
   get isPermanent(): boolean { return this.status === 400 || this.status === 413 || this.status === 422; }
 }

@@ -6,6 +6,9 @@
 // - Each object passes through `transform` before it is cached, so the cache holds only what
 //   the controllers need (e.g. digests instead of secret data).
 // - A periodic resync re-delivers every cached object as an update (level-triggered safety net).
+// - A list or watch the apiserver refuses (403: the RBAC lacks the verb) is retried with a
+//   longer backoff, and reported through forbidden()/onChange so that the controllers reading
+//   this cache wait (and say why) while the others run; it syncs once the permission is granted.
 import type { KubeClient } from './client.js';
 import { ApiError } from './client.js';
 import type { KubeObject, ResourceType } from './types.js';
@@ -35,6 +38,23 @@ export interface InformerOptions<T> {
 
 // client-go caps reflector backoff at 30 s; 10 s recovers faster after a control-plane restart
 const WATCH_RETRY_MAX_MS = 10_000;
+// a 403 ends only when someone changes the RBAC: client-go's 30 s, so a refused cache costs one
+// authorization check per scope every 30 s, and a grant is picked up within that time
+export const FORBIDDEN_RETRY_MAX_MS = 30_000;
+
+const backoff = (failures: number, maxMs: number) => Math.min(maxMs, 250 * 2 ** Math.min(failures, 7));
+
+/** A request of the cache that the apiserver refused with 403: the permission it lacks. */
+export interface Forbidden {
+  verb: 'list' | 'watch';
+  resource: ResourceType;
+  /** undefined: all namespaces (a cluster-wide list) */
+  namespace: string | undefined;
+  /** the apiserver's message (it names the user) */
+  message: string;
+}
+
+const isForbidden = (err: unknown): err is ApiError => err instanceof ApiError && err.isForbidden;
 
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
@@ -47,6 +67,9 @@ export class Informer<T extends KubeObject> {
   private resyncTimer: NodeJS.Timeout | undefined;
   private loops: Promise<void>[] = [];
   private sleepers = new Set<() => void>();
+  /** namespace scope ('' = all namespaces) → its refused request, until a watch of it is accepted */
+  private readonly refused = new Map<string, Forbidden>();
+  private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.pendingScopes = Math.max(1, opts.namespaces.length);
@@ -66,7 +89,14 @@ export class Informer<T extends KubeObject> {
 
   get size(): number { return this.store.size; }
 
+  /** Every namespace scope was listed and its watch accepted once (stays true afterwards). */
   hasSynced(): boolean { return this.pendingScopes === 0; }
+
+  /** The refused request of the first scope that is refused now; undefined once every scope's watch is accepted again. */
+  forbidden(): Forbidden | undefined { return this.refused.values().next().value; }
+
+  /** `fn` runs whenever hasSynced() or forbidden() changes. */
+  onChange(fn: () => void): void { this.listeners.push(fn); }
 
   start(): void {
     const scopes = this.opts.namespaces.length ? this.opts.namespaces : [undefined];
@@ -105,28 +135,51 @@ export class Informer<T extends KubeObject> {
   private async run(namespace: string | undefined): Promise<void> {
     let firstSync = true;
     let failures = 0;
+    // the scope counts as synced once its watch is accepted too: a list-only grant would
+    // otherwise give a cache that never changes, silently
+    const accepted = () => {
+      let changed = this.refused.delete(namespace ?? '');
+      if (firstSync) { firstSync = false; changed = true; if (--this.pendingScopes === 0) this.syncedResolve(); }
+      if (changed) this.changed();
+    };
     while (!this.stopped) {
       try {
         let rv = await this.relist(namespace);
-        if (firstSync) { firstSync = false; if (--this.pendingScopes === 0) this.syncedResolve(); }
         failures = 0;
         for (;;) {
-          const end = await this.watchOnce(namespace, rv.value, rv);
+          const end = await this.watchOnce(namespace, rv.value, rv, accepted);
           if (this.stopped) return;
-          this.opts.metrics.watchRestarts.inc({ resource: this.resourceName, cause: end });
+          this.opts.metrics.watchRestarts.inc({ resource: this.resourceName, cause: end === 'gone' || end === 'timeout' ? end : 'error' });
           if (end === 'gone') break;
-          if (end === 'error') {
-            failures++;
-            await this.sleep(Math.min(WATCH_RETRY_MAX_MS, 250 * 2 ** Math.min(failures, 7)));
-          } else failures = 0;
+          if (end === 'timeout') { failures = 0; continue; }
+          failures++;
+          if (end !== 'error') this.refuse(namespace, 'watch', end);
+          await this.sleep(backoff(failures, end === 'error' ? WATCH_RETRY_MAX_MS : FORBIDDEN_RETRY_MAX_MS));
         }
       } catch (err) {
         if (this.stopped) return;
         failures++;
-        const delay = Math.min(WATCH_RETRY_MAX_MS, 250 * 2 ** Math.min(failures, 7));
-        this.opts.log.warn('list failed, retrying', { resource: this.resourceName, namespace, error: errorText(err), retryInMs: delay });
+        const delay = backoff(failures, isForbidden(err) ? FORBIDDEN_RETRY_MAX_MS : WATCH_RETRY_MAX_MS);
+        if (isForbidden(err)) this.refuse(namespace, 'list', err, delay);
+        else this.opts.log.warn('list failed, retrying', { resource: this.resourceName, namespace, error: errorText(err), retryInMs: delay });
         await this.sleep(delay);
       }
+    }
+  }
+
+  /** Records a 403; the operator reports it (error log, Event, metric) for the controllers that read this cache. */
+  private refuse(namespace: string | undefined, verb: Forbidden['verb'], err: ApiError, retryInMs?: number): void {
+    this.opts.log.debug(`${verb} forbidden, retrying`, { resource: this.resourceName, namespace, error: errorText(err), retryInMs });
+    const scope = namespace ?? '';
+    const before = this.refused.get(scope);
+    if (before?.verb === verb) return;
+    this.refused.set(scope, { verb, resource: this.opts.resource, namespace, message: err.message });
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) {
+      try { fn(); } catch (err) { this.opts.log.error('cache listener failed', { resource: this.resourceName, error: errorText(err) }); }
     }
   }
 
@@ -181,9 +234,15 @@ export class Informer<T extends KubeObject> {
     else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', old, obj);
   }
 
-  /** One watch stream. Resolves with why it ended; `rv` is advanced as events arrive. */
-  private watchOnce(namespace: string | undefined, from: string, rv: { value: string }): Promise<'timeout' | 'error' | 'gone'> {
+  /**
+   * One watch stream. Resolves with why it ended (the refusal itself when it was a 403); `rv`
+   * is advanced as events arrive; `accepted` runs when the apiserver answered 200.
+   */
+  private watchOnce(
+    namespace: string | undefined, from: string, rv: { value: string }, accepted: () => void,
+  ): Promise<'timeout' | 'error' | 'gone' | ApiError> {
     return new Promise((resolve) => {
+      let ended = false;
       let gone = false;
       let failed = false; // an ERROR event other than 410: back off before re-watching
       const path = resourcePath(this.opts.resource, namespace);
@@ -217,7 +276,9 @@ export class Informer<T extends KubeObject> {
         this.opts.metrics.cachedObjects.set({ resource: this.resourceName }, this.store.size);
       };
       const done = (err?: unknown) => {
+        ended = true;
         if (abort) this.aborts.delete(abort);
+        if (isForbidden(err)) return resolve(err);
         if (gone || (err instanceof ApiError && err.isGone) || (err as { statusCode?: number })?.statusCode === 410) return resolve('gone');
         if (failed) return resolve('error');
         if (!err || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') return resolve('timeout');
@@ -225,7 +286,12 @@ export class Informer<T extends KubeObject> {
         resolve('error');
       };
       this.opts.client.watch(path, query, onEvent, done).then(
-        (a) => { abort = a; this.aborts.add(a); if (this.stopped) a.abort(); },
+        (a) => {
+          abort = a; this.aborts.add(a);
+          if (this.stopped) return a.abort();
+          // the client ends a refused watch (non-200 answer) before it resolves: still open = accepted
+          if (!ended) accepted();
+        },
         (err) => done(err),
       );
     });

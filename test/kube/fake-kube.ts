@@ -47,6 +47,8 @@ export class FakeKube {
   readonly watches: FakeWatch[] = [];
   /** answers list calls; replace per test */
   listImpl: (call: ListCall) => Promise<ObjectList<KubeObject>> | ObjectList<KubeObject> = () => ({ metadata: { resourceVersion: '1' }, items: [] });
+  /** an error to refuse a watch of this path with (e.g. a 403), as the client does for a non-200 answer; undefined: accepted */
+  watchRefusal: (path: string) => unknown = () => undefined;
 
   list(rt: ResourceType, namespace: string | undefined, query: Query = {}): Promise<ObjectList<KubeObject>> {
     const call = { rt, namespace, query };
@@ -57,6 +59,9 @@ export class FakeKube {
   watch(path: string, query: Query, onEvent: (type: string, obj: KubeObject) => void, done: (err?: unknown) => void): Promise<AbortController> {
     const w = new FakeWatch(path, query, onEvent, done);
     this.watches.push(w);
+    // like KubeClient.watch: a refused watch has ended before the promise resolves
+    const refusal = this.watchRefusal(path);
+    if (refusal !== undefined) w.end(refusal);
     return Promise.resolve(w.controller);
   }
 

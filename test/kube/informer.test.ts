@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { ApiError } from '../../src/kube/client.js';
 import { Informer, type InformerOptions } from '../../src/kube/informer.js';
 import { slimDataObject, valueDigest, type SlimData } from '../../src/kube/slim.js';
 import { ConfigMaps, Secrets, keyOf, type KubeObject } from '../../src/kube/types.js';
@@ -315,5 +316,102 @@ describe('Informer.stop ends the list/watch loops', () => {
     await settle();
     await inf.stop(); // would hang until the fake clock advanced if the sleep were not woken
     expect(fake.lists.length).toBe(1);
+  });
+});
+
+describe('Informer: a list or watch refused with 403 is reported and retried until the permission is granted', () => {
+  const forbidden = (verb: string, ns?: string) => new ApiError(403, 'Forbidden',
+    'configmaps is forbidden: User "system:serviceaccount:x:annotary" '
+    + `cannot ${verb} resource "configmaps" in API group ""${ns ? ` in the namespace "${ns}"` : ' at the cluster scope'}`);
+
+  test('a refused list: forbidden() names verb, resource and scope, not synced; retried with backoff; synced once allowed', async () => {
+    fakeTimers();
+    const fake = new FakeKube();
+    let allowed = false;
+    fake.listImpl = () => { if (!allowed) throw forbidden('list'); return page([obj('a', 'x', '1')], '10'); };
+    const { inf } = start(fake);
+    let changes = 0;
+    inf.onChange(() => changes++);
+    await settle();
+    expect(inf.forbidden()).toEqual({ verb: 'list', resource: ConfigMaps, namespace: undefined, message: forbidden('list').message });
+    expect(inf.hasSynced()).toBe(false);
+    expect(changes).toBe(1);
+    expect(fake.watches).toEqual([]);
+
+    await jest.advanceTimersByTimeAsync(60_000); // still refused: retried, reported once
+    expect(fake.lists.length).toBeGreaterThan(2);
+    expect(changes).toBe(1);
+    expect(inf.forbidden()?.verb).toBe('list');
+
+    allowed = true;
+    await jest.advanceTimersByTimeAsync(30_000);
+    await inf.synced;
+    expect(inf.forbidden()).toBeUndefined();
+    expect(inf.size).toBe(1);
+    expect(changes).toBe(2);
+    expect(fake.openWatches().length).toBe(1);
+  });
+
+  test('a refused list is retried at most every 30 s once backed off, not every 10 s like other failures', async () => {
+    fakeTimers();
+    const fake = new FakeKube();
+    const at: number[] = []; // the fake clock's time of each list
+    fake.listImpl = () => { at.push(Date.now()); throw forbidden('list'); };
+    start(fake);
+    await jest.advanceTimersByTimeAsync(300_000);
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(gaps.slice(0, 3)).toEqual([500, 1000, 2000]); // backing off ...
+    expect(gaps.slice(-3)).toEqual([30_000, 30_000, 30_000]); // ... to the cap
+  });
+
+  test('one refused namespace scope: the cache is not synced and names that namespace; the other scope is listed and watched', async () => {
+    const fake = new FakeKube();
+    fake.listImpl = ({ namespace }) => { if (namespace === 'b') throw forbidden('list', 'b'); return page([obj('a', 'x', '1')], '10'); };
+    const { inf } = start(fake, { namespaces: ['a', 'b'] });
+    await until(() => fake.watches.length === 1 && inf.forbidden() !== undefined, 'a watching, b refused');
+    expect(fake.lastWatch().path).toBe('/api/v1/namespaces/a/configmaps');
+    expect(inf.forbidden()).toMatchObject({ verb: 'list', namespace: 'b' });
+    expect(inf.hasSynced()).toBe(false);
+  });
+
+  test('a refused watch after an allowed list (list-only grant): not synced, forbidden watch; the watch is retried, not the list', async () => {
+    fakeTimers();
+    const fake = new FakeKube();
+    fake.listImpl = () => page([obj('a', 'x', '1')], '10');
+    let watchAllowed = false;
+    fake.watchRefusal = () => (watchAllowed ? undefined : forbidden('watch'));
+    const { inf, events } = start(fake);
+    await settle();
+    expect(events).toEqual(['add a/x@1']); // the list filled the cache
+    expect(inf.forbidden()).toMatchObject({ verb: 'watch', resource: ConfigMaps, namespace: undefined });
+    expect(inf.hasSynced()).toBe(false);
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(fake.watches.length).toBeGreaterThan(2);
+    expect(fake.lists.length).toBe(1);
+
+    watchAllowed = true;
+    await jest.advanceTimersByTimeAsync(30_000);
+    await inf.synced;
+    expect(inf.forbidden()).toBeUndefined();
+    expect(fake.openWatches().length).toBe(1);
+    expect(fake.lastWatch().query.resourceVersion).toBe('10');
+  });
+
+  test('a synced cache whose watch is refused later reports it, and clears it when a watch is accepted again', async () => {
+    fakeTimers();
+    const fake = new FakeKube();
+    fake.listImpl = () => page([obj('a', 'x', '1')], '10');
+    const { inf } = start(fake);
+    await inf.synced;
+    await until(() => fake.watches.length === 1, 'watch');
+    fake.watchRefusal = () => forbidden('watch');
+    fake.lastWatch().end(); // server timeout: re-watch, refused
+    await settle();
+    expect(inf.forbidden()?.verb).toBe('watch');
+    expect(inf.hasSynced()).toBe(true);
+    fake.watchRefusal = () => undefined;
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect(inf.forbidden()).toBeUndefined();
+    expect(fake.openWatches().length).toBe(1);
   });
 });

@@ -52,6 +52,12 @@ test('the Ingress copies\' ClusterRole and its RoleBinding (per ingressCopies.na
   expect(chart.subjects).toEqual(kust.subjects.map((s) => ({ ...s, name: 'TEMPLATE', namespace: 'TEMPLATE' })));
 });
 
+test('the chart\'s container environment (downward API) equals the manifests\'', () => {
+  type Dep = { spec: { template: { spec: { containers: { env: unknown }[] } } } };
+  const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0]!.env;
+  expect(env(chartDocs)).toEqual(env(kustomize('manifests')));
+});
+
 test('the leader-election Role equals the manifests', () => {
   expect(rulesOf(chartDocs, 'Role')).toEqual(rulesOf(kustomize('manifests'), 'Role', 'annotary-leader-election'));
 });

@@ -18,6 +18,16 @@ test('the base runs with leader election, knows its namespace, and is ready only
   expect(c.env.map((e) => e.name)).toContain('POD_NAMESPACE');
 });
 
+test('the base names its Pod through the downward API, for the operator\'s own Events (MissingPermission)', () => {
+  type Dep = { spec: { template: { spec: { containers: { env: unknown[] }[] } } } };
+  const dep = base.find((d) => d.kind === 'Deployment') as unknown as Dep;
+  expect(dep.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+  ]));
+});
+
 test('the base grants no Routes, creates nothing but Events, deletes nothing, and Leases only in its namespace', () => {
   const rules = rulesOf(base, 'ClusterRole', 'annotary');
   expect(rules.flatMap((r) => r.apiGroups)).not.toContain('route.openshift.io');
