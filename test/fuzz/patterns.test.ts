@@ -55,7 +55,7 @@ const adversarial = fc
 function safeLength(item: string): number {
   const repeated = [...item.matchAll(/\{(\d+)\}/g)].reduce((n, m) => n * Number(m[1]), 1);
   const choices = (item.match(/[*+?|]/g)?.length ?? 0) * Math.min(1000, repeated);
-  return Math.max(1, Math.min(12, Math.floor(Math.log(1e6) / Math.log(choices + 2))));
+  return Math.max(1, Math.min(12, Math.floor(Math.log(1e6) / Math.log(choices + 1))));
 }
 
 function compiled(item: string): ReloadPolicy | undefined {
