@@ -11,6 +11,11 @@
 // The modes are a union: search with auto on behaves as auto, which is what Reloader does.
 // As in Reloader, the mode keys of a kind are read from the workload's metadata when any
 // of them is there, else from the pod template's annotations.
+//
+// Reloader's items are Go regular expressions (RE2 syntax), evaluated here by re2js, a port of
+// the same linear-time engine: any user can write them, and a backtracking engine (JavaScript's
+// RegExp) can spend exponential time on "(a|aa)+" against a long name, freezing the operator.
+import { RE2JS } from 're2js';
 import type { AnnotationKey, AnnotationReader } from '../annotations.js';
 import { A, commaList } from '../annotations.js';
 import type { PodRef, RefKind } from './pod-refs.js';
@@ -23,8 +28,8 @@ export const REF_KINDS: RefKind[] = ['ConfigMap', 'Secret'];
 export interface KindPolicy {
   /** exact names that must exist (annotary's lists, and Reloader items that are plain names) */
   names: string[];
-  /** Reloader's items as anchored regexps, matched against the names of existing objects */
-  patterns: RegExp[];
+  /** Reloader's items, each matched against the whole name of existing objects (matches()) */
+  patterns: RE2JS[];
   auto: boolean;
   search: boolean;
   exclude: Set<string>;
@@ -33,6 +38,31 @@ export interface KindPolicy {
 export type ReloadPolicy = Record<RefKind, KindPolicy>;
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/**
+ * How large the compiled programs of one workload's Reloader items may be, together. RE2 matches
+ * a name in steps proportional to program size × name length, and compiles in time proportional
+ * to program size; but like Go it accepts programs of 1.4 million instructions (about a second
+ * to compile, from 15 kB of text), so the program size is what user text must not control.
+ * It is bounded BEFORE compiling, by programBound().
+ */
+export const PATTERN_BUDGET = 10_000;
+
+// a counted repetition {n}, {n,} or {n,m}; linear: each digit run follows at most one "{"
+const REPEAT = /\{(\d+)(?:,(\d*))?\}/g;
+
+/**
+ * An upper bound on the number of RE2 instructions an item compiles to, from its text alone:
+ * at most two per character plus the program's own four, and only counted repetitions multiply
+ * (by their largest count; along any nesting RE2 refuses a product over 1000, so the product
+ * of all of them, capped at 1000, is an upper bound). Counting digits in braces that are not
+ * repetitions (inside a class, "\x{10}") only makes the bound larger.
+ */
+export function programBound(item: string): number {
+  let product = 1;
+  for (const m of item.matchAll(REPEAT)) product = Math.min(1000, product * Math.max(1, Number(m[1]), Number(m[2] || 0)));
+  return (2 * item.length + 4) * product;
+}
 
 const RELOADER_KEYS: Record<RefKind, { named: AnnotationKey; typedAuto: AnnotationKey; exclude: AnnotationKey }> = {
   Secret: { named: A.rlSecretReload, typedAuto: A.rlSecretAuto, exclude: A.rlSecretExclude },
@@ -52,10 +82,12 @@ function flag(annotations: Annotations, key: AnnotationKey, reader: AnnotationRe
   return refuse('InvalidAnnotation', `${key}: "${v}" is not true or false`);
 }
 
-function kindPolicy(kind: RefKind, meta: Annotations, template: Annotations, reader: AnnotationReader, nativeAuto: boolean): KindPolicy | Refusal {
+function kindPolicy(
+  kind: RefKind, meta: Annotations, template: Annotations, reader: AnnotationReader, nativeAuto: boolean, budget: { left: number },
+): KindPolicy | Refusal {
   const keys = RELOADER_KEYS[kind];
   const names: string[] = [];
-  const patterns: RegExp[] = [];
+  const patterns: RE2JS[] = [];
   for (const name of commaList(reader.get(meta, NATIVE_NAMES[kind]))) {
     if (!NAME_RE.test(name)) return refuse('InvalidAnnotation', `${NATIVE_NAMES[kind]}: "${name}" is not a ${kind} name`);
     names.push(name);
@@ -63,11 +95,18 @@ function kindPolicy(kind: RefKind, meta: Annotations, template: Annotations, rea
   const modeKeys = [keys.named, A.rlAuto, keys.typedAuto, A.rlSearch];
   const src = modeKeys.some((k) => reader.get(meta, k) !== undefined) ? meta : template;
   for (const item of commaList(reader.get(src, keys.named))) {
+    budget.left -= programBound(item);
+    if (budget.left < 0) {
+      return refuse('InvalidAnnotation', `${keys.named}: the Reloader patterns of this workload could compile to more than `
+        + `${PATTERN_BUDGET} RE2 instructions (about two per character, times the counted repetitions {n}); use fewer or simpler ones`);
+    }
     try {
-      new RegExp(item); // whole on its own first: "a)|(b" would otherwise escape the anchors
-      patterns.push(new RegExp(`^(?:${item})$`));
-    } catch {
-      return refuse('InvalidAnnotation', `${keys.named}: "${item}" is not a valid regular expression`);
+      // compiled on its own and matched against the whole name: "a)|(b" cannot escape anchors
+      patterns.push(RE2JS.compile(item));
+    } catch (err) {
+      // Go refuses what RE2 refuses: backreferences, lookarounds, possessive quantifiers
+      const why = (err as Error).message;
+      return refuse('InvalidAnnotation', `${keys.named}: "${item}" is not a valid regular expression (RE2 syntax, as in Reloader: ${why})`);
     }
     if (NAME_RE.test(item)) names.push(item);
   }
@@ -91,8 +130,9 @@ export function parseReloadPolicy(meta: Annotations, template: Annotations, read
     return refuse('InvalidAnnotation', `${A.reload}: "${native}" is not auto`);
   }
   const policy = {} as ReloadPolicy;
+  const budget = { left: PATTERN_BUDGET }; // shared by both kinds: it bounds the workload's reconcile
   for (const kind of REF_KINDS) {
-    const p = kindPolicy(kind, meta, template, reader, native !== undefined);
+    const p = kindPolicy(kind, meta, template, reader, native !== undefined, budget);
     if (isRefusal(p)) return p;
     policy[kind] = p;
   }
@@ -119,7 +159,7 @@ export function selectWatched(policy: ReloadPolicy, refs: PodRef[], view: Object
     const required = new Map<string, boolean>(); // candidate name → must exist
     const want = (name: string, mustExist: boolean) => required.set(name, (required.get(name) ?? false) || mustExist);
     for (const n of p.names) want(n, true);
-    if (p.patterns.length) for (const n of view.names(kind)) if (p.patterns.some((re) => re.test(n))) want(n, false);
+    if (p.patterns.length) for (const n of view.names(kind)) if (p.patterns.some((re) => re.matches(n))) want(n, false);
     for (const r of refs) {
       if (r.kind !== kind) continue;
       if (p.auto) want(r.name, !r.optional);

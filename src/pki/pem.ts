@@ -24,7 +24,10 @@ export interface ParsedKey {
   curve?: 'P-256' | 'P-384';
 }
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+const BEGIN = '-----BEGIN ';
+// the rest of a BEGIN line, read at the position after BEGIN (sticky). RFC 7468 labels are a few
+// words; a longer one is garbage, and its END line would be a long needle to search for
+const LABEL_LINE = /([A-Z0-9 ]{1,64})-----\r?\n/y;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function checkSize(input: string | Buffer, what: string): string {
@@ -33,14 +36,30 @@ function checkSize(input: string | Buffer, what: string): string {
   return typeof input === 'string' ? input : input.toString('latin1');
 }
 
-/** Split PEM text into blocks. Text between blocks is ignored (openssl writes "Bag Attributes"). */
+/**
+ * Split PEM text into blocks. Text between blocks is ignored (openssl writes "Bag Attributes").
+ * One pass, each character read a bounded number of times: a backtracking search for each
+ * BEGIN's END (a lazy /[\s\S]*?-----END \1-----/) rescans the rest of the input for every
+ * BEGIN that has none, and a megabyte of BEGIN lines took half a minute.
+ */
 export function pemBlocks(input: string | Buffer, what: string): PemBlock[] {
   const text = checkSize(input, what);
   const blocks: PemBlock[] = [];
-  for (const m of text.matchAll(BLOCK)) {
-    const label = m[1]!;
+  // A BEGIN without its END means the input was cut off (a common copy-paste failure).
+  const truncated = () => new PkiError('MalformedPEM', `${what}: PEM block ${blocks.length + 1} is truncated or mismatched`);
+  for (let begin = text.indexOf(BEGIN); begin >= 0; ) {
+    LABEL_LINE.lastIndex = begin + BEGIN.length;
+    const line = LABEL_LINE.exec(text);
+    if (!line) throw truncated();
+    const label = line[1]!;
+    const bodyStart = LABEL_LINE.lastIndex;
+    const endLine = `-----END ${label}-----`;
+    const end = text.indexOf(endLine, bodyStart);
+    // searched once, from here: a BEGIN before the END line is over would have no END of its own
+    const next = text.indexOf(BEGIN, bodyStart);
+    if (end < 0 || (next >= 0 && next < end + endLine.length)) throw truncated();
     const headers: Record<string, string> = {};
-    const lines = m[2]!.split(/\r?\n/).map((l) => l.trim());
+    const lines = text.slice(bodyStart, end).split(/\r?\n/).map((l) => l.trim());
     const body: string[] = [];
     // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") come before a blank line.
     let i = 0;
@@ -57,11 +76,7 @@ export function pemBlocks(input: string | Buffer, what: string): PemBlock[] {
       throw new PkiError('MalformedPEM', `${what}: ${label} block ${blocks.length + 1} has invalid base64`);
     }
     blocks.push({ label, headers, der: Buffer.from(b64, 'base64') });
-  }
-  // A BEGIN without its END means the input was cut off (a common copy-paste failure).
-  const begins = text.match(/-----BEGIN /g)?.length ?? 0;
-  if (begins !== blocks.length) {
-    throw new PkiError('MalformedPEM', `${what}: ${begins - blocks.length} PEM block(s) are truncated or mismatched`);
+    begin = next;
   }
   return blocks;
 }

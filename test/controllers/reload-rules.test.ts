@@ -5,7 +5,7 @@ import { AnnotationReader } from '../../src/annotations.js';
 import type { PodRef, RefKind } from '../../src/controllers/pod-refs.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import type { ObjectView, ReloadPolicy } from '../../src/controllers/reloader-rules.js';
-import { parseReloadPolicy, selectWatched } from '../../src/controllers/reloader-rules.js';
+import { PATTERN_BUDGET, parseReloadPolicy, programBound, selectWatched } from '../../src/controllers/reloader-rules.js';
 
 const reader = new AnnotationReader(true);
 type Ann = Record<string, string>;
@@ -96,6 +96,54 @@ describe('Reloader named mode: comma lists of anchored regular expressions', () 
       const objs = Object.fromEntries([target, ...others].map((n) => [`Secret/${n}`, {}]));
       expect(watched({ 'secret.reloader.stakater.com/reload': target }, [], objs).watched).toEqual([`Secret/${target}`]);
     }));
+  });
+});
+
+describe("Reloader items are Go's regular expressions (RE2), evaluated in linear time", () => {
+  const objects = { 'Secret/app.tls': {}, 'Secret/appxtls': {}, 'Secret/app-tls': {}, 'Secret/app': {} };
+  const refusal = (value: string, key = 'secret.reloader.stakater.com/reload') => {
+    const p = parseReloadPolicy({ [key]: value }, undefined, reader);
+    return isRefusal(p) ? p : undefined;
+  };
+
+  it('RE2 syntax that JavaScript lacks works as in Reloader', () => {
+    expect(watched({ 'secret.reloader.stakater.com/reload': '\\Qapp.tls\\E' }, [], objects).watched).toEqual(['Secret/app.tls']);
+    expect(watched({ 'secret.reloader.stakater.com/reload': '(?P<name>app)-tls' }, [], objects).watched).toEqual(['Secret/app-tls']);
+    expect(watched({ 'secret.reloader.stakater.com/reload': '(?i)APP' }, [], objects).watched).toEqual(['Secret/app']);
+    expect(watched({ 'secret.reloader.stakater.com/reload': '[[:alpha:]]+' }, [], objects).watched)
+      .toEqual(['Secret/app', 'Secret/appxtls']);
+  });
+
+  it('what Go refuses is refused: backreferences and lookarounds, which need backtracking', () => {
+    for (const item of ['(app)\\1', 'app(?=-tls)', '(?<=a)pp', '(?<!x)app', '(?!x)app']) {
+      const r = refusal(`ok,${item}`);
+      expect(r?.reason).toBe('InvalidAnnotation');
+      expect(r?.message).toContain(`"${item}" is not a valid regular expression (RE2 syntax, as in Reloader: `);
+    }
+  });
+
+  it('programBound: two per character plus four, times the counted repetitions (at most 1000)', () => {
+    expect(programBound('app-.*')).toBe(16);
+    expect(programBound('a{3}b{5}')).toBe(15 * 20);
+    expect(programBound('[a-z]{1000}'.repeat(3))).toBe(1000 * (2 * 33 + 4));
+    expect(programBound('x{0,7}y{2,}')).toBe(14 * (2 * 11 + 4));
+  });
+
+  it('patterns that could compile past the budget are refused before compiling', () => {
+    // 1.39 million RE2 instructions: Go accepts it; compiling it would block the operator for about a second
+    const r = refusal('[a-z]{1000}'.repeat(1390));
+    expect(r?.reason).toBe('InvalidAnnotation');
+    expect(r?.message).toContain(`could compile to more than ${PATTERN_BUDGET} RE2 instructions`);
+    expect(refusal('a{1000}')?.message).toContain('could compile to more than'); // no Kubernetes name is that long anyway
+  });
+
+  it('the budget counts every item of both kinds; ordinary lists fit', () => {
+    const names = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(12, '0')}`).join(',');
+    const [secrets, configMaps] = ['secret.reloader.stakater.com/reload', 'configmap.reloader.stakater.com/reload'];
+    expect(refusal(names(150, 'secret'), secrets)).toBeUndefined();
+    expect(refusal(names(150, 'config'), configMaps)).toBeUndefined();
+    const both = parseReloadPolicy({ [secrets]: names(150, 'secret'), [configMaps]: names(150, 'config') }, undefined, reader);
+    expect(isRefusal(both) && both.message).toMatch(/reload: the Reloader patterns of this workload could compile to more than 10000/);
   });
 });
 

@@ -2,9 +2,10 @@
 // come out is a result or a PkiError (which the controllers turn into a readable Event).
 import fc from 'fast-check';
 import { PkiError } from '../../src/pki/errors.js';
-import { parseCertificates, parsePrivateKey } from '../../src/pki/pem.js';
+import { pemBlocks, parseCertificates, parsePrivateKey } from '../../src/pki/pem.js';
 import { buildStores, buildTruststore } from '../../src/pki/stores.js';
 import { chainFixture } from './fixtures.js';
+import { expectReason } from './helpers.js';
 
 function onlyPkiErrors(fn: () => unknown): void {
   try {
@@ -54,5 +55,51 @@ describe('parsers throw nothing but PkiError on arbitrary input (property)', () 
       }),
       { numRuns: 120 },
     );
+  });
+});
+
+/**
+ * The block splitter pemBlocks replaced, kept as a reference: a backtracking regex, right but
+ * quadratic (every BEGIN without an END rescans the rest), so only fed short inputs here.
+ * It answers the blocks' labels and bodies, or undefined where pemBlocks must throw MalformedPEM.
+ */
+function referenceBlocks(text: string): { label: string; body: string }[] | undefined {
+  const found = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g)];
+  if (found.length !== (text.match(/-----BEGIN /g)?.length ?? 0)) return undefined;
+  const bodies = found.map((m) => ({ label: m[1]!, body: m[2]!.split(/\r?\n/).map((l) => l.trim()).join('') }));
+  return bodies.every((b) => /^[A-Za-z0-9+/]*={0,2}$/.test(b.body) && b.body.length % 4 === 0 && b.body.length > 0) ? bodies : undefined;
+}
+
+describe('pemBlocks reads PEM in one pass (property)', () => {
+  it('it splits PEM-like text as the backtracking regex did, on short inputs', () => {
+    const label = fc.constantFrom('CERTIFICATE', 'A B', 'x', '');
+    const often = <T>(usual: T, other: fc.Arbitrary<T>) =>
+      fc.oneof({ arbitrary: fc.constant(usual), weight: 4 }, { arbitrary: other, weight: 1 });
+    const body = fc.array(often('QUJD', fc.constantFrom('QUJDRA==', 'QU', '', '  QUJD  ', '!!!', '-----')), { minLength: 1, maxLength: 3 });
+    // mostly blocks whose END names their BEGIN's label, with cut-off, mismatched and glued lines in between
+    const tail = often('-----', fc.constantFrom('', '----------BEGIN A B-----', '-----BEGIN x-----'));
+    const block = fc.tuple(label, body, often('same', label), tail)
+      .map(([l, b, end, tail]) => [`-----BEGIN ${l}-----`, ...b, `-----END ${end === 'same' ? l : end}${tail}`]);
+    const noise = fc.constantFrom('Bag Attributes', '-----BEGIN CERTIFICATE', '-----END CERTIFICATE-----', '-----', '').map((l) => [l]);
+    fc.assert(fc.property(fc.array(fc.oneof(block, block, noise), { maxLength: 5 }), fc.constantFrom('\n', '\r\n'), (parts, eol) => {
+      const text = parts.flat().join(eol);
+      const expected = referenceBlocks(text);
+      let got: { label: string; body: string }[] | undefined;
+      try {
+        got = pemBlocks(text, 'input').map((b) => ({ label: b.label, body: b.der.toString('base64') }));
+      } catch (err) {
+        if (!(err instanceof PkiError) || err.reason !== 'MalformedPEM') throw err;
+      }
+      // (the reference's bodies are base64 text: compare them decoded and encoded again)
+      expect(got).toEqual(expected?.map((b) => ({ label: b.label, body: Buffer.from(b.body, 'base64').toString('base64') })));
+    }), { numRuns: 2000 });
+  });
+
+  it.each([
+    ['a megabyte of BEGIN lines without END', '-----BEGIN A-----\n'.repeat(58_000)],
+    ['a BEGIN with a half-megabyte label', `-----BEGIN ${'A'.repeat(500_000)}-----\nQUJD\n-----END ${'A'.repeat(500_000)}-----`],
+    ['BEGIN lines, each with its END far away', `${'-----BEGIN A-----\n'.repeat(29_000)}${'QUJD\n'.repeat(100)}-----END A-----\n`],
+  ])('%s: MalformedPEM', (_what, text) => {
+    expectReason(() => pemBlocks(text, 'tls.crt'), 'MalformedPEM');
   });
 });
