@@ -162,7 +162,7 @@ describe('writes refused for good are reported once and not retried until the in
       const data = { ...tlsData(), 'ca.crt': b64(caBundle(400)), 'blob.bin': b64(Buffer.alloc(500 * 1024, 7)) };
       await client.create(Secrets, ns, secret(ns, 'rej', { 'annotary.io/keystores': 'jks,pkcs12' }, data));
       const w = await warning(ns, 'rej', 'WriteRejected');
-      expect(w.message).toMatch(/^the apiserver refused the write \(422 Invalid\)/);
+      expect(w.message).toMatch(/^the apiserver refused the patch \(422 Invalid\)/);
       expect(await op.metric('annotary_writes_rejected_total', { controller: 'keystores', status: '422' })).toBe(1);
       await reconcilesLater(op, 5);
       expect(await op.metric('annotary_writes_rejected_total', { controller: 'keystores' })).toBe(1);

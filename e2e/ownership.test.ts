@@ -11,7 +11,7 @@
 import fc from 'fast-check';
 import { AnnotationReader } from '../src/annotations.js';
 import { keystoreInputsHash, parseKeystoreSpec, storeKeys } from '../src/controllers/store-specs.js';
-import { isRefusal } from '../src/controllers/refusal.js';
+import { isRefusal } from '../src/kube/refusal.js';
 import { valueDigest } from '../src/kube/slim.js';
 import type { KubeObject } from '../src/kube/types.js';
 import { Secrets } from '../src/kube/types.js';

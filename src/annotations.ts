@@ -3,6 +3,9 @@
 // cannot drift. Compat keys (cert-utils-operator, stakater Reloader) keep the meaning
 // they have in the original tool and are ignored when --compat=false.
 
+import type { Refusal } from './kube/refusal.js';
+import { refuse } from './kube/refusal.js';
+
 export type Origin = 'annotary' | 'cert-utils' | 'reloader';
 export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate';
 
@@ -147,6 +150,21 @@ export class AnnotationReader {
       return origin !== undefined && (this.compat || origin === 'annotary');
     });
   }
+}
+
+/**
+ * The one rule for boolean annotation values, by the key's origin in the table: Reloader's
+ * keys take what Go's strconv.ParseBool takes (as Reloader parses them; any case here), the
+ * others true or false (any case, trimmed). Absent or empty: `empty`. Anything else is refused.
+ */
+export function parseBoolValue(value: string | undefined, key: AnnotationKey, empty = false): boolean | Refusal {
+  if (value === undefined) return false;
+  const v = value.trim().toLowerCase();
+  if (v === '') return empty;
+  const go = ORIGIN_OF.get(key) === 'reloader';
+  if (v === 'true' || (go && (v === 't' || v === '1'))) return true;
+  if (v === 'false' || (go && (v === 'f' || v === '0'))) return false;
+  return refuse('InvalidAnnotation', `${key}: "${value}" is not true or false`);
 }
 
 /** Splits a comma list, trimming blanks: "a, b,,c" → ["a","b","c"]. */

@@ -36,7 +36,22 @@ export function createMetrics() {
       labelNames: ['controller'], registers,
     }),
     cachedObjects: new Gauge({ name: 'annotary_cached_objects', help: 'Objects held in the informer caches.', labelNames: ['resource'], registers }),
+    // the reload controller
+    rollouts: new Counter({ name: 'annotary_rollouts_total', help: 'Rollouts triggered by a change of watched Secrets/ConfigMaps, by workload kind.', labelNames: ['kind'], registers }),
+    rolloutsSkipped: new Counter({
+      name: 'annotary_rollouts_skipped_total',
+      help: `Reconciles of a watched workload that did not roll, by reason (${RELOAD_SKIP_REASONS.join(', ')}).`,
+      labelNames: ['reason'], registers,
+    }),
+    rolloutLatency: new Histogram({
+      name: 'annotary_rollout_latency_seconds', help: 'From the first observed change of a watched object to the rollout patch.',
+      buckets: [0.5, 1, 2, 3, 5, 10, 30, 60, 300], registers,
+    }),
   };
 }
+
+/** Why a reconcile of a watched workload did not roll (annotary_rollouts_skipped_total's reason label). */
+export const RELOAD_SKIP_REASONS = ['invalid', 'missing', 'keystore_pending', 'onboarding', 'create_ignored', 'watch_set_changed'] as const;
+export type ReloadSkipReason = (typeof RELOAD_SKIP_REASONS)[number];
 
 export type Metrics = ReturnType<typeof createMetrics>;

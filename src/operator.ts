@@ -3,74 +3,20 @@ import type http from 'node:http';
 import { hostname } from 'node:os';
 import { AnnotationReader } from './annotations.js';
 import type { Config, ControllerName } from './config.js';
-import type { Caches, ControllerContext, ControllerModule } from './controllers/context.js';
+import type { ControllerContext, ControllerModule } from './controllers/context.js';
+import { wire } from './kube/builder.js';
+import { ControllerCaches, SharedCaches } from './kube/caches.js';
 import { KubeClient } from './kube/client.js';
 import { ControllerLoop } from './kube/controller.js';
 import { EventRecorder } from './kube/events.js';
-import type { Cache } from './kube/gates.js';
 import { ControllerGates } from './kube/gates.js';
-import { Informer } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
-import type { SlimData } from './kube/slim.js';
-import { slimDataObject, slimObject } from './kube/slim.js';
-import type { KubeObject, ResourceType } from './kube/types.js';
-import { ConfigMaps, Leases, Pods, Secrets, apiVersionOf } from './kube/types.js';
+import type { KubeObject } from './kube/types.js';
+import { Leases, Pods, apiVersionOf, parseRefId } from './kube/types.js';
+import { Writer } from './kube/writer.js';
 import { startHttpServer } from './http.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-
-class SharedCaches implements Caches {
-  private readonly informers = new Map<string, Informer<KubeObject>>();
-  private readonly keepRules: { pred: (a: Record<string, string> | undefined) => boolean; keys: readonly string[] }[] = [];
-
-  constructor(private readonly client: KubeClient, private readonly cfg: Config, private readonly log: Logger, private readonly metrics: Metrics) {}
-
-  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void { this.keepRules.push({ pred, keys }); }
-
-  secrets(): Informer<SlimData> {
-    // keys asked for twice are kept once: slimDataObject builds the kept data as a map
-    return this.get(Secrets, slimDataObject('Secret', (m) => {
-      const keys = this.keepRules.filter((r) => r.pred(m.annotations)).flatMap((r) => r.keys);
-      return keys.length ? keys : undefined;
-    })) as Informer<SlimData>;
-  }
-
-  configMaps(): Informer<SlimData> {
-    // ConfigMaps are small and truststore controllers read bundles: keep them whole
-    return this.get(ConfigMaps, slimDataObject('ConfigMap', () => 'all')) as Informer<SlimData>;
-  }
-
-  of(rt: ResourceType): Informer<KubeObject> { return this.get(rt, slimObject); }
-
-  private get(rt: ResourceType, transform: (o: KubeObject) => KubeObject): Informer<KubeObject> {
-    const id = `${rt.group}/${rt.plural}`;
-    let inf = this.informers.get(id);
-    if (!inf) {
-      inf = new Informer<KubeObject>({
-        client: this.client, resource: rt, namespaces: this.cfg.namespaces, transform,
-        log: this.log.child({ component: `informer/${rt.plural}` }), metrics: this.metrics, resyncMs: this.cfg.resyncMs,
-      });
-      this.informers.set(id, inf);
-    }
-    return inf;
-  }
-
-  all(): Informer<KubeObject>[] { return [...this.informers.values()]; }
-}
-
-/** The shared caches as one controller sees them: what it reads is what its start waits for. */
-class ControllerCaches implements Caches {
-  constructor(private readonly shared: SharedCaches, private readonly read: (cache: Cache) => void) {}
-
-  secrets(): Informer<SlimData> { return this.use(this.shared.secrets()); }
-  configMaps(): Informer<SlimData> { return this.use(this.shared.configMaps()); }
-  of(rt: ResourceType): Informer<KubeObject> { return this.use(this.shared.of(rt)); }
-  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void {
-    this.shared.keepSecretData(pred, keys);
-  }
-
-  private use<T extends Cache>(inf: T): T { this.read(inf); return inf; }
-}
 
 const LEASE_NAME = 'annotary';
 
@@ -107,7 +53,7 @@ export class Operator {
 
   constructor(private readonly cfg: Config, private readonly log: Logger, private readonly metrics: Metrics, private readonly modules: Record<ControllerName, ControllerModule>) {
     this.client = KubeClient.fromOptions({ kubeconfig: cfg.kubeconfig || undefined, context: cfg.context || undefined });
-    this.caches = new SharedCaches(this.client, cfg, log, metrics);
+    this.caches = new SharedCaches({ client: this.client, namespaces: cfg.namespaces, resyncMs: cfg.resyncMs, log, metrics });
   }
 
   /** Every cache synced or refused, and at least one controller can run (see ControllerGates). */
@@ -122,17 +68,23 @@ export class Operator {
     const ctx: ControllerContext = {
       client: this.client, caches: this.caches, log, metrics, config: cfg, events,
       annotations: new AnnotationReader(cfg.compat),
-      loop: (r) => new ControllerLoop(r, log.child({ component: r.name }), metrics, { workers: cfg.workers, baseDelayMs: cfg.retryBaseMs, maxDelayMs: cfg.retryMaxMs }),
+      writer: (name) => new Writer(this.client, metrics, events, name),
     };
+    const loopOptions = { workers: cfg.workers, baseDelayMs: cfg.retryBaseMs, maxDelayMs: cfg.retryMaxMs };
     for (const name of cfg.controllers) {
       gates.add(name);
-      const loops = await this.modules[name].setup({ ...ctx, caches: new ControllerCaches(this.caches, (c) => gates.reads(name, c)) });
+      const specs = this.modules[name].declare({ ...ctx, caches: new ControllerCaches(this.caches, (c) => gates.reads(name, c)) });
+      const loops = specs.map((spec) => {
+        const loop = new ControllerLoop({ name: spec.name, reconcile: (key) => spec.reconcile(parseRefId(key)) }, log.child({ component: spec.name }), metrics, loopOptions);
+        wire(spec, loop);
+        return loop;
+      });
       gates.loops(name, loops);
       this.loops.push(...loops);
     }
     log.info('starting', { controllers: cfg.controllers, namespaces: cfg.namespaces.length ? cfg.namespaces : 'all', compat: cfg.compat });
     const t0 = Date.now();
-    for (const inf of this.caches.all()) inf.start();
+    this.caches.start();
     await gates.settled;
     // Ready = caches synced (or refused: the controllers reading those wait), leader or not: a
     // standby with warm caches can take over at once, and a rolling update must be able to wait
@@ -171,7 +123,7 @@ export class Operator {
     if ((await Promise.race([drained, timeout])) === 'timeout') this.log.warn('shutdown timeout: abandoning in-flight work');
     this.metrics.leader.set(0);
     await this.elector?.stop(); // after the drain: the next leader never overlaps our writes
-    await Promise.all(this.caches.all().map((i) => i.stop()));
+    await this.caches.stop();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.log.info('stopped');
   }

@@ -8,14 +8,13 @@
 // when the digest of tls.crt changes, never again while it stays the same.
 import { A } from '../annotations.js';
 import { parseDuration } from '../config.js';
-import type { SlimData } from '../kube/slim.js';
-import { objectKey, splitKey } from '../kube/types.js';
+import { objectKey } from '../kube/types.js';
 import { errorText } from '../log.js';
 import { parseCertificates } from '../pki/pem.js';
 import type { ControllerContext, ControllerModule } from './context.js';
-import type { Refusal } from './refusal.js';
-import { isRefusal, refuse } from './refusal.js';
-import { pemText, reportRefusal, valueReader } from './sources.js';
+import type { Refusal } from '../kube/refusal.js';
+import { isRefusal, refuse } from '../kube/refusal.js';
+import { pemText, valueReader } from './sources.js';
 
 export const CONTROLLER = 'expiry';
 const CERT_KEY = 'tls.crt';
@@ -61,25 +60,29 @@ interface Seen { digest: string; validity: Validity | undefined; warned: boolean
 
 export const expiryController: ControllerModule = {
   name: CONTROLLER,
-  async setup(ctx: ControllerContext) {
-    const { caches, metrics, events, log, config, annotations: reader } = ctx;
+  declare(ctx: ControllerContext) {
+    const { caches, metrics, log, config, annotations: reader } = ctx;
     const secrets = caches.secrets();
     const read = valueReader(ctx, caches);
+    const write = ctx.writer(CONTROLLER);
     const seen = new Map<string, Seen>();
 
-    const labels = (key: string) => ({ ...splitKey(key), key: CERT_KEY });
-    const dropSeries = (key: string) => {
-      metrics.certNotAfter.remove(labels(key));
-      metrics.certNotBefore.remove(labels(key));
+    const dropSeries = (labels: Record<string, string>) => {
+      metrics.certNotAfter.remove(labels);
+      metrics.certNotBefore.remove(labels);
     };
 
-    const loop = ctx.loop({
+    return [{
       name: CONTROLLER,
-      async reconcile(key) {
+      for: secrets,
+      // every TLS Secret, and one that stopped being one (its series must go)
+      filter: (s) => s.type === 'kubernetes.io/tls' || seen.has(objectKey(s.metadata.namespace, s.metadata.name)),
+      async reconcile({ namespace, name }) {
+        const key = objectKey(namespace, name);
+        const labels = { namespace, name, key: CERT_KEY };
         const secret = secrets.get(key);
         const digest = secret?.type === 'kubernetes.io/tls' ? secret.digests[CERT_KEY] : undefined;
-        if (!secret || !digest) { seen.delete(key); return dropSeries(key); }
-        const { namespace, name } = splitKey(key);
+        if (!secret || !digest) { seen.delete(key); return dropSeries(labels); }
         let entry = seen.get(key);
         if (entry?.digest !== digest) {
           const pem = await read('Secret', namespace, name, CERT_KEY, pemText);
@@ -93,26 +96,18 @@ export const expiryController: ControllerModule = {
           entry = { digest, validity, warned: false };
           seen.set(key, entry);
         }
-        if (!entry.validity) return dropSeries(key);
-        metrics.certNotAfter.set(labels(key), entry.validity.notAfterMs / 1000);
-        metrics.certNotBefore.set(labels(key), entry.validity.notBeforeMs / 1000);
+        if (!entry.validity) return dropSeries(labels);
+        metrics.certNotAfter.set(labels, entry.validity.notAfterMs / 1000);
+        metrics.certNotBefore.set(labels, entry.validity.notBeforeMs / 1000);
         const threshold = warningThreshold(reader.get(secret.metadata.annotations, A.expiryWarning), config.expiryWarningMs);
-        if (isRefusal(threshold)) return reportRefusal(ctx, CONTROLLER, secret, threshold);
+        if (isRefusal(threshold)) return write.warn(secret, threshold);
         const verdict = expiryVerdict(entry.validity, Date.now(), threshold);
         if (!verdict.warn) return { requeueAfterMs: verdict.recheckInMs };
         if (!entry.warned) {
           entry.warned = true;
-          metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: 'CertificateExpiring' }); // every Warning counts (README)
-          events.emit(secret, 'Warning', 'CertificateExpiring', verdict.message);
+          write.warn(secret, refuse('CertificateExpiring', verdict.message));
         }
       },
-    });
-
-    const onSecret = (s: SlimData) => {
-      const key = objectKey(s.metadata.namespace, s.metadata.name);
-      if (s.type === 'kubernetes.io/tls' || seen.has(key)) loop.enqueue(key);
-    };
-    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
-    return [loop];
+    }];
   },
 };

@@ -12,7 +12,7 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   // Secrets' keystores and ConfigMaps' truststores are one concern for users: one switch
   keystores: {
     name: 'keystores',
-    async setup(ctx) { return [...(await keystoresController.setup(ctx)), ...(await truststoresController.setup(ctx))]; },
+    declare: (ctx) => [...keystoresController.declare(ctx), ...truststoresController.declare(ctx)],
   },
   routes: routesController,
   ingresses: ingressesController,

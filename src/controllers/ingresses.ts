@@ -10,30 +10,22 @@
 // annotary.io/share-with-namespaces; without it (or once it is withdrawn, or the source is
 // gone) the copies and annotary's entries are removed. This is a security boundary.
 //
-// Event reasons (on the Ingress):
-//   Normal  IngressTLSUpdated       copies, spec.tls entry or annotations written or removed
-//   Warning InvalidAnnotation       an annotation value cannot be parsed (or tls-hosts names a string that is not a host)
-//   Warning SourceSecretMissing     the referenced Secret of the Ingress's namespace does not exist
-//   Warning SourceSecretInvalid     no tls.crt/tls.key/ca.crt, unparseable PEM, key not matching the certificate
-//   Warning NotSharedWithNamespace  a Secret of another namespace does not opt in or does not exist (one answer for both)
-//   Warning CopyConflict            a Secret with the copy's name exists and is not owned by this Ingress
-//   Warning AnnotationConflict      an ingress-nginx annotation annotary needs is set to another value by someone else
-//   Warning CopyForbidden           the install does not let annotary create/delete Secrets in this namespace (403)
-// A refused Ingress is not written at all (except that copies of withdrawn sources are removed).
+// A refused Ingress is not written at all (except that copies of withdrawn sources are removed);
+// its Event reasons are in the Event table (README).
 import { A, AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
 import { listOf } from '../kube/events.js';
-import { ReferenceIndex } from '../kube/refindex.js';
+import { isDnsSubdomain } from '../kube/names.js';
+import type { Informer } from '../kube/informer.js';
 import type { SlimData } from '../kube/slim.js';
-import type { KubeObject, OwnerReference } from '../kube/types.js';
-import { Ingresses, Secrets, apiVersionOf, objectKey, splitKey } from '../kube/types.js';
+import type { KubeObject, ObjectRef, OwnerReference } from '../kube/types.js';
+import { Ingresses, Secrets, apiVersionOf, objectKey } from '../kube/types.js';
 import type { ControllerContext, ControllerModule } from './context.js';
-import type { Refusal } from './refusal.js';
-import { isRefusal, refuse } from './refusal.js';
-import { reportRefusal } from './sources.js';
+import type { Refusal } from '../kube/refusal.js';
+import { isRefusal, refuse } from '../kube/refusal.js';
 import type { Claims, OwnerRecord } from './managed-keys.js';
 import { ownerRecordValue, parseOwnerRecord, provenKeys, releasedKeys, reportReleased, sameRecord } from './managed-keys.js';
-import { valueDigest } from '../kube/slim.js';
+import { sameDigests, valueDigest } from '../kube/slim.js';
 import type { NeedsData, SecretRef } from './tls-source.js';
 import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, refKeyOf, sharedWith } from './tls-source.js';
 
@@ -63,16 +55,13 @@ export const caCopyName = (ingress: string) => `${ingress}-annotary-ca`;
 export interface IngressTLS { hosts?: string[]; secretName?: string }
 export type Ingress = KubeObject & { spec?: { tls?: IngressTLS[]; rules?: { host?: string }[] } };
 
-const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
-
 /**
  * Kubernetes' validation of an Ingress TLS host (ValidateIngressTLS): a DNS-1123 subdomain
  * of at most 253 characters, or a wildcard, "*." and one (the "*" only as the whole first
  * label). Checked label by label, so the work is linear in the length of the host.
  */
 export function isIngressTlsHost(host: string): boolean {
-  if (host.length > 253) return false;
-  return (host.startsWith('*.') ? host.slice(2) : host).split('.').every((label) => DNS_LABEL.test(label));
+  return host.length <= 253 && isDnsSubdomain(host.startsWith('*.') ? host.slice(2) : host);
 }
 
 export interface IngressWants {
@@ -151,11 +140,6 @@ const COPY_TYPE = { tls: 'kubernetes.io/tls', ca: 'Opaque' } as const;
 
 function ownedBy(copy: SlimData, ingress: Ingress): boolean {
   return !!copy.metadata.ownerReferences?.some((r) => r.uid === ingress.metadata.uid && r.controller === true);
-}
-
-function sameDigests(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a).sort();
-  return ka.join(',') === Object.keys(b).sort().join(',') && ka.every((k) => a[k] === b[k]);
 }
 
 const equalJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -286,27 +270,43 @@ export function describeIngressChange(change: IngressChange): string {
   return parts.length ? parts.join('; ') : 'recorded managed fields';
 }
 
-/** Wiring: caches → reconcile → copies and patch. */
+/** The copy as annotary creates it: owned by the Ingress (the only mark that lets annotary delete it). */
+export function copyCreateBody(ingress: Ingress, c: CopyWrite): KubeObject {
+  const owner: OwnerReference = {
+    apiVersion: apiVersionOf(Ingresses), kind: 'Ingress', name: ingress.metadata.name, uid: ingress.metadata.uid!, controller: true,
+    // no blockOwnerDeletion: setting it needs update rights on ingresses/finalizers where
+    // OwnerReferencesPermissionEnforcement is on (OpenShift), and nothing needs to block
+  };
+  return {
+    apiVersion: 'v1', kind: 'Secret', type: c.type, data: c.data,
+    metadata: { name: c.name, namespace: ingress.metadata.namespace, ownerReferences: [owner], labels: { 'app.kubernetes.io/managed-by': 'annotary' } },
+  };
+}
+
+/** The merge patch of an existing copy: its data becomes exactly the source's copied keys. */
+export function copyPatchBody(existing: SlimData, c: CopyWrite): Record<string, unknown> {
+  const remove = Object.keys(existing.digests).filter((k) => !Object.hasOwn(c.data, k));
+  return { metadata: { resourceVersion: existing.metadata.resourceVersion }, data: { ...c.data, ...Object.fromEntries(remove.map((k) => [k, null])) } };
+}
+
+/** The Secrets an Ingress reads: its sources (maybe in other namespaces) and its own copies. */
+function ingressRefs(ingress: Ingress, reader: AnnotationReader): ObjectRef[] {
+  const wants = ingressWants(ingress, reader);
+  const sources = isRefusal(wants) ? [] : [wants.certs, wants.destinationCa].filter((r): r is SecretRef => !!r);
+  const namespace = ingress.metadata.namespace ?? '';
+  const copies = [tlsCopyName(ingress.metadata.name), caCopyName(ingress.metadata.name)].map((name) => ({ namespace, name }));
+  return [...sources, ...copies].map((r) => ({ kind: 'Secret', ...r }));
+}
+
+/** The declaration: Ingresses, and the source Secrets and copies they read. */
 export const ingressesController: ControllerModule = {
   name: CONTROLLER,
-  async setup(ctx: ControllerContext) {
-    const { caches, annotations: reader, client, events, metrics, log, config } = ctx;
+  declare(ctx: ControllerContext) {
+    const { caches, annotations: reader, client, log, config } = ctx;
     const secrets = caches.secrets();
     const ingresses = caches.of(Ingresses);
-    const refs = new ReferenceIndex(); // ingress key → source and copy Secret keys
+    const write = ctx.writer(CONTROLLER);
     const watched = (ns: string) => config.namespaces.length === 0 || config.namespaces.includes(ns);
-
-    const refuseOn = (obj: Ingress, r: Refusal) => reportRefusal(ctx, CONTROLLER, obj, r);
-    const counted = async <T>(verb: string, write: () => Promise<T>, kind = 'Secret'): Promise<T> => {
-      try {
-        const out = await write();
-        metrics.writesTotal.inc({ controller: CONTROLLER, kind, verb });
-        return out;
-      } catch (err) {
-        if (err instanceof ApiError && err.isConflict) metrics.conflictsTotal.inc({ controller: CONTROLLER, kind });
-        throw err; // retried with backoff from fresh caches
-      }
-    };
 
     /**
      * Creating or deleting a copy. The install grants that only in the namespaces it lists (a
@@ -314,29 +314,27 @@ export const ingressesController: ControllerModule = {
      * apiserver answers 403 Forbidden: a refusal saying what is missing and where, not an
      * error to retry with backoff.
      */
-    const copyWrite = async (verb: 'create' | 'delete', namespace: string, write: () => Promise<unknown>): Promise<Refusal | undefined> => {
+    const copyWrite = async (verb: 'create' | 'delete', namespace: string, send: () => Promise<Refusal | undefined>): Promise<Refusal | undefined> => {
       try {
-        await counted(verb, write);
-        return undefined;
+        return await send();
       } catch (err) {
-        if (!(err instanceof ApiError && err.status === 403)) throw err;
+        if (!(err instanceof ApiError && err.isForbidden)) throw err;
         const grant = 'a RoleBinding to the ingress-copies ClusterRole (overlays/ingress-copies, Helm ingressCopies.namespaces)';
         return refuse('CopyForbidden', `annotary may not ${verb} Secrets in namespace "${namespace}": its Ingress copies need create and delete`
           + ` on secrets there, from ${grant}`);
       }
     };
 
-    const loop = ctx.loop({
+    return [{
       name: CONTROLLER,
-      async reconcile(key) {
-        const ingress = ingresses.get(key) as Ingress | undefined;
-        if (!ingress || ingress.metadata.deletionTimestamp) { refs.remove(key); return; } // copies go with it (ownerReferences)
-        const { namespace, name } = splitKey(key);
+      for: ingresses as Informer<Ingress>,
+      watches: [{ source: secrets, refsOf: (i) => ingressRefs(i, reader) }],
+      async reconcile({ namespace, name }) {
+        const ingress = ingresses.get(objectKey(namespace, name)) as Ingress | undefined;
+        if (!ingress || ingress.metadata.deletionTimestamp) return; // copies go with it (ownerReferences)
         const wants = ingressWants(ingress, reader);
         const srcRefs = isRefusal(wants) ? [] : [wants.certs, wants.destinationCa].filter((r): r is SecretRef => !!r);
-        const copyKeys = { tls: objectKey(namespace, tlsCopyName(name)), ca: objectKey(namespace, caCopyName(name)) };
-        const copies = { tls: secrets.get(copyKeys.tls), ca: secrets.get(copyKeys.ca) };
-        refs.set(key, [...srcRefs.map(refKeyOf), copyKeys.tls, copyKeys.ca]);
+        const copies = { tls: secrets.get(objectKey(namespace, tlsCopyName(name))), ca: secrets.get(objectKey(namespace, caCopyName(name))) };
         const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => ingress.metadata.annotations?.[k] !== undefined);
         if (!isRefusal(wants) && !srcRefs.length && !copies.tls && !copies.ca && !bookkeeping) return;
 
@@ -354,53 +352,30 @@ export const ingressesController: ControllerModule = {
         }
         const outcome = srcRefs.some((r) => !watched(r.namespace)) ? { requeueAfterMs: UNWATCHED_SOURCE_POLL_MS } : undefined;
         if (change === undefined) return outcome;
-        if (isRefusal(change)) { refuseOn(ingress, change); return outcome; }
+        if (isRefusal(change)) { write.warn(ingress, change); return outcome; }
         if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
 
-        const owner: OwnerReference = {
-          apiVersion: apiVersionOf(Ingresses), kind: 'Ingress', name, uid: ingress.metadata.uid!, controller: true,
-          // no blockOwnerDeletion: setting it needs update rights on ingresses/finalizers where
-          // OwnerReferencesPermissionEnforcement is on (OpenShift), and nothing needs to block
-        };
-        const forbidden = (r: Refusal) => { refuseOn(ingress, r); return outcome ?? { requeueAfterMs: FORBIDDEN_RECHECK_MS }; };
+        const refused = (r: Refusal) => { write.warn(ingress, r); return outcome ?? { requeueAfterMs: FORBIDDEN_RECHECK_MS }; };
         for (const c of change.writeCopies) {
           const existing = c.name === tlsCopyName(name) ? copies.tls : copies.ca;
-          if (!existing) {
-            const denied = await copyWrite('create', namespace, () => client.create(Secrets, namespace, {
-              apiVersion: 'v1', kind: 'Secret', type: c.type, data: c.data,
-              metadata: { name: c.name, namespace, ownerReferences: [owner], labels: { 'app.kubernetes.io/managed-by': 'annotary' } },
-            }));
-            if (denied) return forbidden(denied); // nothing written yet
-          } else {
-            const remove = Object.keys(existing.digests).filter((k) => !(k in c.data));
-            await counted('patch', () => client.patch(Secrets, namespace, c.name, {
-              metadata: { resourceVersion: existing.metadata.resourceVersion },
-              data: { ...c.data, ...Object.fromEntries(remove.map((k) => [k, null])) },
-            }));
-          }
+          const denied = existing
+            ? await write.patch(Secrets, existing, copyPatchBody(existing, c))
+            : await copyWrite('create', namespace, () => write.create(Secrets, namespace, copyCreateBody(ingress, c)));
+          if (denied) return refused(denied); // nothing of this change written after it
         }
         const body = ingressPatchBody(ingress, change);
-        if (body) await counted('patch', () => client.patch(Ingresses, namespace, name, body), 'Ingress');
+        const rejected = body && (await write.patch(Ingresses, ingress, body));
+        if (rejected) return refused(rejected);
         for (const n of change.deleteCopies) {
-          const denied = await copyWrite('delete', namespace, () => client.delete(Secrets, namespace, n).catch((err) => {
-            if (!(err instanceof ApiError && err.isNotFound)) throw err;
-          }));
-          if (denied) return forbidden(denied);
+          const denied = await copyWrite('delete', namespace, () => write.delete(Secrets, namespace, n));
+          if (denied) return refused(denied);
         }
-        for (const w of change.warnings) refuseOn(ingress, w);
-        reportReleased(ctx, CONTROLLER, ingress, A.managedFields, change.released);
-        events.emit(ingress, 'Normal', 'IngressTLSUpdated', describeIngressChange(change));
-        log.debug('ingress updated', { key, copies: change.writeCopies.map((c) => c.name), deleted: change.deleteCopies });
+        for (const w of change.warnings) write.warn(ingress, w);
+        reportReleased(write, ingress, A.managedFields, change.released);
+        write.note(ingress, 'IngressTLSUpdated', describeIngressChange(change));
+        log.debug('ingress updated', { ingress: objectKey(namespace, name), copies: change.writeCopies.map((c) => c.name), deleted: change.deleteCopies });
         return outcome;
       },
-    });
-
-    const onSecret = (s: SlimData) => {
-      for (const r of refs.referrers(objectKey(s.metadata.namespace, s.metadata.name))) loop.enqueue(r);
-    };
-    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
-    const onIngress = (i: KubeObject) => loop.enqueue(objectKey(i.metadata.namespace, i.metadata.name));
-    ingresses.on({ add: onIngress, update: (_o, n) => onIngress(n), delete: onIngress });
-    return [loop];
+    }];
   },
 };

@@ -5,16 +5,16 @@
 // the reload controller uses to wait for consistent stores) live in store-specs.ts.
 import { A, commaList } from '../annotations.js';
 import type { ControllerContext, ControllerModule } from './context.js';
-import type { Refusal } from './refusal.js';
-import { isRefusal, refuse } from './refusal.js';
-import { ReferenceIndex } from '../kube/refindex.js';
-import type { SlimData } from '../kube/slim.js';
-import { Secrets, objectKey, splitKey } from '../kube/types.js';
-import { cachedDigests, cachedStoreDeps, pemText, reportRefusal, resolvePassword, valueReader } from './sources.js';
+import type { Refusal } from '../kube/refusal.js';
+import { isRefusal, refuse } from '../kube/refusal.js';
+import { Secrets, objectKey } from '../kube/types.js';
+import { cachedDigests, cachedStoreDeps, pemText, resolvePassword, storeRefs, valueReader } from './sources.js';
 import type { SecretWants } from './store-specs.js';
-import { KEYSTORE_INPUTS, cycleRefusal, findStoreCycle, keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec, refKey } from './store-specs.js';
+import { KEYSTORE_INPUTS, cycleRefusal, findStoreCycle, keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
-import { applyManagedKeys, checkDataSize, diffManagedKeys, digestOfDigests, parseOwnerRecord, reportManagedChange, writtenKeysIntact } from './managed-keys.js';
+import {
+  checkDataSize, diffManagedKeys, digestOfDigests, managedKeysPatch, parseOwnerRecord, reportManagedChange, writtenKeysIntact,
+} from './managed-keys.js';
 import { RejectedWrites } from '../kube/rejections.js';
 import { PkiError } from '../pki/errors.js';
 import { buildStores } from '../pki/stores.js';
@@ -84,41 +84,38 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
   return change && !isRefusal(change) ? { ...change, warnings } : change;
 }
 
-/** Wiring: caches → reconcile → patch. */
+/** The declaration: keystore Secrets, and the password Secrets and trust sources they read. */
 export const keystoresController: ControllerModule = {
   name: CONTROLLER,
-  async setup(ctx: ControllerContext) {
-    const { caches, annotations: reader, events, config, log } = ctx;
+  declare(ctx: ControllerContext) {
+    const { caches, annotations: reader, config, log } = ctx;
     caches.keepSecretData((a) => keystoreAnnotated(a, reader), KEYSTORE_INPUTS);
     const secrets = caches.secrets();
-    const configMaps = caches.configMaps();
-    const refs = new ReferenceIndex();
+    const write = ctx.writer(CONTROLLER);
     const rejected = new RejectedWrites();
-
     const read = valueReader(ctx, caches);
-    const refuseOn = (secret: SlimData, r: Refusal) => reportRefusal(ctx, CONTROLLER, secret, r);
+    const refsOf = storeRefs('Secret', reader, config.defaultPassword);
 
-    const loop = ctx.loop({
+    return [{
       name: CONTROLLER,
-      async reconcile(key) {
+      for: secrets,
+      filter: (s) => keystoreAnnotated(s.metadata.annotations, reader),
+      watches: [{ source: secrets, refsOf: refsOf('Secret') }, { source: caches.configMaps(), refsOf: refsOf('ConfigMap') }],
+      async reconcile({ namespace, name }) {
+        const key = objectKey(namespace, name);
         const secret = secrets.get(key);
-        if (!secret || secret.metadata.deletionTimestamp) { refs.remove(key); rejected.forget(key); return; }
-        const { namespace, name } = splitKey(key);
+        if (!secret || secret.metadata.deletionTimestamp) return rejected.forget(key);
         const ann = secret.metadata.annotations;
         const wants = parseKeystoreSpec(ann, reader, config.defaultPassword);
-        if (isRefusal(wants)) { refs.remove(key); return refuseOn(secret, wants); }
+        if (isRefusal(wants)) return write.warn(secret, wants);
         const spec = wants.stores;
-        refs.set(key, spec ? [
-          ...('secret' in spec.password ? [refKey('Secret', namespace, spec.password.secret)] : []),
-          ...spec.trustFrom.map((r) => refKey(r.kind, namespace, r.name)),
-        ] : []);
         const managed = commaList(ann?.[A.managedKeys]);
         const record = parseOwnerRecord(ann?.[A.ownerRecord]);
         if (!spec && !wants.certInfo && managed.length === 0 && !record) return;
         const cycle = findStoreCycle({ kind: 'Secret', name }, cachedStoreDeps(caches, namespace, reader, config.defaultPassword));
-        if (cycle) return refuseOn(secret, cycleRefusal({ kind: 'Secret', name }, cycle));
+        if (cycle) return write.warn(secret, cycleRefusal({ kind: 'Secret', name }, cycle));
         const inputsHash = keystoreInputsHash(wants, secret.digests, cachedDigests(caches, namespace));
-        if (isRefusal(inputsHash)) return refuseOn(secret, inputsHash);
+        if (isRefusal(inputsHash)) return write.warn(secret, inputsHash);
         // fast path: stores were built from exactly these inputs and hold what annotary wrote
         if (ann?.[A.sourceHash] === inputsHash && writtenKeysIntact(secret.metadata, secret.digests)) return;
         // refused for good with exactly these inputs and data: neither rebuilt nor sent again
@@ -128,13 +125,13 @@ export const keystoresController: ControllerModule = {
         let password: string | undefined;
         if (spec) {
           const pw = await resolvePassword(spec.password, namespace, read);
-          if (isRefusal(pw)) return refuseOn(secret, pw);
+          if (isRefusal(pw)) return write.warn(secret, pw);
           password = pw;
         }
         const extraTrustPem: string[] = [];
         for (const ref of spec?.trustFrom ?? []) {
           const pem = await read(ref.kind, namespace, ref.name, ref.key, pemText);
-          if (pem === undefined) return refuseOn(secret, refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`));
+          if (pem === undefined) return write.warn(secret, refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`));
           extraTrustPem.push(pem);
         }
         const change = desiredKeystoreData({
@@ -142,31 +139,16 @@ export const keystoresController: ControllerModule = {
           password, extraTrustPem, inputsHash, currentHash: ann?.[A.sourceHash],
         });
         if (change === undefined) return;
-        if (isRefusal(change)) return refuseOn(secret, change);
+        if (isRefusal(change)) return write.warn(secret, change);
         // the cache keeps the inputs' values: their sizes count, other keys' the apiserver checks
         const knownSizes = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length]));
-        const rejection = checkDataSize(knownSizes, change, 'base64') ?? (await applyManagedKeys(ctx, CONTROLLER, Secrets, secret, 'data', change));
-        if (rejection) { rejected.remember(key, fingerprint); return refuseOn(secret, rejection); }
+        const rejection = checkDataSize(knownSizes, change, 'base64') ?? (await write.patch(Secrets, secret, managedKeysPatch(secret, 'data', change)));
+        if (rejection) { rejected.remember(key, fingerprint); return write.warn(secret, rejection); }
         rejected.forget(key);
-        for (const w of change.warnings) {
-          ctx.metrics.invalidInputTotal.inc({ controller: CONTROLLER, reason: 'CertificateWarning' }); // every Warning counts (README)
-          events.emit(secret, 'Warning', 'CertificateWarning', w);
-        }
-        reportManagedChange(ctx, CONTROLLER, secret, change, 'StoresUpdated');
+        for (const w of change.warnings) write.warn(secret, refuse('CertificateWarning', w));
+        reportManagedChange(write, secret, change, 'StoresUpdated');
         log.debug('secret updated', { key, set: Object.keys(change.set), removed: change.remove });
       },
-    });
-
-    const onSecret = (s: SlimData) => {
-      const key = objectKey(s.metadata.namespace, s.metadata.name);
-      if (keystoreAnnotated(s.metadata.annotations, reader)) loop.enqueue(key);
-      for (const r of refs.referrers(refKey('Secret', s.metadata.namespace!, s.metadata.name))) loop.enqueue(r);
-    };
-    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
-    const onConfigMap = (c: SlimData) => {
-      for (const r of refs.referrers(refKey('ConfigMap', c.metadata.namespace!, c.metadata.name))) loop.enqueue(r);
-    };
-    configMaps.on({ add: onConfigMap, update: (_o, n) => onConfigMap(n), delete: onConfigMap });
-    return [loop];
+    }];
   },
 };

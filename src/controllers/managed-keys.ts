@@ -13,14 +13,11 @@
 // earlier versions wrote; their stores are proven by the "would write now" rule, since
 // stores are byte-stable.)
 import { A } from '../annotations.js';
-import type { ControllerContext } from './context.js';
-import type { Refusal } from './refusal.js';
-import { refuse } from './refusal.js';
-import { ApiError } from '../kube/client.js';
-import { valueDigest } from '../kube/slim.js';
-import { createHash } from 'node:crypto';
-import type { KubeObject, ResourceType } from '../kube/types.js';
-import { errorText } from '../log.js';
+import type { Refusal } from '../kube/refusal.js';
+import { refuse } from '../kube/refusal.js';
+import { digestOfParts, valueDigest } from '../kube/slim.js';
+import type { KubeObject } from '../kube/types.js';
+import type { Writer } from '../kube/writer.js';
 
 /** uid of the object annotary wrote, and the digest (valueDigest) of each value it wrote there */
 export interface OwnerRecord { uid: string; keys: Record<string, string> }
@@ -175,50 +172,22 @@ export function checkDataSize(knownSizes: Record<string, number>, change: Manage
   return refuse('StoresTooLarge', `writing ${written} would make the object's data ${total} bytes, over the ${MAX_OBJECT_DATA_BYTES}-byte limit of Kubernetes`);
 }
 
-/**
- * Applies a change as one merge patch that carries the resourceVersion it was computed
- * from (a 409 means the inputs moved: the error is rethrown and the key retried from the
- * newer cache state). A rejection no retry can fix (400, 413, 422: too large, invalid) comes
- * back as a WriteRejected refusal with the apiserver's reason, for the caller to report
- * and not to retry until its inputs change.
- */
-export async function applyManagedKeys(
-  ctx: Pick<ControllerContext, 'client' | 'metrics'>, controller: string, rt: ResourceType,
-  obj: KubeObject, field: 'data' | 'binaryData', change: ManagedChange,
-): Promise<Refusal | undefined> {
-  try {
-    await ctx.client.patch(rt, obj.metadata.namespace, obj.metadata.name, managedKeysPatch(obj, field, change));
-  } catch (err) {
-    if (err instanceof ApiError && err.isConflict) ctx.metrics.conflictsTotal.inc({ controller, kind: rt.kind });
-    if (err instanceof ApiError && err.isPermanent) {
-      ctx.metrics.writesRejectedTotal.inc({ controller, kind: rt.kind, status: String(err.status) });
-      return refuse('WriteRejected', `the apiserver refused the write (${err.status} ${err.reason}): ${errorText(err).slice(0, 300)}`);
-    }
-    throw err;
-  }
-  ctx.metrics.writesTotal.inc({ controller, kind: rt.kind, verb: 'patch' });
-  return undefined;
-}
-
 /** One digest of an object's per-key digests: any change of any value changes it. */
 export function digestOfDigests(digests: Record<string, string>): string {
-  const h = createHash('sha256');
-  for (const k of Object.keys(digests).sort()) h.update(`${k}=${digests[k]}\n`);
-  return h.digest('hex').slice(0, 32);
+  return digestOfParts(Object.keys(digests).sort().flatMap((k) => [k, digests[k]!]));
 }
 
 /** The Events of a written change: what was written or removed, and what was left to the user. */
-export function reportManagedChange(ctx: Pick<ControllerContext, 'events' | 'metrics'>, controller: string, obj: KubeObject, change: ManagedChange, writtenReason: string): void {
+export function reportManagedChange(write: Writer, obj: KubeObject, change: ManagedChange, writtenReason: string): void {
   const written = Object.keys(change.set);
-  if (written.length) ctx.events.emit(obj, 'Normal', writtenReason, `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);
-  if (change.remove.length) ctx.events.emit(obj, 'Normal', 'StoresRemoved', `removed ${change.remove.join(', ')}`);
-  reportReleased(ctx, controller, obj, A.managedKeys, change.released);
+  if (written.length) write.note(obj, writtenReason, `wrote ${written.join(', ')} (inputs ${change.inputsHash.slice(0, 12)})`);
+  if (change.remove.length) write.note(obj, 'StoresRemoved', `removed ${change.remove.join(', ')}`);
+  reportReleased(write, obj, A.managedKeys, change.released);
 }
 
 /** The Warning for claims annotary dropped because it could not prove them. */
-export function reportReleased(ctx: Pick<ControllerContext, 'events' | 'metrics'>, controller: string, obj: KubeObject, claimKey: string, released: string[]): void {
+export function reportReleased(write: Writer, obj: KubeObject, claimKey: string, released: string[]): void {
   if (!released.length) return;
-  ctx.metrics.invalidInputTotal.inc({ controller, reason: 'OwnershipNotProven' }); // every Warning counts (README)
-  ctx.events.emit(obj, 'Warning', 'OwnershipNotProven',
-    `${claimKey} names ${released.join(', ')}, but annotary cannot prove it wrote them here (an annotation copied from another object?): left untouched and no longer claimed`);
+  write.warn(obj, refuse('OwnershipNotProven',
+    `${claimKey} names ${released.join(', ')}, but annotary cannot prove it wrote them here (an annotation copied from another object?): left untouched and no longer claimed`));
 }

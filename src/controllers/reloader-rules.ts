@@ -17,11 +17,13 @@
 // RegExp) can spend exponential time on "(a|aa)+" against a long name, freezing the operator.
 import { RE2JS } from 're2js';
 import type { AnnotationKey, AnnotationReader } from '../annotations.js';
-import { A, commaList } from '../annotations.js';
+import { A, commaList, parseBoolValue } from '../annotations.js';
 import type { PodRef, RefKind } from './pod-refs.js';
 import { compareRefs } from './pod-refs.js';
-import type { Refusal } from './refusal.js';
-import { isRefusal, refuse } from './refusal.js';
+import type { Refusal } from '../kube/refusal.js';
+import { isDnsSubdomain } from '../kube/names.js';
+import { ANY_NAME } from '../kube/types.js';
+import { isRefusal, refuse } from '../kube/refusal.js';
 
 export const REF_KINDS: RefKind[] = ['ConfigMap', 'Secret'];
 
@@ -37,7 +39,6 @@ export interface KindPolicy {
 
 export type ReloadPolicy = Record<RefKind, KindPolicy>;
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /**
  * How large the compiled programs of one workload's Reloader items may be, together. RE2 matches
@@ -72,15 +73,8 @@ const NATIVE_NAMES: Record<RefKind, AnnotationKey> = { Secret: A.reloadOnSecrets
 
 type Annotations = Record<string, string> | undefined;
 
-/** Reloader parses its flags with Go's strconv.ParseBool; anything else is refused. */
-function flag(annotations: Annotations, key: AnnotationKey, reader: AnnotationReader): boolean | Refusal {
-  const v = reader.get(annotations, key);
-  if (v === undefined) return false;
-  const s = v.trim().toLowerCase();
-  if (['true', 't', '1'].includes(s)) return true;
-  if (['false', 'f', '0', ''].includes(s)) return false;
-  return refuse('InvalidAnnotation', `${key}: "${v}" is not true or false`);
-}
+/** Reloader parses its flags with Go's strconv.ParseBool (parseBoolValue knows the key's origin). */
+const flag = (annotations: Annotations, key: AnnotationKey, reader: AnnotationReader) => parseBoolValue(reader.get(annotations, key), key);
 
 function kindPolicy(
   kind: RefKind, meta: Annotations, template: Annotations, reader: AnnotationReader, nativeAuto: boolean, budget: { left: number },
@@ -89,7 +83,7 @@ function kindPolicy(
   const names: string[] = [];
   const patterns: RE2JS[] = [];
   for (const name of commaList(reader.get(meta, NATIVE_NAMES[kind]))) {
-    if (!NAME_RE.test(name)) return refuse('InvalidAnnotation', `${NATIVE_NAMES[kind]}: "${name}" is not a ${kind} name`);
+    if (!isDnsSubdomain(name)) return refuse('InvalidAnnotation', `${NATIVE_NAMES[kind]}: "${name}" is not a ${kind} name`);
     names.push(name);
   }
   const modeKeys = [keys.named, A.rlAuto, keys.typedAuto, A.rlSearch];
@@ -108,7 +102,7 @@ function kindPolicy(
       const why = (err as Error).message;
       return refuse('InvalidAnnotation', `${keys.named}: "${item}" is not a valid regular expression (RE2 syntax, as in Reloader: ${why})`);
     }
-    if (NAME_RE.test(item)) names.push(item);
+    if (isDnsSubdomain(item)) names.push(item);
   }
   const auto = flag(src, A.rlAuto, reader);
   if (isRefusal(auto)) return auto;
@@ -174,4 +168,17 @@ export function selectWatched(policy: ReloadPolicy, refs: PodRef[], view: Object
     }
   }
   return { watched: watched.sort(compareRefs), missing: missing.sort(compareRefs) };
+}
+
+/**
+ * Every object the policy can ever watch, from the workload alone (the reload controller's
+ * index): the named objects, the pod template's references, and for kinds with patterns any
+ * object of that kind (ANY_NAME: an object created later may match).
+ */
+export function candidateRefs(policy: ReloadPolicy, refs: PodRef[]): WatchRef[] {
+  return [
+    ...refs.map((r) => ({ kind: r.kind, name: r.name })),
+    ...REF_KINDS.flatMap((kind) => policy[kind].names.map((name) => ({ kind, name }))),
+    ...REF_KINDS.filter((kind) => policy[kind].patterns.length).map((kind) => ({ kind, name: ANY_NAME })),
+  ];
 }

@@ -1,37 +1,25 @@
 // Certificates from Secrets into OpenShift Routes (route.openshift.io/v1).
 //
-// Event reasons (on the Route):
-//   Normal  RouteUpdated            spec.tls fields were set or cleared
-//   Warning InvalidAnnotation       an annotation value cannot be parsed
-//   Warning NoTLSSpec               certificates asked for, but the Route has no spec.tls
-//   Warning UnsupportedTermination  certs on a passthrough Route, or a destination CA on a non-reencrypt Route
-//   Warning SourceSecretMissing     the referenced Secret does not exist
-//   Warning SourceSecretInvalid     no tls.crt/tls.key/ca.crt, unparseable PEM, key not matching the certificate
-// A refused Route is not written at all.
+// A refused Route is not written at all (its Event reasons are in the Event table, README).
 //
 // Pure part: routeWants (annotations → sources) and desiredRoute (Route + Secrets → the
 // minimal change of spec.tls, or nothing). Fields annotary filled are listed in
 // annotary.io/managed-fields and proven by annotary.io/owner-record (managed-keys.ts' rule), so
 // removing an annotation clears exactly those, and a copied managed-fields clears nothing.
-import { A, AnnotationReader, commaList } from '../annotations.js';
-import { ApiError } from '../kube/client.js';
-import { ReferenceIndex } from '../kube/refindex.js';
+import { A, AnnotationReader, commaList, parseBoolValue } from '../annotations.js';
+import type { Informer } from '../kube/informer.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject } from '../kube/types.js';
-import { Routes, Secrets, objectKey, splitKey } from '../kube/types.js';
-import { errorText } from '../log.js';
+import { Routes, Secrets, objectKey } from '../kube/types.js';
 import type { ControllerContext, ControllerModule } from './context.js';
-import type { Refusal } from './refusal.js';
-import { isRefusal, refuse } from './refusal.js';
-import { reportRefusal } from './sources.js';
+import type { Refusal } from '../kube/refusal.js';
+import { isRefusal, refuse } from '../kube/refusal.js';
 import type { Claims, OwnerRecord } from './managed-keys.js';
 import { ownerRecordValue, parseOwnerRecord, provenKeys, releasedKeys, reportReleased, sameRecord } from './managed-keys.js';
 import type { NeedsData } from './tls-source.js';
 import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, textDigest, textOf } from './tls-source.js';
 
 export const CONTROLLER = 'routes';
-/** How often to look again for the Route API when the cluster does not serve it (yet). */
-const API_POLL_MS = 30_000;
 
 export const ROUTE_FIELDS = ['certificate', 'key', 'caCertificate', 'destinationCACertificate'] as const;
 export type RouteField = (typeof ROUTE_FIELDS)[number];
@@ -52,12 +40,8 @@ export type Route = KubeObject & { spec?: { tls?: RouteTLS; [field: string]: unk
 
 const isFalse = (v: string | undefined) => v?.trim().toLowerCase() === 'false';
 
-function parseInjectCa(value: string): boolean | Refusal {
-  const v = value.trim().toLowerCase();
-  if (v === 'true' || v === '') return true;
-  if (v === 'false') return false;
-  return refuse('InvalidAnnotation', `${A.injectCa}: "${value}" is not true or false`);
-}
+/** annotary.io/inject-ca: present and empty means on, as cert-utils' inject-CA. */
+const parseInjectCa = (value: string) => parseBoolValue(value, A.injectCa, true);
 
 /**
  * Native keys win over the cert-utils ones. CA injection: annotary.io/inject-ca when set;
@@ -214,36 +198,36 @@ export function describeRouteChange(change: RouteChange): string {
   return parts.length ? parts.join('; ') : `recorded managed fields: ${change.managed.join(', ') || 'none'}`;
 }
 
-async function routeApiServed(ctx: ControllerContext): Promise<boolean> {
-  try {
-    await ctx.client.request('GET', '/apis/route.openshift.io/v1');
-    return true;
-  } catch (err) {
-    if (!(err instanceof ApiError && err.isNotFound)) ctx.log.warn('cannot tell whether the Route API is served', { error: errorText(err) });
-    return false;
-  }
+/** The Secrets a Route's annotations name (its namespace). */
+function routeSources(route: Route, reader: AnnotationReader): string[] {
+  const wants = routeWants(route.metadata.annotations, reader, route.metadata.namespace ?? '');
+  return isRefusal(wants) ? [] : [wants.certs?.secret, wants.destinationCa?.secret].filter((n): n is string => !!n);
 }
 
-/** Wiring: caches → reconcile → patch. */
+/** The declaration: Routes (once the cluster serves them), and the Secrets they name. */
 export const routesController: ControllerModule = {
   name: CONTROLLER,
-  async setup(ctx: ControllerContext) {
-    const { caches, annotations: reader, client, events, metrics, log } = ctx;
+  declare(ctx: ControllerContext) {
+    const { caches, annotations: reader, client, log } = ctx;
     const secrets = caches.secrets();
-    const refs = new ReferenceIndex(); // route key → "ns/secret" keys
-    let routes: ReturnType<typeof caches.of> | undefined;
+    const write = ctx.writer(CONTROLLER);
+    // plain Kubernetes without the Route CRD: the cache layer keeps looking, it may come later
+    const served = caches.whenServed(Routes);
+    let routes: Informer<KubeObject> | undefined;
+    void served.then((inf) => (routes = inf));
 
-    const refuseOn = (obj: Route, r: Refusal) => reportRefusal(ctx, CONTROLLER, obj, r);
-
-    const loop = ctx.loop({
+    return [{
       name: CONTROLLER,
-      async reconcile(key) {
-        const route = routes?.get(key) as Route | undefined;
-        if (!route || route.metadata.deletionTimestamp) { refs.remove(key); return; }
-        const { namespace, name } = splitKey(key);
+      for: served as Promise<Informer<Route>>,
+      watches: [{
+        source: secrets,
+        refsOf: (r) => routeSources(r, reader).map((name) => ({ kind: 'Secret', namespace: r.metadata.namespace ?? '', name })),
+      }],
+      async reconcile({ namespace, name }) {
+        const route = routes?.get(objectKey(namespace, name)) as Route | undefined;
+        if (!route || route.metadata.deletionTimestamp) return;
         const wants = routeWants(route.metadata.annotations, reader, namespace);
-        const names = isRefusal(wants) ? [] : [wants.certs?.secret, wants.destinationCa?.secret].filter((n): n is string => !!n);
-        refs.set(key, names.map((n) => objectKey(namespace, n)));
+        const names = routeSources(route, reader);
         const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => route.metadata.annotations?.[k] !== undefined);
         if (!names.length && !bookkeeping && !isRefusal(wants)) return;
 
@@ -257,50 +241,15 @@ export const routesController: ControllerModule = {
           change = desiredRoute(observed);
         }
         if (change === undefined) return;
-        if (isRefusal(change)) return refuseOn(route, change);
+        if (isRefusal(change)) return write.warn(route, change);
         if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
 
-        try {
-          await client.patch(Routes, namespace, name, routePatchBody(route, change));
-        } catch (err) {
-          if (err instanceof ApiError && err.isConflict) metrics.conflictsTotal.inc({ controller: CONTROLLER, kind: 'Route' });
-          throw err; // retried with backoff; the next attempt starts from the newer cached Route
-        }
-        metrics.writesTotal.inc({ controller: CONTROLLER, kind: 'Route', verb: 'patch' });
-        events.emit(route, 'Normal', 'RouteUpdated', describeRouteChange(change));
-        reportReleased(ctx, CONTROLLER, route, A.managedFields, change.released);
-        log.debug('route updated', { key, set: Object.keys(change.set), cleared: change.clear });
+        const rejected = await write.patch(Routes, route, routePatchBody(route, change));
+        if (rejected) return write.warn(route, rejected);
+        write.note(route, 'RouteUpdated', describeRouteChange(change));
+        reportReleased(write, route, A.managedFields, change.released);
+        log.debug('route updated', { key: objectKey(namespace, name), set: Object.keys(change.set), cleared: change.clear });
       },
-    });
-
-    const onSecret = (s: SlimData) => {
-      for (const r of refs.referrers(objectKey(s.metadata.namespace, s.metadata.name))) loop.enqueue(r);
-    };
-    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
-
-    const watchRoutes = () => {
-      routes = caches.of(Routes);
-      const onRoute = (r: KubeObject) => loop.enqueue(objectKey(r.metadata.namespace, r.metadata.name));
-      routes.on({ add: onRoute, update: (_o, n) => onRoute(n), delete: onRoute });
-      return routes;
-    };
-
-    if (await routeApiServed(ctx)) {
-      watchRoutes(); // started with the other caches by the operator
-    } else {
-      // Plain Kubernetes without the Route CRD: keep looking, the CRD may be installed later.
-      log.info('route.openshift.io/v1 is not served; checking again periodically', { everyMs: API_POLL_MS });
-      const timer = setInterval(() => {
-        void routeApiServed(ctx).then((served) => {
-          if (!served || routes) return;
-          clearInterval(timer);
-          log.info('route.openshift.io/v1 is served now; watching Routes');
-          watchRoutes().start(); // the operator started its caches already; stopped with them
-        });
-      }, API_POLL_MS);
-      timer.unref();
-      loop.onStop(() => clearInterval(timer));
-    }
-    return [loop];
+    }];
   },
 };

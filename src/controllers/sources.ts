@@ -1,14 +1,15 @@
 // Reading the inputs a controller references (password Secrets, CA bundles, source
 // certificates). The lean Secret cache holds data only for annotated Secrets; anything
 // else is read from the apiserver when — and only when — a build needs it.
-import type { Caches, ControllerContext } from './context.js';
-import type { Refusal } from './refusal.js';
-import { refuse } from './refusal.js';
+import type { Caches } from '../kube/caches.js';
+import type { ControllerContext } from './context.js';
+import type { Refusal } from '../kube/refusal.js';
+import { refuse } from '../kube/refusal.js';
 import type { AnnotationReader } from '../annotations.js';
-import type { DigestLookup, PasswordRef, StoreDeps, StoreNode } from './store-specs.js';
+import type { DigestLookup, PasswordRef, StoreDeps, StoreKind, StoreNode } from './store-specs.js';
 import { storeDeps } from './store-specs.js';
 import type { SlimData } from '../kube/slim.js';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject, ObjectRef } from '../kube/types.js';
 import { ConfigMaps, Secrets, objectKey } from '../kube/types.js';
 
 export type SourceKind = 'Secret' | 'ConfigMap';
@@ -61,8 +62,14 @@ export function cachedStoreDeps(
   };
 }
 
-/** Bad input: a Warning Event on the object and the invalid-input metric. Nothing is written. */
-export function reportRefusal(ctx: Pick<ControllerContext, 'events' | 'metrics'>, controller: string, obj: KubeObject, r: Refusal): void {
-  ctx.metrics.invalidInputTotal.inc({ controller, reason: r.reason });
-  ctx.events.emit(obj, 'Warning', r.reason, r.message);
+/**
+ * The objects a store object reads, of one kind, as its watch's refsOf: what storeDeps says it
+ * reads (one rule for the cycle check and the watches).
+ */
+export function storeRefs(kind: StoreKind, reader: AnnotationReader, defaultPassword: string) {
+  return (of: StoreKind) => (obj: KubeObject): ObjectRef[] => {
+    const namespace = obj.metadata.namespace ?? '';
+    const deps = storeDeps({ kind, name: obj.metadata.name }, obj.metadata.annotations, reader, defaultPassword);
+    return deps.reads.filter((r) => r.kind === of).map((r) => ({ kind: r.kind, namespace, name: r.name }));
+  };
 }

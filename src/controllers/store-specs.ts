@@ -4,11 +4,11 @@
 // Pure: annotations in, a spec (or a Refusal) out. The controllers (keystores.ts,
 // truststores.ts), the reload controller (which waits for consistent stores) and the
 // reference-cycle check (store-graph.ts) all read the annotations through these functions.
-import { createHash } from 'node:crypto';
-import { A, AnnotationReader, commaList } from '../annotations.js';
-import type { Refusal } from './refusal.js';
-import { isRefusal, refuse } from './refusal.js';
-import { valueDigest } from '../kube/slim.js';
+import { A, AnnotationReader, commaList, parseBoolValue } from '../annotations.js';
+import type { Refusal } from '../kube/refusal.js';
+import { isRefusal, refuse } from '../kube/refusal.js';
+import { isDnsSubdomain } from '../kube/names.js';
+import { digestOfParts, valueDigest } from '../kube/slim.js';
 import { objectKey } from '../kube/types.js';
 import type { StoreFormat } from '../pki/stores.js';
 import { FILE_NAMES } from '../pki/stores.js';
@@ -36,21 +36,12 @@ export interface SecretWants {
 }
 
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const KEY_RE = /^[-._a-zA-Z0-9]+$/;
-
-export function parseBoolAnnotation(value: string | undefined, key: string): boolean | Refusal {
-  if (value === undefined) return false;
-  const v = value.trim().toLowerCase();
-  if (v === 'true') return true;
-  if (v === 'false' || v === '') return false;
-  return refuse('InvalidAnnotation', `${key}: "${value}" is not true or false`);
-}
 
 /** `name`, `secret/name`, `configmap/name`, each optionally `:key` */
 export function parseTrustRef(item: string): TrustRef | Refusal {
   const m = /^(?:(secret|configmap)\/)?([^/:]+)(?::([^/:]+))?$/i.exec(item);
-  if (!m || !NAME_RE.test(m[2]) || (m[3] && !KEY_RE.test(m[3]))) {
+  if (!m || !isDnsSubdomain(m[2]) || (m[3] && !KEY_RE.test(m[3]))) {
     return refuse('InvalidAnnotation', `${A.truststoreFrom}: "${item}" is not [secret/|configmap/]<name>[:<key>]`);
   }
   const kind = m[1]?.toLowerCase() === 'configmap' ? 'ConfigMap' : 'Secret';
@@ -75,7 +66,7 @@ export function parsePasswordRef(annotations: Record<string, string> | undefined
   const pwLiteral = reader.get(annotations, A.keystorePassword);
   if (pwRef !== undefined) {
     const [name, key, ...rest] = pwRef.trim().split('/');
-    if (!name || !key || rest.length || !NAME_RE.test(name) || !KEY_RE.test(key)) {
+    if (!name || !key || rest.length || !isDnsSubdomain(name) || !KEY_RE.test(key)) {
       return refuse('InvalidAnnotation', `${A.keystorePasswordSecret}: "${pwRef}" is not <secret>/<key>`);
     }
     return { secret: name, key };
@@ -90,11 +81,11 @@ export function parsePasswordRef(annotations: Record<string, string> | undefined
 /** Reads what a Secret's annotations ask for. undefined stores = no keystores wanted. */
 export function parseKeystoreSpec(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): SecretWants | Refusal {
   const native = reader.get(annotations, A.keystores);
-  const cuStores = parseBoolAnnotation(reader.get(annotations, A.cuGenerateJavaKeystores), A.cuGenerateJavaKeystores);
+  const cuStores = parseBoolValue(reader.get(annotations, A.cuGenerateJavaKeystores), A.cuGenerateJavaKeystores);
   if (isRefusal(cuStores)) return cuStores;
-  const nativeInfo = parseBoolAnnotation(reader.get(annotations, A.certInfo), A.certInfo);
+  const nativeInfo = parseBoolValue(reader.get(annotations, A.certInfo), A.certInfo);
   if (isRefusal(nativeInfo)) return nativeInfo;
-  const cuInfo = parseBoolAnnotation(reader.get(annotations, A.cuGenerateCertInfo), A.cuGenerateCertInfo);
+  const cuInfo = parseBoolValue(reader.get(annotations, A.cuGenerateCertInfo), A.cuGenerateCertInfo);
   if (isRefusal(cuInfo)) return cuInfo;
   const certInfo = nativeInfo || cuInfo;
   // what cert-utils-operator wrote is handed over only where its annotation is the one in effect
@@ -150,8 +141,8 @@ export type DigestLookup = (kind: 'Secret' | 'ConfigMap', name: string, key: str
  * (no Secret data needed). A Refusal when a referenced input is missing.
  */
 export function keystoreInputsHash(wants: SecretWants, digests: Record<string, string>, lookup: DigestLookup): string | Refusal {
-  const h = createHash('sha256');
-  const part = (s: string) => h.update(`${s.length}:${s}`);
+  const parts: string[] = [];
+  const part = (s: string) => parts.push(s);
   part(JSON.stringify({ ...wants.stores, password: undefined, trustFrom: undefined }));
   part(String(wants.certInfo));
   for (const k of KEYSTORE_INPUTS) part(digests[k] ?? '-');
@@ -172,7 +163,7 @@ export function keystoreInputsHash(wants: SecretWants, digests: Record<string, s
       part(`${ref.kind}/${ref.name}:${ref.key}=${d}`);
     }
   }
-  return h.digest('hex').slice(0, 32);
+  return digestOfParts(parts);
 }
 
 
@@ -192,7 +183,7 @@ export function parseTruststoreSpec(annotations: Record<string, string> | undefi
     if (isRefusal(password)) return password;
     return { formats, password, aliasPrefix: 'ca', sourceKey: reader.get(annotations, A.sourceCaKey)?.trim() || 'ca-bundle.crt' };
   }
-  const cu = parseBoolAnnotation(reader.get(annotations, A.cuGenerateJavaTruststore), A.cuGenerateJavaTruststore);
+  const cu = parseBoolValue(reader.get(annotations, A.cuGenerateJavaTruststore), A.cuGenerateJavaTruststore);
   if (isRefusal(cu)) return cu;
   if (!cu) return undefined;
   return {

@@ -4,14 +4,15 @@
 // changed; only when something must be written do they need the PEM itself, which the
 // reconciler then reads with one GET (the Secret cache keeps no data of unannotated Secrets).
 import { commaList } from '../annotations.js';
+import { isDnsLabel, isDnsSubdomain } from '../kube/names.js';
 import type { SlimData } from '../kube/slim.js';
 import { slimDataObject, valueDigest } from '../kube/slim.js';
 import type { KubeObject } from '../kube/types.js';
 import { orderChain } from '../pki/chain.js';
 import { PkiError } from '../pki/errors.js';
 import { parseCertificates, parsePrivateKey } from '../pki/pem.js';
-import type { Refusal } from './refusal.js';
-import { refuse } from './refusal.js';
+import type { Refusal } from '../kube/refusal.js';
+import { refuse } from '../kube/refusal.js';
 
 export interface SecretRef { namespace: string; name: string }
 
@@ -22,14 +23,12 @@ export function isNeedsData(x: unknown): x is NeedsData {
   return typeof x === 'object' && x !== null && Array.isArray((x as NeedsData).needsData);
 }
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** `<name>`, or `<namespace>/<name>` when `allowNamespace`; the namespace defaults to `home`. */
 export function parseSecretRef(value: string, key: string, home: string, allowNamespace: boolean): SecretRef | Refusal {
   const parts = value.trim().split('/');
   const [namespace, name] = parts.length === 2 && allowNamespace ? parts : [home, parts.length === 1 ? parts[0] : ''];
-  if (!name || !NAME_RE.test(name) || !NAMESPACE_RE.test(namespace)) {
+  if (!name || !isDnsSubdomain(name) || !isDnsLabel(namespace)) {
     return refuse('InvalidAnnotation', `${key}: "${value}" is not ${allowNamespace ? '[<namespace>/]<secret>' : '<secret>'}`);
   }
   return { namespace, name };

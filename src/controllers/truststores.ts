@@ -1,23 +1,21 @@
 // Truststores from CA bundles in ConfigMaps (`annotary.io/truststore`, cert-utils'
 // `generate-java-truststore`). Written to binaryData; same ownership rules as the
-// Secret keystores: only keys listed in annotary.io/managed-keys are ever changed.
-import { createHash } from 'node:crypto';
+// Secret keystores: only keys annotary proves it wrote are ever changed (managed-keys.ts).
 import { A, commaList } from '../annotations.js';
 import type { ControllerModule } from './context.js';
 import type { TruststoreSpec } from './store-specs.js';
-import { cycleRefusal, findStoreCycle, parseTruststoreSpec, refKey } from './store-specs.js';
-import type { Refusal } from './refusal.js';
-import { isRefusal, refuse } from './refusal.js';
-import { cachedStoreDeps, reportRefusal, resolvePassword, valueReader } from './sources.js';
+import { cycleRefusal, findStoreCycle, parseTruststoreSpec } from './store-specs.js';
+import type { Refusal } from '../kube/refusal.js';
+import { isRefusal, refuse } from '../kube/refusal.js';
+import { cachedStoreDeps, resolvePassword, storeRefs, valueReader } from './sources.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
 import {
-  applyManagedKeys, checkDataSize, diffManagedKeys, digestOfDigests, parseOwnerRecord, reportManagedChange, writtenKeysIntact,
+  checkDataSize, diffManagedKeys, digestOfDigests, managedKeysPatch, parseOwnerRecord, reportManagedChange, writtenKeysIntact,
 } from './managed-keys.js';
 import { RejectedWrites } from '../kube/rejections.js';
-import { ReferenceIndex } from '../kube/refindex.js';
 import type { SlimData } from '../kube/slim.js';
-import { valueDigest } from '../kube/slim.js';
-import { ConfigMaps, objectKey, splitKey } from '../kube/types.js';
+import { digestOfParts, valueDigest } from '../kube/slim.js';
+import { ConfigMaps, objectKey } from '../kube/types.js';
 import { PkiError } from '../pki/errors.js';
 import { buildTruststore } from '../pki/stores.js';
 
@@ -53,36 +51,36 @@ function configMapSizes(cm: SlimData): Record<string, number> {
 }
 
 function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | undefined, passwordDigest: string | undefined): string {
-  return createHash('sha256').update(JSON.stringify([spec && { ...spec, password: undefined }, bundleDigest, passwordDigest])).digest('hex').slice(0, 32);
+  return digestOfParts([JSON.stringify(spec && { ...spec, password: undefined }) ?? '-', bundleDigest ?? '-', passwordDigest ?? '-']);
 }
 
 export const truststoresController: ControllerModule = {
   name: CONTROLLER,
-  async setup(ctx) {
+  declare(ctx) {
     const { caches, annotations: reader, config } = ctx;
     const configMaps = caches.configMaps();
     const secrets = caches.secrets();
     const read = valueReader(ctx, caches);
-    const refs = new ReferenceIndex();
+    const write = ctx.writer(CONTROLLER);
     const rejected = new RejectedWrites();
-    const wanted = (a: Record<string, string> | undefined) =>
-      [A.truststore, A.cuGenerateJavaTruststore, A.managedKeys, A.ownerRecord].some((k) => reader.get(a, k) !== undefined);
 
-    const loop = ctx.loop({
+    return [{
       name: CONTROLLER,
-      async reconcile(key) {
+      for: configMaps,
+      filter: (c) => [A.truststore, A.cuGenerateJavaTruststore, A.managedKeys, A.ownerRecord].some((k) => reader.get(c.metadata.annotations, k) !== undefined),
+      watches: [{ source: secrets, refsOf: storeRefs('ConfigMap', reader, config.defaultPassword)('Secret') }],
+      async reconcile({ namespace, name }) {
+        const key = objectKey(namespace, name);
         const cm = configMaps.get(key);
-        if (!cm || cm.metadata.deletionTimestamp) { refs.remove(key); rejected.forget(key); return; }
-        const { namespace, name } = splitKey(key);
+        if (!cm || cm.metadata.deletionTimestamp) return rejected.forget(key);
         const ann = cm.metadata.annotations;
         const spec = parseTruststoreSpec(ann, reader, config.defaultPassword);
-        if (isRefusal(spec)) return reportRefusal(ctx, CONTROLLER, cm, spec);
+        if (isRefusal(spec)) return write.warn(cm, spec);
         const managed = commaList(ann?.[A.managedKeys]);
         const record = parseOwnerRecord(ann?.[A.ownerRecord]);
         if (!spec && managed.length === 0 && !record) return;
-        refs.set(key, spec && 'secret' in spec.password ? [refKey('Secret', namespace, spec.password.secret)] : []);
         const cycle = findStoreCycle({ kind: 'ConfigMap', name }, cachedStoreDeps(caches, namespace, reader, config.defaultPassword));
-        if (cycle) return reportRefusal(ctx, CONTROLLER, cm, cycleRefusal({ kind: 'ConfigMap', name }, cycle));
+        if (cycle) return write.warn(cm, cycleRefusal({ kind: 'ConfigMap', name }, cycle));
         const pwDigest = !spec ? undefined : 'literal' in spec.password
           ? valueDigest(spec.password.literal)
           : secrets.get(objectKey(namespace, spec.password.secret))?.digests[spec.password.key];
@@ -93,7 +91,7 @@ export const truststoresController: ControllerModule = {
         let password: string | undefined;
         if (spec) {
           const pw = await resolvePassword(spec.password, namespace, read);
-          if (isRefusal(pw)) return reportRefusal(ctx, CONTROLLER, cm, pw);
+          if (isRefusal(pw)) return write.warn(cm, pw);
           password = pw;
         }
         const change = desiredTruststoreData({
@@ -101,17 +99,12 @@ export const truststoresController: ControllerModule = {
           digests: cm.digests, uid: cm.metadata.uid, managed, record, inputsHash: hash, currentHash: ann?.[A.sourceHash],
         });
         if (change === undefined) return;
-        if (isRefusal(change)) return reportRefusal(ctx, CONTROLLER, cm, change);
-        const rejection = checkDataSize(configMapSizes(cm), change, 'base64') ?? (await applyManagedKeys(ctx, CONTROLLER, ConfigMaps, cm, 'binaryData', change));
-        if (rejection) { rejected.remember(key, fingerprint); return reportRefusal(ctx, CONTROLLER, cm, rejection); }
+        if (isRefusal(change)) return write.warn(cm, change);
+        const rejection = checkDataSize(configMapSizes(cm), change, 'base64') ?? (await write.patch(ConfigMaps, cm, managedKeysPatch(cm, 'binaryData', change)));
+        if (rejection) { rejected.remember(key, fingerprint); return write.warn(cm, rejection); }
         rejected.forget(key);
-        reportManagedChange(ctx, CONTROLLER, cm, change, 'TruststoreUpdated');
+        reportManagedChange(write, cm, change, 'TruststoreUpdated');
       },
-    });
-    const onConfigMap = (c: SlimData) => { if (wanted(c.metadata.annotations)) loop.enqueue(objectKey(c.metadata.namespace, c.metadata.name)); };
-    configMaps.on({ add: onConfigMap, update: (_o, n) => onConfigMap(n), delete: onConfigMap });
-    const onSecret = (s: SlimData) => { for (const r of refs.referrers(refKey('Secret', s.metadata.namespace!, s.metadata.name))) loop.enqueue(r); };
-    secrets.on({ add: onSecret, update: (_o, n) => onSecret(n), delete: onSecret });
-    return [loop];
+    }];
   },
 };

@@ -11,8 +11,9 @@
 //   this cache wait (and say why) while the others run; it syncs once the permission is granted.
 import type { KubeClient } from './client.js';
 import { ApiError } from './client.js';
-import type { KubeObject, ResourceType } from './types.js';
-import { keyOf, resourcePath } from './types.js';
+import type { KubeObject, ObjectRef, ResourceType } from './types.js';
+import { keyOf, refOf, resourcePath } from './types.js';
+import { ReferenceIndex } from './refindex.js';
 import type { Logger } from '../log.js';
 import { errorText } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -59,6 +60,8 @@ const isForbidden = (err: unknown): err is ApiError => err instanceof ApiError &
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
   private readonly handlers: InformerHandlers<T>[] = [];
+  // refsOf as a method: bivariant, so an Informer<SlimData> is still an Informer<KubeObject>
+  private readonly indexes: { index: ReferenceIndex; refsOf(obj: T): ObjectRef[] }[] = [];
   private readonly aborts = new Set<AbortController>();
   private stopped = false;
   private pendingScopes: number;
@@ -77,6 +80,20 @@ export class Informer<T extends KubeObject> {
   }
 
   get resourceName(): string { return this.opts.resource.plural; }
+
+  get resource(): ResourceType { return this.opts.resource; }
+
+  /**
+   * An index of what each cached object references, kept by the cache itself: updated from
+   * the object on every add, update and delete, before any handler runs, so it is never
+   * staler than the cache (whatever a reconcile did or returned).
+   */
+  addIndex(refsOf: (obj: T) => ObjectRef[]): ReferenceIndex {
+    const index = new ReferenceIndex();
+    this.indexes.push({ index, refsOf });
+    for (const obj of this.store.values()) index.set(refOf(this.opts.resource.kind, obj), refsOf(obj));
+    return index;
+  }
 
   on(handlers: InformerHandlers<T>): void { this.handlers.push(handlers); }
 
@@ -121,6 +138,11 @@ export class Informer<T extends KubeObject> {
   }
 
   private emit(kind: 'add' | 'update' | 'delete', a: T, b?: T): void {
+    const ref = refOf(this.opts.resource.kind, a);
+    for (const { index, refsOf } of this.indexes) {
+      if (kind === 'delete') index.remove(ref);
+      else index.set(ref, refsOf(b ?? a));
+    }
     for (const h of this.handlers) {
       try {
         if (kind === 'add') h.add?.(a);

@@ -82,8 +82,6 @@ export class LeaderElector {
 
   constructor(private readonly opts: ElectorOptions) { this.now = opts.now ?? Date.now; }
 
-  get isLeader(): boolean { return this.leading; }
-
   start(): void { void this.round(); }
 
   /** Stops campaigning; a leader gives the Lease up so a standby takes over at once. */

@@ -17,6 +17,22 @@ export interface SlimData extends KubeObject {
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+/** Whether two objects hold the same keys with the same values, by their per-key digests. */
+export function sameDigests(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/**
+ * The one way annotary hashes several inputs into a digest (inputs of stores, watched data of
+ * a workload): sha256 over the parts, each length-prefixed so ("ab","c") and ("a","bc") differ.
+ */
+export function digestOfParts(parts: Iterable<string>): string {
+  const h = createHash('sha256');
+  for (const s of parts) h.update(`${s.length}:${s}`);
+  return h.digest('hex').slice(0, 32);
+}
+
 export function valueDigest(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 32);
 }

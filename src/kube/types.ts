@@ -69,3 +69,21 @@ export function splitKey(key: string): { namespace: string; name: string } {
 export function keyOf(obj: KubeObject): string {
   return objectKey(obj.metadata.namespace, obj.metadata.name);
 }
+
+/** A typed reference to one namespaced object: what indexes and work queues are keyed by. */
+export interface ObjectRef { kind: string; namespace: string; name: string }
+
+/** Any object of `kind` in the namespace: a reference by pattern (Reloader's regexps). */
+export const ANY_NAME = '*';
+
+export function refOf(kind: string, obj: KubeObject): ObjectRef {
+  return { kind, namespace: obj.metadata.namespace ?? '', name: obj.metadata.name };
+}
+
+/** "Kind/namespace/name": no part can hold a "/" (kinds and DNS names cannot). */
+export function refId(r: ObjectRef): string { return `${r.kind}/${r.namespace}/${r.name}`; }
+
+export function parseRefId(id: string): ObjectRef {
+  const [kind = '', namespace = '', name = ''] = id.split('/');
+  return { kind, namespace, name };
+}

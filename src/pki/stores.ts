@@ -1,7 +1,7 @@
 // The single entry point for controllers and the CLI: PEM in, Java stores out.
 // Pure and deterministic: the same input always yields byte-identical files, so the
 // controller can compare hashes and skip updates (and pod restarts) when nothing changed.
-import { createHash, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { orderChain, validityWarnings, dedupe, subjectLine } from './chain.js';
 import { PkiError } from './errors.js';
 import { checkJavaCertificate, checkJavaKey } from './java.js';
@@ -26,8 +26,6 @@ export interface StoreInput {
 export interface BuiltStores {
   files: Record<string, Buffer>;
   warnings: string[];
-  leafNotAfter: Date;
-  leafNotBefore: Date;
 }
 
 export const FILE_NAMES = {
@@ -103,8 +101,6 @@ function build(input: StoreInput): BuiltStores {
   return {
     files,
     warnings: [...warnings, ...caWarnings].map(warningText),
-    leafNotAfter: new Date(leaf.validTo),
-    leafNotBefore,
   };
 }
 
@@ -119,29 +115,4 @@ export function buildTruststore(caPem: string, password: string, formats: StoreF
     if (err instanceof PkiError) throw err;
     throw new PkiError('MalformedPEM', 'unexpected failure while building truststore');
   }
-}
-
-/**
- * A stable fingerprint of everything that shapes the output: sha256 over the keys in sorted
- * order, each key and value length-prefixed so ("ab","c") and ("a","bc") cannot collide.
- * Undefined values are recorded as absent, distinct from empty strings.
- */
-export function sourceHash(parts: Record<string, string | Buffer | undefined>): string {
-  const h = createHash('sha256');
-  const u32 = (n: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(n);
-    return b;
-  };
-  for (const k of Object.keys(parts).sort()) {
-    const name = Buffer.from(k, 'utf8');
-    h.update(u32(name.length)).update(name);
-    const v = parts[k];
-    if (v === undefined) h.update(Buffer.from([0]));
-    else {
-      const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
-      h.update(Buffer.from([1])).update(u32(bytes.length)).update(bytes);
-    }
-  }
-  return h.digest('hex');
 }

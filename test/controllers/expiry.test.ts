@@ -1,6 +1,6 @@
 // The pure parts of the expiry controller: the leaf's validity, the threshold, the verdict.
 import { expiryVerdict, leafValidity, warningThreshold } from '../../src/controllers/expiry.js';
-import { isRefusal } from '../../src/controllers/refusal.js';
+import { isRefusal } from '../../src/kube/refusal.js';
 import { chainFixture, shortLivedCert } from '../pki/fixtures.js';
 
 const H = 3_600_000;

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../src/controllers/ingresses.js';
 import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody, isIngressTlsHost } from '../../src/controllers/ingresses.js';
-import { isRefusal } from '../../src/controllers/refusal.js';
+import { isRefusal } from '../../src/kube/refusal.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
 import type { SlimData } from '../../src/kube/slim.js';
 import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';

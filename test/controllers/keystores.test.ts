@@ -8,7 +8,7 @@ import {
   KEYSTORE_INPUTS, keystoreInputsHash, parseKeystoreSpec, parseTrustRef, storeKeys,
   type DigestLookup, type KeystoreSpec, type SecretWants,
 } from '../../src/controllers/store-specs.js';
-import { isRefusal, type Refusal } from '../../src/controllers/refusal.js';
+import { isRefusal, type Refusal } from '../../src/kube/refusal.js';
 import { valueDigest } from '../../src/kube/slim.js';
 import { readJks } from '../../src/pki/jks.js';
 import { chainFixture } from '../pki/fixtures.js';

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { PodRef, RefKind } from '../../src/controllers/pod-refs.js';
-import { isRefusal } from '../../src/controllers/refusal.js';
+import { isRefusal } from '../../src/kube/refusal.js';
 import type { ObjectView, ReloadPolicy } from '../../src/controllers/reloader-rules.js';
 import { PATTERN_BUDGET, parseReloadPolicy, programBound, selectWatched } from '../../src/controllers/reloader-rules.js';
 

@@ -5,7 +5,7 @@ import { A, AnnotationReader } from '../../src/annotations.js';
 import type { DigestLookup } from '../../src/controllers/store-specs.js';
 import { keystoreInputsHash, parseKeystoreSpec } from '../../src/controllers/store-specs.js';
 import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
-import { isRefusal } from '../../src/controllers/refusal.js';
+import { isRefusal } from '../../src/kube/refusal.js';
 import type { ReloadChange, ReloadObserved, WatchedData } from '../../src/controllers/reload.js';
 import { RESTARTED_AT, changeCause, configDigest, desiredReload, keystorePending, objectDigests, restartedAtValue } from '../../src/controllers/reload.js';
 import type { SlimData } from '../../src/kube/slim.js';

@@ -1,17 +1,11 @@
 // desiredRoute: what annotary writes into a Route's spec.tls, decided from the Route and
 // the referenced Secrets alone.
-import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
-import { isRefusal } from '../../src/controllers/refusal.js';
+import { isRefusal } from '../../src/kube/refusal.js';
 import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import type { Route, RouteChange, RouteField, RouteTLS } from '../../src/controllers/routes.js';
-import { ROUTE_FIELDS, describeRouteChange, desiredRoute, routePatchBody, routeWants, routesController } from '../../src/controllers/routes.js';
-import type { ControllerContext } from '../../src/controllers/context.js';
-import { ApiError } from '../../src/kube/client.js';
-import { ControllerLoop } from '../../src/kube/controller.js';
-import { createMetrics } from '../../src/metrics.js';
-import { silentLogger } from '../kube/helpers.js';
+import { ROUTE_FIELDS, describeRouteChange, desiredRoute, routePatchBody, routeWants } from '../../src/controllers/routes.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
 import type { SlimData } from '../../src/kube/slim.js';
 import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
@@ -302,57 +296,5 @@ describe('properties', () => {
       if (isRefusal(c)) expect(c.message).not.toMatch(/BEGIN|MII/);
       if (isNeedsData(c)) expect(digestsOnly).toBe(true);
     }), { numRuns: 300 });
-  });
-});
-
-describe('the Route API is detected at setup, and polled for when it is not served', () => {
-  afterEach(() => jest.useRealTimers());
-
-  function fakeContext(served: () => boolean) {
-    const informer = () => ({ on: jest.fn(), get: jest.fn(), start: jest.fn() });
-    const routesInformer = informer();
-    const of = jest.fn(() => routesInformer);
-    const request = jest.fn(async () => { if (!served()) throw new ApiError(404, 'NotFound', 'not served'); return {}; });
-    const log = silentLogger();
-    const metrics = createMetrics();
-    const ctx = {
-      client: { request }, caches: { secrets: () => informer(), of }, annotations: reader, log, metrics,
-      loop: (r: ConstructorParameters<typeof ControllerLoop>[0]) => new ControllerLoop(r, log, metrics, { workers: 1, baseDelayMs: 10, maxDelayMs: 10 }),
-    } as unknown as ControllerContext;
-    return { ctx, of, request, routesInformer };
-  }
-
-  test('served: the Route cache is registered for the operator to start', async () => {
-    const { ctx, of, routesInformer } = fakeContext(() => true);
-    await routesController.setup(ctx);
-    expect(of).toHaveBeenCalledTimes(1);
-    expect(routesInformer.start).not.toHaveBeenCalled(); // the operator starts its caches
-  });
-
-  test('not served: checked every 30 s; once served, Routes are watched (once); stop ends the polling', async () => {
-    jest.useFakeTimers();
-    let served = false;
-    const { ctx, of, request, routesInformer } = fakeContext(() => served);
-    const [loop] = await routesController.setup(ctx);
-    expect(of).not.toHaveBeenCalled();
-    await jest.advanceTimersByTimeAsync(30_000);
-    expect(request).toHaveBeenCalledTimes(2);
-    expect(of).not.toHaveBeenCalled();
-    served = true;
-    await jest.advanceTimersByTimeAsync(30_000);
-    expect(of).toHaveBeenCalledTimes(1);
-    expect(routesInformer.start).toHaveBeenCalledTimes(1);
-    await jest.advanceTimersByTimeAsync(90_000);
-    expect(request).toHaveBeenCalledTimes(3);
-    await loop.stop();
-  });
-
-  test('stopping before the API appears stops the polling', async () => {
-    jest.useFakeTimers();
-    const { ctx, request } = fakeContext(() => false);
-    const [loop] = await routesController.setup(ctx);
-    await loop.stop();
-    await jest.advanceTimersByTimeAsync(120_000);
-    expect(request).toHaveBeenCalledTimes(1);
   });
 });

@@ -20,7 +20,7 @@
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { AnnotationReader } from '../../src/annotations.js';
-import { isRefusal } from '../../src/controllers/refusal.js';
+import { isRefusal } from '../../src/kube/refusal.js';
 import type { ReloadPolicy } from '../../src/controllers/reloader-rules.js';
 import { PATTERN_BUDGET, parseReloadPolicy, programBound, selectWatched } from '../../src/controllers/reloader-rules.js';
 

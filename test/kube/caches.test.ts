@@ -1,0 +1,67 @@
+// API discovery belongs to the cache layer: a resource the cluster may serve only later (the
+// Route CRD) is looked for at setup, polled for every 30 s while it is not served, and its
+// cache is created and started once it is.
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { SharedCaches } from '../../src/kube/caches.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import { ApiError } from '../../src/kube/client.js';
+import { Routes } from '../../src/kube/types.js';
+import { createMetrics } from '../../src/metrics.js';
+import { silentLogger } from './helpers.js';
+
+function fakeCaches(served: () => boolean) {
+  const request = jest.fn(async () => { if (!served()) throw new ApiError(404, 'NotFound', 'not served'); return {}; });
+  const list = jest.fn(async () => ({ metadata: { resourceVersion: '1' }, items: [] }));
+  // a watch that stays open until the cache stops it
+  const watch = async (_path: string, _query: unknown, _onEvent: unknown, done: (err?: unknown) => void) => {
+    const a = new AbortController();
+    a.signal.addEventListener('abort', () => done(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+    return a;
+  };
+  const client = { request, list, watch } as unknown as KubeClient;
+  const caches = new SharedCaches({ client, namespaces: [], resyncMs: 0, log: silentLogger(), metrics: createMetrics() });
+  return { caches, request, list };
+}
+
+describe('the Route API is detected by the cache layer, and polled for when it is not served', () => {
+  afterEach(() => { jest.useRealTimers(); });
+
+  test('served: the Route cache exists at once and starts with the others', async () => {
+    const { caches, list } = fakeCaches(() => true);
+    const routes = await caches.whenServed(Routes);
+    expect(caches.all()).toEqual([routes]);
+    expect(list).not.toHaveBeenCalled(); // the operator starts its caches
+    caches.start();
+    expect(list).toHaveBeenCalledTimes(1);
+    await caches.stop();
+  });
+
+  test('not served: checked every 30 s; once served, the cache is created and started (the others run already)', async () => {
+    jest.useFakeTimers();
+    let served = false;
+    const { caches, request, list } = fakeCaches(() => served);
+    caches.start();
+    let routes: unknown;
+    void caches.whenServed(Routes).then((r) => (routes = r));
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect(request).toHaveBeenCalledTimes(2);
+    expect(routes).toBeUndefined();
+    served = true;
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect(routes).toBe(caches.all()[0]);
+    expect(list).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(90_000);
+    expect(request).toHaveBeenCalledTimes(3); // no polling once served
+    await caches.stop();
+  });
+
+  test('stopping the caches before the API appears stops the polling', async () => {
+    jest.useFakeTimers();
+    const { caches, request } = fakeCaches(() => false);
+    void caches.whenServed(Routes);
+    await jest.advanceTimersByTimeAsync(0);
+    await caches.stop();
+    await jest.advanceTimersByTimeAsync(120_000);
+    expect(request).toHaveBeenCalledTimes(1);
+  });
+});
