@@ -24,7 +24,7 @@ USER 65532:65532
 EXPOSE 8080
 # --optimize-for-size: V8's lean-heap heuristics (collect sooner, grow the heap less). An operator
 # is mostly idle and memory-bound; at 10k Secrets this halves RSS after sync for ~0.3 s more
-# start-up (make bench, README). Not settable in NODE_OPTIONS, so it is on the command line here,
+# start-up (make bench, docs/benchmarks.md). Not settable in NODE_OPTIONS, so it is on the command line here,
 # in the bin's shebang, and wherever the tests and the demo start the operator.
 ENTRYPOINT ["node", "--optimize-for-size", "dist/cli.js"]
 CMD ["run"]

@@ -117,7 +117,7 @@ describe('ownership fuzz: user keys are never touched, annotary keys are exactly
   });
 
   afterAll(() => {
-    // the figures for the README's Reliability section
+    // the figures for docs/reliability.md
     console.log(`ownership fuzz: ${RUNS} runs × ${STEPS} steps (seed ${SEED}), ${steps} operations checked`);
   });
 });

@@ -1,5 +1,5 @@
-// Every annotation key annotary reads or writes, in one table. The README's annotation
-// reference is generated from the same rows (see `annotary annotations`), so code and docs
+// Every annotation key annotary reads or writes, in one table. The annotation reference
+// (docs/annotations.md) is generated from the same rows (see `annotary annotations`), so code and docs
 // cannot drift. Compat keys (cert-utils-operator, stakater Reloader) keep the meaning
 // they have in the original tool and are ignored when --compat=false.
 
@@ -117,7 +117,7 @@ export const ANNOTATIONS: AnnotationSpec[] = [
   { key: A.rlIgnore, origin: 'reloader', on: ['Secret', 'ConfigMap'], values: '`true`', description: 'This object never triggers a rollout.' },
 ];
 
-/** The README's annotation reference (`annotary annotations`). */
+/** docs/annotations.md's table (`annotary annotations`). */
 export function annotationsTable(): string {
   const rows = ANNOTATIONS.map((a) => `| \`${a.key}\` | ${a.on.join(', ')} | ${a.origin}${a.written ? ' (written)' : ''} | ${a.values} | ${a.description} |`);
   return ['| key | on | origin | values | meaning |', '|---|---|---|---|---|', ...rows].join('\n');

@@ -1,9 +1,10 @@
 #!/usr/bin/env -S node --optimize-for-size
-// annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`.
+// annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`, `events`.
 import { readFileSync } from 'node:fs';
 import { annotationsTable } from './annotations.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { CONTROLLER_MODULES } from './controllers/index.js';
+import { eventReasonsTable } from './event-reasons.js';
 import { keystoreCommand } from './keystore-cli.js';
 import { createLogger, errorText } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -42,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': return run(rest);
     case 'keystore': return keystoreCommand(rest);
     case 'annotations': console.log(annotationsTable()); return 0;
+    case 'events': console.log(eventReasonsTable()); return 0;
     case '--version': case 'version': console.log(version()); return 0;
     case undefined: case '--help': case '-h': case 'help': console.log(helpText()); return 0;
     default: console.error(`annotary: unknown command "${cmd}"\n`); console.error(helpText()); return 2;

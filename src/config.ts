@@ -150,6 +150,7 @@ export function helpText(): string {
     '  annotary keystore --cert F --key F [--ca F] --password PW --out-dir DIR',
     '                                       write Java stores offline (see annotary keystore --help)',
     '  annotary annotations                 print every annotation key as a markdown table',
+    '  annotary events                      print every Event reason as a markdown table',
     '  annotary --help | --version',
     '',
     'Flags of `annotary run` (flag > environment variable > default):',

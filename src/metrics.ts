@@ -1,4 +1,4 @@
-// Every Prometheus metric the operator exposes, in one place so the README catalogue
+// Every Prometheus metric the operator exposes, in one place so the docs/metrics.md catalogue
 // and the code cannot drift. Label values are bounded: controller names, resource
 // kinds, fixed reason strings — never object names except where documented.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

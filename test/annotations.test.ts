@@ -78,7 +78,7 @@ describe('commaList splits and trims', () => {
 });
 
 describe('`annotary annotations` prints a markdown row per key', () => {
-  test('annotationsTable() is the markdown the README embeds', () => {
+  test('annotationsTable() is the markdown docs/annotations.md embeds', () => {
     const table = annotationsTable();
     const lines = table.split('\n');
     expect(lines[0]).toBe('| key | on | origin | values | meaning |');

@@ -11,7 +11,7 @@
 // gone) the copies and annotary's entries are removed. This is a security boundary.
 //
 // A refused Ingress is not written at all (except that copies of withdrawn sources are removed);
-// its Event reasons are in the Event table (README).
+// its Event reasons: docs/events.md, generated from src/event-reasons.ts.
 import { A, AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
 import { listOf } from '../kube/events.js';
@@ -310,7 +310,7 @@ export const ingressesController: ControllerModule = {
 
     /**
      * Creating or deleting a copy. The install grants that only in the namespaces it lists (a
-     * RoleBinding to the ingress-copies ClusterRole, README "Permissions"); elsewhere the
+     * RoleBinding to the ingress-copies ClusterRole, docs/operations.md#permissions); elsewhere the
      * apiserver answers 403 Forbidden: a refusal saying what is missing and where, not an
      * error to retry with backoff.
      */

@@ -1,6 +1,6 @@
 // Certificates from Secrets into OpenShift Routes (route.openshift.io/v1).
 //
-// A refused Route is not written at all (its Event reasons are in the Event table, README).
+// A refused Route is not written at all (its Event reasons: docs/events.md, generated from src/event-reasons.ts).
 //
 // Pure part: routeWants (annotations → sources) and desiredRoute (Route + Secrets → the
 // minimal change of spec.tls, or nothing). Fields annotary filled are listed in

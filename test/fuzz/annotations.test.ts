@@ -1,7 +1,7 @@
 // Annotation fuzzing (fast-check): every controller's annotation parser, fed arbitrary
 // annotation maps (every key annotary reads, with arbitrary and near-miss values, plus noise
 // keys), never throws and answers either a well-formed spec or a Refusal whose reason is one
-// of the Event reasons the README documents for annotations. Both compat settings.
+// of the Event reasons docs/events.md documents for annotations. Both compat settings.
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { A, AnnotationReader } from '../../src/annotations.js';
