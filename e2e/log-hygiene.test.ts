@@ -115,12 +115,12 @@ describe.each(['json', 'text'])('nothing secret in logs or Events (--log-format 
     await mk('bad-mismatch', ks, withData({ 'tls.crt': ec.certPem(2), 'tls.key': rsa.keyPkcs8 }));
     // Routes and Ingresses from the same Secrets, one refused
     const edge = withRouteTLS({ termination: 'edge' });
-    const from = (source: string) => withAnnotations({ 'annotary.io/certs-from-secret': source });
-    await client.create(Routes, ns, route('r', inNamespace(ns), edge, from('web')));
-    await client.create(Routes, ns, route('r-bad', inNamespace(ns), edge, from('bad-mismatch')));
-    await client.create(Ingresses, ns, ingress('i', inNamespace(ns), withRules({ host: 'i.example' }), from('web'),
+    const certsFrom = (source: string) => withAnnotations({ 'annotary.io/certs-from-secret': source });
+    await client.create(Routes, ns, route('r', inNamespace(ns), edge, certsFrom('web')));
+    await client.create(Routes, ns, route('r-bad', inNamespace(ns), edge, certsFrom('bad-mismatch')));
+    await client.create(Ingresses, ns, ingress('i', inNamespace(ns), withRules({ host: 'i.example' }), certsFrom('web'),
       withAnnotations({ 'annotary.io/destination-ca-from-secret': 'web' })));
-    await client.create(Ingresses, ns, ingress('i-bad', inNamespace(ns), withRules({ host: 'ib.example' }), from('bad-enc')));
+    await client.create(Ingresses, ns, ingress('i-bad', inNamespace(ns), withRules({ host: 'ib.example' }), certsFrom('bad-enc')));
     // a workload that reloads on the keystore Secret and the password Secret
     await client.create(Deployments, ns, deployment('java', inNamespace(ns), withAnnotations({ 'annotary.io/reload': 'auto' }),
       withEnvFromSecrets('pw'), withSecretVolumes('web')));

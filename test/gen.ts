@@ -9,12 +9,17 @@ export type Data = Record<string, string>;
 export type Secret = KubeObject & { type?: string; data?: Data };
 export type ConfigMap = KubeObject & { data?: Data; binaryData?: Data };
 export type Route = KubeObject & { spec: { host?: string; to?: { kind: string; name: string }; tls?: Data } };
-export interface IngressTLS { hosts?: string[]; secretName?: string }
-export interface IngressRule { host?: string; http?: unknown }
+interface IngressTLS { hosts?: string[]; secretName?: string }
+interface IngressRule { host?: string; http?: unknown }
 export type Ingress = KubeObject & { spec: { tls?: IngressTLS[]; rules?: IngressRule[] } };
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
-interface Container { name: string; image: string; envFrom?: ({ secretRef: { name: string } } | { configMapRef: { name: string } })[]; volumeMounts?: { name: string; mountPath: string }[] }
-export interface PodSpec { containers: Container[]; volumes?: { name: string; secret: { secretName: string } }[] }
+interface Container {
+  name: string;
+  image: string;
+  envFrom?: ({ secretRef: { name: string } } | { configMapRef: { name: string } })[];
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface PodSpec { containers: Container[]; volumes?: { name: string; secret: { secretName: string } }[] }
 export type Workload = KubeObject & {
   spec: {
     replicas?: number;
@@ -31,7 +36,7 @@ export function b64(s: string | Buffer): string {
   return Buffer.from(s).toString('base64');
 }
 
-/** Each value base64-encoded, as a Secret's data (or a ConfigMap's binaryData) holds it. */
+/** Each value base64-encoded, as a Secret's data holds it. */
 export function b64Values(values: Record<string, string | Buffer>): Data {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)]));
 }
@@ -49,11 +54,6 @@ export function tlsData(f: ChainFixture): Data {
 function build<T extends KubeObject>(o: T, mods: Mod<T>[]): T {
   for (const m of mods) m(o);
   return o;
-}
-
-/** A copy of `base` with more modifiers applied (cert-manager's gen.SecretFrom and the like). */
-export function from<T extends KubeObject>(base: T, ...mods: Mod<T>[]): T {
-  return build(structuredClone(base), mods);
 }
 
 export function secret(name: string, ...mods: Mod<Secret>[]): Secret {
@@ -123,11 +123,6 @@ export const withData = (values: Record<string, string | Buffer>): Mod<Secret | 
 
 /** Values already base64-encoded (as read from the apiserver, or as a controller computed them), set as they are. */
 export const withBase64Data = (data: Data): Mod<Secret> => (s) => { s.data = { ...s.data, ...data }; };
-
-/** A ConfigMap's binaryData (base64-encoded here). */
-export const withBinaryData = (values: Record<string, string | Buffer>): Mod<ConfigMap> => (c) => {
-  c.binaryData = { ...c.binaryData, ...b64Values(values) };
-};
 
 /** tls.crt, tls.key and ca.crt of a fixture chain (see tlsPem); the type stays what ofType sets. */
 export const withTLS = (f: ChainFixture): Mod<Secret> => withData(tlsPem(f));

@@ -22,7 +22,8 @@ export function mergePatch<T>(target: T, patch: unknown): T {
 export function patched<T extends { metadata: { resourceVersion?: string } }>(obj: T, patch: unknown): T {
   const rv = isObject(patch) && isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
   if (rv !== undefined && rv !== obj.metadata.resourceVersion) {
-    throw new Error(`409 Conflict: the patch is preconditioned on resourceVersion ${String(rv)}, the object is at ${obj.metadata.resourceVersion}`);
+    throw new Error(`409 Conflict: the patch is preconditioned on resourceVersion ${String(rv)}, `
+      + `the object is at ${obj.metadata.resourceVersion}`);
   }
   return mergePatch(obj, patch);
 }
