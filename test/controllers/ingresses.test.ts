@@ -10,8 +10,8 @@ import type { SlimData } from '../../src/kube/slim.js';
 import { ec, full, lean, next, rsa } from './tls-fixtures.js';
 import type { Data, Mod, Secret } from '../gen.js';
 import {
-  b64, ingress as ingressOf, inNamespace, secret, tlsPem, withAnnotations, withData, withIngressTLS, withLabels, withOwners,
-  withResourceVersion, withRules, withUid,
+  b64, ingress as ingressOf, inNamespace, ofType, secret, tlsPem, withAnnotations, withBase64Data, withData, withIngressTLS, withLabels,
+  withOwners, withResourceVersion, withRules, withUid,
 } from '../gen.js';
 import { patched } from '../merge-patch.js';
 
@@ -44,7 +44,8 @@ function apply(w: World, c: IngressChange): World {
   const copies = { ...w.copies };
   for (const cw of c.writeCopies) {
     const kind = cw.name.endsWith('-tls') ? 'tls' : 'ca';
-    copies[kind] = full({ apiVersion: 'v1', kind: 'Secret', type: cw.type, metadata: { name: cw.name, namespace: NS, ownerReferences: [{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop', uid: 'ing-uid', controller: true }] }, data: cw.data });
+    const owner = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop', uid: 'ing-uid', controller: true };
+    copies[kind] = full(secret(cw.name, inNamespace(NS), ofType(cw.type), withOwners(owner), withBase64Data(cw.data)));
   }
   for (const n of c.deleteCopies) delete copies[n.endsWith('-tls') ? 'tls' : 'ca'];
   return { ...w, ingress: ing, copies };
