@@ -12,6 +12,7 @@ import type { KubeObject } from '../src/kube/types.js';
 import { Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
+import { tlsData } from '../test/gen.js';
 import { LatencyResults, Observer, annotation, baselineClient, picks, report, rotationRound, seed, sha256 } from './lib.js';
 
 const N = Number(process.env.BENCH_SECRETS ?? 1000);
@@ -20,11 +21,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const SOURCE_HASH = 'annotary.io/source-hash';
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const CHAINS = ['main', 'bench-b', 'bench-c'].map((tag) => {
-  const f = chainFixture('rsa2048', tag);
-  return { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) };
-});
+const CHAINS = ['main', 'bench-b', 'bench-c'].map((tag) => tlsData(chainFixture('rsa2048', tag)));
 const pemDigest = (o: KubeObject) => { const d = (o as KubeObject & { data?: Record<string, string> }).data ?? {}; return sha256(`${d['tls.crt']}|${d['tls.key']}|${d['ca.crt']}`); };
 
 async function main(): Promise<void> {

@@ -22,6 +22,7 @@ import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { KUBECONFIG, ROOT, adminClient, deleteNamespace, newNamespace, startOperator, sumMetric, waitFor, type OperatorProcess } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
+import { tlsData } from '../test/gen.js';
 import { MiB, apiserverWrites, median, mmm, randomB64, ratios, report, seed, sleep, type Row } from './lib.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -32,9 +33,7 @@ const DEPLOYMENTS = Number(process.env.BENCH_DEPLOYMENTS ?? 2000);
 const WRITE_RESOURCES = ['secrets', 'deployments', 'routes'];
 const RESYNC_S = 5;
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const f = chainFixture('rsa2048');
-const TLS = { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) };
+const TLS = tlsData(chainFixture('rsa2048'));
 
 const secret = (ns: string) => (i: number): KubeObject => i < ANNOTATED
   ? { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: TLS } as KubeObject

@@ -11,16 +11,14 @@ import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { ConfigMaps, DaemonSets, Deployments, Ingresses, Routes, Secrets, StatefulSets } from '../src/kube/types.js';
 import { readJks } from '../src/pki/jks.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, eventsFor, newNamespace, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, deleteNamespace, eventsFor, newNamespace, startOperator, waitFor } from './harness/cluster.js';
 import { anchorFixture, chainFixture, shortLivedCert } from '../test/pki/fixtures.js';
 import { selfSigned } from '../test/pki/helpers.js';
-
-type Data = Record<string, string>;
-type Secret = KubeObject & { type?: string; data?: Data };
-type ConfigMap = KubeObject & { data?: Data; binaryData?: Data };
-type Route = KubeObject & { spec: { host?: string; to?: unknown; tls?: Data } };
-type Ingress = KubeObject & { spec: { tls?: { hosts?: string[]; secretName?: string }[] } };
-type Workload = KubeObject & { spec: { template: { metadata?: { annotations?: Data } } } };
+import type { ConfigMap, Data, Ingress, Mod, Route, Secret, Workload, WorkloadKind } from '../test/gen.js';
+import {
+  b64, b64Values, configMap, ingress, inNamespace, ofType, route, secret, tlsData, withAnnotations, withData, withEnvFromSecrets,
+  withRouteTLS, withTLS, workload,
+} from '../test/gen.js';
 
 const client = adminClient();
 const ec = chainFixture('p256');
@@ -29,33 +27,19 @@ let ns: string;
 let other: string; // a second watched namespace: cross-namespace sources
 let op: OperatorProcess;
 
-const enc = (d: Data) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, b64(v)]));
-const tlsData = (f = ec) => enc({ 'tls.crt': f.certPem(2), 'tls.key': f.keyPkcs8, 'ca.crt': f.ca });
-const mkSecret = (name: string, data: Data, annotations: Data = {}, namespace = ns, type?: string) =>
-  client.create<Secret>(Secrets, namespace, { apiVersion: 'v1', kind: 'Secret', ...(type ? { type } : {}), metadata: { name, namespace, annotations }, data });
+const TLS = ofType('kubernetes.io/tls');
+/** creates a Secret in ns (inNamespace among `mods` puts it elsewhere) */
+const mkSecret = (name: string, annotations: Data, ...mods: Mod<Secret>[]) => {
+  const s = secret(name, inNamespace(ns), withAnnotations(annotations), ...mods);
+  return client.create<Secret>(Secrets, s.metadata.namespace, s);
+};
 const getSecret = (name: string, namespace = ns) => client.get<Secret>(Secrets, namespace, name);
 const mkRoute = (name: string, annotations: Data, tls: Data | null = { termination: 'edge' }) =>
-  client.create<Route>(Routes, ns, {
-    apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name, namespace: ns, annotations },
-    spec: { host: `${name}.example`, to: { kind: 'Service', name: 'svc' }, ...(tls ? { tls } : {}) },
-  });
+  client.create<Route>(Routes, ns, route(name, inNamespace(ns), withAnnotations(annotations), withRouteTLS(tls)));
 const mkIngress = (name: string, annotations: Data) =>
-  client.create<Ingress>(Ingresses, ns, {
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: ns, annotations },
-    spec: { rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } }] } }] },
-  } as unknown as Ingress);
-function mkWorkload(rt: ResourceType, name: string, annotations: Data, secrets: string[] = []) {
-  const labels = { app: name };
-  const spec: Record<string, unknown> = {
-    selector: { matchLabels: labels },
-    template: { metadata: { labels }, spec: {
-      containers: [{ name: 'app', image: 'registry.invalid/app:1', envFrom: secrets.map((s) => ({ secretRef: { name: s } })) }],
-    } },
-  };
-  if (rt !== DaemonSets) spec.replicas = 1;
-  if (rt === StatefulSets) spec.serviceName = name;
-  return client.create<Workload>(rt, ns, { apiVersion: 'apps/v1', kind: rt.kind, metadata: { name, namespace: ns, annotations }, spec } as unknown as Workload);
-}
+  client.create<Ingress>(Ingresses, ns, ingress(name, inNamespace(ns), withAnnotations(annotations)));
+const mkWorkload = (rt: ResourceType, name: string, annotations: Data, secrets: string[] = []) => client.create<Workload>(rt, ns,
+  workload(rt.kind as WorkloadKind, name, inNamespace(ns), withAnnotations(annotations), withEnvFromSecrets(...secrets)));
 const observedHash = async (rt: ResourceType, name: string) => (await client.get<Workload>(rt, ns, name)).metadata.annotations?.['annotary.io/observed-config-hash'];
 
 const expired = () => selfSigned('expired.example', new Date(Date.UTC(2020, 0, 1)), new Date(Date.UTC(2021, 0, 1)));
@@ -67,9 +51,9 @@ beforeAll(async () => {
   other = await newNamespace(client, 'bad-src');
   op = await startOperator(['--namespaces', `${ns},${other}`, '--controllers', 'keystores,routes,ingresses,reload,expiry', '--reload-settle', '0s', '--log-level', 'debug']);
   // shared inputs of the cases
-  await mkSecret('good-tls', tlsData(), {}, ns, 'kubernetes.io/tls');
-  await mkSecret('pw', enc({ password: 'pw-1' }));
-  await mkSecret('private', tlsData(), {}, other, 'kubernetes.io/tls');
+  await mkSecret('good-tls', {}, TLS, withTLS(ec));
+  await mkSecret('pw', {}, withData({ password: 'pw-1' }));
+  await mkSecret('private', {}, inNamespace(other), TLS, withTLS(ec));
 });
 
 afterAll(async () => {
@@ -102,49 +86,48 @@ const cases: Case[] = [
   // ---- keystores: annotations and references (the PEM cases are in keystores.test.ts)
   {
     title: 'password Secret without the named key', controller: 'keystores', reason: 'PasswordKeyMissing',
-    make: (n) => mkSecret(n, tlsData(), { ...ks, 'annotary.io/keystore-password-secret': 'pw/nope' }),
+    make: (n) => mkSecret(n, { ...ks, 'annotary.io/keystore-password-secret': 'pw/nope' }, withTLS(ec)),
     fix: (n) => annotate(Secrets, n, { 'annotary.io/keystore-password-secret': 'pw/password' }), fixed: hasStore,
   },
   {
     title: 'invalid keystore alias', controller: 'keystores', reason: 'InvalidAnnotation',
-    make: (n) => mkSecret(n, tlsData(), { ...ks, 'annotary.io/keystore-alias': 'no spaces allowed!' }),
+    make: (n) => mkSecret(n, { ...ks, 'annotary.io/keystore-alias': 'no spaces allowed!' }, withTLS(ec)),
     fix: (n) => annotate(Secrets, n, { 'annotary.io/keystore-alias': 'server' }), fixed: hasStore,
   },
   {
     title: 'empty literal password', controller: 'keystores', reason: 'InvalidAnnotation',
-    make: (n) => mkSecret(n, tlsData(), { ...ks, 'annotary.io/keystore-password': '' }),
+    make: (n) => mkSecret(n, { ...ks, 'annotary.io/keystore-password': '' }, withTLS(ec)),
     fix: (n) => annotate(Secrets, n, { 'annotary.io/keystore-password': 'literal-pw' }), fixed: hasStore,
   },
   {
     title: 'non-ASCII password for PKCS#12', controller: 'keystores', reason: 'InvalidPassword',
-    make: (n) => mkSecret(n, tlsData(), { 'annotary.io/keystores': 'pkcs12', 'annotary.io/keystore-password': 'pässwörd' }),
+    make: (n) => mkSecret(n, { 'annotary.io/keystores': 'pkcs12', 'annotary.io/keystore-password': 'pässwörd' }, withTLS(ec)),
     fix: (n) => annotate(Secrets, n, { 'annotary.io/keystore-password': 'passwoerd' }),
     fixed: async (n) => !!(await getSecret(n)).data?.['keystore.p12'],
   },
   {
     title: 'cert-info is not a boolean', controller: 'keystores', reason: 'InvalidAnnotation',
-    make: (n) => mkSecret(n, tlsData(), { 'annotary.io/cert-info': 'sometimes' }),
+    make: (n) => mkSecret(n, { 'annotary.io/cert-info': 'sometimes' }, withTLS(ec)),
     fix: (n) => annotate(Secrets, n, { 'annotary.io/cert-info': 'true' }),
     fixed: async (n) => !!(await getSecret(n)).data?.['tls.crt.info'],
   },
   {
     title: 'truststore-from names a Secret without the key', controller: 'keystores', reason: 'TruststoreSourceMissing',
-    make: (n) => mkSecret(n, tlsData(), { ...ks, 'annotary.io/truststore-from': 'pw:ca.crt' }),
+    make: (n) => mkSecret(n, { ...ks, 'annotary.io/truststore-from': 'pw:ca.crt' }, withTLS(ec)),
     fix: (n) => annotate(Secrets, n, { 'annotary.io/truststore-from': 'good-tls' }), fixed: hasStore,
   },
   // ---- ConfigMap truststores
   {
     title: 'ConfigMap without its source-ca-key', controller: 'truststores', reason: 'MissingKey',
-    make: (n) => client.create<ConfigMap>(ConfigMaps, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: ns, annotations: { 'annotary.io/truststore': 'jks', 'annotary.io/source-ca-key': 'service-ca.crt' } }, data: { 'ca-bundle.crt': ec.ca } }),
+    make: (n) => client.create<ConfigMap>(ConfigMaps, ns, configMap(n, inNamespace(ns), withData({ 'ca-bundle.crt': ec.ca }),
+      withAnnotations({ 'annotary.io/truststore': 'jks', 'annotary.io/source-ca-key': 'service-ca.crt' }))),
     fix: (n) => annotate(ConfigMaps, n, { 'annotary.io/source-ca-key': null }),
     fixed: async (n) => !!(await client.get<ConfigMap>(ConfigMaps, ns, n)).binaryData?.['truststore.jks'],
   },
   {
     title: 'ConfigMap bundle with a CA on a curve Java 17 no longer implements', controller: 'truststores', reason: 'UnsupportedByJava',
-    make: (n) => client.create<ConfigMap>(ConfigMaps, ns, {
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: ns, annotations: { 'annotary.io/truststore': 'jks' } },
-      data: { 'ca-bundle.crt': ec.ca + anchorFixture('brainpoolP256r1').root },
-    }),
+    make: (n) => client.create<ConfigMap>(ConfigMaps, ns, configMap(n, inNamespace(ns),
+      withAnnotations({ 'annotary.io/truststore': 'jks' }), withData({ 'ca-bundle.crt': ec.ca + anchorFixture('brainpoolP256r1').root }))),
     fix: (n) => client.patch(ConfigMaps, ns, n, { data: { 'ca-bundle.crt': ec.ca } }),
     fixed: async (n) => !!(await client.get<ConfigMap>(ConfigMaps, ns, n)).binaryData?.['truststore.jks'],
   },
@@ -162,12 +145,15 @@ const cases: Case[] = [
   {
     title: 'Route: source Secret missing', controller: 'routes', reason: 'SourceSecretMissing',
     make: (n) => mkRoute(n, { 'annotary.io/certs-from-secret': `${n}-src` }),
-    fix: (n) => mkSecret(`${n}-src`, tlsData(), {}, ns, 'kubernetes.io/tls'), fixed: routeFilled,
+    fix: (n) => mkSecret(`${n}-src`, {}, TLS, withTLS(ec)), fixed: routeFilled,
   },
   {
     title: 'Route: source Secret without tls.key', controller: 'routes', reason: 'SourceSecretInvalid',
-    make: async (n) => { await mkSecret(`${n}-src`, enc({ 'tls.crt': ec.certPem(2) })); return mkRoute(n, { 'annotary.io/certs-from-secret': `${n}-src` }); },
-    fix: (n) => client.patch(Secrets, ns, `${n}-src`, { data: tlsData() }), fixed: routeFilled,
+    make: async (n) => {
+      await mkSecret(`${n}-src`, {}, withData({ 'tls.crt': ec.certPem(2) }));
+      return mkRoute(n, { 'annotary.io/certs-from-secret': `${n}-src` });
+    },
+    fix: (n) => client.patch(Secrets, ns, `${n}-src`, { data: tlsData(ec) }), fixed: routeFilled,
   },
   {
     title: 'Route without spec.tls', controller: 'routes', reason: 'NoTLSSpec',
@@ -194,7 +180,7 @@ const cases: Case[] = [
   {
     title: 'Ingress: source Secret missing', controller: 'ingresses', reason: 'SourceSecretMissing',
     make: (n) => mkIngress(n, { 'annotary.io/certs-from-secret': `${n}-src` }),
-    fix: (n) => mkSecret(`${n}-src`, tlsData(), {}, ns, 'kubernetes.io/tls'), fixed: ingressCopied,
+    fix: (n) => mkSecret(`${n}-src`, {}, TLS, withTLS(ec)), fixed: ingressCopied,
   },
   {
     title: 'Ingress: cross-namespace source without the opt-in', controller: 'ingresses', reason: 'NotSharedWithNamespace',
@@ -203,12 +189,18 @@ const cases: Case[] = [
   },
   {
     title: 'Ingress: key does not match the certificate', controller: 'ingresses', reason: 'SourceSecretInvalid',
-    make: async (n) => { await mkSecret(`${n}-src`, enc({ 'tls.crt': ec.certPem(2), 'tls.key': rsa.keyPkcs8 })); return mkIngress(n, { 'annotary.io/certs-from-secret': `${n}-src` }); },
-    fix: (n) => client.patch(Secrets, ns, `${n}-src`, { data: tlsData() }), fixed: ingressCopied,
+    make: async (n) => {
+      await mkSecret(`${n}-src`, {}, withData({ 'tls.crt': ec.certPem(2), 'tls.key': rsa.keyPkcs8 }));
+      return mkIngress(n, { 'annotary.io/certs-from-secret': `${n}-src` });
+    },
+    fix: (n) => client.patch(Secrets, ns, `${n}-src`, { data: tlsData(ec) }), fixed: ingressCopied,
   },
   {
     title: 'Ingress: a foreign Secret has the copy\'s name', controller: 'ingresses', reason: 'CopyConflict',
-    make: async (n) => { await mkSecret(`${n}-annotary-tls`, enc({ foreign: 'yes' })); return mkIngress(n, { 'annotary.io/certs-from-secret': 'good-tls' }); },
+    make: async (n) => {
+      await mkSecret(`${n}-annotary-tls`, {}, withData({ foreign: 'yes' }));
+      return mkIngress(n, { 'annotary.io/certs-from-secret': 'good-tls' });
+    },
     fix: (n) => client.delete(Secrets, ns, `${n}-annotary-tls`), fixed: ingressCopied,
   },
   {
@@ -241,7 +233,7 @@ const cases: Case[] = [
   {
     title: 'Deployment: reload source missing', controller: 'reload', reason: 'ReloadSourceMissing', untouched: 'workload',
     make: (n) => mkWorkload(Deployments, n, { 'annotary.io/reload-on-secrets': `${n}-src` }),
-    fix: (n) => mkSecret(`${n}-src`, enc({ v: '1' })), fixed: wlOnboarded(Deployments),
+    fix: (n) => mkSecret(`${n}-src`, {}, withData({ v: '1' })), fixed: wlOnboarded(Deployments),
   },
 ];
 
@@ -278,7 +270,7 @@ describe('odd input that must work', () => {
   test('an expired certificate: stores written, plus a CertificateWarning Warning and the metric', async () => {
     const before = await op.metric('annotary_invalid_input_total', { controller: 'keystores', reason: 'CertificateWarning' });
     const old = expired();
-    await mkSecret('expired', enc({ 'tls.crt': old.certPem, 'tls.key': old.keyPem }), ks);
+    await mkSecret('expired', ks, withData({ 'tls.crt': old.certPem, 'tls.key': old.keyPem }));
     const s = await waitFor('stores', async () => { const x = await getSecret('expired'); return x.data?.['keystore.jks'] ? x : undefined; });
     const [entry] = readJks(Buffer.from(s.data!['keystore.jks'], 'base64'), 'changeit');
     expect(entry.kind === 'key' && entry.chain.length).toBe(1);
@@ -291,14 +283,14 @@ describe('odd input that must work', () => {
   test('a certificate expiring within --expiry-warning: CertificateExpiring Warning and the metric', async () => {
     const before = await op.metric('annotary_invalid_input_total', { controller: 'expiry', reason: 'CertificateExpiring' });
     const short = shortLivedCert(5);
-    await mkSecret('expiring', enc({ 'tls.crt': short.cert, 'tls.key': short.key }), {}, ns, 'kubernetes.io/tls');
+    await mkSecret('expiring', {}, TLS, withData({ 'tls.crt': short.cert, 'tls.key': short.key }));
     const ev = await waitFor('CertificateExpiring', async () => (await eventsFor(client, ns, 'expiring')).find((e) => e.reason === 'CertificateExpiring'));
     expect(ev.type).toBe('Warning');
     await waitFor('invalid-input metric for CertificateExpiring', async () => (await op.metric('annotary_invalid_input_total', { controller: 'expiry', reason: 'CertificateExpiring' })) > before);
   });
 
   test('a chain in the wrong order (root, intermediate, leaf): stores written leaf-first', async () => {
-    await mkSecret('reversed', enc({ 'tls.crt': rsa.root + rsa.intermediate + rsa.leaf, 'tls.key': rsa.keyPkcs8 }), ks);
+    await mkSecret('reversed', ks, withData({ 'tls.crt': rsa.root + rsa.intermediate + rsa.leaf, 'tls.key': rsa.keyPkcs8 }));
     const s = await waitFor('stores', async () => { const x = await getSecret('reversed'); return x.data?.['keystore.jks'] ? x : undefined; });
     const [entry] = readJks(Buffer.from(s.data!['keystore.jks'], 'base64'), 'changeit');
     if (entry.kind !== 'key') throw new Error('expected a key entry');
@@ -320,7 +312,7 @@ describe('odd input that must work', () => {
 
   test('a Deployment watching 200 Secrets: one digest, one rollout per change, no crash', async () => {
     const names = Array.from({ length: 200 }, (_, i) => `many-${String(i).padStart(3, '0')}`);
-    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => mkSecret(n, enc({ v: n }))));
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => mkSecret(n, {}, withData({ v: n }))));
     await mkWorkload(Deployments, 'many', { 'annotary.io/reload': 'auto' }, names);
     const d0 = await waitFor('onboarded', () => observedHash(Deployments, 'many'), 60_000);
     // (a Deployment's generation also counts metadata.annotations changes: onboarding bumped it)
@@ -328,7 +320,7 @@ describe('odd input that must work', () => {
     expect(d0).toMatch(/^[0-9a-f]{32}$/);
     const ev = await waitFor('ReloadWatching', async () => (await eventsFor(client, ns, 'many')).find((e) => e.reason === 'ReloadWatching'));
     expect(ev.message).toMatch(/^watching Secret\/many-000, .*Secret\/many-009 and 190 more; /); // a bounded message (#19)
-    await client.patch(Secrets, ns, 'many-123', { data: enc({ v: 'rotated' }) });
+    await client.patch(Secrets, ns, 'many-123', { data: b64Values({ v: 'rotated' }) });
     const w = await waitFor('one rollout', async () => { const x = await client.get<Workload>(Deployments, ns, 'many'); return x.spec.template.metadata?.annotations?.['annotary.io/config-hash'] ? x : undefined; }, 60_000);
     const hash = w.spec.template.metadata?.annotations?.['annotary.io/config-hash'];
     expect(w.metadata.generation).toBe(g0 + 1); // one patch: the template and the observed digest together

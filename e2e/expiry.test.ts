@@ -1,10 +1,10 @@
 // Certificate expiry on the real control plane: gauges equal openssl's dates, one Warning
 // per certificate under the threshold, series removed with the Secret.
-import type { KubeObject } from '../src/kube/types.js';
 import { Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
 import { chainFixture, shortLivedCert } from '../test/pki/fixtures.js';
+import { inNamespace, ofType, secret, withData } from '../test/gen.js';
 
 const client = adminClient();
 const short = shortLivedCert(1); // inside the default 720h threshold
@@ -12,10 +12,9 @@ const long = chainFixture('p256'); // 825 days
 let ns: string;
 let op: OperatorProcess;
 
-const tlsSecret = (name: string, cert: string, key: string, annotations: Record<string, string> = {}): KubeObject => ({
-  apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-  metadata: { name, namespace: ns, annotations }, data: { 'tls.crt': b64(cert), 'tls.key': b64(key) },
-});
+/** a kubernetes.io/tls Secret with this certificate and key */
+const tlsSecret = (name: string, cert: string, key: string) =>
+  secret(name, inNamespace(ns), ofType('kubernetes.io/tls'), withData({ 'tls.crt': cert, 'tls.key': key }));
 const gauge = (metric: string, name: string) => op.metric(`annotary_certificate_${metric}_seconds`, { namespace: ns, name, key: 'tls.crt' });
 const warnings = async (name: string) => (await eventsFor(client, ns, name)).filter((e) => e.reason === 'CertificateExpiring');
 

@@ -8,19 +8,19 @@
 import type { KubeObject } from '../src/kube/types.js';
 import { ConfigMaps, Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
+import { adminClient, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
 import { caBundle, chainFixture } from '../test/pki/fixtures.js';
-
-type Secret = KubeObject & { data?: Record<string, string>; type?: string };
-type ConfigMap = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string> };
+import type { ConfigMap, Data, Mod, Secret } from '../test/gen.js';
+import {
+  b64, configMap, inNamespace, ofType, route, secret, tlsData, withAnnotations, withBase64Data, withData, withRouteTLS, withTLS,
+} from '../test/gen.js';
 
 const client = adminClient();
 const ec = chainFixture('p256');
-const tlsData = () => ({ 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(ec.keyPkcs8), 'ca.crt': b64(ec.ca) });
 
-function secret(ns: string, name: string, annotations: Record<string, string>, data: Record<string, string> = tlsData(), type = 'kubernetes.io/tls'): Secret {
-  return { apiVersion: 'v1', kind: 'Secret', type, metadata: { name, namespace: ns, annotations }, data };
-}
+/** a kubernetes.io/tls Secret of the ec chain in `ns` */
+const tlsSecret = (ns: string, name: string, annotations: Data, ...mods: Mod<Secret>[]) =>
+  secret(name, inNamespace(ns), ofType('kubernetes.io/tls'), withTLS(ec), withAnnotations(annotations), ...mods);
 
 const getSecret = (ns: string, name: string) => client.get<Secret>(Secrets, ns, name);
 const warning = (ns: string, name: string, reason: string) =>
@@ -40,7 +40,8 @@ describe('a reference cycle through annotary\'s outputs is refused, and the writ
   const FAST_RESYNC = ['--controllers', 'keystores', '--resync', '1s'];
 
   test('length 2 through passwords: each Secret\'s password is the other\'s keystore', () => withOperator('cyc2', FAST_RESYNC, async (ns, op) => {
-    for (const n of ['x', 'y']) await client.create(Secrets, ns, secret(ns, n, { 'annotary.io/keystores': 'jks', 'annotary.io/keystore-password': 'literal' }));
+    const literal = { 'annotary.io/keystores': 'jks', 'annotary.io/keystore-password': 'literal' };
+    for (const n of ['x', 'y']) await client.create(Secrets, ns, tlsSecret(ns, n, literal));
     await waitFor('both built', async () => (await Promise.all(['x', 'y'].map((n) => getSecret(ns, n)))).every((s) => s.data?.['keystore.jks']));
     const swap = (other: string) => ({ metadata: { annotations: { 'annotary.io/keystore-password': null, 'annotary.io/keystore-password-secret': `${other}/keystore.jks` } } });
     await client.patch(Secrets, ns, 'x', swap('y'));
@@ -58,9 +59,9 @@ describe('a reference cycle through annotary\'s outputs is refused, and the writ
 
   test('length 3 through a truststore reference and two passwords', () => withOperator('cyc3', FAST_RESYNC, async (ns, op) => {
     // a trusts b's truststore, b's password is c's keystore, c's password is a's keystore
-    await client.create(Secrets, ns, secret(ns, 'a', { 'annotary.io/keystores': 'jks' }));
-    await client.create(Secrets, ns, secret(ns, 'b', { 'annotary.io/keystores': 'jks' }));
-    await client.create(Secrets, ns, secret(ns, 'c', { 'annotary.io/keystores': 'jks' }));
+    await client.create(Secrets, ns, tlsSecret(ns, 'a', { 'annotary.io/keystores': 'jks' }));
+    await client.create(Secrets, ns, tlsSecret(ns, 'b', { 'annotary.io/keystores': 'jks' }));
+    await client.create(Secrets, ns, tlsSecret(ns, 'c', { 'annotary.io/keystores': 'jks' }));
     await waitFor('all built', async () => (await Promise.all(['a', 'b', 'c'].map((n) => getSecret(ns, n)))).every((s) => s.data?.['keystore.jks']));
     await client.patch(Secrets, ns, 'b', { metadata: { annotations: { 'annotary.io/keystore-password-secret': 'c/keystore.jks' } } });
     await client.patch(Secrets, ns, 'c', { metadata: { annotations: { 'annotary.io/keystore-password-secret': 'a/keystore.jks' } } });
@@ -75,11 +76,10 @@ describe('a reference cycle through annotary\'s outputs is refused, and the writ
   }));
 
   test('length 2 across kinds: a Secret trusting a ConfigMap truststore whose password is the Secret\'s keystore', () => withOperator('cyc2k', ['--resync', '1s'], async (ns) => {
-    await client.create(ConfigMaps, ns, {
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'bundle', namespace: ns, annotations: { 'annotary.io/truststore': 'jks', 'annotary.io/keystore-password-secret': 's/keystore.jks' } },
-      data: { 'ca-bundle.crt': ec.ca },
-    });
-    await client.create(Secrets, ns, secret(ns, 's', { 'annotary.io/keystores': 'jks', 'annotary.io/truststore-from': 'configmap/bundle:truststore.jks' }));
+    await client.create(ConfigMaps, ns, configMap('bundle', inNamespace(ns), withData({ 'ca-bundle.crt': ec.ca }),
+      withAnnotations({ 'annotary.io/truststore': 'jks', 'annotary.io/keystore-password-secret': 's/keystore.jks' })));
+    await client.create(Secrets, ns, tlsSecret(ns, 's',
+      { 'annotary.io/keystores': 'jks', 'annotary.io/truststore-from': 'configmap/bundle:truststore.jks' }));
     await warning(ns, 's', 'ReferenceCycle');
     await warning(ns, 'bundle', 'ReferenceCycle');
     expect((await getSecret(ns, 's')).data?.['keystore.jks']).toBeUndefined();
@@ -90,7 +90,8 @@ describe('a reference cycle through annotary\'s outputs is refused, and the writ
 describe('a copied annotary.io/managed-keys authorises nothing', () => {
   test('user keys listed in a copied managed-keys are never deleted; a Warning says why', () => withOperator('own', ['--controllers', 'keystores'], async (ns) => {
     const user = { 'app.conf': b64('user config'), 'db-password': b64('not annotary\'s') };
-    await client.create(Secrets, ns, secret(ns, 'app', { 'annotary.io/managed-keys': 'app.conf,db-password', 'annotary.io/cert-info': 'true' }, user, 'Opaque'));
+    await client.create(Secrets, ns, secret('app', inNamespace(ns), ofType('Opaque'),
+      withAnnotations({ 'annotary.io/managed-keys': 'app.conf,db-password', 'annotary.io/cert-info': 'true' }), withBase64Data(user)));
     await warning(ns, 'app', 'OwnershipNotProven');
     const s = await waitFor('claim dropped', async () => { const s = await getSecret(ns, 'app'); return s.metadata.annotations?.['annotary.io/managed-keys'] ? undefined : s; });
     expect(s.data).toEqual(user);
@@ -98,25 +99,27 @@ describe('a copied annotary.io/managed-keys authorises nothing', () => {
 
   test('on a TLS Secret, a copied claim on tls.key and ca.crt: stores are written, the inputs stay, removing the annotation removes only the stores', () =>
     withOperator('own-tls', ['--controllers', 'keystores'], async (ns) => {
-      await client.create(Secrets, ns, secret(ns, 'tls', { 'annotary.io/managed-keys': 'tls.key,ca.crt', 'annotary.io/keystores': 'jks' }));
+      const claim = { 'annotary.io/managed-keys': 'tls.key,ca.crt', 'annotary.io/keystores': 'jks' };
+      await client.create(Secrets, ns, tlsSecret(ns, 'tls', claim));
       const built = await waitFor('stores', async () => { const s = await getSecret(ns, 'tls'); return s.data?.['keystore.jks'] ? s : undefined; });
-      expect(built.data!['tls.key']).toBe(tlsData()['tls.key']);
+      expect(built.data!['tls.key']).toBe(tlsData(ec)['tls.key']);
       expect(built.metadata.annotations?.['annotary.io/managed-keys']).toBe('keystore.jks,truststore.jks');
       expect(JSON.parse(built.metadata.annotations!['annotary.io/owner-record']!)).toMatchObject({ uid: built.metadata.uid });
       await warning(ns, 'tls', 'OwnershipNotProven');
       await client.patch(Secrets, ns, 'tls', { metadata: { annotations: { 'annotary.io/keystores': null } } });
       const after = await waitFor('stores removed', async () => { const s = await getSecret(ns, 'tls'); return s.data?.['keystore.jks'] ? undefined : s; });
-      expect(after.data).toEqual(tlsData());
+      expect(after.data).toEqual(tlsData(ec));
       expect(after.metadata.annotations?.['annotary.io/owner-record']).toBeUndefined();
     }));
 
   test('a Secret copied whole from another (its owner record names the other uid) keeps the user\'s edits', () => withOperator('own-copy', ['--controllers', 'keystores'], async (ns) => {
-    await client.create(Secrets, ns, secret(ns, 'orig', { 'annotary.io/keystores': 'jks' }));
+    await client.create(Secrets, ns, tlsSecret(ns, 'orig', { 'annotary.io/keystores': 'jks' }));
     const orig = await waitFor('stores', async () => { const s = await getSecret(ns, 'orig'); return s.data?.['keystore.jks'] ? s : undefined; });
     // the copy: same annotations (a manifest exported with them), the user's own keystore under the name
     const mine = b64('the user\'s own keystore');
     const { 'annotary.io/keystores': _k, ...status } = orig.metadata.annotations!;
-    await client.create(Secrets, ns, secret(ns, 'copy', status, { ...orig.data!, 'keystore.jks': mine }));
+    await client.create(Secrets, ns, secret('copy', inNamespace(ns), ofType('kubernetes.io/tls'), withAnnotations(status),
+      withBase64Data({ ...orig.data!, 'keystore.jks': mine })));
     await warning(ns, 'copy', 'OwnershipNotProven');
     const copy = await getSecret(ns, 'copy');
     expect(copy.data!['keystore.jks']).toBe(mine); // not deleted: not annotary's bytes
@@ -125,10 +128,8 @@ describe('a copied annotary.io/managed-keys authorises nothing', () => {
 
   test('a Route with a copied managed-fields keeps the certificate and key its user set', () => withOperator('own-route', ['--controllers', 'routes'], async (ns) => {
     const tls = { termination: 'edge', certificate: ec.certPem(1), key: ec.keyPkcs8 };
-    await client.create(Routes, ns, {
-      apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'web', namespace: ns, annotations: { 'annotary.io/managed-fields': 'certificate,key' } },
-      spec: { host: 'web.example', to: { kind: 'Service', name: 'web' }, tls },
-    });
+    await client.create(Routes, ns, route('web', inNamespace(ns), withRouteTLS(tls),
+      withAnnotations({ 'annotary.io/managed-fields': 'certificate,key' })));
     await warning(ns, 'web', 'OwnershipNotProven');
     const r = await waitFor('claim dropped', async () => {
       const r = await client.get<KubeObject & { spec: { tls: Record<string, string> } }>(Routes, ns, 'web');
@@ -141,8 +142,8 @@ describe('a copied annotary.io/managed-keys authorises nothing', () => {
 describe('writes refused for good are reported once and not retried until the inputs change', () => {
   test('stores that would take the Secret over 1 MiB: StoresTooLarge, no write, no retry at resyncs; one format fits and is written', () =>
     withOperator('big', ['--controllers', 'keystores', '--resync', '1s'], async (ns, op) => {
-      const data = { ...tlsData(), 'ca.crt': b64(caBundle(1000)) };
-      await client.create(Secrets, ns, secret(ns, 'big', { 'annotary.io/keystores': 'jks,pkcs12' }, data));
+      await client.create(Secrets, ns, tlsSecret(ns, 'big', { 'annotary.io/keystores': 'jks,pkcs12' },
+        withData({ 'ca.crt': caBundle(1000) })));
       const w = await warning(ns, 'big', 'StoresTooLarge');
       expect(w.message).toMatch(/over the 1048576-byte limit of Kubernetes/);
       const rv = (await getSecret(ns, 'big')).metadata.resourceVersion;
@@ -159,8 +160,8 @@ describe('writes refused for good are reported once and not retried until the in
 
   test('a write the apiserver rejects (422: over the limit with a big user key annotary does not cache): WriteRejected, then quiet', () =>
     withOperator('rej', ['--controllers', 'keystores', '--resync', '1s'], async (ns, op) => {
-      const data = { ...tlsData(), 'ca.crt': b64(caBundle(400)), 'blob.bin': b64(Buffer.alloc(500 * 1024, 7)) };
-      await client.create(Secrets, ns, secret(ns, 'rej', { 'annotary.io/keystores': 'jks,pkcs12' }, data));
+      await client.create(Secrets, ns, tlsSecret(ns, 'rej', { 'annotary.io/keystores': 'jks,pkcs12' },
+        withData({ 'ca.crt': caBundle(400), 'blob.bin': Buffer.alloc(500 * 1024, 7) })));
       const w = await warning(ns, 'rej', 'WriteRejected');
       expect(w.message).toMatch(/^the apiserver refused the patch \(422 Invalid\)/);
       expect(await op.metric('annotary_writes_rejected_total', { controller: 'keystores', status: '422' })).toBe(1);
@@ -174,7 +175,7 @@ describe('writes refused for good are reported once and not retried until the in
 
 describe('a store edited behind annotary\'s back is rebuilt at its update event', () => {
   test('with resyncs off, an edited keystore.jks and a deleted truststore.jks come back', () => withOperator('tamper', ['--controllers', 'keystores', '--resync', '0s'], async (ns) => {
-    await client.create(Secrets, ns, secret(ns, 'web', { 'annotary.io/keystores': 'jks' }));
+    await client.create(Secrets, ns, tlsSecret(ns, 'web', { 'annotary.io/keystores': 'jks' }));
     const built = await waitFor('stores', async () => { const s = await getSecret(ns, 'web'); return s.data?.['truststore.jks'] ? s : undefined; });
     await client.patch(Secrets, ns, 'web', { data: { 'keystore.jks': b64('tampered') } });
     await waitFor('keystore restored', async () => (await getSecret(ns, 'web')).data?.['keystore.jks'] === built.data!['keystore.jks']);

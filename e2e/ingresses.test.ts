@@ -1,13 +1,11 @@
 // Certificates for Ingresses via owned copies, on the real local control plane, including
 // the cross-namespace opt-in (a security boundary) and garbage collection of the copies.
-import type { KubeObject } from '../src/kube/types.js';
 import { Ingresses, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
-
-type Secret = KubeObject & { type?: string; data?: Record<string, string> };
-type Ingress = KubeObject & { spec: { tls?: { hosts?: string[]; secretName?: string }[] } };
+import type { Ingress, Mod, Secret } from '../test/gen.js';
+import { b64, ingress, inNamespace, ofType, secret, tlsData, withAnnotations, withData, withIngressTLS, withTLS } from '../test/gen.js';
 
 const client = adminClient();
 const ec = chainFixture('p256');
@@ -18,22 +16,12 @@ let src: string; // a second watched namespace holding shared sources
 let far: string; // not watched: sources there are read with GET
 let op: OperatorProcess;
 
-function tlsSecret(namespace: string, name: string, f = ec, annotations: Record<string, string> = {}): Secret {
-  return {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace, annotations },
-    data: { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) },
-  };
-}
-
-function ingress(name: string, annotations: Record<string, string>, tls?: Ingress['spec']['tls']): Ingress {
-  return {
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: ns, annotations },
-    spec: {
-      ...(tls ? { tls } : {}),
-      rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } }] } }],
-    } as Ingress['spec'],
-  };
-}
+/** a kubernetes.io/tls Secret of chain `f` in `namespace` */
+const tlsSecret = (namespace: string, name: string, f = ec, ...mods: Mod<Secret>[]) =>
+  secret(name, inNamespace(namespace), ofType('kubernetes.io/tls'), withTLS(f), ...mods);
+/** an Ingress in ns for <name>.example */
+const ingressIn = (name: string, annotations: Record<string, string>, ...mods: Mod<Ingress>[]) =>
+  ingress(name, inNamespace(ns), withAnnotations(annotations), ...mods);
 
 const copyOf = (name: string, suffix = 'tls') => client.tryGet<Secret>(Secrets, ns, `${name}-annotary-${suffix}`);
 const getIngress = (name: string) => client.get<Ingress>(Ingresses, ns, name);
@@ -55,10 +43,11 @@ describe('same-namespace source', () => {
   test('an owned kubernetes.io/tls copy and a spec.tls entry for the rule hosts; user entries stay', async () => {
     await client.create(Secrets, ns, tlsSecret(ns, 'site'));
     const user = [{ hosts: ['user.example'], secretName: 'user-cert' }];
-    const created = await client.create<Ingress>(Ingresses, ns, ingress('shop', { 'annotary.io/certs-from-secret': 'site' }, user));
+    const shop = ingressIn('shop', { 'annotary.io/certs-from-secret': 'site' }, withIngressTLS(user));
+    const created = await client.create<Ingress>(Ingresses, ns, shop);
     const copy = await waitFor('copy', () => copyOf('shop'));
     expect(copy.type).toBe('kubernetes.io/tls');
-    expect(copy.data).toEqual(tlsSecret(ns, 'site').data);
+    expect(copy.data).toEqual(tlsData(ec));
     expect(copy.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Ingress', name: 'shop', uid: created.metadata.uid, controller: true })]);
     const ing = await waitFor('entry', async () => { const i = await getIngress('shop'); return (i.spec.tls?.length ?? 0) === 2 && i; });
     expect(ing.spec.tls).toEqual([...user, { hosts: ['shop.example'], secretName: 'shop-annotary-tls' }]);
@@ -66,13 +55,13 @@ describe('same-namespace source', () => {
   });
 
   test('rotation of the source updates the copy', async () => {
-    await client.patch(Secrets, ns, 'site', { data: tlsSecret(ns, 'site', next).data });
+    await client.patch(Secrets, ns, 'site', { data: tlsData(next) });
     await waitFor('rotated copy', async () => (await copyOf('shop'))?.data?.['tls.crt'] === b64(next.certPem(2)));
   });
 
   test('destination-ca-from-secret: CA copy and the ingress-nginx proxy-ssl annotations', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backend-ca', namespace: ns }, data: { 'ca.crt': b64(rsa.ca) } });
-    await client.create(Ingresses, ns, ingress('api', { 'annotary.io/destination-ca-from-secret': 'backend-ca' }));
+    await client.create(Secrets, ns, secret('backend-ca', inNamespace(ns), withData({ 'ca.crt': rsa.ca })));
+    await client.create(Ingresses, ns, ingressIn('api', { 'annotary.io/destination-ca-from-secret': 'backend-ca' }));
     const copy = await waitFor('ca copy', () => copyOf('api', 'ca'));
     expect(copy.data).toEqual({ 'ca.crt': b64(rsa.ca) });
     const ann = await waitFor('annotations', async () => { const a = (await getIngress('api')).metadata.annotations ?? {}; return a['nginx.ingress.kubernetes.io/proxy-ssl-verify'] ? a : undefined; });
@@ -88,8 +77,8 @@ describe('same-namespace source', () => {
   });
 
   test('an invalid source is refused with an Event, nothing copied', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'broken', namespace: ns }, data: { 'tls.crt': b64('not pem'), 'tls.key': b64(ec.keyPkcs8) } });
-    await client.create(Ingresses, ns, ingress('bad', { 'annotary.io/certs-from-secret': 'broken' }));
+    await client.create(Secrets, ns, secret('broken', inNamespace(ns), withData({ 'tls.crt': 'not pem', 'tls.key': ec.keyPkcs8 })));
+    await client.create(Ingresses, ns, ingressIn('bad', { 'annotary.io/certs-from-secret': 'broken' }));
     expect((await eventWith('bad', 'SourceSecretInvalid')).type).toBe('Warning');
     expect(await copyOf('bad')).toBeUndefined();
   });
@@ -98,7 +87,7 @@ describe('same-namespace source', () => {
 describe('cross-namespace sources need the source\'s opt-in (security boundary)', () => {
   test('without share-with-namespaces: NotSharedWithNamespace, no copy', async () => {
     await client.create(Secrets, src, tlsSecret(src, 'private'));
-    const created = await client.create<Ingress>(Ingresses, ns, ingress('sneaky', { 'annotary.io/certs-from-secret': `${src}/private` }));
+    const created = await client.create<Ingress>(Ingresses, ns, ingressIn('sneaky', { 'annotary.io/certs-from-secret': `${src}/private` }));
     const ev = await eventWith('sneaky', 'NotSharedWithNamespace');
     expect(ev.type).toBe('Warning');
     expect(await copyOf('sneaky')).toBeUndefined();
@@ -107,15 +96,17 @@ describe('cross-namespace sources need the source\'s opt-in (security boundary)'
   });
 
   test('shared with another namespace only: still refused', async () => {
-    await client.create(Secrets, src, tlsSecret(src, 'for-others', ec, { 'annotary.io/share-with-namespaces': 'someone-else' }));
-    await client.create(Ingresses, ns, ingress('sneaky2', { 'annotary.io/certs-from-secret': `${src}/for-others` }));
+    const others = withAnnotations({ 'annotary.io/share-with-namespaces': 'someone-else' });
+    await client.create(Secrets, src, tlsSecret(src, 'for-others', ec, others));
+    await client.create(Ingresses, ns, ingressIn('sneaky2', { 'annotary.io/certs-from-secret': `${src}/for-others` }));
     await eventWith('sneaky2', 'NotSharedWithNamespace');
     expect(await copyOf('sneaky2')).toBeUndefined();
   });
 
   test('opted in: copied; withdrawing the opt-in removes the copy and the entry', async () => {
-    await client.create(Secrets, src, tlsSecret(src, 'wildcard', ec, { 'annotary.io/share-with-namespaces': `other,${ns}` }));
-    await client.create(Ingresses, ns, ingress('shared', { 'annotary.io/certs-from-secret': `${src}/wildcard` }));
+    const shared = withAnnotations({ 'annotary.io/share-with-namespaces': `other,${ns}` });
+    await client.create(Secrets, src, tlsSecret(src, 'wildcard', ec, shared));
+    await client.create(Ingresses, ns, ingressIn('shared', { 'annotary.io/certs-from-secret': `${src}/wildcard` }));
     await waitFor('copy', () => copyOf('shared'));
     await waitFor('entry', async () => (await getIngress('shared')).spec.tls?.[0]?.secretName === 'shared-annotary-tls');
     await client.patch(Secrets, src, 'wildcard', { metadata: { annotations: { 'annotary.io/share-with-namespaces': 'other' } } });
@@ -125,8 +116,8 @@ describe('cross-namespace sources need the source\'s opt-in (security boundary)'
   });
 
   test('a source outside the watched namespaces is read with GET and shared with "*"', async () => {
-    await client.create(Secrets, far, tlsSecret(far, 'public', next, { 'annotary.io/share-with-namespaces': '*' }));
-    await client.create(Ingresses, ns, ingress('faraway', { 'annotary.io/certs-from-secret': `${far}/public` }));
+    await client.create(Secrets, far, tlsSecret(far, 'public', next, withAnnotations({ 'annotary.io/share-with-namespaces': '*' })));
+    await client.create(Ingresses, ns, ingressIn('faraway', { 'annotary.io/certs-from-secret': `${far}/public` }));
     const copy = await waitFor('copy from an unwatched namespace', () => copyOf('faraway'));
     expect(copy.data?.['tls.crt']).toBe(b64(next.certPem(2)));
   });
@@ -135,7 +126,7 @@ describe('cross-namespace sources need the source\'s opt-in (security boundary)'
 describe('deleting the Ingress garbage-collects its copies', () => {
   test('the kube-controller-manager removes the owned copy', async () => {
     await client.create(Secrets, ns, tlsSecret(ns, 'gc-src'));
-    await client.create(Ingresses, ns, ingress('gone', { 'annotary.io/certs-from-secret': 'gc-src' }));
+    await client.create(Ingresses, ns, ingressIn('gone', { 'annotary.io/certs-from-secret': 'gc-src' }));
     await waitFor('copy', () => copyOf('gone'));
     await client.delete(Ingresses, ns, 'gone');
     await waitFor('copy garbage-collected', async () => (await copyOf('gone')) === undefined, 120_000, 500);

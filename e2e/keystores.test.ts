@@ -3,13 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { KubeObject } from '../src/kube/types.js';
 import { ConfigMaps, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, apiserverWrites, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import {
+  adminClient, apiserverWrites, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor,
+} from './harness/cluster.js';
 import { chainFixture, explicitEcFixture, oddKeys, scratchDir } from '../test/pki/fixtures.js';
-
-type Secret = KubeObject & { data?: Record<string, string>; type?: string };
+import type { ConfigMap, Data, Secret } from '../test/gen.js';
+import { b64, configMap, inNamespace, ofType, secret, tlsData, withAnnotations, withData } from '../test/gen.js';
 
 const client = adminClient();
 const rsa = chainFixture('rsa2048');
@@ -19,12 +20,10 @@ const dir = scratchDir('e2e-keystores');
 let ns: string;
 let op: OperatorProcess;
 
-function tlsSecret(name: string, pem: { cert: string; key: string; ca?: string }, annotations: Record<string, string>, extra: Record<string, string> = {}): Secret {
-  return {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-    metadata: { name, namespace: ns, annotations },
-    data: { 'tls.crt': b64(pem.cert), 'tls.key': b64(pem.key), ...(pem.ca !== undefined ? { 'ca.crt': b64(pem.ca) } : {}), ...extra },
-  };
+/** a kubernetes.io/tls Secret in ns with this certificate, key and (when given) CA, and more data keys */
+function tlsSecret(name: string, pem: { cert: string; key: string; ca?: string }, annotations: Data, extra: Data = {}): Secret {
+  const tls = { 'tls.crt': pem.cert, 'tls.key': pem.key, ...(pem.ca !== undefined ? { 'ca.crt': pem.ca } : {}) };
+  return secret(name, inNamespace(ns), ofType('kubernetes.io/tls'), withAnnotations(annotations), withData({ ...tls, ...extra }));
 }
 
 const getSecret = (name: string) => client.get<Secret>(Secrets, ns, name);
@@ -69,7 +68,7 @@ describe('a rotation of the PEM regenerates the stores exactly once', () => {
     const before = await getSecret('web');
     const writes0 = apiserverWrites('secrets');
     const own0 = await op.metric('annotary_writes_total', { kind: 'Secret' });
-    await client.patch(Secrets, ns, 'web', { data: { 'tls.crt': b64(ecNext.certPem(2)), 'tls.key': b64(ecNext.keyPkcs8), 'ca.crt': b64(ecNext.ca) } });
+    await client.patch(Secrets, ns, 'web', { data: tlsData(ecNext) });
     const after = await waitFor('rotated stores', async () => {
       const s = await getSecret('web');
       return s.data!['keystore.jks'] !== before.data!['keystore.jks'] && s;
@@ -98,7 +97,8 @@ describe('unchanged input causes zero writes', () => {
 
 describe('removing the annotation removes exactly the keys annotary wrote', () => {
   test('user keys stay, annotary keys and status annotations go', async () => {
-    await client.create(Secrets, ns, tlsSecret('mixed', { cert: rsa.certPem(1), key: rsa.keyTraditional }, { 'annotary.io/keystores': 'pkcs12' }, { 'user.txt': b64('mine') }));
+    const pem = { cert: rsa.certPem(1), key: rsa.keyTraditional };
+    await client.create(Secrets, ns, tlsSecret('mixed', pem, { 'annotary.io/keystores': 'pkcs12' }, { 'user.txt': 'mine' }));
     await waitFor('stores', async () => (await getSecret('mixed')).data?.['keystore.p12']);
     await client.patch(Secrets, ns, 'mixed', { metadata: { annotations: { 'annotary.io/keystores': null } } });
     const s = await waitFor('removal', async () => { const s = await getSecret('mixed'); return !s.data!['keystore.p12'] && s; });
@@ -108,7 +108,8 @@ describe('removing the annotation removes exactly the keys annotary wrote', () =
   });
 
   test('a user key with the name of a store is never overwritten', async () => {
-    await client.create(Secrets, ns, tlsSecret('owned', { cert: rsa.certPem(1), key: rsa.keyPkcs8 }, { 'annotary.io/keystores': 'jks' }, { 'keystore.jks': b64('user bytes') }));
+    const pem = { cert: rsa.certPem(1), key: rsa.keyPkcs8 };
+    await client.create(Secrets, ns, tlsSecret('owned', pem, { 'annotary.io/keystores': 'jks' }, { 'keystore.jks': 'user bytes' }));
     await waitFor('KeyConflict event', async () => (await eventsFor(client, ns, 'owned')).find((e) => e.reason === 'KeyConflict'));
     expect(Buffer.from((await getSecret('owned')).data!['keystore.jks'], 'base64').toString()).toBe('user bytes');
   });
@@ -134,7 +135,7 @@ describe('cert-utils-operator annotations work verbatim', () => {
 
 describe('passwords come from a Secret and their rotation regenerates the stores', () => {
   test('keystore-password-secret', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'pw', namespace: ns }, data: { password: b64('s3cret-1') } });
+    await client.create(Secrets, ns, secret('pw', inNamespace(ns), withData({ password: 's3cret-1' })));
     await client.create(Secrets, ns, tlsSecret('pwd', { cert: ec.certPem(1), key: ec.keyTraditional, ca: ec.ca }, {
       'annotary.io/keystores': 'jks', 'annotary.io/keystore-password-secret': 'pw/password',
     }));
@@ -148,8 +149,8 @@ describe('passwords come from a Secret and their rotation regenerates the stores
 
 describe('truststore-from adds other objects\' CA certificates', () => {
   test('a Secret and a ConfigMap bundle become trusted entries; their change regenerates', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'upstream', namespace: ns }, data: { 'ca.crt': b64(rsa.ca) } });
-    await client.create(ConfigMaps, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'bundle', namespace: ns }, data: { 'ca-bundle.crt': ecNext.ca } });
+    await client.create(Secrets, ns, secret('upstream', inNamespace(ns), withData({ 'ca.crt': rsa.ca })));
+    await client.create(ConfigMaps, ns, configMap('bundle', inNamespace(ns), withData({ 'ca-bundle.crt': ecNext.ca })));
     await client.create(Secrets, ns, tlsSecret('trusting', { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca }, {
       'annotary.io/keystores': 'jks', 'annotary.io/truststore-from': 'upstream,configmap/bundle',
     }));
@@ -166,21 +167,21 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
   const explicit = explicitEcFixture();
   const good = { cert: rsa.certPem(2), key: rsa.keyPkcs8, ca: rsa.ca };
   const ks = { 'annotary.io/keystores': 'jks' };
-  const noise = randomBytes(900 * 1024).toString('base64').slice(0, 900 * 1024);
-  const cases: [string, string, Secret['data'] | undefined, Record<string, string>][] = [
-    ['garbage instead of PEM', 'NoCertificate', { 'tls.crt': b64('not a pem'), 'tls.key': b64(good.key) }, ks],
-    ['truncated certificate', 'MalformedPEM', { 'tls.crt': b64(good.cert.slice(0, 300)), 'tls.key': b64(good.key) }, ks],
-    ['truncated key', 'MalformedPEM', { 'tls.crt': b64(good.cert), 'tls.key': b64(good.key.slice(0, 200)) }, ks],
-    ['key does not match the certificate', 'KeyMismatch', { 'tls.crt': b64(good.cert), 'tls.key': b64(ec.keyPkcs8) }, ks],
-    ['encrypted key', 'EncryptedKey', { 'tls.crt': b64(good.cert), 'tls.key': b64(odd.encryptedPkcs8) }, ks],
-    ['DSA key', 'UnsupportedKeyType', { 'tls.crt': b64(good.cert), 'tls.key': b64(odd.dsaPkcs8) }, ks],
-    ['Ed25519 key', 'UnsupportedKeyType', { 'tls.crt': b64(good.cert), 'tls.key': b64(odd.ed25519) }, ks],
+  const noise = randomBytes(675 * 1024); // 900 KiB once base64-encoded
+  const cases: [string, string, Record<string, string | Buffer> | undefined, Data][] = [
+    ['garbage instead of PEM', 'NoCertificate', { 'tls.crt': 'not a pem', 'tls.key': good.key }, ks],
+    ['truncated certificate', 'MalformedPEM', { 'tls.crt': good.cert.slice(0, 300), 'tls.key': good.key }, ks],
+    ['truncated key', 'MalformedPEM', { 'tls.crt': good.cert, 'tls.key': good.key.slice(0, 200) }, ks],
+    ['key does not match the certificate', 'KeyMismatch', { 'tls.crt': good.cert, 'tls.key': ec.keyPkcs8 }, ks],
+    ['encrypted key', 'EncryptedKey', { 'tls.crt': good.cert, 'tls.key': odd.encryptedPkcs8 }, ks],
+    ['DSA key', 'UnsupportedKeyType', { 'tls.crt': good.cert, 'tls.key': odd.dsaPkcs8 }, ks],
+    ['Ed25519 key', 'UnsupportedKeyType', { 'tls.crt': good.cert, 'tls.key': odd.ed25519 }, ks],
     ['EC key with explicit curve parameters (keytool cannot read it)', 'UnsupportedByJava',
-      { 'tls.crt': b64(explicit.cert), 'tls.key': b64(explicit.key) }, ks],
-    ['missing tls.key', 'MissingKey', { 'tls.crt': b64(good.cert) }, ks],
-    ['missing tls.crt', 'MissingKey', { 'tls.key': b64(good.key) }, ks],
-    ['a foreign certificate in the chain', 'ChainBroken', { 'tls.crt': b64(good.cert + ec.root), 'tls.key': b64(good.key) }, ks],
-    ['900 KiB of noise as certificate (Secrets are capped at 1 MiB)', 'NoCertificate', { 'tls.crt': noise, 'tls.key': b64(good.key) }, ks],
+      { 'tls.crt': explicit.cert, 'tls.key': explicit.key }, ks],
+    ['missing tls.key', 'MissingKey', { 'tls.crt': good.cert }, ks],
+    ['missing tls.crt', 'MissingKey', { 'tls.key': good.key }, ks],
+    ['a foreign certificate in the chain', 'ChainBroken', { 'tls.crt': good.cert + ec.root, 'tls.key': good.key }, ks],
+    ['900 KiB of noise as certificate (Secrets are capped at 1 MiB)', 'NoCertificate', { 'tls.crt': noise, 'tls.key': good.key }, ks],
     ['unknown keystore format', 'InvalidAnnotation', undefined, { 'annotary.io/keystores': 'jceks' }],
     ['malformed password reference', 'InvalidAnnotation', undefined, { ...ks, 'annotary.io/keystore-password-secret': 'no-key-part' }],
     ['missing password secret', 'PasswordSecretMissing', undefined, { ...ks, 'annotary.io/keystore-password-secret': 'nope/password' }],
@@ -192,10 +193,8 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
   test.each(cases)('%s → %s', async (_title, reason, data, annotations) => {
     const name = `bad-${reason.toLowerCase()}-${Math.random().toString(36).slice(2, 7)}`;
     const invalidBefore = await op.metric('annotary_invalid_input_total', { controller: 'keystores', reason });
-    const created = await client.create<Secret>(Secrets, ns, {
-      apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations },
-      data: data ?? { 'tls.crt': b64(good.cert), 'tls.key': b64(good.key) },
-    });
+    const created = await client.create<Secret>(Secrets, ns,
+      secret(name, inNamespace(ns), withAnnotations(annotations), withData(data ?? { 'tls.crt': good.cert, 'tls.key': good.key })));
     const ev = await waitFor(`${reason} event`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
     expect(ev.type).toBe('Warning');
     expect(ev.message).not.toMatch(/BEGIN|MII/); // names the problem, never the material
@@ -214,14 +213,11 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
 });
 
 describe('ConfigMaps with a CA bundle get truststores', () => {
-  type ConfigMap = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string> };
   const getCm = (name: string) => client.get<ConfigMap>(ConfigMaps, ns, name);
 
   test('annotary.io/truststore writes binaryData truststore.jks and .p12; removal removes them', async () => {
-    await client.create(ConfigMaps, ns, {
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cas', namespace: ns, annotations: { 'annotary.io/truststore': 'jks,pkcs12' } },
-      data: { 'ca-bundle.crt': rsa.ca + ec.ca, 'other': 'kept' },
-    });
+    await client.create(ConfigMaps, ns, configMap('cas', inNamespace(ns), withAnnotations({ 'annotary.io/truststore': 'jks,pkcs12' }),
+      withData({ 'ca-bundle.crt': rsa.ca + ec.ca, 'other': 'kept' })));
     const cm = await waitFor('truststores', async () => { const c = await getCm('cas'); return c.binaryData?.['truststore.p12'] ? c : undefined; });
     expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeit')).toMatch(/Your keystore contains 2 entries/);
     expect(keytoolList(cm.binaryData!, 'truststore.p12', 'changeit')).toMatch(/Alias name: ca1/);
@@ -231,23 +227,17 @@ describe('ConfigMaps with a CA bundle get truststores', () => {
   });
 
   test('cert-utils generate-java-truststore with source-ca-key', async () => {
-    await client.create(ConfigMaps, ns, {
-      apiVersion: 'v1', kind: 'ConfigMap',
-      metadata: { name: 'legacy-cas', namespace: ns, annotations: {
-        'cert-utils-operator.redhat-cop.io/generate-java-truststore': 'true',
-        'cert-utils-operator.redhat-cop.io/source-ca-key': 'service-ca.crt',
-      } },
-      data: { 'service-ca.crt': ec.ca },
-    });
+    await client.create(ConfigMaps, ns, configMap('legacy-cas', inNamespace(ns), withData({ 'service-ca.crt': ec.ca }), withAnnotations({
+      'cert-utils-operator.redhat-cop.io/generate-java-truststore': 'true',
+      'cert-utils-operator.redhat-cop.io/source-ca-key': 'service-ca.crt',
+    })));
     const cm = await waitFor('legacy truststore', async () => { const c = await getCm('legacy-cas'); return c.binaryData?.['truststore.jks'] ? c : undefined; });
     expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeme')).toMatch(/Alias name: alias0/);
   });
 
   test('a bundle without certificates is refused with EmptyCABundle and nothing is written', async () => {
-    const created = await client.create<ConfigMap>(ConfigMaps, ns, {
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'empty-cas', namespace: ns, annotations: { 'annotary.io/truststore': 'jks' } },
-      data: { 'ca-bundle.crt': '\n' },
-    });
+    const created = await client.create<ConfigMap>(ConfigMaps, ns,
+      configMap('empty-cas', inNamespace(ns), withAnnotations({ 'annotary.io/truststore': 'jks' }), withData({ 'ca-bundle.crt': '\n' })));
     await waitFor('EmptyCABundle', async () => (await eventsFor(client, ns, 'empty-cas')).find((e) => e.reason === 'EmptyCABundle'));
     expect((await getCm('empty-cas')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);
   });

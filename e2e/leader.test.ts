@@ -4,13 +4,12 @@
 import { hostname } from 'node:os';
 import type { Lease } from '../src/kube/leader.js';
 import { microTime } from '../src/kube/leader.js';
-import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Leases, ReplicaSets, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, deleteNamespace, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
-
-type Secret = KubeObject & { data?: Record<string, string> };
+import type { Secret } from '../test/gen.js';
+import { deployment, inNamespace, ofType, secret, tlsData, withAnnotations, withTLS } from '../test/gen.js';
 
 const client = adminClient();
 const first = chainFixture('p256');
@@ -22,13 +21,8 @@ const identity = (op: OperatorProcess) => `${hostname()}_${op.proc.pid}`;
 const lease = () => client.tryGet<Lease>(Leases, ns, 'annotary');
 const writes = (op: OperatorProcess) => op.metric('annotary_writes_total', { controller: 'keystores' });
 
-function keystoreSecret(name: string, pem = first): Secret {
-  return {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-    metadata: { name, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
-    data: { 'tls.crt': b64(pem.certPem(2)), 'tls.key': b64(pem.keyPkcs8), 'ca.crt': b64(pem.ca) },
-  };
-}
+const keystoreSecret = (name: string) =>
+  secret(name, inNamespace(ns), ofType('kubernetes.io/tls'), withTLS(first), withAnnotations({ 'annotary.io/keystores': 'jks' }));
 
 async function replicaSets(): Promise<number> {
   return (await client.list(ReplicaSets, ns)).items.length;
@@ -73,19 +67,12 @@ test('exactly one process holds the Lease and reconciles; the standby is ready b
 test('SIGKILL of the leader: the standby takes over, writes new Secrets, and a rotation during the hand-over rolls once', async () => {
   const [leader, standby] = await leaderAndStandby();
   // a Deployment watching the keystore Secret, onboarded by the leader (no rollout)
-  await client.create(Deployments, ns, {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: 'app', namespace: ns, annotations: { 'annotary.io/reload-on-secrets': 'before' } },
-    spec: {
-      replicas: 1, selector: { matchLabels: { app: 'app' } },
-      template: { metadata: { labels: { app: 'app' } }, spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
-    },
-  });
+  await client.create(Deployments, ns, deployment('app', inNamespace(ns), withAnnotations({ 'annotary.io/reload-on-secrets': 'before' })));
   await waitFor('onboarding', async () => (await client.get(Deployments, ns, 'app')).metadata.annotations?.['annotary.io/observed-config-hash']);
   await waitFor('first ReplicaSet', async () => (await replicaSets()) === 1);
 
   await leader.stop('SIGKILL'); // no release: the standby must wait for the Lease to expire
-  await client.patch(Secrets, ns, 'before', { data: { 'tls.crt': b64(rotated.certPem(2)), 'tls.key': b64(rotated.keyPkcs8), 'ca.crt': b64(rotated.ca) } });
+  await client.patch(Secrets, ns, 'before', { data: tlsData(rotated) });
   await client.create(Secrets, ns, keystoreSecret('after'));
 
   await waitFor('the standby holds the Lease', async () => (await lease())?.spec?.holderIdentity === identity(standby), 30_000, 250);

@@ -6,11 +6,13 @@
 // contiguous characters is found) and for the literal passwords.
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Events, Ingresses, Routes, Secrets } from '../src/kube/types.js';
-import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, sleep, waitFor, withOperator } from './harness/cluster.js';
 import { chainFixture, oddKeys } from '../test/pki/fixtures.js';
-
-type Secret = KubeObject & { data?: Record<string, string> };
+import type { Data, Mod, Secret, Workload } from '../test/gen.js';
+import {
+  b64, deployment, ingress, inNamespace, ofType, route, secret, tlsData, withAnnotations, withData, withEnvFromSecrets, withRouteTLS,
+  withRules, withSecretVolumes, withTLS,
+} from '../test/gen.js';
 const WINDOW = 40;
 
 /** Every WINDOW-long substring of the secrets (long ones) and the short secrets themselves. */
@@ -52,13 +54,6 @@ const ecNext = chainFixture('p256', 'rotated');
 const rsa = chainFixture('rsa2048');
 const odd = oddKeys();
 const PASSWORDS = ['hygiene-Pw-0ne', 'hygiene-Pw-tw0', 'literal-S3cret!'];
-const namespaces: string[] = [];
-const operators: OperatorProcess[] = [];
-
-afterAll(async () => {
-  await Promise.all(operators.map((o) => o.stop()));
-  for (const n of namespaces) await deleteNamespace(client, n);
-});
 
 function scannerForFixtures(): SecretScanner {
   const s = new SecretScanner();
@@ -93,39 +88,42 @@ describe('the scanner', () => {
 });
 
 describe.each(['json', 'text'])('nothing secret in logs or Events (--log-format %s, --log-level debug)', (format) => {
-  test('keystores, rotations, Routes, Ingresses, reload and refusals', async () => {
-    const ns = await newNamespace(client, `hyg-${format}`);
-    namespaces.push(ns);
-    const op = await startOperator(['--namespaces', ns, '--log-level', 'debug', '--log-format', format, '--reload-settle', '0s']);
-    operators.push(op);
-    const tls = (f: typeof ec) => ({ 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) });
-    const mk = (name: string, data: Record<string, string>, annotations: Record<string, string> = {}, type = 'Opaque') =>
-      client.create<Secret>(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', type, metadata: { name, namespace: ns, annotations }, data });
+  const args = ['--log-level', 'debug', '--log-format', format, '--reload-settle', '0s'];
+  test('keystores, rotations, Routes, Ingresses, reload and refusals', () => withOperator(`hyg-${format}`, args, async (ns, op) => {
+    const mk = (name: string, annotations: Data, ...mods: Mod<Secret>[]) =>
+      client.create<Secret>(Secrets, ns, secret(name, inNamespace(ns), ofType('Opaque'), withAnnotations(annotations), ...mods));
     const get = (name: string) => client.get<Secret>(Secrets, ns, name);
+    const TLS = ofType('kubernetes.io/tls');
+    const ks = { 'annotary.io/keystores': 'jks' };
 
     // keystores: password from a Secret, a literal password, both formats, truststore-from
-    await mk('pw', { password: b64(PASSWORDS[0]) });
-    await mk('web', tls(ec), { 'annotary.io/keystores': 'jks,pkcs12', 'annotary.io/keystore-password-secret': 'pw/password', 'annotary.io/cert-info': 'true' }, 'kubernetes.io/tls');
-    await mk('lit', { 'tls.crt': b64(rsa.certPem(3)), 'tls.key': b64(rsa.keyTraditional) }, { 'annotary.io/keystores': 'pkcs12', 'annotary.io/keystore-password': PASSWORDS[2], 'annotary.io/truststore-from': 'web' });
-    await mk('legacy', tls(rsa), { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true', 'cert-utils-operator.redhat-cop.io/java-keystore-password': PASSWORDS[1] });
+    await mk('pw', {}, withData({ password: PASSWORDS[0] }));
+    await mk('web', {
+      'annotary.io/keystores': 'jks,pkcs12', 'annotary.io/keystore-password-secret': 'pw/password', 'annotary.io/cert-info': 'true',
+    }, TLS, withTLS(ec));
+    await mk('lit', {
+      'annotary.io/keystores': 'pkcs12', 'annotary.io/keystore-password': PASSWORDS[2], 'annotary.io/truststore-from': 'web',
+    }, withData({ 'tls.crt': rsa.certPem(3), 'tls.key': rsa.keyTraditional }));
+    await mk('legacy', {
+      'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true',
+      'cert-utils-operator.redhat-cop.io/java-keystore-password': PASSWORDS[1],
+    }, withTLS(rsa));
     // refusals that carry key material in their input
-    await mk('bad-trunc', { 'tls.crt': b64(rsa.certPem(2)), 'tls.key': b64(rsa.keyPkcs8.slice(0, 400)) }, { 'annotary.io/keystores': 'jks' });
-    await mk('bad-enc', { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(odd.encryptedPkcs8) }, { 'annotary.io/keystores': 'jks' });
-    await mk('bad-dsa', { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(odd.dsaPkcs8) }, { 'annotary.io/keystores': 'jks' });
-    await mk('bad-mismatch', { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(rsa.keyPkcs8) }, { 'annotary.io/keystores': 'jks' });
+    await mk('bad-trunc', ks, withData({ 'tls.crt': rsa.certPem(2), 'tls.key': rsa.keyPkcs8.slice(0, 400) }));
+    await mk('bad-enc', ks, withData({ 'tls.crt': ec.certPem(2), 'tls.key': odd.encryptedPkcs8 }));
+    await mk('bad-dsa', ks, withData({ 'tls.crt': ec.certPem(2), 'tls.key': odd.dsaPkcs8 }));
+    await mk('bad-mismatch', ks, withData({ 'tls.crt': ec.certPem(2), 'tls.key': rsa.keyPkcs8 }));
     // Routes and Ingresses from the same Secrets, one refused
-    await client.create(Routes, ns, { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'r', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web' } }, spec: { host: 'r.example', to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } } });
-    await client.create(Routes, ns, { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'r-bad', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'bad-mismatch' } }, spec: { host: 'rb.example', to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } } });
-    await client.create(Ingresses, ns, { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'i', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web', 'annotary.io/destination-ca-from-secret': 'web' } }, spec: { rules: [{ host: 'i.example' }] } });
-    await client.create(Ingresses, ns, { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'i-bad', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'bad-enc' } }, spec: { rules: [{ host: 'ib.example' }] } });
+    const edge = withRouteTLS({ termination: 'edge' });
+    const certsFrom = (source: string) => withAnnotations({ 'annotary.io/certs-from-secret': source });
+    await client.create(Routes, ns, route('r', inNamespace(ns), edge, certsFrom('web')));
+    await client.create(Routes, ns, route('r-bad', inNamespace(ns), edge, certsFrom('bad-mismatch')));
+    await client.create(Ingresses, ns, ingress('i', inNamespace(ns), withRules({ host: 'i.example' }), certsFrom('web'),
+      withAnnotations({ 'annotary.io/destination-ca-from-secret': 'web' })));
+    await client.create(Ingresses, ns, ingress('i-bad', inNamespace(ns), withRules({ host: 'ib.example' }), certsFrom('bad-enc')));
     // a workload that reloads on the keystore Secret and the password Secret
-    await client.create(Deployments, ns, {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'java', namespace: ns, annotations: { 'annotary.io/reload': 'auto' } },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'java' } }, template: { metadata: { labels: { app: 'java' } }, spec: {
-        containers: [{ name: 'app', image: 'registry.invalid/app:1', envFrom: [{ secretRef: { name: 'pw' } }] }],
-        volumes: [{ name: 'ks', secret: { secretName: 'web' } }],
-      } } },
-    });
+    await client.create(Deployments, ns, deployment('java', inNamespace(ns), withAnnotations({ 'annotary.io/reload': 'auto' }),
+      withEnvFromSecrets('pw'), withSecretVolumes('web')));
 
     const storesOf = async (name: string, key: string) => waitFor(`${key} in ${name}`, async () => (await get(name)).data?.[key]);
     const first = { jks: await storesOf('web', 'keystore.jks'), p12: await storesOf('web', 'keystore.p12'), lit: await storesOf('lit', 'keystore.p12'), legacy: await storesOf('legacy', 'keystore.jks') };
@@ -134,11 +132,12 @@ describe.each(['json', 'text'])('nothing secret in logs or Events (--log-format 
     await waitFor('onboarded', async () => (await client.get(Deployments, ns, 'java')).metadata.annotations?.['annotary.io/observed-config-hash']);
 
     // rotations: the PEM and the password, which re-encrypt the stores and roll the workload
-    await client.patch(Secrets, ns, 'web', { data: tls(ecNext) });
+    await client.patch(Secrets, ns, 'web', { data: tlsData(ecNext) });
     const second = { jks: await waitFor('rotated', async () => { const d = (await get('web')).data!; return d['keystore.jks'] !== first.jks && d['keystore.jks']; }) };
     await client.patch(Secrets, ns, 'pw', { data: { password: b64(PASSWORDS[1]) } });
     const third = await waitFor('re-encrypted', async () => { const d = (await get('web')).data!; return d['keystore.jks'] !== second.jks && d; });
-    await waitFor('rolled', async () => (await client.get<KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>(Deployments, ns, 'java')).spec.template.metadata?.annotations?.['annotary.io/config-hash']);
+    await waitFor('rolled', async () =>
+      (await client.get<Workload>(Deployments, ns, 'java')).spec.template.metadata?.annotations?.['annotary.io/config-hash']);
     await waitFor('ingress copy rotated', async () => (await client.tryGet<Secret>(Secrets, ns, 'i-annotary-tls'))?.data?.['tls.key'] === b64(ecNext.keyPkcs8));
     for (const [name, reason] of [['bad-trunc', 'MalformedPEM'], ['bad-enc', 'EncryptedKey'], ['bad-dsa', 'UnsupportedKeyType'], ['bad-mismatch', 'KeyMismatch'], ['r-bad', 'SourceSecretInvalid'], ['i-bad', 'SourceSecretInvalid']]) {
       await waitFor(`${reason} on ${name}`, async () => (await client.list<KubeObject & { reason: string; involvedObject: { name: string } }>(Events, ns)).items.some((e) => e.involvedObject.name === name && e.reason === reason));
@@ -156,5 +155,5 @@ describe.each(['json', 'text'])('nothing secret in logs or Events (--log-format 
     expect(events.length).toBeGreaterThan(10);
     expect(scanner.scan(lines)).toEqual([]);
     expect(op.proc.exitCode).toBeNull();
-  });
+  }));
 });

@@ -1,20 +1,17 @@
 // The operator core on the real local control plane: readiness, metrics, scoping,
 // the compat switch, surviving an apiserver restart, and a clean SIGTERM.
 import { Secrets } from '../src/kube/types.js';
-import type { KubeObject } from '../src/kube/types.js';
-import { adminClient, b64, cluster, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
+import { adminClient, cluster, deleteNamespace, eventsFor, newNamespace, sleep, waitFor, withOperator } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
+import type { Data, Secret } from '../test/gen.js';
+import { inNamespace, ofType, secret, withAnnotations, withTLS } from '../test/gen.js';
 
-type Secret = KubeObject & { data?: Record<string, string> };
 const client = adminClient();
 const pem = chainFixture('p256');
 
-function secret(ns: string, name: string, annotations: Record<string, string>): Secret {
-  return {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace: ns, annotations },
-    data: { 'tls.crt': b64(pem.certPem(2)), 'tls.key': b64(pem.keyPkcs8), 'ca.crt': b64(pem.ca) },
-  };
-}
+/** a kubernetes.io/tls Secret in `ns` */
+const tlsSecret = (ns: string, name: string, annotations: Data) =>
+  secret(name, inNamespace(ns), ofType('kubernetes.io/tls'), withTLS(pem), withAnnotations(annotations));
 
 const hasStore = (ns: string, name: string) => async () => (await client.get<Secret>(Secrets, ns, name)).data?.['keystore.jks'];
 
@@ -33,29 +30,25 @@ describe('annotary run becomes ready and reports on itself', () => {
 });
 
 describe('--namespaces limits what the operator sees and touches', () => {
-  test('a Secret outside the watched namespaces is left alone', async () => {
-    const watched = await newNamespace(client, 'in');
+  test('a Secret outside the watched namespaces is left alone', () => withOperator('in', [], async (watched) => {
     const other = await newNamespace(client, 'out');
-    const op = await startOperator(['--namespaces', watched]);
     try {
-      await client.create(Secrets, other, secret(other, 'elsewhere', { 'annotary.io/keystores': 'jks' }));
-      await client.create(Secrets, watched, secret(watched, 'here', { 'annotary.io/keystores': 'jks' }));
+      await client.create(Secrets, other, tlsSecret(other, 'elsewhere', { 'annotary.io/keystores': 'jks' }));
+      await client.create(Secrets, watched, tlsSecret(watched, 'here', { 'annotary.io/keystores': 'jks' }));
       await waitFor('store in watched namespace', hasStore(watched, 'here'));
       await sleep(1000);
       expect((await client.get<Secret>(Secrets, other, 'elsewhere')).data?.['keystore.jks']).toBeUndefined();
     } finally {
-      await op.stop();
-      await deleteNamespace(client, watched);
       await deleteNamespace(client, other);
     }
-  });
+  }));
 });
 
 describe('--compat=false turns the cert-utils and Reloader keys off', () => {
   test('a cert-utils annotation is ignored, the native one still works', async () => {
     await withOperator('compat', ['--compat=false'], async (ns) => {
-      await client.create(Secrets, ns, secret(ns, 'legacy', { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true' }));
-      await client.create(Secrets, ns, secret(ns, 'native', { 'annotary.io/keystores': 'jks' }));
+      await client.create(Secrets, ns, tlsSecret(ns, 'legacy', { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true' }));
+      await client.create(Secrets, ns, tlsSecret(ns, 'native', { 'annotary.io/keystores': 'jks' }));
       await waitFor('native store', hasStore(ns, 'native'));
       await sleep(1000);
       expect((await client.get<Secret>(Secrets, ns, 'legacy')).data?.['keystore.jks']).toBeUndefined();
@@ -66,12 +59,12 @@ describe('--compat=false turns the cert-utils and Reloader keys off', () => {
 describe('watches survive an apiserver restart', () => {
   test('the operator keeps running and reacts to changes made after the restart', async () => {
     await withOperator('restart', [], async (ns, op) => {
-      await client.create(Secrets, ns, secret(ns, 'before', { 'annotary.io/keystores': 'jks' }));
+      await client.create(Secrets, ns, tlsSecret(ns, 'before', { 'annotary.io/keystores': 'jks' }));
       await waitFor('store before restart', hasStore(ns, 'before'));
       cluster('stop-apiserver');
       await sleep(2000); // the operator sees its watches fail and backs off
       cluster('start-apiserver');
-      await client.create(Secrets, ns, secret(ns, 'after', { 'annotary.io/keystores': 'jks' }));
+      await client.create(Secrets, ns, tlsSecret(ns, 'after', { 'annotary.io/keystores': 'jks' }));
       await waitFor('store after restart', hasStore(ns, 'after'), 60_000);
       expect(op.proc.exitCode).toBeNull();
       expect(await op.metric('annotary_watch_restarts_total', { resource: 'secrets' })).toBeGreaterThan(0);
@@ -81,12 +74,9 @@ describe('watches survive an apiserver restart', () => {
 });
 
 describe('SIGTERM stops the operator cleanly', () => {
-  test('exit code 0 after in-flight work and watches are closed', async () => {
-    const ns = await newNamespace(client, 'term');
-    const op = await startOperator(['--namespaces', ns]);
+  test('exit code 0 after in-flight work and watches are closed', () => withOperator('term', [], async (_ns, op) => {
     const code = await op.stop('SIGTERM');
     expect(code).toBe(0);
     expect(op.logs.some((l) => /"message":"stopped"/.test(l))).toBe(true);
-    await deleteNamespace(client, ns);
-  });
+  }));
 });

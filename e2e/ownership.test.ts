@@ -13,13 +13,12 @@ import { AnnotationReader } from '../src/annotations.js';
 import { keystoreInputsHash, parseKeystoreSpec, storeKeys } from '../src/controllers/store-specs.js';
 import { isRefusal } from '../src/kube/refusal.js';
 import { valueDigest } from '../src/kube/slim.js';
-import type { KubeObject } from '../src/kube/types.js';
 import { Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, newNamespace, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
-
-type Secret = KubeObject & { data?: Record<string, string> };
+import type { Secret } from '../test/gen.js';
+import { b64, inNamespace, secret, tlsData, withAnnotations, withTLS } from '../test/gen.js';
 const RUNS = Number(process.env.OWNERSHIP_RUNS ?? 5);
 const STEPS = Number(process.env.OWNERSHIP_STEPS ?? 20);
 const SEED = Number(process.env.OWNERSHIP_SEED ?? 20261124);
@@ -57,7 +56,6 @@ const ANN: Record<string, string> = {
   cuInfo: `${CU}generate-cert-info`, alias: 'annotary.io/keystore-alias',
 };
 
-const pemData = (i: number) => ({ 'tls.crt': b64(pems[i].certPem(2)), 'tls.key': b64(pems[i].keyPkcs8), 'ca.crt': b64(pems[i].ca) });
 
 /** What the annotations ask annotary to hold, and the digest its source-hash must reach. */
 function expected(s: Secret): { managed: string[]; hash?: string } {
@@ -90,13 +88,13 @@ describe('ownership fuzz: user keys are never touched, annotary keys are exactly
   test.each(runs.map((r, i) => [i, r] as const))(`run %i (seed ${SEED}, ${STEPS} steps)`, async (run, ops) => {
     const name = `own-${run}`;
     const user = new Map<string, string>(); // the model: what the test wrote
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: pemData(0) });
+    await client.create(Secrets, ns, secret(name, inNamespace(ns), withAnnotations({ 'annotary.io/keystores': 'jks' }), withTLS(pems[0])));
     const trail: string[] = [];
     for (const o of [{ op: 'rotate', pem: 0 } as Op, ...ops]) {
       trail.push(JSON.stringify(o));
       if (o.op === 'userWrite') { user.set(o.key, o.value); await client.patch(Secrets, ns, name, { data: { [o.key]: b64(o.value) } }); }
       else if (o.op === 'userDelete') { if (!user.delete(o.key)) continue; await client.patch(Secrets, ns, name, { data: { [o.key]: null } }); }
-      else if (o.op === 'rotate') await client.patch(Secrets, ns, name, { data: pemData(o.pem) });
+      else if (o.op === 'rotate') await client.patch(Secrets, ns, name, { data: tlsData(pems[o.pem]) });
       else await client.patch(Secrets, ns, name, { metadata: { annotations: { [ANN[o.op]]: o.value } } });
       steps++;
 

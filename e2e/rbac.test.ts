@@ -12,10 +12,14 @@ import { ApiError, KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Events, Ingresses, Pods, ReplicaSets, Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { ROOT, adminClient, b64, deleteNamespace, eventsFor, kubectl, newNamespace, startOperator, waitFor, writeKubeconfig } from './harness/cluster.js';
+import {
+  ROOT, adminClient, deleteNamespace, eventsFor, kubectl, newNamespace, startOperator, waitFor, writeKubeconfig,
+} from './harness/cluster.js';
 import { chainFixture, scratchDir } from '../test/pki/fixtures.js';
-
-type Secret = KubeObject & { data?: Record<string, string> };
+import type { Route, Secret } from '../test/gen.js';
+import {
+  b64, deployment, ingress as ingressOf, inNamespace, ofType, route, secret, tlsData, withAnnotations, withData, withRouteTLS, withTLS,
+} from '../test/gen.js';
 
 const INSTALL_NS = 'annotary-system';
 const client = adminClient();
@@ -37,18 +41,12 @@ async function serviceAccountToken(): Promise<string> {
   return Buffer.from(secret.data!.token, 'base64').toString('utf8');
 }
 
-const tlsSecret = (name: string, annotations: Record<string, string> = {}, pem = first, namespace = ns): Secret => ({
-  apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-  metadata: { name, namespace, annotations },
-  data: { 'tls.crt': b64(pem.certPem(2)), 'tls.key': b64(pem.keyPkcs8), 'ca.crt': b64(pem.ca) },
-});
+/** a kubernetes.io/tls Secret of the first chain */
+const tlsSecret = (name: string, annotations: Record<string, string> = {}, namespace = ns): Secret =>
+  secret(name, inNamespace(namespace), ofType('kubernetes.io/tls'), withTLS(first), withAnnotations(annotations));
 
-const PATH = { path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } };
-const ingress = (namespace: string, name: string, certs: string) => client.create<KubeObject>(Ingresses, namespace, {
-  apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
-  metadata: { name, namespace, annotations: { 'annotary.io/certs-from-secret': certs } },
-  spec: { rules: [{ host: `${name}.example`, http: { paths: [PATH] } }] },
-});
+const ingress = (namespace: string, name: string, certs: string) => client.create<KubeObject>(Ingresses, namespace,
+  ingressOf(name, inNamespace(namespace), withAnnotations({ 'annotary.io/certs-from-secret': certs })));
 
 /** The overlay's RoleBinding, as an installer uses it: the same object in another namespace. */
 function allowCopiesIn(namespace: string): void {
@@ -100,16 +98,9 @@ test('with only the ServiceAccount token the operator elects itself, writes stor
   await waitFor('Ingress TLS copy', () => client.tryGet(Secrets, ns, 'shop-annotary-tls'));
 
   // reload: patch the Deployment's pod template once per rotation
-  await client.create(Deployments, ns, {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: 'app', namespace: ns, annotations: { 'annotary.io/reload-on-secrets': 'web' } },
-    spec: {
-      replicas: 1, selector: { matchLabels: { app: 'app' } },
-      template: { metadata: { labels: { app: 'app' } }, spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
-    },
-  });
+  await client.create(Deployments, ns, deployment('app', inNamespace(ns), withAnnotations({ 'annotary.io/reload-on-secrets': 'web' })));
   await waitFor('onboarding', async () => (await client.get(Deployments, ns, 'app')).metadata.annotations?.['annotary.io/observed-config-hash']);
-  await client.patch(Secrets, ns, 'web', { data: { 'tls.crt': b64(rotated.certPem(2)), 'tls.key': b64(rotated.keyPkcs8), 'ca.crt': b64(rotated.ca) } });
+  await client.patch(Secrets, ns, 'web', { data: tlsData(rotated) });
   await waitFor('rollout', async () => (await client.list(ReplicaSets, ns)).items.length === 2, 30_000);
 
   // expiry: reads every TLS Secret (GET)
@@ -148,13 +139,9 @@ test('granting Routes (overlays/openshift) starts the routes controller without 
     60_000);
   await waitFor('PermissionGranted on the Pod', async () => (await eventsFor(client, INSTALL_NS, pod.metadata.name))
     .find((e) => e.reason === 'PermissionGranted' && e.message.includes('"routes"')));
-  await client.create(Routes, ns, {
-    apiVersion: 'route.openshift.io/v1', kind: 'Route',
-    metadata: { name: 'shop', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web' } },
-    spec: { host: 'shop.example', to: { kind: 'Service', name: 'svc' }, tls: { termination: 'edge' } },
-  });
-  const certificate = await waitFor('Route certificate', async () =>
-    (await client.get<KubeObject & { spec: { tls?: { certificate?: string } } }>(Routes, ns, 'shop')).spec.tls?.certificate);
+  await client.create(Routes, ns, route('shop', inNamespace(ns), withRouteTLS({ termination: 'edge' }),
+    withAnnotations({ 'annotary.io/certs-from-secret': 'web' })));
+  const certificate = await waitFor('Route certificate', async () => (await client.get<Route>(Routes, ns, 'shop')).spec.tls?.certificate);
   expect(certificate).toBe(rotated.certPem(2));
   expect(op.proc.exitCode).toBeNull();
 });
@@ -170,9 +157,7 @@ test('the ServiceAccount token cannot delete a Deployment', async () => {
 test('the ServiceAccount token cannot create or delete Secrets where the installer did not allow Ingress copies', async () => {
   const sa = KubeClient.fromOptions({ kubeconfig: saKubeconfig });
   const status = (p: Promise<unknown>) => p.then(() => 200, (e: unknown) => (e instanceof ApiError ? e.status : e));
-  const probe = (namespace: string): Secret => ({
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'probe', namespace }, data: { x: b64('y') },
-  });
+  const probe = (namespace: string): Secret => secret('probe', inNamespace(namespace), withData({ x: 'y' }));
   for (const namespace of [bare, 'kube-system', INSTALL_NS]) {
     expect([namespace, await status(sa.create(Secrets, namespace, probe(namespace)))]).toEqual([namespace, 403]);
   }
@@ -185,7 +170,7 @@ test('the ServiceAccount token cannot create or delete Secrets where the install
 });
 
 test('a cross-namespace Ingress: copied where copies are allowed; elsewhere a CopyForbidden Warning, and nothing written', async () => {
-  await client.create(Secrets, src, tlsSecret('wildcard', { 'annotary.io/share-with-namespaces': '*' }, first, src));
+  await client.create(Secrets, src, tlsSecret('wildcard', { 'annotary.io/share-with-namespaces': '*' }, src));
   await ingress(ns, 'allowed', `${src}/wildcard`);
   const copy = await waitFor('cross-namespace copy', () => client.tryGet<Secret>(Secrets, ns, 'allowed-annotary-tls'));
   expect(copy.data?.['tls.crt']).toBe(b64(first.certPem(2)));

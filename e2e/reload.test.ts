@@ -7,57 +7,46 @@
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { ConfigMaps, DaemonSets, Deployments, ReplicaSets, Secrets, StatefulSets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import { adminClient, eventsFor, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
+import type { Workload, WorkloadKind } from '../test/gen.js';
+import {
+  b64Values, configMap as configMapOf, inNamespace, secret as secretOf, tlsPem, withAnnotations, withData, withEnvFromConfigMaps,
+  withSecretVolumes, withTemplateAnnotations, workload as workloadOf,
+} from '../test/gen.js';
 
 type Ann = Record<string, string>;
-type Workload = KubeObject & { spec: { template: { metadata?: { annotations?: Ann } } } };
 
 const client = adminClient();
 const SETTLE_MS = 2000;
 /** how long "nothing more happens" is watched after the expected state: a settle window and a margin */
 const QUIET_MS = SETTLE_MS + 1500;
-const baseArgs = (ns: string, settle = '2s') => ['--namespaces', ns, '--controllers', 'reload,keystores', '--reload-settle', settle, '--log-level', 'debug'];
+/** the flags of every operator here (withOperator adds --namespaces) */
+const flags = (extra: string[] = [], settle = '2s') =>
+  ['--controllers', 'reload,keystores', '--reload-settle', settle, '--log-level', 'debug', ...extra];
 
-const namespaces: string[] = [];
-const operators: OperatorProcess[] = [];
-async function setup(prefix: string, extra: string[] = [], settle = '2s'): Promise<{ ns: string; op: OperatorProcess }> {
-  const ns = await newNamespace(client, prefix);
-  namespaces.push(ns);
-  const op = await start(ns, extra, settle);
-  return { ns, op };
-}
-async function start(ns: string, extra: string[] = [], settle = '2s'): Promise<OperatorProcess> {
-  const op = await startOperator([...baseArgs(ns, settle), ...extra]);
-  operators.push(op);
+/** operators a test starts again after stopping the one withOperator started */
+const restarted: OperatorProcess[] = [];
+async function start(ns: string, extra: string[] = []): Promise<OperatorProcess> {
+  const op = await startOperator(['--namespaces', ns, ...flags(extra)]);
+  restarted.push(op);
   return op;
 }
 afterAll(async () => {
-  await Promise.all(operators.map((op) => op.stop()));
-  await Promise.all(namespaces.map((ns) => deleteNamespace(client, ns)));
+  await Promise.all(restarted.map((op) => op.stop()));
 });
 
 const secret = (ns: string, name: string, data: Ann, annotations: Ann = {}) =>
-  client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+  client.create(Secrets, ns, secretOf(name, inNamespace(ns), withAnnotations(annotations), withData(data)));
 const configMap = (ns: string, name: string, data: Ann, annotations: Ann = {}) =>
-  client.create(ConfigMaps, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, annotations }, data });
-const rotate = (ns: string, name: string, data: Ann) => client.patch(Secrets, ns, name, { data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+  client.create(ConfigMaps, ns, configMapOf(name, inNamespace(ns), withAnnotations(annotations), withData(data)));
+const rotate = (ns: string, name: string, data: Ann) => client.patch(Secrets, ns, name, { data: b64Values(data) });
 
-/** A pod spec that uses the given Secrets (volumes) and ConfigMaps (envFrom). */
-function podSpec(secrets: string[] = [], configMaps: string[] = []) {
-  return {
-    containers: [{ name: 'app', image: 'registry.invalid/app:1', envFrom: configMaps.map((name) => ({ configMapRef: { name } })), volumeMounts: secrets.map((s) => ({ name: s, mountPath: `/etc/${s}` })) }],
-    volumes: secrets.map((s) => ({ name: s, secret: { secretName: s } })),
-  };
-}
-
+/** A workload that uses the given Secrets (volumes) and ConfigMaps (envFrom). */
 function workload(rt: ResourceType, ns: string, name: string, opts: { annotations?: Ann; templateAnnotations?: Ann; secrets?: string[]; configMaps?: string[] }) {
-  const labels = { app: name };
-  const template = { metadata: { labels, annotations: opts.templateAnnotations ?? {} }, spec: podSpec(opts.secrets, opts.configMaps) };
-  const spec: Record<string, unknown> = { selector: { matchLabels: labels }, template };
-  if (rt !== DaemonSets) spec.replicas = 1;
-  if (rt === StatefulSets) spec.serviceName = name;
-  return client.create(rt, ns, { apiVersion: 'apps/v1', kind: rt.kind, metadata: { name, namespace: ns, annotations: opts.annotations ?? {} }, spec });
+  return client.create(rt, ns, workloadOf(rt.kind as WorkloadKind, name, inNamespace(ns),
+    withAnnotations(opts.annotations ?? {}), withTemplateAnnotations(opts.templateAnnotations ?? {}),
+    withSecretVolumes(...opts.secrets ?? []), withEnvFromConfigMaps(...opts.configMaps ?? [])));
 }
 const deployment = (ns: string, name: string, opts: Parameters<typeof workload>[3]) => workload(Deployments, ns, name, opts);
 const getWl = (rt: ResourceType, ns: string, name: string) => client.get<Workload>(rt, ns, name);
@@ -83,37 +72,36 @@ const observed = async (rt: ResourceType, ns: string, name: string) => (await ge
 const onboarded = (rt: ResourceType, ns: string, name: string) => waitFor(`${name} onboarded`, () => observed(rt, ns, name));
 
 describe('Deployments: one new ReplicaSet per real change', () => {
-  test('adding the annotations creates none; rotating a referenced Secret creates exactly one', async () => {
-    const { ns, op } = await setup('rl-basic');
-    await secret(ns, 'creds', { password: 'one' });
-    await deployment(ns, 'web', { secrets: ['creds'] });
-    await expectReplicaSets(ns, { web: 1 });
+  test('adding the annotations creates none; rotating a referenced Secret creates exactly one', () =>
+    withOperator('rl-basic', flags(), async (ns, op) => {
+      await secret(ns, 'creds', { password: 'one' });
+      await deployment(ns, 'web', { secrets: ['creds'] });
+      await expectReplicaSets(ns, { web: 1 });
 
-    await client.patch(Deployments, ns, 'web', { metadata: { annotations: { 'annotary.io/reload-on-secrets': 'creds' } } });
-    const digest0 = await onboarded(Deployments, ns, 'web');
-    await expectReplicaSets(ns, { web: 1 });
-    expect((await getWl(Deployments, ns, 'web')).spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
+      await client.patch(Deployments, ns, 'web', { metadata: { annotations: { 'annotary.io/reload-on-secrets': 'creds' } } });
+      const digest0 = await onboarded(Deployments, ns, 'web');
+      await expectReplicaSets(ns, { web: 1 });
+      expect((await getWl(Deployments, ns, 'web')).spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
 
-    await rotate(ns, 'creds', { password: 'two' });
-    await expectReplicaSets(ns, { web: 2 });
-    const after = await getWl(Deployments, ns, 'web');
-    const digest1 = after.spec.template.metadata!.annotations!['annotary.io/config-hash'];
-    expect(digest1).toMatch(/^[0-9a-f]{32}$/);
-    expect(digest1).not.toBe(digest0);
-    expect(after.metadata.annotations!['annotary.io/observed-config-hash']).toBe(digest1);
-    const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
-    expect(ev.message).toContain('Secret/creds');
-    expect(ev.message).toContain(`${digest0!.slice(0, 12)} → ${digest1.slice(0, 12)}`);
-    expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
-    expect(await op.metric('annotary_rollout_latency_seconds_count')).toBe(1);
+      await rotate(ns, 'creds', { password: 'two' });
+      await expectReplicaSets(ns, { web: 2 });
+      const after = await getWl(Deployments, ns, 'web');
+      const digest1 = after.spec.template.metadata!.annotations!['annotary.io/config-hash'];
+      expect(digest1).toMatch(/^[0-9a-f]{32}$/);
+      expect(digest1).not.toBe(digest0);
+      expect(after.metadata.annotations!['annotary.io/observed-config-hash']).toBe(digest1);
+      const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
+      expect(ev.message).toContain('Secret/creds');
+      expect(ev.message).toContain(`${digest0!.slice(0, 12)} → ${digest1.slice(0, 12)}`);
+      expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+      expect(await op.metric('annotary_rollout_latency_seconds_count')).toBe(1);
 
-    // a metadata-only change of the Secret (no data change) rolls nothing
-    await client.patch(Secrets, ns, 'creds', { metadata: { labels: { touched: 'yes' } } });
-    await expectReplicaSets(ns, { web: 2 });
-  });
+      // a metadata-only change of the Secret (no data change) rolls nothing
+      await client.patch(Secrets, ns, 'creds', { metadata: { labels: { touched: 'yes' } } });
+      await expectReplicaSets(ns, { web: 2 });
+    }));
 
-  test('three Secrets changed within the settle window create one', async () => {
-    const { ns } = await setup('rl-burst');
+  test('three Secrets changed within the settle window create one', () => withOperator('rl-burst', flags(), async (ns) => {
     for (const s of ['a', 'b', 'c']) await secret(ns, s, { v: '1' });
     await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b,c' } });
     await onboarded(Deployments, ns, 'web');
@@ -122,94 +110,93 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     await expectReplicaSets(ns, { web: 2 });
     const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
     expect(ev.message).toMatch(/Secret\/a, Secret\/b, Secret\/c/);
-  });
+  }));
 
-  test('an operator restart creates none; a change made while it is stopped creates exactly one after it starts', async () => {
-    const { ns, op } = await setup('rl-restart');
-    await secret(ns, 'creds', { v: '1' });
-    await configMap(ns, 'settings', { mode: 'a' });
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload': 'auto' }, secrets: ['creds'], configMaps: ['settings'] });
-    await onboarded(Deployments, ns, 'web');
-    await rotate(ns, 'creds', { v: '2' });
-    await expectReplicaSets(ns, { web: 2 });
+  test('an operator restart creates none; a change made while it is stopped creates exactly one after it starts', () =>
+    withOperator('rl-restart', flags(), async (ns, op) => {
+      await secret(ns, 'creds', { v: '1' });
+      await configMap(ns, 'settings', { mode: 'a' });
+      await deployment(ns, 'web', { annotations: { 'annotary.io/reload': 'auto' }, secrets: ['creds'], configMaps: ['settings'] });
+      await onboarded(Deployments, ns, 'web');
+      await rotate(ns, 'creds', { v: '2' });
+      await expectReplicaSets(ns, { web: 2 });
 
-    await op.stop();
-    let op2 = await start(ns, ['--resync', '1s']);
-    await expectReplicaSets(ns, { web: 2 }); // start-up sync and resyncs: nothing
-    expect(await op2.metric('annotary_reconcile_total', { controller: 'reload', result: 'ok' })).toBeGreaterThan(0);
+      await op.stop();
+      let op2 = await start(ns, ['--resync', '1s']);
+      await expectReplicaSets(ns, { web: 2 }); // start-up sync and resyncs: nothing
+      expect(await op2.metric('annotary_reconcile_total', { controller: 'reload', result: 'ok' })).toBeGreaterThan(0);
 
-    await op2.stop();
-    await client.patch(ConfigMaps, ns, 'settings', { data: { mode: 'b' } });
-    await rotate(ns, 'creds', { v: '3' });
-    op2 = await start(ns);
-    await expectReplicaSets(ns, { web: 3 });
-  });
+      await op2.stop();
+      await client.patch(ConfigMaps, ns, 'settings', { data: { mode: 'b' } });
+      await rotate(ns, 'creds', { v: '3' });
+      op2 = await start(ns);
+      await expectReplicaSets(ns, { web: 3 });
+    }));
 
   // (#17: before, one missing object held up every rollout of the workload until it existed)
-  test.each([true, false])('a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s', async (onCreate) => {
-    const { ns, op } = await setup('rl-missing', ['--reload-on-create', String(onCreate)]);
-    await secret(ns, 'a', { v: '1' });
-    await secret(ns, 'b', { v: '1' });
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b' } });
-    await onboarded(Deployments, ns, 'web');
-    await client.delete(Secrets, ns, 'b');
-    const warn = await waitFor('missing warning', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'ReloadSourceMissing'));
-    expect(warn.type).toBe('Warning');
-    expect(warn.message).toBe('Secret "b" does not exist; changes to the watched object that exists still roll');
-    await expectReplicaSets(ns, { web: 1 }); // a deletion is no data change
-    await rotate(ns, 'a', { v: '2' });
-    await expectReplicaSets(ns, { web: 2 });
-    expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
-    const d1 = await observed(Deployments, ns, 'web');
-    await secret(ns, 'b', { v: '2' });
-    if (onCreate) return expectReplicaSets(ns, { web: 3 });
-    await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d1);
-    await expectReplicaSets(ns, { web: 2 });
-    await rotate(ns, 'b', { v: '3' }); // later data changes of it roll
-    await expectReplicaSets(ns, { web: 3 });
-  });
+  test.each([true, false])('a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s', (onCreate) =>
+    withOperator('rl-missing', flags(['--reload-on-create', String(onCreate)]), async (ns, op) => {
+      await secret(ns, 'a', { v: '1' });
+      await secret(ns, 'b', { v: '1' });
+      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b' } });
+      await onboarded(Deployments, ns, 'web');
+      await client.delete(Secrets, ns, 'b');
+      const warn = await waitFor('missing warning', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'ReloadSourceMissing'));
+      expect(warn.type).toBe('Warning');
+      expect(warn.message).toBe('Secret "b" does not exist; changes to the watched object that exists still roll');
+      await expectReplicaSets(ns, { web: 1 }); // a deletion is no data change
+      await rotate(ns, 'a', { v: '2' });
+      await expectReplicaSets(ns, { web: 2 });
+      expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+      const d1 = await observed(Deployments, ns, 'web');
+      await secret(ns, 'b', { v: '2' });
+      if (onCreate) return expectReplicaSets(ns, { web: 3 });
+      await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d1);
+      await expectReplicaSets(ns, { web: 2 });
+      await rotate(ns, 'b', { v: '3' }); // later data changes of it roll
+      await expectReplicaSets(ns, { web: 3 });
+    }));
 
-  test('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', async () => {
-    const { ns, op } = await setup('rl-many-missing');
-    const have = Array.from({ length: 100 }, (_, i) => `have-${String(i).padStart(3, '0')}`);
-    const gone = Array.from({ length: 100 }, (_, i) => `gone-${String(i).padStart(3, '0')}`);
-    for (let i = 0; i < have.length; i += 20) await Promise.all(have.slice(i, i + 20).map((n) => secret(ns, n, { v: '1' })));
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': [...have, ...gone].join(',') } });
-    await onboarded(Deployments, ns, 'web');
-    const warns = await waitFor('missing warning', async () => {
-      const w = (await eventsFor(client, ns, 'web')).filter((e) => e.reason === 'ReloadSourceMissing');
-      return w.length ? w : undefined;
-    });
-    expect(warns).toHaveLength(1);
-    expect(Buffer.byteLength(warns[0].message)).toBeLessThanOrEqual(1024);
-    expect(warns[0].message).toBe(`${gone.slice(0, 10).map((n) => `Secret "${n}"`).join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`);
-    await rotate(ns, 'have-050', { v: '2' });
-    await expectReplicaSets(ns, { web: 2 });
-    const rolled = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
-    expect(rolled.message).toContain('Secret/have-050');
-    expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
-    // the reconciles that found nothing to do (after its own writes) still count the missing objects
-    expect(await op.metric('annotary_rollouts_skipped_total', { reason: 'missing' })).toBeGreaterThan(0);
-  });
+  test('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', () =>
+    withOperator('rl-many-missing', flags(), async (ns, op) => {
+      const have = Array.from({ length: 100 }, (_, i) => `have-${String(i).padStart(3, '0')}`);
+      const gone = Array.from({ length: 100 }, (_, i) => `gone-${String(i).padStart(3, '0')}`);
+      for (let i = 0; i < have.length; i += 20) await Promise.all(have.slice(i, i + 20).map((n) => secret(ns, n, { v: '1' })));
+      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': [...have, ...gone].join(',') } });
+      await onboarded(Deployments, ns, 'web');
+      const warns = await waitFor('missing warning', async () => {
+        const w = (await eventsFor(client, ns, 'web')).filter((e) => e.reason === 'ReloadSourceMissing');
+        return w.length ? w : undefined;
+      });
+      expect(warns).toHaveLength(1);
+      expect(Buffer.byteLength(warns[0].message)).toBeLessThanOrEqual(1024);
+      expect(warns[0].message).toBe(`${gone.slice(0, 10).map((n) => `Secret "${n}"`).join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`);
+      await rotate(ns, 'have-050', { v: '2' });
+      await expectReplicaSets(ns, { web: 2 });
+      const rolled = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
+      expect(rolled.message).toContain('Secret/have-050');
+      expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+      // the reconciles that found nothing to do (after its own writes) still count the missing objects
+      expect(await op.metric('annotary_rollouts_skipped_total', { reason: 'missing' })).toBeGreaterThan(0);
+    }));
 
-  test('editing what a workload watches records the new digest without a rollout; data changes still roll once', async () => {
-    const { ns } = await setup('rl-edit');
-    await secret(ns, 'a', { v: '1' });
-    await secret(ns, 'b', { v: '1' }, { 'reloader.stakater.com/match': 'false' });
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a', 'reloader.stakater.com/search': 'true' }, secrets: ['b'] });
-    const d0 = await onboarded(Deployments, ns, 'web');
-    await secret(ns, 'c', { v: '1' });
-    await client.patch(Deployments, ns, 'web', { metadata: { annotations: { 'annotary.io/reload-on-secrets': 'a,c' } } });
-    const d1 = await waitFor('digest with c', async () => { const d = await observed(Deployments, ns, 'web'); return d !== d0 && d; });
-    await client.patch(Secrets, ns, 'b', { metadata: { annotations: { 'reloader.stakater.com/match': 'true' } } });
-    await waitFor('digest with b', async () => (await observed(Deployments, ns, 'web')) !== d1);
-    await expectReplicaSets(ns, { web: 1 });
-    await rotate(ns, 'b', { v: '2' });
-    await expectReplicaSets(ns, { web: 2 });
-  });
+  test('editing what a workload watches records the new digest without a rollout; data changes still roll once', () =>
+    withOperator('rl-edit', flags(), async (ns) => {
+      await secret(ns, 'a', { v: '1' });
+      await secret(ns, 'b', { v: '1' }, { 'reloader.stakater.com/match': 'false' });
+      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a', 'reloader.stakater.com/search': 'true' }, secrets: ['b'] });
+      const d0 = await onboarded(Deployments, ns, 'web');
+      await secret(ns, 'c', { v: '1' });
+      await client.patch(Deployments, ns, 'web', { metadata: { annotations: { 'annotary.io/reload-on-secrets': 'a,c' } } });
+      const d1 = await waitFor('digest with c', async () => { const d = await observed(Deployments, ns, 'web'); return d !== d0 && d; });
+      await client.patch(Secrets, ns, 'b', { metadata: { annotations: { 'reloader.stakater.com/match': 'true' } } });
+      await waitFor('digest with b', async () => (await observed(Deployments, ns, 'web')) !== d1);
+      await expectReplicaSets(ns, { web: 1 });
+      await rotate(ns, 'b', { v: '2' });
+      await expectReplicaSets(ns, { web: 2 });
+    }));
 
-  test('invalid annotations: Warning Event, no rollout, nothing recorded', async () => {
-    const { ns, op } = await setup('rl-invalid');
+  test('invalid annotations: Warning Event, no rollout, nothing recorded', () => withOperator('rl-invalid', flags(), async (ns, op) => {
     await secret(ns, 'a', { v: '1' });
     await deployment(ns, 'bad-re', { annotations: { 'secret.reloader.stakater.com/reload': 'a,(oops' } });
     await deployment(ns, 'bad-mode', { annotations: { 'annotary.io/reload': 'sometimes' } });
@@ -221,98 +208,97 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     await expectReplicaSets(ns, { 'bad-re': 1, 'bad-mode': 1 });
     expect(await observed(Deployments, ns, 'bad-re')).toBeUndefined();
     expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
-  });
+  }));
 
-  test('--reload-strategy restartedAt sets kubectl\'s restartedAt and still rolls once', async () => {
-    const { ns } = await setup('rl-restarted', ['--reload-strategy', 'restartedAt']);
-    await secret(ns, 'creds', { v: '1' });
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'creds' } });
-    const d0 = await onboarded(Deployments, ns, 'web');
-    await rotate(ns, 'creds', { v: '2' });
-    await expectReplicaSets(ns, { web: 2 });
-    const w = await getWl(Deployments, ns, 'web');
-    expect(w.spec.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
-    expect(w.metadata.annotations?.['annotary.io/observed-config-hash']).not.toBe(d0);
-  });
+  test('--reload-strategy restartedAt sets kubectl\'s restartedAt and still rolls once', () =>
+    withOperator('rl-restarted', flags(['--reload-strategy', 'restartedAt']), async (ns) => {
+      await secret(ns, 'creds', { v: '1' });
+      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'creds' } });
+      const d0 = await onboarded(Deployments, ns, 'web');
+      await rotate(ns, 'creds', { v: '2' });
+      await expectReplicaSets(ns, { web: 2 });
+      const w = await getWl(Deployments, ns, 'web');
+      expect(w.spec.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
+      expect(w.metadata.annotations?.['annotary.io/observed-config-hash']).not.toBe(d0);
+    }));
 });
 
 describe('one rollout per keystore rotation', () => {
   // Settle 0s: without the consistency wait, the PEM change and the keystore controller's
   // write that follows it would be two rollouts; the window must not be what saves us.
-  test('rotating the PEM of a Secret with annotary.io/keystores: jks creates exactly one ReplicaSet', async () => {
-    const { ns } = await setup('rl-ks', [], '0s');
-    const [a, b] = [chainFixture('p256'), chainFixture('p256', 'rotated')];
-    const tls = (f: typeof a) => ({ 'tls.crt': f.certPem(2), 'tls.key': f.keyPkcs8, 'ca.crt': f.ca });
-    await secret(ns, 'tls', tls(a), { 'annotary.io/keystores': 'jks' });
-    const ks0 = await waitFor('keystore', async () => (await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls')).data['keystore.jks']);
-    await deployment(ns, 'java', { annotations: { 'annotary.io/reload': 'auto' }, secrets: ['tls'] });
-    await onboarded(Deployments, ns, 'java');
-    await expectReplicaSets(ns, { java: 1 });
+  test('rotating the PEM of a Secret with annotary.io/keystores: jks creates exactly one ReplicaSet', () =>
+    withOperator('rl-ks', flags([], '0s'), async (ns) => {
+      const [a, b] = [chainFixture('p256'), chainFixture('p256', 'rotated')];
+        await secret(ns, 'tls', tlsPem(a), { 'annotary.io/keystores': 'jks' });
+      const ks0 = await waitFor('keystore', async () => (await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls')).data['keystore.jks']);
+      await deployment(ns, 'java', { annotations: { 'annotary.io/reload': 'auto' }, secrets: ['tls'] });
+      await onboarded(Deployments, ns, 'java');
+      await expectReplicaSets(ns, { java: 1 });
 
-    await rotate(ns, 'tls', tls(b));
-    await expectReplicaSets(ns, { java: 2 });
-    const s = await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls');
-    expect(s.data['keystore.jks']).not.toBe(ks0); // the rollout came with the new keystore, not before it
-  });
+      await rotate(ns, 'tls', tlsPem(b));
+      await expectReplicaSets(ns, { java: 2 });
+      const s = await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls');
+      expect(s.data['keystore.jks']).not.toBe(ks0); // the rollout came with the new keystore, not before it
+    }));
 });
 
 describe('Reloader annotations follow Reloader\'s precedence', () => {
-  test('ignore, search/match, exclude, auto, typed auto, named regexps, pod-template annotations', async () => {
-    const { ns } = await setup('rl-compat');
-    await secret(ns, 's-ignored', { v: '1' }, { 'reloader.stakater.com/ignore': 'true' });
-    await secret(ns, 's-match', { v: '1' }, { 'reloader.stakater.com/match': 'true' });
-    await secret(ns, 's-plain', { v: '1' });
-    await secret(ns, 's-excluded', { v: '1' });
-    await configMap(ns, 'cm', { v: '1' });
-    const uses = { secrets: ['s-ignored', 's-match', 's-plain', 's-excluded'], configMaps: ['cm'] };
-    const deployments: Record<string, { annotations?: Ann; templateAnnotations?: Ann }> = {
-      auto: { annotations: { 'reloader.stakater.com/auto': 'true' } },
-      search: { annotations: { 'reloader.stakater.com/search': 'true' } },
-      named: { annotations: { 'secret.reloader.stakater.com/reload': 's-pl.*,s-ignored' } },
-      exclude: { annotations: { 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 's-excluded' } },
-      typed: { annotations: { 'configmap.reloader.stakater.com/auto': 'true' } },
-      template: { templateAnnotations: { 'reloader.stakater.com/auto': 'true' } },
-    };
-    for (const [name, a] of Object.entries(deployments)) await deployment(ns, name, { ...a, ...uses });
-    for (const name of Object.keys(deployments)) await onboarded(Deployments, ns, name);
-    const counts: Record<string, number> = Object.fromEntries(Object.keys(deployments).map((d) => [d, 1]));
-    await expectReplicaSets(ns, counts);
+  test('ignore, search/match, exclude, auto, typed auto, named regexps, pod-template annotations', () =>
+    withOperator('rl-compat', flags(), async (ns) => {
+      await secret(ns, 's-ignored', { v: '1' }, { 'reloader.stakater.com/ignore': 'true' });
+      await secret(ns, 's-match', { v: '1' }, { 'reloader.stakater.com/match': 'true' });
+      await secret(ns, 's-plain', { v: '1' });
+      await secret(ns, 's-excluded', { v: '1' });
+      await configMap(ns, 'cm', { v: '1' });
+      const uses = { secrets: ['s-ignored', 's-match', 's-plain', 's-excluded'], configMaps: ['cm'] };
+      const deployments: Record<string, { annotations?: Ann; templateAnnotations?: Ann }> = {
+        auto: { annotations: { 'reloader.stakater.com/auto': 'true' } },
+        search: { annotations: { 'reloader.stakater.com/search': 'true' } },
+        named: { annotations: { 'secret.reloader.stakater.com/reload': 's-pl.*,s-ignored' } },
+        exclude: { annotations: { 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 's-excluded' } },
+        typed: { annotations: { 'configmap.reloader.stakater.com/auto': 'true' } },
+        template: { templateAnnotations: { 'reloader.stakater.com/auto': 'true' } },
+      };
+      for (const [name, a] of Object.entries(deployments)) await deployment(ns, name, { ...a, ...uses });
+      for (const name of Object.keys(deployments)) await onboarded(Deployments, ns, name);
+      const counts: Record<string, number> = Object.fromEntries(Object.keys(deployments).map((d) => [d, 1]));
+      await expectReplicaSets(ns, counts);
 
-    const steps: [string, () => Promise<unknown>, string[]][] = [
-      ['s-ignored', () => rotate(ns, 's-ignored', { v: '2' }), []],
-      ['s-match', () => rotate(ns, 's-match', { v: '2' }), ['auto', 'search', 'exclude', 'template']],
-      ['s-plain', () => rotate(ns, 's-plain', { v: '2' }), ['auto', 'named', 'exclude', 'template']],
-      ['s-excluded', () => rotate(ns, 's-excluded', { v: '2' }), ['auto', 'template']],
-      ['cm', () => client.patch(ConfigMaps, ns, 'cm', { data: { v: '2' } }), ['auto', 'exclude', 'typed', 'template']],
-    ];
-    for (const [what, change, rolled] of steps) {
-      await change();
-      for (const d of rolled) counts[d]++;
-      try {
-        await expectReplicaSets(ns, counts);
-      } catch (err) {
-        throw new Error(`after changing ${what}: ${(err as Error).message}`);
+      const steps: [string, () => Promise<unknown>, string[]][] = [
+        ['s-ignored', () => rotate(ns, 's-ignored', { v: '2' }), []],
+        ['s-match', () => rotate(ns, 's-match', { v: '2' }), ['auto', 'search', 'exclude', 'template']],
+        ['s-plain', () => rotate(ns, 's-plain', { v: '2' }), ['auto', 'named', 'exclude', 'template']],
+        ['s-excluded', () => rotate(ns, 's-excluded', { v: '2' }), ['auto', 'template']],
+        ['cm', () => client.patch(ConfigMaps, ns, 'cm', { data: { v: '2' } }), ['auto', 'exclude', 'typed', 'template']],
+      ];
+      for (const [what, change, rolled] of steps) {
+        await change();
+        for (const d of rolled) counts[d]++;
+        try {
+          await expectReplicaSets(ns, counts);
+        } catch (err) {
+          throw new Error(`after changing ${what}: ${(err as Error).message}`);
+        }
       }
-    }
-  });
+    }));
 });
 
 describe('StatefulSets and DaemonSets', () => {
-  test.each([['StatefulSet', StatefulSets], ['DaemonSet', DaemonSets]] as const)('%s: onboarding leaves the generation alone, a rotation bumps it exactly once', async (_kind, rt) => {
-    const { ns, op } = await setup(`rl-${rt.plural.slice(0, 3)}`);
-    await secret(ns, 'creds', { v: '1' });
-    await workload(rt, ns, 'app', { annotations: { 'annotary.io/reload-on-secrets': 'creds' }, secrets: ['creds'] });
-    await onboarded(rt, ns, 'app');
-    await sleep(QUIET_MS);
-    expect((await getWl(rt, ns, 'app')).metadata.generation).toBe(1);
+  test.each([['StatefulSet', StatefulSets], ['DaemonSet', DaemonSets]] as const)('%s: onboarding leaves the generation alone, a rotation bumps it exactly once', (_kind, rt) =>
+    withOperator(`rl-${rt.plural.slice(0, 3)}`, flags(), async (ns, op) => {
+      await secret(ns, 'creds', { v: '1' });
+      await workload(rt, ns, 'app', { annotations: { 'annotary.io/reload-on-secrets': 'creds' }, secrets: ['creds'] });
+      await onboarded(rt, ns, 'app');
+      await sleep(QUIET_MS);
+      expect((await getWl(rt, ns, 'app')).metadata.generation).toBe(1);
 
-    await rotate(ns, 'creds', { v: '2' });
-    await waitFor('generation 2', async () => (await getWl(rt, ns, 'app')).metadata.generation === 2);
-    await sleep(QUIET_MS);
-    const w = await getWl(rt, ns, 'app');
-    expect(w.metadata.generation).toBe(2);
-    expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBe(w.metadata.annotations?.['annotary.io/observed-config-hash']);
-    expect(await op.metric('annotary_rollouts_total', { kind: rt.kind })).toBe(1);
-  });
+      await rotate(ns, 'creds', { v: '2' });
+      await waitFor('generation 2', async () => (await getWl(rt, ns, 'app')).metadata.generation === 2);
+      await sleep(QUIET_MS);
+      const w = await getWl(rt, ns, 'app');
+      expect(w.metadata.generation).toBe(2);
+      expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBe(w.metadata.annotations?.['annotary.io/observed-config-hash']);
+      expect(await op.metric('annotary_rollouts_total', { kind: rt.kind })).toBe(1);
+    }));
 });

@@ -14,17 +14,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { configDigest } from '../src/controllers/reload.js';
 import { valueDigest } from '../src/kube/slim.js';
-import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Routes, Secrets } from '../src/kube/types.js';
 import { readJks } from '../src/pki/jks.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { ROOT, adminClient, b64, deleteNamespace, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import { ROOT, adminClient, deleteNamespace, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
-
-type Data = Record<string, string>;
-type Secret = KubeObject & { data?: Data };
-type Route = KubeObject & { spec: { host?: string; to?: unknown; tls?: Data } };
-type Deployment = KubeObject & { spec: { template: { metadata?: { annotations?: Data } } } };
+import type { Route, Secret, Workload as Deployment } from '../test/gen.js';
+import {
+  b64, deployment, inNamespace, ofType, route, secret, tlsData, withAnnotations, withRouteTLS, withSecretVolumes, withTLS,
+} from '../test/gen.js';
 
 const FULL = process.env.RESILIENCE === 'full';
 const ROTATIONS = FULL ? 200 : 40;
@@ -34,7 +32,8 @@ const DEPLOYMENTS = 3; // on ks-3..ks-5
 
 const client = adminClient();
 const fixtures = [chainFixture('p256'), chainFixture('p256', 'rotated'), chainFixture('rsa2048')];
-const pemData = (i: number) => { const f = fixtures[i % fixtures.length]; return { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) }; };
+const fixture = (i: number) => fixtures[i % fixtures.length]!;
+const pemData = (i: number) => tlsData(fixture(i));
 const certDer = (pem: string) => Buffer.from(pem.split('-----END CERTIFICATE-----')[0].replace(/-----[^-]+-----|\s/g, ''), 'base64');
 
 const run = promisify(execFile);
@@ -73,17 +72,17 @@ async function setup(prefix: string, controllers: string): Promise<{ ns: string;
 
 async function makeObjects(ns: string): Promise<void> {
   for (let i = 0; i < KEYSTORES; i++) {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `ks-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks,pkcs12' } }, data: pemData(0) });
+    await client.create(Secrets, ns, secret(`ks-${i}`, inNamespace(ns), ofType('kubernetes.io/tls'), withTLS(fixture(0)),
+      withAnnotations({ 'annotary.io/keystores': 'jks,pkcs12' })));
   }
   for (let i = 0; i < ROUTES; i++) {
-    await client.create(Routes, ns, { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: `r-${i}`, namespace: ns, annotations: { 'annotary.io/certs-from-secret': `ks-${i}` } }, spec: { host: `r${i}.example`, to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } } });
+    await client.create(Routes, ns, route(`r-${i}`, inNamespace(ns), withRouteTLS({ termination: 'edge' }),
+      withAnnotations({ 'annotary.io/certs-from-secret': `ks-${i}` })));
   }
   for (let i = 0; i < DEPLOYMENTS; i++) {
     const s = `ks-${ROUTES + i}`;
-    await client.create(Deployments, ns, {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': s } },
-      spec: { replicas: 1, selector: { matchLabels: { app: `d-${i}` } }, template: { metadata: { labels: { app: `d-${i}` } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }], volumes: [{ name: 'ks', secret: { secretName: s } }] } } },
-    });
+    await client.create(Deployments, ns, deployment(`d-${i}`, inNamespace(ns), withSecretVolumes(s),
+      withAnnotations({ 'annotary.io/reload-on-secrets': s })));
   }
 }
 

@@ -1,11 +1,12 @@
 // Certificates into Routes, on the real local control plane (the Route CRD stands in for OpenShift).
-import type { KubeObject } from '../src/kube/types.js';
 import { Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, apiserverWrites, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import {
+  adminClient, apiserverWrites, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor,
+} from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
-
-type Route = KubeObject & { spec: { host?: string; to?: unknown; tls?: Record<string, string> } };
+import type { Route } from '../test/gen.js';
+import { route as routeOf, inNamespace, ofType, secret, tlsData, withAnnotations, withData, withRouteTLS, withTLS } from '../test/gen.js';
 
 const client = adminClient();
 const ec = chainFixture('p256');
@@ -17,19 +18,14 @@ let op: OperatorProcess;
 
 const start = () => startOperator(['--namespaces', ns, '--controllers', 'routes', '--log-level', 'debug']);
 
-async function tlsSecret(name: string, f = ec, withCa = true): Promise<void> {
-  await client.create(Secrets, ns, {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace: ns },
-    data: { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), ...(withCa ? { 'ca.crt': b64(f.ca) } : {}) },
-  });
+/** creates a kubernetes.io/tls Secret of chain `f` */
+async function tlsSecret(name: string, f = ec): Promise<void> {
+  await client.create(Secrets, ns, secret(name, inNamespace(ns), ofType('kubernetes.io/tls'), withTLS(f)));
 }
 
-/** tls null: a Route without spec.tls */
+/** creates a Route; tls null: a Route without spec.tls */
 async function route(name: string, annotations: Record<string, string>, tls: Record<string, string> | null = { termination: 'edge' }): Promise<Route> {
-  return client.create<Route>(Routes, ns, {
-    apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name, namespace: ns, annotations },
-    spec: { host: `${name}.example`, to: { kind: 'Service', name: 'svc' }, ...(tls ? { tls } : {}) },
-  });
+  return client.create<Route>(Routes, ns, routeOf(name, inNamespace(ns), withAnnotations(annotations), withRouteTLS(tls)));
 }
 
 const getRoute = (name: string) => client.get<Route>(Routes, ns, name);
@@ -59,7 +55,7 @@ describe('edge and reencrypt Routes get certificate, key and CA', () => {
   });
 
   test('destination-ca-from-secret fills destinationCACertificate on a reencrypt Route', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backend-ca', namespace: ns }, data: { 'ca.crt': b64(rsa.ca) } });
+    await client.create(Secrets, ns, secret('backend-ca', inNamespace(ns), withData({ 'ca.crt': rsa.ca })));
     await route('r-dest', { 'annotary.io/destination-ca-from-secret': 'backend-ca' }, { termination: 'reencrypt' });
     await waitFor('destination CA', async () => (await tlsOf('r-dest')).destinationCACertificate === rsa.ca);
   });
@@ -73,7 +69,7 @@ describe('one rotation updates every Route that shares the Secret', () => {
     await waitFor('queue drained', async () => (await op.metric('annotary_queue_depth', { controller: 'routes' })) === 0);
     const writes0 = await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' });
     const apiWrites0 = apiserverWrites('routes');
-    await client.patch(Secrets, ns, 'shared', { data: { 'tls.crt': b64(next.certPem(2)), 'tls.key': b64(next.keyPkcs8), 'ca.crt': b64(next.ca) } });
+    await client.patch(Secrets, ns, 'shared', { data: tlsData(next) });
     await waitFor('all three rotated', async () => (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every((t) => t.certificate === next.certPem(2) && t.key === next.keyPkcs8 && t.caCertificate === next.ca));
     await sleep(1500); // anything else the operator would do, it does now
     expect(await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' }) - writes0).toBe(3);
@@ -97,7 +93,7 @@ describe('Routes that cannot take certificates get a Warning and are not written
 
   test('missing Secret → SourceSecretMissing; invalid Secret → SourceSecretInvalid; both untouched', async () => {
     const a = await route('r-missing', { 'annotary.io/certs-from-secret': 'ghost' });
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'mismatch', namespace: ns }, data: { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(rsa.keyPkcs8) } });
+    await client.create(Secrets, ns, secret('mismatch', inNamespace(ns), withData({ 'tls.crt': ec.certPem(2), 'tls.key': rsa.keyPkcs8 })));
     const b = await route('r-invalid', { 'annotary.io/certs-from-secret': 'mismatch' });
     await eventWith('r-missing', 'SourceSecretMissing');
     const ev = await eventWith('r-invalid', 'SourceSecretInvalid');

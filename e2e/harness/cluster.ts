@@ -151,8 +151,6 @@ export async function eventsFor(client: KubeClient, namespace: string, name: str
   return list.items.filter((e) => e.involvedObject.name === name).map((e) => ({ type: e.type, reason: e.reason, message: e.message, count: e.count }));
 }
 
-export function b64(s: string | Buffer): string { return Buffer.from(s).toString('base64'); }
-
 export async function getObj<T extends KubeObject>(client: KubeClient, rt: ResourceType, ns: string, name: string): Promise<T> {
   return client.get<T>(rt, ns, name);
 }

@@ -7,18 +7,24 @@ import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody, isIngre
 import { isRefusal } from '../../src/kube/refusal.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
 import type { SlimData } from '../../src/kube/slim.js';
-import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
+import { ec, full, lean, next, rsa } from './tls-fixtures.js';
+import type { Data, Mod, Secret } from '../gen.js';
+import {
+  b64, ingress as ingressOf, inNamespace, ofType, secret, tlsPem, withAnnotations, withBase64Data, withData, withIngressTLS, withLabels,
+  withOwners, withResourceVersion, withRules, withUid,
+} from '../gen.js';
+import { patched } from '../merge-patch.js';
 
 const NS = 'shop';
 const reader = new AnnotationReader(true);
-const secret = sourceSecret;
+/** a source Secret as the cache holds it: whole, or (keep false) digests only */
+const source = (ns: string, name: string, pem: Data, annotations: Data = {}, keep = true) =>
+  (keep ? full : lean)(secret(name, inNamespace(ns), withAnnotations(annotations), withData(pem)));
 
+/** The Ingress "shop": rules for a.example, b.example, a.example again and one without a host. */
 function ingress(annotations: Record<string, string>, tls?: IngressTLS[]): Ingress {
-  return {
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
-    metadata: { name: 'shop', namespace: NS, uid: 'ing-uid', resourceVersion: '3', annotations },
-    spec: { rules: [{ host: 'a.example' }, { host: 'b.example' }, { host: 'a.example' }, {}], ...(tls ? { tls } : {}) },
-  };
+  return ingressOf('shop', inNamespace(NS), withUid('ing-uid'), withResourceVersion('3'), withAnnotations(annotations),
+    withRules({ host: 'a.example' }, { host: 'b.example' }, { host: 'a.example' }, {}), ...(tls ? [withIngressTLS(tls)] : []));
 }
 
 type World = Omit<IngressObserved, 'reader'>;
@@ -32,23 +38,21 @@ function change(w: World): IngressChange {
 
 /** What the apiserver (and the garbage collector) make of a change. */
 function apply(w: World, c: IngressChange): World {
-  const ing = w.ingress;
-  const body = ingressPatchBody(ing, c) as { metadata: { annotations?: Record<string, string | null> }; spec?: { tls: IngressTLS[] | null } } | undefined;
-  const annotations = { ...ing.metadata.annotations };
-  for (const [k, v] of Object.entries(body?.metadata.annotations ?? {})) { if (v === null) delete annotations[k]; else annotations[k] = v; }
-  const spec = { ...ing.spec };
-  if (body?.spec) { if (body.spec.tls === null) delete spec.tls; else spec.tls = body.spec.tls; }
+  const body = ingressPatchBody(w.ingress, c);
+  const ing = body ? patched(w.ingress, body) : w.ingress;
+  // the copies' writes are built inline by the controller (no pure function to apply), so they are simulated here
   const copies = { ...w.copies };
   for (const cw of c.writeCopies) {
     const kind = cw.name.endsWith('-tls') ? 'tls' : 'ca';
-    copies[kind] = full({ apiVersion: 'v1', kind: 'Secret', type: cw.type, metadata: { name: cw.name, namespace: NS, ownerReferences: [{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop', uid: 'ing-uid', controller: true }] }, data: cw.data });
+    const owner = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop', uid: 'ing-uid', controller: true };
+    copies[kind] = full(secret(cw.name, inNamespace(NS), ofType(cw.type), withOwners(owner), withBase64Data(cw.data)));
   }
   for (const n of c.deleteCopies) delete copies[n.endsWith('-tls') ? 'tls' : 'ca'];
-  return { ...w, ingress: { ...ing, metadata: { ...ing.metadata, annotations }, spec }, copies };
+  return { ...w, ingress: ing, copies };
 }
 
 describe('same-namespace source: a kubernetes.io/tls copy and a spec.tls entry for the rule hosts', () => {
-  const w: World = { ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} };
+  const w: World = { ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }), sources: { [`${NS}/site`]: source(NS, 'site', tlsPem(ec)) }, copies: {} };
 
   test('copy holds tls.crt, tls.key and ca.crt; the entry names it for each distinct host', () => {
     const c = change(w);
@@ -79,13 +83,13 @@ describe('same-namespace source: a kubernetes.io/tls copy and a spec.tls entry f
     const missing = run({ ...w, sources: { [`${NS}/site`]: undefined } });
     expect(isRefusal(missing) && missing.reason).toBe('SourceSecretMissing');
     for (const pem of [{ 'tls.crt': ec.certPem(1) } as Record<string, string>, { 'tls.crt': 'junk', 'tls.key': ec.keyPkcs8 }, { 'tls.crt': ec.certPem(2), 'tls.key': rsa.keyPkcs8 }]) {
-      const bad = run({ ...w, sources: { [`${NS}/site`]: secret(NS, 'site', pem) } });
+      const bad = run({ ...w, sources: { [`${NS}/site`]: source(NS, 'site', pem) } });
       expect(isRefusal(bad) && bad.reason).toBe('SourceSecretInvalid');
     }
   });
 
   test('a Secret with the copy\'s name that annotary does not own → CopyConflict', () => {
-    const foreign = secret(NS, 'shop-annotary-tls', { 'tls.crt': 'x' });
+    const foreign = source(NS, 'shop-annotary-tls', { 'tls.crt': 'x' });
     const r = run({ ...w, copies: { tls: foreign } });
     expect(isRefusal(r) && r.reason).toBe('CopyConflict');
   });
@@ -93,27 +97,24 @@ describe('same-namespace source: a kubernetes.io/tls copy and a spec.tls entry f
 
 describe('annotary deletes only the copies it created: a controller ownerReference with this Ingress\'s uid', () => {
   const owner = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop' };
-  const withMeta = (meta: Record<string, unknown>): SlimData => {
-    const s = secret(NS, 'shop-annotary-tls', tlsPem());
-    return { ...s, metadata: { ...s.metadata, ...meta } };
-  };
+  const copy = (...mods: Mod<Secret>[]): SlimData => full(secret('shop-annotary-tls', inNamespace(NS), withAnnotations({}), withData(tlsPem(ec)), ...mods));
   const lookalikes: [string, SlimData][] = [
-    ['only annotary\'s label', withMeta({ labels: { 'app.kubernetes.io/managed-by': 'annotary' } })],
+    ['only annotary\'s label', copy(withLabels({ 'app.kubernetes.io/managed-by': 'annotary' }))],
     ['an owner reference to an Ingress of that name with another uid (a copied manifest)',
-      withMeta({ ownerReferences: [{ ...owner, uid: 'old-uid', controller: true }] })],
-    ['an owner reference with this uid that is not the controller', withMeta({ ownerReferences: [{ ...owner, uid: 'ing-uid' }] })],
+      copy(withOwners({ ...owner, uid: 'old-uid', controller: true }))],
+    ['an owner reference with this uid that is not the controller', copy(withOwners({ ...owner, uid: 'ing-uid' }))],
   ];
 
   test.each(lookalikes)('%s: never deleted, and a CopyConflict when a copy is wanted', (_t, lookalike) => {
     const gone = run({ ingress: ingress({ 'annotary.io/managed-fields': 'spec.tls' }), sources: {}, copies: { tls: lookalike } });
     expect(gone === undefined || (!isRefusal(gone) && !isNeedsData(gone) && gone.deleteCopies.length === 0)).toBe(true);
-    const sources = { [`${NS}/site`]: secret(NS, 'site', tlsPem()) };
+    const sources = { [`${NS}/site`]: source(NS, 'site', tlsPem(ec)) };
     const wanted = run({ ingress: ingress({ 'annotary.io/certs-from-secret': 'site' }), sources, copies: { tls: lookalike } });
     expect(isRefusal(wanted) && wanted.reason).toBe('CopyConflict');
   });
 
   test('the copy annotary created is deleted once it is no longer wanted', () => {
-    const mine = withMeta({ ownerReferences: [{ ...owner, uid: 'ing-uid', controller: true }] });
+    const mine = copy(withOwners({ ...owner, uid: 'ing-uid', controller: true }));
     const c = change({ ingress: ingress({ 'annotary.io/managed-fields': 'spec.tls' }), sources: {}, copies: { tls: mine } });
     expect(c.deleteCopies).toEqual(['shop-annotary-tls']);
   });
@@ -121,7 +122,7 @@ describe('annotary deletes only the copies it created: a controller ownerReferen
 
 describe('cross-namespace sources are copied only while they opt in (security boundary)', () => {
   const ann = { 'annotary.io/certs-from-secret': 'certs/wildcard' };
-  const src = (share?: string) => secret('certs', 'wildcard', tlsPem(), share === undefined ? {} : { 'annotary.io/share-with-namespaces': share });
+  const src = (share?: string) => source('certs', 'wildcard', tlsPem(ec), share === undefined ? {} : { 'annotary.io/share-with-namespaces': share });
   const world = (share?: string): World => ({ ingress: ingress(ann), sources: { 'certs/wildcard': src(share) }, copies: {} });
 
   test.each([[`${NS}`], ['other, shop'], ['*']])('shared with "%s" → copied', (share) => {
@@ -159,13 +160,13 @@ describe('cross-namespace sources are copied only while they opt in (security bo
   });
 
   test('an explicit own namespace needs no opt-in', () => {
-    const w: World = { ingress: ingress({ 'annotary.io/certs-from-secret': `${NS}/site` }), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} };
+    const w: World = { ingress: ingress({ 'annotary.io/certs-from-secret': `${NS}/site` }), sources: { [`${NS}/site`]: source(NS, 'site', tlsPem(ec)) }, copies: {} };
     expect(change(w).writeCopies).toHaveLength(1);
   });
 });
 
 describe('destination-ca-from-secret: a CA copy and the ingress-nginx proxy-ssl annotations', () => {
-  const w: World = { ingress: ingress({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }), sources: { [`${NS}/backend-ca`]: secret(NS, 'backend-ca', { 'ca.crt': rsa.ca }) }, copies: {} };
+  const w: World = { ingress: ingress({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }), sources: { [`${NS}/backend-ca`]: source(NS, 'backend-ca', { 'ca.crt': rsa.ca }) }, copies: {} };
 
   test('copy with ca.crt only, and the three annotations', () => {
     const c = change(w);
@@ -205,29 +206,29 @@ describe('destination-ca-from-secret: a CA copy and the ingress-nginx proxy-ssl 
   });
 
   test('a source without ca.crt → SourceSecretInvalid', () => {
-    const r = run({ ...w, sources: { [`${NS}/backend-ca`]: secret(NS, 'backend-ca', { 'tls.crt': ec.certPem(1) }) } });
+    const r = run({ ...w, sources: { [`${NS}/backend-ca`]: source(NS, 'backend-ca', { 'tls.crt': ec.certPem(1) }) } });
     expect(isRefusal(r) && r.reason).toBe('SourceSecretInvalid');
   });
 });
 
 describe('rotation updates the copy; the cached digests decide whether to read the source', () => {
   const ann = { 'annotary.io/certs-from-secret': 'site' };
-  const w0: World = { ingress: ingress(ann), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} };
+  const w0: World = { ingress: ingress(ann), sources: { [`${NS}/site`]: source(NS, 'site', tlsPem(ec)) }, copies: {} };
   const w1 = apply(w0, change(w0));
 
   test('unchanged source, lean cache: nothing to do, nothing to read', () => {
-    expect(run({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem(), {}, false) } })).toBeUndefined();
+    expect(run({ ...w1, sources: { [`${NS}/site`]: source(NS, 'site', tlsPem(ec), {}, false) } })).toBeUndefined();
   });
 
   test('rotated source: read it, then rewrite the copy', () => {
-    expect(run({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem(next), {}, false) } })).toEqual({ needsData: [`${NS}/site`] });
-    const c = change({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem(next)) } });
+    expect(run({ ...w1, sources: { [`${NS}/site`]: source(NS, 'site', tlsPem(next), {}, false) } })).toEqual({ needsData: [`${NS}/site`] });
+    const c = change({ ...w1, sources: { [`${NS}/site`]: source(NS, 'site', tlsPem(next)) } });
     expect(c.writeCopies[0].data['tls.crt']).toBe(b64(next.certPem(2)));
     expect(c.tls).toBeUndefined();
   });
 
   test('ca.crt dropped from the source: dropped from the copy', () => {
-    const c = change({ ...w1, sources: { [`${NS}/site`]: secret(NS, 'site', { 'tls.crt': ec.certPem(2), 'tls.key': ec.keyPkcs8 }) } });
+    const c = change({ ...w1, sources: { [`${NS}/site`]: source(NS, 'site', { 'tls.crt': ec.certPem(2), 'tls.key': ec.keyPkcs8 }) } });
     expect(Object.keys(c.writeCopies[0].data).sort()).toEqual(['tls.crt', 'tls.key']);
   });
 
@@ -256,7 +257,7 @@ describe('annotary.io/tls-hosts: hosts as Kubernetes validates Ingress TLS hosts
 
   test('an invalid host → InvalidAnnotation naming every bad one; nothing is written', () => {
     const ann = { 'annotary.io/certs-from-secret': 'site', 'annotary.io/tls-hosts': 'ok.example,Not A Host!,*.*.bad' };
-    const r = run({ ingress: ingress(ann), sources: { [`${NS}/site`]: secret(NS, 'site', tlsPem()) }, copies: {} });
+    const r = run({ ingress: ingress(ann), sources: { [`${NS}/site`]: source(NS, 'site', tlsPem(ec)) }, copies: {} });
     expect(r).toEqual({
       refuse: true, reason: 'InvalidAnnotation',
       message: 'annotary.io/tls-hosts: "Not A Host!", "*.*.bad" are not host names (a DNS-1123 subdomain, or "*." and one)',
@@ -289,9 +290,9 @@ describe('properties', () => {
     return {
       ingress: ingress(ann, p.userTls),
       sources: {
-        [`${NS}/site`]: secret(NS, 'site', tlsPem(f)),
-        [`${NS}/backend-ca`]: secret(NS, 'backend-ca', { 'ca.crt': rsa.ca }),
-        'certs/wildcard': secret('certs', 'wildcard', tlsPem(f), p.share ? { 'annotary.io/share-with-namespaces': p.share } : {}),
+        [`${NS}/site`]: source(NS, 'site', tlsPem(f)),
+        [`${NS}/backend-ca`]: source(NS, 'backend-ca', { 'ca.crt': rsa.ca }),
+        'certs/wildcard': source('certs', 'wildcard', tlsPem(f), p.share ? { 'annotary.io/share-with-namespaces': p.share } : {}),
         [`${NS}/missing`]: undefined,
       },
       copies: {},

@@ -2,8 +2,9 @@
 // exact data keys to write or remove. Real openssl-made chains, real stores.
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { A, AnnotationReader } from '../../src/annotations.js';
+import { A, AnnotationReader, commaList } from '../../src/annotations.js';
 import { desiredKeystoreData, type DataChange, type KeystoreObserved } from '../../src/controllers/keystores.js';
+import { managedKeysPatch, ownerRecordValue, parseOwnerRecord } from '../../src/controllers/managed-keys.js';
 import {
   KEYSTORE_INPUTS, keystoreInputsHash, parseKeystoreSpec, parseTrustRef, storeKeys,
   type DigestLookup, type KeystoreSpec, type SecretWants,
@@ -12,16 +13,15 @@ import { isRefusal, type Refusal } from '../../src/kube/refusal.js';
 import { valueDigest } from '../../src/kube/slim.js';
 import { readJks } from '../../src/pki/jks.js';
 import { chainFixture } from '../pki/fixtures.js';
+import { b64, secret, tlsData, withAnnotations, withBase64Data, withResourceVersion, withUid } from '../gen.js';
+import { patched } from '../merge-patch.js';
 
 const compat = new AnnotationReader(true);
 const strict = new AnnotationReader(false);
 const CU = 'cert-utils-operator.redhat-cop.io/';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const ec = chainFixture('p256');
 const rsa = chainFixture('rsa2048');
-/** a kubernetes.io/tls Secret's data: leaf + intermediate, key, root CA */
-const tlsData = (f = ec): Record<string, string> => ({ 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) });
 
 function wantsOf(annotations: Record<string, string>, reader = compat, defaultPassword = 'changeit'): SecretWants {
   const w = parseKeystoreSpec(annotations, reader, defaultPassword);
@@ -58,12 +58,20 @@ function wrote(data: Record<string, string>, keys: string[], uid = UID): Pick<Ke
   return { managed: keys, record: { uid, keys: Object.fromEntries(present.map((k) => [k, valueDigest(data[k]!)])) } };
 }
 
-/** What the controller's patch does to the Secret. */
+/** What the controller's patch (managedKeysPatch) does to the Secret, observed again as reconcile observes it. */
 function apply(o: KeystoreObserved, c: DataChange): KeystoreObserved {
-  const data = { ...o.data, ...c.set };
-  for (const k of c.remove) delete data[k];
+  const bookkeeping = {
+    ...(o.managed.length ? { [A.managedKeys]: o.managed.join(',') } : {}),
+    ...(o.record ? { [A.ownerRecord]: ownerRecordValue(o.record) } : {}),
+    ...(o.currentHash !== undefined ? { [A.sourceHash]: o.currentHash } : {}),
+  };
+  const before = secret('tls', withUid(o.uid ?? ''), withResourceVersion('1'), withAnnotations(bookkeeping), withBase64Data(o.data));
+  const after = patched(before, managedKeysPatch(before, 'data', c));
+  const ann = after.metadata.annotations ?? {};
+  const data = after.data ?? {};
   const digests = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, valueDigest(v)]));
-  return { ...o, data, digests, managed: c.managed, record: c.managed.length ? c.record : undefined, currentHash: c.inputsHash };
+  const managed = commaList(ann[A.managedKeys]);
+  return { ...o, data, digests, managed, record: parseOwnerRecord(ann[A.ownerRecord]), currentHash: ann[A.sourceHash] };
 }
 
 describe('parseTrustRef: [secret/|configmap/]<name>[:<key>]', () => {
@@ -279,7 +287,7 @@ describe('keystoreInputsHash: a digest of every input, from cached digests only'
 describe('desiredKeystoreData writes the wanted stores', () => {
   test('jks+pkcs12 with a CA: four stores, all managed, real JKS content', () => {
     const w = wantsOf({ [A.keystores]: 'jks,pkcs12', [A.keystoreAlias]: 'web' });
-    const o = observe(w, tlsData());
+    const o = observe(w, tlsData(ec));
     const c = changeOf(desiredKeystoreData(o));
     expect(Object.keys(c.set).sort()).toEqual(['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12']);
     expect(c.managed).toEqual(['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12']);
@@ -291,41 +299,41 @@ describe('desiredKeystoreData writes the wanted stores', () => {
   });
 
   test('no ca.crt and no trust sources: keystores only', () => {
-    const { 'ca.crt': _ca, ...data } = tlsData();
+    const { 'ca.crt': _ca, ...data } = tlsData(ec);
     const c = changeOf(desiredKeystoreData(observe(wantsOf({ [A.keystores]: 'jks,p12' }), data)));
     expect(c.managed).toEqual(['keystore.jks', 'keystore.p12']);
   });
 
   test('extra trust (truststore-from) makes a truststore even without ca.crt', () => {
-    const { 'ca.crt': _ca, ...data } = tlsData();
+    const { 'ca.crt': _ca, ...data } = tlsData(ec);
     const c = changeOf(desiredKeystoreData(observe(wantsOf({ [A.keystores]: 'jks' }), data, { extraTrustPem: [rsa.ca] })));
     expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
   });
 
   test('cert-info writes tls.crt.info and ca.crt.info', () => {
-    const c = changeOf(desiredKeystoreData(observe(wantsOf({ [A.certInfo]: 'true' }), tlsData())));
+    const c = changeOf(desiredKeystoreData(observe(wantsOf({ [A.certInfo]: 'true' }), tlsData(ec))));
     expect(c.managed).toEqual(['ca.crt.info', 'tls.crt.info']);
     expect(Buffer.from(c.set['tls.crt.info']!, 'base64').toString()).toMatch(/Subject:.*CN=localhost/);
   });
 
   test('a missing tls.crt or tls.key is refused as MissingKey', () => {
     const w = wantsOf({ [A.keystores]: 'jks' });
-    const { 'tls.key': _k, ...noKey } = tlsData();
-    const { 'tls.crt': _c, ...noCert } = tlsData();
+    const { 'tls.key': _k, ...noKey } = tlsData(ec);
+    const { 'tls.crt': _c, ...noCert } = tlsData(ec);
     expect(refusalOf(desiredKeystoreData(observe(w, noKey))).reason).toBe('MissingKey');
     expect(refusalOf(desiredKeystoreData(observe(w, noCert))).reason).toBe('MissingKey');
   });
 
   test('PKI failures become refusals with the PKI reason', () => {
     const w = wantsOf({ [A.keystores]: 'jks' });
-    expect(refusalOf(desiredKeystoreData(observe(w, { ...tlsData(), 'tls.key': b64(rsa.keyPkcs8) }))).reason).toBe('KeyMismatch');
+    expect(refusalOf(desiredKeystoreData(observe(w, { ...tlsData(ec), 'tls.key': b64(rsa.keyPkcs8) }))).reason).toBe('KeyMismatch');
     const p12 = wantsOf({ [A.keystores]: 'pkcs12', [A.keystorePassword]: 'pässwort' });
-    expect(refusalOf(desiredKeystoreData(observe(p12, tlsData()))).reason).toBe('InvalidPassword');
+    expect(refusalOf(desiredKeystoreData(observe(p12, tlsData(ec)))).reason).toBe('InvalidPassword');
   });
 
   test('a new input hash with unchanged bytes still yields a change (records the new source-hash)', () => {
     const w = wantsOf({ [A.keystores]: 'jks' });
-    const first = observe(w, tlsData());
+    const first = observe(w, tlsData(ec));
     const settled = apply(first, changeOf(desiredKeystoreData(first)));
     const c = changeOf(desiredKeystoreData({ ...settled, inputsHash: 'something-else' }));
     expect(c).toMatchObject({ set: {}, remove: [], inputsHash: 'something-else' });
@@ -360,7 +368,7 @@ describe('desiredKeystoreData is idempotent: applying its change, then asking ag
         fc.subarray(allOutputs), // keys an earlier configuration left behind (managed)
         (annotations, withCa, stale) => {
           const wants = wantsOf(annotations);
-          const data = tlsData();
+          const data = tlsData(ec);
           if (!withCa) delete data['ca.crt'];
           for (const k of stale) data[k] = b64(`old ${k}`);
           const o0 = observe(wants, data, { ...wrote(data, stale), currentHash: 'old' });
@@ -368,7 +376,7 @@ describe('desiredKeystoreData is idempotent: applying its change, then asking ag
           const o1 = apply(o0, c);
           expect(desiredKeystoreData(o1)).toBeUndefined();
           // and the stores are byte-stable: rebuilding from scratch gives the same bytes
-          const fresh = changeOf(desiredKeystoreData(observe(wants, tlsData(), { currentHash: 'x' })));
+          const fresh = changeOf(desiredKeystoreData(observe(wants, tlsData(ec), { currentHash: 'x' })));
           for (const k of c.managed) expect(o1.data[k]).toBe(fresh.set[k]);
         },
       ),
@@ -378,7 +386,7 @@ describe('desiredKeystoreData is idempotent: applying its change, then asking ag
 
   test('as the Secret cache holds it (values of the inputs only, digests of every key) a settled Secret gives nothing', () => {
     const wants = wantsOf({ [A.keystores]: 'jks,p12', [A.certInfo]: 'true' });
-    const settled = apply(observe(wants, tlsData()), changeOf(desiredKeystoreData(observe(wants, tlsData()))));
+    const settled = apply(observe(wants, tlsData(ec)), changeOf(desiredKeystoreData(observe(wants, tlsData(ec)))));
     const cached = { ...settled, data: Object.fromEntries(KEYSTORE_INPUTS.filter((k) => k in settled.data).map((k) => [k, settled.data[k]!])) };
     expect(Object.keys(cached.data).length).toBeLessThan(Object.keys(cached.digests).length);
     expect(desiredKeystoreData(cached)).toBeUndefined();
@@ -409,7 +417,7 @@ describe('desiredKeystoreData never touches a key it neither wants nor manages',
           // earlier runs' keys: present with stale bytes; some user keys were once managed too
           const managedUser = Object.keys(userData).filter((k) => managesUserKey(k));
           const managed = [...managedOutputs, ...managedUser];
-          const data = { ...tlsData(), ...userData, ...Object.fromEntries(managedOutputs.map((k) => [k, b64(`stale ${k}`)])) };
+          const data = { ...tlsData(ec), ...userData, ...Object.fromEntries(managedOutputs.map((k) => [k, b64(`stale ${k}`)])) };
           const r = desiredKeystoreData(observe(wants, data, wrote(data, managed)));
           if (r === undefined) return;
           const c = changeOf(r);
@@ -440,7 +448,7 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
   test('native flavour: an unmanaged key with other bytes is a KeyConflict, and nothing is written', () => {
     for (const key of ['keystore.jks', 'truststore.p12']) {
       const w = wantsOf({ [A.keystores]: 'jks,pkcs12' });
-      const r = refusalOf(desiredKeystoreData(observe(w, { ...tlsData(), [key]: b64('user bytes') })));
+      const r = refusalOf(desiredKeystoreData(observe(w, { ...tlsData(ec), [key]: b64('user bytes') })));
       expect(r.reason).toBe('KeyConflict');
       expect(r.message).toContain(`"${key}"`);
       expect(r.message).not.toContain(b64('user bytes'));
@@ -449,27 +457,27 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
 
   test('cert-info: an unmanaged tls.crt.info with other text is a KeyConflict', () => {
     const w = wantsOf({ [A.certInfo]: 'true' });
-    expect(refusalOf(desiredKeystoreData(observe(w, { ...tlsData(), 'tls.crt.info': b64('mine') }))).reason).toBe('KeyConflict');
+    expect(refusalOf(desiredKeystoreData(observe(w, { ...tlsData(ec), 'tls.crt.info': b64('mine') }))).reason).toBe('KeyConflict');
   });
 
   test('the same key once managed is simply overwritten', () => {
     const w = wantsOf({ [A.keystores]: 'jks' });
-    const data = { ...tlsData(), 'keystore.jks': b64('old') };
+    const data = { ...tlsData(ec), 'keystore.jks': b64('old') };
     const c = changeOf(desiredKeystoreData(observe(w, data, wrote(data, ['keystore.jks']))));
     expect(Object.keys(c.set)).toContain('keystore.jks');
   });
 
   test('an unmanaged key that already holds exactly the wanted bytes is adopted, not refused', () => {
     const w = wantsOf({ [A.keystores]: 'jks' });
-    const built = changeOf(desiredKeystoreData(observe(w, tlsData())));
-    const c = changeOf(desiredKeystoreData(observe(w, { ...tlsData(), ...built.set })));
+    const built = changeOf(desiredKeystoreData(observe(w, tlsData(ec))));
+    const c = changeOf(desiredKeystoreData(observe(w, { ...tlsData(ec), ...built.set })));
     expect(c.set).toEqual({});
     expect(c.managed).toEqual(built.managed);
   });
 
   test('cert-utils flavour takes over keystore.jks and truststore.jks written by cert-utils-operator', () => {
     const w = wantsOf({ [A.cuGenerateJavaKeystores]: 'true' });
-    const c = changeOf(desiredKeystoreData(observe(w, { ...tlsData(), 'keystore.jks': b64('cert-utils bytes'), 'truststore.jks': b64('cert-utils trust') })));
+    const c = changeOf(desiredKeystoreData(observe(w, { ...tlsData(ec), 'keystore.jks': b64('cert-utils bytes'), 'truststore.jks': b64('cert-utils trust') })));
     expect(Object.keys(c.set).sort()).toEqual(['keystore.jks', 'truststore.jks']);
     expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
     const [entry] = readJks(Buffer.from(c.set['keystore.jks']!, 'base64'), 'changeme');
@@ -479,13 +487,13 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
 
   test('the cert-utils takeover does not extend to annotary-only keys (native flavour asking for the same name)', () => {
     const w = wantsOf({ [A.keystores]: 'jks', [A.cuGenerateJavaKeystores]: 'true' });
-    expect(refusalOf(desiredKeystoreData(observe(w, { ...tlsData(), 'keystore.jks': b64('x') }))).reason).toBe('KeyConflict');
+    expect(refusalOf(desiredKeystoreData(observe(w, { ...tlsData(ec), 'keystore.jks': b64('x') }))).reason).toBe('KeyConflict');
   });
 });
 
 describe('desiredKeystoreData removes exactly the managed keys when the stores are no longer wanted', () => {
   test('annotation removed: managed keys present in data are removed, user keys stay, managed list empties', () => {
-    const data = { ...tlsData(), 'keystore.jks': b64('k'), 'truststore.jks': b64('t'), 'user.txt': b64('mine'), 'app.conf': b64('c') };
+    const data = { ...tlsData(ec), 'keystore.jks': b64('k'), 'truststore.jks': b64('t'), 'user.txt': b64('mine'), 'app.conf': b64('c') };
     const c = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { ...wrote(data, ['keystore.jks', 'truststore.jks', 'keystore.p12']), currentHash: 'old' })));
     expect(c.set).toEqual({});
     expect(c.remove.sort()).toEqual(['keystore.jks', 'truststore.jks']); // keystore.p12 is already gone
@@ -494,7 +502,7 @@ describe('desiredKeystoreData removes exactly the managed keys when the stores a
 
   test('format switch jks,pkcs12 → jks: the PKCS#12 files go, the JKS ones stay', () => {
     const both = wantsOf({ [A.keystores]: 'jks,pkcs12' });
-    const o = observe(both, tlsData());
+    const o = observe(both, tlsData(ec));
     const settled = apply(o, changeOf(desiredKeystoreData(o)));
     const jksOnly = wantsOf({ [A.keystores]: 'jks' });
     const c = changeOf(desiredKeystoreData(observe(jksOnly, settled.data, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
@@ -505,7 +513,7 @@ describe('desiredKeystoreData removes exactly the managed keys when the stores a
 
   test('a CA removed from the Secret removes the truststore it fed', () => {
     const w = wantsOf({ [A.keystores]: 'jks' });
-    const o = observe(w, tlsData());
+    const o = observe(w, tlsData(ec));
     const settled = apply(o, changeOf(desiredKeystoreData(o)));
     const { 'ca.crt': _ca, ...noCa } = settled.data;
     const c = changeOf(desiredKeystoreData(observe(w, noCa, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
@@ -519,7 +527,7 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
   const userData = { 'app.conf': b64('user config'), 'db-password': b64('hunter2') };
 
   test('a managed-keys list naming user keys, without a record: the keys stay, are released, and a Warning says so', () => {
-    const data = { ...tlsData(), ...userData };
+    const data = { ...tlsData(ec), ...userData };
     const c = changeOf(desiredKeystoreData(observe(w, data, { managed: ['app.conf', 'db-password'] })));
     expect(c.remove).toEqual([]);
     expect(c.released).toEqual(['app.conf', 'db-password']);
@@ -528,7 +536,7 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
   });
 
   test('the annotation removed: nothing of the user is deleted (today\'s data loss), even on a TLS Secret listing tls.key and ca.crt', () => {
-    const data = { ...tlsData(), ...userData };
+    const data = { ...tlsData(ec), ...userData };
     const c = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { managed: ['app.conf', 'db-password', 'tls.key', 'ca.crt'], currentHash: 'x' })));
     expect(c.remove).toEqual([]);
     expect(c.released).toEqual(['app.conf', 'ca.crt', 'db-password', 'tls.key']);
@@ -536,8 +544,8 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
   });
 
   test('a record copied from another object (other uid) proves only values byte for byte annotary\'s', () => {
-    const built = changeOf(desiredKeystoreData(observe(w, tlsData())));
-    const copiedFrom = { ...tlsData(), ...built.set };
+    const built = changeOf(desiredKeystoreData(observe(w, tlsData(ec))));
+    const copiedFrom = { ...tlsData(ec), ...built.set };
     const record = { uid: 'another-object', keys: { ...wrote(copiedFrom, ['keystore.jks', 'truststore.jks']).record!.keys, 'app.conf': valueDigest(b64('theirs')) } };
     // keystore.jks is exactly what annotary wrote there, app.conf is not
     const data = { ...copiedFrom, ...userData };
@@ -547,13 +555,13 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
   });
 
   test('a copied claim on a key annotary wants, with other bytes, is a KeyConflict, not an overwrite', () => {
-    const data = { ...tlsData(), 'keystore.jks': b64('the user\'s own keystore') };
+    const data = { ...tlsData(ec), 'keystore.jks': b64('the user\'s own keystore') };
     const r = desiredKeystoreData(observe(w, data, { managed: ['keystore.jks'], record: { uid: 'another-object', keys: { 'keystore.jks': valueDigest(b64('x')) } } }));
     expect(refusalOf(r).reason).toBe('KeyConflict');
   });
 
   test('a record bound to this object proves its keys: a store edited behind annotary\'s back is restored', () => {
-    const settled = apply(observe(w, tlsData()), changeOf(desiredKeystoreData(observe(w, tlsData()))));
+    const settled = apply(observe(w, tlsData(ec)), changeOf(desiredKeystoreData(observe(w, tlsData(ec)))));
     expect(settled.record).toMatchObject({ uid: UID });
     const tamperedData = { ...settled.data, 'keystore.jks': b64('edited') };
     const c = changeOf(desiredKeystoreData(observe(w, tamperedData, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
@@ -561,8 +569,8 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
   });
 
   test('stores written by an earlier version (a list, no record) are proven by their bytes and get their record', () => {
-    const built = changeOf(desiredKeystoreData(observe(w, tlsData())));
-    const data = { ...tlsData(), ...built.set };
+    const built = changeOf(desiredKeystoreData(observe(w, tlsData(ec))));
+    const data = { ...tlsData(ec), ...built.set };
     const c = changeOf(desiredKeystoreData(observe(w, data, { managed: built.managed, currentHash: built.inputsHash })));
     expect(c.set).toEqual({});
     expect(c.released).toEqual([]);
@@ -579,7 +587,7 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
       fc.boolean(),
       (userValues, formats, claimAll, withForeignRecord) => {
         const wants = wantsOf(formats ? { [A.keystores]: formats } : {});
-        const data = { ...tlsData(), ...userValues };
+        const data = { ...tlsData(ec), ...userValues };
         const claimed = claimAll ? Object.keys(data) : Object.keys(userValues);
         const record = withForeignRecord ? { uid: 'another-object', keys: Object.fromEntries(claimed.map((k) => [k, valueDigest(b64('x'))])) } : undefined;
         const r = desiredKeystoreData(observe(wants, data, { managed: claimed, record, currentHash: 'x' }));

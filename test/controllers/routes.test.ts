@@ -8,27 +8,23 @@ import type { Route, RouteChange, RouteField, RouteTLS } from '../../src/control
 import { ROUTE_FIELDS, describeRouteChange, desiredRoute, routePatchBody, routeWants } from '../../src/controllers/routes.js';
 import { isNeedsData } from '../../src/controllers/tls-source.js';
 import type { SlimData } from '../../src/kube/slim.js';
-import { b64, ec, full, next, rsa, sourceSecret, tlsPem } from './tls-fixtures.js';
+import { ec, full, lean, next, rsa } from './tls-fixtures.js';
 import { pemBodyLines } from '../pki/helpers.js';
+import { route as routeOf, inNamespace, secret, tlsPem, withAnnotations, withData, withHost, withResourceVersion, withRouteTLS, withUid } from '../gen.js';
+import { patched } from '../merge-patch.js';
 
 const NS = 'apps';
 const reader = new AnnotationReader(true);
-const secret = (name: string, pem: Record<string, string>, keep = true) => sourceSecret(NS, name, pem, {}, keep);
+/** a source Secret in NS as the cache holds it: whole, or (keep false) digests only */
+const source = (name: string, pem: Record<string, string | Buffer>, keep = true) => (keep ? full : lean)(secret(name, inNamespace(NS), withData(pem)));
 
-/** tls null: a Route without spec.tls */
+/** The Route "web"; tls null: a Route without spec.tls */
 function route(annotations: Record<string, string>, tls: RouteTLS | null = { termination: 'edge' }): Route {
-  return { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'web', namespace: NS, uid: 'u1', resourceVersion: '7', annotations }, spec: { host: 'x', ...(tls ? { tls } : {}) } };
+  return routeOf('web', inNamespace(NS), withUid('u1'), withResourceVersion('7'), withHost('x'), withAnnotations(annotations), withRouteTLS(tls));
 }
 
 /** What the apiserver does with routePatchBody (a JSON merge patch). */
-function apply(r: Route, change: RouteChange): Route {
-  const body = routePatchBody(r, change) as { metadata: { annotations: Record<string, string | null> }; spec?: { tls: Record<string, string | null> } };
-  const annotations = { ...r.metadata.annotations };
-  for (const [k, v] of Object.entries(body.metadata.annotations)) { if (v === null) delete annotations[k]; else annotations[k] = v; }
-  const tls = r.spec?.tls || body.spec ? { ...r.spec?.tls } as Record<string, string> : undefined;
-  for (const [k, v] of Object.entries(body.spec?.tls ?? {})) { if (v === null) delete tls![k]; else tls![k] = v; }
-  return { ...r, metadata: { ...r.metadata, annotations }, spec: { ...r.spec, ...(tls ? { tls } : {}) } };
-}
+const apply = (r: Route, change: RouteChange): Route => patched(r, routePatchBody(r, change));
 
 function run(r: Route, secrets: Record<string, SlimData | undefined>, rdr = reader) {
   return desiredRoute({ route: r, reader: rdr, secrets });
@@ -80,7 +76,7 @@ describe('annotations → what the Route wants', () => {
 
 describe('edge and reencrypt Routes get certificate, key and CA from the Secret', () => {
   test.each(['edge', 'reencrypt'])('%s', (termination) => {
-    const c = change(route({ 'annotary.io/certs-from-secret': 'tls' }, { termination }), { tls: secret('tls', tlsPem()) });
+    const c = change(route({ 'annotary.io/certs-from-secret': 'tls' }, { termination }), { tls: source('tls', tlsPem(ec)) });
     expect(c.set).toEqual({ certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca });
     expect(c.managed).toEqual(['certificate', 'key', 'caCertificate']);
     expect(c.clear).toEqual([]);
@@ -88,17 +84,17 @@ describe('edge and reencrypt Routes get certificate, key and CA from the Secret'
 
   test('the full chain of tls.crt is kept as it is', () => {
     const pem = { 'tls.crt': rsa.certPem(3), 'tls.key': rsa.keyTraditional };
-    expect(change(route({ 'annotary.io/certs-from-secret': 'tls' }), { tls: secret('tls', pem) }).set.certificate).toBe(rsa.certPem(3));
+    expect(change(route({ 'annotary.io/certs-from-secret': 'tls' }), { tls: source('tls', pem) }).set.certificate).toBe(rsa.certPem(3));
   });
 
   test('no ca.crt in the Secret: no caCertificate', () => {
-    const c = change(route({ 'annotary.io/certs-from-secret': 'tls' }), { tls: secret('tls', { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8 }) });
+    const c = change(route({ 'annotary.io/certs-from-secret': 'tls' }), { tls: source('tls', { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8 }) });
     expect(Object.keys(c.set)).toEqual(['certificate', 'key']);
   });
 
   test('the patch is a merge patch preconditioned on the Route\'s resourceVersion', () => {
     const r = route({ 'annotary.io/certs-from-secret': 'tls' });
-    const body = routePatchBody(r, change(r, { tls: secret('tls', tlsPem()) })) as { metadata: Record<string, unknown>; spec: { tls: Record<string, unknown> } };
+    const body = routePatchBody(r, change(r, { tls: source('tls', tlsPem(ec)) })) as { metadata: Record<string, unknown>; spec: { tls: Record<string, unknown> } };
     expect(body.metadata).toMatchObject({ resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate' } });
     expect(JSON.parse((body.metadata.annotations as Record<string, string>)['annotary.io/owner-record']!)).toEqual({
       uid: 'u1', keys: { caCertificate: expect.any(String), certificate: expect.any(String), key: expect.any(String) },
@@ -109,31 +105,31 @@ describe('edge and reencrypt Routes get certificate, key and CA from the Secret'
 
 describe('destination-ca-from-secret sets destinationCACertificate on reencrypt Routes', () => {
   test('from ca.crt', () => {
-    const c = change(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }, { termination: 'reencrypt' }), { 'backend-ca': secret('backend-ca', { 'ca.crt': rsa.ca }) });
+    const c = change(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }, { termination: 'reencrypt' }), { 'backend-ca': source('backend-ca', { 'ca.crt': rsa.ca }) });
     expect(c.set).toEqual({ destinationCACertificate: rsa.ca });
     expect(c.managed).toEqual(['destinationCACertificate']);
   });
 
   test('on an edge Route → UnsupportedTermination (OpenShift rejects a destination CA there)', () => {
-    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }), { 'backend-ca': secret('backend-ca', { 'ca.crt': rsa.ca }) });
+    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }), { 'backend-ca': source('backend-ca', { 'ca.crt': rsa.ca }) });
     expect(isRefusal(r) && r.reason).toBe('UnsupportedTermination');
   });
 
   test('a Secret without ca.crt → SourceSecretInvalid', () => {
-    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'd' }, { termination: 'reencrypt' }), { d: secret('d', { 'tls.crt': ec.certPem(1) }) });
+    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'd' }, { termination: 'reencrypt' }), { d: source('d', { 'tls.crt': ec.certPem(1) }) });
     expect(isRefusal(r) && r.reason).toBe('SourceSecretInvalid');
   });
 });
 
 describe('passthrough and Routes without spec.tls are refused with a reason', () => {
   test('passthrough → UnsupportedTermination', () => {
-    const r = run(route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'passthrough' }), { tls: secret('tls', tlsPem()) });
+    const r = run(route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'passthrough' }), { tls: source('tls', tlsPem(ec)) });
     expect(isRefusal(r) && r.reason).toBe('UnsupportedTermination');
     expect(isRefusal(r) && r.message).toMatch(/passthrough/);
   });
 
   test('no spec.tls → NoTLSSpec', () => {
-    const r = run(route({ 'annotary.io/certs-from-secret': 'tls' }, null), { tls: secret('tls', tlsPem()) });
+    const r = run(route({ 'annotary.io/certs-from-secret': 'tls' }, null), { tls: source('tls', tlsPem(ec)) });
     expect(isRefusal(r) && r.reason).toBe('NoTLSSpec');
   });
 });
@@ -152,17 +148,16 @@ describe('a missing or invalid Secret is refused and the Route is left alone', (
     ['truncated key', { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8.slice(0, 100) }],
     ['key of another certificate', { 'tls.crt': ec.certPem(2), 'tls.key': next.keyPkcs8 }],
     ['a foreign certificate in the chain', { 'tls.crt': ec.certPem(2) + rsa.root, 'tls.key': ec.keyPkcs8 }],
-    ['garbage ca.crt', { ...tlsPem(), 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }],
+    ['garbage ca.crt', { ...tlsPem(ec), 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }],
   ])('%s → SourceSecretInvalid, and the message carries no key material', (_t, pem) => {
-    const r = run(route(ann), { tls: secret('tls', pem) });
+    const r = run(route(ann), { tls: source('tls', pem) });
     expect(isRefusal(r) && r.reason).toBe('SourceSecretInvalid');
     const msg = isRefusal(r) ? r.message : '';
     for (const line of [...pemBodyLines(ec.keyPkcs8), ...pemBodyLines(ec.certPem(2))]) expect(msg).not.toContain(line);
   });
 
   test('tls.crt that is not UTF-8 text → SourceSecretInvalid (it could never be stored back unchanged)', () => {
-    const raw = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: NS }, data: { 'tls.crt': Buffer.from([0xff, 0xfe, 0x41]).toString('base64'), 'tls.key': b64(ec.keyPkcs8) } };
-    const r = run(route(ann), { tls: full(raw) });
+    const r = run(route(ann), { tls: source('tls', { 'tls.crt': Buffer.from([0xff, 0xfe, 0x41]), 'tls.key': ec.keyPkcs8 }) });
     expect(isRefusal(r) && r.reason).toBe('SourceSecretInvalid');
   });
 });
@@ -170,22 +165,22 @@ describe('a missing or invalid Secret is refused and the Route is left alone', (
 describe('the cached digests decide; the PEM is read only to write', () => {
   test('a Route that carries the Secret\'s values needs no read and no write', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
-    const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
-    expect(run(r1, { tls: secret('tls', tlsPem(), false) })).toBeUndefined();
+    const r1 = apply(r0, change(r0, { tls: source('tls', tlsPem(ec)) }));
+    expect(run(r1, { tls: source('tls', tlsPem(ec), false) })).toBeUndefined();
   });
 
   test('a rotated Secret asks for its data, then yields the new values', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
-    const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
-    expect(run(r1, { tls: secret('tls', tlsPem(next), false) })).toEqual({ needsData: [`${NS}/tls`] });
-    const c = change(r1, { tls: secret('tls', tlsPem(next)) });
+    const r1 = apply(r0, change(r0, { tls: source('tls', tlsPem(ec)) }));
+    expect(run(r1, { tls: source('tls', tlsPem(next), false) })).toEqual({ needsData: [`${NS}/tls`] });
+    const c = change(r1, { tls: source('tls', tlsPem(next)) });
     expect(c.set).toEqual({ certificate: next.certPem(2), key: next.keyPkcs8, caCertificate: next.ca });
     expect(describeRouteChange(c)).toBe('set certificate, key, caCertificate from Secret "tls"');
   });
 
   test('values already right but not yet recorded: only managed-fields is written', () => {
     const r = route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'edge', certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca });
-    const c = change(r, { tls: secret('tls', tlsPem(), false) });
+    const c = change(r, { tls: source('tls', tlsPem(ec), false) });
     expect(c.set).toEqual({});
     expect(routePatchBody(r, c)).toEqual({ metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate', 'annotary.io/owner-record': ownerRecordValue(c.record) } } });
   });
@@ -194,7 +189,7 @@ describe('the cached digests decide; the PEM is read only to write', () => {
 describe('removing an annotation clears exactly the fields it filled', () => {
   test('certs-from-secret removed: annotary\'s fields cleared, the user\'s destinationCACertificate kept', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'reencrypt', destinationCACertificate: 'user value' });
-    const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
+    const r1 = apply(r0, change(r0, { tls: source('tls', tlsPem(ec)) }));
     const { 'annotary.io/certs-from-secret': _removed, ...bookkeeping } = r1.metadata.annotations!;
     const r2 = { ...r1, metadata: { ...r1.metadata, annotations: bookkeeping } };
     const c = change(r2, {});
@@ -207,8 +202,8 @@ describe('removing an annotation clears exactly the fields it filled', () => {
 
   test('inject-ca "false" later: only caCertificate is cleared', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
-    const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
-    const c = change({ ...r1, metadata: { ...r1.metadata, annotations: { ...r1.metadata.annotations, 'annotary.io/inject-ca': 'false' } } }, { tls: secret('tls', tlsPem(), false) });
+    const r1 = apply(r0, change(r0, { tls: source('tls', tlsPem(ec)) }));
+    const c = change({ ...r1, metadata: { ...r1.metadata, annotations: { ...r1.metadata.annotations, 'annotary.io/inject-ca': 'false' } } }, { tls: source('tls', tlsPem(ec), false) });
     expect(c).toMatchObject({ set: {}, clear: ['caCertificate'], managed: ['certificate', 'key'] });
   });
 
@@ -222,7 +217,7 @@ describe('removing an annotation clears exactly the fields it filled', () => {
 
   test('a record copied from another Route proves only fields whose value is exactly what it recorded', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
-    const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
+    const r1 = apply(r0, change(r0, { tls: source('tls', tlsPem(ec)) }));
     const { 'annotary.io/certs-from-secret': _removed, ...bookkeeping } = r1.metadata.annotations!;
     const copy = { ...r1, metadata: { ...r1.metadata, uid: 'other', annotations: bookkeeping }, spec: { ...r1.spec, tls: { ...r1.spec!.tls!, key: 'user key' } } };
     const c = change(copy, {});
@@ -259,7 +254,7 @@ describe('properties', () => {
     if (p.managed.length) ann['annotary.io/managed-fields'] = p.managed.join(',');
     const tls = p.termination === undefined ? null
       : { termination: p.termination, ...Object.fromEntries(Object.entries(p.values).filter(([, v]) => v !== undefined)) };
-    return { route: route(ann, tls), secrets: { tls: secret('tls', tlsPem(p.rotated ? next : ec)), ca: secret('ca', { 'ca.crt': rsa.ca }) } };
+    return { route: route(ann, tls), secrets: { tls: source('tls', tlsPem(p.rotated ? next : ec)), ca: source('ca', { 'ca.crt': rsa.ca }) } };
   });
 
   test('desired is idempotent: after applying the change, desired is undefined', () => {
@@ -291,7 +286,7 @@ describe('properties', () => {
 
   test('no input makes desired throw, with or without Secret data; refusals name no PEM', () => {
     fc.assert(fc.property(arbRoute, fc.boolean(), ({ route: r, secrets }, digestsOnly) => {
-      const s = digestsOnly ? { tls: secret('tls', tlsPem(), false), ca: secret('ca', { 'ca.crt': rsa.ca }, false) } : secrets;
+      const s = digestsOnly ? { tls: source('tls', tlsPem(ec), false), ca: source('ca', { 'ca.crt': rsa.ca }, false) } : secrets;
       const c = run(r, s);
       if (isRefusal(c)) expect(c.message).not.toMatch(/BEGIN|MII/);
       if (isNeedsData(c)) expect(digestsOnly).toBe(true);

@@ -13,6 +13,7 @@ import { isRefusal } from '../../src/kube/refusal.js';
 import { parseReloadPolicy } from '../../src/controllers/reloader-rules.js';
 import { routeWants } from '../../src/controllers/routes.js';
 import { parseTruststoreSpec } from '../../src/controllers/store-specs.js';
+import { ingress as ingressOf, inNamespace, withAnnotations, withRules } from '../gen.js';
 
 export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 /** Parsers refuse annotation values with this reason only (PKI and reference reasons come later, from data). */
@@ -76,7 +77,7 @@ describe('annotation parsers never throw and answer a spec or a known refusal (p
       hosts: fc.array(fc.option(fc.string({ maxLength: 30 }), { nil: undefined }), { maxLength: 3 }),
     });
     fc.assert(fc.property(ingress, readers, ({ name, ann, hosts }, reader) => verdict(
-      () => ingressWants({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: 'ns', annotations: ann }, spec: { rules: hosts.map((host) => ({ host })) } }, reader),
+      () => ingressWants(ingressOf(name, inNamespace('ns'), withAnnotations(ann), withRules(...hosts.map((host) => ({ host })))), reader),
       (w) => {
         for (const r of [w.certs, w.destinationCa]) if (r) { expect(r.name).toMatch(NAME_RE); expect(r.namespace.length).toBeGreaterThan(0); }
         expect(new Set(w.hosts).size).toBe(w.hosts.length);

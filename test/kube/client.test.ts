@@ -7,6 +7,7 @@ import type { Credentials } from '../../src/kube/credentials.js';
 import { CredentialsProvider } from '../../src/kube/credentials.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { Secrets } from '../../src/kube/types.js';
+import { secret } from '../gen.js';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;
 let handler: Handler;
@@ -49,7 +50,7 @@ describe('requests: verbs, patch content types, the apiserver Status on errors',
       ? json(res, 409, { kind: 'Status', reason: 'Conflict', message: 'the object has been modified' })
       : json(res, 404, { kind: 'Status', reason: 'NotFound', message: 'secrets "x" not found' }));
     const { client } = clientWith(['t']);
-    const err = await client.replace(Secrets, 'ns', 'x', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } }).catch((e: unknown) => e);
+    const err = await client.replace(Secrets, 'ns', 'x', secret('x')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).isConflict).toBe(true);
     expect((err as ApiError).message).toBe('PUT /api/v1/namespaces/ns/secrets/x: the object has been modified');

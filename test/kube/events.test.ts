@@ -3,6 +3,7 @@ import { ApiError, type KubeClient } from '../../src/kube/client.js';
 import { EventRecorder, LIST_ITEMS, MESSAGE_LIMIT, boundMessage, listOf } from '../../src/kube/events.js';
 import { Events, type KubeObject, type ResourceType } from '../../src/kube/types.js';
 import { createMetrics } from '../../src/metrics.js';
+import { inNamespace, secret as secretOf, withResourceVersion, withUid } from '../gen.js';
 import { settle, silentLogger } from './helpers.js';
 
 interface Call { verb: 'create' | 'patch'; rt: ResourceType; namespace: string | undefined; name: string; body: Record<string, unknown> }
@@ -26,7 +27,7 @@ class FakeEventsClient {
   get client(): KubeClient { return this as unknown as KubeClient; }
 }
 
-const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'web-tls', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' } };
+const secret = secretOf('web-tls', inNamespace('shop'), withUid('uid-1'), withResourceVersion('42'));
 const REPEAT = 10 * 60_000;
 let now = Date.parse('2030-01-01T00:00:00Z');
 

@@ -2,6 +2,7 @@
 // returns and push watch events and stream ends themselves.
 import type { KubeClient, Query } from '../../src/kube/client.js';
 import type { KubeObject, ObjectList, ResourceType } from '../../src/kube/types.js';
+import { configMap, inNamespace, withResourceVersion, withUid } from '../gen.js';
 
 export interface ListCall { rt: ResourceType; namespace: string | undefined; query: Query }
 
@@ -78,8 +79,9 @@ export class FakeKube {
   openWatches(): FakeWatch[] { return this.watches.filter((w) => !w.ended); }
 }
 
+/** A ConfigMap with a uid of its namespace and name, at resourceVersion `rv`; `extra`: more top-level fields. */
 export function obj(namespace: string, name: string, rv: string, extra: Record<string, unknown> = {}): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, uid: `uid-${namespace}-${name}`, resourceVersion: rv }, ...extra };
+  return { ...configMap(name, inNamespace(namespace), withUid(`uid-${namespace}-${name}`), withResourceVersion(rv)), ...extra };
 }
 
 export function page(items: KubeObject[], resourceVersion?: string, cont?: string): ObjectList<KubeObject> {

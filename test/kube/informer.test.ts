@@ -4,6 +4,7 @@ import { Informer, type InformerOptions } from '../../src/kube/informer.js';
 import { slimDataObject, valueDigest, type SlimData } from '../../src/kube/slim.js';
 import { ConfigMaps, Secrets, keyOf, type KubeObject } from '../../src/kube/types.js';
 import { createMetrics } from '../../src/metrics.js';
+import { inNamespace, secret, withBase64Data, withResourceVersion } from '../gen.js';
 import { FakeKube, obj, page } from './fake-kube.js';
 import { deferred, settle, silentLogger, until } from './helpers.js';
 
@@ -64,7 +65,7 @@ describe('Informer: the initial list is paged, fills the cache and fires add', (
 
   test('the cache holds what transform returns (lean Secrets: digests, no data)', async () => {
     const fake = new FakeKube();
-    fake.listImpl = () => page([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'a', resourceVersion: '1' }, data: { k: 'dmFs' } }], '1');
+    fake.listImpl = () => page([secret('s', inNamespace('a'), withResourceVersion('1'), withBase64Data({ k: 'dmFs' }))], '1');
     const inf = new Informer<SlimData>({ client: fake.client, resource: Secrets, namespaces: [], transform: slimDataObject('Secret', () => undefined), log, metrics });
     informers.push(inf as unknown as Informer<KubeObject>);
     inf.start();
