@@ -9,7 +9,9 @@
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator } from './harness/cluster.js';
+import { adminClient, deleteNamespace, eventsFor, newNamespace, sleep, startOperator } from './harness/cluster.js';
+import * as gen from '../test/gen.js';
+import { b64 } from '../test/gen.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 
 type Ann = Record<string, string>;
@@ -58,23 +60,14 @@ async function whileResponsive<T>(op: OperatorProcess, what: string, fn: () => P
   }
 }
 
-const secret = (ns: string, name: string, data: Ann, annotations: Ann = {}) => client.create<Secret>(Secrets, ns, {
-  apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations },
-  data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
-});
+const secret = (ns: string, name: string, data: Ann, annotations: Ann = {}) =>
+  client.create<Secret>(Secrets, ns, gen.secret(name, gen.inNamespace(ns), gen.withAnnotations(annotations), gen.withData(data)));
 const event = (ns: string, name: string, reason: string) => async () =>
   (await eventsFor(client, ns, name)).find((e) => e.reason === reason);
 const keystore = (ns: string, name: string) => async () => (await client.get<Secret>(Secrets, ns, name)).data?.['keystore.jks'];
 
 function deployment(ns: string, name: string, annotations: Ann) {
-  const labels = { app: name };
-  return client.create(Deployments, ns, {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns, annotations },
-    spec: {
-      replicas: 1, selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } },
-    },
-  });
+  return client.create(Deployments, ns, gen.deployment(name, gen.inNamespace(ns), gen.withAnnotations(annotations)));
 }
 
 describe('the operator stays responsive while hostile input is present', () => {

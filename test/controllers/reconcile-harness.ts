@@ -19,20 +19,10 @@ import { parseRefId } from '../../src/kube/types.js';
 import { Writer } from '../../src/kube/writer.js';
 import { createMetrics } from '../../src/metrics.js';
 import { settle, silentLogger, until } from '../kube/helpers.js';
+import { mergePatch } from '../merge-patch.js';
 
 export interface Write { verb: 'patch' | 'create' | 'delete'; kind: string; namespace: string; name: string; body?: unknown }
 export interface RecordedEvent { type: string; reason: string; message: string; name: string }
-
-/** RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces. */
-export function mergePatch<T>(target: T, patch: unknown): T {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch as T;
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out as T;
-}
 
 type Watcher = { kind: string; namespace?: string; onEvent: (type: string, obj: KubeObject) => void };
 

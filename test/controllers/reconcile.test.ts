@@ -3,18 +3,18 @@
 // after a restart or when nothing changed.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
-import type { KubeObject } from '../../src/kube/types.js';
-import { b64, ec, next } from './tls-fixtures.js';
+import {
+  b64, deployment, inNamespace, ingress, ofType, route, secret as genSecret, tlsData, withAnnotations, withData, withRouteTLS, withSecretVolumes, withTLS,
+} from '../gen.js';
+import { ec, next } from './tls-fixtures.js';
 import { FakeCluster, runModule } from './reconcile-harness.js';
 
 const NS = 'apps';
-const tlsData = (f = ec) => ({ 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) });
-const secret = (name: string, annotations: Record<string, string> = {}, data: Record<string, string> = tlsData()): KubeObject =>
-  ({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace: NS, annotations }, data });
-const deployment = (name: string, annotations: Record<string, string>, secretName: string): KubeObject => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS, annotations },
-  spec: { template: { metadata: {}, spec: { containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'v', secret: { secretName } }] } } },
-});
+/** a kubernetes.io/tls Secret of NS with the main chain */
+const secret = (name: string, annotations: Record<string, string> = {}) =>
+  genSecret(name, inNamespace(NS), ofType('kubernetes.io/tls'), withAnnotations(annotations), withTLS(ec));
+const watching = (name: string, annotations: Record<string, string>, secretName: string) =>
+  deployment(name, inNamespace(NS), withAnnotations(annotations), withSecretVolumes(secretName));
 const writesOf = (c: FakeCluster) => c.writes.map((w) => `${w.verb} ${w.kind} ${w.name}`);
 
 let running: { stop(): Promise<void> }[] = [];
@@ -34,7 +34,7 @@ describe('keystores: one patch per real change, none at rest', () => {
   });
 
   test('a rotation of the password Secret, found through the cache\'s index, rebuilds the stores once', async () => {
-    const pw = { ...secret('pw'), type: 'Opaque', data: { password: b64('s3cret') } };
+    const pw = genSecret('pw', inNamespace(NS), withData({ password: 's3cret' }));
     const cluster = new FakeCluster([secret('web', { 'annotary.io/keystores': 'jks', 'annotary.io/keystore-password-secret': 'pw/password' }), pw]);
     const op = await run(CONTROLLER_MODULES.keystores, cluster);
     cluster.userPatch('Secret', NS, 'pw', { data: { password: b64('rotated') } });
@@ -45,7 +45,7 @@ describe('keystores: one patch per real change, none at rest', () => {
 
 describe('reload: onboarding records, a data change rolls once', () => {
   test('a Deployment is onboarded without a rollout; a rotation of its Secret rolls it once', async () => {
-    const cluster = new FakeCluster([secret('tls'), deployment('app', { 'annotary.io/reload': 'auto' }, 'tls')]);
+    const cluster = new FakeCluster([secret('tls'), watching('app', { 'annotary.io/reload': 'auto' }, 'tls')]);
     const op = await run(CONTROLLER_MODULES.reload, cluster);
     expect(writesOf(cluster)).toEqual(['patch Deployment app']);
     expect(op.events.map((e) => e.reason)).toEqual(['ReloadWatching']);
@@ -58,7 +58,7 @@ describe('reload: onboarding records, a data change rolls once', () => {
   });
 
   test('a Secret the Deployment does not watch changes: nothing is written', async () => {
-    const cluster = new FakeCluster([secret('tls'), secret('other'), deployment('app', { 'annotary.io/reload': 'auto' }, 'tls')]);
+    const cluster = new FakeCluster([secret('tls'), secret('other'), watching('app', { 'annotary.io/reload': 'auto' }, 'tls')]);
     const op = await run(CONTROLLER_MODULES.reload, cluster);
     cluster.userPatch('Secret', NS, 'other', { data: tlsData(next) });
     await op.quiet();
@@ -68,11 +68,8 @@ describe('reload: onboarding records, a data change rolls once', () => {
 
 describe('routes: the Route API from the cache layer, one patch per change', () => {
   test('a Route gets its certificate, key and CA; a rotation updates it once', async () => {
-    const route: KubeObject = {
-      apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'web', namespace: NS, annotations: { 'annotary.io/certs-from-secret': 'tls' } },
-      spec: { host: 'web.example', tls: { termination: 'edge' } },
-    };
-    const cluster = new FakeCluster([secret('tls'), route]);
+    const r = route('web', inNamespace(NS), withAnnotations({ 'annotary.io/certs-from-secret': 'tls' }), withRouteTLS({ termination: 'edge' }));
+    const cluster = new FakeCluster([secret('tls'), r]);
     const op = await run(CONTROLLER_MODULES.routes, cluster);
     await op.quiet();
     expect(writesOf(cluster)).toEqual(['patch Route web']);
@@ -85,12 +82,9 @@ describe('routes: the Route API from the cache layer, one patch per change', () 
 
 describe('ingresses: copies and spec.tls', () => {
   test('an Ingress naming a Secret of another namespace that shares it gets a copy and its spec.tls entry; at rest nothing more', async () => {
-    const source = { ...secret('site', { 'annotary.io/share-with-namespaces': 'web' }), metadata: { name: 'site', namespace: NS, annotations: { 'annotary.io/share-with-namespaces': 'web' } } };
-    const ingress: KubeObject = {
-      apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'shop', namespace: 'web', annotations: { 'annotary.io/certs-from-secret': `${NS}/site` } },
-      spec: { rules: [{ host: 'shop.example' }] },
-    };
-    const cluster = new FakeCluster([source, ingress]);
+    const source = secret('site', { 'annotary.io/share-with-namespaces': 'web' });
+    const shop = ingress('shop', inNamespace('web'), withAnnotations({ 'annotary.io/certs-from-secret': `${NS}/site` }));
+    const cluster = new FakeCluster([source, shop]);
     const op = await run(CONTROLLER_MODULES.ingresses, cluster);
     await op.quiet();
     expect(writesOf(cluster)).toEqual(['create Secret shop-annotary-tls', 'patch Ingress shop']);
