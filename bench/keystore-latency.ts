@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const chainOf = new Map<string, number>();
   const seconds = await seed(client, Secrets, ns, 0, N, (i) => {
     chainOf.set(`s-${i}`, i % CHAINS.length);
-    return { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: CHAINS[i % CHAINS.length] } as KubeObject;
+    return { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: CHAINS[i % CHAINS.length] };
   });
   console.error(`seeded ${N} annotated Secrets in ${seconds.toFixed(1)} s`);
   const rotate = (name: string) => {

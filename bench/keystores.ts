@@ -37,7 +37,7 @@ function pipeline(work: string, f: ReturnType<typeof chainFixture>, i: number): 
   sh('keytool', ['-importkeystore', '-noprompt', '-srckeystore', o('keystore.p12'), '-srcstoretype', 'PKCS12', '-srcstorepass', PASSWORD,
     '-destkeystore', o('keystore.jks'), '-deststoretype', 'JKS', '-deststorepass', PASSWORD]);
   for (const [file, type] of [['truststore.jks', 'JKS'], ['truststore.p12', 'PKCS12']]) {
-    sh('keytool', ['-importcert', '-noprompt', '-alias', 'alias0', '-file', path.join(f.dir, 'root.crt'), '-keystore', o(file!), '-storetype', type!, '-storepass', PASSWORD]);
+    sh('keytool', ['-importcert', '-noprompt', '-alias', 'alias0', '-file', path.join(f.dir, 'root.crt'), '-keystore', o(file), '-storetype', type, '-storepass', PASSWORD]);
   }
 }
 

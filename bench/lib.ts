@@ -17,19 +17,19 @@ export const MiB = 1048576;
 // ---- statistics -----------------------------------------------------------------------------
 
 /** Nearest-rank percentile. */
-export const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!; };
+export const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]; };
 export const median = (xs: number[]) => pct(xs, 50);
 /** "min / median / max" of repeated measurements. */
 export const mmm = (xs: number[], digits = 0, unit = '') => xs.length === 0 ? '—'
   : `${Math.min(...xs).toFixed(digits)} / ${median(xs).toFixed(digits)} / ${Math.max(...xs).toFixed(digits)}${unit}`;
-export const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!);
+export const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]);
 
 // ---- seeding ----------------------------------------------------------------------------------
 
 /** Runs `fn` over `items` with `width` requests in flight. */
 export async function inParallel<T>(items: T[], width: number, fn: (x: T, i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => { while (next < items.length) { const i = next++; await fn(items[i]!, i); } }));
+  await Promise.all(Array.from({ length: width }, async () => { while (next < items.length) { const i = next++; await fn(items[i], i); } }));
 }
 
 /** Creates `count` objects made by `make(i)` (i from `from`), 32 in flight; returns seconds taken. */

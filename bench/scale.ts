@@ -37,8 +37,8 @@ const f = chainFixture('rsa2048');
 const TLS = { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) };
 
 const secret = (ns: string) => (i: number): KubeObject => i < ANNOTATED
-  ? { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: TLS } as KubeObject
-  : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } } as KubeObject;
+  ? { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: TLS }
+  : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } };
 
 const deployment = (ns: string) => (i: number): KubeObject => ({
   apiVersion: 'apps/v1', kind: 'Deployment',
@@ -47,7 +47,7 @@ const deployment = (ns: string) => (i: number): KubeObject => ({
     replicas: 0, selector: { matchLabels: { app: `d-${i}` } },
     template: { metadata: { labels: { app: `d-${i}` } }, spec: { containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }], volumes: [{ name: 's', secret: { secretName: `s-${ANNOTATED + i}` } }] } },
   },
-} as KubeObject);
+});
 
 interface Baseline { ms: number; bareRss: number; importRss: number; rss: number; heap: number; objects: number }
 
@@ -133,10 +133,10 @@ async function main(): Promise<void> {
   try {
     seedS.push(await seed(client, Deployments, ns, 0, DEPLOYMENTS, deployment(ns)));
     seedS.push(await seed(client, Secrets, ns, 0, SMALL, secret(ns)));
-    console.error(`seeded ${DEPLOYMENTS} Deployments + ${SMALL} Secrets in ${(seedS[0]! + seedS[1]!).toFixed(1)} s`);
+    console.error(`seeded ${DEPLOYMENTS} Deployments + ${SMALL} Secrets in ${(seedS[0] + seedS[1]).toFixed(1)} s`);
     for (let r = 0; r < REPEATS; r++) small.push(await measure(ns, SMALL, false, r === 0));
     seedS.push(await seed(client, Secrets, ns, SMALL, LARGE - SMALL, secret(ns)));
-    console.error(`seeded ${LARGE - SMALL} more Secrets in ${seedS[2]!.toFixed(1)} s`);
+    console.error(`seeded ${LARGE - SMALL} more Secrets in ${seedS[2].toFixed(1)} s`);
     for (let r = 0; r < REPEATS; r++) large.push(await measure(ns, LARGE, true, false));
   } finally {
     await deleteNamespace(client, ns);
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   }
   const seedTotal = seedS.reduce((a, b) => a + b, 0);
   const objects = DEPLOYMENTS + LARGE;
-  const first = small[0]!;
+  const first = small[0];
   const restarts = [...small.slice(1), ...large].map((s) => s.restartWrites);
   const resyncs = large.map((s) => s.resyncWrites ?? 0);
   const sz = `${LARGE / 1000}k Secrets, ${DEPLOYMENTS / 1000}k Deployments`;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { HEADER, machine, rowLine, type Row } from './lib.js';
 
-const rows = readFileSync(process.argv[2]!, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+const rows = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
 console.log(`annotary benchmarks — ${machine()}`);
 console.log('');
 console.log(HEADER);

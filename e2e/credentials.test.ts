@@ -9,7 +9,7 @@ import { adminKubeconfig, writeKubeconfig } from './harness/cluster.js';
 import { scratchDir } from '../test/pki/fixtures.js';
 
 const dir = scratchDir('e2e-credentials');
-const ADMIN_TOKEN = adminKubeconfig().users[0]!.user.token;
+const ADMIN_TOKEN = adminKubeconfig().users[0].user.token;
 const kubeconfigWith = (name: string, user: object) => writeKubeconfig(path.join(dir, `${name}.yaml`), user);
 
 const status = (p: Promise<unknown>) => p.then(() => 200, (e: unknown) => (e instanceof ApiError ? e.status : Promise.reject(e)));

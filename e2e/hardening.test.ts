@@ -102,7 +102,7 @@ describe('a copied annotary.io/managed-keys authorises nothing', () => {
       const built = await waitFor('stores', async () => { const s = await getSecret(ns, 'tls'); return s.data?.['keystore.jks'] ? s : undefined; });
       expect(built.data!['tls.key']).toBe(tlsData()['tls.key']);
       expect(built.metadata.annotations?.['annotary.io/managed-keys']).toBe('keystore.jks,truststore.jks');
-      expect(JSON.parse(built.metadata.annotations!['annotary.io/owner-record']!)).toMatchObject({ uid: built.metadata.uid });
+      expect(JSON.parse(built.metadata.annotations!['annotary.io/owner-record'])).toMatchObject({ uid: built.metadata.uid });
       await warning(ns, 'tls', 'OwnershipNotProven');
       await client.patch(Secrets, ns, 'tls', { metadata: { annotations: { 'annotary.io/keystores': null } } });
       const after = await waitFor('stores removed', async () => { const s = await getSecret(ns, 'tls'); return s.data?.['keystore.jks'] ? undefined : s; });

@@ -103,7 +103,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     expect(after.metadata.annotations!['annotary.io/observed-config-hash']).toBe(digest1);
     const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
     expect(ev.message).toContain('Secret/creds');
-    expect(ev.message).toContain(`${digest0!.slice(0, 12)} → ${digest1.slice(0, 12)}`);
+    expect(ev.message).toContain(`${digest0.slice(0, 12)} → ${digest1.slice(0, 12)}`);
     expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
     expect(await op.metric('annotary_rollout_latency_seconds_count')).toBe(1);
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { configDigest } from '../src/controllers/reload.js';
 import { valueDigest } from '../src/kube/slim.js';
-import type { KubeObject } from '../src/kube/types.js';
+import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { Deployments, Routes, Secrets } from '../src/kube/types.js';
 import { readJks } from '../src/pki/jks.js';
 import type { OperatorProcess } from './harness/cluster.js';
@@ -131,9 +131,9 @@ describe('conflicts: a second writer patches the same objects concurrently', () 
   test('keystores and Routes end correct; the second writer\'s fields are intact', async () => {
     const { ns, op } = await setup('res-conf', 'keystores,routes');
     await makeObjects(ns);
-    const targets: [typeof Secrets | typeof Routes, string][] = [
-      ...Array.from({ length: KEYSTORES }, (_, i) => [Secrets, `ks-${i}`] as [typeof Secrets, string]),
-      ...Array.from({ length: ROUTES }, (_, i) => [Routes, `r-${i}`] as [typeof Routes, string]),
+    const targets: [ResourceType, string][] = [
+      ...Array.from({ length: KEYSTORES }, (_, i): [ResourceType, string] => [Secrets, `ks-${i}`]),
+      ...Array.from({ length: ROUTES }, (_, i): [ResourceType, string] => [Routes, `r-${i}`]),
     ];
     let stop = false;
     const written = new Map<string, number>();

@@ -51,7 +51,7 @@ async function snapshot(): Promise<Snapshot> {
   ]);
   return {
     customerRouteRv: cr.metadata.resourceVersion!, preferenceRouteRv: pr.metadata.resourceVersion!, ingressRv: ing.metadata.resourceVersion!,
-    keystore: pref.data!['keystore.jks']!, tlsCrt: pref.data!['tls.crt']!, replicaSets: rs,
+    keystore: pref.data!['keystore.jks'], tlsCrt: pref.data!['tls.crt'], replicaSets: rs,
   };
 }
 
@@ -67,12 +67,12 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let pending: Promise<Snapshot> | undefined;
-  proc.stdout!.on('data', (b: Buffer) => {
+  proc.stdout.on('data', (b: Buffer) => {
     output += b.toString('utf8');
     // the rotation step reads its own "before" state first, then patches: take ours at its header
     if (!pending && /^== 9\. /m.test(output)) pending = snapshot();
   });
-  proc.stderr!.on('data', (b: Buffer) => { output += b.toString('utf8'); });
+  proc.stderr.on('data', (b: Buffer) => { output += b.toString('utf8'); });
   exitCode = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
   before = await pending;
   if (exitCode !== 0) console.log(output); // the whole report, to see which step failed
@@ -96,7 +96,7 @@ describe('the demo script', () => {
     const sections = output.split(/^== \d+\. .*$/m).slice(1);
     sections.forEach((s) => expect(s).toMatch(/^✔ /m));
     const summary = output.slice(output.lastIndexOf('\nSummary\n'));
-    for (const [, n, title] of headers) expect(summary).toContain(`✔ ${n!.padStart(2)}. ${title}`);
+    for (const [, n, title] of headers) expect(summary).toContain(`✔ ${n.padStart(2)}. ${title}`);
   });
 
   test('every step prints the commands it runs', () => {
@@ -134,8 +134,8 @@ describe('the facts, checked through the API', () => {
     expect(rs.map((r) => r.spec.template.metadata?.annotations?.['annotary.io/config-hash']).sort()).toEqual([digest, undefined].sort());
     const reloaded = (await eventsFor(client, NS, 'preference')).filter((e) => e.reason === 'Reloaded');
     expect(reloaded).toHaveLength(1);
-    expect(reloaded[0]!.count).toBe(1);
-    expect(reloaded[0]!.message).toContain('Secret/preference-tls');
+    expect(reloaded[0].count).toBe(1);
+    expect(reloaded[0].message).toContain('Secret/preference-tls');
   });
 
   test('preference\'s keystore was regenerated and holds the new certificate', async () => {
@@ -144,7 +144,7 @@ describe('the facts, checked through the API', () => {
     expect(s.data!['keystore.jks']).not.toBe(before!.keystore);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'walkthrough-'));
     try {
-      writeFileSync(path.join(dir, 'keystore.jks'), Buffer.from(s.data!['keystore.jks']!, 'base64'));
+      writeFileSync(path.join(dir, 'keystore.jks'), Buffer.from(s.data!['keystore.jks'], 'base64'));
       const listing = execFileSync('keytool', ['-list', '-keystore', path.join(dir, 'keystore.jks'), '-storepass', 'demo-store-password'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const fp = /fingerprint \(SHA-256\): (\S+)/.exec(listing)?.[1];
       expect(fp).toBe(new X509Certificate(dec(s.data!['tls.crt'])).fingerprint256);
@@ -160,7 +160,7 @@ describe('the facts, checked through the API', () => {
     const external = await secret('customer-external-tls');
     const internal = await secret('customer-tls');
     expect(r.spec.tls).toMatchObject({ termination: 'reencrypt', certificate: dec(external.data!['tls.crt']), key: dec(external.data!['tls.key']), destinationCACertificate: dec(internal.data!['ca.crt']) });
-    expect(new X509Certificate(r.spec.tls!.certificate!).issuer).toContain('demo external CA');
+    expect(new X509Certificate(r.spec.tls!.certificate).issuer).toContain('demo external CA');
   });
 
   test('Route preference (passthrough): never written, no certificate', async () => {

@@ -89,8 +89,8 @@ export async function keystoreCommand(argv: string[], io: CliIo = defaultIo): Pr
     const outDir = values['out-dir']!;
     mkdirSync(outDir, { recursive: true });
     for (const name of Object.keys(built.files).sort()) {
-      writeAtomic(outDir, name, built.files[name]!);
-      io.stdout(`wrote ${path.join(outDir, name)} (${built.files[name]!.length} bytes)`);
+      writeAtomic(outDir, name, built.files[name]);
+      io.stdout(`wrote ${path.join(outDir, name)} (${built.files[name].length} bytes)`);
     }
     for (const w of built.warnings) io.stderr(`annotary keystore: warning: ${w}`);
     return 0;

@@ -88,7 +88,7 @@ describe('`annotary annotations` prints a markdown row per key', () => {
     for (const a of ANNOTATIONS) {
       const row = rows.filter((r) => r.startsWith(`| \`${a.key}\` |`));
       expect(row).toHaveLength(1);
-      expect(row[0]!.split('|')).toHaveLength(7); // no stray "|" inside a cell breaks the markdown
+      expect(row[0].split('|')).toHaveLength(7); // no stray "|" inside a cell breaks the markdown
       expect(row[0]).toContain(`| ${a.origin}${a.written ? ' (written)' : ''} |`);
       expect(row[0]).toContain(a.on.join(', '));
     }

@@ -26,7 +26,7 @@ export function adminKubeconfig(): { clusters: { cluster: Record<string, string>
 export function writeKubeconfig(file: string, user: object): string {
   writeFileSync(file, yaml.dump({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'local', cluster: adminKubeconfig().clusters[0]!.cluster }],
+    clusters: [{ name: 'local', cluster: adminKubeconfig().clusters[0].cluster }],
     users: [{ name: 'u', user }],
     contexts: [{ name: 'c', context: { cluster: 'local', user: 'u' } }],
   }), { mode: 0o600 });
@@ -71,7 +71,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as T;
+      if (v) return v;
       last = v;
     } catch (err) { last = err; }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
@@ -105,8 +105,8 @@ export async function startOperator(args: string[], env: Record<string, string> 
   });
   const logs: string[] = [];
   const collect = (b: Buffer) => logs.push(...b.toString('utf8').split('\n').filter(Boolean));
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const base = `http://127.0.0.1:${port}`;
   const op: OperatorProcess = {

@@ -81,7 +81,7 @@ export function resolveCredentials(source: KubeconfigSource): Promise<Credential
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`cannot load the kubeconfig: ${Buffer.concat(err).toString().split('\n')[0]!.trim() || `exit code ${code}`}`));
+      if (code !== 0) return reject(new Error(`cannot load the kubeconfig: ${Buffer.concat(err).toString().split('\n')[0].trim() || `exit code ${code}`}`));
       const raw = JSON.parse(Buffer.concat(out).toString()) as Omit<Credentials, 'ca' | 'cert' | 'key'> & Record<'ca' | 'cert' | 'key', string | undefined>;
       const buf = (s: string | undefined) => (s ? Buffer.from(s, 'base64') : undefined);
       resolve({ ...raw, server: raw.server.replace(/\/$/, ''), ca: buf(raw.ca), cert: buf(raw.cert), key: buf(raw.key) });

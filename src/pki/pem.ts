@@ -38,20 +38,20 @@ export function pemBlocks(input: string | Buffer, what: string): PemBlock[] {
   const text = checkSize(input, what);
   const blocks: PemBlock[] = [];
   for (const m of text.matchAll(BLOCK)) {
-    const label = m[1]!;
+    const label = m[1];
     const headers: Record<string, string> = {};
-    const lines = m[2]!.split(/\r?\n/).map((l) => l.trim());
+    const lines = m[2].split(/\r?\n/).map((l) => l.trim());
     const body: string[] = [];
     // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") come before a blank line.
     let i = 0;
     if (lines.some((l) => l.includes(':'))) {
       for (; i < lines.length && lines[i] !== ''; i++) {
-        const idx = lines[i]!.indexOf(':');
+        const idx = lines[i].indexOf(':');
         if (idx < 0) break;
-        headers[lines[i]!.slice(0, idx).trim()] = lines[i]!.slice(idx + 1).trim();
+        headers[lines[i].slice(0, idx).trim()] = lines[i].slice(idx + 1).trim();
       }
     }
-    for (; i < lines.length; i++) if (lines[i] !== '') body.push(lines[i]!);
+    for (; i < lines.length; i++) if (lines[i] !== '') body.push(lines[i]);
     const b64 = body.join('');
     if (!BASE64.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
       throw new PkiError('MalformedPEM', `${what}: ${label} block ${blocks.length + 1} has invalid base64`);
@@ -90,7 +90,7 @@ export function parsePrivateKey(input: string | Buffer, what = 'private key'): P
   const keyBlocks = blocks.filter((b) => b.label.endsWith('PRIVATE KEY'));
   if (keyBlocks.length === 0) throw new PkiError('NoPrivateKey', `${what}: no PRIVATE KEY block found`);
   if (keyBlocks.length > 1) throw new PkiError('MalformedPEM', `${what}: ${keyBlocks.length} private keys found, expected one`);
-  const block = keyBlocks[0]!;
+  const block = keyBlocks[0];
   const form = KEY_FORMS[block.label];
   if (!form) throw new PkiError('UnsupportedKeyType', `${what}: "${block.label}" keys are not supported (RSA and EC P-256/P-384 only)`);
   const key = guard('MalformedPEM', `${what}: ${block.label} is not a valid ${form.toUpperCase()} key`, () =>

@@ -70,7 +70,7 @@ export function pkcs12Kdf(password: string, salt: Buffer, id: number, iterations
     for (let j = 0; j < I.length; j += v) {
       let carry = 1;
       for (let k = v - 1; k >= 0; k--) {
-        const sum = I[j + k]! + B[k]! + carry;
+        const sum = I[j + k] + B[k] + carry;
         I[j + k] = sum & 0xff;
         carry = sum >> 8;
       }
@@ -147,7 +147,7 @@ export function writePkcs12Keystore(input: P12KeystoreInput): Buffer {
   const alias = input.alias.toLowerCase();
   const seed = seedFor(password, pkcs8, Buffer.concat(chain));
   // localKeyId ties the key bag to its certificate; SHA-1 of the leaf, as OpenSSL does.
-  const localKeyId = createHash('sha1').update(chain[0]!).digest();
+  const localKeyId = createHash('sha1').update(chain[0]).digest();
   const idAttrs = [attribute(OID.friendlyName, bmpString(alias)), attribute(OID.localKeyId, octets(localKeyId))];
 
   const certs = seq(...chain.map((der, i) => certBag(der, i === 0 ? idAttrs : [])));

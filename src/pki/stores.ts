@@ -86,7 +86,7 @@ function build(input: StoreInput): BuiltStores {
   checkJavaKey(key.key, 'private key');
   const { chain, warnings } = orderChain(parseCertificates(input.certPem, 'certificate'), key.key);
   for (const c of chain) checkJavaCertificate(c, `certificate "${subjectLine(c)}"`);
-  const leaf = chain[0]!;
+  const leaf = chain[0];
   const ders = chain.map((c) => c.raw);
   // The entry timestamp is the leaf's notBefore, not "now": byte stability over time.
   const leafNotBefore = new Date(leaf.validFrom);

@@ -55,7 +55,7 @@ const UID = 'uid-1';
 /** What annotary's earlier write of these keys left on this object: the claim and its proof. */
 function wrote(data: Record<string, string>, keys: string[], uid = UID): Pick<KeystoreObserved, 'managed' | 'record'> {
   const present = keys.filter((k) => data[k] !== undefined);
-  return { managed: keys, record: { uid, keys: Object.fromEntries(present.map((k) => [k, valueDigest(data[k]!)])) } };
+  return { managed: keys, record: { uid, keys: Object.fromEntries(present.map((k) => [k, valueDigest(data[k])])) } };
 }
 
 /** What the controller's patch does to the Secret. */
@@ -285,9 +285,9 @@ describe('desiredKeystoreData writes the wanted stores', () => {
     expect(c.managed).toEqual(['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12']);
     expect(c.remove).toEqual([]);
     expect(c.inputsHash).toBe(o.inputsHash);
-    const [entry] = readJks(Buffer.from(c.set['keystore.jks']!, 'base64'), 'changeit');
+    const [entry] = readJks(Buffer.from(c.set['keystore.jks'], 'base64'), 'changeit');
     expect(entry).toMatchObject({ kind: 'key', alias: 'web' });
-    expect(readJks(Buffer.from(c.set['truststore.jks']!, 'base64'), 'changeit').map((e) => e.alias)).toEqual(['ca0']);
+    expect(readJks(Buffer.from(c.set['truststore.jks'], 'base64'), 'changeit').map((e) => e.alias)).toEqual(['ca0']);
   });
 
   test('no ca.crt and no trust sources: keystores only', () => {
@@ -305,7 +305,7 @@ describe('desiredKeystoreData writes the wanted stores', () => {
   test('cert-info writes tls.crt.info and ca.crt.info', () => {
     const c = changeOf(desiredKeystoreData(observe(wantsOf({ [A.certInfo]: 'true' }), tlsData())));
     expect(c.managed).toEqual(['ca.crt.info', 'tls.crt.info']);
-    expect(Buffer.from(c.set['tls.crt.info']!, 'base64').toString()).toMatch(/Subject:.*CN=localhost/);
+    expect(Buffer.from(c.set['tls.crt.info'], 'base64').toString()).toMatch(/Subject:.*CN=localhost/);
   });
 
   test('a missing tls.crt or tls.key is refused as MissingKey', () => {
@@ -379,7 +379,7 @@ describe('desiredKeystoreData is idempotent: applying its change, then asking ag
   test('as the Secret cache holds it (values of the inputs only, digests of every key) a settled Secret gives nothing', () => {
     const wants = wantsOf({ [A.keystores]: 'jks,p12', [A.certInfo]: 'true' });
     const settled = apply(observe(wants, tlsData()), changeOf(desiredKeystoreData(observe(wants, tlsData()))));
-    const cached = { ...settled, data: Object.fromEntries(KEYSTORE_INPUTS.filter((k) => k in settled.data).map((k) => [k, settled.data[k]!])) };
+    const cached = { ...settled, data: Object.fromEntries(KEYSTORE_INPUTS.filter((k) => k in settled.data).map((k) => [k, settled.data[k]])) };
     expect(Object.keys(cached.data).length).toBeLessThan(Object.keys(cached.digests).length);
     expect(desiredKeystoreData(cached)).toBeUndefined();
     // a store changed behind annotary's back is noticed by its digest and rewritten
@@ -472,9 +472,9 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
     const c = changeOf(desiredKeystoreData(observe(w, { ...tlsData(), 'keystore.jks': b64('cert-utils bytes'), 'truststore.jks': b64('cert-utils trust') })));
     expect(Object.keys(c.set).sort()).toEqual(['keystore.jks', 'truststore.jks']);
     expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
-    const [entry] = readJks(Buffer.from(c.set['keystore.jks']!, 'base64'), 'changeme');
+    const [entry] = readJks(Buffer.from(c.set['keystore.jks'], 'base64'), 'changeme');
     expect(entry).toMatchObject({ kind: 'key', alias: 'alias' });
-    expect(readJks(Buffer.from(c.set['truststore.jks']!, 'base64'), 'changeme').map((e) => e.alias)).toEqual(['alias0']);
+    expect(readJks(Buffer.from(c.set['truststore.jks'], 'base64'), 'changeme').map((e) => e.alias)).toEqual(['alias0']);
   });
 
   test('the cert-utils takeover does not extend to annotary-only keys (native flavour asking for the same name)', () => {
@@ -586,7 +586,7 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
         if (r === undefined || isRefusal(r)) return; // nothing written at all
         for (const k of Object.keys(data)) {
           expect(r.remove).not.toContain(k);
-          if (Object.hasOwn(r.set, k)) expect(valueDigest(r.set[k]!)).toBe(valueDigest(data[k]!)); // an existing value is never changed
+          if (Object.hasOwn(r.set, k)) expect(valueDigest(r.set[k])).toBe(valueDigest(data[k])); // an existing value is never changed
         }
       },
     ), { numRuns: 200 });

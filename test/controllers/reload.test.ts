@@ -169,7 +169,7 @@ describe('waiting for the keystore controller (one rollout per rotation)', () =>
   });
   /** what the keystore controller records with its write: the keys it wrote and their digests */
   const wrote = (digests: Record<string, string>, ...keys: string[]) => ({
-    [A.managedKeys]: keys.join(','), [A.ownerRecord]: ownerRecordValue({ uid: 'uid-1', keys: Object.fromEntries(keys.map((k) => [k, digests[k]!])) }),
+    [A.managedKeys]: keys.join(','), [A.ownerRecord]: ownerRecordValue({ uid: 'uid-1', keys: Object.fromEntries(keys.map((k) => [k, digests[k]])) }),
   });
   const pem = { 'tls.crt': 'c'.repeat(32), 'tls.key': 'k'.repeat(32) };
   const inputsOf = (ann: Record<string, string>, digests: Record<string, string>) => {

@@ -12,7 +12,7 @@ class FakeEventsClient {
   readonly calls: Call[] = [];
   readonly failNext: { create: unknown[]; patch: unknown[] } = { create: [], patch: [] };
   async create(rt: ResourceType, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {
-    this.calls.push({ verb: 'create', rt, namespace, name: body.metadata.name, body: body as Record<string, unknown> });
+    this.calls.push({ verb: 'create', rt, namespace, name: body.metadata.name, body });
     const err = this.failNext.create.shift();
     if (err) throw err;
     return body;
@@ -52,15 +52,15 @@ describe('EventRecorder: the first emit creates an Event on the object', () => {
     expect(fake.calls).toHaveLength(1);
     const [c] = fake.calls;
     expect(c).toMatchObject({ verb: 'create', rt: Events, namespace: 'shop' });
-    expect(c!.body).toMatchObject({
+    expect(c.body).toMatchObject({
       apiVersion: 'v1', kind: 'Event',
       metadata: { namespace: 'shop' },
       involvedObject: { apiVersion: 'v1', kind: 'Secret', name: 'web-tls', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' },
       type: 'Warning', reason: 'KeyConflict', message: 'data key "keystore.jks" exists', count: 1,
       source: { component: 'annotary' }, reportingComponent: 'annotary',
     });
-    expect(c!.name).toMatch(/^web-tls\.[0-9a-f]{16}$/);
-    expect((c!.body as { firstTimestamp: string }).firstTimestamp).toBe(new Date(now).toISOString());
+    expect(c.name).toMatch(/^web-tls\.[0-9a-f]{16}$/);
+    expect((c.body as { firstTimestamp: string }).firstTimestamp).toBe(new Date(now).toISOString());
     expect((await metrics.eventsTotal.get()).values).toEqual([{ labels: { type: 'Warning', reason: 'KeyConflict' }, value: 1 }]);
   });
 
@@ -93,7 +93,7 @@ describe('EventRecorder: repeats are aggregated, not re-written', () => {
     rec.emit(secret, 'Warning', 'R', 'same'); // count 3, written
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create', 'patch']);
-    expect(fake.calls[1]).toMatchObject({ rt: Events, namespace: 'shop', name: fake.calls[0]!.name, body: { count: 3, lastTimestamp: new Date(now).toISOString() } });
+    expect(fake.calls[1]).toMatchObject({ rt: Events, namespace: 'shop', name: fake.calls[0].name, body: { count: 3, lastTimestamp: new Date(now).toISOString() } });
   });
 
   test('a different message, reason, type or object is a new Event', async () => {
@@ -118,7 +118,7 @@ describe('EventRecorder: an Event left by an earlier run (AlreadyExists) is aggr
     rec.emit(secret, 'Warning', 'R', 'm');
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create', 'patch']);
-    expect(fake.calls[1]).toMatchObject({ name: fake.calls[0]!.name, namespace: 'shop', body: { count: 2 } });
+    expect(fake.calls[1]).toMatchObject({ name: fake.calls[0].name, namespace: 'shop', body: { count: 2 } });
   });
 
   test('a failed write never throws out of emit (fire-and-forget)', async () => {
@@ -197,7 +197,7 @@ describe('Event messages are bounded', () => {
     rec.emit(secret, 'Warning', 'InvalidAnnotation', long);
     await settle();
     expect(fake.calls).toHaveLength(1);
-    const message = fake.calls[0]!.body.message as string;
+    const message = fake.calls[0].body.message as string;
     expect(Buffer.byteLength(message)).toBeLessThanOrEqual(MESSAGE_LIMIT);
     expect(message.startsWith('annotation "vvv')).toBe(true);
   });

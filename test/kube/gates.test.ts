@@ -70,10 +70,10 @@ describe('ControllerGates: a refused cache holds back only the controllers that 
 
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ obj: pod, type: 'Warning', reason: 'MissingPermission' });
-    expect(events[0]!.message)
+    expect(events[0].message)
       .toContain('controller "routes" lacks permissions: the apiserver refuses list routes.route.openshift.io at the cluster scope');
-    expect(events[0]!.message).toContain('{apiGroups: ["route.openshift.io"], resources: [routes], verbs: [list, watch]}');
-    expect(events[0]!.message).toContain('by a ClusterRoleBinding');
+    expect(events[0].message).toContain('{apiGroups: ["route.openshift.io"], resources: [routes], verbs: [list, watch]}');
+    expect(events[0].message).toContain('by a ClusterRoleBinding');
     const err = lines.find((l) => l.level === 'error');
     expect(err).toMatchObject({
       controller: 'routes',
@@ -94,7 +94,7 @@ describe('ControllerGates: a refused cache holds back only the controllers that 
     expect(await ready('routes')).toBe(1);
     expect(events).toHaveLength(2);
     expect(events[1]).toMatchObject({ obj: pod, type: 'Normal', reason: 'PermissionGranted' });
-    expect(events[1]!.message)
+    expect(events[1].message)
       .toContain('controller "routes" has the permissions it lacked (list routes.route.openshift.io at the cluster scope)');
     secrets.sync();
     expect(ks.started).toBe(1); // each loop starts once
@@ -127,7 +127,7 @@ describe('ControllerGates: a refused cache holds back only the controllers that 
     expect(await ready('routes')).toBe(0);
     routes.refuse('watch');
     expect(events.map((e) => e.reason)).toEqual(['MissingPermission']);
-    expect(events[0]!.message).toContain('refuses watch routes.route.openshift.io at the cluster scope; it does not see changes to those');
+    expect(events[0].message).toContain('refuses watch routes.route.openshift.io at the cluster scope; it does not see changes to those');
     routes.sync();
     expect(await ready('routes')).toBe(1);
     expect(loop.started).toBe(1);

@@ -66,7 +66,7 @@ describe('Informer: the initial list is paged, fills the cache and fires add', (
     const fake = new FakeKube();
     fake.listImpl = () => page([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'a', resourceVersion: '1' }, data: { k: 'dmFs' } }], '1');
     const inf = new Informer<SlimData>({ client: fake.client, resource: Secrets, namespaces: [], transform: slimDataObject('Secret', () => undefined), log, metrics });
-    informers.push(inf as unknown as Informer<KubeObject>);
+    informers.push(inf);
     inf.start();
     await inf.synced;
     expect(inf.get('a/s')?.data).toBeUndefined();
@@ -359,7 +359,7 @@ describe('Informer: a list or watch refused with 403 is reported and retried unt
     fake.listImpl = () => { at.push(Date.now()); throw forbidden('list'); };
     start(fake);
     await jest.advanceTimersByTimeAsync(300_000);
-    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    const gaps = at.slice(1).map((t, i) => t - at[i]);
     expect(gaps.slice(0, 3)).toEqual([500, 1000, 2000]); // backing off ...
     expect(gaps.slice(-3)).toEqual([30_000, 30_000, 30_000]); // ... to the cap
   });

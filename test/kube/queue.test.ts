@@ -39,7 +39,7 @@ function gatedHandler() {
   const release = (key?: string) => {
     const i = gates.findIndex((g) => key === undefined || g.key === key);
     if (i < 0) throw new Error(`no blocked call${key ? ` for ${key}` : ''}`);
-    gates.splice(i, 1)[0]!.gate.resolve();
+    gates.splice(i, 1)[0].gate.resolve();
   };
   return {
     handler, calls, release,

@@ -37,7 +37,7 @@ test('ENTRYPOINT runs the bin package.json declares, with the node flags of its 
   const argv = JSON.parse(entry.replace(/^ENTRYPOINT\s+/i, '')) as string[];
   expect(argv[0]).toBe('node');
   expect(argv.at(-1)).toBe(pkg.bin.annotary);
-  const shebang = readFileSync(path.join(ROOT, 'src/cli.ts'), 'utf8').split('\n')[0]!;
+  const shebang = readFileSync(path.join(ROOT, 'src/cli.ts'), 'utf8').split('\n')[0];
   expect(shebang).toBe(`#!/usr/bin/env -S node ${argv.slice(1, -1).join(' ')}`);
   expect(argv).toContain('--optimize-for-size'); // the memory figure of the README depends on it
 });

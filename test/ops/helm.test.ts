@@ -11,7 +11,7 @@ const allText = templates.map((t) => t.text).join('\n');
 const chartDocs: Doc[] = templates.flatMap((t) => loadDocs(stripHelm(t.text)));
 
 test.each(templates.map((t) => [t.file, t.text]))('%s parses as YAML with its actions stripped', (_file, text) => {
-  const docs = loadDocs(stripHelm(text as string));
+  const docs = loadDocs(stripHelm(text));
   expect(docs.length).toBeGreaterThan(0);
   for (const d of docs) {
     expect(d.apiVersion).toBeTruthy();
@@ -28,7 +28,7 @@ function leafPaths(v: unknown, prefix = ''): string[] {
 const values = yaml.load(readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
 test.each(leafPaths(values).map((p) => [p]))('value %s is used by a template', (p) => {
   // the value itself or an enclosing map handed over whole (e.g. toYaml .Values.resources)
-  const parts = (p as string).split('.');
+  const parts = (p).split('.');
   const used = parts.some((_, i) => new RegExp(`\\.Values\\.${parts.slice(0, i + 1).join('\\.')}(?![\\w.])`).test(allText));
   expect(used).toBe(true);
 });
@@ -54,7 +54,7 @@ test('the Ingress copies\' ClusterRole and its RoleBinding (per ingressCopies.na
 
 test('the chart\'s container environment (downward API) equals the manifests\'', () => {
   type Dep = { spec: { template: { spec: { containers: { env: unknown }[] } } } };
-  const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0]!.env;
+  const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0].env;
   expect(env(chartDocs)).toEqual(env(kustomize('manifests')));
 });
 

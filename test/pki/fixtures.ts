@@ -202,8 +202,8 @@ export function rsaEdgeCertificates(): Record<RsaEdge, string> {
     for (const edge of edges) {
       const { bits, exponent } = RSA_EDGE_SHAPE[edge];
       const modulus = randomBytes(bits / 8);
-      modulus[0] = modulus[0]! | 0x80; // exactly `bits` bits
-      modulus[modulus.length - 1] = modulus[modulus.length - 1]! | 1;
+      modulus[0] = modulus[0] | 0x80; // exactly `bits` bits
+      modulus[modulus.length - 1] = modulus[modulus.length - 1] | 1;
       // An RSA SubjectPublicKeyInfo in openssl's ASN1_generate_nconf syntax.
       const spki = ['asn1=SEQUENCE:spki', '[spki]', 'alg=SEQUENCE:alg', 'key=BITWRAP,SEQUENCE:rsa', '[alg]', 'oid=OID:rsaEncryption',
         'params=NULL', '[rsa]', `n=INTEGER:0x${modulus.toString('hex')}`, `e=INTEGER:0x${exponent}`, ''];
@@ -234,7 +234,7 @@ export function explicitEcFixture(): ExplicitEcFixture {
     openssl(['ecparam', '-name', 'prime256v1', '-param_enc', 'explicit', '-genkey', '-out', 'key.pem'], d);
     openssl(['ec', '-in', 'key.pem', '-param_enc', 'named_curve', '-out', 'key-named.pem'], d);
     for (const [key, out] of [['key.pem', 'cert.pem'], ['key-named.pem', 'cert-named.pem']]) {
-      openssl(['req', '-x509', '-new', '-key', key!, '-subj', '/O=annotary test/CN=localhost', '-days', '825', '-out', out!], d);
+      openssl(['req', '-x509', '-new', '-key', key, '-subj', '/O=annotary test/CN=localhost', '-days', '825', '-out', out], d);
     }
   });
   return {

@@ -45,8 +45,8 @@ function startServer(cmd: string, args: string[], ready: RegExp, count: number, 
         if (matches.length === count) resolve({ proc, matches });
       }
     };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
     proc.on('exit', (code) => reject(new Error(`${cmd} exited with ${code} before it was ready`)));
   });
 }
@@ -99,8 +99,8 @@ describe('a JVM serves TLS with keystore.jks and keystore.p12 (checked by openss
   });
 
   it.each(stores.map((s, i) => [`${s[0]} ${s[1]}`, i] as const))('%s: handshake verifies against the root CA with the intermediate sent', async (_n, i) => {
-    const b = stores[i]![2];
-    const out = await sClient(ports[i]!, b.ca);
+    const b = stores[i][2];
+    const out = await sClient(ports[i], b.ca);
     expect(out).toContain('Verify return code: 0 (ok)');
     expect(out).toMatch(/1 s:.*CN ?= ?Intermediate/); // the chain includes the intermediate
   });
@@ -108,7 +108,7 @@ describe('a JVM serves TLS with keystore.jks and keystore.p12 (checked by openss
   it('negative check: the same server does not verify against a foreign CA', async () => {
     const foreignCa = path.join(dir, 'foreign-ca.crt');
     writeFileSync(foreignCa, foreign.ca);
-    const out = await sClient(ports[stores.findIndex(([k, type]) => k === 'p256' && type === 'JKS')]!, foreignCa);
+    const out = await sClient(ports[stores.findIndex(([k, type]) => k === 'p256' && type === 'JKS')], foreignCa);
     expect(out).not.toContain('Verify return code: 0 (ok)');
   });
 });
@@ -137,7 +137,7 @@ describe('a JVM trusts servers through truststore.jks and truststore.p12 (agains
           ...chain, '-www'],
         /^ACCEPT .*:(\d+)$/,
         1,
-      ).then((s) => Number(s.matches[0]![1]));
+      ).then((s) => Number(s.matches[0][1]));
     const withIntermediate = (f: ChainFixture) => serve(f.dir, ['-cert_chain', path.join(f.dir, 'int.crt')]);
     const [rsaPort, ecPort, foreignPort, ...anchorPorts] = await Promise.all([
       withIntermediate(rsa.f), withIntermediate(ec.f), withIntermediate(foreign), ...anchors.map((t) => serve(t.a.dir, [])),
@@ -153,7 +153,7 @@ describe('a JVM trusts servers through truststore.jks and truststore.p12 (agains
       ...anchors.flatMap((t) => [`JKS:${t.jks}:${t.port}`, `PKCS12:${t.p12}:${t.port}`]),
     ];
     const { stdout } = await run('java', ['-XX:TieredStopAtLevel=1', '-cp', dir, 'TlsClient', PW, ...targets], { timeout: 60_000 });
-    results = new Map([...stdout.matchAll(/^RESULT (\d+) (.*)$/gm)].map((m) => [Number(m[1]), m[2]!]));
+    results = new Map([...stdout.matchAll(/^RESULT (\d+) (.*)$/gm)].map((m) => [Number(m[1]), m[2]]));
   });
 
   it.each([

@@ -36,7 +36,7 @@ describe('annotary keystore writes Java stores from PEM files', () => {
     const r = await run(['--cert', files.cert, '--key', files.key, '--password-file', files.pw, '--alias', 'Server', '--formats', 'jks', '--out-dir', out]);
     expect(r.code).toBe(0);
     expect(readdirSync(out)).toEqual(['keystore.jks']);
-    expect(readJks(readFileSync(path.join(out, 'keystore.jks')), 'from-file')[0]!.alias).toBe('server');
+    expect(readJks(readFileSync(path.join(out, 'keystore.jks')), 'from-file')[0].alias).toBe('server');
   });
 
   it('bad input → exit 2 and exactly one line "annotary keystore: <reason>: <message>"', async () => {

@@ -71,7 +71,7 @@ for (const kind of KEY_KINDS) {
     const files: Record<string, string> = {};
     for (const [name, data] of Object.entries(built.files)) {
       files[name] = path.join(dir, `${kind}-${len}-${name}`);
-      writeFileSync(files[name]!, data);
+      writeFileSync(files[name], data);
     }
     cases.push({ kind, len, form, files, keyPem });
   }
@@ -83,7 +83,7 @@ describe('keytool lists every keystore with one PrivateKeyEntry and the full cha
   it.each(cases.flatMap((c) => [[`${name(c)}, JKS`, c, 'keystore.jks', 'JKS'] as const, [`${name(c)}, PKCS12`, c, 'keystore.p12', 'PKCS12'] as const]))(
     '%s',
     async (_n, c, file, type) => {
-      const out = await keytoolList(c.files[file]!, type);
+      const out = await keytoolList(c.files[file], type);
       expect(out).toContain(`Keystore type: ${type}`);
       expect(out).toContain('Your keystore contains 1 entry');
       expect(out).toContain('Alias name: server');
@@ -99,7 +99,7 @@ describe('keytool lists every truststore as trustedCertEntry alias0, alias1', ()
   it.each(trustCases.flatMap((c) => [[`${c.kind}, JKS`, c, 'truststore.jks', 'JKS'] as const, [`${c.kind}, PKCS12`, c, 'truststore.p12', 'PKCS12'] as const]))(
     '%s',
     async (_n, c, file, type) => {
-      const out = await keytoolList(c.files[file]!, type);
+      const out = await keytoolList(c.files[file], type);
       expect(out).toContain('Your keystore contains 2 entries');
       expect(out).toMatch(/Alias name: alias0\n/);
       expect(out).toMatch(/Alias name: alias1\n/);
@@ -114,7 +114,7 @@ describe('keytool opens JKS stores with non-ASCII passwords and aliases', () => 
     const pw = 'pässwörd€😀';
     const built = buildStores({ certPem: f.certPem(2), keyPem: f.keyPkcs8, caPem: f.ca, password: pw, alias: 'Äpfel', formats: ['jks'] });
     const file = path.join(dir, 'unicode-keystore.jks');
-    writeFileSync(file, built.files['keystore.jks']!);
+    writeFileSync(file, built.files['keystore.jks']);
     // Java decodes argv with the locale's charset, so pin a UTF-8 locale.
     const { stdout } = await pool(() => run('keytool', ['-list', '-storetype', 'JKS', '-keystore', file, '-storepass', pw], { env: { ...process.env, LC_ALL: 'C.UTF-8' } }));
     expect(stdout).toContain('Your keystore contains 1 entry');
@@ -124,7 +124,7 @@ describe('keytool opens JKS stores with non-ASCII passwords and aliases', () => 
 
 describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
   it.each(cases.map((c) => [name(c), c] as const))('keystore.p12: %s', async (_n, c) => {
-    const out = await opensslInfo(c.files['keystore.p12']!);
+    const out = await opensslInfo(c.files['keystore.p12']);
     expect(out).toContain('MAC: sha256, Iteration 2048');
     expect(out).toMatch(/Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256/);
     expect(out).toContain('friendlyName: server');
@@ -135,7 +135,7 @@ describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
   });
 
   it.each(cases.filter((c) => c.len === 2).map((c) => [c.kind, c] as const))('truststore.p12: %s', async (_n, c) => {
-    const out = await opensslInfo(c.files['truststore.p12']!);
+    const out = await opensslInfo(c.files['truststore.p12']);
     expect(out).toContain('MAC: sha256, Iteration 2048');
     expect(count(out, /^subject=/m)).toBe(2);
     expect(count(out, /2\.16\.840\.1\.113894\.746875\.1\.1/g)).toBe(2);
@@ -143,7 +143,7 @@ describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
   });
 
   it('a wrong password is rejected by the MAC', async () => {
-    await expect(run('openssl', ['pkcs12', '-info', '-in', cases[0]!.files['keystore.p12']!, '-passin', 'pass:wrong', '-nodes'])).rejects.toThrow(/mac verify (failure|error)/i);
+    await expect(run('openssl', ['pkcs12', '-info', '-in', cases[0].files['keystore.p12'], '-passin', 'pass:wrong', '-nodes'])).rejects.toThrow(/mac verify (failure|error)/i);
   });
 });
 
@@ -153,7 +153,7 @@ describe('keytool reads every trust anchor kind annotary accepts beyond the leaf
   const files = buildTruststore([...anchors, ...JAVA_RSA_EDGES.map((e) => edges[e])].join(''), PW, ['jks', 'pkcs12'], 'ca');
   it.each([['truststore.jks', 'JKS'], ['truststore.p12', 'PKCS12']] as const)('%s', async (name, type) => {
     const file = path.join(dir, `anchors-${name}`);
-    writeFileSync(file, files[name]!);
+    writeFileSync(file, files[name]);
     const out = await keytoolList(file, type);
     expect(out).toContain('Your keystore contains 8 entries');
     expect(count(out, /Entry type: trustedCertEntry/)).toBe(8);
@@ -191,7 +191,7 @@ describe('keytool cannot read what annotary refuses as UnsupportedByJava (stores
   it.each(cases)('%s: refused; keytool cannot read its %s (-%s)', async (title, store, command, input, error) => {
     expectReason(() => buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }), 'UnsupportedByJava');
     const file = path.join(dir, `refused-${title.replace(/\W+/g, '-')}-${store}`);
-    writeFileSync(file, uncheckedStores(input, PW)[store]!);
+    writeFileSync(file, uncheckedStores(input, PW)[store]);
     const type = store.endsWith('.jks') ? 'JKS' : 'PKCS12';
     expect(await keytoolError(command === 'list' ? listArgs(file, type) : certreqArgs(file, type))).toMatch(error);
   });
@@ -200,7 +200,7 @@ describe('keytool cannot read what annotary refuses as UnsupportedByJava (stores
   it.each(stores)('control: the same key with the named curve signs a CSR from %s', async (store, type) => {
     const input = { certPem: explicit.certNamed, keyPem: explicit.keyNamed };
     const file = path.join(dir, `named-twin-${store}`);
-    writeFileSync(file, buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }).files[store]!);
+    writeFileSync(file, buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }).files[store]);
     expect((await keytool(certreqArgs(file, type))).stdout).toContain('-----BEGIN NEW CERTIFICATE REQUEST-----');
   });
 });
