@@ -134,14 +134,14 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     await expectReplicaSets(ns, { web: 2 });
 
     await op.stop();
-    let op2 = await start(ns, ['--resync', '1s']);
+    const op2 = await start(ns, ['--resync', '1s']);
     await expectReplicaSets(ns, { web: 2 }); // start-up sync and resyncs: nothing
     expect(await op2.metric('annotary_reconcile_total', { controller: 'reload', result: 'ok' })).toBeGreaterThan(0);
 
     await op2.stop();
     await client.patch(ConfigMaps, ns, 'settings', { data: { mode: 'b' } });
     await rotate(ns, 'creds', { v: '3' });
-    op2 = await start(ns);
+    await start(ns);
     await expectReplicaSets(ns, { web: 3 });
   });
 
@@ -292,7 +292,7 @@ describe('Reloader annotations follow Reloader\'s precedence', () => {
       try {
         await expectReplicaSets(ns, counts);
       } catch (err) {
-        throw new Error(`after changing ${what}: ${(err as Error).message}`);
+        throw new Error(`after changing ${what}: ${(err as Error).message}`, { cause: err });
       }
     }
   });

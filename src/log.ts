@@ -12,7 +12,8 @@ export function createLogger(level: string, format: LogFormat, stream: NodeJS.Wr
         winston.format.timestamp(),
         winston.format.printf(({ timestamp, level: lvl, message, component, ...rest }) => {
           const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
-          return `${timestamp} ${lvl.toUpperCase().padEnd(5)} ${component ? `[${component}] ` : ''}${message}${extra}`;
+          const tag = typeof component === 'string' ? `[${component}] ` : '';
+          return `${String(timestamp)} ${lvl.toUpperCase().padEnd(5)} ${tag}${String(message)}${extra}`;
         }),
       );
   return winston.createLogger({ level, format: fmt, transports: [new winston.transports.Stream({ stream })] });

@@ -22,7 +22,7 @@ export const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 | n, inne
 
 /** SET OF: DER requires the encodings sorted as octet strings. */
 export function setOf(...items: Buffer[]): Buffer {
-  return tlv(0x31, Buffer.concat([...items].sort(Buffer.compare)));
+  return tlv(0x31, Buffer.concat([...items].sort((a, b) => Buffer.compare(a, b))));
 }
 
 export function integer(n: number): Buffer {

@@ -1,5 +1,6 @@
 // desiredIngress: which copies, spec.tls entry and ingress-nginx annotations annotary keeps
 // for an Ingress, decided from the Ingress, its sources and the current copies alone.
+import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../src/controllers/ingresses.js';

@@ -1,6 +1,6 @@
 // desiredRoute: what annotary writes into a Route's spec.tls, decided from the Route and
 // the referenced Secrets alone.
-import { jest } from '@jest/globals';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
@@ -306,7 +306,9 @@ describe('properties', () => {
 });
 
 describe('the Route API is detected at setup, and polled for when it is not served', () => {
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   function fakeContext(served: () => boolean) {
     const informer = () => ({ on: jest.fn(), get: jest.fn(), start: jest.fn() });

@@ -10,7 +10,7 @@ interface Call { verb: 'create' | 'patch'; rt: ResourceType; namespace: string |
 /** Records writes; `failNext` makes the next create/patch reject with the given error. */
 class FakeEventsClient {
   readonly calls: Call[] = [];
-  readonly failNext: { create: unknown[]; patch: unknown[] } = { create: [], patch: [] };
+  readonly failNext: { create: Error[]; patch: Error[] } = { create: [], patch: [] };
   async create(rt: ResourceType, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {
     this.calls.push({ verb: 'create', rt, namespace, name: body.metadata.name, body });
     const err = this.failNext.create.shift();

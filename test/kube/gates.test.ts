@@ -33,7 +33,7 @@ function setup() {
   const events: { obj: KubeObject; type: EventType; reason: string; message: string }[] = [];
   const sink: EventSink = { emit: (obj, type, reason, message) => events.push({ obj, type, reason, message }) };
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger('debug', 'json', new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } }));
+  const log = createLogger('debug', 'json', new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } }));
   const gates = new ControllerGates({ log, metrics, events: sink, self: pod });
   const ready = async (controller: string) =>
     (await metrics.controllerReady.get()).values.find((v) => v.labels.controller === controller)?.value;

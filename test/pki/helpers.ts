@@ -35,7 +35,7 @@ export function pkiErrorOf(fn: () => unknown): PkiError {
     fn();
   } catch (err) {
     if (err instanceof PkiError) return err;
-    throw new Error(`expected PkiError, got ${String(err)}`);
+    throw new Error(`expected PkiError, got ${String(err)}`, { cause: err });
   }
   throw new Error('expected PkiError, but nothing was thrown');
 }
