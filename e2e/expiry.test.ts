@@ -13,10 +13,14 @@ let ns: string;
 let op: OperatorProcess;
 
 const tlsSecret = (name: string, cert: string, key: string, annotations: Record<string, string> = {}): KubeObject => ({
-  apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-  metadata: { name, namespace: ns, annotations }, data: { 'tls.crt': b64(cert), 'tls.key': b64(key) },
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'kubernetes.io/tls',
+  metadata: { name, namespace: ns, annotations },
+  data: { 'tls.crt': b64(cert), 'tls.key': b64(key) },
 });
-const gauge = (metric: string, name: string) => op.metric(`annotary_certificate_${metric}_seconds`, { namespace: ns, name, key: 'tls.crt' });
+const gauge = (metric: string, name: string) =>
+  op.metric(`annotary_certificate_${metric}_seconds`, { namespace: ns, name, key: 'tls.crt' });
 const warnings = async (name: string) => (await eventsFor(client, ns, name)).filter((e) => e.reason === 'CertificateExpiring');
 
 beforeAll(async () => {

@@ -20,24 +20,35 @@ let op: OperatorProcess;
 
 function tlsSecret(namespace: string, name: string, f = ec, annotations: Record<string, string> = {}): Secret {
   return {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace, annotations },
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: { name, namespace, annotations },
     data: { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) },
   };
 }
 
 function ingress(name: string, annotations: Record<string, string>, tls?: Ingress['spec']['tls']): Ingress {
   return {
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: ns, annotations },
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name, namespace: ns, annotations },
     spec: {
       ...(tls ? { tls } : {}),
-      rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } }] } }],
+      rules: [
+        {
+          host: `${name}.example`,
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { number: 443 } } } }] },
+        },
+      ],
     } as Ingress['spec'],
   };
 }
 
 const copyOf = (name: string, suffix = 'tls') => client.tryGet<Secret>(Secrets, ns, `${name}-annotary-${suffix}`);
 const getIngress = (name: string) => client.get<Ingress>(Ingresses, ns, name);
-const eventWith = (name: string, reason: string) => waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
+const eventWith = (name: string, reason: string) =>
+  waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
 
 beforeAll(async () => {
   ns = await newNamespace(client, 'ing');
@@ -59,8 +70,13 @@ describe('same-namespace source', () => {
     const copy = await waitFor('copy', () => copyOf('shop'));
     expect(copy.type).toBe('kubernetes.io/tls');
     expect(copy.data).toEqual(tlsSecret(ns, 'site').data);
-    expect(copy.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Ingress', name: 'shop', uid: created.metadata.uid, controller: true })]);
-    const ing = await waitFor('entry', async () => { const i = await getIngress('shop'); return (i.spec.tls?.length ?? 0) === 2 && i; });
+    expect(copy.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Ingress', name: 'shop', uid: created.metadata.uid, controller: true }),
+    ]);
+    const ing = await waitFor('entry', async () => {
+      const i = await getIngress('shop');
+      return (i.spec.tls?.length ?? 0) === 2 && i;
+    });
     expect(ing.spec.tls).toEqual([...user, { hosts: ['shop.example'], secretName: 'shop-annotary-tls' }]);
     expect((await eventWith('shop', 'IngressTLSUpdated')).message).not.toMatch(/BEGIN|MII/);
   });
@@ -71,31 +87,47 @@ describe('same-namespace source', () => {
   });
 
   test('destination-ca-from-secret: CA copy and the ingress-nginx proxy-ssl annotations', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backend-ca', namespace: ns }, data: { 'ca.crt': b64(rsa.ca) } });
+    await client.create(Secrets, ns, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'backend-ca', namespace: ns },
+      data: { 'ca.crt': b64(rsa.ca) },
+    });
     await client.create(Ingresses, ns, ingress('api', { 'annotary.io/destination-ca-from-secret': 'backend-ca' }));
     const copy = await waitFor('ca copy', () => copyOf('api', 'ca'));
     expect(copy.data).toEqual({ 'ca.crt': b64(rsa.ca) });
-    const ann = await waitFor('annotations', async () => { const a = (await getIngress('api')).metadata.annotations ?? {}; return a['nginx.ingress.kubernetes.io/proxy-ssl-verify'] ? a : undefined; });
+    const ann = await waitFor('annotations', async () => {
+      const a = (await getIngress('api')).metadata.annotations ?? {};
+      return a['nginx.ingress.kubernetes.io/proxy-ssl-verify'] ? a : undefined;
+    });
     expect(ann['nginx.ingress.kubernetes.io/proxy-ssl-secret']).toBe(`${ns}/api-annotary-ca`);
     expect(ann['nginx.ingress.kubernetes.io/backend-protocol']).toBe('HTTPS');
   });
 
-  test('removing the annotation removes the copy and annotary\'s spec.tls entry only', async () => {
+  test("removing the annotation removes the copy and annotary's spec.tls entry only", async () => {
     await client.patch(Ingresses, ns, 'shop', { metadata: { annotations: { 'annotary.io/certs-from-secret': null } } });
     await waitFor('copy deleted', async () => (await copyOf('shop')) === undefined);
-    const ing = await waitFor('entry removed', async () => { const i = await getIngress('shop'); return i.spec.tls?.length === 1 && i; });
+    const ing = await waitFor('entry removed', async () => {
+      const i = await getIngress('shop');
+      return i.spec.tls?.length === 1 && i;
+    });
     expect(ing.spec.tls).toEqual([{ hosts: ['user.example'], secretName: 'user-cert' }]);
   });
 
   test('an invalid source is refused with an Event, nothing copied', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'broken', namespace: ns }, data: { 'tls.crt': b64('not pem'), 'tls.key': b64(ec.keyPkcs8) } });
+    await client.create(Secrets, ns, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'broken', namespace: ns },
+      data: { 'tls.crt': b64('not pem'), 'tls.key': b64(ec.keyPkcs8) },
+    });
     await client.create(Ingresses, ns, ingress('bad', { 'annotary.io/certs-from-secret': 'broken' }));
     expect((await eventWith('bad', 'SourceSecretInvalid')).type).toBe('Warning');
     expect(await copyOf('bad')).toBeUndefined();
   });
 });
 
-describe('cross-namespace sources need the source\'s opt-in (security boundary)', () => {
+describe("cross-namespace sources need the source's opt-in (security boundary)", () => {
   test('without share-with-namespaces: NotSharedWithNamespace, no copy', async () => {
     await client.create(Secrets, src, tlsSecret(src, 'private'));
     const created = await client.create<Ingress>(Ingresses, ns, ingress('sneaky', { 'annotary.io/certs-from-secret': `${src}/private` }));
@@ -103,7 +135,9 @@ describe('cross-namespace sources need the source\'s opt-in (security boundary)'
     expect(ev.type).toBe('Warning');
     expect(await copyOf('sneaky')).toBeUndefined();
     expect((await getIngress('sneaky')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);
-    expect(await op.metric('annotary_invalid_input_total', { controller: 'ingresses', reason: 'NotSharedWithNamespace' })).toBeGreaterThan(0);
+    expect(await op.metric('annotary_invalid_input_total', { controller: 'ingresses', reason: 'NotSharedWithNamespace' })).toBeGreaterThan(
+      0,
+    );
   });
 
   test('shared with another namespace only: still refused', async () => {
@@ -146,10 +180,11 @@ describe('deleting the Ingress garbage-collects its copies', () => {
 describe('unchanged input causes zero writes', () => {
   test('an operator restart and resyncs write no Ingress and no Secret', async () => {
     await waitFor('queue drained', async () => (await op.metric('annotary_queue_depth', { controller: 'ingresses' })) === 0);
-    const before = async () => new Map([
-      ...(await client.list<Ingress>(Ingresses, ns)).items.map((o) => [`i/${o.metadata.name}`, o.metadata.resourceVersion] as const),
-      ...(await client.list<Secret>(Secrets, ns)).items.map((o) => [`s/${o.metadata.name}`, o.metadata.resourceVersion] as const),
-    ]);
+    const before = async () =>
+      new Map([
+        ...(await client.list<Ingress>(Ingresses, ns)).items.map((o) => [`i/${o.metadata.name}`, o.metadata.resourceVersion] as const),
+        ...(await client.list<Secret>(Secrets, ns)).items.map((o) => [`s/${o.metadata.name}`, o.metadata.resourceVersion] as const),
+      ]);
     const rvs = await before();
     await op.stop();
     op = await startOperator(['--namespaces', `${ns},${src}`, '--controllers', 'ingresses', '--resync', '1s']);

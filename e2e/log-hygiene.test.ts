@@ -19,7 +19,10 @@ export class SecretScanner {
   private readonly literals: [string, string][] = [];
 
   add(label: string, secret: string): void {
-    if (secret.length < WINDOW) { this.literals.push([secret, label]); return; }
+    if (secret.length < WINDOW) {
+      this.literals.push([secret, label]);
+      return;
+    }
     for (let i = 0; i + WINDOW <= secret.length; i++) this.windows.set(secret.slice(i, i + WINDOW), label);
   }
 
@@ -31,7 +34,9 @@ export class SecretScanner {
     this.add(`${label} (base64 of PEM)`, b64(pem));
   }
 
-  get size(): number { return this.windows.size + this.literals.length; }
+  get size(): number {
+    return this.windows.size + this.literals.length;
+  }
 
   /** [label, where] for each hit in `lines`. */
   scan(lines: string[]): { label: string; line: string }[] {
@@ -62,7 +67,11 @@ afterAll(async () => {
 
 function scannerForFixtures(): SecretScanner {
   const s = new SecretScanner();
-  for (const [name, f] of [['ec', ec], ['ecNext', ecNext], ['rsa', rsa]] as const) {
+  for (const [name, f] of [
+    ['ec', ec],
+    ['ecNext', ecNext],
+    ['rsa', rsa],
+  ] as const) {
     s.addPem(`${name} key pkcs8`, f.keyPkcs8);
     s.addPem(`${name} key traditional`, f.keyTraditional);
   }
@@ -105,49 +114,149 @@ describe.each(['json', 'text'])('nothing secret in logs or Events (--log-format 
 
     // keystores: password from a Secret, a literal password, both formats, truststore-from
     await mk('pw', { password: b64(PASSWORDS[0]) });
-    await mk('web', tls(ec), { 'annotary.io/keystores': 'jks,pkcs12', 'annotary.io/keystore-password-secret': 'pw/password', 'annotary.io/cert-info': 'true' }, 'kubernetes.io/tls');
-    await mk('lit', { 'tls.crt': b64(rsa.certPem(3)), 'tls.key': b64(rsa.keyTraditional) }, { 'annotary.io/keystores': 'pkcs12', 'annotary.io/keystore-password': PASSWORDS[2], 'annotary.io/truststore-from': 'web' });
-    await mk('legacy', tls(rsa), { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true', 'cert-utils-operator.redhat-cop.io/java-keystore-password': PASSWORDS[1] });
+    await mk(
+      'web',
+      tls(ec),
+      { 'annotary.io/keystores': 'jks,pkcs12', 'annotary.io/keystore-password-secret': 'pw/password', 'annotary.io/cert-info': 'true' },
+      'kubernetes.io/tls',
+    );
+    await mk(
+      'lit',
+      { 'tls.crt': b64(rsa.certPem(3)), 'tls.key': b64(rsa.keyTraditional) },
+      { 'annotary.io/keystores': 'pkcs12', 'annotary.io/keystore-password': PASSWORDS[2], 'annotary.io/truststore-from': 'web' },
+    );
+    await mk('legacy', tls(rsa), {
+      'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true',
+      'cert-utils-operator.redhat-cop.io/java-keystore-password': PASSWORDS[1],
+    });
     // refusals that carry key material in their input
-    await mk('bad-trunc', { 'tls.crt': b64(rsa.certPem(2)), 'tls.key': b64(rsa.keyPkcs8.slice(0, 400)) }, { 'annotary.io/keystores': 'jks' });
+    await mk(
+      'bad-trunc',
+      { 'tls.crt': b64(rsa.certPem(2)), 'tls.key': b64(rsa.keyPkcs8.slice(0, 400)) },
+      { 'annotary.io/keystores': 'jks' },
+    );
     await mk('bad-enc', { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(odd.encryptedPkcs8) }, { 'annotary.io/keystores': 'jks' });
     await mk('bad-dsa', { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(odd.dsaPkcs8) }, { 'annotary.io/keystores': 'jks' });
     await mk('bad-mismatch', { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(rsa.keyPkcs8) }, { 'annotary.io/keystores': 'jks' });
     // Routes and Ingresses from the same Secrets, one refused
-    await client.create(Routes, ns, { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'r', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web' } }, spec: { host: 'r.example', to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } } });
-    await client.create(Routes, ns, { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'r-bad', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'bad-mismatch' } }, spec: { host: 'rb.example', to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } } });
-    await client.create(Ingresses, ns, { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'i', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web', 'annotary.io/destination-ca-from-secret': 'web' } }, spec: { rules: [{ host: 'i.example' }] } });
-    await client.create(Ingresses, ns, { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'i-bad', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'bad-enc' } }, spec: { rules: [{ host: 'ib.example' }] } });
+    await client.create(Routes, ns, {
+      apiVersion: 'route.openshift.io/v1',
+      kind: 'Route',
+      metadata: { name: 'r', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'web' } },
+      spec: { host: 'r.example', to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } },
+    });
+    await client.create(Routes, ns, {
+      apiVersion: 'route.openshift.io/v1',
+      kind: 'Route',
+      metadata: { name: 'r-bad', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'bad-mismatch' } },
+      spec: { host: 'rb.example', to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } },
+    });
+    await client.create(Ingresses, ns, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: {
+        name: 'i',
+        namespace: ns,
+        annotations: { 'annotary.io/certs-from-secret': 'web', 'annotary.io/destination-ca-from-secret': 'web' },
+      },
+      spec: { rules: [{ host: 'i.example' }] },
+    });
+    await client.create(Ingresses, ns, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'i-bad', namespace: ns, annotations: { 'annotary.io/certs-from-secret': 'bad-enc' } },
+      spec: { rules: [{ host: 'ib.example' }] },
+    });
     // a workload that reloads on the keystore Secret and the password Secret
     await client.create(Deployments, ns, {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'java', namespace: ns, annotations: { 'annotary.io/reload': 'auto' } },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'java' } }, template: { metadata: { labels: { app: 'java' } }, spec: {
-        containers: [{ name: 'app', image: 'registry.invalid/app:1', envFrom: [{ secretRef: { name: 'pw' } }] }],
-        volumes: [{ name: 'ks', secret: { secretName: 'web' } }],
-      } } },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'java', namespace: ns, annotations: { 'annotary.io/reload': 'auto' } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'java' } },
+        template: {
+          metadata: { labels: { app: 'java' } },
+          spec: {
+            containers: [{ name: 'app', image: 'registry.invalid/app:1', envFrom: [{ secretRef: { name: 'pw' } }] }],
+            volumes: [{ name: 'ks', secret: { secretName: 'web' } }],
+          },
+        },
+      },
     });
 
     const storesOf = async (name: string, key: string) => waitFor(`${key} in ${name}`, async () => (await get(name)).data?.[key]);
-    const first = { jks: await storesOf('web', 'keystore.jks'), p12: await storesOf('web', 'keystore.p12'), lit: await storesOf('lit', 'keystore.p12'), legacy: await storesOf('legacy', 'keystore.jks') };
-    await waitFor('route filled', async () => (await client.get<KubeObject & { spec: { tls?: { key?: string } } }>(Routes, ns, 'r')).spec.tls?.key);
+    const first = {
+      jks: await storesOf('web', 'keystore.jks'),
+      p12: await storesOf('web', 'keystore.p12'),
+      lit: await storesOf('lit', 'keystore.p12'),
+      legacy: await storesOf('legacy', 'keystore.jks'),
+    };
+    await waitFor(
+      'route filled',
+      async () => (await client.get<KubeObject & { spec: { tls?: { key?: string } } }>(Routes, ns, 'r')).spec.tls?.key,
+    );
     await waitFor('ingress copy', () => client.tryGet(Secrets, ns, 'i-annotary-tls'));
-    await waitFor('onboarded', async () => (await client.get(Deployments, ns, 'java')).metadata.annotations?.['annotary.io/observed-config-hash']);
+    await waitFor(
+      'onboarded',
+      async () => (await client.get(Deployments, ns, 'java')).metadata.annotations?.['annotary.io/observed-config-hash'],
+    );
 
     // rotations: the PEM and the password, which re-encrypt the stores and roll the workload
     await client.patch(Secrets, ns, 'web', { data: tls(ecNext) });
-    const second = { jks: await waitFor('rotated', async () => { const d = (await get('web')).data!; return d['keystore.jks'] !== first.jks && d['keystore.jks']; }) };
+    const second = {
+      jks: await waitFor('rotated', async () => {
+        const d = (await get('web')).data!;
+        return d['keystore.jks'] !== first.jks && d['keystore.jks'];
+      }),
+    };
     await client.patch(Secrets, ns, 'pw', { data: { password: b64(PASSWORDS[1]) } });
-    const third = await waitFor('re-encrypted', async () => { const d = (await get('web')).data!; return d['keystore.jks'] !== second.jks && d; });
-    await waitFor('rolled', async () => (await client.get<KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>(Deployments, ns, 'java')).spec.template.metadata?.annotations?.['annotary.io/config-hash']);
-    await waitFor('ingress copy rotated', async () => (await client.tryGet<Secret>(Secrets, ns, 'i-annotary-tls'))?.data?.['tls.key'] === b64(ecNext.keyPkcs8));
-    for (const [name, reason] of [['bad-trunc', 'MalformedPEM'], ['bad-enc', 'EncryptedKey'], ['bad-dsa', 'UnsupportedKeyType'], ['bad-mismatch', 'KeyMismatch'], ['r-bad', 'SourceSecretInvalid'], ['i-bad', 'SourceSecretInvalid']]) {
-      await waitFor(`${reason} on ${name}`, async () => (await client.list<KubeObject & { reason: string; involvedObject: { name: string } }>(Events, ns)).items.some((e) => e.involvedObject.name === name && e.reason === reason));
+    const third = await waitFor('re-encrypted', async () => {
+      const d = (await get('web')).data!;
+      return d['keystore.jks'] !== second.jks && d;
+    });
+    await waitFor(
+      'rolled',
+      async () =>
+        (
+          await client.get<KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>(
+            Deployments,
+            ns,
+            'java',
+          )
+        ).spec.template.metadata?.annotations?.['annotary.io/config-hash'],
+    );
+    await waitFor(
+      'ingress copy rotated',
+      async () => (await client.tryGet<Secret>(Secrets, ns, 'i-annotary-tls'))?.data?.['tls.key'] === b64(ecNext.keyPkcs8),
+    );
+    for (const [name, reason] of [
+      ['bad-trunc', 'MalformedPEM'],
+      ['bad-enc', 'EncryptedKey'],
+      ['bad-dsa', 'UnsupportedKeyType'],
+      ['bad-mismatch', 'KeyMismatch'],
+      ['r-bad', 'SourceSecretInvalid'],
+      ['i-bad', 'SourceSecretInvalid'],
+    ]) {
+      await waitFor(`${reason} on ${name}`, async () =>
+        (await client.list<KubeObject & { reason: string; involvedObject: { name: string } }>(Events, ns)).items.some(
+          (e) => e.involvedObject.name === name && e.reason === reason,
+        ),
+      );
     }
     await sleep(1000); // the last debug lines of the reconciles above
 
     const scanner = scannerForFixtures();
-    const stores = [first.jks, first.p12, first.lit, first.legacy, second.jks, ...['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12'].map((k) => third[k])];
-    for (const s of (await client.list<Secret>(Secrets, ns)).items) for (const [k, v] of Object.entries(s.data ?? {})) if (/store/.test(k)) stores.push(v);
+    const stores = [
+      first.jks,
+      first.p12,
+      first.lit,
+      first.legacy,
+      second.jks,
+      ...['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12'].map((k) => third[k]),
+    ];
+    for (const s of (await client.list<Secret>(Secrets, ns)).items)
+      for (const [k, v] of Object.entries(s.data ?? {})) if (/store/.test(k)) stores.push(v);
     for (const st of stores.filter(Boolean)) scanner.add('store bytes (base64)', st);
     const events = (await client.list<KubeObject & { reason: string; message: string }>(Events, ns)).items;
     const lines = [...op.logs, ...events.map((e) => `${e.reason}: ${e.message}`)];

@@ -2,7 +2,18 @@
 // the compat switch, surviving an apiserver restart, and a clean SIGTERM.
 import { Secrets } from '../src/kube/types.js';
 import type { KubeObject } from '../src/kube/types.js';
-import { adminClient, b64, cluster, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
+import {
+  adminClient,
+  b64,
+  cluster,
+  deleteNamespace,
+  eventsFor,
+  newNamespace,
+  sleep,
+  startOperator,
+  waitFor,
+  withOperator,
+} from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 
 type Secret = KubeObject & { data?: Record<string, string> };
@@ -11,7 +22,10 @@ const pem = chainFixture('p256');
 
 function secret(ns: string, name: string, annotations: Record<string, string>): Secret {
   return {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace: ns, annotations },
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: { name, namespace: ns, annotations },
     data: { 'tls.crt': b64(pem.certPem(2)), 'tls.key': b64(pem.keyPkcs8), 'ca.crt': b64(pem.ca) },
   };
 }

@@ -17,7 +17,16 @@ const client = adminClient();
 const SETTLE_MS = 2000;
 /** how long "nothing more happens" is watched after the expected state: a settle window and a margin */
 const QUIET_MS = SETTLE_MS + 1500;
-const baseArgs = (ns: string, settle = '2s') => ['--namespaces', ns, '--controllers', 'reload,keystores', '--reload-settle', settle, '--log-level', 'debug'];
+const baseArgs = (ns: string, settle = '2s') => [
+  '--namespaces',
+  ns,
+  '--controllers',
+  'reload,keystores',
+  '--reload-settle',
+  settle,
+  '--log-level',
+  'debug',
+];
 
 const namespaces: string[] = [];
 const operators: OperatorProcess[] = [];
@@ -38,26 +47,49 @@ afterAll(async () => {
 });
 
 const secret = (ns: string, name: string, data: Ann, annotations: Ann = {}) =>
-  client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+  client.create(Secrets, ns, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: ns, annotations },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  });
 const configMap = (ns: string, name: string, data: Ann, annotations: Ann = {}) =>
   client.create(ConfigMaps, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, annotations }, data });
-const rotate = (ns: string, name: string, data: Ann) => client.patch(Secrets, ns, name, { data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
+const rotate = (ns: string, name: string, data: Ann) =>
+  client.patch(Secrets, ns, name, { data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
 
 /** A pod spec that uses the given Secrets (volumes) and ConfigMaps (envFrom). */
 function podSpec(secrets: string[] = [], configMaps: string[] = []) {
   return {
-    containers: [{ name: 'app', image: 'registry.invalid/app:1', envFrom: configMaps.map((name) => ({ configMapRef: { name } })), volumeMounts: secrets.map((s) => ({ name: s, mountPath: `/etc/${s}` })) }],
+    containers: [
+      {
+        name: 'app',
+        image: 'registry.invalid/app:1',
+        envFrom: configMaps.map((name) => ({ configMapRef: { name } })),
+        volumeMounts: secrets.map((s) => ({ name: s, mountPath: `/etc/${s}` })),
+      },
+    ],
     volumes: secrets.map((s) => ({ name: s, secret: { secretName: s } })),
   };
 }
 
-function workload(rt: ResourceType, ns: string, name: string, opts: { annotations?: Ann; templateAnnotations?: Ann; secrets?: string[]; configMaps?: string[] }) {
+function workload(
+  rt: ResourceType,
+  ns: string,
+  name: string,
+  opts: { annotations?: Ann; templateAnnotations?: Ann; secrets?: string[]; configMaps?: string[] },
+) {
   const labels = { app: name };
   const template = { metadata: { labels, annotations: opts.templateAnnotations ?? {} }, spec: podSpec(opts.secrets, opts.configMaps) };
   const spec: Record<string, unknown> = { selector: { matchLabels: labels }, template };
   if (rt !== DaemonSets) spec.replicas = 1;
   if (rt === StatefulSets) spec.serviceName = name;
-  return client.create(rt, ns, { apiVersion: 'apps/v1', kind: rt.kind, metadata: { name, namespace: ns, annotations: opts.annotations ?? {} }, spec });
+  return client.create(rt, ns, {
+    apiVersion: 'apps/v1',
+    kind: rt.kind,
+    metadata: { name, namespace: ns, annotations: opts.annotations ?? {} },
+    spec,
+  });
 }
 const deployment = (ns: string, name: string, opts: Parameters<typeof workload>[3]) => workload(Deployments, ns, name, opts);
 const getWl = (rt: ResourceType, ns: string, name: string) => client.get<Workload>(rt, ns, name);
@@ -69,17 +101,23 @@ async function replicaSets(ns: string, deploy: string): Promise<number> {
 
 /** Waits for the expected ReplicaSet counts, then a quiet window, and checks they did not grow. */
 async function expectReplicaSets(ns: string, expected: Record<string, number>): Promise<void> {
-  const counts = async () => Object.fromEntries(await Promise.all(Object.keys(expected).map(async (d) => [d, await replicaSets(ns, d)] as const)));
-  await waitFor(`ReplicaSets ${JSON.stringify(expected)}`, async () => {
-    const got = await counts();
-    if (Object.entries(expected).some(([d, n]) => got[d] !== n)) throw new Error(`got ${JSON.stringify(got)}`);
-    return true;
-  }, 60_000);
+  const counts = async () =>
+    Object.fromEntries(await Promise.all(Object.keys(expected).map(async (d) => [d, await replicaSets(ns, d)] as const)));
+  await waitFor(
+    `ReplicaSets ${JSON.stringify(expected)}`,
+    async () => {
+      const got = await counts();
+      if (Object.entries(expected).some(([d, n]) => got[d] !== n)) throw new Error(`got ${JSON.stringify(got)}`);
+      return true;
+    },
+    60_000,
+  );
   await sleep(QUIET_MS);
   expect(await counts()).toEqual(expected);
 }
 
-const observed = async (rt: ResourceType, ns: string, name: string) => (await getWl(rt, ns, name)).metadata.annotations?.['annotary.io/observed-config-hash'];
+const observed = async (rt: ResourceType, ns: string, name: string) =>
+  (await getWl(rt, ns, name)).metadata.annotations?.['annotary.io/observed-config-hash'];
 const onboarded = (rt: ResourceType, ns: string, name: string) => waitFor(`${name} onboarded`, () => observed(rt, ns, name));
 
 describe('Deployments: one new ReplicaSet per real change', () => {
@@ -146,28 +184,33 @@ describe('Deployments: one new ReplicaSet per real change', () => {
   });
 
   // (#17: before, one missing object held up every rollout of the workload until it existed)
-  test.each([true, false])('a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s', async (onCreate) => {
-    const { ns, op } = await setup('rl-missing', ['--reload-on-create', String(onCreate)]);
-    await secret(ns, 'a', { v: '1' });
-    await secret(ns, 'b', { v: '1' });
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b' } });
-    await onboarded(Deployments, ns, 'web');
-    await client.delete(Secrets, ns, 'b');
-    const warn = await waitFor('missing warning', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'ReloadSourceMissing'));
-    expect(warn.type).toBe('Warning');
-    expect(warn.message).toBe('Secret "b" does not exist; changes to the watched object that exists still roll');
-    await expectReplicaSets(ns, { web: 1 }); // a deletion is no data change
-    await rotate(ns, 'a', { v: '2' });
-    await expectReplicaSets(ns, { web: 2 });
-    expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
-    const d1 = await observed(Deployments, ns, 'web');
-    await secret(ns, 'b', { v: '2' });
-    if (onCreate) return expectReplicaSets(ns, { web: 3 });
-    await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d1);
-    await expectReplicaSets(ns, { web: 2 });
-    await rotate(ns, 'b', { v: '3' }); // later data changes of it roll
-    await expectReplicaSets(ns, { web: 3 });
-  });
+  test.each([true, false])(
+    'a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s',
+    async (onCreate) => {
+      const { ns, op } = await setup('rl-missing', ['--reload-on-create', String(onCreate)]);
+      await secret(ns, 'a', { v: '1' });
+      await secret(ns, 'b', { v: '1' });
+      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b' } });
+      await onboarded(Deployments, ns, 'web');
+      await client.delete(Secrets, ns, 'b');
+      const warn = await waitFor('missing warning', async () =>
+        (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'ReloadSourceMissing'),
+      );
+      expect(warn.type).toBe('Warning');
+      expect(warn.message).toBe('Secret "b" does not exist; changes to the watched object that exists still roll');
+      await expectReplicaSets(ns, { web: 1 }); // a deletion is no data change
+      await rotate(ns, 'a', { v: '2' });
+      await expectReplicaSets(ns, { web: 2 });
+      expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+      const d1 = await observed(Deployments, ns, 'web');
+      await secret(ns, 'b', { v: '2' });
+      if (onCreate) return expectReplicaSets(ns, { web: 3 });
+      await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d1);
+      await expectReplicaSets(ns, { web: 2 });
+      await rotate(ns, 'b', { v: '3' }); // later data changes of it roll
+      await expectReplicaSets(ns, { web: 3 });
+    },
+  );
 
   test('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', async () => {
     const { ns, op } = await setup('rl-many-missing');
@@ -182,7 +225,12 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     });
     expect(warns).toHaveLength(1);
     expect(Buffer.byteLength(warns[0].message)).toBeLessThanOrEqual(1024);
-    expect(warns[0].message).toBe(`${gone.slice(0, 10).map((n) => `Secret "${n}"`).join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`);
+    expect(warns[0].message).toBe(
+      `${gone
+        .slice(0, 10)
+        .map((n) => `Secret "${n}"`)
+        .join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`,
+    );
     await rotate(ns, 'have-050', { v: '2' });
     await expectReplicaSets(ns, { web: 2 });
     const rolled = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
@@ -196,11 +244,17 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     const { ns } = await setup('rl-edit');
     await secret(ns, 'a', { v: '1' });
     await secret(ns, 'b', { v: '1' }, { 'reloader.stakater.com/match': 'false' });
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a', 'reloader.stakater.com/search': 'true' }, secrets: ['b'] });
+    await deployment(ns, 'web', {
+      annotations: { 'annotary.io/reload-on-secrets': 'a', 'reloader.stakater.com/search': 'true' },
+      secrets: ['b'],
+    });
     const d0 = await onboarded(Deployments, ns, 'web');
     await secret(ns, 'c', { v: '1' });
     await client.patch(Deployments, ns, 'web', { metadata: { annotations: { 'annotary.io/reload-on-secrets': 'a,c' } } });
-    const d1 = await waitFor('digest with c', async () => { const d = await observed(Deployments, ns, 'web'); return d !== d0 && d; });
+    const d1 = await waitFor('digest with c', async () => {
+      const d = await observed(Deployments, ns, 'web');
+      return d !== d0 && d;
+    });
     await client.patch(Secrets, ns, 'b', { metadata: { annotations: { 'reloader.stakater.com/match': 'true' } } });
     await waitFor('digest with b', async () => (await observed(Deployments, ns, 'web')) !== d1);
     await expectReplicaSets(ns, { web: 1 });
@@ -223,7 +277,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
   });
 
-  test('--reload-strategy restartedAt sets kubectl\'s restartedAt and still rolls once', async () => {
+  test("--reload-strategy restartedAt sets kubectl's restartedAt and still rolls once", async () => {
     const { ns } = await setup('rl-restarted', ['--reload-strategy', 'restartedAt']);
     await secret(ns, 'creds', { v: '1' });
     await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'creds' } });
@@ -245,7 +299,10 @@ describe('one rollout per keystore rotation', () => {
     const [a, b] = [chainFixture('p256'), chainFixture('p256', 'rotated')];
     const tls = (f: typeof a) => ({ 'tls.crt': f.certPem(2), 'tls.key': f.keyPkcs8, 'ca.crt': f.ca });
     await secret(ns, 'tls', tls(a), { 'annotary.io/keystores': 'jks' });
-    const ks0 = await waitFor('keystore', async () => (await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls')).data['keystore.jks']);
+    const ks0 = await waitFor(
+      'keystore',
+      async () => (await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls')).data['keystore.jks'],
+    );
     await deployment(ns, 'java', { annotations: { 'annotary.io/reload': 'auto' }, secrets: ['tls'] });
     await onboarded(Deployments, ns, 'java');
     await expectReplicaSets(ns, { java: 1 });
@@ -257,7 +314,7 @@ describe('one rollout per keystore rotation', () => {
   });
 });
 
-describe('Reloader annotations follow Reloader\'s precedence', () => {
+describe("Reloader annotations follow Reloader's precedence", () => {
   test('ignore, search/match, exclude, auto, typed auto, named regexps, pod-template annotations', async () => {
     const { ns } = await setup('rl-compat');
     await secret(ns, 's-ignored', { v: '1' }, { 'reloader.stakater.com/ignore': 'true' });
@@ -299,7 +356,10 @@ describe('Reloader annotations follow Reloader\'s precedence', () => {
 });
 
 describe('StatefulSets and DaemonSets', () => {
-  test.each([['StatefulSet', StatefulSets], ['DaemonSet', DaemonSets]] as const)('%s: onboarding leaves the generation alone, a rotation bumps it exactly once', async (_kind, rt) => {
+  test.each([
+    ['StatefulSet', StatefulSets],
+    ['DaemonSet', DaemonSets],
+  ] as const)('%s: onboarding leaves the generation alone, a rotation bumps it exactly once', async (_kind, rt) => {
     const { ns, op } = await setup(`rl-${rt.plural.slice(0, 3)}`);
     await secret(ns, 'creds', { v: '1' });
     await workload(rt, ns, 'app', { annotations: { 'annotary.io/reload-on-secrets': 'creds' }, secrets: ['creds'] });
@@ -312,7 +372,9 @@ describe('StatefulSets and DaemonSets', () => {
     await sleep(QUIET_MS);
     const w = await getWl(rt, ns, 'app');
     expect(w.metadata.generation).toBe(2);
-    expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBe(w.metadata.annotations?.['annotary.io/observed-config-hash']);
+    expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBe(
+      w.metadata.annotations?.['annotary.io/observed-config-hash'],
+    );
     expect(await op.metric('annotary_rollouts_total', { kind: rt.kind })).toBe(1);
   });
 });

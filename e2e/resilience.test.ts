@@ -34,7 +34,10 @@ const DEPLOYMENTS = 3; // on ks-3..ks-5
 
 const client = adminClient();
 const fixtures = [chainFixture('p256'), chainFixture('p256', 'rotated'), chainFixture('rsa2048')];
-const pemData = (i: number) => { const f = fixtures[i % fixtures.length]; return { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) }; };
+const pemData = (i: number) => {
+  const f = fixtures[i % fixtures.length];
+  return { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), 'ca.crt': b64(f.ca) };
+};
 const certDer = (pem: string) => Buffer.from(pem.split('-----END CERTIFICATE-----')[0].replace(/-----[^-]+-----|\s/g, ''), 'base64');
 
 const run = promisify(execFile);
@@ -47,16 +50,25 @@ async function retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
   return waitFor(what, async () => ({ v: await fn() }), 180_000, 250).then((r) => r.v);
 }
 const etcdRevision = async (): Promise<number> => {
-  const res = await fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64('annotary') }) });
+  const res = await fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/range`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64('annotary') }),
+  });
   return Number(((await res.json()) as { header: { revision: string } }).header.revision);
 };
 const etcdCompact = (revision: number) =>
-  fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(revision), physical: true }) }).then((r) => r.json());
+  fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/compaction`, {
+    method: 'POST',
+    body: JSON.stringify({ revision: String(revision), physical: true }),
+  }).then((r) => r.json());
 
 const namespaces: string[] = [];
 const operators: OperatorProcess[] = [];
 afterAll(async () => {
-  for (const o of operators) { if (o.proc.signalCode === null) o.proc.kill('SIGCONT'); await o.stop(); }
+  for (const o of operators) {
+    if (o.proc.signalCode === null) o.proc.kill('SIGCONT');
+    await o.stop();
+  }
   // the control plane is up again after every test; make sure even after a failure
   await clusterAsync('start-etcd').catch(() => undefined);
   await clusterAsync('start-apiserver').catch(() => undefined);
@@ -73,62 +85,108 @@ async function setup(prefix: string, controllers: string): Promise<{ ns: string;
 
 async function makeObjects(ns: string): Promise<void> {
   for (let i = 0; i < KEYSTORES; i++) {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `ks-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks,pkcs12' } }, data: pemData(0) });
+    await client.create(Secrets, ns, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: `ks-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks,pkcs12' } },
+      data: pemData(0),
+    });
   }
   for (let i = 0; i < ROUTES; i++) {
-    await client.create(Routes, ns, { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: `r-${i}`, namespace: ns, annotations: { 'annotary.io/certs-from-secret': `ks-${i}` } }, spec: { host: `r${i}.example`, to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } } });
+    await client.create(Routes, ns, {
+      apiVersion: 'route.openshift.io/v1',
+      kind: 'Route',
+      metadata: { name: `r-${i}`, namespace: ns, annotations: { 'annotary.io/certs-from-secret': `ks-${i}` } },
+      spec: { host: `r${i}.example`, to: { kind: 'Service', name: 's' }, tls: { termination: 'edge' } },
+    });
   }
   for (let i = 0; i < DEPLOYMENTS; i++) {
     const s = `ks-${ROUTES + i}`;
     await client.create(Deployments, ns, {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': s } },
-      spec: { replicas: 1, selector: { matchLabels: { app: `d-${i}` } }, template: { metadata: { labels: { app: `d-${i}` } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }], volumes: [{ name: 'ks', secret: { secretName: s } }] } } },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': s } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: `d-${i}` } },
+        template: {
+          metadata: { labels: { app: `d-${i}` } },
+          spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }], volumes: [{ name: 'ks', secret: { secretName: s } }] },
+        },
+      },
     });
   }
 }
 
 /** Every output reflects the final input: keystores (leaf from keystore.jks), Route certificates, Deployment digests. */
-async function expectConverged(ns: string, controllers: { routes?: boolean; deployments?: boolean; rolled?: boolean } = { routes: true, deployments: true, rolled: true }): Promise<void> {
-  await waitFor('every keystore holds its final certificate', async () => {
-    for (let i = 0; i < KEYSTORES; i++) {
-      const s = await client.get<Secret>(Secrets, ns, `ks-${i}`);
-      const jks = s.data?.['keystore.jks'];
-      if (!jks || !s.data?.['keystore.p12']) throw new Error(`ks-${i}: no stores`);
-      const [entry] = readJks(Buffer.from(jks, 'base64'), 'changeit');
-      const want = certDer(Buffer.from(s.data['tls.crt'], 'base64').toString());
-      if (entry.kind !== 'key' || !entry.chain[0].equals(want)) throw new Error(`ks-${i}: keystore leaf is not the final tls.crt`);
-    }
-    return true;
-  }, 120_000, 500);
-  if (controllers.routes) {
-    await waitFor('every Route carries its final certificate', async () => {
-      for (let i = 0; i < ROUTES; i++) {
+async function expectConverged(
+  ns: string,
+  controllers: { routes?: boolean; deployments?: boolean; rolled?: boolean } = { routes: true, deployments: true, rolled: true },
+): Promise<void> {
+  await waitFor(
+    'every keystore holds its final certificate',
+    async () => {
+      for (let i = 0; i < KEYSTORES; i++) {
         const s = await client.get<Secret>(Secrets, ns, `ks-${i}`);
-        const r = await client.get<Route>(Routes, ns, `r-${i}`);
-        if (r.spec.tls?.certificate !== Buffer.from(s.data!['tls.crt'], 'base64').toString() || r.spec.tls?.key !== Buffer.from(s.data!['tls.key'], 'base64').toString()) throw new Error(`r-${i} is stale`);
+        const jks = s.data?.['keystore.jks'];
+        if (!jks || !s.data?.['keystore.p12']) throw new Error(`ks-${i}: no stores`);
+        const [entry] = readJks(Buffer.from(jks, 'base64'), 'changeit');
+        const want = certDer(Buffer.from(s.data['tls.crt'], 'base64').toString());
+        if (entry.kind !== 'key' || !entry.chain[0].equals(want)) throw new Error(`ks-${i}: keystore leaf is not the final tls.crt`);
       }
       return true;
-    }, 120_000, 500);
+    },
+    120_000,
+    500,
+  );
+  if (controllers.routes) {
+    await waitFor(
+      'every Route carries its final certificate',
+      async () => {
+        for (let i = 0; i < ROUTES; i++) {
+          const s = await client.get<Secret>(Secrets, ns, `ks-${i}`);
+          const r = await client.get<Route>(Routes, ns, `r-${i}`);
+          if (
+            r.spec.tls?.certificate !== Buffer.from(s.data!['tls.crt'], 'base64').toString() ||
+            r.spec.tls?.key !== Buffer.from(s.data!['tls.key'], 'base64').toString()
+          )
+            throw new Error(`r-${i} is stale`);
+        }
+        return true;
+      },
+      120_000,
+      500,
+    );
   }
   if (controllers.deployments) {
-    await waitFor('every Deployment\'s digest reflects the final data', async () => {
-      for (let i = 0; i < DEPLOYMENTS; i++) {
-        const name = `ks-${ROUTES + i}`;
-        const s = await client.get<Secret>(Secrets, ns, name);
-        const want = configDigest([{ kind: 'Secret', name, digests: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, valueDigest(v)])) }]);
-        const d = await client.get<Deployment>(Deployments, ns, `d-${i}`);
-        if (d.metadata.annotations?.['annotary.io/observed-config-hash'] !== want) throw new Error(`d-${i}: observed digest is not the final one`);
-        // no template digest: never rolled, which is right only when the final data is the onboarding data (observed = want)
-        const tmpl = d.spec.template.metadata?.annotations?.['annotary.io/config-hash'];
-        if (controllers.rolled && tmpl !== undefined && tmpl !== want) throw new Error(`d-${i}: pod template digest is not the final one`);
-      }
-      return true;
-    }, 120_000, 500);
+    await waitFor(
+      "every Deployment's digest reflects the final data",
+      async () => {
+        for (let i = 0; i < DEPLOYMENTS; i++) {
+          const name = `ks-${ROUTES + i}`;
+          const s = await client.get<Secret>(Secrets, ns, name);
+          const want = configDigest([
+            { kind: 'Secret', name, digests: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, valueDigest(v)])) },
+          ]);
+          const d = await client.get<Deployment>(Deployments, ns, `d-${i}`);
+          if (d.metadata.annotations?.['annotary.io/observed-config-hash'] !== want)
+            throw new Error(`d-${i}: observed digest is not the final one`);
+          // no template digest: never rolled, which is right only when the final data is the onboarding data (observed = want)
+          const tmpl = d.spec.template.metadata?.annotations?.['annotary.io/config-hash'];
+          if (controllers.rolled && tmpl !== undefined && tmpl !== want)
+            throw new Error(`d-${i}: pod template digest is not the final one`);
+        }
+        return true;
+      },
+      120_000,
+      500,
+    );
   }
 }
 
 describe('conflicts: a second writer patches the same objects concurrently', () => {
-  test('keystores and Routes end correct; the second writer\'s fields are intact', async () => {
+  test("keystores and Routes end correct; the second writer's fields are intact", async () => {
     const { ns, op } = await setup('res-conf', 'keystores,routes');
     await makeObjects(ns);
     const targets: [ResourceType, string][] = [
@@ -139,10 +197,14 @@ describe('conflicts: a second writer patches the same objects concurrently', () 
     const written = new Map<string, number>();
     const writer = (async () => {
       for (let n = 0; !stop; n++) {
-        await Promise.all(targets.map(async ([rt, name]) => {
-          await client.patch(rt, ns, name, { metadata: { labels: { 'writer.example/n': String(n) }, annotations: { 'writer.example/note': `pass ${n}` } } });
-          written.set(`${rt.kind}/${name}`, n);
-        }));
+        await Promise.all(
+          targets.map(async ([rt, name]) => {
+            await client.patch(rt, ns, name, {
+              metadata: { labels: { 'writer.example/n': String(n) }, annotations: { 'writer.example/note': `pass ${n}` } },
+            });
+            written.set(`${rt.kind}/${name}`, n);
+          }),
+        );
       }
     })();
     for (let k = 1; k <= ROTATIONS; k++) {
@@ -156,7 +218,11 @@ describe('conflicts: a second writer patches the same objects concurrently', () 
     for (const [rt, name] of targets) {
       const o = await client.get(rt, ns, name);
       const n = written.get(`${rt.kind}/${name}`);
-      expect([name, o.metadata.labels?.['writer.example/n'], o.metadata.annotations?.['writer.example/note']]).toEqual([name, String(n), `pass ${n}`]);
+      expect([name, o.metadata.labels?.['writer.example/n'], o.metadata.annotations?.['writer.example/note']]).toEqual([
+        name,
+        String(n),
+        `pass ${n}`,
+      ]);
     }
     const conflicts = await op.metric('annotary_write_conflicts_total');
     console.log(`conflicts test: ${ROTATIONS} rotations, ${conflicts} write conflicts retried`);
@@ -218,7 +284,8 @@ describe('410 Gone: history compacted while the operator was away', () => {
     try {
       await clusterAsync('stop-apiserver');
       await clusterAsync('start-apiserver');
-      for (let k = 1; k <= KEYSTORES; k++) await retrying('rotation', () => client.patch(Secrets, ns, `ks-${k % KEYSTORES}`, { data: pemData(k + 1) }));
+      for (let k = 1; k <= KEYSTORES; k++)
+        await retrying('rotation', () => client.patch(Secrets, ns, `ks-${k % KEYSTORES}`, { data: pemData(k + 1) }));
       // a removal the operator must notice too: annotary's keys go
       await client.patch(Secrets, ns, 'ks-9', { metadata: { annotations: { 'annotary.io/keystores': null } } });
       // pad the history, then compact it: the operator's resourceVersion is gone for good
@@ -227,15 +294,27 @@ describe('410 Gone: history compacted while the operator was away', () => {
     } finally {
       op.proc.kill('SIGCONT');
     }
-    await waitFor('a relist after 410', async () => (await op.metric('annotary_relists_total', { resource: 'secrets' })) > relists0, 120_000, 250);
+    await waitFor(
+      'a relist after 410',
+      async () => (await op.metric('annotary_relists_total', { resource: 'secrets' })) > relists0,
+      120_000,
+      250,
+    );
     const gone = await op.metric('annotary_watch_restarts_total', { cause: 'gone' });
-    console.log(`410 test: relists ${relists0} → ${await op.metric('annotary_relists_total', { resource: 'secrets' })}, watch restarts with cause=gone: ${gone}`);
+    console.log(
+      `410 test: relists ${relists0} → ${await op.metric('annotary_relists_total', { resource: 'secrets' })}, watch restarts with cause=gone: ${gone}`,
+    );
     expect(gone).toBeGreaterThan(0);
     // ks-9 is no longer annotated: expectConverged's keystore check covers ks-0..ks-8 here
-    await waitFor('ks-9: annotary\'s keys removed', async () => {
-      const s = await client.get<Secret>(Secrets, ns, 'ks-9');
-      return !s.data?.['keystore.jks'] && !s.data?.['keystore.p12'] && s.metadata.annotations?.['annotary.io/managed-keys'] === undefined;
-    }, 120_000, 250);
+    await waitFor(
+      "ks-9: annotary's keys removed",
+      async () => {
+        const s = await client.get<Secret>(Secrets, ns, 'ks-9');
+        return !s.data?.['keystore.jks'] && !s.data?.['keystore.p12'] && s.metadata.annotations?.['annotary.io/managed-keys'] === undefined;
+      },
+      120_000,
+      250,
+    );
     await client.patch(Secrets, ns, 'ks-9', { metadata: { annotations: { 'annotary.io/keystores': 'jks,pkcs12' } } });
     await expectConverged(ns, { routes: true, deployments: false });
     expect(op.proc.exitCode).toBeNull();

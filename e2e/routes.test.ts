@@ -2,7 +2,17 @@
 import type { KubeObject } from '../src/kube/types.js';
 import { Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, apiserverWrites, b64, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor } from './harness/cluster.js';
+import {
+  adminClient,
+  apiserverWrites,
+  b64,
+  deleteNamespace,
+  eventsFor,
+  newNamespace,
+  sleep,
+  startOperator,
+  waitFor,
+} from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 
 type Route = KubeObject & { spec: { host?: string; to?: unknown; tls?: Record<string, string> } };
@@ -19,22 +29,32 @@ const start = () => startOperator(['--namespaces', ns, '--controllers', 'routes'
 
 async function tlsSecret(name: string, f = ec, withCa = true): Promise<void> {
   await client.create(Secrets, ns, {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace: ns },
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: { name, namespace: ns },
     data: { 'tls.crt': b64(f.certPem(2)), 'tls.key': b64(f.keyPkcs8), ...(withCa ? { 'ca.crt': b64(f.ca) } : {}) },
   });
 }
 
 /** tls null: a Route without spec.tls */
-async function route(name: string, annotations: Record<string, string>, tls: Record<string, string> | null = { termination: 'edge' }): Promise<Route> {
+async function route(
+  name: string,
+  annotations: Record<string, string>,
+  tls: Record<string, string> | null = { termination: 'edge' },
+): Promise<Route> {
   return client.create<Route>(Routes, ns, {
-    apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name, namespace: ns, annotations },
+    apiVersion: 'route.openshift.io/v1',
+    kind: 'Route',
+    metadata: { name, namespace: ns, annotations },
     spec: { host: `${name}.example`, to: { kind: 'Service', name: 'svc' }, ...(tls ? { tls } : {}) },
   });
 }
 
 const getRoute = (name: string) => client.get<Route>(Routes, ns, name);
 const tlsOf = async (name: string) => (await getRoute(name)).spec.tls ?? {};
-const eventWith = (name: string, reason: string) => waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
+const eventWith = (name: string, reason: string) =>
+  waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
 
 beforeAll(async () => {
   ns = await newNamespace(client, 'routes');
@@ -50,7 +70,10 @@ describe('edge and reencrypt Routes get certificate, key and CA', () => {
   test.each(['edge', 'reencrypt'])('%s', async (termination) => {
     await tlsSecret(`cert-${termination}`);
     await route(`r-${termination}`, { 'annotary.io/certs-from-secret': `cert-${termination}` }, { termination });
-    const tls = await waitFor('fields', async () => { const t = await tlsOf(`r-${termination}`); return t.certificate ? t : undefined; });
+    const tls = await waitFor('fields', async () => {
+      const t = await tlsOf(`r-${termination}`);
+      return t.certificate ? t : undefined;
+    });
     expect(tls).toEqual({ termination, certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca });
     expect((await getRoute(`r-${termination}`)).metadata.annotations?.['annotary.io/managed-fields']).toBe('certificate,key,caCertificate');
     const ev = await eventWith(`r-${termination}`, 'RouteUpdated');
@@ -59,7 +82,12 @@ describe('edge and reencrypt Routes get certificate, key and CA', () => {
   });
 
   test('destination-ca-from-secret fills destinationCACertificate on a reencrypt Route', async () => {
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backend-ca', namespace: ns }, data: { 'ca.crt': b64(rsa.ca) } });
+    await client.create(Secrets, ns, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'backend-ca', namespace: ns },
+      data: { 'ca.crt': b64(rsa.ca) },
+    });
     await route('r-dest', { 'annotary.io/destination-ca-from-secret': 'backend-ca' }, { termination: 'reencrypt' });
     await waitFor('destination CA', async () => (await tlsOf('r-dest')).destinationCACertificate === rsa.ca);
   });
@@ -69,14 +97,22 @@ describe('one rotation updates every Route that shares the Secret', () => {
   test('three Routes, one Secret: each gets the new certificate, each is written once', async () => {
     await tlsSecret('shared');
     for (const n of ['s1', 's2', 's3']) await route(n, { 'annotary.io/certs-from-secret': 'shared' });
-    await waitFor('initial fill', async () => (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every((t) => t.certificate === ec.certPem(2)));
+    await waitFor('initial fill', async () =>
+      (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every((t) => t.certificate === ec.certPem(2)),
+    );
     await waitFor('queue drained', async () => (await op.metric('annotary_queue_depth', { controller: 'routes' })) === 0);
     const writes0 = await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' });
     const apiWrites0 = apiserverWrites('routes');
-    await client.patch(Secrets, ns, 'shared', { data: { 'tls.crt': b64(next.certPem(2)), 'tls.key': b64(next.keyPkcs8), 'ca.crt': b64(next.ca) } });
-    await waitFor('all three rotated', async () => (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every((t) => t.certificate === next.certPem(2) && t.key === next.keyPkcs8 && t.caCertificate === next.ca));
+    await client.patch(Secrets, ns, 'shared', {
+      data: { 'tls.crt': b64(next.certPem(2)), 'tls.key': b64(next.keyPkcs8), 'ca.crt': b64(next.ca) },
+    });
+    await waitFor('all three rotated', async () =>
+      (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every(
+        (t) => t.certificate === next.certPem(2) && t.key === next.keyPkcs8 && t.caCertificate === next.ca,
+      ),
+    );
     await sleep(1500); // anything else the operator would do, it does now
-    expect(await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' }) - writes0).toBe(3);
+    expect((await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' })) - writes0).toBe(3);
     expect(apiserverWrites('routes') - apiWrites0).toBe(3); // the apiserver's own count (noisy if others run e2e concurrently)
   });
 });
@@ -97,7 +133,12 @@ describe('Routes that cannot take certificates get a Warning and are not written
 
   test('missing Secret → SourceSecretMissing; invalid Secret → SourceSecretInvalid; both untouched', async () => {
     const a = await route('r-missing', { 'annotary.io/certs-from-secret': 'ghost' });
-    await client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'mismatch', namespace: ns }, data: { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(rsa.keyPkcs8) } });
+    await client.create(Secrets, ns, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'mismatch', namespace: ns },
+      data: { 'tls.crt': b64(ec.certPem(2)), 'tls.key': b64(rsa.keyPkcs8) },
+    });
     const b = await route('r-invalid', { 'annotary.io/certs-from-secret': 'mismatch' });
     await eventWith('r-missing', 'SourceSecretMissing');
     const ev = await eventWith('r-invalid', 'SourceSecretInvalid');
@@ -113,12 +154,15 @@ describe('Routes that cannot take certificates get a Warning and are not written
 });
 
 describe('removing an annotation clears exactly the fields it filled', () => {
-  test('the user\'s own destinationCACertificate stays', async () => {
+  test("the user's own destinationCACertificate stays", async () => {
     await tlsSecret('cert-rm');
     await route('r-rm', { 'annotary.io/certs-from-secret': 'cert-rm' }, { termination: 'reencrypt', destinationCACertificate: rsa.ca });
     await waitFor('fill', async () => (await tlsOf('r-rm')).certificate);
     await client.patch(Routes, ns, 'r-rm', { metadata: { annotations: { 'annotary.io/certs-from-secret': null } } });
-    const r = await waitFor('cleared', async () => { const x = await getRoute('r-rm'); return x.spec.tls?.certificate === undefined && x; });
+    const r = await waitFor('cleared', async () => {
+      const x = await getRoute('r-rm');
+      return x.spec.tls?.certificate === undefined && x;
+    });
     expect(r.spec.tls).toEqual({ termination: 'reencrypt', destinationCACertificate: rsa.ca });
     expect(r.metadata.annotations?.['annotary.io/managed-fields']).toBeUndefined();
   });
@@ -129,7 +173,10 @@ describe('cert-utils-operator keys behave as in cert-utils', () => {
     await tlsSecret('cu-cert');
     await route('cu-plain', { [`${CU}certs-from-secret`]: 'cu-cert' });
     await route('cu-ca', { [`${CU}certs-from-secret`]: 'cu-cert', [`${CU}inject-CA`]: 'true' });
-    const plain = await waitFor('cu fill', async () => { const t = await tlsOf('cu-plain'); return t.certificate ? t : undefined; });
+    const plain = await waitFor('cu fill', async () => {
+      const t = await tlsOf('cu-plain');
+      return t.certificate ? t : undefined;
+    });
     expect(plain.caCertificate).toBeUndefined();
     expect(plain.key).toBe(ec.keyPkcs8);
     await waitFor('cu ca', async () => (await tlsOf('cu-ca')).caCertificate === ec.ca);
@@ -143,7 +190,10 @@ describe('cert-utils-operator keys behave as in cert-utils', () => {
   test('native keys win over cert-utils keys', async () => {
     await tlsSecret('native-cert', next);
     await route('cu-both', { [`${CU}certs-from-secret`]: 'cu-cert', 'annotary.io/certs-from-secret': 'native-cert' });
-    await waitFor('native wins', async () => { const t = await tlsOf('cu-both'); return t.certificate === next.certPem(2) && t.caCertificate === next.ca; });
+    await waitFor('native wins', async () => {
+      const t = await tlsOf('cu-both');
+      return t.certificate === next.certPem(2) && t.caCertificate === next.ca;
+    });
   });
 });
 

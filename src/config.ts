@@ -40,7 +40,10 @@ function parseString(v: string): string {
 
 /** A comma list: items trimmed, empty items dropped. */
 function parseList(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function parseInt1(v: string): number {
@@ -61,27 +64,174 @@ function parseControllers(v: string): ControllerName[] {
 }
 
 export const FLAGS = [
-  flag({ field: 'kubeconfig', name: 'kubeconfig', env: 'KUBECONFIG', default: '', help: 'kubeconfig file; empty: $KUBECONFIG, ~/.kube/config, then in-cluster', parse: parseString }),
-  flag({ field: 'context', name: 'context', env: 'ANNOTARY_CONTEXT', default: '', help: 'kubeconfig context (default: current context)', parse: parseString }),
-  flag({ field: 'namespaces', name: 'namespaces', env: 'ANNOTARY_NAMESPACES', default: '', help: 'comma list of namespaces to watch; empty: all namespaces', parse: parseList }),
-  flag({ field: 'controllers', name: 'controllers', env: 'ANNOTARY_CONTROLLERS', default: CONTROLLERS.join(','), help: 'controllers to run', parse: parseControllers }),
-  flag({ field: 'compat', name: 'compat', env: 'ANNOTARY_COMPAT', default: 'true', help: 'honour cert-utils-operator and stakater Reloader annotation keys', parse: parseBool }),
-  flag({ field: 'metricsAddr', name: 'metrics-addr', env: 'ANNOTARY_METRICS_ADDR', default: ':8080', help: 'listen address for /metrics, /healthz, /readyz ("0" disables)', parse: parseString }),
-  flag({ field: 'logLevel', name: 'log-level', env: 'ANNOTARY_LOG_LEVEL', default: 'info', help: 'error, warn, info or debug', parse: parseChoice(['error', 'warn', 'info', 'debug'] as const) }),
-  flag({ field: 'logFormat', name: 'log-format', env: 'ANNOTARY_LOG_FORMAT', default: 'json', help: 'json or text', parse: parseChoice(['json', 'text'] as const) }),
-  flag({ field: 'workers', name: 'workers', env: 'ANNOTARY_WORKERS', default: '4', help: 'concurrent reconciles per controller', parse: parseInt1 }),
-  flag({ field: 'resyncMs', name: 'resync', env: 'ANNOTARY_RESYNC', default: '10m', help: 'period of the full resync of every cache (0s disables)', parse: parseDuration }),
-  flag({ field: 'retryBaseMs', name: 'retry-base', env: 'ANNOTARY_RETRY_BASE', default: '500ms', help: 'first retry delay of a failed reconcile (doubles per failure)', parse: parseDuration }),
-  flag({ field: 'retryMaxMs', name: 'retry-max', env: 'ANNOTARY_RETRY_MAX', default: '5m', help: 'longest retry delay', parse: parseDuration }),
-  flag({ field: 'defaultPassword', name: 'default-password', env: 'ANNOTARY_DEFAULT_PASSWORD', default: 'changeit', help: 'store password when a Secret names none (cert-utils keys keep their own default, changeme)', parse: parseString }),
-  flag({ field: 'reloadStrategy', name: 'reload-strategy', env: 'ANNOTARY_RELOAD_STRATEGY', default: 'annotations', help: 'annotations (pod-template digest) or restartedAt (kubectl rollout restart semantics)', parse: parseChoice(['annotations', 'restartedAt'] as const) }),
-  flag({ field: 'reloadSettleMs', name: 'reload-settle', env: 'ANNOTARY_RELOAD_SETTLE', default: '3s', help: 'changes to referenced objects within this window coalesce into one rollout', parse: parseDuration }),
-  flag({ field: 'reloadOnCreate', name: 'reload-on-create', env: 'ANNOTARY_RELOAD_ON_CREATE', default: 'true', help: 'the creation of a referenced object that was missing counts as a change', parse: parseBool }),
-  flag({ field: 'expiryWarningMs', name: 'expiry-warning', env: 'ANNOTARY_EXPIRY_WARNING', default: '720h', help: 'Warning Event when a certificate expires within this duration', parse: parseDuration }),
-  flag({ field: 'leaderElect', name: 'leader-elect', env: 'ANNOTARY_LEADER_ELECT', default: 'false', help: 'run several replicas; only the Lease holder reconciles', parse: parseBool }),
-  flag({ field: 'leaderElectionNamespace', name: 'leader-election-namespace', env: 'ANNOTARY_LEADER_ELECTION_NAMESPACE', default: '', help: 'namespace of the Lease (default: the pod namespace or "default")', parse: parseString }),
-  flag({ field: 'leaseDurationMs', name: 'lease-duration', env: 'ANNOTARY_LEASE_DURATION', default: '15s', help: 'how long a leader holds the Lease without renewing', parse: parseDuration }),
-  flag({ field: 'shutdownTimeoutMs', name: 'shutdown-timeout', env: 'ANNOTARY_SHUTDOWN_TIMEOUT', default: '30s', help: 'how long SIGTERM waits for in-flight reconciles', parse: parseDuration }),
+  flag({
+    field: 'kubeconfig',
+    name: 'kubeconfig',
+    env: 'KUBECONFIG',
+    default: '',
+    help: 'kubeconfig file; empty: $KUBECONFIG, ~/.kube/config, then in-cluster',
+    parse: parseString,
+  }),
+  flag({
+    field: 'context',
+    name: 'context',
+    env: 'ANNOTARY_CONTEXT',
+    default: '',
+    help: 'kubeconfig context (default: current context)',
+    parse: parseString,
+  }),
+  flag({
+    field: 'namespaces',
+    name: 'namespaces',
+    env: 'ANNOTARY_NAMESPACES',
+    default: '',
+    help: 'comma list of namespaces to watch; empty: all namespaces',
+    parse: parseList,
+  }),
+  flag({
+    field: 'controllers',
+    name: 'controllers',
+    env: 'ANNOTARY_CONTROLLERS',
+    default: CONTROLLERS.join(','),
+    help: 'controllers to run',
+    parse: parseControllers,
+  }),
+  flag({
+    field: 'compat',
+    name: 'compat',
+    env: 'ANNOTARY_COMPAT',
+    default: 'true',
+    help: 'honour cert-utils-operator and stakater Reloader annotation keys',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'metricsAddr',
+    name: 'metrics-addr',
+    env: 'ANNOTARY_METRICS_ADDR',
+    default: ':8080',
+    help: 'listen address for /metrics, /healthz, /readyz ("0" disables)',
+    parse: parseString,
+  }),
+  flag({
+    field: 'logLevel',
+    name: 'log-level',
+    env: 'ANNOTARY_LOG_LEVEL',
+    default: 'info',
+    help: 'error, warn, info or debug',
+    parse: parseChoice(['error', 'warn', 'info', 'debug'] as const),
+  }),
+  flag({
+    field: 'logFormat',
+    name: 'log-format',
+    env: 'ANNOTARY_LOG_FORMAT',
+    default: 'json',
+    help: 'json or text',
+    parse: parseChoice(['json', 'text'] as const),
+  }),
+  flag({
+    field: 'workers',
+    name: 'workers',
+    env: 'ANNOTARY_WORKERS',
+    default: '4',
+    help: 'concurrent reconciles per controller',
+    parse: parseInt1,
+  }),
+  flag({
+    field: 'resyncMs',
+    name: 'resync',
+    env: 'ANNOTARY_RESYNC',
+    default: '10m',
+    help: 'period of the full resync of every cache (0s disables)',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'retryBaseMs',
+    name: 'retry-base',
+    env: 'ANNOTARY_RETRY_BASE',
+    default: '500ms',
+    help: 'first retry delay of a failed reconcile (doubles per failure)',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'retryMaxMs',
+    name: 'retry-max',
+    env: 'ANNOTARY_RETRY_MAX',
+    default: '5m',
+    help: 'longest retry delay',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'defaultPassword',
+    name: 'default-password',
+    env: 'ANNOTARY_DEFAULT_PASSWORD',
+    default: 'changeit',
+    help: 'store password when a Secret names none (cert-utils keys keep their own default, changeme)',
+    parse: parseString,
+  }),
+  flag({
+    field: 'reloadStrategy',
+    name: 'reload-strategy',
+    env: 'ANNOTARY_RELOAD_STRATEGY',
+    default: 'annotations',
+    help: 'annotations (pod-template digest) or restartedAt (kubectl rollout restart semantics)',
+    parse: parseChoice(['annotations', 'restartedAt'] as const),
+  }),
+  flag({
+    field: 'reloadSettleMs',
+    name: 'reload-settle',
+    env: 'ANNOTARY_RELOAD_SETTLE',
+    default: '3s',
+    help: 'changes to referenced objects within this window coalesce into one rollout',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'reloadOnCreate',
+    name: 'reload-on-create',
+    env: 'ANNOTARY_RELOAD_ON_CREATE',
+    default: 'true',
+    help: 'the creation of a referenced object that was missing counts as a change',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'expiryWarningMs',
+    name: 'expiry-warning',
+    env: 'ANNOTARY_EXPIRY_WARNING',
+    default: '720h',
+    help: 'Warning Event when a certificate expires within this duration',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'leaderElect',
+    name: 'leader-elect',
+    env: 'ANNOTARY_LEADER_ELECT',
+    default: 'false',
+    help: 'run several replicas; only the Lease holder reconciles',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'leaderElectionNamespace',
+    name: 'leader-election-namespace',
+    env: 'ANNOTARY_LEADER_ELECTION_NAMESPACE',
+    default: '',
+    help: 'namespace of the Lease (default: the pod namespace or "default")',
+    parse: parseString,
+  }),
+  flag({
+    field: 'leaseDurationMs',
+    name: 'lease-duration',
+    env: 'ANNOTARY_LEASE_DURATION',
+    default: '15s',
+    help: 'how long a leader holds the Lease without renewing',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'shutdownTimeoutMs',
+    name: 'shutdown-timeout',
+    env: 'ANNOTARY_SHUTDOWN_TIMEOUT',
+    default: '30s',
+    help: 'how long SIGTERM waits for in-flight reconciles',
+    parse: parseDuration,
+  }),
 ];
 
 /** What `annotary run` runs with: one field per row of FLAGS, typed by what that row's parse returns. */
@@ -128,7 +278,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 export function helpText(): string {
-  const rows = FLAGS.map((f) => `  --${f.name.padEnd(27)} ${f.help}\n  ${' '.repeat(29)} env ${f.env}${f.default ? `, default ${f.default}` : ''}`);
+  const rows = FLAGS.map(
+    (f) => `  --${f.name.padEnd(27)} ${f.help}\n  ${' '.repeat(29)} env ${f.env}${f.default ? `, default ${f.default}` : ''}`,
+  );
   return [
     'annotary — certificate utilities for Kubernetes: Java keystores from TLS Secrets,',
     'certificates into Routes and Ingresses, one rolling restart per real change.',

@@ -52,7 +52,7 @@ describe('the annotation table lists every key exactly once', () => {
     expect(ANNOTATIONS.map((a) => a.key).sort()).toEqual([...allKeys].sort());
   });
 
-  test('the origin matches the key\'s domain', () => {
+  test("the origin matches the key's domain", () => {
     for (const a of ANNOTATIONS) {
       if (a.key.startsWith('annotary.io/')) expect(a.origin).toBe('annotary');
       else if (a.key.startsWith('cert-utils-operator.redhat-cop.io/')) expect(a.origin).toBe('cert-utils');
@@ -74,7 +74,11 @@ describe('the annotation table lists every key exactly once', () => {
 
 describe('commaList splits and trims', () => {
   test.each([
-    [undefined, []], ['', []], ['a', ['a']], ['a, b,,c ', ['a', 'b', 'c']], [' , ,', []],
+    [undefined, []],
+    ['', []],
+    ['a', ['a']],
+    ['a, b,,c ', ['a', 'b', 'c']],
+    [' , ,', []],
   ])('%p → %p', (input, out) => {
     expect(commaList(input)).toEqual(out);
   });

@@ -21,7 +21,9 @@ describe('the README documents everything users can set or observe', () => {
   });
 
   test('every annotary_ metric the operator registers', async () => {
-    const names = (await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => !/^annotary_(process|nodejs)_/.test(n));
+    const names = (await createMetrics().registry.getMetricsAsJSON())
+      .map((m) => m.name)
+      .filter((n) => !/^annotary_(process|nodejs)_/.test(n));
     expect(names.length).toBeGreaterThan(5);
     for (const n of names) expect(readme).toContain(`\`${n}\``);
   });

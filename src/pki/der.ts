@@ -85,7 +85,7 @@ export function readTlv(buf: Buffer, offset = 0): Tlv {
 /** The children of a constructed element. */
 export function children(content: Buffer): Tlv[] {
   const out: Tlv[] = [];
-  for (let pos = 0; pos < content.length; ) {
+  for (let pos = 0; pos < content.length;) {
     const t = readTlv(content, pos);
     out.push(t);
     pos = t.end;

@@ -40,8 +40,10 @@ function problem(spki: Buffer): string | undefined {
   const oid = decodeOid(type.content);
   if (oid === EC_PUBLIC_KEY) {
     if (params?.tag !== OID_TAG) {
-      return 'explicit EC parameters instead of a named curve; Java reads only named curves '
-        + '(`openssl ec -param_enc named_curve` re-encodes a key; certificates must be reissued from it)';
+      return (
+        'explicit EC parameters instead of a named curve; Java reads only named curves ' +
+        '(`openssl ec -param_enc named_curve` re-encodes a key; certificates must be reissued from it)'
+      );
     }
     const curve = decodeOid(params.content);
     if (!JAVA_CURVES.has(curve)) return `EC curve ${curveName(spki, curve)}; Java 17 implements only P-256, P-384 and P-521`;
@@ -53,8 +55,10 @@ function problem(spki: Buffer): string | undefined {
     }
     const exponentBits = bitLength(e.content);
     if (bits > RSA_BITS.restrictExponentAbove && exponentBits > RSA_BITS.maxRestrictedExponent) {
-      return `RSA key of ${bits} bits with a ${exponentBits}-bit public exponent; `
-        + `Java allows at most ${RSA_BITS.maxRestrictedExponent} bits for keys over ${RSA_BITS.restrictExponentAbove} bits`;
+      return (
+        `RSA key of ${bits} bits with a ${exponentBits}-bit public exponent; ` +
+        `Java allows at most ${RSA_BITS.maxRestrictedExponent} bits for keys over ${RSA_BITS.restrictExponentAbove} bits`
+      );
     }
   }
   return undefined;

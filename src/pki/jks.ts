@@ -38,7 +38,7 @@ function readJavaUtf(buf: Buffer, pos: number): { value: string; end: number } {
   const end = pos + 2 + len;
   if (end > buf.length) throw new Error('truncated UTF');
   let s = '';
-  for (let i = pos + 2; i < end; ) {
+  for (let i = pos + 2; i < end;) {
     const a = buf[i];
     if (a < 0x80) {
       s += String.fromCharCode(a);

@@ -110,8 +110,12 @@ function describeKey(key: KeyObject, what: string): ParsedKey {
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve === 'prime256v1' ? 'P-256' : details.namedCurve === 'secp384r1' ? 'P-384' : undefined;
-    if (!curve) throw new PkiError('UnsupportedKeyType', `${what}: EC curve ${details.namedCurve ?? 'unknown'} is not supported (P-256, P-384)`);
+    if (!curve)
+      throw new PkiError('UnsupportedKeyType', `${what}: EC curve ${details.namedCurve ?? 'unknown'} is not supported (P-256, P-384)`);
     return { key, pkcs8: pkcs8(), type: 'ec', bits: curve === 'P-256' ? 256 : 384, curve };
   }
-  throw new PkiError('UnsupportedKeyType', `${what}: ${key.asymmetricKeyType ?? 'unknown'} keys are not supported (RSA and EC P-256/P-384 only)`);
+  throw new PkiError(
+    'UnsupportedKeyType',
+    `${what}: ${key.asymmetricKeyType ?? 'unknown'} keys are not supported (RSA and EC P-256/P-384 only)`,
+  );
 }

@@ -6,7 +6,14 @@ import { AnnotationReader } from '../../src/annotations.js';
 import { isRefusal } from '../../src/controllers/refusal.js';
 import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import type { Route, RouteChange, RouteField, RouteTLS } from '../../src/controllers/routes.js';
-import { ROUTE_FIELDS, describeRouteChange, desiredRoute, routePatchBody, routeWants, routesController } from '../../src/controllers/routes.js';
+import {
+  ROUTE_FIELDS,
+  describeRouteChange,
+  desiredRoute,
+  routePatchBody,
+  routeWants,
+  routesController,
+} from '../../src/controllers/routes.js';
 import type { ControllerContext } from '../../src/controllers/context.js';
 import { ApiError } from '../../src/kube/client.js';
 import { ControllerLoop } from '../../src/kube/controller.js';
@@ -23,16 +30,30 @@ const secret = (name: string, pem: Record<string, string>, keep = true) => sourc
 
 /** tls null: a Route without spec.tls */
 function route(annotations: Record<string, string>, tls: RouteTLS | null = { termination: 'edge' }): Route {
-  return { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'web', namespace: NS, uid: 'u1', resourceVersion: '7', annotations }, spec: { host: 'x', ...(tls ? { tls } : {}) } };
+  return {
+    apiVersion: 'route.openshift.io/v1',
+    kind: 'Route',
+    metadata: { name: 'web', namespace: NS, uid: 'u1', resourceVersion: '7', annotations },
+    spec: { host: 'x', ...(tls ? { tls } : {}) },
+  };
 }
 
 /** What the apiserver does with routePatchBody (a JSON merge patch). */
 function apply(r: Route, change: RouteChange): Route {
-  const body = routePatchBody(r, change) as { metadata: { annotations: Record<string, string | null> }; spec?: { tls: Record<string, string | null> } };
+  const body = routePatchBody(r, change) as {
+    metadata: { annotations: Record<string, string | null> };
+    spec?: { tls: Record<string, string | null> };
+  };
   const annotations = { ...r.metadata.annotations };
-  for (const [k, v] of Object.entries(body.metadata.annotations)) { if (v === null) delete annotations[k]; else annotations[k] = v; }
-  const tls = r.spec?.tls || body.spec ? { ...r.spec?.tls } as Record<string, string> : undefined;
-  for (const [k, v] of Object.entries(body.spec?.tls ?? {})) { if (v === null) delete tls![k]; else tls![k] = v; }
+  for (const [k, v] of Object.entries(body.metadata.annotations)) {
+    if (v === null) delete annotations[k];
+    else annotations[k] = v;
+  }
+  const tls = r.spec?.tls || body.spec ? ({ ...r.spec?.tls } as Record<string, string>) : undefined;
+  for (const [k, v] of Object.entries(body.spec?.tls ?? {})) {
+    if (v === null) delete tls![k];
+    else tls![k] = v;
+  }
   return { ...r, metadata: { ...r.metadata, annotations }, spec: { ...r.spec, ...(tls ? { tls } : {}) } };
 }
 
@@ -48,24 +69,40 @@ function change(r: Route, secrets: Record<string, SlimData | undefined>, rdr = r
 describe('annotations → what the Route wants', () => {
   test('native certs-from-secret injects the CA by default; inject-ca "false" turns it off', () => {
     expect(routeWants({ 'annotary.io/certs-from-secret': 's' }, reader, NS)).toEqual({ certs: { secret: 's', injectCa: true } });
-    expect(routeWants({ 'annotary.io/certs-from-secret': 's', 'annotary.io/inject-ca': 'False' }, reader, NS)).toEqual({ certs: { secret: 's', injectCa: false } });
+    expect(routeWants({ 'annotary.io/certs-from-secret': 's', 'annotary.io/inject-ca': 'False' }, reader, NS)).toEqual({
+      certs: { secret: 's', injectCa: false },
+    });
   });
 
   test('cert-utils certs-from-secret injects the CA only when inject-CA is present and not "false"', () => {
     const cu = 'cert-utils-operator.redhat-cop.io/';
     expect(routeWants({ [`${cu}certs-from-secret`]: 's' }, reader, NS)).toEqual({ certs: { secret: 's', injectCa: false } });
-    expect(routeWants({ [`${cu}certs-from-secret`]: 's', [`${cu}inject-CA`]: 'true' }, reader, NS)).toEqual({ certs: { secret: 's', injectCa: true } });
-    expect(routeWants({ [`${cu}certs-from-secret`]: 's', [`${cu}inject-CA`]: '' }, reader, NS)).toEqual({ certs: { secret: 's', injectCa: true } });
-    expect(routeWants({ [`${cu}certs-from-secret`]: 's', [`${cu}inject-CA`]: 'false' }, reader, NS)).toEqual({ certs: { secret: 's', injectCa: false } });
+    expect(routeWants({ [`${cu}certs-from-secret`]: 's', [`${cu}inject-CA`]: 'true' }, reader, NS)).toEqual({
+      certs: { secret: 's', injectCa: true },
+    });
+    expect(routeWants({ [`${cu}certs-from-secret`]: 's', [`${cu}inject-CA`]: '' }, reader, NS)).toEqual({
+      certs: { secret: 's', injectCa: true },
+    });
+    expect(routeWants({ [`${cu}certs-from-secret`]: 's', [`${cu}inject-CA`]: 'false' }, reader, NS)).toEqual({
+      certs: { secret: 's', injectCa: false },
+    });
     expect(routeWants({ [`${cu}destinationCA-from-secret`]: 'd' }, reader, NS)).toEqual({ destinationCa: { secret: 'd' } });
   });
 
   test('native keys win over cert-utils keys when both are present', () => {
     const cu = 'cert-utils-operator.redhat-cop.io/';
-    expect(routeWants({
-      'annotary.io/certs-from-secret': 'native', [`${cu}certs-from-secret`]: 'compat',
-      'annotary.io/destination-ca-from-secret': 'nd', [`${cu}destinationCA-from-secret`]: 'cd',
-    }, reader, NS)).toEqual({ certs: { secret: 'native', injectCa: true }, destinationCa: { secret: 'nd' } });
+    expect(
+      routeWants(
+        {
+          'annotary.io/certs-from-secret': 'native',
+          [`${cu}certs-from-secret`]: 'compat',
+          'annotary.io/destination-ca-from-secret': 'nd',
+          [`${cu}destinationCA-from-secret`]: 'cd',
+        },
+        reader,
+        NS,
+      ),
+    ).toEqual({ certs: { secret: 'native', injectCa: true }, destinationCa: { secret: 'nd' } });
   });
 
   test('--compat=false ignores the cert-utils keys', () => {
@@ -98,16 +135,25 @@ describe('edge and reencrypt Routes get certificate, key and CA from the Secret'
   });
 
   test('no ca.crt in the Secret: no caCertificate', () => {
-    const c = change(route({ 'annotary.io/certs-from-secret': 'tls' }), { tls: secret('tls', { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8 }) });
+    const c = change(route({ 'annotary.io/certs-from-secret': 'tls' }), {
+      tls: secret('tls', { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8 }),
+    });
     expect(Object.keys(c.set)).toEqual(['certificate', 'key']);
   });
 
-  test('the patch is a merge patch preconditioned on the Route\'s resourceVersion', () => {
+  test("the patch is a merge patch preconditioned on the Route's resourceVersion", () => {
     const r = route({ 'annotary.io/certs-from-secret': 'tls' });
-    const body = routePatchBody(r, change(r, { tls: secret('tls', tlsPem()) })) as { metadata: Record<string, unknown>; spec: { tls: Record<string, unknown> } };
-    expect(body.metadata).toMatchObject({ resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate' } });
+    const body = routePatchBody(r, change(r, { tls: secret('tls', tlsPem()) })) as {
+      metadata: Record<string, unknown>;
+      spec: { tls: Record<string, unknown> };
+    };
+    expect(body.metadata).toMatchObject({
+      resourceVersion: '7',
+      annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate' },
+    });
     expect(JSON.parse((body.metadata.annotations as Record<string, string>)['annotary.io/owner-record'])).toEqual({
-      uid: 'u1', keys: { caCertificate: expect.any(String), certificate: expect.any(String), key: expect.any(String) },
+      uid: 'u1',
+      keys: { caCertificate: expect.any(String), certificate: expect.any(String), key: expect.any(String) },
     });
     expect(Object.keys(body.spec.tls).sort()).toEqual(['caCertificate', 'certificate', 'key']);
   });
@@ -115,18 +161,24 @@ describe('edge and reencrypt Routes get certificate, key and CA from the Secret'
 
 describe('destination-ca-from-secret sets destinationCACertificate on reencrypt Routes', () => {
   test('from ca.crt', () => {
-    const c = change(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }, { termination: 'reencrypt' }), { 'backend-ca': secret('backend-ca', { 'ca.crt': rsa.ca }) });
+    const c = change(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }, { termination: 'reencrypt' }), {
+      'backend-ca': secret('backend-ca', { 'ca.crt': rsa.ca }),
+    });
     expect(c.set).toEqual({ destinationCACertificate: rsa.ca });
     expect(c.managed).toEqual(['destinationCACertificate']);
   });
 
   test('on an edge Route → UnsupportedTermination (OpenShift rejects a destination CA there)', () => {
-    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }), { 'backend-ca': secret('backend-ca', { 'ca.crt': rsa.ca }) });
+    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'backend-ca' }), {
+      'backend-ca': secret('backend-ca', { 'ca.crt': rsa.ca }),
+    });
     expect(isRefusal(r) && r.reason).toBe('UnsupportedTermination');
   });
 
   test('a Secret without ca.crt → SourceSecretInvalid', () => {
-    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'd' }, { termination: 'reencrypt' }), { d: secret('d', { 'tls.crt': ec.certPem(1) }) });
+    const r = run(route({ 'annotary.io/destination-ca-from-secret': 'd' }, { termination: 'reencrypt' }), {
+      d: secret('d', { 'tls.crt': ec.certPem(1) }),
+    });
     expect(isRefusal(r) && r.reason).toBe('SourceSecretInvalid');
   });
 });
@@ -167,14 +219,19 @@ describe('a missing or invalid Secret is refused and the Route is left alone', (
   });
 
   test('tls.crt that is not UTF-8 text → SourceSecretInvalid (it could never be stored back unchanged)', () => {
-    const raw = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: NS }, data: { 'tls.crt': Buffer.from([0xff, 0xfe, 0x41]).toString('base64'), 'tls.key': b64(ec.keyPkcs8) } };
+    const raw = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'tls', namespace: NS },
+      data: { 'tls.crt': Buffer.from([0xff, 0xfe, 0x41]).toString('base64'), 'tls.key': b64(ec.keyPkcs8) },
+    };
     const r = run(route(ann), { tls: full(raw) });
     expect(isRefusal(r) && r.reason).toBe('SourceSecretInvalid');
   });
 });
 
 describe('the cached digests decide; the PEM is read only to write', () => {
-  test('a Route that carries the Secret\'s values needs no read and no write', () => {
+  test("a Route that carries the Secret's values needs no read and no write", () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
     const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
     expect(run(r1, { tls: secret('tls', tlsPem(), false) })).toBeUndefined();
@@ -190,15 +247,26 @@ describe('the cached digests decide; the PEM is read only to write', () => {
   });
 
   test('values already right but not yet recorded: only managed-fields is written', () => {
-    const r = route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'edge', certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca });
+    const r = route(
+      { 'annotary.io/certs-from-secret': 'tls' },
+      { termination: 'edge', certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca },
+    );
     const c = change(r, { tls: secret('tls', tlsPem(), false) });
     expect(c.set).toEqual({});
-    expect(routePatchBody(r, c)).toEqual({ metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': 'certificate,key,caCertificate', 'annotary.io/owner-record': ownerRecordValue(c.record) } } });
+    expect(routePatchBody(r, c)).toEqual({
+      metadata: {
+        resourceVersion: '7',
+        annotations: {
+          'annotary.io/managed-fields': 'certificate,key,caCertificate',
+          'annotary.io/owner-record': ownerRecordValue(c.record),
+        },
+      },
+    });
   });
 });
 
 describe('removing an annotation clears exactly the fields it filled', () => {
-  test('certs-from-secret removed: annotary\'s fields cleared, the user\'s destinationCACertificate kept', () => {
+  test("certs-from-secret removed: annotary's fields cleared, the user's destinationCACertificate kept", () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' }, { termination: 'reencrypt', destinationCACertificate: 'user value' });
     const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
     const { 'annotary.io/certs-from-secret': _removed, ...bookkeeping } = r1.metadata.annotations!;
@@ -214,12 +282,18 @@ describe('removing an annotation clears exactly the fields it filled', () => {
   test('inject-ca "false" later: only caCertificate is cleared', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
     const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
-    const c = change({ ...r1, metadata: { ...r1.metadata, annotations: { ...r1.metadata.annotations, 'annotary.io/inject-ca': 'false' } } }, { tls: secret('tls', tlsPem(), false) });
+    const c = change(
+      { ...r1, metadata: { ...r1.metadata, annotations: { ...r1.metadata.annotations, 'annotary.io/inject-ca': 'false' } } },
+      { tls: secret('tls', tlsPem(), false) },
+    );
     expect(c).toMatchObject({ set: {}, clear: ['caCertificate'], managed: ['certificate', 'key'] });
   });
 
-  test('a copied managed-fields (no record of this Route) clears nothing: the user\'s own certificate and key stay', () => {
-    const r = route({ 'annotary.io/managed-fields': 'certificate,key' }, { termination: 'edge', certificate: 'user cert', key: 'user key' });
+  test("a copied managed-fields (no record of this Route) clears nothing: the user's own certificate and key stay", () => {
+    const r = route(
+      { 'annotary.io/managed-fields': 'certificate,key' },
+      { termination: 'edge', certificate: 'user cert', key: 'user key' },
+    );
     const c = change(r, {});
     expect(c.clear).toEqual([]);
     expect(c.released).toEqual(['certificate', 'key']);
@@ -230,7 +304,11 @@ describe('removing an annotation clears exactly the fields it filled', () => {
     const r0 = route({ 'annotary.io/certs-from-secret': 'tls' });
     const r1 = apply(r0, change(r0, { tls: secret('tls', tlsPem()) }));
     const { 'annotary.io/certs-from-secret': _removed, ...bookkeeping } = r1.metadata.annotations!;
-    const copy = { ...r1, metadata: { ...r1.metadata, uid: 'other', annotations: bookkeeping }, spec: { ...r1.spec, tls: { ...r1.spec!.tls!, key: 'user key' } } };
+    const copy = {
+      ...r1,
+      metadata: { ...r1.metadata, uid: 'other', annotations: bookkeeping },
+      spec: { ...r1.spec, tls: { ...r1.spec!.tls!, key: 'user key' } },
+    };
     const c = change(copy, {});
     expect(c.clear).toEqual(['certificate', 'caCertificate']);
     expect(c.released).toEqual(['key']);
@@ -238,70 +316,91 @@ describe('removing an annotation clears exactly the fields it filled', () => {
 
   test('a field that is already gone is not patched (no empty spec.tls is created)', () => {
     const r = route({ 'annotary.io/managed-fields': 'certificate,key' }, null);
-    expect(routePatchBody(r, change(r, {}))).toEqual({ metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': null, 'annotary.io/owner-record': null } } });
+    expect(routePatchBody(r, change(r, {}))).toEqual({
+      metadata: { resourceVersion: '7', annotations: { 'annotary.io/managed-fields': null, 'annotary.io/owner-record': null } },
+    });
   });
 });
 
 describe('properties', () => {
   const fieldValue = fc.constantFrom(undefined, 'user value', ec.certPem(2), ec.keyPkcs8, ec.ca, rsa.ca);
-  const arbRoute = fc.record({
-    certs: fc.constantFrom(undefined, 'tls', 'missing'),
-    cuCerts: fc.constantFrom(undefined, 'tls'),
-    inject: fc.constantFrom(undefined, 'true', 'false'),
-    cuInject: fc.constantFrom(undefined, '', 'true', 'false'),
-    dest: fc.constantFrom(undefined, 'ca'),
-    managed: fc.subarray([...ROUTE_FIELDS]),
-    termination: fc.constantFrom('edge', 'reencrypt', 'passthrough', undefined),
-    values: fc.record({ certificate: fieldValue, key: fieldValue, caCertificate: fieldValue, destinationCACertificate: fieldValue }),
-    rotated: fc.boolean(),
-  }).map((p) => {
-    const cu = 'cert-utils-operator.redhat-cop.io/';
-    const ann: Record<string, string> = {};
-    if (p.certs) ann['annotary.io/certs-from-secret'] = p.certs;
-    if (p.cuCerts) ann[`${cu}certs-from-secret`] = p.cuCerts;
-    if (p.inject) ann['annotary.io/inject-ca'] = p.inject;
-    if (p.cuInject !== undefined) ann[`${cu}inject-CA`] = p.cuInject;
-    if (p.dest) ann['annotary.io/destination-ca-from-secret'] = p.dest;
-    if (p.managed.length) ann['annotary.io/managed-fields'] = p.managed.join(',');
-    const tls = p.termination === undefined ? null
-      : { termination: p.termination, ...Object.fromEntries(Object.entries(p.values).filter(([, v]) => v !== undefined)) };
-    return { route: route(ann, tls), secrets: { tls: secret('tls', tlsPem(p.rotated ? next : ec)), ca: secret('ca', { 'ca.crt': rsa.ca }) } };
-  });
+  const arbRoute = fc
+    .record({
+      certs: fc.constantFrom(undefined, 'tls', 'missing'),
+      cuCerts: fc.constantFrom(undefined, 'tls'),
+      inject: fc.constantFrom(undefined, 'true', 'false'),
+      cuInject: fc.constantFrom(undefined, '', 'true', 'false'),
+      dest: fc.constantFrom(undefined, 'ca'),
+      managed: fc.subarray([...ROUTE_FIELDS]),
+      termination: fc.constantFrom('edge', 'reencrypt', 'passthrough', undefined),
+      values: fc.record({ certificate: fieldValue, key: fieldValue, caCertificate: fieldValue, destinationCACertificate: fieldValue }),
+      rotated: fc.boolean(),
+    })
+    .map((p) => {
+      const cu = 'cert-utils-operator.redhat-cop.io/';
+      const ann: Record<string, string> = {};
+      if (p.certs) ann['annotary.io/certs-from-secret'] = p.certs;
+      if (p.cuCerts) ann[`${cu}certs-from-secret`] = p.cuCerts;
+      if (p.inject) ann['annotary.io/inject-ca'] = p.inject;
+      if (p.cuInject !== undefined) ann[`${cu}inject-CA`] = p.cuInject;
+      if (p.dest) ann['annotary.io/destination-ca-from-secret'] = p.dest;
+      if (p.managed.length) ann['annotary.io/managed-fields'] = p.managed.join(',');
+      const tls =
+        p.termination === undefined
+          ? null
+          : { termination: p.termination, ...Object.fromEntries(Object.entries(p.values).filter(([, v]) => v !== undefined)) };
+      return {
+        route: route(ann, tls),
+        secrets: { tls: secret('tls', tlsPem(p.rotated ? next : ec)), ca: secret('ca', { 'ca.crt': rsa.ca }) },
+      };
+    });
 
   test('desired is idempotent: after applying the change, desired is undefined', () => {
-    fc.assert(fc.property(arbRoute, ({ route: r, secrets }) => {
-      const c = run(r, secrets);
-      if (c === undefined || isRefusal(c)) return;
-      if (isNeedsData(c)) throw new Error('data was given');
-      expect(run(apply(r, c), secrets)).toBeUndefined();
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(arbRoute, ({ route: r, secrets }) => {
+        const c = run(r, secrets);
+        if (c === undefined || isRefusal(c)) return;
+        if (isNeedsData(c)) throw new Error('data was given');
+        expect(run(apply(r, c), secrets)).toBeUndefined();
+      }),
+      { numRuns: 400 },
+    );
   });
 
   test('a managed-fields list without a record of this Route never clears anything (whatever the fields hold)', () => {
-    fc.assert(fc.property(arbRoute, ({ route: r, secrets }) => {
-      const c = run(r, secrets);
-      if (c === undefined || isRefusal(c) || isNeedsData(c)) return;
-      expect(c.clear).toEqual([]);
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(arbRoute, ({ route: r, secrets }) => {
+        const c = run(r, secrets);
+        if (c === undefined || isRefusal(c) || isNeedsData(c)) return;
+        expect(c.clear).toEqual([]);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   test('fields not in managed-fields are never cleared, and only wanted fields are set', () => {
-    fc.assert(fc.property(arbRoute, ({ route: r, secrets }) => {
-      const c = run(r, secrets);
-      if (c === undefined || isRefusal(c) || isNeedsData(c)) return;
-      const managedBefore = (r.metadata.annotations?.['annotary.io/managed-fields'] ?? '').split(',');
-      for (const f of c.clear) expect(managedBefore).toContain(f);
-      for (const f of Object.keys(c.set) as RouteField[]) expect(c.managed).toContain(f);
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(arbRoute, ({ route: r, secrets }) => {
+        const c = run(r, secrets);
+        if (c === undefined || isRefusal(c) || isNeedsData(c)) return;
+        const managedBefore = (r.metadata.annotations?.['annotary.io/managed-fields'] ?? '').split(',');
+        for (const f of c.clear) expect(managedBefore).toContain(f);
+        for (const f of Object.keys(c.set) as RouteField[]) expect(c.managed).toContain(f);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   test('no input makes desired throw, with or without Secret data; refusals name no PEM', () => {
-    fc.assert(fc.property(arbRoute, fc.boolean(), ({ route: r, secrets }, digestsOnly) => {
-      const s = digestsOnly ? { tls: secret('tls', tlsPem(), false), ca: secret('ca', { 'ca.crt': rsa.ca }, false) } : secrets;
-      const c = run(r, s);
-      if (isRefusal(c)) expect(c.message).not.toMatch(/BEGIN|MII/);
-      if (isNeedsData(c)) expect(digestsOnly).toBe(true);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(arbRoute, fc.boolean(), ({ route: r, secrets }, digestsOnly) => {
+        const s = digestsOnly ? { tls: secret('tls', tlsPem(), false), ca: secret('ca', { 'ca.crt': rsa.ca }, false) } : secrets;
+        const c = run(r, s);
+        if (isRefusal(c)) expect(c.message).not.toMatch(/BEGIN|MII/);
+        if (isNeedsData(c)) expect(digestsOnly).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -314,12 +413,20 @@ describe('the Route API is detected at setup, and polled for when it is not serv
     const informer = () => ({ on: jest.fn(), get: jest.fn(), start: jest.fn() });
     const routesInformer = informer();
     const of = jest.fn(() => routesInformer);
-    const request = jest.fn(async () => { if (!served()) throw new ApiError(404, 'NotFound', 'not served'); return {}; });
+    const request = jest.fn(async () => {
+      if (!served()) throw new ApiError(404, 'NotFound', 'not served');
+      return {};
+    });
     const log = silentLogger();
     const metrics = createMetrics();
     const ctx = {
-      client: { request }, caches: { secrets: () => informer(), of }, annotations: reader, log, metrics,
-      loop: (r: ConstructorParameters<typeof ControllerLoop>[0]) => new ControllerLoop(r, log, metrics, { workers: 1, baseDelayMs: 10, maxDelayMs: 10 }),
+      client: { request },
+      caches: { secrets: () => informer(), of },
+      annotations: reader,
+      log,
+      metrics,
+      loop: (r: ConstructorParameters<typeof ControllerLoop>[0]) =>
+        new ControllerLoop(r, log, metrics, { workers: 1, baseDelayMs: 10, maxDelayMs: 10 }),
     } as unknown as ControllerContext;
     return { ctx, of, request, routesInformer };
   }

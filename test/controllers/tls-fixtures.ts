@@ -14,8 +14,19 @@ export const b64 = (s: string) => Buffer.from(s).toString('base64');
 export const full = slimDataObject('Secret', () => 'all');
 const lean = slimDataObject('Secret', () => undefined);
 
-export function sourceSecret(ns: string, name: string, pem: Record<string, string>, annotations: Record<string, string> = {}, keep = true): SlimData {
-  const raw = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, annotations }, data: Object.fromEntries(Object.entries(pem).map(([k, v]) => [k, b64(v)])) };
+export function sourceSecret(
+  ns: string,
+  name: string,
+  pem: Record<string, string>,
+  annotations: Record<string, string> = {},
+  keep = true,
+): SlimData {
+  const raw = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: ns, annotations },
+    data: Object.fromEntries(Object.entries(pem).map(([k, v]) => [k, b64(v)])),
+  };
   return keep ? full(raw) : lean(raw);
 }
 

@@ -5,7 +5,13 @@ import { Events, type KubeObject, type ResourceType } from '../../src/kube/types
 import { createMetrics } from '../../src/metrics.js';
 import { settle, silentLogger } from './helpers.js';
 
-interface Call { verb: 'create' | 'patch'; rt: ResourceType; namespace: string | undefined; name: string; body: Record<string, unknown> }
+interface Call {
+  verb: 'create' | 'patch';
+  rt: ResourceType;
+  namespace: string | undefined;
+  name: string;
+  body: Record<string, unknown>;
+}
 
 /** Records writes; `failNext` makes the next create/patch reject with the given error. */
 class FakeEventsClient {
@@ -23,10 +29,16 @@ class FakeEventsClient {
     if (err) throw err;
     return { metadata: { name } };
   }
-  get client(): KubeClient { return this as unknown as KubeClient; }
+  get client(): KubeClient {
+    return this as unknown as KubeClient;
+  }
 }
 
-const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'web-tls', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' } };
+const secret: KubeObject = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'web-tls', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' },
+};
 const REPEAT = 10 * 60_000;
 let now = Date.parse('2030-01-01T00:00:00Z');
 
@@ -36,11 +48,17 @@ function recorder() {
   return { fake, metrics, rec: new EventRecorder(fake.client, silentLogger(), metrics, REPEAT) };
 }
 
-afterEach(() => { jest.restoreAllMocks(); });
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 function clock() {
   jest.spyOn(Date, 'now').mockImplementation(() => now);
-  return { advance: (ms: number) => { now += ms; } };
+  return {
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe('EventRecorder: the first emit creates an Event on the object', () => {
@@ -53,11 +71,16 @@ describe('EventRecorder: the first emit creates an Event on the object', () => {
     const [c] = fake.calls;
     expect(c).toMatchObject({ verb: 'create', rt: Events, namespace: 'shop' });
     expect(c.body).toMatchObject({
-      apiVersion: 'v1', kind: 'Event',
+      apiVersion: 'v1',
+      kind: 'Event',
       metadata: { namespace: 'shop' },
       involvedObject: { apiVersion: 'v1', kind: 'Secret', name: 'web-tls', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' },
-      type: 'Warning', reason: 'KeyConflict', message: 'data key "keystore.jks" exists', count: 1,
-      source: { component: 'annotary' }, reportingComponent: 'annotary',
+      type: 'Warning',
+      reason: 'KeyConflict',
+      message: 'data key "keystore.jks" exists',
+      count: 1,
+      source: { component: 'annotary' },
+      reportingComponent: 'annotary',
     });
     expect(c.name).toMatch(/^web-tls\.[0-9a-f]{16}$/);
     expect((c.body as { firstTimestamp: string }).firstTimestamp).toBe(new Date(now).toISOString());
@@ -78,7 +101,10 @@ describe('EventRecorder: repeats are aggregated, not re-written', () => {
     const { fake, rec } = recorder();
     rec.emit(secret, 'Warning', 'R', 'same');
     await settle();
-    for (let i = 0; i < 5; i++) { advance(60_000); rec.emit(secret, 'Warning', 'R', 'same'); }
+    for (let i = 0; i < 5; i++) {
+      advance(60_000);
+      rec.emit(secret, 'Warning', 'R', 'same');
+    }
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create']);
   });
@@ -93,7 +119,12 @@ describe('EventRecorder: repeats are aggregated, not re-written', () => {
     rec.emit(secret, 'Warning', 'R', 'same'); // count 3, written
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create', 'patch']);
-    expect(fake.calls[1]).toMatchObject({ rt: Events, namespace: 'shop', name: fake.calls[0].name, body: { count: 3, lastTimestamp: new Date(now).toISOString() } });
+    expect(fake.calls[1]).toMatchObject({
+      rt: Events,
+      namespace: 'shop',
+      name: fake.calls[0].name,
+      body: { count: 3, lastTimestamp: new Date(now).toISOString() },
+    });
   });
 
   test('a different message, reason, type or object is a new Event', async () => {
@@ -131,7 +162,7 @@ describe('EventRecorder: an Event left by an earlier run (AlreadyExists) is aggr
 });
 
 describe('EventRecorder: Events that never got written or were garbage-collected are written again', () => {
-  test('after repeatMs, a patch answered 404 (Event expired by the apiserver\'s event TTL) re-creates the Event', async () => {
+  test("after repeatMs, a patch answered 404 (Event expired by the apiserver's event TTL) re-creates the Event", async () => {
     // kube-apiserver deletes Events after --event-ttl (1h by default); a warning that repeats
     // every resync for longer than that must not be patched into a void forever.
     const { advance } = clock();

@@ -65,7 +65,11 @@ describe('ReferenceIndex property: the reverse index is always the exact inverse
   const referrers = ['r1', 'r2', 'r3', 'r4'];
   const targets = ['t1', 't2', 't3', 't4', 't5'];
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('set' as const), referrer: fc.constantFrom(...referrers), targets: fc.array(fc.constantFrom(...targets), { maxLength: 6 }) }),
+    fc.record({
+      kind: fc.constant('set' as const),
+      referrer: fc.constantFrom(...referrers),
+      targets: fc.array(fc.constantFrom(...targets), { maxLength: 6 }),
+    }),
     fc.record({ kind: fc.constant('remove' as const), referrer: fc.constantFrom(...referrers) }),
   );
 

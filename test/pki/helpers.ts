@@ -66,7 +66,10 @@ export function uncheckedStores(input: { keyPem?: string; certPem?: string; caPe
   }
   if (input.caPem !== undefined) {
     const certs = parseCertificates(input.caPem).map((c, i) => ({ alias: `alias${i}`, der: c.raw }));
-    files['truststore.jks'] = writeJks(certs.map((c) => ({ kind: 'cert', alias: c.alias, timestamp, cert: c.der })), password);
+    files['truststore.jks'] = writeJks(
+      certs.map((c) => ({ kind: 'cert', alias: c.alias, timestamp, cert: c.der })),
+      password,
+    );
     files['truststore.p12'] = writePkcs12Truststore(certs, password);
   }
   return files;

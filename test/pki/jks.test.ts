@@ -43,12 +43,16 @@ describe('JKS files written by annotary read back exactly', () => {
 describe('any alias and password survive a JKS write/read (property)', () => {
   it('round trips arbitrary unicode aliases and passwords', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), fc.string({ maxLength: 40, unit: 'binary' }), (alias, password) => {
-        const file = writeJks([{ kind: 'key', alias, timestamp: stamp, pkcs8: key.pkcs8, chain }], password);
-        const [entry] = readJks(file, password);
-        expect(entry.alias).toBe(alias.toLowerCase());
-        expect(entry.kind === 'key' && entry.pkcs8.equals(key.pkcs8)).toBe(true);
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }),
+        fc.string({ maxLength: 40, unit: 'binary' }),
+        (alias, password) => {
+          const file = writeJks([{ kind: 'key', alias, timestamp: stamp, pkcs8: key.pkcs8, chain }], password);
+          const [entry] = readJks(file, password);
+          expect(entry.alias).toBe(alias.toLowerCase());
+          expect(entry.kind === 'key' && entry.pkcs8.equals(key.pkcs8)).toBe(true);
+        },
+      ),
       { numRuns: 150 },
     );
   });

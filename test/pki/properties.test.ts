@@ -18,19 +18,33 @@ const f = chainFixture('p256');
 
 /** Real PEM with a byte range replaced by arbitrary characters: hits the DER parsers, not just the PEM regex. */
 const mutatedPem = (pem: string) =>
-  fc.tuple(fc.nat({ max: pem.length - 1 }), fc.nat({ max: 64 }), fc.string({ maxLength: 64 })).map(([at, len, ins]) => pem.slice(0, at) + ins + pem.slice(at + len));
+  fc
+    .tuple(fc.nat({ max: pem.length - 1 }), fc.nat({ max: 64 }), fc.string({ maxLength: 64 }))
+    .map(([at, len, ins]) => pem.slice(0, at) + ins + pem.slice(at + len));
 
 /** Valid PEM armour around random DER-ish bytes. */
 const armoured = (label: string) =>
-  fc.uint8Array({ maxLength: 400 }).map((b) => `-----BEGIN ${label}-----\n${Buffer.from(b).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`);
+  fc.uint8Array({ maxLength: 400 }).map(
+    (b) =>
+      `-----BEGIN ${label}-----\n${Buffer.from(b)
+        .toString('base64')
+        .replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`,
+  );
 
 describe('parsers throw nothing but PkiError on arbitrary input (property)', () => {
   it('arbitrary strings and bytes', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.uint8Array().map((b) => Buffer.from(b).toString('latin1'))), (s) => {
-        onlyPkiErrors(() => parseCertificates(s));
-        onlyPkiErrors(() => parsePrivateKey(s));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: 'binary' }),
+          fc.uint8Array().map((b) => Buffer.from(b).toString('latin1')),
+        ),
+        (s) => {
+          onlyPkiErrors(() => parseCertificates(s));
+          onlyPkiErrors(() => parsePrivateKey(s));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -56,7 +56,11 @@ describe('what goes into the stores', () => {
     const [entry] = readJks(built.files['keystore.jks'], 'changeit');
     if (entry?.kind !== 'key') throw new Error('expected a key entry');
     expect(entry.pkcs8.equals(parsePrivateKey(ec.keyPkcs8).pkcs8)).toBe(true);
-    expect(entry.chain.map((d) => new X509Certificate(d).subject.split('\n').pop())).toEqual(['CN=localhost', 'CN=Intermediate p256', 'CN=Root p256']);
+    expect(entry.chain.map((d) => new X509Certificate(d).subject.split('\n').pop())).toEqual([
+      'CN=localhost',
+      'CN=Intermediate p256',
+      'CN=Root p256',
+    ]);
   });
 
   it('truststore aliases are `${prefix}${i}` (cert-utils compatible alias0, alias1, …)', () => {
