@@ -226,8 +226,10 @@ export const machine = () =>
 
 export const HEADER =
   '| benchmark | measure | baseline | annotary | ratio or count (min / median / max) | target | met? |\n|---|---|---|---|---|---|---|';
-export const rowLine = (r: Row) =>
-  `| ${r.benchmark} | ${r.measure} | ${r.baseline} | ${r.annotary} | ${r.result} | ${r.target} | ${r.met === undefined ? '—' : r.met ? 'yes' : '**no**'} |`;
+export const rowLine = (r: Row) => {
+  const met = r.met === undefined ? '—' : r.met ? 'yes' : '**no**';
+  return `| ${r.benchmark} | ${r.measure} | ${r.baseline} | ${r.annotary} | ${r.result} | ${r.target} | ${met} |`;
+};
 
 /** With BENCH_ROWS set (hack/bench.sh), appends JSON lines there for the one table; prints a table either way. */
 export function report(rows: Row[]): void {

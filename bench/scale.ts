@@ -115,7 +115,9 @@ async function baselineProcess(ns: string): Promise<Baseline> {
 
 /** RSS of a fresh Node process before and after importing `specifier` (resolved from the repository). */
 function importRss(specifier: string): Promise<{ bare: number; after: number }> {
-  const code = `const bare = process.memoryUsage().rss; await import(${JSON.stringify(specifier)}); console.log(JSON.stringify({ bare, after: process.memoryUsage().rss }));`;
+  const code =
+    `const bare = process.memoryUsage().rss; await import(${JSON.stringify(specifier)}); ` +
+    'console.log(JSON.stringify({ bare, after: process.memoryUsage().rss }));';
   return nodeJson(`import of ${specifier}`, ['--input-type=module', '-e', code]);
 }
 
@@ -182,7 +184,10 @@ async function measure(ns: string, size: number, resync: boolean, first: boolean
     const base = await baselineProcess(ns);
     const s: Sample = { readyMs, rss, heap, base, restartWrites: afterSync - before, okWrites, conflicts, resyncWrites };
     console.error(
-      `${size} Secrets: ready ${readyMs.toFixed(0)} ms (baseline lists ${base.ms.toFixed(0)} ms, ${base.objects} objects), RSS ${(rss / MiB).toFixed(0)} MiB, heap ${(heap / MiB).toFixed(0)} MiB (baseline ${(base.rss / MiB).toFixed(0)} / ${(base.heap / MiB).toFixed(0)}, import only ${(base.importRss / MiB).toFixed(0)}), writes start→drained ${s.restartWrites}${resync ? `, over 2 resyncs ${resyncWrites}` : ''}`,
+      `${size} Secrets: ready ${readyMs.toFixed(0)} ms (baseline lists ${base.ms.toFixed(0)} ms, ${base.objects} objects), ` +
+        `RSS ${(rss / MiB).toFixed(0)} MiB, heap ${(heap / MiB).toFixed(0)} MiB ` +
+        `(baseline ${(base.rss / MiB).toFixed(0)} / ${(base.heap / MiB).toFixed(0)}, import only ${(base.importRss / MiB).toFixed(0)}), ` +
+        `writes start→drained ${s.restartWrites}${resync ? `, over 2 resyncs ${resyncWrites}` : ''}`,
     );
     return s;
   } finally {

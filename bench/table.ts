@@ -13,6 +13,5 @@ console.log(HEADER);
 for (const r of rows) console.log(rowLine(r));
 const missed = rows.filter((r) => r.met === false);
 console.log('');
-console.log(
-  `${rows.filter((r) => r.met === true).length} targets met, ${missed.length} missed${missed.length ? `: ${missed.map((r) => `${r.benchmark} — ${r.measure}`).join('; ')}` : ''}`,
-);
+const missedList = missed.map((r) => `${r.benchmark} — ${r.measure}`).join('; ');
+console.log(`${rows.filter((r) => r.met === true).length} targets met, ${missed.length} missed${missed.length ? `: ${missedList}` : ''}`);

@@ -28,11 +28,8 @@ describe('an exec credential plugin is run again when the apiserver answers 401'
     writeFileSync(tokenFile, 'not-a-valid-token');
     writeFileSync(runs, '');
     const plugin = path.join(dir, 'plugin.sh');
-    writeFileSync(
-      plugin,
-      `#!/bin/sh\necho run >> '${runs}'\nprintf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat '${tokenFile}')"\n`,
-      { mode: 0o755 },
-    );
+    const credential = '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}';
+    writeFileSync(plugin, `#!/bin/sh\necho run >> '${runs}'\nprintf '${credential}' "$(cat '${tokenFile}')"\n`, { mode: 0o755 });
     const client = KubeClient.fromOptions({
       kubeconfig: kubeconfigWith('exec', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: plugin } }),
     });

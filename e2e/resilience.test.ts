@@ -301,9 +301,8 @@ describe('410 Gone: history compacted while the operator was away', () => {
       250,
     );
     const gone = await op.metric('annotary_watch_restarts_total', { cause: 'gone' });
-    console.log(
-      `410 test: relists ${relists0} → ${await op.metric('annotary_relists_total', { resource: 'secrets' })}, watch restarts with cause=gone: ${gone}`,
-    );
+    const relists = await op.metric('annotary_relists_total', { resource: 'secrets' });
+    console.log(`410 test: relists ${relists0} → ${relists}, watch restarts with cause=gone: ${gone}`);
     expect(gone).toBeGreaterThan(0);
     // ks-9 is no longer annotated: expectConverged's keystore check covers ks-0..ks-8 here
     await waitFor(

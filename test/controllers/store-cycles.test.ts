@@ -33,7 +33,8 @@ describe('reference cycles through annotary outputs are found', () => {
     const r = cycleRefusal(secret('x'), findStoreCycle(secret('x'), lookup(objects))!);
     expect(r.reason).toBe('ReferenceCycle');
     expect(r.message).toBe(
-      'Secret "x" reads keystore.jks of Secret "y", which reads keystore.jks of Secret "x": annotary\'s outputs would rewrite each other without end; break the cycle',
+      'Secret "x" reads keystore.jks of Secret "y", which reads keystore.jks of Secret "x": ' +
+        "annotary's outputs would rewrite each other without end; break the cycle",
     );
   });
 

@@ -68,7 +68,8 @@ export function chainFixture(kind: KeyKind, tag = 'main'): ChainFixture {
     );
     writeFileSync(
       path.join(d, 'leaf.ext'),
-      `basicConstraints=CA:FALSE\nkeyUsage=critical,${leafUsage}\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n`,
+      `basicConstraints=CA:FALSE\nkeyUsage=critical,${leafUsage}\n` +
+        'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n',
     );
     openssl(['genpkey', ...KEYGEN[caKind], '-out', 'root.key'], d);
     openssl(['genpkey', ...KEYGEN[caKind], '-out', 'int.key'], d);
@@ -402,7 +403,8 @@ export function caBundle(count: number): string {
       'bash',
       [
         '-c',
-        'for i in $(seq 1000); do openssl req -x509 -key ca.key -subj "/CN=bundle-ca-$i" -set_serial "$i" -days 3650 -sha256; done > bundle.pem',
+        'for i in $(seq 1000); do ' +
+          'openssl req -x509 -key ca.key -subj "/CN=bundle-ca-$i" -set_serial "$i" -days 3650 -sha256; done > bundle.pem',
       ],
       { cwd: d },
     );
