@@ -3,12 +3,13 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all deps build test test-unit test-e2e demo demo-down cluster-up cluster-down bench typecheck clean help
+.PHONY: all deps build test test-unit test-e2e demo demo-down cluster-up cluster-down bench typecheck lint format clean help
 
 all: build
 
 help:
-	@echo "make test        install everything, build, run unit + e2e tests on a local control plane"
+	@echo "make test        install everything, lint, build, run unit + e2e tests on a local control plane"
+	@echo "make lint        prettier --check and eslint (part of make test); make format rewrites the files"
 	@echo "make demo        start the local control plane and annotary, show it working"
 	@echo "make cluster-up / cluster-down   the local control plane alone (.cluster/kubeconfig)"
 	@echo "make bench       benchmarks (not part of make test)"
@@ -25,13 +26,21 @@ build: $(NPM_STAMP)
 typecheck: $(NPM_STAMP)
 	npx tsc -p tsconfig.json --noEmit
 
+# formatting (prettier.config.js) and typescript-eslint's type-checked rules (eslint.config.js)
+lint: $(NPM_STAMP)
+	npm run lint
+
+format: $(NPM_STAMP)
+	npm run format
+
 cluster-up: deps
 	bash hack/cluster.sh up
 
 cluster-down:
 	bash hack/cluster.sh down
 
-test: deps build typecheck
+# lint first: a formatting or lint finding fails in seconds, before the control plane starts
+test: lint deps build typecheck
 	bash hack/test.sh
 
 test-unit: $(NPM_STAMP)

@@ -11,8 +11,15 @@ const [kubeconfig, ns] = process.argv.slice(2);
 const client = KubeClient.fromOptions({ kubeconfig, fieldManager: 'bench-baseline' });
 const held = await Promise.all([Secrets, ConfigMaps, Deployments, StatefulSets, DaemonSets, Ingresses].map((rt) => client.list(rt, ns)));
 const withLists = process.memoryUsage();
-console.log(JSON.stringify({
-  bareRss: importStart.rss, bareHeap: importStart.heapUsed, importRss: afterImport.rss, importHeap: afterImport.heapUsed,
-  rss: withLists.rss, heap: withLists.heapUsed, objects: held.reduce((n, l) => n + l.items.length, 0),
-}));
+console.log(
+  JSON.stringify({
+    bareRss: importStart.rss,
+    bareHeap: importStart.heapUsed,
+    importRss: afterImport.rss,
+    importHeap: afterImport.heapUsed,
+    rss: withLists.rss,
+    heap: withLists.heapUsed,
+    objects: held.reduce((n, l) => n + l.items.length, 0),
+  }),
+);
 process.exit(0);

@@ -22,7 +22,10 @@ const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const SOURCE_HASH = 'annotary.io/source-hash';
 
 const CHAINS = ['main', 'bench-b', 'bench-c'].map((tag) => tlsData(chainFixture('rsa2048', tag)));
-const pemDigest = (o: KubeObject) => { const d = (o as KubeObject & { data?: Record<string, string> }).data ?? {}; return sha256(`${d['tls.crt']}|${d['tls.key']}|${d['ca.crt']}`); };
+const pemDigest = (o: KubeObject) => {
+  const d = (o as KubeObject & { data?: Record<string, string> }).data ?? {};
+  return sha256(`${d['tls.crt']}|${d['tls.key']}|${d['ca.crt']}`);
+};
 
 async function main(): Promise<void> {
   const client = adminClient();
@@ -30,7 +33,13 @@ async function main(): Promise<void> {
   const chainOf = new Map<string, number>();
   const seconds = await seed(client, Secrets, ns, 0, N, (i) => {
     chainOf.set(`s-${i}`, i % CHAINS.length);
-    return { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: CHAINS[i % CHAINS.length] } as KubeObject;
+    return {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
+      data: CHAINS[i % CHAINS.length],
+    };
   });
   console.error(`seeded ${N} annotated Secrets in ${seconds.toFixed(1)} s`);
   const rotate = (name: string) => {
@@ -38,28 +47,48 @@ async function main(): Promise<void> {
     chainOf.set(name, next);
     return client.patch(Secrets, ns, name, { data: CHAINS[next] });
   };
-  const round = (obs: Observer) => rotationRound(obs, picks(N, ROTATIONS).map((i) => `s-${i}`), (n) => n, rotate);
+  const round = (obs: Observer) =>
+    rotationRound(
+      obs,
+      picks(N, ROTATIONS).map((i) => `s-${i}`),
+      (n) => n,
+      rotate,
+    );
   const results = new LatencyResults();
   try {
     // baseline rounds (no operator running)
     const stop = await baselineClient(client, ns, (type, obj) => {
       if (type !== 'MODIFIED' && type !== 'ADDED') return undefined;
       const h = pemDigest(obj);
-      return obj.metadata.annotations?.[BASELINE_KEY] === h ? undefined : { rt: Secrets, name: obj.metadata.name, patch: { metadata: { annotations: { [BASELINE_KEY]: h } } } };
+      return obj.metadata.annotations?.[BASELINE_KEY] === h
+        ? undefined
+        : { rt: Secrets, name: obj.metadata.name, patch: { metadata: { annotations: { [BASELINE_KEY]: h } } } };
     });
     const obsB = new Observer(client, Secrets, ns, annotation(BASELINE_KEY));
     await obsB.start();
-    for (let r = 0; r < ROUNDS; r++) { const s = await round(obsB); results.add('baseline', s); }
-    obsB.stop(); stop();
+    for (let r = 0; r < ROUNDS; r++) {
+      const s = await round(obsB);
+      results.add('baseline', s);
+    }
+    obsB.stop();
+    stop();
     // annotary rounds, after every Secret got its keystores
     const t0 = performance.now();
     const op = await startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn']);
     try {
-      await waitFor('keystores in every Secret', async () => (await client.list(Secrets, ns)).items.filter((s) => s.metadata.annotations?.[SOURCE_HASH]).length >= N, 300_000, 500);
+      await waitFor(
+        'keystores in every Secret',
+        async () => (await client.list(Secrets, ns)).items.filter((s) => s.metadata.annotations?.[SOURCE_HASH]).length >= N,
+        300_000,
+        500,
+      );
       console.error(`annotary onboarded ${N} Secrets in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const obsA = new Observer(client, Secrets, ns, annotation(SOURCE_HASH));
       await obsA.start();
-      for (let r = 0; r < ROUNDS; r++) { const s = await round(obsA); results.add('annotary', s); }
+      for (let r = 0; r < ROUNDS; r++) {
+        const s = await round(obsA);
+        results.add('annotary', s);
+      }
       obsA.stop();
     } finally {
       await op.stop();
@@ -70,4 +99,10 @@ async function main(): Promise<void> {
   report(results.rows(`keystore latency (${N} Secrets)`, (k) => `PEM rotation → keystore observable, ${k} ms`));
 }
 
-main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -32,12 +32,56 @@ function pipeline(work: string, f: ReturnType<typeof chainFixture>, i: number): 
   const out = mkdtempSync(path.join(work, `run${i}-`));
   const o = (n: string) => path.join(out, n);
   const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'ignore' });
-  sh('openssl', ['pkcs12', '-export', '-in', path.join(f.dir, 'leaf.crt'), '-certfile', path.join(f.dir, 'int.crt'), '-inkey', path.join(f.dir, 'leaf.key'),
-    '-name', 'alias', '-passout', `pass:${PASSWORD}`, '-out', o('keystore.p12')]);
-  sh('keytool', ['-importkeystore', '-noprompt', '-srckeystore', o('keystore.p12'), '-srcstoretype', 'PKCS12', '-srcstorepass', PASSWORD,
-    '-destkeystore', o('keystore.jks'), '-deststoretype', 'JKS', '-deststorepass', PASSWORD]);
-  for (const [file, type] of [['truststore.jks', 'JKS'], ['truststore.p12', 'PKCS12']]) {
-    sh('keytool', ['-importcert', '-noprompt', '-alias', 'alias0', '-file', path.join(f.dir, 'root.crt'), '-keystore', o(file!), '-storetype', type!, '-storepass', PASSWORD]);
+  sh('openssl', [
+    'pkcs12',
+    '-export',
+    '-in',
+    path.join(f.dir, 'leaf.crt'),
+    '-certfile',
+    path.join(f.dir, 'int.crt'),
+    '-inkey',
+    path.join(f.dir, 'leaf.key'),
+    '-name',
+    'alias',
+    '-passout',
+    `pass:${PASSWORD}`,
+    '-out',
+    o('keystore.p12'),
+  ]);
+  sh('keytool', [
+    '-importkeystore',
+    '-noprompt',
+    '-srckeystore',
+    o('keystore.p12'),
+    '-srcstoretype',
+    'PKCS12',
+    '-srcstorepass',
+    PASSWORD,
+    '-destkeystore',
+    o('keystore.jks'),
+    '-deststoretype',
+    'JKS',
+    '-deststorepass',
+    PASSWORD,
+  ]);
+  for (const [file, type] of [
+    ['truststore.jks', 'JKS'],
+    ['truststore.p12', 'PKCS12'],
+  ]) {
+    sh('keytool', [
+      '-importcert',
+      '-noprompt',
+      '-alias',
+      'alias0',
+      '-file',
+      path.join(f.dir, 'root.crt'),
+      '-keystore',
+      o(file),
+      '-storetype',
+      type,
+      '-storepass',
+      PASSWORD,
+    ]);
   }
 }
 
@@ -45,9 +89,19 @@ function main(): void {
   const work = mkdtempSync(path.join(os.tmpdir(), 'annotary-bench-'));
   const rows: Row[] = [];
   try {
-    for (const [label, kind] of [['RSA 2048, chain of 2', 'rsa2048'], ['EC P-256, chain of 2', 'p256']] as [string, KeyKind][]) {
+    for (const [label, kind] of [
+      ['RSA 2048, chain of 2', 'rsa2048'],
+      ['EC P-256, chain of 2', 'p256'],
+    ] as [string, KeyKind][]) {
       const f = chainFixture(kind);
-      const input = { certPem: f.certPem(2), keyPem: f.keyPkcs8, caPem: f.ca, password: PASSWORD, alias: 'alias', formats: ['jks', 'pkcs12'] as ('jks' | 'pkcs12')[] };
+      const input = {
+        certPem: f.certPem(2),
+        keyPem: f.keyPkcs8,
+        caPem: f.ca,
+        password: PASSWORD,
+        alias: 'alias',
+        formats: ['jks', 'pkcs12'] as ('jks' | 'pkcs12')[],
+      };
       const ours: number[] = [];
       const theirs: number[] = [];
       for (let r = 0; r < REPEATS; r++) {
@@ -60,8 +114,13 @@ function main(): void {
       }
       const ratio = ratios(ours, theirs);
       rows.push({
-        benchmark: `keystore build throughput (${label})`, measure: 'stores/s, in process vs. openssl + keytool',
-        baseline: mmm(theirs, 2), annotary: mmm(ours, 1), result: mmm(ratio, 0, '×'), target: '≥ 50×', met: median(ratio) >= 50,
+        benchmark: `keystore build throughput (${label})`,
+        measure: 'stores/s, in process vs. openssl + keytool',
+        baseline: mmm(theirs, 2),
+        annotary: mmm(ours, 1),
+        result: mmm(ratio, 0, '×'),
+        target: '≥ 50×',
+        met: median(ratio) >= 50,
       });
     }
   } finally {

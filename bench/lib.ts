@@ -17,25 +17,46 @@ export const MiB = 1048576;
 // ---- statistics -----------------------------------------------------------------------------
 
 /** Nearest-rank percentile. */
-export const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!; };
+export const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
 export const median = (xs: number[]) => pct(xs, 50);
 /** "min / median / max" of repeated measurements. */
-export const mmm = (xs: number[], digits = 0, unit = '') => xs.length === 0 ? '—'
-  : `${Math.min(...xs).toFixed(digits)} / ${median(xs).toFixed(digits)} / ${Math.max(...xs).toFixed(digits)}${unit}`;
-export const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!);
+export const mmm = (xs: number[], digits = 0, unit = '') =>
+  xs.length === 0 ? '—' : `${Math.min(...xs).toFixed(digits)} / ${median(xs).toFixed(digits)} / ${Math.max(...xs).toFixed(digits)}${unit}`;
+export const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]);
 
 // ---- seeding ----------------------------------------------------------------------------------
 
 /** Runs `fn` over `items` with `width` requests in flight. */
 export async function inParallel<T>(items: T[], width: number, fn: (x: T, i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => { while (next < items.length) { const i = next++; await fn(items[i]!, i); } }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i], i);
+      }
+    }),
+  );
 }
 
 /** Creates `count` objects made by `make(i)` (i from `from`), 32 in flight; returns seconds taken. */
-export async function seed(client: KubeClient, rt: ResourceType, ns: string, from: number, count: number, make: (i: number) => KubeObject): Promise<number> {
+export async function seed(
+  client: KubeClient,
+  rt: ResourceType,
+  ns: string,
+  from: number,
+  count: number,
+  make: (i: number) => KubeObject,
+): Promise<number> {
   const t0 = performance.now();
-  await inParallel(Array.from({ length: count }, (_, k) => from + k), 32, (i) => client.create(rt, ns, make(i)));
+  await inParallel(
+    Array.from({ length: count }, (_, k) => from + k),
+    32,
+    (i) => client.create(rt, ns, make(i)),
+  );
   return (performance.now() - t0) / 1000;
 }
 
@@ -51,39 +72,67 @@ export class Observer {
   readonly samples: number[] = [];
   private abort: AbortController | undefined;
 
-  constructor(private readonly client: KubeClient, private readonly rt: ResourceType, private readonly ns: string, private readonly valueOf: (o: KubeObject) => string | undefined) {}
+  constructor(
+    private readonly client: KubeClient,
+    private readonly rt: ResourceType,
+    private readonly ns: string,
+    private readonly valueOf: (o: KubeObject) => string | undefined,
+  ) {}
 
   async start(): Promise<void> {
     const list = await this.client.list(this.rt, this.ns);
     for (const o of list.items) this.seen.set(o.metadata.name, this.valueOf(o));
-    this.abort = await this.client.watch(resourcePath(this.rt, this.ns), { resourceVersion: list.metadata.resourceVersion }, (_type, obj) => {
-      const name = obj.metadata.name;
-      const v = this.valueOf(obj);
-      if (v === this.seen.get(name)) return;
-      this.seen.set(name, v);
-      const t0 = this.pending.get(name);
-      if (t0 !== undefined) { this.samples.push(performance.now() - t0); this.pending.delete(name); }
-    }, () => undefined);
+    this.abort = await this.client.watch(
+      resourcePath(this.rt, this.ns),
+      { resourceVersion: list.metadata.resourceVersion },
+      (_type, obj) => {
+        const name = obj.metadata.name;
+        const v = this.valueOf(obj);
+        if (v === this.seen.get(name)) return;
+        this.seen.set(name, v);
+        const t0 = this.pending.get(name);
+        if (t0 !== undefined) {
+          this.samples.push(performance.now() - t0);
+          this.pending.delete(name);
+        }
+      },
+      () => undefined,
+    );
   }
 
-  stop(): void { this.abort?.abort(); }
+  stop(): void {
+    this.abort?.abort();
+  }
 }
 
 export const annotation = (key: string) => (o: KubeObject) => o.metadata.annotations?.[key];
 
-export interface BaselinePatch { rt: ResourceType; name: string; patch: unknown }
+export interface BaselinePatch {
+  rt: ResourceType;
+  name: string;
+  patch: unknown;
+}
 
 /**
  * The baseline client, the floor for any controller on this apiserver: a watch on the Secrets
  * of a namespace and, for each event `react` maps to a patch, that one PATCH. Same client
  * library as annotary (KubeClient); no cache, no queue, no retries.
  */
-export async function baselineClient(client: KubeClient, ns: string, react: (type: string, obj: KubeObject) => BaselinePatch | undefined): Promise<() => void> {
+export async function baselineClient(
+  client: KubeClient,
+  ns: string,
+  react: (type: string, obj: KubeObject) => BaselinePatch | undefined,
+): Promise<() => void> {
   const list = await client.list(Secrets, ns);
-  const abort = await client.watch(resourcePath(Secrets, ns), { resourceVersion: list.metadata.resourceVersion }, (type, obj) => {
-    const p = react(type, obj);
-    if (p) void client.patch(p.rt, ns, p.name, p.patch).catch(() => undefined);
-  }, () => undefined);
+  const abort = await client.watch(
+    resourcePath(Secrets, ns),
+    { resourceVersion: list.metadata.resourceVersion },
+    (type, obj) => {
+      const p = react(type, obj);
+      if (p) void client.patch(p.rt, ns, p.name, p.patch).catch(() => undefined);
+    },
+    () => undefined,
+  );
   return () => abort.abort();
 }
 
@@ -91,7 +140,13 @@ export async function baselineClient(client: KubeClient, ns: string, react: (typ
  * One round of rotations: for each name, start the clock, apply `rotate(name)`, wait `gapMs`;
  * then wait until the observer saw every one. Returns the latencies (ms).
  */
-export async function rotationRound(observer: Observer, names: string[], key: (name: string) => string, rotate: (name: string) => Promise<unknown>, gapMs = 50): Promise<number[]> {
+export async function rotationRound(
+  observer: Observer,
+  names: string[],
+  key: (name: string) => string,
+  rotate: (name: string) => Promise<unknown>,
+  gapMs = 50,
+): Promise<number[]> {
   observer.samples.length = 0;
   for (const n of names) {
     observer.pending.set(key(n), performance.now());
@@ -119,7 +174,9 @@ export function picks(n: number, count: number): number[] {
 export function apiserverWrites(resources: string[], code?: string): number {
   const text = kubectl('get', '--raw', '/metrics');
   let n = 0;
-  for (const resource of resources) for (const verb of ['PATCH', 'PUT']) n += sumMetric(text, 'apiserver_request_total', { verb, resource, subresource: '', ...(code ? { code } : {}) });
+  for (const resource of resources)
+    for (const verb of ['PATCH', 'PUT'])
+      n += sumMetric(text, 'apiserver_request_total', { verb, resource, subresource: '', ...(code ? { code } : {}) });
   return n;
 }
 
@@ -152,18 +209,27 @@ export class LatencyResults {
       const r = ratios(this.by.annotary[k], this.by.baseline[k]);
       const limit = k === 'p50' ? 1.5 : 3;
       return {
-        benchmark, measure: measure(k),
-        baseline: mmm(this.by.baseline[k]), annotary: mmm(this.by.annotary[k]), result: mmm(r, 2, '×'),
-        target: `≤ ${limit}×`, met: pct(r, 50) <= limit,
+        benchmark,
+        measure: measure(k),
+        baseline: mmm(this.by.baseline[k]),
+        annotary: mmm(this.by.annotary[k]),
+        result: mmm(r, 2, '×'),
+        target: `≤ ${limit}×`,
+        met: pct(r, 50) <= limit,
       };
     });
   }
 }
 
-export const machine = () => `${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores), Node ${process.version}`;
+export const machine = () =>
+  `${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores), Node ${process.version}`;
 
-export const HEADER = '| benchmark | measure | baseline | annotary | ratio or count (min / median / max) | target | met? |\n|---|---|---|---|---|---|---|';
-export const rowLine = (r: Row) => `| ${r.benchmark} | ${r.measure} | ${r.baseline} | ${r.annotary} | ${r.result} | ${r.target} | ${r.met === undefined ? '—' : r.met ? 'yes' : '**no**'} |`;
+export const HEADER =
+  '| benchmark | measure | baseline | annotary | ratio or count (min / median / max) | target | met? |\n|---|---|---|---|---|---|---|';
+export const rowLine = (r: Row) => {
+  const met = r.met === undefined ? '—' : r.met ? 'yes' : '**no**';
+  return `| ${r.benchmark} | ${r.measure} | ${r.baseline} | ${r.annotary} | ${r.result} | ${r.target} | ${met} |`;
+};
 
 /** With BENCH_ROWS set (hack/bench.sh), appends JSON lines there for the one table; prints a table either way. */
 export function report(rows: Row[]): void {

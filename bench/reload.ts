@@ -24,23 +24,37 @@ const templateAnnotation = (key: string) => (o: KubeObject) => (o as Deployment)
 
 async function seed(client: KubeClient, ns: string): Promise<void> {
   const ids = Array.from({ length: N }, (_, i) => i);
-  await inParallel(ids, 16, (i) => client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${i}`, namespace: ns }, data: { v: b64() } }));
-  await inParallel(ids, 16, (i) => client.create(Deployments, ns, {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': `s-${i}` } },
-    spec: {
-      replicas: 0, selector: { matchLabels: { app: `d-${i}` } },
-      template: {
-        metadata: { labels: { app: `d-${i}` } },
-        spec: { containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }], volumes: [{ name: 's', secret: { secretName: `s-${i}` } }] },
+  await inParallel(ids, 16, (i) =>
+    client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${i}`, namespace: ns }, data: { v: b64() } }),
+  );
+  await inParallel(ids, 16, (i) =>
+    client.create(Deployments, ns, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': `s-${i}` } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: `d-${i}` } },
+        template: {
+          metadata: { labels: { app: `d-${i}` } },
+          spec: {
+            containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
+            volumes: [{ name: 's', secret: { secretName: `s-${i}` } }],
+          },
+        },
       },
-    },
-  }));
+    }),
+  );
 }
 
 /** One round: ROTATIONS distinct Secrets rotated 50 ms apart; latency per rotation. */
 function round(client: KubeClient, ns: string, observer: Observer): Promise<number[]> {
-  return rotationRound(observer, picks(N, ROTATIONS).map(String), (i) => `d-${i}`, (i) => client.patch(Secrets, ns, `s-${i}`, { data: { v: b64() } }));
+  return rotationRound(
+    observer,
+    picks(N, ROTATIONS).map(String),
+    (i) => `d-${i}`,
+    (i) => client.patch(Secrets, ns, `s-${i}`, { data: { v: b64() } }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -53,25 +67,36 @@ async function main(): Promise<void> {
   try {
     // baseline rounds
     // the baseline: on every Secret change, patch its Deployment's pod template
-    const stopBaseline = await baselineClient(client, ns, (type, obj) => type !== 'MODIFIED' ? undefined : {
-      rt: Deployments, name: `d-${obj.metadata.name.slice(2)}`,
-      patch: { spec: { template: { metadata: { annotations: { [BASELINE_KEY]: obj.metadata.resourceVersion } } } } },
-    });
+    const stopBaseline = await baselineClient(client, ns, (type, obj) =>
+      type !== 'MODIFIED'
+        ? undefined
+        : {
+            rt: Deployments,
+            name: `d-${obj.metadata.name.slice(2)}`,
+            patch: { spec: { template: { metadata: { annotations: { [BASELINE_KEY]: obj.metadata.resourceVersion } } } } },
+          },
+    );
     const obsB = new Observer(client, Deployments, ns, templateAnnotation(BASELINE_KEY));
     await obsB.start();
     for (let r = 0; r < ROUNDS; r++) {
       const s = await round(client, ns, obsB);
       results.add('baseline', s);
     }
-    obsB.stop(); stopBaseline();
+    obsB.stop();
+    stopBaseline();
     // annotary rounds: settle window 0 so both measure the same thing (the default 3 s window
     // exists to coalesce bursts and adds its length by design)
     const op = await startOperator(['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn']);
     try {
-      await waitFor('onboarding of every Deployment', async () => {
-        const list = await client.list<Deployment>(Deployments, ns);
-        return list.items.every((d) => d.metadata.annotations?.['annotary.io/observed-config-hash']);
-      }, 300_000, 500);
+      await waitFor(
+        'onboarding of every Deployment',
+        async () => {
+          const list = await client.list<Deployment>(Deployments, ns);
+          return list.items.every((d) => d.metadata.annotations?.['annotary.io/observed-config-hash']);
+        },
+        300_000,
+        500,
+      );
       const obsA = new Observer(client, Deployments, ns, templateAnnotation(ANNOTARY_KEY));
       await obsA.start();
       for (let r = 0; r < ROUNDS; r++) {
@@ -90,4 +115,10 @@ async function main(): Promise<void> {
   report(results.rows(`reload latency (${N} Deployments)`, (k) => `Secret rotation → pod template, ${k} ms`));
 }
 
-main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

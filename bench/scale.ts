@@ -20,7 +20,17 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
-import { KUBECONFIG, ROOT, adminClient, deleteNamespace, newNamespace, startOperator, sumMetric, waitFor, type OperatorProcess } from '../e2e/harness/cluster.js';
+import {
+  KUBECONFIG,
+  ROOT,
+  adminClient,
+  deleteNamespace,
+  newNamespace,
+  startOperator,
+  sumMetric,
+  waitFor,
+  type OperatorProcess,
+} from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import { tlsData } from '../test/gen.js';
 import { MiB, apiserverWrites, median, mmm, randomB64, ratios, report, seed, sleep, type Row } from './lib.js';
@@ -35,59 +45,109 @@ const RESYNC_S = 5;
 
 const TLS = tlsData(chainFixture('rsa2048'));
 
-const secret = (ns: string) => (i: number): KubeObject => i < ANNOTATED
-  ? { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } }, data: TLS } as KubeObject
-  : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } } as KubeObject;
+const secret =
+  (ns: string) =>
+  (i: number): KubeObject =>
+    i < ANNOTATED
+      ? {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'kubernetes.io/tls',
+          metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
+          data: TLS,
+        }
+      : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } };
 
-const deployment = (ns: string) => (i: number): KubeObject => ({
-  apiVersion: 'apps/v1', kind: 'Deployment',
-  metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': `s-${ANNOTATED + i}` } },
-  spec: {
-    replicas: 0, selector: { matchLabels: { app: `d-${i}` } },
-    template: { metadata: { labels: { app: `d-${i}` } }, spec: { containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }], volumes: [{ name: 's', secret: { secretName: `s-${ANNOTATED + i}` } }] } },
-  },
-} as KubeObject);
+const deployment =
+  (ns: string) =>
+  (i: number): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': `s-${ANNOTATED + i}` } },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: `d-${i}` } },
+      template: {
+        metadata: { labels: { app: `d-${i}` } },
+        spec: {
+          containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
+          volumes: [{ name: 's', secret: { secretName: `s-${ANNOTATED + i}` } }],
+        },
+      },
+    },
+  });
 
-interface Baseline { ms: number; bareRss: number; importRss: number; rss: number; heap: number; objects: number }
+interface Baseline {
+  ms: number;
+  bareRss: number;
+  importRss: number;
+  rss: number;
+  heap: number;
+  objects: number;
+}
 
 /** Runs `node args` from the repository root; resolves with the JSON of its last stdout line. */
 function nodeJson<T>(what: string, args: string[]): Promise<T> {
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  proc.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  return new Promise((resolve, reject) => proc.on('exit', (code) => {
-    if (code !== 0) return reject(new Error(`${what} exited with ${code}`));
-    resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
-  }));
+  proc.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  return new Promise((resolve, reject) =>
+    proc.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${what} exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
+    }),
+  );
 }
 
 /** Spawns the baseline process; time from spawn to its report (lists held). */
 async function baselineProcess(ns: string): Promise<Baseline> {
   const t0 = performance.now();
-  const report = await nodeJson<Omit<Baseline, 'ms'>>('baseline process', [path.join(ROOT, 'dist-bench/bench/baseline-list.js'), KUBECONFIG, ns]);
+  const report = await nodeJson<Omit<Baseline, 'ms'>>('baseline process', [
+    path.join(ROOT, 'dist-bench/bench/baseline-list.js'),
+    KUBECONFIG,
+    ns,
+  ]);
   return { ms: performance.now() - t0, ...report };
 }
 
 /** RSS of a fresh Node process before and after importing `specifier` (resolved from the repository). */
 function importRss(specifier: string): Promise<{ bare: number; after: number }> {
-  const code = `const bare = process.memoryUsage().rss; await import(${JSON.stringify(specifier)}); console.log(JSON.stringify({ bare, after: process.memoryUsage().rss }));`;
+  const code =
+    `const bare = process.memoryUsage().rss; await import(${JSON.stringify(specifier)}); ` +
+    'console.log(JSON.stringify({ bare, after: process.memoryUsage().rss }));';
   return nodeJson(`import of ${specifier}`, ['--input-type=module', '-e', code]);
 }
 
 /** Queues empty and the reconcile count unchanged over one second. */
 async function drained(op: OperatorProcess): Promise<void> {
   let last = -1;
-  await waitFor('queues drained', async () => {
-    const text = await op.metrics();
-    const depth = sumMetric(text, 'annotary_queue_depth');
-    const done = sumMetric(text, 'annotary_reconcile_total');
-    const ok = depth === 0 && done === last;
-    last = done;
-    return ok;
-  }, 300_000, 1000);
+  await waitFor(
+    'queues drained',
+    async () => {
+      const text = await op.metrics();
+      const depth = sumMetric(text, 'annotary_queue_depth');
+      const done = sumMetric(text, 'annotary_reconcile_total');
+      const ok = depth === 0 && done === last;
+      last = done;
+      return ok;
+    },
+    300_000,
+    1000,
+  );
 }
 
-interface Sample { readyMs: number; rss: number; heap: number; base: Baseline; restartWrites: number; okWrites: number; conflicts: number; resyncWrites?: number }
+interface Sample {
+  readyMs: number;
+  rss: number;
+  heap: number;
+  base: Baseline;
+  restartWrites: number;
+  okWrites: number;
+  conflicts: number;
+  resyncWrites?: number;
+}
 
 async function measure(ns: string, size: number, resync: boolean, first: boolean): Promise<Sample> {
   const client = adminClient();
@@ -98,7 +158,13 @@ async function measure(ns: string, size: number, resync: boolean, first: boolean
   const readyMs = performance.now() - t0;
   try {
     if (first) {
-      await waitFor('keystores in every annotated Secret', async () => (await client.list(Secrets, ns)).items.filter((s) => s.metadata.annotations?.['annotary.io/source-hash']).length >= ANNOTATED, 600_000, 2000);
+      await waitFor(
+        'keystores in every annotated Secret',
+        async () =>
+          (await client.list(Secrets, ns)).items.filter((s) => s.metadata.annotations?.['annotary.io/source-hash']).length >= ANNOTATED,
+        600_000,
+        2000,
+      );
     }
     await drained(op);
     const afterSync = apiserverWrites(WRITE_RESOURCES);
@@ -116,7 +182,12 @@ async function measure(ns: string, size: number, resync: boolean, first: boolean
     const heap = await op.metric('annotary_nodejs_heap_size_used_bytes');
     const base = await baselineProcess(ns);
     const s: Sample = { readyMs, rss, heap, base, restartWrites: afterSync - before, okWrites, conflicts, resyncWrites };
-    console.error(`${size} Secrets: ready ${readyMs.toFixed(0)} ms (baseline lists ${base.ms.toFixed(0)} ms, ${base.objects} objects), RSS ${(rss / MiB).toFixed(0)} MiB, heap ${(heap / MiB).toFixed(0)} MiB (baseline ${(base.rss / MiB).toFixed(0)} / ${(base.heap / MiB).toFixed(0)}, import only ${(base.importRss / MiB).toFixed(0)}), writes start→drained ${s.restartWrites}${resync ? `, over 2 resyncs ${resyncWrites}` : ''}`);
+    console.error(
+      `${size} Secrets: ready ${readyMs.toFixed(0)} ms (baseline lists ${base.ms.toFixed(0)} ms, ${base.objects} objects), ` +
+        `RSS ${(rss / MiB).toFixed(0)} MiB, heap ${(heap / MiB).toFixed(0)} MiB ` +
+        `(baseline ${(base.rss / MiB).toFixed(0)} / ${(base.heap / MiB).toFixed(0)}, import only ${(base.importRss / MiB).toFixed(0)}), ` +
+        `writes start→drained ${s.restartWrites}${resync ? `, over 2 resyncs ${resyncWrites}` : ''}`,
+    );
     return s;
   } finally {
     await op.stop();
@@ -132,10 +203,10 @@ async function main(): Promise<void> {
   try {
     seedS.push(await seed(client, Deployments, ns, 0, DEPLOYMENTS, deployment(ns)));
     seedS.push(await seed(client, Secrets, ns, 0, SMALL, secret(ns)));
-    console.error(`seeded ${DEPLOYMENTS} Deployments + ${SMALL} Secrets in ${(seedS[0]! + seedS[1]!).toFixed(1)} s`);
+    console.error(`seeded ${DEPLOYMENTS} Deployments + ${SMALL} Secrets in ${(seedS[0] + seedS[1]).toFixed(1)} s`);
     for (let r = 0; r < REPEATS; r++) small.push(await measure(ns, SMALL, false, r === 0));
     seedS.push(await seed(client, Secrets, ns, SMALL, LARGE - SMALL, secret(ns)));
-    console.error(`seeded ${LARGE - SMALL} more Secrets in ${seedS[2]!.toFixed(1)} s`);
+    console.error(`seeded ${LARGE - SMALL} more Secrets in ${seedS[2].toFixed(1)} s`);
     for (let r = 0; r < REPEATS; r++) large.push(await measure(ns, LARGE, true, false));
   } finally {
     await deleteNamespace(client, ns);
@@ -147,67 +218,161 @@ async function main(): Promise<void> {
   }
   const seedTotal = seedS.reduce((a, b) => a + b, 0);
   const objects = DEPLOYMENTS + LARGE;
-  const first = small[0]!;
+  const first = small[0];
   const restarts = [...small.slice(1), ...large].map((s) => s.restartWrites);
   const resyncs = large.map((s) => s.resyncWrites ?? 0);
   const sz = `${LARGE / 1000}k Secrets, ${DEPLOYMENTS / 1000}k Deployments`;
   const pick = (xs: Sample[], fn: (s: Sample) => number) => xs.map(fn);
-  const growth = ((median(pick(large, (s) => s.rss)) - median(pick(small, (s) => s.rss))) / ((LARGE - SMALL) / 1000)) / MiB;
-  const baseGrowth = ((median(pick(large, (s) => s.base.rss)) - median(pick(small, (s) => s.base.rss))) / ((LARGE - SMALL) / 1000)) / MiB;
-  const perK = (xs: Sample[], ys: Sample[], fn: (s: Sample) => number) => ((median(ys.map(fn)) - median(xs.map(fn))) / ((LARGE - SMALL) / 1000)) / MiB;
+  const growth = (median(pick(large, (s) => s.rss)) - median(pick(small, (s) => s.rss))) / ((LARGE - SMALL) / 1000) / MiB;
+  const baseGrowth = (median(pick(large, (s) => s.base.rss)) - median(pick(small, (s) => s.base.rss))) / ((LARGE - SMALL) / 1000) / MiB;
+  const perK = (xs: Sample[], ys: Sample[], fn: (s: Sample) => number) =>
+    (median(ys.map(fn)) - median(xs.map(fn))) / ((LARGE - SMALL) / 1000) / MiB;
   const heapGrowth = perK(small, large, (s) => s.heap);
   const baseHeapGrowth = perK(small, large, (s) => s.base.heap);
   const rows: Row[] = [
-    { benchmark: 'scale: seeding', measure: `create ${objects.toLocaleString('en')} objects, 32 in flight, s (outside the timed parts)`, baseline: '—', annotary: '—', result: seedTotal.toFixed(0), target: '—', met: undefined },
     {
-      benchmark: `scale (${sz})`, measure: 'start → /readyz, s (baseline: bare client lists the same)',
-      baseline: mmm(pick(large, (s) => s.base.ms / 1000), 1), annotary: mmm(pick(large, (s) => s.readyMs / 1000), 1),
-      result: mmm(ratios(pick(large, (s) => s.readyMs), pick(large, (s) => s.base.ms)), 2, '×'), target: '≤ 10 s', met: median(pick(large, (s) => s.readyMs)) <= 10_000,
+      benchmark: 'scale: seeding',
+      measure: `create ${objects.toLocaleString('en')} objects, 32 in flight, s (outside the timed parts)`,
+      baseline: '—',
+      annotary: '—',
+      result: seedTotal.toFixed(0),
+      target: '—',
+      met: undefined,
     },
     {
-      benchmark: `scale (${sz})`, measure: 'RSS after sync, MiB (baseline: bare client holding the lists, default node flags)',
-      baseline: mmm(pick(large, (s) => s.base.rss / MiB)), annotary: mmm(pick(large, (s) => s.rss / MiB)),
-      result: mmm(ratios(pick(large, (s) => s.rss), pick(large, (s) => s.base.rss)), 2, '×'), target: '≤ 100 MiB', met: median(pick(large, (s) => s.rss)) <= 100 * MiB,
+      benchmark: `scale (${sz})`,
+      measure: 'start → /readyz, s (baseline: bare client lists the same)',
+      baseline: mmm(
+        pick(large, (s) => s.base.ms / 1000),
+        1,
+      ),
+      annotary: mmm(
+        pick(large, (s) => s.readyMs / 1000),
+        1,
+      ),
+      result: mmm(
+        ratios(
+          pick(large, (s) => s.readyMs),
+          pick(large, (s) => s.base.ms),
+        ),
+        2,
+        '×',
+      ),
+      target: '≤ 10 s',
+      met: median(pick(large, (s) => s.readyMs)) <= 10_000,
     },
     {
-      benchmark: `scale (${sz})`, measure: 'JS heap used after sync, MiB',
-      baseline: mmm(pick(large, (s) => s.base.heap / MiB)), annotary: mmm(pick(large, (s) => s.heap / MiB)),
-      result: mmm(ratios(pick(large, (s) => s.heap), pick(large, (s) => s.base.heap)), 2, '×'), target: '—', met: undefined,
+      benchmark: `scale (${sz})`,
+      measure: 'RSS after sync, MiB (baseline: bare client holding the lists, default node flags)',
+      baseline: mmm(pick(large, (s) => s.base.rss / MiB)),
+      annotary: mmm(pick(large, (s) => s.rss / MiB)),
+      result: mmm(
+        ratios(
+          pick(large, (s) => s.rss),
+          pick(large, (s) => s.base.rss),
+        ),
+        2,
+        '×',
+      ),
+      target: '≤ 100 MiB',
+      met: median(pick(large, (s) => s.rss)) <= 100 * MiB,
     },
     {
-      benchmark: 'scale: import cost', measure: 'RSS of a fresh Node process before → after importing annotary\'s client (src/kube/client.ts), MiB',
-      baseline: '—', annotary: '—', result: `${mmm(imports.client.map((i) => i.bare / MiB))} → ${mmm(imports.client.map((i) => i.after / MiB))}`, target: '—', met: undefined,
+      benchmark: `scale (${sz})`,
+      measure: 'JS heap used after sync, MiB',
+      baseline: mmm(pick(large, (s) => s.base.heap / MiB)),
+      annotary: mmm(pick(large, (s) => s.heap / MiB)),
+      result: mmm(
+        ratios(
+          pick(large, (s) => s.heap),
+          pick(large, (s) => s.base.heap),
+        ),
+        2,
+        '×',
+      ),
+      target: '—',
+      met: undefined,
     },
     {
-      benchmark: 'scale: import cost', measure: '… importing @kubernetes/client-node instead (what resolving credentials in a child process keeps out of the operator), MiB',
-      baseline: '—', annotary: '—', result: `${mmm(imports.clientNode.map((i) => i.bare / MiB))} → ${mmm(imports.clientNode.map((i) => i.after / MiB))}`, target: '—', met: undefined,
+      benchmark: 'scale: import cost',
+      measure: "RSS of a fresh Node process before → after importing annotary's client (src/kube/client.ts), MiB",
+      baseline: '—',
+      annotary: '—',
+      result: `${mmm(imports.client.map((i) => i.bare / MiB))} → ${mmm(imports.client.map((i) => i.after / MiB))}`,
+      target: '—',
+      met: undefined,
     },
     {
-      benchmark: `scale (${SMALL / 1000}k → ${LARGE / 1000}k Secrets)`, measure: 'RSS growth per 1,000 Secrets, MiB (medians)',
-      baseline: baseGrowth.toFixed(1), annotary: growth.toFixed(1), result: `${(growth / baseGrowth).toFixed(2)}×`, target: '—', met: undefined,
+      benchmark: 'scale: import cost',
+      measure: '… importing @kubernetes/client-node instead (what resolving credentials in a child process keeps out of the operator), MiB',
+      baseline: '—',
+      annotary: '—',
+      result: `${mmm(imports.clientNode.map((i) => i.bare / MiB))} → ${mmm(imports.clientNode.map((i) => i.after / MiB))}`,
+      target: '—',
+      met: undefined,
     },
     {
-      benchmark: `scale (${SMALL / 1000}k → ${LARGE / 1000}k Secrets)`, measure: 'JS heap growth per 1,000 Secrets, MiB (medians)',
-      baseline: baseHeapGrowth.toFixed(1), annotary: heapGrowth.toFixed(1), result: `${(heapGrowth / baseHeapGrowth).toFixed(2)}×`, target: '—', met: undefined,
+      benchmark: `scale (${SMALL / 1000}k → ${LARGE / 1000}k Secrets)`,
+      measure: 'RSS growth per 1,000 Secrets, MiB (medians)',
+      baseline: baseGrowth.toFixed(1),
+      annotary: growth.toFixed(1),
+      result: `${(growth / baseGrowth).toFixed(2)}×`,
+      target: '—',
+      met: undefined,
     },
     {
-      benchmark: `write amplification (${sz})`, measure: 'PATCH/PUT on secrets, deployments, routes answered 200: onboarding (first start)',
-      baseline: '—', annotary: '—', result: String(first.okWrites), target: `${ANNOTATED + DEPLOYMENTS} (1 per object)`, met: first.okWrites === ANNOTATED + DEPLOYMENTS,
+      benchmark: `scale (${SMALL / 1000}k → ${LARGE / 1000}k Secrets)`,
+      measure: 'JS heap growth per 1,000 Secrets, MiB (medians)',
+      baseline: baseHeapGrowth.toFixed(1),
+      annotary: heapGrowth.toFixed(1),
+      result: `${(heapGrowth / baseHeapGrowth).toFixed(2)}×`,
+      target: '—',
+      met: undefined,
     },
     {
-      benchmark: `write amplification (${sz})`, measure: `… answered 409 Conflict (a precondition met a newer object) and retried; all PATCH/PUT: ${first.restartWrites}`,
-      baseline: '—', annotary: '—', result: String(first.conflicts), target: '—', met: undefined,
+      benchmark: `write amplification (${sz})`,
+      measure: 'PATCH/PUT on secrets, deployments, routes answered 200: onboarding (first start)',
+      baseline: '—',
+      annotary: '—',
+      result: String(first.okWrites),
+      target: `${ANNOTATED + DEPLOYMENTS} (1 per object)`,
+      met: first.okWrites === ANNOTATED + DEPLOYMENTS,
     },
     {
-      benchmark: `write amplification (${sz})`, measure: `… on each restart (start → queues drained), ${restarts.length} restarts`,
-      baseline: '—', annotary: '—', result: mmm(restarts), target: '0', met: restarts.every((n) => n === 0),
+      benchmark: `write amplification (${sz})`,
+      measure: `… answered 409 Conflict (a precondition met a newer object) and retried; all PATCH/PUT: ${first.restartWrites}`,
+      baseline: '—',
+      annotary: '—',
+      result: String(first.conflicts),
+      target: '—',
+      met: undefined,
     },
     {
-      benchmark: `write amplification (${sz})`, measure: `… over two forced resyncs (--resync ${RESYNC_S}s), ${resyncs.length} runs`,
-      baseline: '—', annotary: '—', result: mmm(resyncs), target: '0', met: resyncs.every((n) => n === 0),
+      benchmark: `write amplification (${sz})`,
+      measure: `… on each restart (start → queues drained), ${restarts.length} restarts`,
+      baseline: '—',
+      annotary: '—',
+      result: mmm(restarts),
+      target: '0',
+      met: restarts.every((n) => n === 0),
+    },
+    {
+      benchmark: `write amplification (${sz})`,
+      measure: `… over two forced resyncs (--resync ${RESYNC_S}s), ${resyncs.length} runs`,
+      baseline: '—',
+      annotary: '—',
+      result: mmm(resyncs),
+      target: '0',
+      met: resyncs.every((n) => n === 0),
     },
   ];
   report(rows);
 }
 
-main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -15,7 +15,8 @@ let op: OperatorProcess;
 /** a kubernetes.io/tls Secret with this certificate and key */
 const tlsSecret = (name: string, cert: string, key: string) =>
   secret(name, inNamespace(ns), ofType('kubernetes.io/tls'), withData({ 'tls.crt': cert, 'tls.key': key }));
-const gauge = (metric: string, name: string) => op.metric(`annotary_certificate_${metric}_seconds`, { namespace: ns, name, key: 'tls.crt' });
+const gauge = (metric: string, name: string) =>
+  op.metric(`annotary_certificate_${metric}_seconds`, { namespace: ns, name, key: 'tls.crt' });
 const warnings = async (name: string) => (await eventsFor(client, ns, name)).filter((e) => e.reason === 'CertificateExpiring');
 
 beforeAll(async () => {

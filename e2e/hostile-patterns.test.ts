@@ -40,8 +40,9 @@ async function setup(prefix: string): Promise<{ ns: string; op: OperatorProcess 
 
 /** One /healthz probe: it must answer 200 within PROBE_MS. */
 async function healthz(op: OperatorProcess): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${op.port}/healthz`, { signal: AbortSignal.timeout(PROBE_MS) })
-    .catch((err: Error) => { throw new Error(`/healthz gave no answer within ${PROBE_MS} ms (${err.name}): the operator is blocked`); });
+  const res = await fetch(`http://127.0.0.1:${op.port}/healthz`, { signal: AbortSignal.timeout(PROBE_MS) }).catch((err: Error) => {
+    throw new Error(`/healthz gave no answer within ${PROBE_MS} ms (${err.name}): the operator is blocked`);
+  });
   expect(res.status).toBe(200);
 }
 
@@ -87,8 +88,11 @@ describe('the operator stays responsive while hostile input is present', () => {
     await secret(ns, 'web', { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8 }, { 'annotary.io/keystores': 'jks' });
     await whileResponsive(op, 'keystore.jks in Secret web', keystore(ns, 'web'));
     await client.patch(Secrets, ns, 'aaaa', { data: { v: b64('2') } });
-    const rolled = await whileResponsive(op, 'a rollout of the Deployment', async () =>
-      (await client.get<Workload>(Deployments, ns, 'hostile')).spec.template.metadata?.annotations?.['annotary.io/config-hash']);
+    const rolled = await whileResponsive(
+      op,
+      'a rollout of the Deployment',
+      async () => (await client.get<Workload>(Deployments, ns, 'hostile')).spec.template.metadata?.annotations?.['annotary.io/config-hash'],
+    );
     expect(rolled.value).toMatch(/^[0-9a-f]{32}$/);
     expect(op.proc.exitCode).toBeNull();
   });
@@ -102,7 +106,7 @@ describe('the operator stays responsive while hostile input is present', () => {
     await secret(ns, 'hostile', { 'tls.crt': hostile, 'tls.key': key }, { 'annotary.io/keystores': 'jks' });
 
     const refused = await whileResponsive(op, 'MalformedPEM on the hostile Secret', event(ns, 'hostile', 'MalformedPEM'));
-    console.log("EVENT", refused.value.message, Date.now() - t0);
+    console.log('EVENT', refused.value.message, Date.now() - t0);
     expect(refused.value.message).toMatch(/truncated or mismatched/);
     await secret(ns, 'web', { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8 }, { 'annotary.io/keystores': 'jks' });
     await whileResponsive(op, 'keystore.jks in Secret web', keystore(ns, 'web'));

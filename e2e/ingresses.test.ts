@@ -25,7 +25,8 @@ const ingressIn = (name: string, annotations: Record<string, string>, ...mods: M
 
 const copyOf = (name: string, suffix = 'tls') => client.tryGet<Secret>(Secrets, ns, `${name}-annotary-${suffix}`);
 const getIngress = (name: string) => client.get<Ingress>(Ingresses, ns, name);
-const eventWith = (name: string, reason: string) => waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
+const eventWith = (name: string, reason: string) =>
+  waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
 
 beforeAll(async () => {
   ns = await newNamespace(client, 'ing');
@@ -48,8 +49,13 @@ describe('same-namespace source', () => {
     const copy = await waitFor('copy', () => copyOf('shop'));
     expect(copy.type).toBe('kubernetes.io/tls');
     expect(copy.data).toEqual(tlsData(ec));
-    expect(copy.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Ingress', name: 'shop', uid: created.metadata.uid, controller: true })]);
-    const ing = await waitFor('entry', async () => { const i = await getIngress('shop'); return (i.spec.tls?.length ?? 0) === 2 && i; });
+    expect(copy.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Ingress', name: 'shop', uid: created.metadata.uid, controller: true }),
+    ]);
+    const ing = await waitFor('entry', async () => {
+      const i = await getIngress('shop');
+      return (i.spec.tls?.length ?? 0) === 2 && i;
+    });
     expect(ing.spec.tls).toEqual([...user, { hosts: ['shop.example'], secretName: 'shop-annotary-tls' }]);
     expect((await eventWith('shop', 'IngressTLSUpdated')).message).not.toMatch(/BEGIN|MII/);
   });
@@ -64,15 +70,21 @@ describe('same-namespace source', () => {
     await client.create(Ingresses, ns, ingressIn('api', { 'annotary.io/destination-ca-from-secret': 'backend-ca' }));
     const copy = await waitFor('ca copy', () => copyOf('api', 'ca'));
     expect(copy.data).toEqual({ 'ca.crt': b64(rsa.ca) });
-    const ann = await waitFor('annotations', async () => { const a = (await getIngress('api')).metadata.annotations ?? {}; return a['nginx.ingress.kubernetes.io/proxy-ssl-verify'] ? a : undefined; });
+    const ann = await waitFor('annotations', async () => {
+      const a = (await getIngress('api')).metadata.annotations ?? {};
+      return a['nginx.ingress.kubernetes.io/proxy-ssl-verify'] ? a : undefined;
+    });
     expect(ann['nginx.ingress.kubernetes.io/proxy-ssl-secret']).toBe(`${ns}/api-annotary-ca`);
     expect(ann['nginx.ingress.kubernetes.io/backend-protocol']).toBe('HTTPS');
   });
 
-  test('removing the annotation removes the copy and annotary\'s spec.tls entry only', async () => {
+  test("removing the annotation removes the copy and annotary's spec.tls entry only", async () => {
     await client.patch(Ingresses, ns, 'shop', { metadata: { annotations: { 'annotary.io/certs-from-secret': null } } });
     await waitFor('copy deleted', async () => (await copyOf('shop')) === undefined);
-    const ing = await waitFor('entry removed', async () => { const i = await getIngress('shop'); return i.spec.tls?.length === 1 && i; });
+    const ing = await waitFor('entry removed', async () => {
+      const i = await getIngress('shop');
+      return i.spec.tls?.length === 1 && i;
+    });
     expect(ing.spec.tls).toEqual([{ hosts: ['user.example'], secretName: 'user-cert' }]);
   });
 
@@ -84,7 +96,7 @@ describe('same-namespace source', () => {
   });
 });
 
-describe('cross-namespace sources need the source\'s opt-in (security boundary)', () => {
+describe("cross-namespace sources need the source's opt-in (security boundary)", () => {
   test('without share-with-namespaces: NotSharedWithNamespace, no copy', async () => {
     await client.create(Secrets, src, tlsSecret(src, 'private'));
     const created = await client.create<Ingress>(Ingresses, ns, ingressIn('sneaky', { 'annotary.io/certs-from-secret': `${src}/private` }));
@@ -92,7 +104,9 @@ describe('cross-namespace sources need the source\'s opt-in (security boundary)'
     expect(ev.type).toBe('Warning');
     expect(await copyOf('sneaky')).toBeUndefined();
     expect((await getIngress('sneaky')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);
-    expect(await op.metric('annotary_invalid_input_total', { controller: 'ingresses', reason: 'NotSharedWithNamespace' })).toBeGreaterThan(0);
+    expect(await op.metric('annotary_invalid_input_total', { controller: 'ingresses', reason: 'NotSharedWithNamespace' })).toBeGreaterThan(
+      0,
+    );
   });
 
   test('shared with another namespace only: still refused', async () => {
@@ -137,10 +151,11 @@ describe('deleting the Ingress garbage-collects its copies', () => {
 describe('unchanged input causes zero writes', () => {
   test('an operator restart and resyncs write no Ingress and no Secret', async () => {
     await waitFor('queue drained', async () => (await op.metric('annotary_queue_depth', { controller: 'ingresses' })) === 0);
-    const before = async () => new Map([
-      ...(await client.list<Ingress>(Ingresses, ns)).items.map((o) => [`i/${o.metadata.name}`, o.metadata.resourceVersion] as const),
-      ...(await client.list<Secret>(Secrets, ns)).items.map((o) => [`s/${o.metadata.name}`, o.metadata.resourceVersion] as const),
-    ]);
+    const before = async () =>
+      new Map([
+        ...(await client.list<Ingress>(Ingresses, ns)).items.map((o) => [`i/${o.metadata.name}`, o.metadata.resourceVersion] as const),
+        ...(await client.list<Secret>(Secrets, ns)).items.map((o) => [`s/${o.metadata.name}`, o.metadata.resourceVersion] as const),
+      ]);
     const rvs = await before();
     await op.stop();
     op = await startOperator(['--namespaces', `${ns},${src}`, '--controllers', 'ingresses', '--resync', '1s']);

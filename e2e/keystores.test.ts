@@ -6,7 +6,14 @@ import path from 'node:path';
 import { ConfigMaps, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import {
-  adminClient, apiserverWrites, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor,
+  adminClient,
+  apiserverWrites,
+  deleteNamespace,
+  eventsFor,
+  newNamespace,
+  sleep,
+  startOperator,
+  waitFor,
 } from './harness/cluster.js';
 import { chainFixture, explicitEcFixture, oddKeys, scratchDir } from '../test/pki/fixtures.js';
 import type { ConfigMap, Data, Secret } from '../test/gen.js';
@@ -47,9 +54,24 @@ afterAll(async () => {
 
 describe('annotating a TLS Secret writes Java stores into it', () => {
   test('jks and pkcs12 keystores and truststores appear and keytool reads them', async () => {
-    await client.create(Secrets, ns, tlsSecret('web', { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca }, { 'annotary.io/keystores': 'jks,pkcs12' }));
-    const s = await waitFor('stores', async () => { const s = await getSecret('web'); return s.data?.['truststore.p12'] ? s : undefined; });
-    expect(Object.keys(s.data!).sort()).toEqual(['ca.crt', 'keystore.jks', 'keystore.p12', 'tls.crt', 'tls.key', 'truststore.jks', 'truststore.p12']);
+    await client.create(
+      Secrets,
+      ns,
+      tlsSecret('web', { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca }, { 'annotary.io/keystores': 'jks,pkcs12' }),
+    );
+    const s = await waitFor('stores', async () => {
+      const s = await getSecret('web');
+      return s.data?.['truststore.p12'] ? s : undefined;
+    });
+    expect(Object.keys(s.data!).sort()).toEqual([
+      'ca.crt',
+      'keystore.jks',
+      'keystore.p12',
+      'tls.crt',
+      'tls.key',
+      'truststore.jks',
+      'truststore.p12',
+    ]);
     const ks = keytoolList(s.data!, 'keystore.jks', 'changeit');
     expect(ks).toMatch(/Alias name: certificate/);
     expect(ks).toMatch(/Entry type: PrivateKeyEntry/);
@@ -74,7 +96,7 @@ describe('a rotation of the PEM regenerates the stores exactly once', () => {
       return s.data!['keystore.jks'] !== before.data!['keystore.jks'] && s;
     });
     await sleep(1500); // anything else the operator would do, it does now
-    expect(await op.metric('annotary_writes_total', { kind: 'Secret' }) - own0).toBe(1);
+    expect((await op.metric('annotary_writes_total', { kind: 'Secret' })) - own0).toBe(1);
     // the apiserver's own count (exact when nothing else writes Secrets, as in `make test`)
     expect(apiserverWrites('secrets') - writes0).toBe(2); // the rotation itself + one operator patch
     expect((await getSecret('web')).metadata.resourceVersion).toBe(after.metadata.resourceVersion);
@@ -101,7 +123,10 @@ describe('removing the annotation removes exactly the keys annotary wrote', () =
     await client.create(Secrets, ns, tlsSecret('mixed', pem, { 'annotary.io/keystores': 'pkcs12' }, { 'user.txt': 'mine' }));
     await waitFor('stores', async () => (await getSecret('mixed')).data?.['keystore.p12']);
     await client.patch(Secrets, ns, 'mixed', { metadata: { annotations: { 'annotary.io/keystores': null } } });
-    const s = await waitFor('removal', async () => { const s = await getSecret('mixed'); return !s.data!['keystore.p12'] && s; });
+    const s = await waitFor('removal', async () => {
+      const s = await getSecret('mixed');
+      return !s.data!['keystore.p12'] && s;
+    });
     expect(Object.keys(s.data!).sort()).toEqual(['tls.crt', 'tls.key', 'user.txt']);
     expect(s.metadata.annotations?.['annotary.io/managed-keys']).toBeUndefined();
     expect(s.metadata.annotations?.['annotary.io/source-hash']).toBeUndefined();
@@ -117,17 +142,33 @@ describe('removing the annotation removes exactly the keys annotary wrote', () =
 
 describe('cert-utils-operator annotations work verbatim', () => {
   test('generate-java-keystores: alias "alias", truststore alias0.., password changeme; removal removes both', async () => {
-    await client.create(Secrets, ns, tlsSecret('legacy', { cert: rsa.certPem(2), key: rsa.keyPkcs8, ca: rsa.ca }, {
-      'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true',
-      'cert-utils-operator.redhat-cop.io/generate-cert-info': 'true',
-    }));
-    const s = await waitFor('legacy stores', async () => { const s = await getSecret('legacy'); return s.data?.['truststore.jks'] && s.data?.['tls.crt.info'] ? s : undefined; });
+    await client.create(
+      Secrets,
+      ns,
+      tlsSecret(
+        'legacy',
+        { cert: rsa.certPem(2), key: rsa.keyPkcs8, ca: rsa.ca },
+        {
+          'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true',
+          'cert-utils-operator.redhat-cop.io/generate-cert-info': 'true',
+        },
+      ),
+    );
+    const s = await waitFor('legacy stores', async () => {
+      const s = await getSecret('legacy');
+      return s.data?.['truststore.jks'] && s.data?.['tls.crt.info'] ? s : undefined;
+    });
     expect(keytoolList(s.data!, 'keystore.jks', 'changeme')).toMatch(/Alias name: alias\n/);
     expect(keytoolList(s.data!, 'truststore.jks', 'changeme')).toMatch(/Alias name: alias0/);
     expect(Buffer.from(s.data!['tls.crt.info'], 'base64').toString()).toMatch(/Subject:.*CN=localhost/);
     expect(s.data!['keystore.p12']).toBeUndefined();
-    await client.patch(Secrets, ns, 'legacy', { metadata: { annotations: { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': null } } });
-    const after = await waitFor('legacy removal', async () => { const x = await getSecret('legacy'); return !x.data!['keystore.jks'] && x; });
+    await client.patch(Secrets, ns, 'legacy', {
+      metadata: { annotations: { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': null } },
+    });
+    const after = await waitFor('legacy removal', async () => {
+      const x = await getSecret('legacy');
+      return !x.data!['keystore.jks'] && x;
+    });
     expect(after.data!['truststore.jks']).toBeUndefined();
     expect(after.data!['tls.crt.info']).toBeDefined(); // cert info is still asked for
   });
@@ -136,28 +177,58 @@ describe('cert-utils-operator annotations work verbatim', () => {
 describe('passwords come from a Secret and their rotation regenerates the stores', () => {
   test('keystore-password-secret', async () => {
     await client.create(Secrets, ns, secret('pw', inNamespace(ns), withData({ password: 's3cret-1' })));
-    await client.create(Secrets, ns, tlsSecret('pwd', { cert: ec.certPem(1), key: ec.keyTraditional, ca: ec.ca }, {
-      'annotary.io/keystores': 'jks', 'annotary.io/keystore-password-secret': 'pw/password',
-    }));
-    const s1 = await waitFor('stores', async () => { const s = await getSecret('pwd'); return s.data?.['keystore.jks'] ? s : undefined; });
+    await client.create(
+      Secrets,
+      ns,
+      tlsSecret(
+        'pwd',
+        { cert: ec.certPem(1), key: ec.keyTraditional, ca: ec.ca },
+        {
+          'annotary.io/keystores': 'jks',
+          'annotary.io/keystore-password-secret': 'pw/password',
+        },
+      ),
+    );
+    const s1 = await waitFor('stores', async () => {
+      const s = await getSecret('pwd');
+      return s.data?.['keystore.jks'] ? s : undefined;
+    });
     expect(keytoolList(s1.data!, 'keystore.jks', 's3cret-1')).toMatch(/PrivateKeyEntry/);
     await client.patch(Secrets, ns, 'pw', { data: { password: b64('s3cret-2') } });
-    const s2 = await waitFor('re-encrypted stores', async () => { const s = await getSecret('pwd'); return s.data!['keystore.jks'] !== s1.data!['keystore.jks'] && s; });
+    const s2 = await waitFor('re-encrypted stores', async () => {
+      const s = await getSecret('pwd');
+      return s.data!['keystore.jks'] !== s1.data!['keystore.jks'] && s;
+    });
     expect(keytoolList(s2.data!, 'keystore.jks', 's3cret-2')).toMatch(/PrivateKeyEntry/);
   });
 });
 
-describe('truststore-from adds other objects\' CA certificates', () => {
+describe("truststore-from adds other objects' CA certificates", () => {
   test('a Secret and a ConfigMap bundle become trusted entries; their change regenerates', async () => {
     await client.create(Secrets, ns, secret('upstream', inNamespace(ns), withData({ 'ca.crt': rsa.ca })));
     await client.create(ConfigMaps, ns, configMap('bundle', inNamespace(ns), withData({ 'ca-bundle.crt': ecNext.ca })));
-    await client.create(Secrets, ns, tlsSecret('trusting', { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca }, {
-      'annotary.io/keystores': 'jks', 'annotary.io/truststore-from': 'upstream,configmap/bundle',
-    }));
-    const s = await waitFor('truststore', async () => { const s = await getSecret('trusting'); return s.data?.['truststore.jks'] ? s : undefined; });
+    await client.create(
+      Secrets,
+      ns,
+      tlsSecret(
+        'trusting',
+        { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca },
+        {
+          'annotary.io/keystores': 'jks',
+          'annotary.io/truststore-from': 'upstream,configmap/bundle',
+        },
+      ),
+    );
+    const s = await waitFor('truststore', async () => {
+      const s = await getSecret('trusting');
+      return s.data?.['truststore.jks'] ? s : undefined;
+    });
     expect(keytoolList(s.data!, 'truststore.jks', 'changeit')).toMatch(/Your keystore contains 3 entries/);
     await client.patch(ConfigMaps, ns, 'bundle', { data: { 'ca-bundle.crt': ecNext.ca + rsa.intermediate } });
-    const s2 = await waitFor('regenerated truststore', async () => { const x = await getSecret('trusting'); return x.data!['truststore.jks'] !== s.data!['truststore.jks'] && x; });
+    const s2 = await waitFor('regenerated truststore', async () => {
+      const x = await getSecret('trusting');
+      return x.data!['truststore.jks'] !== s.data!['truststore.jks'] && x;
+    });
     expect(keytoolList(s2.data!, 'truststore.jks', 'changeit')).toMatch(/Your keystore contains 4 entries/);
   });
 });
@@ -176,8 +247,12 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
     ['encrypted key', 'EncryptedKey', { 'tls.crt': good.cert, 'tls.key': odd.encryptedPkcs8 }, ks],
     ['DSA key', 'UnsupportedKeyType', { 'tls.crt': good.cert, 'tls.key': odd.dsaPkcs8 }, ks],
     ['Ed25519 key', 'UnsupportedKeyType', { 'tls.crt': good.cert, 'tls.key': odd.ed25519 }, ks],
-    ['EC key with explicit curve parameters (keytool cannot read it)', 'UnsupportedByJava',
-      { 'tls.crt': explicit.cert, 'tls.key': explicit.key }, ks],
+    [
+      'EC key with explicit curve parameters (keytool cannot read it)',
+      'UnsupportedByJava',
+      { 'tls.crt': explicit.cert, 'tls.key': explicit.key },
+      ks,
+    ],
     ['missing tls.key', 'MissingKey', { 'tls.crt': good.cert }, ks],
     ['missing tls.crt', 'MissingKey', { 'tls.key': good.key }, ks],
     ['a foreign certificate in the chain', 'ChainBroken', { 'tls.crt': good.cert + ec.root, 'tls.key': good.key }, ks],
@@ -185,7 +260,12 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
     ['unknown keystore format', 'InvalidAnnotation', undefined, { 'annotary.io/keystores': 'jceks' }],
     ['malformed password reference', 'InvalidAnnotation', undefined, { ...ks, 'annotary.io/keystore-password-secret': 'no-key-part' }],
     ['missing password secret', 'PasswordSecretMissing', undefined, { ...ks, 'annotary.io/keystore-password-secret': 'nope/password' }],
-    ['invalid cert-utils flag value', 'InvalidAnnotation', undefined, { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'yes please' }],
+    [
+      'invalid cert-utils flag value',
+      'InvalidAnnotation',
+      undefined,
+      { 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'yes please' },
+    ],
     ['bad truststore-from entry', 'InvalidAnnotation', undefined, { ...ks, 'annotary.io/truststore-from': 'configmap/' }],
     ['missing truststore-from source', 'TruststoreSourceMissing', undefined, { ...ks, 'annotary.io/truststore-from': 'ghost' }],
   ];
@@ -193,8 +273,11 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
   test.each(cases)('%s → %s', async (_title, reason, data, annotations) => {
     const name = `bad-${reason.toLowerCase()}-${Math.random().toString(36).slice(2, 7)}`;
     const invalidBefore = await op.metric('annotary_invalid_input_total', { controller: 'keystores', reason });
-    const created = await client.create<Secret>(Secrets, ns,
-      secret(name, inNamespace(ns), withAnnotations(annotations), withData(data ?? { 'tls.crt': good.cert, 'tls.key': good.key })));
+    const created = await client.create<Secret>(
+      Secrets,
+      ns,
+      secret(name, inNamespace(ns), withAnnotations(annotations), withData(data ?? { 'tls.crt': good.cert, 'tls.key': good.key })),
+    );
     const ev = await waitFor(`${reason} event`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
     expect(ev.type).toBe('Warning');
     expect(ev.message).not.toMatch(/BEGIN|MII/); // names the problem, never the material
@@ -216,28 +299,57 @@ describe('ConfigMaps with a CA bundle get truststores', () => {
   const getCm = (name: string) => client.get<ConfigMap>(ConfigMaps, ns, name);
 
   test('annotary.io/truststore writes binaryData truststore.jks and .p12; removal removes them', async () => {
-    await client.create(ConfigMaps, ns, configMap('cas', inNamespace(ns), withAnnotations({ 'annotary.io/truststore': 'jks,pkcs12' }),
-      withData({ 'ca-bundle.crt': rsa.ca + ec.ca, 'other': 'kept' })));
-    const cm = await waitFor('truststores', async () => { const c = await getCm('cas'); return c.binaryData?.['truststore.p12'] ? c : undefined; });
+    await client.create(
+      ConfigMaps,
+      ns,
+      configMap(
+        'cas',
+        inNamespace(ns),
+        withAnnotations({ 'annotary.io/truststore': 'jks,pkcs12' }),
+        withData({ 'ca-bundle.crt': rsa.ca + ec.ca, other: 'kept' }),
+      ),
+    );
+    const cm = await waitFor('truststores', async () => {
+      const c = await getCm('cas');
+      return c.binaryData?.['truststore.p12'] ? c : undefined;
+    });
     expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeit')).toMatch(/Your keystore contains 2 entries/);
     expect(keytoolList(cm.binaryData!, 'truststore.p12', 'changeit')).toMatch(/Alias name: ca1/);
     await client.patch(ConfigMaps, ns, 'cas', { metadata: { annotations: { 'annotary.io/truststore': null } } });
-    const after = await waitFor('removal', async () => { const c = await getCm('cas'); return !c.binaryData?.['truststore.jks'] ? c : undefined; });
+    const after = await waitFor('removal', async () => {
+      const c = await getCm('cas');
+      return !c.binaryData?.['truststore.jks'] ? c : undefined;
+    });
     expect(after.data).toEqual({ 'ca-bundle.crt': rsa.ca + ec.ca, other: 'kept' });
   });
 
   test('cert-utils generate-java-truststore with source-ca-key', async () => {
-    await client.create(ConfigMaps, ns, configMap('legacy-cas', inNamespace(ns), withData({ 'service-ca.crt': ec.ca }), withAnnotations({
-      'cert-utils-operator.redhat-cop.io/generate-java-truststore': 'true',
-      'cert-utils-operator.redhat-cop.io/source-ca-key': 'service-ca.crt',
-    })));
-    const cm = await waitFor('legacy truststore', async () => { const c = await getCm('legacy-cas'); return c.binaryData?.['truststore.jks'] ? c : undefined; });
+    await client.create(
+      ConfigMaps,
+      ns,
+      configMap(
+        'legacy-cas',
+        inNamespace(ns),
+        withData({ 'service-ca.crt': ec.ca }),
+        withAnnotations({
+          'cert-utils-operator.redhat-cop.io/generate-java-truststore': 'true',
+          'cert-utils-operator.redhat-cop.io/source-ca-key': 'service-ca.crt',
+        }),
+      ),
+    );
+    const cm = await waitFor('legacy truststore', async () => {
+      const c = await getCm('legacy-cas');
+      return c.binaryData?.['truststore.jks'] ? c : undefined;
+    });
     expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeme')).toMatch(/Alias name: alias0/);
   });
 
   test('a bundle without certificates is refused with EmptyCABundle and nothing is written', async () => {
-    const created = await client.create<ConfigMap>(ConfigMaps, ns,
-      configMap('empty-cas', inNamespace(ns), withAnnotations({ 'annotary.io/truststore': 'jks' }), withData({ 'ca-bundle.crt': '\n' })));
+    const created = await client.create<ConfigMap>(
+      ConfigMaps,
+      ns,
+      configMap('empty-cas', inNamespace(ns), withAnnotations({ 'annotary.io/truststore': 'jks' }), withData({ 'ca-bundle.crt': '\n' })),
+    );
     await waitFor('EmptyCABundle', async () => (await eventsFor(client, ns, 'empty-cas')).find((e) => e.reason === 'EmptyCABundle'));
     expect((await getCm('empty-cas')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);
   });

@@ -37,8 +37,19 @@ async function leaderAndStandby(): Promise<[OperatorProcess, OperatorProcess]> {
 }
 
 const startPair = async () => {
-  const args = ['--namespaces', ns, '--controllers', 'keystores,reload', '--reload-settle', '500ms',
-    '--leader-elect=true', '--leader-election-namespace', ns, '--lease-duration', '4s'];
+  const args = [
+    '--namespaces',
+    ns,
+    '--controllers',
+    'keystores,reload',
+    '--reload-settle',
+    '500ms',
+    '--leader-elect=true',
+    '--leader-election-namespace',
+    ns,
+    '--lease-duration',
+    '4s',
+  ];
   ops = await Promise.all([startOperator(args), startOperator(args)]); // both ready: caches synced
 };
 
@@ -68,7 +79,10 @@ test('SIGKILL of the leader: the standby takes over, writes new Secrets, and a r
   const [leader, standby] = await leaderAndStandby();
   // a Deployment watching the keystore Secret, onboarded by the leader (no rollout)
   await client.create(Deployments, ns, deployment('app', inNamespace(ns), withAnnotations({ 'annotary.io/reload-on-secrets': 'before' })));
-  await waitFor('onboarding', async () => (await client.get(Deployments, ns, 'app')).metadata.annotations?.['annotary.io/observed-config-hash']);
+  await waitFor(
+    'onboarding',
+    async () => (await client.get(Deployments, ns, 'app')).metadata.annotations?.['annotary.io/observed-config-hash'],
+  );
   await waitFor('first ReplicaSet', async () => (await replicaSets()) === 1);
 
   await leader.stop('SIGKILL'); // no release: the standby must wait for the Lease to expire
@@ -77,7 +91,11 @@ test('SIGKILL of the leader: the standby takes over, writes new Secrets, and a r
 
   await waitFor('the standby holds the Lease', async () => (await lease())?.spec?.holderIdentity === identity(standby), 30_000, 250);
   expect(await standby.metric('annotary_leader')).toBe(1);
-  await waitFor('stores of the Secret created after the kill', async () => (await client.get<Secret>(Secrets, ns, 'after')).data?.['keystore.jks'], 30_000);
+  await waitFor(
+    'stores of the Secret created after the kill',
+    async () => (await client.get<Secret>(Secrets, ns, 'after')).data?.['keystore.jks'],
+    30_000,
+  );
   await waitFor('one rollout', async () => (await replicaSets()) === 2, 30_000);
   await sleep(2000); // settle window + keystore write: a second rollout would happen now
   expect(await replicaSets()).toBe(2);
@@ -88,7 +106,10 @@ test('a leader that finds the Lease taken stops and exits non-zero', async () =>
   const [leader] = await leaderAndStandby();
   const l = (await lease())!;
   // another holder with a fresh renewTime: what a partitioned leader sees after a take-over
-  await client.replace(Leases, ns, 'annotary', { ...l, spec: { ...l.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()), leaseDurationSeconds: 60 } });
+  await client.replace(Leases, ns, 'annotary', {
+    ...l,
+    spec: { ...l.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()), leaseDurationSeconds: 60 },
+  });
   await waitFor('exit', () => leader.proc.exitCode !== null, 30_000);
   expect(leader.proc.exitCode).toBe(1);
   expect(leader.logs.join('\n')).toMatch(/lost leadership/);

@@ -30,18 +30,19 @@ describe('annotary run becomes ready and reports on itself', () => {
 });
 
 describe('--namespaces limits what the operator sees and touches', () => {
-  test('a Secret outside the watched namespaces is left alone', () => withOperator('in', [], async (watched) => {
-    const other = await newNamespace(client, 'out');
-    try {
-      await client.create(Secrets, other, tlsSecret(other, 'elsewhere', { 'annotary.io/keystores': 'jks' }));
-      await client.create(Secrets, watched, tlsSecret(watched, 'here', { 'annotary.io/keystores': 'jks' }));
-      await waitFor('store in watched namespace', hasStore(watched, 'here'));
-      await sleep(1000);
-      expect((await client.get<Secret>(Secrets, other, 'elsewhere')).data?.['keystore.jks']).toBeUndefined();
-    } finally {
-      await deleteNamespace(client, other);
-    }
-  }));
+  test('a Secret outside the watched namespaces is left alone', () =>
+    withOperator('in', [], async (watched) => {
+      const other = await newNamespace(client, 'out');
+      try {
+        await client.create(Secrets, other, tlsSecret(other, 'elsewhere', { 'annotary.io/keystores': 'jks' }));
+        await client.create(Secrets, watched, tlsSecret(watched, 'here', { 'annotary.io/keystores': 'jks' }));
+        await waitFor('store in watched namespace', hasStore(watched, 'here'));
+        await sleep(1000);
+        expect((await client.get<Secret>(Secrets, other, 'elsewhere')).data?.['keystore.jks']).toBeUndefined();
+      } finally {
+        await deleteNamespace(client, other);
+      }
+    }));
 });
 
 describe('--compat=false turns the cert-utils and Reloader keys off', () => {
@@ -74,9 +75,10 @@ describe('watches survive an apiserver restart', () => {
 });
 
 describe('SIGTERM stops the operator cleanly', () => {
-  test('exit code 0 after in-flight work and watches are closed', () => withOperator('term', [], async (_ns, op) => {
-    const code = await op.stop('SIGTERM');
-    expect(code).toBe(0);
-    expect(op.logs.some((l) => /"message":"stopped"/.test(l))).toBe(true);
-  }));
+  test('exit code 0 after in-flight work and watches are closed', () =>
+    withOperator('term', [], async (_ns, op) => {
+      const code = await op.stop('SIGTERM');
+      expect(code).toBe(0);
+      expect(op.logs.some((l) => /"message":"stopped"/.test(l))).toBe(true);
+    }));
 });

@@ -46,22 +46,31 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('certInfo' as const), value: fc.constantFrom('true', 'false', null) }),
   fc.record({ op: fc.constant('cuInfo' as const), value: fc.constantFrom('true', null) }),
   fc.record({ op: fc.constant('alias' as const), value: fc.constantFrom('server', 'Web-1', null) }),
-  fc.record({ op: fc.constant('userWrite' as const), key: fc.constantFrom(...USER_KEYS), value: fc.string({ minLength: 0, maxLength: 40 }) }),
+  fc.record({
+    op: fc.constant('userWrite' as const),
+    key: fc.constantFrom(...USER_KEYS),
+    value: fc.string({ minLength: 0, maxLength: 40 }),
+  }),
   fc.record({ op: fc.constant('userDelete' as const), key: fc.constantFrom(...USER_KEYS) }),
   fc.record({ op: fc.constant('rotate' as const), pem: fc.nat({ max: pems.length - 1 }) }),
 );
 
 const ANN: Record<string, string> = {
-  native: 'annotary.io/keystores', cuStores: `${CU}generate-java-keystores`, certInfo: 'annotary.io/cert-info',
-  cuInfo: `${CU}generate-cert-info`, alias: 'annotary.io/keystore-alias',
+  native: 'annotary.io/keystores',
+  cuStores: `${CU}generate-java-keystores`,
+  certInfo: 'annotary.io/cert-info',
+  cuInfo: `${CU}generate-cert-info`,
+  alias: 'annotary.io/keystore-alias',
 };
-
 
 /** What the annotations ask annotary to hold, and the digest its source-hash must reach. */
 function expected(s: Secret): { managed: string[]; hash?: string } {
   const wants = parseKeystoreSpec(s.metadata.annotations, reader, 'changeit');
   if (isRefusal(wants)) throw new Error(`the generator made an invalid spec: ${wants.message}`);
-  const managed = [...(wants.stores ? storeKeys(wants.stores, true) : []), ...(wants.certInfo ? ['tls.crt.info', 'ca.crt.info'] : [])].sort();
+  const managed = [
+    ...(wants.stores ? storeKeys(wants.stores, true) : []),
+    ...(wants.certInfo ? ['tls.crt.info', 'ca.crt.info'] : []),
+  ].sort();
   if (!managed.length) return { managed };
   const digests = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, valueDigest(v)]));
   const hash = keystoreInputsHash(wants, digests, () => undefined);
@@ -92,22 +101,37 @@ describe('ownership fuzz: user keys are never touched, annotary keys are exactly
     const trail: string[] = [];
     for (const o of [{ op: 'rotate', pem: 0 } as Op, ...ops]) {
       trail.push(JSON.stringify(o));
-      if (o.op === 'userWrite') { user.set(o.key, o.value); await client.patch(Secrets, ns, name, { data: { [o.key]: b64(o.value) } }); }
-      else if (o.op === 'userDelete') { if (!user.delete(o.key)) continue; await client.patch(Secrets, ns, name, { data: { [o.key]: null } }); }
-      else if (o.op === 'rotate') await client.patch(Secrets, ns, name, { data: tlsData(pems[o.pem]) });
+      if (o.op === 'userWrite') {
+        user.set(o.key, o.value);
+        await client.patch(Secrets, ns, name, { data: { [o.key]: b64(o.value) } });
+      } else if (o.op === 'userDelete') {
+        if (!user.delete(o.key)) continue;
+        await client.patch(Secrets, ns, name, { data: { [o.key]: null } });
+      } else if (o.op === 'rotate') await client.patch(Secrets, ns, name, { data: tlsData(pems[o.pem]) });
       else await client.patch(Secrets, ns, name, { metadata: { annotations: { [ANN[o.op]]: o.value } } });
       steps++;
 
-      const settled = await waitFor(`settled after ${trail.length} steps: ${trail.join(' → ')}`, async () => {
-        const s = await client.get<Secret>(Secrets, ns, name);
-        const ann = s.metadata.annotations ?? {};
-        const want = expected(s);
-        if (!want.managed.length) return ann['annotary.io/source-hash'] === undefined && ann['annotary.io/managed-keys'] === undefined && s;
-        return ann['annotary.io/source-hash'] === want.hash && ann['annotary.io/managed-keys'] === want.managed.join(',') && s;
-      }, 30_000);
+      const settled = await waitFor(
+        `settled after ${trail.length} steps: ${trail.join(' → ')}`,
+        async () => {
+          const s = await client.get<Secret>(Secrets, ns, name);
+          const ann = s.metadata.annotations ?? {};
+          const want = expected(s);
+          if (!want.managed.length)
+            return ann['annotary.io/source-hash'] === undefined && ann['annotary.io/managed-keys'] === undefined && s;
+          return ann['annotary.io/source-hash'] === want.hash && ann['annotary.io/managed-keys'] === want.managed.join(',') && s;
+        },
+        30_000,
+      );
       const want = expected(settled);
       const data = settled.data ?? {};
-      for (const [k, v] of user) expect([trail.join(' → '), k, Buffer.from(data[k] ?? '', 'base64').toString('utf8'), k in data]).toEqual([trail.join(' → '), k, v, true]);
+      for (const [k, v] of user)
+        expect([trail.join(' → '), k, Buffer.from(data[k] ?? '', 'base64').toString('utf8'), k in data]).toEqual([
+          trail.join(' → '),
+          k,
+          v,
+          true,
+        ]);
       expect(Object.keys(data).sort()).toEqual([...new Set([...INPUT_KEYS, ...user.keys(), ...want.managed])].sort());
       for (const k of want.managed) expect(data[k]?.length).toBeGreaterThan(0);
     }

@@ -13,12 +13,31 @@ import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Events, Ingresses, Pods, ReplicaSets, Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import {
-  ROOT, adminClient, deleteNamespace, eventsFor, kubectl, newNamespace, startOperator, waitFor, writeKubeconfig,
+  ROOT,
+  adminClient,
+  deleteNamespace,
+  eventsFor,
+  kubectl,
+  newNamespace,
+  startOperator,
+  waitFor,
+  writeKubeconfig,
 } from './harness/cluster.js';
 import { chainFixture, scratchDir } from '../test/pki/fixtures.js';
 import type { Route, Secret } from '../test/gen.js';
 import {
-  b64, deployment, ingress as ingressOf, inNamespace, ofType, route, secret, tlsData, withAnnotations, withData, withRouteTLS, withTLS,
+  b64,
+  deployment,
+  ingress as ingressOf,
+  inNamespace,
+  ofType,
+  route,
+  secret,
+  tlsData,
+  withAnnotations,
+  withData,
+  withRouteTLS,
+  withTLS,
 } from '../test/gen.js';
 
 const INSTALL_NS = 'annotary-system';
@@ -35,8 +54,12 @@ let pod: KubeObject;
 
 /** Kubernetes 1.20: the token controller writes a kubernetes.io/service-account-token Secret for the SA. */
 async function serviceAccountToken(): Promise<string> {
-  const secretName = await waitFor('token Secret of the ServiceAccount', () =>
-    (JSON.parse(kubectl('-n', INSTALL_NS, 'get', 'serviceaccount', 'annotary', '-o', 'json')) as { secrets?: { name: string }[] }).secrets?.[0]?.name);
+  const secretName = await waitFor(
+    'token Secret of the ServiceAccount',
+    () =>
+      (JSON.parse(kubectl('-n', INSTALL_NS, 'get', 'serviceaccount', 'annotary', '-o', 'json')) as { secrets?: { name: string }[] })
+        .secrets?.[0]?.name,
+  );
   const secret = await client.get<Secret>(Secrets, INSTALL_NS, secretName);
   return Buffer.from(secret.data!.token, 'base64').toString('utf8');
 }
@@ -45,8 +68,12 @@ async function serviceAccountToken(): Promise<string> {
 const tlsSecret = (name: string, annotations: Record<string, string> = {}, namespace = ns): Secret =>
   secret(name, inNamespace(namespace), ofType('kubernetes.io/tls'), withTLS(first), withAnnotations(annotations));
 
-const ingress = (namespace: string, name: string, certs: string) => client.create<KubeObject>(Ingresses, namespace,
-  ingressOf(name, inNamespace(namespace), withAnnotations({ 'annotary.io/certs-from-secret': certs })));
+const ingress = (namespace: string, name: string, certs: string) =>
+  client.create<KubeObject>(
+    Ingresses,
+    namespace,
+    ingressOf(name, inNamespace(namespace), withAnnotations({ 'annotary.io/certs-from-secret': certs })),
+  );
 
 /** The overlay's RoleBinding, as an installer uses it: the same object in another namespace. */
 function allowCopiesIn(namespace: string): void {
@@ -69,13 +96,27 @@ beforeAll(async () => {
   src = await newNamespace(client, 'rbac-src');
   allowCopiesIn(ns);
   pod = await client.create(Pods, INSTALL_NS, {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: `annotary-${ns}`, namespace: INSTALL_NS },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `annotary-${ns}`, namespace: INSTALL_NS },
     spec: { automountServiceAccountToken: false, containers: [{ name: 'annotary', image: 'example.invalid/annotary:0' }] },
   });
   // every controller (the default), as the manifests run it; startOperator waits for /readyz
-  op = await startOperator(['--namespaces', [ns, bare, src].join(','), '--leader-elect=true', '--leader-election-namespace', INSTALL_NS,
-    '--lease-duration', '4s', '--reload-settle', '500ms'],
-  { POD_NAME: pod.metadata.name, POD_NAMESPACE: INSTALL_NS, POD_UID: pod.metadata.uid! }, saKubeconfig);
+  op = await startOperator(
+    [
+      '--namespaces',
+      [ns, bare, src].join(','),
+      '--leader-elect=true',
+      '--leader-election-namespace',
+      INSTALL_NS,
+      '--lease-duration',
+      '4s',
+      '--reload-settle',
+      '500ms',
+    ],
+    { POD_NAME: pod.metadata.name, POD_NAMESPACE: INSTALL_NS, POD_UID: pod.metadata.uid! },
+    saKubeconfig,
+  );
 });
 
 afterAll(async () => {
@@ -99,12 +140,18 @@ test('with only the ServiceAccount token the operator elects itself, writes stor
 
   // reload: patch the Deployment's pod template once per rotation
   await client.create(Deployments, ns, deployment('app', inNamespace(ns), withAnnotations({ 'annotary.io/reload-on-secrets': 'web' })));
-  await waitFor('onboarding', async () => (await client.get(Deployments, ns, 'app')).metadata.annotations?.['annotary.io/observed-config-hash']);
+  await waitFor(
+    'onboarding',
+    async () => (await client.get(Deployments, ns, 'app')).metadata.annotations?.['annotary.io/observed-config-hash'],
+  );
   await client.patch(Secrets, ns, 'web', { data: tlsData(rotated) });
   await waitFor('rollout', async () => (await client.list(ReplicaSets, ns)).items.length === 2, 30_000);
 
   // expiry: reads every TLS Secret (GET)
-  await waitFor('expiry gauge', async () => (await op.metric('annotary_certificate_not_after_seconds', { namespace: ns, name: 'web' })) > 0);
+  await waitFor(
+    'expiry gauge',
+    async () => (await op.metric('annotary_certificate_not_after_seconds', { namespace: ns, name: 'web' })) > 0,
+  );
 
   // the apiserver refused nothing but the Routes the base does not grant
   const forbidden = op.logs.filter((l) => /is forbidden/i.test(l));
@@ -122,25 +169,37 @@ test('the routes controller (no Routes in the base RBAC) waits, reported: error 
   expect(error!.message).toContain('{apiGroups: ["route.openshift.io"], resources: [routes], verbs: [list, watch]}');
 
   const warning = await waitFor('MissingPermission on the Pod', async () =>
-    (await eventsFor(client, INSTALL_NS, pod.metadata.name)).find((e) => e.reason === 'MissingPermission'));
+    (await eventsFor(client, INSTALL_NS, pod.metadata.name)).find((e) => e.reason === 'MissingPermission'),
+  );
   expect(warning.type).toBe('Warning');
-  expect(warning.message)
-    .toContain(`controller "routes" lacks permissions: the apiserver refuses list routes.route.openshift.io in namespace "${ns}";`);
+  expect(warning.message).toContain(
+    `controller "routes" lacks permissions: the apiserver refuses list routes.route.openshift.io in namespace "${ns}";`,
+  );
   // `kubectl describe pod` finds Events by the Pod's uid (earlier runs' Events are on other Pods)
   const list = await client.list<KubeObject & { involvedObject: { uid?: string; kind: string; name: string } }>(Events, INSTALL_NS);
-  expect(list.items.find((e) => e.reason === 'MissingPermission' && e.involvedObject.name === pod.metadata.name)?.involvedObject)
-    .toMatchObject({ kind: 'Pod', uid: pod.metadata.uid });
+  expect(
+    list.items.find((e) => e.reason === 'MissingPermission' && e.involvedObject.name === pod.metadata.name)?.involvedObject,
+  ).toMatchObject({ kind: 'Pod', uid: pod.metadata.uid });
 });
 
 test('granting Routes (overlays/openshift) starts the routes controller without a restart', async () => {
   kubectl('apply', '-k', path.join(ROOT, 'manifests/overlays/openshift'));
   // the refused list is retried at least every 30 s
-  await waitFor('routes controller ready', async () => (await op.metric('annotary_controller_ready', { controller: 'routes' })) === 1,
-    60_000);
-  await waitFor('PermissionGranted on the Pod', async () => (await eventsFor(client, INSTALL_NS, pod.metadata.name))
-    .find((e) => e.reason === 'PermissionGranted' && e.message.includes('"routes"')));
-  await client.create(Routes, ns, route('shop', inNamespace(ns), withRouteTLS({ termination: 'edge' }),
-    withAnnotations({ 'annotary.io/certs-from-secret': 'web' })));
+  await waitFor(
+    'routes controller ready',
+    async () => (await op.metric('annotary_controller_ready', { controller: 'routes' })) === 1,
+    60_000,
+  );
+  await waitFor('PermissionGranted on the Pod', async () =>
+    (await eventsFor(client, INSTALL_NS, pod.metadata.name)).find(
+      (e) => e.reason === 'PermissionGranted' && e.message.includes('"routes"'),
+    ),
+  );
+  await client.create(
+    Routes,
+    ns,
+    route('shop', inNamespace(ns), withRouteTLS({ termination: 'edge' }), withAnnotations({ 'annotary.io/certs-from-secret': 'web' })),
+  );
   const certificate = await waitFor('Route certificate', async () => (await client.get<Route>(Routes, ns, 'shop')).spec.tls?.certificate);
   expect(certificate).toBe(rotated.certPem(2));
   expect(op.proc.exitCode).toBeNull();
@@ -148,7 +207,10 @@ test('granting Routes (overlays/openshift) starts the routes controller without 
 
 test('the ServiceAccount token cannot delete a Deployment', async () => {
   const sa = KubeClient.fromOptions({ kubeconfig: saKubeconfig });
-  const err = await sa.delete(Deployments, ns, 'app').then(() => undefined, (e: unknown) => e);
+  const err = await sa.delete(Deployments, ns, 'app').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ApiError);
   expect((err as ApiError).status).toBe(403);
   expect(await client.tryGet(Deployments, ns, 'app')).toBeDefined();
@@ -156,7 +218,11 @@ test('the ServiceAccount token cannot delete a Deployment', async () => {
 
 test('the ServiceAccount token cannot create or delete Secrets where the installer did not allow Ingress copies', async () => {
   const sa = KubeClient.fromOptions({ kubeconfig: saKubeconfig });
-  const status = (p: Promise<unknown>) => p.then(() => 200, (e: unknown) => (e instanceof ApiError ? e.status : e));
+  const status = (p: Promise<unknown>) =>
+    p.then(
+      () => 200,
+      (e: unknown) => (e instanceof ApiError ? e.status : e),
+    );
   const probe = (namespace: string): Secret => secret('probe', inNamespace(namespace), withData({ x: 'y' }));
   for (const namespace of [bare, 'kube-system', INSTALL_NS]) {
     expect([namespace, await status(sa.create(Secrets, namespace, probe(namespace)))]).toEqual([namespace, 403]);
@@ -179,10 +245,13 @@ test('a cross-namespace Ingress: copied where copies are allowed; elsewhere a Co
   const before = await forbidden();
   const created = await ingress(bare, 'denied', `${src}/wildcard`);
   const ev = await waitFor('CopyForbidden', async () =>
-    (await eventsFor(client, bare, 'denied')).find((e) => e.reason === 'CopyForbidden'));
+    (await eventsFor(client, bare, 'denied')).find((e) => e.reason === 'CopyForbidden'),
+  );
   expect(ev.type).toBe('Warning');
-  expect(ev.message).toBe(`annotary may not create Secrets in namespace "${bare}": its Ingress copies need create and delete on secrets `
-    + 'there, from a RoleBinding to the ingress-copies ClusterRole (overlays/ingress-copies, Helm ingressCopies.namespaces)');
+  expect(ev.message).toBe(
+    `annotary may not create Secrets in namespace "${bare}": its Ingress copies need create and delete on secrets ` +
+      'there, from a RoleBinding to the ingress-copies ClusterRole (overlays/ingress-copies, Helm ingressCopies.namespaces)',
+  );
   await waitFor('CopyForbidden metric', async () => (await forbidden()) > before);
   expect(await client.tryGet(Secrets, bare, 'denied-annotary-tls')).toBeUndefined();
   expect((await client.get(Ingresses, bare, 'denied')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);

@@ -11,8 +11,17 @@ import { adminClient, eventsFor, sleep, startOperator, waitFor, withOperator } f
 import { chainFixture } from '../test/pki/fixtures.js';
 import type { Workload, WorkloadKind } from '../test/gen.js';
 import {
-  b64Values, configMap as configMapOf, inNamespace, secret as secretOf, tlsPem, withAnnotations, withData, withEnvFromConfigMaps,
-  withSecretVolumes, withTemplateAnnotations, workload as workloadOf,
+  b64Values,
+  configMap as configMapOf,
+  inNamespace,
+  secret as secretOf,
+  tlsPem,
+  withAnnotations,
+  withData,
+  withEnvFromConfigMaps,
+  withSecretVolumes,
+  withTemplateAnnotations,
+  workload as workloadOf,
 } from '../test/gen.js';
 
 type Ann = Record<string, string>;
@@ -22,8 +31,15 @@ const SETTLE_MS = 2000;
 /** how long "nothing more happens" is watched after the expected state: a settle window and a margin */
 const QUIET_MS = SETTLE_MS + 1500;
 /** the flags of every operator here (withOperator adds --namespaces) */
-const flags = (extra: string[] = [], settle = '2s') =>
-  ['--controllers', 'reload,keystores', '--reload-settle', settle, '--log-level', 'debug', ...extra];
+const flags = (extra: string[] = [], settle = '2s') => [
+  '--controllers',
+  'reload,keystores',
+  '--reload-settle',
+  settle,
+  '--log-level',
+  'debug',
+  ...extra,
+];
 
 /** operators a test starts again after stopping the one withOperator started */
 const restarted: OperatorProcess[] = [];
@@ -43,10 +59,25 @@ const configMap = (ns: string, name: string, data: Ann, annotations: Ann = {}) =
 const rotate = (ns: string, name: string, data: Ann) => client.patch(Secrets, ns, name, { data: b64Values(data) });
 
 /** A workload that uses the given Secrets (volumes) and ConfigMaps (envFrom). */
-function workload(rt: ResourceType, ns: string, name: string, opts: { annotations?: Ann; templateAnnotations?: Ann; secrets?: string[]; configMaps?: string[] }) {
-  return client.create(rt, ns, workloadOf(rt.kind as WorkloadKind, name, inNamespace(ns),
-    withAnnotations(opts.annotations ?? {}), withTemplateAnnotations(opts.templateAnnotations ?? {}),
-    withSecretVolumes(...opts.secrets ?? []), withEnvFromConfigMaps(...opts.configMaps ?? [])));
+function workload(
+  rt: ResourceType,
+  ns: string,
+  name: string,
+  opts: { annotations?: Ann; templateAnnotations?: Ann; secrets?: string[]; configMaps?: string[] },
+) {
+  return client.create(
+    rt,
+    ns,
+    workloadOf(
+      rt.kind as WorkloadKind,
+      name,
+      inNamespace(ns),
+      withAnnotations(opts.annotations ?? {}),
+      withTemplateAnnotations(opts.templateAnnotations ?? {}),
+      withSecretVolumes(...(opts.secrets ?? [])),
+      withEnvFromConfigMaps(...(opts.configMaps ?? [])),
+    ),
+  );
 }
 const deployment = (ns: string, name: string, opts: Parameters<typeof workload>[3]) => workload(Deployments, ns, name, opts);
 const getWl = (rt: ResourceType, ns: string, name: string) => client.get<Workload>(rt, ns, name);
@@ -58,17 +89,23 @@ async function replicaSets(ns: string, deploy: string): Promise<number> {
 
 /** Waits for the expected ReplicaSet counts, then a quiet window, and checks they did not grow. */
 async function expectReplicaSets(ns: string, expected: Record<string, number>): Promise<void> {
-  const counts = async () => Object.fromEntries(await Promise.all(Object.keys(expected).map(async (d) => [d, await replicaSets(ns, d)] as const)));
-  await waitFor(`ReplicaSets ${JSON.stringify(expected)}`, async () => {
-    const got = await counts();
-    if (Object.entries(expected).some(([d, n]) => got[d] !== n)) throw new Error(`got ${JSON.stringify(got)}`);
-    return true;
-  }, 60_000);
+  const counts = async () =>
+    Object.fromEntries(await Promise.all(Object.keys(expected).map(async (d) => [d, await replicaSets(ns, d)] as const)));
+  await waitFor(
+    `ReplicaSets ${JSON.stringify(expected)}`,
+    async () => {
+      const got = await counts();
+      if (Object.entries(expected).some(([d, n]) => got[d] !== n)) throw new Error(`got ${JSON.stringify(got)}`);
+      return true;
+    },
+    60_000,
+  );
   await sleep(QUIET_MS);
   expect(await counts()).toEqual(expected);
 }
 
-const observed = async (rt: ResourceType, ns: string, name: string) => (await getWl(rt, ns, name)).metadata.annotations?.['annotary.io/observed-config-hash'];
+const observed = async (rt: ResourceType, ns: string, name: string) =>
+  (await getWl(rt, ns, name)).metadata.annotations?.['annotary.io/observed-config-hash'];
 const onboarded = (rt: ResourceType, ns: string, name: string) => waitFor(`${name} onboarded`, () => observed(rt, ns, name));
 
 describe('Deployments: one new ReplicaSet per real change', () => {
@@ -86,13 +123,13 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await rotate(ns, 'creds', { password: 'two' });
       await expectReplicaSets(ns, { web: 2 });
       const after = await getWl(Deployments, ns, 'web');
-      const digest1 = after.spec.template.metadata!.annotations!['annotary.io/config-hash'];
+      const digest1 = after.spec.template.metadata.annotations!['annotary.io/config-hash'];
       expect(digest1).toMatch(/^[0-9a-f]{32}$/);
       expect(digest1).not.toBe(digest0);
       expect(after.metadata.annotations!['annotary.io/observed-config-hash']).toBe(digest1);
       const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
       expect(ev.message).toContain('Secret/creds');
-      expect(ev.message).toContain(`${digest0!.slice(0, 12)} → ${digest1.slice(0, 12)}`);
+      expect(ev.message).toContain(`${digest0.slice(0, 12)} → ${digest1.slice(0, 12)}`);
       expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
       expect(await op.metric('annotary_rollout_latency_seconds_count')).toBe(1);
 
@@ -101,16 +138,17 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 2 });
     }));
 
-  test('three Secrets changed within the settle window create one', () => withOperator('rl-burst', flags(), async (ns) => {
-    for (const s of ['a', 'b', 'c']) await secret(ns, s, { v: '1' });
-    await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b,c' } });
-    await onboarded(Deployments, ns, 'web');
-    await expectReplicaSets(ns, { web: 1 });
-    await Promise.all(['a', 'b', 'c'].map((s) => rotate(ns, s, { v: '2' })));
-    await expectReplicaSets(ns, { web: 2 });
-    const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
-    expect(ev.message).toMatch(/Secret\/a, Secret\/b, Secret\/c/);
-  }));
+  test('three Secrets changed within the settle window create one', () =>
+    withOperator('rl-burst', flags(), async (ns) => {
+      for (const s of ['a', 'b', 'c']) await secret(ns, s, { v: '1' });
+      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b,c' } });
+      await onboarded(Deployments, ns, 'web');
+      await expectReplicaSets(ns, { web: 1 });
+      await Promise.all(['a', 'b', 'c'].map((s) => rotate(ns, s, { v: '2' })));
+      await expectReplicaSets(ns, { web: 2 });
+      const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
+      expect(ev.message).toMatch(/Secret\/a, Secret\/b, Secret\/c/);
+    }));
 
   test('an operator restart creates none; a change made while it is stopped creates exactly one after it starts', () =>
     withOperator('rl-restart', flags(), async (ns, op) => {
@@ -122,40 +160,45 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 2 });
 
       await op.stop();
-      let op2 = await start(ns, ['--resync', '1s']);
+      const op2 = await start(ns, ['--resync', '1s']);
       await expectReplicaSets(ns, { web: 2 }); // start-up sync and resyncs: nothing
       expect(await op2.metric('annotary_reconcile_total', { controller: 'reload', result: 'ok' })).toBeGreaterThan(0);
 
       await op2.stop();
       await client.patch(ConfigMaps, ns, 'settings', { data: { mode: 'b' } });
       await rotate(ns, 'creds', { v: '3' });
-      op2 = await start(ns);
+      await start(ns); // stopped after the file, with the other restarted operators
       await expectReplicaSets(ns, { web: 3 });
     }));
 
   // (#17: before, one missing object held up every rollout of the workload until it existed)
-  test.each([true, false])('a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s', (onCreate) =>
-    withOperator('rl-missing', flags(['--reload-on-create', String(onCreate)]), async (ns, op) => {
-      await secret(ns, 'a', { v: '1' });
-      await secret(ns, 'b', { v: '1' });
-      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b' } });
-      await onboarded(Deployments, ns, 'web');
-      await client.delete(Secrets, ns, 'b');
-      const warn = await waitFor('missing warning', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'ReloadSourceMissing'));
-      expect(warn.type).toBe('Warning');
-      expect(warn.message).toBe('Secret "b" does not exist; changes to the watched object that exists still roll');
-      await expectReplicaSets(ns, { web: 1 }); // a deletion is no data change
-      await rotate(ns, 'a', { v: '2' });
-      await expectReplicaSets(ns, { web: 2 });
-      expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
-      const d1 = await observed(Deployments, ns, 'web');
-      await secret(ns, 'b', { v: '2' });
-      if (onCreate) return expectReplicaSets(ns, { web: 3 });
-      await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d1);
-      await expectReplicaSets(ns, { web: 2 });
-      await rotate(ns, 'b', { v: '3' }); // later data changes of it roll
-      await expectReplicaSets(ns, { web: 3 });
-    }));
+  test.each([true, false])(
+    'a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s',
+    (onCreate) =>
+      withOperator('rl-missing', flags(['--reload-on-create', String(onCreate)]), async (ns, op) => {
+        await secret(ns, 'a', { v: '1' });
+        await secret(ns, 'b', { v: '1' });
+        await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b' } });
+        await onboarded(Deployments, ns, 'web');
+        await client.delete(Secrets, ns, 'b');
+        const warn = await waitFor('missing warning', async () =>
+          (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'ReloadSourceMissing'),
+        );
+        expect(warn.type).toBe('Warning');
+        expect(warn.message).toBe('Secret "b" does not exist; changes to the watched object that exists still roll');
+        await expectReplicaSets(ns, { web: 1 }); // a deletion is no data change
+        await rotate(ns, 'a', { v: '2' });
+        await expectReplicaSets(ns, { web: 2 });
+        expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+        const d1 = await observed(Deployments, ns, 'web');
+        await secret(ns, 'b', { v: '2' });
+        if (onCreate) return expectReplicaSets(ns, { web: 3 });
+        await waitFor('new digest recorded', async () => (await observed(Deployments, ns, 'web')) !== d1);
+        await expectReplicaSets(ns, { web: 2 });
+        await rotate(ns, 'b', { v: '3' }); // later data changes of it roll
+        await expectReplicaSets(ns, { web: 3 });
+      }),
+  );
 
   test('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', () =>
     withOperator('rl-many-missing', flags(), async (ns, op) => {
@@ -170,7 +213,12 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       });
       expect(warns).toHaveLength(1);
       expect(Buffer.byteLength(warns[0].message)).toBeLessThanOrEqual(1024);
-      expect(warns[0].message).toBe(`${gone.slice(0, 10).map((n) => `Secret "${n}"`).join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`);
+      expect(warns[0].message).toBe(
+        `${gone
+          .slice(0, 10)
+          .map((n) => `Secret "${n}"`)
+          .join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`,
+      );
       await rotate(ns, 'have-050', { v: '2' });
       await expectReplicaSets(ns, { web: 2 });
       const rolled = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
@@ -184,11 +232,17 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     withOperator('rl-edit', flags(), async (ns) => {
       await secret(ns, 'a', { v: '1' });
       await secret(ns, 'b', { v: '1' }, { 'reloader.stakater.com/match': 'false' });
-      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a', 'reloader.stakater.com/search': 'true' }, secrets: ['b'] });
+      await deployment(ns, 'web', {
+        annotations: { 'annotary.io/reload-on-secrets': 'a', 'reloader.stakater.com/search': 'true' },
+        secrets: ['b'],
+      });
       const d0 = await onboarded(Deployments, ns, 'web');
       await secret(ns, 'c', { v: '1' });
       await client.patch(Deployments, ns, 'web', { metadata: { annotations: { 'annotary.io/reload-on-secrets': 'a,c' } } });
-      const d1 = await waitFor('digest with c', async () => { const d = await observed(Deployments, ns, 'web'); return d !== d0 && d; });
+      const d1 = await waitFor('digest with c', async () => {
+        const d = await observed(Deployments, ns, 'web');
+        return d !== d0 && d;
+      });
       await client.patch(Secrets, ns, 'b', { metadata: { annotations: { 'reloader.stakater.com/match': 'true' } } });
       await waitFor('digest with b', async () => (await observed(Deployments, ns, 'web')) !== d1);
       await expectReplicaSets(ns, { web: 1 });
@@ -196,21 +250,24 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 2 });
     }));
 
-  test('invalid annotations: Warning Event, no rollout, nothing recorded', () => withOperator('rl-invalid', flags(), async (ns, op) => {
-    await secret(ns, 'a', { v: '1' });
-    await deployment(ns, 'bad-re', { annotations: { 'secret.reloader.stakater.com/reload': 'a,(oops' } });
-    await deployment(ns, 'bad-mode', { annotations: { 'annotary.io/reload': 'sometimes' } });
-    for (const d of ['bad-re', 'bad-mode']) {
-      const ev = await waitFor(`${d} warning`, async () => (await eventsFor(client, ns, d)).find((e) => e.reason === 'InvalidAnnotation'));
-      expect(ev.type).toBe('Warning');
-    }
-    await rotate(ns, 'a', { v: '2' });
-    await expectReplicaSets(ns, { 'bad-re': 1, 'bad-mode': 1 });
-    expect(await observed(Deployments, ns, 'bad-re')).toBeUndefined();
-    expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
-  }));
+  test('invalid annotations: Warning Event, no rollout, nothing recorded', () =>
+    withOperator('rl-invalid', flags(), async (ns, op) => {
+      await secret(ns, 'a', { v: '1' });
+      await deployment(ns, 'bad-re', { annotations: { 'secret.reloader.stakater.com/reload': 'a,(oops' } });
+      await deployment(ns, 'bad-mode', { annotations: { 'annotary.io/reload': 'sometimes' } });
+      for (const d of ['bad-re', 'bad-mode']) {
+        const ev = await waitFor(`${d} warning`, async () =>
+          (await eventsFor(client, ns, d)).find((e) => e.reason === 'InvalidAnnotation'),
+        );
+        expect(ev.type).toBe('Warning');
+      }
+      await rotate(ns, 'a', { v: '2' });
+      await expectReplicaSets(ns, { 'bad-re': 1, 'bad-mode': 1 });
+      expect(await observed(Deployments, ns, 'bad-re')).toBeUndefined();
+      expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
+    }));
 
-  test('--reload-strategy restartedAt sets kubectl\'s restartedAt and still rolls once', () =>
+  test("--reload-strategy restartedAt sets kubectl's restartedAt and still rolls once", () =>
     withOperator('rl-restarted', flags(['--reload-strategy', 'restartedAt']), async (ns) => {
       await secret(ns, 'creds', { v: '1' });
       await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'creds' } });
@@ -230,8 +287,11 @@ describe('one rollout per keystore rotation', () => {
   test('rotating the PEM of a Secret with annotary.io/keystores: jks creates exactly one ReplicaSet', () =>
     withOperator('rl-ks', flags([], '0s'), async (ns) => {
       const [a, b] = [chainFixture('p256'), chainFixture('p256', 'rotated')];
-        await secret(ns, 'tls', tlsPem(a), { 'annotary.io/keystores': 'jks' });
-      const ks0 = await waitFor('keystore', async () => (await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls')).data['keystore.jks']);
+      await secret(ns, 'tls', tlsPem(a), { 'annotary.io/keystores': 'jks' });
+      const ks0 = await waitFor(
+        'keystore',
+        async () => (await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls')).data['keystore.jks'],
+      );
       await deployment(ns, 'java', { annotations: { 'annotary.io/reload': 'auto' }, secrets: ['tls'] });
       await onboarded(Deployments, ns, 'java');
       await expectReplicaSets(ns, { java: 1 });
@@ -243,7 +303,7 @@ describe('one rollout per keystore rotation', () => {
     }));
 });
 
-describe('Reloader annotations follow Reloader\'s precedence', () => {
+describe("Reloader annotations follow Reloader's precedence", () => {
   test('ignore, search/match, exclude, auto, typed auto, named regexps, pod-template annotations', () =>
     withOperator('rl-compat', flags(), async (ns) => {
       await secret(ns, 's-ignored', { v: '1' }, { 'reloader.stakater.com/ignore': 'true' });
@@ -278,14 +338,17 @@ describe('Reloader annotations follow Reloader\'s precedence', () => {
         try {
           await expectReplicaSets(ns, counts);
         } catch (err) {
-          throw new Error(`after changing ${what}: ${(err as Error).message}`);
+          throw new Error(`after changing ${what}: ${(err as Error).message}`, { cause: err });
         }
       }
     }));
 });
 
 describe('StatefulSets and DaemonSets', () => {
-  test.each([['StatefulSet', StatefulSets], ['DaemonSet', DaemonSets]] as const)('%s: onboarding leaves the generation alone, a rotation bumps it exactly once', (_kind, rt) =>
+  test.each([
+    ['StatefulSet', StatefulSets],
+    ['DaemonSet', DaemonSets],
+  ] as const)('%s: onboarding leaves the generation alone, a rotation bumps it exactly once', (_kind, rt) =>
     withOperator(`rl-${rt.plural.slice(0, 3)}`, flags(), async (ns, op) => {
       await secret(ns, 'creds', { v: '1' });
       await workload(rt, ns, 'app', { annotations: { 'annotary.io/reload-on-secrets': 'creds' }, secrets: ['creds'] });
@@ -298,7 +361,10 @@ describe('StatefulSets and DaemonSets', () => {
       await sleep(QUIET_MS);
       const w = await getWl(rt, ns, 'app');
       expect(w.metadata.generation).toBe(2);
-      expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBe(w.metadata.annotations?.['annotary.io/observed-config-hash']);
+      expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBe(
+        w.metadata.annotations?.['annotary.io/observed-config-hash'],
+      );
       expect(await op.metric('annotary_rollouts_total', { kind: rt.kind })).toBe(1);
-    }));
+    }),
+  );
 });

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { configDigest } from '../src/controllers/reload.js';
 import { valueDigest } from '../src/kube/slim.js';
+import type { ResourceType } from '../src/kube/types.js';
 import { Deployments, Routes, Secrets } from '../src/kube/types.js';
 import { readJks } from '../src/pki/jks.js';
 import type { OperatorProcess } from './harness/cluster.js';
@@ -21,7 +22,17 @@ import { ROOT, adminClient, deleteNamespace, newNamespace, sleep, startOperator,
 import { chainFixture } from '../test/pki/fixtures.js';
 import type { Route, Secret, Workload as Deployment } from '../test/gen.js';
 import {
-  b64, deployment, inNamespace, ofType, route, secret, tlsData, withAnnotations, withRouteTLS, withSecretVolumes, withTLS,
+  b64,
+  deployment,
+  inNamespace,
+  ofType,
+  route,
+  secret,
+  tlsData,
+  withAnnotations,
+  withRouteTLS,
+  withSecretVolumes,
+  withTLS,
 } from '../test/gen.js';
 
 const FULL = process.env.RESILIENCE === 'full';
@@ -32,7 +43,7 @@ const DEPLOYMENTS = 3; // on ks-3..ks-5
 
 const client = adminClient();
 const fixtures = [chainFixture('p256'), chainFixture('p256', 'rotated'), chainFixture('rsa2048')];
-const fixture = (i: number) => fixtures[i % fixtures.length]!;
+const fixture = (i: number) => fixtures[i % fixtures.length];
 const pemData = (i: number) => tlsData(fixture(i));
 const certDer = (pem: string) => Buffer.from(pem.split('-----END CERTIFICATE-----')[0].replace(/-----[^-]+-----|\s/g, ''), 'base64');
 
@@ -46,16 +57,25 @@ async function retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
   return waitFor(what, async () => ({ v: await fn() }), 180_000, 250).then((r) => r.v);
 }
 const etcdRevision = async (): Promise<number> => {
-  const res = await fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64('annotary') }) });
+  const res = await fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/range`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64('annotary') }),
+  });
   return Number(((await res.json()) as { header: { revision: string } }).header.revision);
 };
 const etcdCompact = (revision: number) =>
-  fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(revision), physical: true }) }).then((r) => r.json());
+  fetch(`http://127.0.0.1:${process.env.ETCD_PORT ?? 23790}/v3/kv/compaction`, {
+    method: 'POST',
+    body: JSON.stringify({ revision: String(revision), physical: true }),
+  }).then((r) => r.json());
 
 const namespaces: string[] = [];
 const operators: OperatorProcess[] = [];
 afterAll(async () => {
-  for (const o of operators) { if (o.proc.signalCode === null) o.proc.kill('SIGCONT'); await o.stop(); }
+  for (const o of operators) {
+    if (o.proc.signalCode === null) o.proc.kill('SIGCONT');
+    await o.stop();
+  }
   // the control plane is up again after every test; make sure even after a failure
   await clusterAsync('start-etcd').catch(() => undefined);
   await clusterAsync('start-apiserver').catch(() => undefined);
@@ -72,76 +92,126 @@ async function setup(prefix: string, controllers: string): Promise<{ ns: string;
 
 async function makeObjects(ns: string): Promise<void> {
   for (let i = 0; i < KEYSTORES; i++) {
-    await client.create(Secrets, ns, secret(`ks-${i}`, inNamespace(ns), ofType('kubernetes.io/tls'), withTLS(fixture(0)),
-      withAnnotations({ 'annotary.io/keystores': 'jks,pkcs12' })));
+    await client.create(
+      Secrets,
+      ns,
+      secret(
+        `ks-${i}`,
+        inNamespace(ns),
+        ofType('kubernetes.io/tls'),
+        withTLS(fixture(0)),
+        withAnnotations({ 'annotary.io/keystores': 'jks,pkcs12' }),
+      ),
+    );
   }
   for (let i = 0; i < ROUTES; i++) {
-    await client.create(Routes, ns, route(`r-${i}`, inNamespace(ns), withRouteTLS({ termination: 'edge' }),
-      withAnnotations({ 'annotary.io/certs-from-secret': `ks-${i}` })));
+    await client.create(
+      Routes,
+      ns,
+      route(
+        `r-${i}`,
+        inNamespace(ns),
+        withRouteTLS({ termination: 'edge' }),
+        withAnnotations({ 'annotary.io/certs-from-secret': `ks-${i}` }),
+      ),
+    );
   }
   for (let i = 0; i < DEPLOYMENTS; i++) {
     const s = `ks-${ROUTES + i}`;
-    await client.create(Deployments, ns, deployment(`d-${i}`, inNamespace(ns), withSecretVolumes(s),
-      withAnnotations({ 'annotary.io/reload-on-secrets': s })));
+    await client.create(
+      Deployments,
+      ns,
+      deployment(`d-${i}`, inNamespace(ns), withSecretVolumes(s), withAnnotations({ 'annotary.io/reload-on-secrets': s })),
+    );
   }
 }
 
 /** Every output reflects the final input: keystores (leaf from keystore.jks), Route certificates, Deployment digests. */
-async function expectConverged(ns: string, controllers: { routes?: boolean; deployments?: boolean; rolled?: boolean } = { routes: true, deployments: true, rolled: true }): Promise<void> {
-  await waitFor('every keystore holds its final certificate', async () => {
-    for (let i = 0; i < KEYSTORES; i++) {
-      const s = await client.get<Secret>(Secrets, ns, `ks-${i}`);
-      const jks = s.data?.['keystore.jks'];
-      if (!jks || !s.data?.['keystore.p12']) throw new Error(`ks-${i}: no stores`);
-      const [entry] = readJks(Buffer.from(jks, 'base64'), 'changeit');
-      const want = certDer(Buffer.from(s.data['tls.crt'], 'base64').toString());
-      if (entry.kind !== 'key' || !entry.chain[0].equals(want)) throw new Error(`ks-${i}: keystore leaf is not the final tls.crt`);
-    }
-    return true;
-  }, 120_000, 500);
-  if (controllers.routes) {
-    await waitFor('every Route carries its final certificate', async () => {
-      for (let i = 0; i < ROUTES; i++) {
+async function expectConverged(
+  ns: string,
+  controllers: { routes?: boolean; deployments?: boolean; rolled?: boolean } = { routes: true, deployments: true, rolled: true },
+): Promise<void> {
+  await waitFor(
+    'every keystore holds its final certificate',
+    async () => {
+      for (let i = 0; i < KEYSTORES; i++) {
         const s = await client.get<Secret>(Secrets, ns, `ks-${i}`);
-        const r = await client.get<Route>(Routes, ns, `r-${i}`);
-        if (r.spec.tls?.certificate !== Buffer.from(s.data!['tls.crt'], 'base64').toString() || r.spec.tls?.key !== Buffer.from(s.data!['tls.key'], 'base64').toString()) throw new Error(`r-${i} is stale`);
+        const jks = s.data?.['keystore.jks'];
+        if (!jks || !s.data?.['keystore.p12']) throw new Error(`ks-${i}: no stores`);
+        const [entry] = readJks(Buffer.from(jks, 'base64'), 'changeit');
+        const want = certDer(Buffer.from(s.data['tls.crt'], 'base64').toString());
+        if (entry.kind !== 'key' || !entry.chain[0].equals(want)) throw new Error(`ks-${i}: keystore leaf is not the final tls.crt`);
       }
       return true;
-    }, 120_000, 500);
+    },
+    120_000,
+    500,
+  );
+  if (controllers.routes) {
+    await waitFor(
+      'every Route carries its final certificate',
+      async () => {
+        for (let i = 0; i < ROUTES; i++) {
+          const s = await client.get<Secret>(Secrets, ns, `ks-${i}`);
+          const r = await client.get<Route>(Routes, ns, `r-${i}`);
+          if (
+            r.spec.tls?.certificate !== Buffer.from(s.data!['tls.crt'], 'base64').toString() ||
+            r.spec.tls?.key !== Buffer.from(s.data!['tls.key'], 'base64').toString()
+          )
+            throw new Error(`r-${i} is stale`);
+        }
+        return true;
+      },
+      120_000,
+      500,
+    );
   }
   if (controllers.deployments) {
-    await waitFor('every Deployment\'s digest reflects the final data', async () => {
-      for (let i = 0; i < DEPLOYMENTS; i++) {
-        const name = `ks-${ROUTES + i}`;
-        const s = await client.get<Secret>(Secrets, ns, name);
-        const want = configDigest([{ kind: 'Secret', name, digests: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, valueDigest(v)])) }]);
-        const d = await client.get<Deployment>(Deployments, ns, `d-${i}`);
-        if (d.metadata.annotations?.['annotary.io/observed-config-hash'] !== want) throw new Error(`d-${i}: observed digest is not the final one`);
-        // no template digest: never rolled, which is right only when the final data is the onboarding data (observed = want)
-        const tmpl = d.spec.template.metadata?.annotations?.['annotary.io/config-hash'];
-        if (controllers.rolled && tmpl !== undefined && tmpl !== want) throw new Error(`d-${i}: pod template digest is not the final one`);
-      }
-      return true;
-    }, 120_000, 500);
+    await waitFor(
+      "every Deployment's digest reflects the final data",
+      async () => {
+        for (let i = 0; i < DEPLOYMENTS; i++) {
+          const name = `ks-${ROUTES + i}`;
+          const s = await client.get<Secret>(Secrets, ns, name);
+          const want = configDigest([
+            { kind: 'Secret', name, digests: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, valueDigest(v)])) },
+          ]);
+          const d = await client.get<Deployment>(Deployments, ns, `d-${i}`);
+          if (d.metadata.annotations?.['annotary.io/observed-config-hash'] !== want)
+            throw new Error(`d-${i}: observed digest is not the final one`);
+          // no template digest: never rolled, which is right only when the final data is the onboarding data (observed = want)
+          const tmpl = d.spec.template.metadata?.annotations?.['annotary.io/config-hash'];
+          if (controllers.rolled && tmpl !== undefined && tmpl !== want)
+            throw new Error(`d-${i}: pod template digest is not the final one`);
+        }
+        return true;
+      },
+      120_000,
+      500,
+    );
   }
 }
 
 describe('conflicts: a second writer patches the same objects concurrently', () => {
-  test('keystores and Routes end correct; the second writer\'s fields are intact', async () => {
+  test("keystores and Routes end correct; the second writer's fields are intact", async () => {
     const { ns, op } = await setup('res-conf', 'keystores,routes');
     await makeObjects(ns);
-    const targets: [typeof Secrets | typeof Routes, string][] = [
-      ...Array.from({ length: KEYSTORES }, (_, i) => [Secrets, `ks-${i}`] as [typeof Secrets, string]),
-      ...Array.from({ length: ROUTES }, (_, i) => [Routes, `r-${i}`] as [typeof Routes, string]),
+    const targets: [ResourceType, string][] = [
+      ...Array.from({ length: KEYSTORES }, (_, i): [ResourceType, string] => [Secrets, `ks-${i}`]),
+      ...Array.from({ length: ROUTES }, (_, i): [ResourceType, string] => [Routes, `r-${i}`]),
     ];
     let stop = false;
     const written = new Map<string, number>();
     const writer = (async () => {
       for (let n = 0; !stop; n++) {
-        await Promise.all(targets.map(async ([rt, name]) => {
-          await client.patch(rt, ns, name, { metadata: { labels: { 'writer.example/n': String(n) }, annotations: { 'writer.example/note': `pass ${n}` } } });
-          written.set(`${rt.kind}/${name}`, n);
-        }));
+        await Promise.all(
+          targets.map(async ([rt, name]) => {
+            await client.patch(rt, ns, name, {
+              metadata: { labels: { 'writer.example/n': String(n) }, annotations: { 'writer.example/note': `pass ${n}` } },
+            });
+            written.set(`${rt.kind}/${name}`, n);
+          }),
+        );
       }
     })();
     for (let k = 1; k <= ROTATIONS; k++) {
@@ -155,7 +225,11 @@ describe('conflicts: a second writer patches the same objects concurrently', () 
     for (const [rt, name] of targets) {
       const o = await client.get(rt, ns, name);
       const n = written.get(`${rt.kind}/${name}`);
-      expect([name, o.metadata.labels?.['writer.example/n'], o.metadata.annotations?.['writer.example/note']]).toEqual([name, String(n), `pass ${n}`]);
+      expect([name, o.metadata.labels?.['writer.example/n'], o.metadata.annotations?.['writer.example/note']]).toEqual([
+        name,
+        String(n),
+        `pass ${n}`,
+      ]);
     }
     const conflicts = await op.metric('annotary_write_conflicts_total');
     console.log(`conflicts test: ${ROTATIONS} rotations, ${conflicts} write conflicts retried`);
@@ -217,7 +291,8 @@ describe('410 Gone: history compacted while the operator was away', () => {
     try {
       await clusterAsync('stop-apiserver');
       await clusterAsync('start-apiserver');
-      for (let k = 1; k <= KEYSTORES; k++) await retrying('rotation', () => client.patch(Secrets, ns, `ks-${k % KEYSTORES}`, { data: pemData(k + 1) }));
+      for (let k = 1; k <= KEYSTORES; k++)
+        await retrying('rotation', () => client.patch(Secrets, ns, `ks-${k % KEYSTORES}`, { data: pemData(k + 1) }));
       // a removal the operator must notice too: annotary's keys go
       await client.patch(Secrets, ns, 'ks-9', { metadata: { annotations: { 'annotary.io/keystores': null } } });
       // pad the history, then compact it: the operator's resourceVersion is gone for good
@@ -226,15 +301,26 @@ describe('410 Gone: history compacted while the operator was away', () => {
     } finally {
       op.proc.kill('SIGCONT');
     }
-    await waitFor('a relist after 410', async () => (await op.metric('annotary_relists_total', { resource: 'secrets' })) > relists0, 120_000, 250);
+    await waitFor(
+      'a relist after 410',
+      async () => (await op.metric('annotary_relists_total', { resource: 'secrets' })) > relists0,
+      120_000,
+      250,
+    );
     const gone = await op.metric('annotary_watch_restarts_total', { cause: 'gone' });
-    console.log(`410 test: relists ${relists0} → ${await op.metric('annotary_relists_total', { resource: 'secrets' })}, watch restarts with cause=gone: ${gone}`);
+    const relists = await op.metric('annotary_relists_total', { resource: 'secrets' });
+    console.log(`410 test: relists ${relists0} → ${relists}, watch restarts with cause=gone: ${gone}`);
     expect(gone).toBeGreaterThan(0);
     // ks-9 is no longer annotated: expectConverged's keystore check covers ks-0..ks-8 here
-    await waitFor('ks-9: annotary\'s keys removed', async () => {
-      const s = await client.get<Secret>(Secrets, ns, 'ks-9');
-      return !s.data?.['keystore.jks'] && !s.data?.['keystore.p12'] && s.metadata.annotations?.['annotary.io/managed-keys'] === undefined;
-    }, 120_000, 250);
+    await waitFor(
+      "ks-9: annotary's keys removed",
+      async () => {
+        const s = await client.get<Secret>(Secrets, ns, 'ks-9');
+        return !s.data?.['keystore.jks'] && !s.data?.['keystore.p12'] && s.metadata.annotations?.['annotary.io/managed-keys'] === undefined;
+      },
+      120_000,
+      250,
+    );
     await client.patch(Secrets, ns, 'ks-9', { metadata: { annotations: { 'annotary.io/keystores': 'jks,pkcs12' } } });
     await expectConverged(ns, { routes: true, deployments: false });
     expect(op.proc.exitCode).toBeNull();

@@ -2,7 +2,14 @@
 import { Routes, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import {
-  adminClient, apiserverWrites, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor,
+  adminClient,
+  apiserverWrites,
+  deleteNamespace,
+  eventsFor,
+  newNamespace,
+  sleep,
+  startOperator,
+  waitFor,
 } from './harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import type { Route } from '../test/gen.js';
@@ -24,13 +31,18 @@ async function tlsSecret(name: string, f = ec): Promise<void> {
 }
 
 /** creates a Route; tls null: a Route without spec.tls */
-async function route(name: string, annotations: Record<string, string>, tls: Record<string, string> | null = { termination: 'edge' }): Promise<Route> {
+async function route(
+  name: string,
+  annotations: Record<string, string>,
+  tls: Record<string, string> | null = { termination: 'edge' },
+): Promise<Route> {
   return client.create<Route>(Routes, ns, routeOf(name, inNamespace(ns), withAnnotations(annotations), withRouteTLS(tls)));
 }
 
 const getRoute = (name: string) => client.get<Route>(Routes, ns, name);
 const tlsOf = async (name: string) => (await getRoute(name)).spec.tls ?? {};
-const eventWith = (name: string, reason: string) => waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
+const eventWith = (name: string, reason: string) =>
+  waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
 
 beforeAll(async () => {
   ns = await newNamespace(client, 'routes');
@@ -46,7 +58,10 @@ describe('edge and reencrypt Routes get certificate, key and CA', () => {
   test.each(['edge', 'reencrypt'])('%s', async (termination) => {
     await tlsSecret(`cert-${termination}`);
     await route(`r-${termination}`, { 'annotary.io/certs-from-secret': `cert-${termination}` }, { termination });
-    const tls = await waitFor('fields', async () => { const t = await tlsOf(`r-${termination}`); return t.certificate ? t : undefined; });
+    const tls = await waitFor('fields', async () => {
+      const t = await tlsOf(`r-${termination}`);
+      return t.certificate ? t : undefined;
+    });
     expect(tls).toEqual({ termination, certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca });
     expect((await getRoute(`r-${termination}`)).metadata.annotations?.['annotary.io/managed-fields']).toBe('certificate,key,caCertificate');
     const ev = await eventWith(`r-${termination}`, 'RouteUpdated');
@@ -65,14 +80,20 @@ describe('one rotation updates every Route that shares the Secret', () => {
   test('three Routes, one Secret: each gets the new certificate, each is written once', async () => {
     await tlsSecret('shared');
     for (const n of ['s1', 's2', 's3']) await route(n, { 'annotary.io/certs-from-secret': 'shared' });
-    await waitFor('initial fill', async () => (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every((t) => t.certificate === ec.certPem(2)));
+    await waitFor('initial fill', async () =>
+      (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every((t) => t.certificate === ec.certPem(2)),
+    );
     await waitFor('queue drained', async () => (await op.metric('annotary_queue_depth', { controller: 'routes' })) === 0);
     const writes0 = await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' });
     const apiWrites0 = apiserverWrites('routes');
     await client.patch(Secrets, ns, 'shared', { data: tlsData(next) });
-    await waitFor('all three rotated', async () => (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every((t) => t.certificate === next.certPem(2) && t.key === next.keyPkcs8 && t.caCertificate === next.ca));
+    await waitFor('all three rotated', async () =>
+      (await Promise.all(['s1', 's2', 's3'].map(tlsOf))).every(
+        (t) => t.certificate === next.certPem(2) && t.key === next.keyPkcs8 && t.caCertificate === next.ca,
+      ),
+    );
     await sleep(1500); // anything else the operator would do, it does now
-    expect(await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' }) - writes0).toBe(3);
+    expect((await op.metric('annotary_writes_total', { controller: 'routes', kind: 'Route' })) - writes0).toBe(3);
     expect(apiserverWrites('routes') - apiWrites0).toBe(3); // the apiserver's own count (noisy if others run e2e concurrently)
   });
 });
@@ -109,12 +130,15 @@ describe('Routes that cannot take certificates get a Warning and are not written
 });
 
 describe('removing an annotation clears exactly the fields it filled', () => {
-  test('the user\'s own destinationCACertificate stays', async () => {
+  test("the user's own destinationCACertificate stays", async () => {
     await tlsSecret('cert-rm');
     await route('r-rm', { 'annotary.io/certs-from-secret': 'cert-rm' }, { termination: 'reencrypt', destinationCACertificate: rsa.ca });
     await waitFor('fill', async () => (await tlsOf('r-rm')).certificate);
     await client.patch(Routes, ns, 'r-rm', { metadata: { annotations: { 'annotary.io/certs-from-secret': null } } });
-    const r = await waitFor('cleared', async () => { const x = await getRoute('r-rm'); return x.spec.tls?.certificate === undefined && x; });
+    const r = await waitFor('cleared', async () => {
+      const x = await getRoute('r-rm');
+      return x.spec.tls?.certificate === undefined && x;
+    });
     expect(r.spec.tls).toEqual({ termination: 'reencrypt', destinationCACertificate: rsa.ca });
     expect(r.metadata.annotations?.['annotary.io/managed-fields']).toBeUndefined();
   });
@@ -125,7 +149,10 @@ describe('cert-utils-operator keys behave as in cert-utils', () => {
     await tlsSecret('cu-cert');
     await route('cu-plain', { [`${CU}certs-from-secret`]: 'cu-cert' });
     await route('cu-ca', { [`${CU}certs-from-secret`]: 'cu-cert', [`${CU}inject-CA`]: 'true' });
-    const plain = await waitFor('cu fill', async () => { const t = await tlsOf('cu-plain'); return t.certificate ? t : undefined; });
+    const plain = await waitFor('cu fill', async () => {
+      const t = await tlsOf('cu-plain');
+      return t.certificate ? t : undefined;
+    });
     expect(plain.caCertificate).toBeUndefined();
     expect(plain.key).toBe(ec.keyPkcs8);
     await waitFor('cu ca', async () => (await tlsOf('cu-ca')).caCertificate === ec.ca);
@@ -139,7 +166,10 @@ describe('cert-utils-operator keys behave as in cert-utils', () => {
   test('native keys win over cert-utils keys', async () => {
     await tlsSecret('native-cert', next);
     await route('cu-both', { [`${CU}certs-from-secret`]: 'cu-cert', 'annotary.io/certs-from-secret': 'native-cert' });
-    await waitFor('native wins', async () => { const t = await tlsOf('cu-both'); return t.certificate === next.certPem(2) && t.caCertificate === next.ca; });
+    await waitFor('native wins', async () => {
+      const t = await tlsOf('cu-both');
+      return t.certificate === next.certPem(2) && t.caCertificate === next.ca;
+    });
   });
 });
 

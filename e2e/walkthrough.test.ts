@@ -47,11 +47,19 @@ async function replicaSets(): Promise<Record<string, number>> {
 
 async function snapshot(): Promise<Snapshot> {
   const [cr, pr, ing, pref, rs] = await Promise.all([
-    route('customer'), route('preference'), client.get<Ingress>(Ingresses, NS, 'customer'), secret('preference-tls'), replicaSets(),
+    route('customer'),
+    route('preference'),
+    client.get<Ingress>(Ingresses, NS, 'customer'),
+    secret('preference-tls'),
+    replicaSets(),
   ]);
   return {
-    customerRouteRv: cr.metadata.resourceVersion!, preferenceRouteRv: pr.metadata.resourceVersion!, ingressRv: ing.metadata.resourceVersion!,
-    keystore: pref.data!['keystore.jks']!, tlsCrt: pref.data!['tls.crt']!, replicaSets: rs,
+    customerRouteRv: cr.metadata.resourceVersion!,
+    preferenceRouteRv: pr.metadata.resourceVersion!,
+    ingressRv: ing.metadata.resourceVersion!,
+    keystore: pref.data!['keystore.jks'],
+    tlsCrt: pref.data!['tls.crt'],
+    replicaSets: rs,
   };
 }
 
@@ -67,12 +75,14 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let pending: Promise<Snapshot> | undefined;
-  proc.stdout!.on('data', (b: Buffer) => {
+  proc.stdout.on('data', (b: Buffer) => {
     output += b.toString('utf8');
     // the rotation step reads its own "before" state first, then patches: take ours at its header
     if (!pending && /^== 9\. /m.test(output)) pending = snapshot();
   });
-  proc.stderr!.on('data', (b: Buffer) => { output += b.toString('utf8'); });
+  proc.stderr.on('data', (b: Buffer) => {
+    output += b.toString('utf8');
+  });
   exitCode = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
   before = await pending;
   if (exitCode !== 0) console.log(output); // the whole report, to see which step failed
@@ -96,7 +106,7 @@ describe('the demo script', () => {
     const sections = output.split(/^== \d+\. .*$/m).slice(1);
     sections.forEach((s) => expect(s).toMatch(/^✔ /m));
     const summary = output.slice(output.lastIndexOf('\nSummary\n'));
-    for (const [, n, title] of headers) expect(summary).toContain(`✔ ${n!.padStart(2)}. ${title}`);
+    for (const [, n, title] of headers) expect(summary).toContain(`✔ ${n.padStart(2)}. ${title}`);
   });
 
   test('every step prints the commands it runs', () => {
@@ -107,7 +117,8 @@ describe('the demo script', () => {
       '$ kubectl -n demo apply -f examples/walkthrough/customer-ingress.yaml',
       '$ kubectl -n demo patch secret preference-tls -p',
       '$ java -cp classes TlsClient',
-    ]) expect(output).toContain(cmd);
+    ])
+      expect(output).toContain(cmd);
   });
 
   test('the demo operator watched only namespace demo and is stopped', () => {
@@ -130,22 +141,27 @@ describe('the facts, checked through the API', () => {
     const deploy = await client.get<Workload>(Deployments, NS, 'preference');
     const digest = deploy.spec.template.metadata?.annotations?.['annotary.io/config-hash'];
     expect(digest).toMatch(/^[0-9a-f]{32}$/);
-    const rs = (await client.list<Workload>(ReplicaSets, NS)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'preference'));
+    const rs = (await client.list<Workload>(ReplicaSets, NS)).items.filter((r) =>
+      r.metadata.ownerReferences?.some((o) => o.name === 'preference'),
+    );
     expect(rs.map((r) => r.spec.template.metadata?.annotations?.['annotary.io/config-hash']).sort()).toEqual([digest, undefined].sort());
     const reloaded = (await eventsFor(client, NS, 'preference')).filter((e) => e.reason === 'Reloaded');
     expect(reloaded).toHaveLength(1);
-    expect(reloaded[0]!.count).toBe(1);
-    expect(reloaded[0]!.message).toContain('Secret/preference-tls');
+    expect(reloaded[0].count).toBe(1);
+    expect(reloaded[0].message).toContain('Secret/preference-tls');
   });
 
-  test('preference\'s keystore was regenerated and holds the new certificate', async () => {
+  test("preference's keystore was regenerated and holds the new certificate", async () => {
     const s = await secret('preference-tls');
     expect(s.data!['tls.crt']).not.toBe(before!.tlsCrt);
     expect(s.data!['keystore.jks']).not.toBe(before!.keystore);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'walkthrough-'));
     try {
-      writeFileSync(path.join(dir, 'keystore.jks'), Buffer.from(s.data!['keystore.jks']!, 'base64'));
-      const listing = execFileSync('keytool', ['-list', '-keystore', path.join(dir, 'keystore.jks'), '-storepass', 'demo-store-password'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      writeFileSync(path.join(dir, 'keystore.jks'), Buffer.from(s.data!['keystore.jks'], 'base64'));
+      const listing = execFileSync('keytool', ['-list', '-keystore', path.join(dir, 'keystore.jks'), '-storepass', 'demo-store-password'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       const fp = /fingerprint \(SHA-256\): (\S+)/.exec(listing)?.[1];
       expect(fp).toBe(new X509Certificate(dec(s.data!['tls.crt'])).fingerprint256);
       expect(fp).not.toBe(new X509Certificate(dec(before!.tlsCrt)).fingerprint256);
@@ -159,15 +175,22 @@ describe('the facts, checked through the API', () => {
     expect(r.metadata.resourceVersion).toBe(before!.customerRouteRv);
     const external = await secret('customer-external-tls');
     const internal = await secret('customer-tls');
-    expect(r.spec.tls).toMatchObject({ termination: 'reencrypt', certificate: dec(external.data!['tls.crt']), key: dec(external.data!['tls.key']), destinationCACertificate: dec(internal.data!['ca.crt']) });
-    expect(new X509Certificate(r.spec.tls!.certificate!).issuer).toContain('demo external CA');
+    expect(r.spec.tls).toMatchObject({
+      termination: 'reencrypt',
+      certificate: dec(external.data!['tls.crt']),
+      key: dec(external.data!['tls.key']),
+      destinationCACertificate: dec(internal.data!['ca.crt']),
+    });
+    expect(new X509Certificate(r.spec.tls!.certificate).issuer).toContain('demo external CA');
   });
 
   test('Route preference (passthrough): never written, no certificate', async () => {
     const r = await route('preference');
     expect(r.metadata.resourceVersion).toBe(before!.preferenceRouteRv);
     expect(r.spec.tls).toEqual({ termination: 'passthrough' });
-    expect((await eventsFor(client, NS, 'preference')).some((e) => e.reason === 'UnsupportedTermination' && e.type === 'Warning')).toBe(true);
+    expect((await eventsFor(client, NS, 'preference')).some((e) => e.reason === 'UnsupportedTermination' && e.type === 'Warning')).toBe(
+      true,
+    );
   });
 
   test('Ingress customer: untouched by the rotation; the owned copy and its spec.tls entry', async () => {
@@ -179,7 +202,7 @@ describe('the facts, checked through the API', () => {
     expect(copy.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Ingress', name: 'customer', uid: ing.metadata.uid })]);
   });
 
-  test('the JVM handshake: customer\'s truststore trusted preference\'s keystore', () => {
+  test("the JVM handshake: customer's truststore trusted preference's keystore", () => {
     expect(output).toMatch(/^ {2}RESULT 0 OK 1 anchors, TLS_\S+$/m);
     expect(output).toMatch(/^ {2}Verification: OK$/m);
   });

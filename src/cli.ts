@@ -16,7 +16,10 @@ function version(): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText()); return 0; }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText());
+    return 0;
+  }
   const cfg = loadConfig(argv);
   const log = createLogger(cfg.logLevel, cfg.logFormat);
   const metrics = createMetrics();
@@ -25,7 +28,13 @@ async function run(argv: string[]): Promise<number> {
   const stop = (signal: string, code = 0) => {
     if (stopping) return;
     log.info('shutting down', { signal });
-    stopping = operator.stop().then(() => process.exit(code), (err) => { log.error('shutdown failed', { error: errorText(err) }); process.exit(1); });
+    stopping = operator.stop().then(
+      () => process.exit(code),
+      (err) => {
+        log.error('shutdown failed', { error: errorText(err) });
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -34,19 +43,38 @@ async function run(argv: string[]): Promise<number> {
   // a bug in one reconcile must not take the operator down; the queue retries the key
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: errorText(err) }));
   await operator.start();
-  return new Promise(() => { /* runs until a signal */ });
+  return new Promise(() => {
+    /* runs until a signal */
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
-    case 'run': return run(rest);
-    case 'keystore': return keystoreCommand(rest);
-    case 'annotations': console.log(annotationsTable()); return 0;
-    case 'events': console.log(eventReasonsTable()); return 0;
-    case '--version': case 'version': console.log(version()); return 0;
-    case undefined: case '--help': case '-h': case 'help': console.log(helpText()); return 0;
-    default: console.error(`annotary: unknown command "${cmd}"\n`); console.error(helpText()); return 2;
+    case 'run':
+      return run(rest);
+    case 'keystore':
+      return keystoreCommand(rest);
+    case 'annotations':
+      console.log(annotationsTable());
+      return 0;
+    case 'events':
+      console.log(eventReasonsTable());
+      return 0;
+    case '--version':
+    case 'version':
+      console.log(version());
+      return 0;
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      console.log(helpText());
+      return 0;
+    default:
+      console.error(`annotary: unknown command "${cmd}"\n`);
+      console.error(helpText());
+      return 2;
   }
 }
 

@@ -1,15 +1,20 @@
 // Flags of `annotary run`. Each flag has an environment variable and a default; the
-// precedence is flag > env > default. --help is generated from this table.
+// precedence is flag > env > default. --help and the Config type are generated from this table.
 import { parseArgs } from 'node:util';
 
-export interface FlagSpec {
+export interface FlagSpec<Field extends string = string, T = unknown> {
+  /** the Config field the flag sets */
+  field: Field;
   name: string;
   env: string;
   default: string;
   help: string;
   /** validates and converts; throws with a message for bad values */
-  parse?: (v: string) => unknown;
+  parse: (v: string) => T;
 }
+
+/** One row of FLAGS: keeps the literal field name and the parse result type, which become that field of Config. */
+const flag = <Field extends string, T>(spec: FlagSpec<Field, T>): FlagSpec<Field, T> => spec;
 
 export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
@@ -28,6 +33,19 @@ export function parseBool(v: string): boolean {
   throw new Error(`"${v}" is not a boolean (true/false)`);
 }
 
+/** The value as given. */
+function parseString(v: string): string {
+  return v;
+}
+
+/** A comma list: items trimmed, empty items dropped. */
+function parseList(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 function parseInt1(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`"${v}" is not a positive integer`);
@@ -42,61 +60,182 @@ function parseChoice<T extends string>(choices: readonly T[]) {
 }
 
 function parseControllers(v: string): ControllerName[] {
-  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) parseChoice(CONTROLLERS)(n);
-  return names as ControllerName[];
+  return parseList(v).map(parseChoice(CONTROLLERS));
 }
 
-export const FLAGS: FlagSpec[] = [
-  { name: 'kubeconfig', env: 'KUBECONFIG', default: '', help: 'kubeconfig file; empty: $KUBECONFIG, ~/.kube/config, then in-cluster' },
-  { name: 'context', env: 'ANNOTARY_CONTEXT', default: '', help: 'kubeconfig context (default: current context)' },
-  { name: 'namespaces', env: 'ANNOTARY_NAMESPACES', default: '', help: 'comma list of namespaces to watch; empty: all namespaces' },
-  { name: 'controllers', env: 'ANNOTARY_CONTROLLERS', default: CONTROLLERS.join(','), help: 'controllers to run', parse: parseControllers },
-  { name: 'compat', env: 'ANNOTARY_COMPAT', default: 'true', help: 'honour cert-utils-operator and stakater Reloader annotation keys', parse: parseBool },
-  { name: 'metrics-addr', env: 'ANNOTARY_METRICS_ADDR', default: ':8080', help: 'listen address for /metrics, /healthz, /readyz ("0" disables)' },
-  { name: 'log-level', env: 'ANNOTARY_LOG_LEVEL', default: 'info', help: 'error, warn, info or debug', parse: parseChoice(['error', 'warn', 'info', 'debug'] as const) },
-  { name: 'log-format', env: 'ANNOTARY_LOG_FORMAT', default: 'json', help: 'json or text', parse: parseChoice(['json', 'text'] as const) },
-  { name: 'workers', env: 'ANNOTARY_WORKERS', default: '4', help: 'concurrent reconciles per controller', parse: parseInt1 },
-  { name: 'resync', env: 'ANNOTARY_RESYNC', default: '10m', help: 'period of the full resync of every cache (0s disables)', parse: parseDuration },
-  { name: 'retry-base', env: 'ANNOTARY_RETRY_BASE', default: '500ms', help: 'first retry delay of a failed reconcile (doubles per failure)', parse: parseDuration },
-  { name: 'retry-max', env: 'ANNOTARY_RETRY_MAX', default: '5m', help: 'longest retry delay', parse: parseDuration },
-  { name: 'default-password', env: 'ANNOTARY_DEFAULT_PASSWORD', default: 'changeit', help: 'store password when a Secret names none (cert-utils keys keep their own default, changeme)' },
-  { name: 'reload-strategy', env: 'ANNOTARY_RELOAD_STRATEGY', default: 'annotations', help: 'annotations (pod-template digest) or restartedAt (kubectl rollout restart semantics)', parse: parseChoice(['annotations', 'restartedAt'] as const) },
-  { name: 'reload-settle', env: 'ANNOTARY_RELOAD_SETTLE', default: '3s', help: 'changes to referenced objects within this window coalesce into one rollout', parse: parseDuration },
-  { name: 'reload-on-create', env: 'ANNOTARY_RELOAD_ON_CREATE', default: 'true', help: 'the creation of a referenced object that was missing counts as a change', parse: parseBool },
-  { name: 'expiry-warning', env: 'ANNOTARY_EXPIRY_WARNING', default: '720h', help: 'Warning Event when a certificate expires within this duration', parse: parseDuration },
-  { name: 'leader-elect', env: 'ANNOTARY_LEADER_ELECT', default: 'false', help: 'run several replicas; only the Lease holder reconciles', parse: parseBool },
-  { name: 'leader-election-namespace', env: 'ANNOTARY_LEADER_ELECTION_NAMESPACE', default: '', help: 'namespace of the Lease (default: the pod namespace or "default")' },
-  { name: 'lease-duration', env: 'ANNOTARY_LEASE_DURATION', default: '15s', help: 'how long a leader holds the Lease without renewing', parse: parseDuration },
-  { name: 'shutdown-timeout', env: 'ANNOTARY_SHUTDOWN_TIMEOUT', default: '30s', help: 'how long SIGTERM waits for in-flight reconciles', parse: parseDuration },
+export const FLAGS = [
+  flag({
+    field: 'kubeconfig',
+    name: 'kubeconfig',
+    env: 'KUBECONFIG',
+    default: '',
+    help: 'kubeconfig file; empty: $KUBECONFIG, ~/.kube/config, then in-cluster',
+    parse: parseString,
+  }),
+  flag({
+    field: 'context',
+    name: 'context',
+    env: 'ANNOTARY_CONTEXT',
+    default: '',
+    help: 'kubeconfig context (default: current context)',
+    parse: parseString,
+  }),
+  flag({
+    field: 'namespaces',
+    name: 'namespaces',
+    env: 'ANNOTARY_NAMESPACES',
+    default: '',
+    help: 'comma list of namespaces to watch; empty: all namespaces',
+    parse: parseList,
+  }),
+  flag({
+    field: 'controllers',
+    name: 'controllers',
+    env: 'ANNOTARY_CONTROLLERS',
+    default: CONTROLLERS.join(','),
+    help: 'controllers to run',
+    parse: parseControllers,
+  }),
+  flag({
+    field: 'compat',
+    name: 'compat',
+    env: 'ANNOTARY_COMPAT',
+    default: 'true',
+    help: 'honour cert-utils-operator and stakater Reloader annotation keys',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'metricsAddr',
+    name: 'metrics-addr',
+    env: 'ANNOTARY_METRICS_ADDR',
+    default: ':8080',
+    help: 'listen address for /metrics, /healthz, /readyz ("0" disables)',
+    parse: parseString,
+  }),
+  flag({
+    field: 'logLevel',
+    name: 'log-level',
+    env: 'ANNOTARY_LOG_LEVEL',
+    default: 'info',
+    help: 'error, warn, info or debug',
+    parse: parseChoice(['error', 'warn', 'info', 'debug'] as const),
+  }),
+  flag({
+    field: 'logFormat',
+    name: 'log-format',
+    env: 'ANNOTARY_LOG_FORMAT',
+    default: 'json',
+    help: 'json or text',
+    parse: parseChoice(['json', 'text'] as const),
+  }),
+  flag({
+    field: 'workers',
+    name: 'workers',
+    env: 'ANNOTARY_WORKERS',
+    default: '4',
+    help: 'concurrent reconciles per controller',
+    parse: parseInt1,
+  }),
+  flag({
+    field: 'resyncMs',
+    name: 'resync',
+    env: 'ANNOTARY_RESYNC',
+    default: '10m',
+    help: 'period of the full resync of every cache (0s disables)',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'retryBaseMs',
+    name: 'retry-base',
+    env: 'ANNOTARY_RETRY_BASE',
+    default: '500ms',
+    help: 'first retry delay of a failed reconcile (doubles per failure)',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'retryMaxMs',
+    name: 'retry-max',
+    env: 'ANNOTARY_RETRY_MAX',
+    default: '5m',
+    help: 'longest retry delay',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'defaultPassword',
+    name: 'default-password',
+    env: 'ANNOTARY_DEFAULT_PASSWORD',
+    default: 'changeit',
+    help: 'store password when a Secret names none (cert-utils keys keep their own default, changeme)',
+    parse: parseString,
+  }),
+  flag({
+    field: 'reloadStrategy',
+    name: 'reload-strategy',
+    env: 'ANNOTARY_RELOAD_STRATEGY',
+    default: 'annotations',
+    help: 'annotations (pod-template digest) or restartedAt (kubectl rollout restart semantics)',
+    parse: parseChoice(['annotations', 'restartedAt'] as const),
+  }),
+  flag({
+    field: 'reloadSettleMs',
+    name: 'reload-settle',
+    env: 'ANNOTARY_RELOAD_SETTLE',
+    default: '3s',
+    help: 'changes to referenced objects within this window coalesce into one rollout',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'reloadOnCreate',
+    name: 'reload-on-create',
+    env: 'ANNOTARY_RELOAD_ON_CREATE',
+    default: 'true',
+    help: 'the creation of a referenced object that was missing counts as a change',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'expiryWarningMs',
+    name: 'expiry-warning',
+    env: 'ANNOTARY_EXPIRY_WARNING',
+    default: '720h',
+    help: 'Warning Event when a certificate expires within this duration',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'leaderElect',
+    name: 'leader-elect',
+    env: 'ANNOTARY_LEADER_ELECT',
+    default: 'false',
+    help: 'run several replicas; only the Lease holder reconciles',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'leaderElectionNamespace',
+    name: 'leader-election-namespace',
+    env: 'ANNOTARY_LEADER_ELECTION_NAMESPACE',
+    default: '',
+    help: 'namespace of the Lease (default: the pod namespace or "default")',
+    parse: parseString,
+  }),
+  flag({
+    field: 'leaseDurationMs',
+    name: 'lease-duration',
+    env: 'ANNOTARY_LEASE_DURATION',
+    default: '15s',
+    help: 'how long a leader holds the Lease without renewing',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'shutdownTimeoutMs',
+    name: 'shutdown-timeout',
+    env: 'ANNOTARY_SHUTDOWN_TIMEOUT',
+    default: '30s',
+    help: 'how long SIGTERM waits for in-flight reconciles',
+    parse: parseDuration,
+  }),
 ];
 
-export interface Config {
-  kubeconfig: string;
-  context: string;
-  namespaces: string[];
-  controllers: ControllerName[];
-  compat: boolean;
-  metricsAddr: string;
-  logLevel: 'error' | 'warn' | 'info' | 'debug';
-  logFormat: 'json' | 'text';
-  workers: number;
-  resyncMs: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  defaultPassword: string;
-  reloadStrategy: 'annotations' | 'restartedAt';
-  reloadSettleMs: number;
-  reloadOnCreate: boolean;
-  expiryWarningMs: number;
-  leaderElect: boolean;
-  leaderElectionNamespace: string;
-  leaseDurationMs: number;
-  shutdownTimeoutMs: number;
-}
-
-const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const FIELD: Record<string, string> = { resync: 'resyncMs', 'retry-base': 'retryBaseMs', 'retry-max': 'retryMaxMs', 'reload-settle': 'reloadSettleMs', 'expiry-warning': 'expiryWarningMs', 'lease-duration': 'leaseDurationMs', 'shutdown-timeout': 'shutdownTimeoutMs' };
+/** What `annotary run` runs with: one field per row of FLAGS, typed by what that row's parse returns. */
+export type Config = { [F in (typeof FLAGS)[number] as F['field']]: ReturnType<F['parse']> };
 
 export class ConfigError extends Error {}
 
@@ -115,7 +254,7 @@ function bareBooleansTrue(argv: string[]): string[] {
 
 /** Parses argv (after the subcommand) and env into a Config. Throws ConfigError with a clear message. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | undefined>;
   try {
     ({ values } = parseArgs({
       args: bareBooleansTrue(argv),
@@ -126,21 +265,22 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  const out: Record<string, unknown> = {};
-  for (const f of FLAGS) {
-    const raw = (values[f.name] as string | undefined) ?? (env[f.env] || undefined) ?? f.default; // empty env = unset
+  const fields = FLAGS.map((f) => {
+    const raw = values[f.name] ?? (env[f.env] || undefined) ?? f.default; // empty env = unset
     try {
-      out[FIELD[f.name] ?? camel(f.name)] = f.parse ? f.parse(raw) : raw;
+      return [f.field, f.parse(raw)] as const;
     } catch (err) {
       throw new ConfigError(`--${f.name} (${f.env}): ${(err as Error).message}`);
     }
-  }
-  out.namespaces = String(out.namespaces).split(',').map((s) => s.trim()).filter(Boolean);
-  return out as unknown as Config;
+  });
+  // Object.fromEntries cannot type keys: this is Config because FLAGS has one row per field (test/config.test.ts)
+  return Object.fromEntries(fields) as Config;
 }
 
 export function helpText(): string {
-  const rows = FLAGS.map((f) => `  --${f.name.padEnd(27)} ${f.help}\n  ${' '.repeat(29)} env ${f.env}${f.default ? `, default ${f.default}` : ''}`);
+  const rows = FLAGS.map(
+    (f) => `  --${f.name.padEnd(27)} ${f.help}\n  ${' '.repeat(29)} env ${f.env}${f.default ? `, default ${f.default}` : ''}`,
+  );
   return [
     'annotary — certificate utilities for Kubernetes: Java keystores from TLS Secrets,',
     'certificates into Routes and Ingresses, one rolling restart per real change.',

@@ -16,19 +16,31 @@ export async function startHttpServer(addr: string, registry: Registry, ready: (
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
       registry.metrics().then(
-        (body) => { res.writeHead(200, { 'content-type': registry.contentType }); res.end(body); },
-        (err) => { res.writeHead(500); res.end(String(err)); },
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        (err) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
       );
     } else if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok\n');
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
     } else if (path === '/readyz') {
       const ok = ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }); res.end(ok ? 'ok\n' : 'not ready\n');
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(ok ? 'ok\n' : 'not ready\n');
     } else {
-      res.writeHead(404); res.end();
+      res.writeHead(404);
+      res.end();
     }
   });
   const { host, port } = parseListenAddr(addr);
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
   return server;
 }

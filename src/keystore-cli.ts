@@ -74,7 +74,10 @@ export async function keystoreCommand(argv: string[], io: CliIo = defaultIo): Pr
     }
     // A trailing newline in a password file is an editor artefact, not part of the password.
     const password = values.password ?? readInput(values['password-file']!, 'password').replace(/\r?\n$/, '');
-    const formats = values.formats.split(',').map((f) => f.trim()).filter(Boolean);
+    const formats = values.formats
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean);
     for (const f of formats) if (f !== 'jks' && f !== 'pkcs12') throw new UsageError(`unknown format "${f}" (jks, pkcs12)`);
     if (formats.length === 0) throw new UsageError('--formats must name at least one format');
 
@@ -89,15 +92,16 @@ export async function keystoreCommand(argv: string[], io: CliIo = defaultIo): Pr
     const outDir = values['out-dir']!;
     mkdirSync(outDir, { recursive: true });
     for (const name of Object.keys(built.files).sort()) {
-      writeAtomic(outDir, name, built.files[name]!);
-      io.stdout(`wrote ${path.join(outDir, name)} (${built.files[name]!.length} bytes)`);
+      writeAtomic(outDir, name, built.files[name]);
+      io.stdout(`wrote ${path.join(outDir, name)} (${built.files[name].length} bytes)`);
     }
     for (const w of built.warnings) io.stderr(`annotary keystore: warning: ${w}`);
     return 0;
   } catch (err) {
     if (err instanceof PkiError) io.stderr(`annotary keystore: ${err.reason}: ${err.message}`);
     else if (err instanceof UsageError) io.stderr(`annotary keystore: Usage: ${err.message}`);
-    else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) io.stderr(`annotary keystore: Usage: ${(err as Error).message}`);
+    else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      io.stderr(`annotary keystore: Usage: ${(err as Error).message}`);
     else io.stderr(`annotary keystore: IOError: ${(err as NodeJS.ErrnoException).code ?? 'unexpected failure'}`);
     return 2;
   }

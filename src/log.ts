@@ -6,15 +6,17 @@ export type Logger = winston.Logger;
 export type LogFormat = 'json' | 'text';
 
 export function createLogger(level: string, format: LogFormat, stream: NodeJS.WritableStream = process.stderr): Logger {
-  const fmt = format === 'json'
-    ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json())
-    : winston.format.combine(
-        winston.format.timestamp(),
-        winston.format.printf(({ timestamp, level: lvl, message, component, ...rest }) => {
-          const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
-          return `${timestamp} ${lvl.toUpperCase().padEnd(5)} ${component ? `[${component}] ` : ''}${message}${extra}`;
-        }),
-      );
+  const fmt =
+    format === 'json'
+      ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json())
+      : winston.format.combine(
+          winston.format.timestamp(),
+          winston.format.printf(({ timestamp, level: lvl, message, component, ...rest }) => {
+            const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
+            const tag = typeof component === 'string' ? `[${component}] ` : '';
+            return `${String(timestamp)} ${lvl.toUpperCase().padEnd(5)} ${tag}${String(message)}${extra}`;
+          }),
+        );
   return winston.createLogger({ level, format: fmt, transports: [new winston.transports.Stream({ stream })] });
 }
 

@@ -51,22 +51,34 @@ export class Operator {
   readonly leadershipLost = new Promise<void>((r) => (this.leadershipLostResolve = r));
   readonly client: KubeClient;
 
-  constructor(private readonly cfg: Config, private readonly log: Logger, private readonly metrics: Metrics, private readonly modules: Record<ControllerName, ControllerModule>) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly modules: Record<ControllerName, ControllerModule>,
+  ) {
     this.client = KubeClient.fromOptions({ kubeconfig: cfg.kubeconfig || undefined, context: cfg.context || undefined });
     this.caches = new SharedCaches({ client: this.client, namespaces: cfg.namespaces, resyncMs: cfg.resyncMs, log, metrics });
   }
 
   /** Every cache synced or refused, and at least one controller can run (see ControllerGates). */
-  isReady(): boolean { return !this.stopping && !!this.gates?.ready(); }
+  isReady(): boolean {
+    return !this.stopping && !!this.gates?.ready();
+  }
 
   async start(): Promise<void> {
     const { cfg, log, metrics } = this;
     log.info('credentials resolved', { server: await this.client.connect() });
     if (cfg.metricsAddr !== '0') this.server = await startHttpServer(cfg.metricsAddr, metrics.registry, () => this.isReady());
     const events = new EventRecorder(this.client, log.child({ component: 'events' }), metrics);
-    const gates = this.gates = new ControllerGates({ log: log.child({ component: 'gates' }), metrics, events, self: selfObject(cfg) });
+    const gates = (this.gates = new ControllerGates({ log: log.child({ component: 'gates' }), metrics, events, self: selfObject(cfg) }));
     const ctx: ControllerContext = {
-      client: this.client, caches: this.caches, log, metrics, config: cfg, events,
+      client: this.client,
+      caches: this.caches,
+      log,
+      metrics,
+      config: cfg,
+      events,
       annotations: new AnnotationReader(cfg.compat),
       writer: (name) => new Writer(this.client, metrics, events, name),
     };
@@ -75,7 +87,12 @@ export class Operator {
       gates.add(name);
       const specs = this.modules[name].declare({ ...ctx, caches: new ControllerCaches(this.caches, (c) => gates.reads(name, c)) });
       const loops = specs.map((spec) => {
-        const loop = new ControllerLoop({ name: spec.name, reconcile: (key) => spec.reconcile(parseRefId(key)) }, log.child({ component: spec.name }), metrics, loopOptions);
+        const loop = new ControllerLoop(
+          { name: spec.name, reconcile: (key) => spec.reconcile(parseRefId(key)) },
+          log.child({ component: spec.name }),
+          metrics,
+          loopOptions,
+        );
         wire(spec, loop);
         return loop;
       });
@@ -91,7 +108,8 @@ export class Operator {
     // for it without it holding the Lease.
     const ready = gates.ready();
     log.log(ready ? 'info' : 'error', ready ? 'caches synced, ready' : 'caches synced or refused; no controller can run: not ready', {
-      ms: Date.now() - t0, controllers: gates.states(),
+      ms: Date.now() - t0,
+      controllers: gates.states(),
       objects: Object.fromEntries(this.caches.all().map((i) => [i.resourceName, i.size])),
     });
     metrics.leader.set(0);
@@ -105,7 +123,10 @@ export class Operator {
       durationMs: cfg.leaseDurationMs,
       log: log.child({ component: 'leader' }),
       onLeading: () => this.startLoops(),
-      onLost: () => { metrics.leader.set(0); this.leadershipLostResolve(); },
+      onLost: () => {
+        metrics.leader.set(0);
+        this.leadershipLostResolve();
+      },
     });
     this.elector.start();
   }

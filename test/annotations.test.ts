@@ -52,11 +52,14 @@ describe('the annotation table lists every key exactly once', () => {
     expect(ANNOTATIONS.map((a) => a.key).sort()).toEqual([...allKeys].sort());
   });
 
-  test('the origin matches the key\'s domain', () => {
+  test("the origin matches the key's domain", () => {
     for (const a of ANNOTATIONS) {
       if (a.key.startsWith('annotary.io/')) expect(a.origin).toBe('annotary');
       else if (a.key.startsWith('cert-utils-operator.redhat-cop.io/')) expect(a.origin).toBe('cert-utils');
-      else expect(a.key).toMatch(/reloader\.stakater\.com\//), expect(a.origin).toBe('reloader');
+      else {
+        expect(a.key).toMatch(/reloader\.stakater\.com\//);
+        expect(a.origin).toBe('reloader');
+      }
     }
   });
 
@@ -71,7 +74,11 @@ describe('the annotation table lists every key exactly once', () => {
 
 describe('commaList splits and trims', () => {
   test.each([
-    [undefined, []], ['', []], ['a', ['a']], ['a, b,,c ', ['a', 'b', 'c']], [' , ,', []],
+    [undefined, []],
+    ['', []],
+    ['a', ['a']],
+    ['a, b,,c ', ['a', 'b', 'c']],
+    [' , ,', []],
   ])('%p → %p', (input, out) => {
     expect(commaList(input)).toEqual(out);
   });
@@ -88,7 +95,7 @@ describe('`annotary annotations` prints a markdown row per key', () => {
     for (const a of ANNOTATIONS) {
       const row = rows.filter((r) => r.startsWith(`| \`${a.key}\` |`));
       expect(row).toHaveLength(1);
-      expect(row[0]!.split('|')).toHaveLength(7); // no stray "|" inside a cell breaks the markdown
+      expect(row[0].split('|')).toHaveLength(7); // no stray "|" inside a cell breaks the markdown
       expect(row[0]).toContain(`| ${a.origin}${a.written ? ' (written)' : ''} |`);
       expect(row[0]).toContain(a.on.join(', '));
     }

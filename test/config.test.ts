@@ -5,10 +5,27 @@ describe('config precedence: flag > environment variable > default', () => {
   test('defaults with no flags and an empty environment', () => {
     const c = loadConfig([], {});
     expect(c).toMatchObject({
-      kubeconfig: '', context: '', namespaces: [], controllers: [...CONTROLLERS], compat: true, metricsAddr: ':8080',
-      logLevel: 'info', logFormat: 'json', workers: 4, resyncMs: 600_000, retryBaseMs: 500, retryMaxMs: 300_000,
-      defaultPassword: 'changeit', reloadStrategy: 'annotations', reloadSettleMs: 3000, reloadOnCreate: true,
-      expiryWarningMs: 720 * 3_600_000, leaderElect: false, leaderElectionNamespace: '', leaseDurationMs: 15_000, shutdownTimeoutMs: 30_000,
+      kubeconfig: '',
+      context: '',
+      namespaces: [],
+      controllers: [...CONTROLLERS],
+      compat: true,
+      metricsAddr: ':8080',
+      logLevel: 'info',
+      logFormat: 'json',
+      workers: 4,
+      resyncMs: 600_000,
+      retryBaseMs: 500,
+      retryMaxMs: 300_000,
+      defaultPassword: 'changeit',
+      reloadStrategy: 'annotations',
+      reloadSettleMs: 3000,
+      reloadOnCreate: true,
+      expiryWarningMs: 720 * 3_600_000,
+      leaderElect: false,
+      leaderElectionNamespace: '',
+      leaseDurationMs: 15_000,
+      shutdownTimeoutMs: 30_000,
     });
   });
 
@@ -37,7 +54,16 @@ describe('config precedence: flag > environment variable > default', () => {
   });
 
   test('booleans accept true/false/1/0/yes/no/on/off in any case', () => {
-    for (const [v, b] of [['true', true], ['FALSE', false], ['1', true], ['0', false], ['Yes', true], ['no', false], ['on', true], ['off', false]] as const) {
+    for (const [v, b] of [
+      ['true', true],
+      ['FALSE', false],
+      ['1', true],
+      ['0', false],
+      ['Yes', true],
+      ['no', false],
+      ['on', true],
+      ['off', false],
+    ] as const) {
       expect(loadConfig(['--compat', v], {}).compat).toBe(b);
       expect(parseBool(v)).toBe(b);
     }
@@ -73,7 +99,13 @@ describe('boolean flags work bare and with a value', () => {
 
 describe('durations parse as ms, s, m, h', () => {
   test.each([
-    ['500ms', 500], ['3s', 3000], ['10m', 600_000], ['720h', 2_592_000_000], ['0s', 0], ['1.5s', 1500], [' 2m ', 120_000],
+    ['500ms', 500],
+    ['3s', 3000],
+    ['10m', 600_000],
+    ['720h', 2_592_000_000],
+    ['0s', 0],
+    ['1.5s', 1500],
+    [' 2m ', 120_000],
   ])('%s → %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
@@ -83,22 +115,62 @@ describe('durations parse as ms, s, m, h', () => {
   });
 
   test('duration flags land in their *Ms fields', () => {
-    const c = loadConfig(['--retry-base', '250ms', '--retry-max', '2m', '--reload-settle', '1s', '--expiry-warning', '48h', '--lease-duration', '20s', '--shutdown-timeout', '1m'], {});
-    expect(c).toMatchObject({ retryBaseMs: 250, retryMaxMs: 120_000, reloadSettleMs: 1000, expiryWarningMs: 48 * 3_600_000, leaseDurationMs: 20_000, shutdownTimeoutMs: 60_000 });
+    const c = loadConfig(
+      [
+        '--retry-base',
+        '250ms',
+        '--retry-max',
+        '2m',
+        '--reload-settle',
+        '1s',
+        '--expiry-warning',
+        '48h',
+        '--lease-duration',
+        '20s',
+        '--shutdown-timeout',
+        '1m',
+      ],
+      {},
+    );
+    expect(c).toMatchObject({
+      retryBaseMs: 250,
+      retryMaxMs: 120_000,
+      reloadSettleMs: 1000,
+      expiryWarningMs: 48 * 3_600_000,
+      leaseDurationMs: 20_000,
+      shutdownTimeoutMs: 60_000,
+    });
   });
 });
 
 describe('bad values give a ConfigError naming the flag and its environment variable', () => {
   const bad: [string, string][] = [
-    ['workers', '0'], ['workers', 'many'], ['resync', '10'], ['retry-base', 'soon'], ['compat', 'maybe'],
-    ['log-level', 'trace'], ['log-format', 'xml'], ['controllers', 'keystores,nope'], ['reload-strategy', 'kill'],
-    ['expiry-warning', '30d'], ['leader-elect', 'sure'], ['lease-duration', 'x'], ['shutdown-timeout', '1y'],
+    ['workers', '0'],
+    ['workers', 'many'],
+    ['resync', '10'],
+    ['retry-base', 'soon'],
+    ['compat', 'maybe'],
+    ['log-level', 'trace'],
+    ['log-format', 'xml'],
+    ['controllers', 'keystores,nope'],
+    ['reload-strategy', 'kill'],
+    ['expiry-warning', '30d'],
+    ['leader-elect', 'sure'],
+    ['lease-duration', 'x'],
+    ['shutdown-timeout', '1y'],
   ];
   test.each(bad)('--%s %s', (flag, value) => {
     const spec = FLAGS.find((f) => f.name === flag)!;
-    for (const [argv, env] of [[[`--${flag}`, value], {}], [[], { [spec.env]: value }]] as const) {
+    for (const [argv, env] of [
+      [[`--${flag}`, value], {}],
+      [[], { [spec.env]: value }],
+    ] as const) {
       let err: unknown;
-      try { loadConfig([...argv], { ...env }); } catch (e) { err = e; }
+      try {
+        loadConfig([...argv], { ...env });
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toContain(`--${flag}`);
       expect((err as Error).message).toContain(spec.env);

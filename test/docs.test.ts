@@ -11,7 +11,10 @@ import { createMetrics } from '../src/metrics.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const DOCS = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`);
+const DOCS = readdirSync(join(ROOT, 'docs'))
+  .filter((f) => f.endsWith('.md'))
+  .sort()
+  .map((f) => `docs/${f}`);
 const MARKDOWN = ['README.md', ...DOCS];
 
 describe('docs/annotations.md names every annotation', () => {
@@ -54,14 +57,15 @@ function metricNamesInSource(dir = join(ROOT, 'src')): string[] {
     const path = join(dir, f);
     if (statSync(path).isDirectory()) return metricNamesInSource(path);
     if (!f.endsWith('.ts')) return [];
-    return [...readFileSync(path, 'utf8').matchAll(/\bname: '(annotary_\w+)'/g)].map((m) => m[1]!);
+    return [...readFileSync(path, 'utf8').matchAll(/\bname: '(annotary_\w+)'/g)].map((m) => m[1]);
   });
 }
 
 describe('docs/metrics.md names every metric', () => {
   const doc = read('docs/metrics.md');
   test('every annotary_ metric the operator registers', async () => {
-    const names = (await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name)
+    const names = (await createMetrics().registry.getMetricsAsJSON())
+      .map((m) => m.name)
       .filter((n) => !/^annotary_(process|nodejs)_/.test(n));
     expect(names.length).toBeGreaterThan(5);
     for (const n of names) expect(doc).toContain(`\`${n}\``);
@@ -78,7 +82,13 @@ describe('docs/metrics.md names every metric', () => {
 function anchors(markdown: string): Set<string> {
   const out = new Set<string>();
   for (const m of withoutCode(markdown).matchAll(/^#{1,6} (.+)$/gm)) {
-    out.add(m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'));
+    out.add(
+      m[1]
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, '')
+        .replace(/ /g, '-'),
+    );
   }
   return out;
 }
@@ -88,7 +98,7 @@ function withoutCode(markdown: string): string {
 }
 
 function links(file: string): string[] {
-  return [...withoutCode(read(file)).matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((l) => !/^[a-z]+:/.test(l));
+  return [...withoutCode(read(file)).matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
 }
 
 describe('README.md is the front door to docs/', () => {

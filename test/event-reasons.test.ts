@@ -32,7 +32,10 @@ const FORWARDED: Record<string, string> = {
   reason: "guard's parameter (new PkiError(reason, …)): guard('…'); Writer.note's parameter: write.note(…, '…')",
 };
 
-interface Found { types: Set<string>; where: Set<string> }
+interface Found {
+  types: Set<string>;
+  where: Set<string>;
+}
 
 function scan() {
   const found = new Map<string, Found>();
@@ -46,7 +49,7 @@ function scan() {
   const LITERAL = /^'(\w+)'$/;
   const reasonArg = (expr: string, type: string, where: string) => {
     const lit = LITERAL.exec(expr.trim());
-    if (lit) add(lit[1]!, type, where);
+    if (lit) add(lit[1], type, where);
     else forwarded.push(`${where}: ${expr.trim()}`);
   };
   // events.emit calls, and calls of any .emit with an Event type, against those parsed
@@ -56,20 +59,23 @@ function scan() {
     emits.typed += text.match(/\.emit\([^,]+,\s*'(Normal|Warning)'/g)?.length ?? 0;
     for (const m of text.matchAll(/\bevents\.emit\([^,]+,\s*([^,]+),\s*([^,]+),/g)) {
       emits.parsed++;
-      const type = LITERAL.exec(m[1]!.trim())?.[1] ?? `not a literal: ${m[1]!.trim()}`;
-      reasonArg(m[2]!, type, path);
+      const type = LITERAL.exec(m[1].trim())?.[1] ?? `not a literal: ${m[1].trim()}`;
+      reasonArg(m[2], type, path);
     }
-    for (const m of text.matchAll(/\bwrite\.note\([^,]+,\s*([^,]+),/g)) { emits.notes++; reasonArg(m[1]!, 'Normal', path); }
+    for (const m of text.matchAll(/\bwrite\.note\([^,]+,\s*([^,]+),/g)) {
+      emits.notes++;
+      reasonArg(m[1], 'Normal', path);
+    }
     // refusal.ts' refuse(), where it is imported (the informer's own refuse() is its 403 bookkeeping)
     if (/import \{[^}]*\brefuse\b[^}]*\} from '[^']*refusal\.js'/.test(text)) {
-      for (const m of text.matchAll(/(?<![.\w])refuse\(\s*([^,]+),/g)) reasonArg(m[1]!, 'Warning', path);
+      for (const m of text.matchAll(/(?<![.\w])refuse\(\s*([^,]+),/g)) reasonArg(m[1], 'Warning', path);
     }
-    for (const m of text.matchAll(/\bnew PkiError\(\s*([^,]+),/g)) reasonArg(m[1]!, 'Warning', path);
-    for (const m of text.matchAll(/\bguard\(\s*'(\w+)'/g)) add(m[1]!, 'Warning', path);
-    for (const m of text.matchAll(/(?<!function )\breportManagedChange\([^;]*?,\s*([^,;]+)\);/g)) reasonArg(m[1]!, 'Normal', path);
+    for (const m of text.matchAll(/\bnew PkiError\(\s*([^,]+),/g)) reasonArg(m[1], 'Warning', path);
+    for (const m of text.matchAll(/\bguard\(\s*'(\w+)'/g)) add(m[1], 'Warning', path);
+    for (const m of text.matchAll(/(?<!function )\breportManagedChange\([^;]*?,\s*([^,;]+)\);/g)) reasonArg(m[1], 'Normal', path);
   }
   const union = /export type PkiReason =([^;]*);/.exec(readFileSync(join(SRC, 'pki/errors.ts'), 'utf8'))?.[1] ?? '';
-  for (const m of union.matchAll(/'(\w+)'/g)) add(m[1]!, 'Warning', 'pki/errors.ts (PkiReason)');
+  for (const m of union.matchAll(/'(\w+)'/g)) add(m[1], 'Warning', 'pki/errors.ts (PkiReason)');
   return { found, forwarded, emits };
 }
 
@@ -118,7 +124,7 @@ describe('`annotary events` prints a markdown row per reason', () => {
     for (const e of EVENT_REASONS) {
       const row = rows.filter((r) => r.startsWith(`| \`${e.reason}\` | ${e.type} | ${e.on.join(', ')} |`));
       expect(row).toHaveLength(1);
-      expect(row[0]!.split('|')).toHaveLength(6); // no stray "|" inside a cell breaks the markdown
+      expect(row[0].split('|')).toHaveLength(6); // no stray "|" inside a cell breaks the markdown
     }
   });
 });

@@ -9,8 +9,14 @@ export type Data = Record<string, string>;
 export type Secret = KubeObject & { type?: string; data?: Data };
 export type ConfigMap = KubeObject & { data?: Data; binaryData?: Data };
 export type Route = KubeObject & { spec: { host?: string; to?: { kind: string; name: string }; tls?: Data } };
-interface IngressTLS { hosts?: string[]; secretName?: string }
-interface IngressRule { host?: string; http?: unknown }
+interface IngressTLS {
+  hosts?: string[];
+  secretName?: string;
+}
+interface IngressRule {
+  host?: string;
+  http?: unknown;
+}
 export type Ingress = KubeObject & { spec: { tls?: IngressTLS[]; rules?: IngressRule[] } };
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 interface Container {
@@ -19,7 +25,10 @@ interface Container {
   envFrom?: ({ secretRef: { name: string } } | { configMapRef: { name: string } })[];
   volumeMounts?: { name: string; mountPath: string }[];
 }
-interface PodSpec { containers: Container[]; volumes?: { name: string; secret: { secretName: string } }[] }
+interface PodSpec {
+  containers: Container[];
+  volumes?: { name: string; secret: { secretName: string } }[];
+}
 export type Workload = KubeObject & {
   spec: {
     replicas?: number;
@@ -66,33 +75,48 @@ export function configMap(name: string, ...mods: Mod<ConfigMap>[]): ConfigMap {
 
 /** A Route to Service "svc" at `<name>.example`, without spec.tls. */
 export function route(name: string, ...mods: Mod<Route>[]): Route {
-  return build<Route>({
-    apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name },
-    spec: { host: `${name}.example`, to: { kind: 'Service', name: 'svc' } },
-  }, mods);
+  return build<Route>(
+    {
+      apiVersion: 'route.openshift.io/v1',
+      kind: 'Route',
+      metadata: { name },
+      spec: { host: `${name}.example`, to: { kind: 'Service', name: 'svc' } },
+    },
+    mods,
+  );
 }
 
 /** An Ingress with one rule: `<name>.example`, path / to Service "svc" port 443. */
 export function ingress(name: string, ...mods: Mod<Ingress>[]): Ingress {
   const backend = { service: { name: 'svc', port: { number: 443 } } };
-  return build<Ingress>({
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name },
-    spec: { rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend }] } }] },
-  }, mods);
+  return build<Ingress>(
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name },
+      spec: { rules: [{ host: `${name}.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend }] } }] },
+    },
+    mods,
+  );
 }
 
 /** A workload with one container and label app=<name>; one replica (a DaemonSet has none), a StatefulSet's serviceName. */
 export function workload(kind: WorkloadKind, name: string, ...mods: Mod<Workload>[]): Workload {
   const labels = { app: name };
-  return build<Workload>({
-    apiVersion: 'apps/v1', kind, metadata: { name },
-    spec: {
-      ...(kind !== 'DaemonSet' ? { replicas: 1 } : {}),
-      ...(kind === 'StatefulSet' ? { serviceName: name } : {}),
-      selector: { matchLabels: labels },
-      template: { metadata: { labels: { ...labels } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } },
+  return build<Workload>(
+    {
+      apiVersion: 'apps/v1',
+      kind,
+      metadata: { name },
+      spec: {
+        ...(kind !== 'DaemonSet' ? { replicas: 1 } : {}),
+        ...(kind === 'StatefulSet' ? { serviceName: name } : {}),
+        selector: { matchLabels: labels },
+        template: { metadata: { labels: { ...labels } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } },
+      },
     },
-  }, mods);
+    mods,
+  );
 }
 
 export function deployment(name: string, ...mods: Mod<Workload>[]): Workload {
@@ -101,28 +125,60 @@ export function deployment(name: string, ...mods: Mod<Workload>[]): Workload {
 
 // ---- modifiers of every kind
 
-export const inNamespace = (namespace: string): Mod => (o) => { o.metadata.namespace = namespace; };
+export const inNamespace =
+  (namespace: string): Mod =>
+  (o) => {
+    o.metadata.namespace = namespace;
+  };
 /** Adds annotations; undefined leaves them as they are (none, on a fresh object). */
-export const withAnnotations = (annotations: Data | undefined): Mod => (o) => {
-  if (annotations) o.metadata.annotations = { ...o.metadata.annotations, ...annotations };
-};
-export const withLabels = (labels: Data): Mod => (o) => { o.metadata.labels = { ...o.metadata.labels, ...labels }; };
-export const withUid = (uid: string): Mod => (o) => { o.metadata.uid = uid; };
-export const withResourceVersion = (resourceVersion: string): Mod => (o) => { o.metadata.resourceVersion = resourceVersion; };
-export const withOwners = (...owners: OwnerReference[]): Mod => (o) => { o.metadata.ownerReferences = owners; };
+export const withAnnotations =
+  (annotations: Data | undefined): Mod =>
+  (o) => {
+    if (annotations) o.metadata.annotations = { ...o.metadata.annotations, ...annotations };
+  };
+export const withLabels =
+  (labels: Data): Mod =>
+  (o) => {
+    o.metadata.labels = { ...o.metadata.labels, ...labels };
+  };
+export const withUid =
+  (uid: string): Mod =>
+  (o) => {
+    o.metadata.uid = uid;
+  };
+export const withResourceVersion =
+  (resourceVersion: string): Mod =>
+  (o) => {
+    o.metadata.resourceVersion = resourceVersion;
+  };
+export const withOwners =
+  (...owners: OwnerReference[]): Mod =>
+  (o) => {
+    o.metadata.ownerReferences = owners;
+  };
 
 // ---- Secrets and ConfigMaps
 
-export const ofType = (type: string): Mod<Secret> => (s) => { s.type = type; };
+export const ofType =
+  (type: string): Mod<Secret> =>
+  (s) => {
+    s.type = type;
+  };
 
 /** Values as a user writes them: a Secret stores them base64-encoded, a ConfigMap as text. Adds to the data already set. */
-export const withData = (values: Record<string, string | Buffer>): Mod<Secret | ConfigMap> => (o) => {
-  const data = o.kind === 'Secret' ? b64Values(values) : Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.toString()]));
-  o.data = { ...o.data, ...data };
-};
+export const withData =
+  (values: Record<string, string | Buffer>): Mod<Secret | ConfigMap> =>
+  (o) => {
+    const data = o.kind === 'Secret' ? b64Values(values) : Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.toString()]));
+    o.data = { ...o.data, ...data };
+  };
 
 /** Values already base64-encoded (as read from the apiserver, or as a controller computed them), set as they are. */
-export const withBase64Data = (data: Data): Mod<Secret> => (s) => { s.data = { ...s.data, ...data }; };
+export const withBase64Data =
+  (data: Data): Mod<Secret> =>
+  (s) => {
+    s.data = { ...s.data, ...data };
+  };
 
 /** tls.crt, tls.key and ca.crt of a fixture chain (see tlsPem); the type stays what ofType sets. */
 export const withTLS = (f: ChainFixture): Mod<Secret> => withData(tlsPem(f));
@@ -130,35 +186,58 @@ export const withTLS = (f: ChainFixture): Mod<Secret> => withData(tlsPem(f));
 // ---- Routes
 
 /** spec.tls, replacing what is there; null: no spec.tls. */
-export const withRouteTLS = (tls: Data | null): Mod<Route> => (r) => {
-  if (tls) r.spec.tls = { ...tls }; else delete r.spec.tls;
-};
-export const withHost = (host: string): Mod<Route> => (r) => { r.spec.host = host; };
+export const withRouteTLS =
+  (tls: Data | null): Mod<Route> =>
+  (r) => {
+    if (tls) r.spec.tls = { ...tls };
+    else delete r.spec.tls;
+  };
+export const withHost =
+  (host: string): Mod<Route> =>
+  (r) => {
+    r.spec.host = host;
+  };
 
 // ---- Ingresses
 
-export const withIngressTLS = (tls: IngressTLS[]): Mod<Ingress> => (i) => { i.spec.tls = tls; };
-export const withRules = (...rules: IngressRule[]): Mod<Ingress> => (i) => { i.spec.rules = rules; };
+export const withIngressTLS =
+  (tls: IngressTLS[]): Mod<Ingress> =>
+  (i) => {
+    i.spec.tls = tls;
+  };
+export const withRules =
+  (...rules: IngressRule[]): Mod<Ingress> =>
+  (i) => {
+    i.spec.rules = rules;
+  };
 
 // ---- workloads
 
-export const withTemplateAnnotations = (annotations: Data): Mod<Workload> => (w) => {
-  w.spec.template.metadata.annotations = { ...w.spec.template.metadata.annotations, ...annotations };
-};
+export const withTemplateAnnotations =
+  (annotations: Data): Mod<Workload> =>
+  (w) => {
+    w.spec.template.metadata.annotations = { ...w.spec.template.metadata.annotations, ...annotations };
+  };
 /** Volumes of these Secrets, mounted at /etc/<name> in the container. */
-export const withSecretVolumes = (...names: string[]): Mod<Workload> => (w) => {
-  const pod = w.spec.template.spec;
-  const c = pod.containers[0]!;
-  pod.volumes = [...(pod.volumes ?? []), ...names.map((s) => ({ name: s, secret: { secretName: s } }))];
-  c.volumeMounts = [...(c.volumeMounts ?? []), ...names.map((s) => ({ name: s, mountPath: `/etc/${s}` }))];
-};
+export const withSecretVolumes =
+  (...names: string[]): Mod<Workload> =>
+  (w) => {
+    const pod = w.spec.template.spec;
+    const c = pod.containers[0];
+    pod.volumes = [...(pod.volumes ?? []), ...names.map((s) => ({ name: s, secret: { secretName: s } }))];
+    c.volumeMounts = [...(c.volumeMounts ?? []), ...names.map((s) => ({ name: s, mountPath: `/etc/${s}` }))];
+  };
 /** The container's environment from these Secrets (envFrom secretRef). */
-export const withEnvFromSecrets = (...names: string[]): Mod<Workload> => (w) => {
-  const c = w.spec.template.spec.containers[0]!;
-  c.envFrom = [...(c.envFrom ?? []), ...names.map((name) => ({ secretRef: { name } }))];
-};
+export const withEnvFromSecrets =
+  (...names: string[]): Mod<Workload> =>
+  (w) => {
+    const c = w.spec.template.spec.containers[0];
+    c.envFrom = [...(c.envFrom ?? []), ...names.map((name) => ({ secretRef: { name } }))];
+  };
 /** The container's environment from these ConfigMaps (envFrom configMapRef). */
-export const withEnvFromConfigMaps = (...names: string[]): Mod<Workload> => (w) => {
-  const c = w.spec.template.spec.containers[0]!;
-  c.envFrom = [...(c.envFrom ?? []), ...names.map((name) => ({ configMapRef: { name } }))];
-};
+export const withEnvFromConfigMaps =
+  (...names: string[]): Mod<Workload> =>
+  (w) => {
+    const c = w.spec.template.spec.containers[0];
+    c.envFrom = [...(c.envFrom ?? []), ...names.map((name) => ({ configMapRef: { name } }))];
+  };

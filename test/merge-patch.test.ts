@@ -12,7 +12,11 @@ describe('mergePatch follows RFC 7386', () => {
     [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
     [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
     [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-    [['a', 'b'], ['c', 'd'], ['c', 'd']],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['c', 'd'],
+    ],
     [{ a: 'b' }, ['c'], ['c']],
     [{ a: 'foo' }, null, null],
     [{ a: 'foo' }, 'bar', 'bar'],
@@ -29,9 +33,12 @@ describe('mergePatch follows RFC 7386', () => {
 describe('patched: the resourceVersion precondition', () => {
   const obj = { metadata: { name: 'x', resourceVersion: '7', annotations: { a: '1' } } };
 
-  test('a patch of the object\'s resourceVersion applies', () => {
-    expect(patched(obj, { metadata: { resourceVersion: '7', annotations: { a: null, b: '2' } } }).metadata)
-      .toEqual({ name: 'x', resourceVersion: '7', annotations: { b: '2' } });
+  test("a patch of the object's resourceVersion applies", () => {
+    expect(patched(obj, { metadata: { resourceVersion: '7', annotations: { a: null, b: '2' } } }).metadata).toEqual({
+      name: 'x',
+      resourceVersion: '7',
+      annotations: { b: '2' },
+    });
   });
 
   test('a patch of another resourceVersion is a conflict', () => {

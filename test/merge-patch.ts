@@ -20,10 +20,11 @@ export function mergePatch<T>(target: T, patch: unknown): T {
  * resourceVersion than the object's is refused with 409 Conflict, as annotary's writes rely on.
  */
 export function patched<T extends { metadata: { resourceVersion?: string } }>(obj: T, patch: unknown): T {
-  const rv = isObject(patch) && isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
+  const rv = isObject(patch) && isObject(patch.metadata) ? (patch.metadata.resourceVersion as string | undefined) : undefined;
   if (rv !== undefined && rv !== obj.metadata.resourceVersion) {
-    throw new Error(`409 Conflict: the patch is preconditioned on resourceVersion ${String(rv)}, `
-      + `the object is at ${obj.metadata.resourceVersion}`);
+    throw new Error(
+      `409 Conflict: the patch is preconditioned on resourceVersion ${String(rv)}, ` + `the object is at ${obj.metadata.resourceVersion}`,
+    );
   }
   return mergePatch(obj, patch);
 }

@@ -24,12 +24,18 @@ export function adminKubeconfig(): { clusters: { cluster: Record<string, string>
 
 /** Writes `file`: a kubeconfig for the local control plane (its server and CA) with another user. */
 export function writeKubeconfig(file: string, user: object): string {
-  writeFileSync(file, yaml.dump({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'local', cluster: adminKubeconfig().clusters[0]!.cluster }],
-    users: [{ name: 'u', user }],
-    contexts: [{ name: 'c', context: { cluster: 'local', user: 'u' } }],
-  }), { mode: 0o600 });
+  writeFileSync(
+    file,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'c',
+      clusters: [{ name: 'local', cluster: adminKubeconfig().clusters[0].cluster }],
+      users: [{ name: 'u', user }],
+      contexts: [{ name: 'c', context: { cluster: 'local', user: 'u' } }],
+    }),
+    { mode: 0o600 },
+  );
   return file;
 }
 
@@ -59,22 +65,33 @@ export async function deleteNamespace(client: KubeClient, name: string): Promise
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
     s.on('error', reject);
   });
 }
 
 /** Polls until `fn` returns a truthy value; fails with the last value/error. No timing assertions. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as T;
+      if (v) return v;
       last = v;
-    } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -92,7 +109,10 @@ export interface OperatorProcess {
 
 /** The node flags and script of the image's ENTRYPOINT: tests and benchmarks run the operator as the image does. */
 export function operatorArgv(): string[] {
-  const entry = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').split('\n').filter((l) => l.startsWith('ENTRYPOINT ')).at(-1)!;
+  const entry = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('ENTRYPOINT '))
+    .at(-1)!;
   const [, ...rest] = JSON.parse(entry.slice('ENTRYPOINT '.length)) as string[];
   return rest.map((a) => (a.startsWith('-') ? a : path.join(ROOT, a)));
 }
@@ -100,25 +120,40 @@ export function operatorArgv(): string[] {
 /** Starts the built operator (dist/cli.js run) as a child process and waits for /readyz. `kubeconfig`: other credentials than admin's. */
 export async function startOperator(args: string[], env: Record<string, string> = {}, kubeconfig = KUBECONFIG): Promise<OperatorProcess> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [...operatorArgv(), 'run', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${port}`, ...args], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [...operatorArgv(), 'run', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${port}`, ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: string[] = [];
   const collect = (b: Buffer) => logs.push(...b.toString('utf8').split('\n').filter(Boolean));
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const base = `http://127.0.0.1:${port}`;
   const op: OperatorProcess = {
-    proc, port, logs,
+    proc,
+    port,
+    logs,
     metrics: async () => (await fetch(`${base}/metrics`)).text(),
     metric: async (name, labels = {}) => sumMetric(await op.metrics(), name, labels),
-    stop: async (signal = 'SIGTERM') => { if (proc.exitCode === null) proc.kill(signal); return exited; },
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
   };
-  await waitFor('operator /readyz', async () => {
-    if (proc.exitCode !== null) throw new Error(`operator exited with ${proc.exitCode}: ${logs.slice(-5).join('\n')}`);
-    return (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200;
-  }, 60_000, 100);
+  await waitFor(
+    'operator /readyz',
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`operator exited with ${proc.exitCode}: ${logs.slice(-5).join('\n')}`);
+      return (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200;
+    },
+    60_000,
+    100,
+  );
   return op;
 }
 
@@ -146,9 +181,17 @@ export function apiserverWrites(resource: string): number {
   return ['PATCH', 'PUT'].reduce((n, verb) => n + sumMetric(text, 'apiserver_request_total', { verb, resource }), 0);
 }
 
-export async function eventsFor(client: KubeClient, namespace: string, name: string): Promise<{ type: string; reason: string; message: string; count: number }[]> {
-  const list = await client.list<KubeObject & { type: string; reason: string; message: string; count: number; involvedObject: { name: string } }>(Events, namespace);
-  return list.items.filter((e) => e.involvedObject.name === name).map((e) => ({ type: e.type, reason: e.reason, message: e.message, count: e.count }));
+export async function eventsFor(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<{ type: string; reason: string; message: string; count: number }[]> {
+  const list = await client.list<
+    KubeObject & { type: string; reason: string; message: string; count: number; involvedObject: { name: string } }
+  >(Events, namespace);
+  return list.items
+    .filter((e) => e.involvedObject.name === name)
+    .map((e) => ({ type: e.type, reason: e.reason, message: e.message, count: e.count }));
 }
 
 export async function getObj<T extends KubeObject>(client: KubeClient, rt: ResourceType, ns: string, name: string): Promise<T> {

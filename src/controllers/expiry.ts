@@ -23,7 +23,10 @@ const MAX_RECHECK_MS = 12 * 3_600_000;
 
 // ---------------------------------------------------------------- pure part
 
-export interface Validity { notBeforeMs: number; notAfterMs: number }
+export interface Validity {
+  notBeforeMs: number;
+  notAfterMs: number;
+}
 
 /** Validity of the leaf: the first certificate in tls.crt, as cert-manager and kubectl write it. */
 export function leafValidity(pem: string): Validity {
@@ -49,14 +52,21 @@ export function expiryVerdict(v: Validity, nowMs: number, thresholdMs: number): 
   if (leftMs <= 0) return { warn: true, message: `the certificate in ${CERT_KEY} expired at ${new Date(v.notAfterMs).toISOString()}` };
   if (leftMs < thresholdMs) {
     const hours = Math.floor(leftMs / 3_600_000);
-    return { warn: true, message: `the certificate in ${CERT_KEY} expires at ${new Date(v.notAfterMs).toISOString()} (in ${hours}h, under the ${A.expiryWarning} threshold)` };
+    return {
+      warn: true,
+      message: `the certificate in ${CERT_KEY} expires at ${new Date(v.notAfterMs).toISOString()} (in ${hours}h, under the ${A.expiryWarning} threshold)`,
+    };
   }
   return { warn: false, recheckInMs: Math.min(MAX_RECHECK_MS, leftMs - thresholdMs + 1) };
 }
 
 // ---------------------------------------------------------------- wiring
 
-interface Seen { digest: string; validity: Validity | undefined; warned: boolean }
+interface Seen {
+  digest: string;
+  validity: Validity | undefined;
+  warned: boolean;
+}
 
 export const expiryController: ControllerModule = {
   name: CONTROLLER,
@@ -72,42 +82,47 @@ export const expiryController: ControllerModule = {
       metrics.certNotBefore.remove(labels);
     };
 
-    return [{
-      name: CONTROLLER,
-      for: secrets,
-      // every TLS Secret, and one that stopped being one (its series must go)
-      filter: (s) => s.type === 'kubernetes.io/tls' || seen.has(objectKey(s.metadata.namespace, s.metadata.name)),
-      async reconcile({ namespace, name }) {
-        const key = objectKey(namespace, name);
-        const labels = { namespace, name, key: CERT_KEY };
-        const secret = secrets.get(key);
-        const digest = secret?.type === 'kubernetes.io/tls' ? secret.digests[CERT_KEY] : undefined;
-        if (!secret || !digest) { seen.delete(key); return dropSeries(labels); }
-        let entry = seen.get(key);
-        if (entry?.digest !== digest) {
-          const pem = await read('Secret', namespace, name, CERT_KEY, pemText);
-          let validity: Validity | undefined;
-          try {
-            validity = pem === undefined ? undefined : leafValidity(pem);
-          } catch (err) {
-            // not ours to refuse (the keystore controller reports bad PEM it must use): no series
-            log.debug('tls.crt holds no readable certificate', { key, error: errorText(err) });
+    return [
+      {
+        name: CONTROLLER,
+        for: secrets,
+        // every TLS Secret, and one that stopped being one (its series must go)
+        filter: (s) => s.type === 'kubernetes.io/tls' || seen.has(objectKey(s.metadata.namespace, s.metadata.name)),
+        async reconcile({ namespace, name }) {
+          const key = objectKey(namespace, name);
+          const labels = { namespace, name, key: CERT_KEY };
+          const secret = secrets.get(key);
+          const digest = secret?.type === 'kubernetes.io/tls' ? secret.digests[CERT_KEY] : undefined;
+          if (!secret || !digest) {
+            seen.delete(key);
+            return dropSeries(labels);
           }
-          entry = { digest, validity, warned: false };
-          seen.set(key, entry);
-        }
-        if (!entry.validity) return dropSeries(labels);
-        metrics.certNotAfter.set(labels, entry.validity.notAfterMs / 1000);
-        metrics.certNotBefore.set(labels, entry.validity.notBeforeMs / 1000);
-        const threshold = warningThreshold(reader.get(secret.metadata.annotations, A.expiryWarning), config.expiryWarningMs);
-        if (isRefusal(threshold)) return write.warn(secret, threshold);
-        const verdict = expiryVerdict(entry.validity, Date.now(), threshold);
-        if (!verdict.warn) return { requeueAfterMs: verdict.recheckInMs };
-        if (!entry.warned) {
-          entry.warned = true;
-          write.warn(secret, refuse('CertificateExpiring', verdict.message));
-        }
+          let entry = seen.get(key);
+          if (entry?.digest !== digest) {
+            const pem = await read('Secret', namespace, name, CERT_KEY, pemText);
+            let validity: Validity | undefined;
+            try {
+              validity = pem === undefined ? undefined : leafValidity(pem);
+            } catch (err) {
+              // not ours to refuse (the keystore controller reports bad PEM it must use): no series
+              log.debug('tls.crt holds no readable certificate', { key, error: errorText(err) });
+            }
+            entry = { digest, validity, warned: false };
+            seen.set(key, entry);
+          }
+          if (!entry.validity) return dropSeries(labels);
+          metrics.certNotAfter.set(labels, entry.validity.notAfterMs / 1000);
+          metrics.certNotBefore.set(labels, entry.validity.notBeforeMs / 1000);
+          const threshold = warningThreshold(reader.get(secret.metadata.annotations, A.expiryWarning), config.expiryWarningMs);
+          if (isRefusal(threshold)) return write.warn(secret, threshold);
+          const verdict = expiryVerdict(entry.validity, Date.now(), threshold);
+          if (!verdict.warn) return { requeueAfterMs: verdict.recheckInMs };
+          if (!entry.warned) {
+            entry.warned = true;
+            write.warn(secret, refuse('CertificateExpiring', verdict.message));
+          }
+        },
       },
-    }];
+    ];
   },
 };

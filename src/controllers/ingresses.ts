@@ -16,7 +16,6 @@ import { A, AnnotationReader, commaList } from '../annotations.js';
 import { ApiError } from '../kube/client.js';
 import { listOf } from '../kube/events.js';
 import { isDnsSubdomain } from '../kube/names.js';
-import type { Informer } from '../kube/informer.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject, ObjectRef, OwnerReference } from '../kube/types.js';
 import { Ingresses, Secrets, apiVersionOf, objectKey } from '../kube/types.js';
@@ -52,7 +51,10 @@ export const TLS_ENTRY = 'spec.tls';
 export const tlsCopyName = (ingress: string) => `${ingress}-annotary-tls`;
 export const caCopyName = (ingress: string) => `${ingress}-annotary-ca`;
 
-export interface IngressTLS { hosts?: string[]; secretName?: string }
+export interface IngressTLS {
+  hosts?: string[];
+  secretName?: string;
+}
 export type Ingress = KubeObject & { spec?: { tls?: IngressTLS[]; rules?: { host?: string }[] } };
 
 /**
@@ -87,9 +89,10 @@ export function ingressWants(ingress: Ingress, reader: AnnotationReader): Ingres
     wants.destinationCa = ref;
   }
   const hosts = reader.get(ann, A.tlsHosts);
-  wants.hosts = hosts !== undefined
-    ? [...new Set(commaList(hosts))]
-    : [...new Set((ingress.spec?.rules ?? []).map((r) => r.host).filter((h): h is string => !!h))];
+  wants.hosts =
+    hosts !== undefined
+      ? [...new Set(commaList(hosts))]
+      : [...new Set((ingress.spec?.rules ?? []).map((r) => r.host).filter((h): h is string => !!h))];
   // the rules' hosts are validated by the apiserver; the annotation's would only be at the
   // patch of spec.tls, after the copy was written, and that rejection is not bad input
   const badHosts = hosts !== undefined ? wants.hosts.filter((h) => !isIngressTlsHost(h)) : [];
@@ -174,7 +177,9 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
   if (isRefusal(certs)) return certs;
   const dest = usable(wants.destinationCa);
   if (isRefusal(dest)) return dest;
-  if (certs) for (const k of ['tls.crt', 'tls.key']) if (!(k in certs.digests)) return refuse('SourceSecretInvalid', `Secret "${certs.metadata.name}" has no ${k}`);
+  if (certs)
+    for (const k of ['tls.crt', 'tls.key'])
+      if (!(k in certs.digests)) return refuse('SourceSecretInvalid', `Secret "${certs.metadata.name}" has no ${k}`);
   if (dest && !('ca.crt' in dest.digests)) return refuse('SourceSecretInvalid', `Secret "${dest.metadata.name}" has no ca.crt`);
 
   // copies
@@ -186,15 +191,26 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
     if (copy && !ownedBy(copy, ingress)) {
       return src ? refuse('CopyConflict', `Secret "${copyName}" exists and is not owned by this Ingress; rename or delete it`) : undefined;
     }
-    if (!src) { if (copy) deleteCopies.push(copyName); return undefined; }
+    if (!src) {
+      if (copy) deleteCopies.push(copyName);
+      return undefined;
+    }
     const wantDigests = Object.fromEntries(COPY_KEYS[kind].filter((k) => k in src.digests).map((k) => [k, src.digests[k]]));
     // (the type is not compared: it is immutable, and annotary creates its copies with the right one)
     if (copy && sameDigests(copy.digests, wantDigests)) return undefined;
     const from = refKeyOf({ namespace: src.metadata.namespace ?? ns, name: src.metadata.name });
-    if (!src.data) { unread.push(from); return undefined; }
+    if (!src.data) {
+      unread.push(from);
+      return undefined;
+    }
     const bad = kind === 'tls' ? checkTlsSecret(src) : checkCaSecret(src);
     if (bad) return bad;
-    writeCopies.push({ name: copyName, type: COPY_TYPE[kind], data: Object.fromEntries(Object.keys(wantDigests).map((k) => [k, src.data![k]])), from });
+    writeCopies.push({
+      name: copyName,
+      type: COPY_TYPE[kind],
+      data: Object.fromEntries(Object.keys(wantDigests).map((k) => [k, src.data![k]])),
+      from,
+    });
     return undefined;
   };
   const tlsName = tlsCopyName(ingress.metadata.name);
@@ -218,9 +234,10 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
   // (managed-keys.ts' rule): a managed-fields list copied with a manifest proves nothing
   const nginxKeys = Object.values(NGINX) as string[];
   const claims: Claims = {
-    uid: ingress.metadata.uid, record: parseOwnerRecord(ann[A.ownerRecord]),
+    uid: ingress.metadata.uid,
+    record: parseOwnerRecord(ann[A.ownerRecord]),
     claimed: commaList(ann[A.managedFields]).filter((k) => nginxKeys.includes(k)),
-    currentDigests: Object.fromEntries(nginxKeys.filter((k) => ann[k] !== undefined).map((k) => [k, valueDigest(ann[k]!)])),
+    currentDigests: Object.fromEntries(nginxKeys.filter((k) => ann[k] !== undefined).map((k) => [k, valueDigest(ann[k])])),
     wantDigests: Object.fromEntries(Object.entries(wantAnn).map(([k, v]) => [k, valueDigest(v)])),
   };
   const proven = provenKeys(claims);
@@ -246,7 +263,11 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
     return warnings.length ? warnings[0] : undefined;
   }
   return {
-    writeCopies, deleteCopies, annotations, warnings, released,
+    writeCopies,
+    deleteCopies,
+    annotations,
+    warnings,
+    released,
     ...(tlsChanged ? { tls: tls.length ? tls : null } : {}),
   };
 }
@@ -255,7 +276,10 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
 export function ingressPatchBody(ingress: Ingress, change: IngressChange): Record<string, unknown> | undefined {
   if (change.tls === undefined && !Object.keys(change.annotations).length) return undefined;
   return {
-    metadata: { resourceVersion: ingress.metadata.resourceVersion, ...(Object.keys(change.annotations).length ? { annotations: change.annotations } : {}) },
+    metadata: {
+      resourceVersion: ingress.metadata.resourceVersion,
+      ...(Object.keys(change.annotations).length ? { annotations: change.annotations } : {}),
+    },
     ...(change.tls !== undefined ? { spec: { tls: change.tls } } : {}),
   };
 }
@@ -273,20 +297,35 @@ export function describeIngressChange(change: IngressChange): string {
 /** The copy as annotary creates it: owned by the Ingress (the only mark that lets annotary delete it). */
 export function copyCreateBody(ingress: Ingress, c: CopyWrite): KubeObject {
   const owner: OwnerReference = {
-    apiVersion: apiVersionOf(Ingresses), kind: 'Ingress', name: ingress.metadata.name, uid: ingress.metadata.uid!, controller: true,
+    apiVersion: apiVersionOf(Ingresses),
+    kind: 'Ingress',
+    name: ingress.metadata.name,
+    uid: ingress.metadata.uid!,
+    controller: true,
     // no blockOwnerDeletion: setting it needs update rights on ingresses/finalizers where
     // OwnerReferencesPermissionEnforcement is on (OpenShift), and nothing needs to block
   };
   return {
-    apiVersion: 'v1', kind: 'Secret', type: c.type, data: c.data,
-    metadata: { name: c.name, namespace: ingress.metadata.namespace, ownerReferences: [owner], labels: { 'app.kubernetes.io/managed-by': 'annotary' } },
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: c.type,
+    data: c.data,
+    metadata: {
+      name: c.name,
+      namespace: ingress.metadata.namespace,
+      ownerReferences: [owner],
+      labels: { 'app.kubernetes.io/managed-by': 'annotary' },
+    },
   };
 }
 
 /** The merge patch of an existing copy: its data becomes exactly the source's copied keys. */
 export function copyPatchBody(existing: SlimData, c: CopyWrite): Record<string, unknown> {
   const remove = Object.keys(existing.digests).filter((k) => !Object.hasOwn(c.data, k));
-  return { metadata: { resourceVersion: existing.metadata.resourceVersion }, data: { ...c.data, ...Object.fromEntries(remove.map((k) => [k, null])) } };
+  return {
+    metadata: { resourceVersion: existing.metadata.resourceVersion },
+    data: { ...c.data, ...Object.fromEntries(remove.map((k) => [k, null])) },
+  };
 }
 
 /** The Secrets an Ingress reads: its sources (maybe in other namespaces) and its own copies. */
@@ -314,68 +353,90 @@ export const ingressesController: ControllerModule = {
      * apiserver answers 403 Forbidden: a refusal saying what is missing and where, not an
      * error to retry with backoff.
      */
-    const copyWrite = async (verb: 'create' | 'delete', namespace: string, send: () => Promise<Refusal | undefined>): Promise<Refusal | undefined> => {
+    const copyWrite = async (
+      verb: 'create' | 'delete',
+      namespace: string,
+      send: () => Promise<Refusal | undefined>,
+    ): Promise<Refusal | undefined> => {
       try {
         return await send();
       } catch (err) {
         if (!(err instanceof ApiError && err.isForbidden)) throw err;
         const grant = 'a RoleBinding to the ingress-copies ClusterRole (overlays/ingress-copies, Helm ingressCopies.namespaces)';
-        return refuse('CopyForbidden', `annotary may not ${verb} Secrets in namespace "${namespace}": its Ingress copies need create and delete`
-          + ` on secrets there, from ${grant}`);
+        return refuse(
+          'CopyForbidden',
+          `annotary may not ${verb} Secrets in namespace "${namespace}": its Ingress copies need create and delete` +
+            ` on secrets there, from ${grant}`,
+        );
       }
     };
 
-    return [{
-      name: CONTROLLER,
-      for: ingresses as Informer<Ingress>,
-      watches: [{ source: secrets, refsOf: (i) => ingressRefs(i, reader) }],
-      async reconcile({ namespace, name }) {
-        const ingress = ingresses.get(objectKey(namespace, name)) as Ingress | undefined;
-        if (!ingress || ingress.metadata.deletionTimestamp) return; // copies go with it (ownerReferences)
-        const wants = ingressWants(ingress, reader);
-        const srcRefs = isRefusal(wants) ? [] : [wants.certs, wants.destinationCa].filter((r): r is SecretRef => !!r);
-        const copies = { tls: secrets.get(objectKey(namespace, tlsCopyName(name))), ca: secrets.get(objectKey(namespace, caCopyName(name))) };
-        const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => ingress.metadata.annotations?.[k] !== undefined);
-        if (!isRefusal(wants) && !srcRefs.length && !copies.tls && !copies.ca && !bookkeeping) return;
+    return [
+      {
+        name: CONTROLLER,
+        for: ingresses,
+        watches: [{ source: secrets, refsOf: (i) => ingressRefs(i, reader) }],
+        async reconcile({ namespace, name }) {
+          const ingress = ingresses.get(objectKey(namespace, name));
+          if (!ingress || ingress.metadata.deletionTimestamp) return; // copies go with it (ownerReferences)
+          const wants = ingressWants(ingress, reader);
+          const srcRefs = isRefusal(wants) ? [] : [wants.certs, wants.destinationCa].filter((r): r is SecretRef => !!r);
+          const copies = {
+            tls: secrets.get(objectKey(namespace, tlsCopyName(name))),
+            ca: secrets.get(objectKey(namespace, caCopyName(name))),
+          };
+          const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => ingress.metadata.annotations?.[k] !== undefined);
+          if (!isRefusal(wants) && !srcRefs.length && !copies.tls && !copies.ca && !bookkeeping) return;
 
-        const read = async (r: SecretRef) => {
-          const fresh = await client.tryGet(Secrets, r.namespace, r.name);
-          return fresh && fullSecret(fresh);
-        };
-        const sources: Record<string, SlimData | undefined> = {};
-        for (const r of srcRefs) sources[refKeyOf(r)] = watched(r.namespace) ? secrets.get(refKeyOf(r)) : await read(r);
-        const observed: IngressObserved = { ingress, reader, sources, copies };
-        let change = desiredIngress(observed);
-        if (isNeedsData(change)) {
-          for (const r of srcRefs) if (change.needsData.includes(refKeyOf(r))) sources[refKeyOf(r)] = await read(r);
-          change = desiredIngress(observed);
-        }
-        const outcome = srcRefs.some((r) => !watched(r.namespace)) ? { requeueAfterMs: UNWATCHED_SOURCE_POLL_MS } : undefined;
-        if (change === undefined) return outcome;
-        if (isRefusal(change)) { write.warn(ingress, change); return outcome; }
-        if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
+          const read = async (r: SecretRef) => {
+            const fresh = await client.tryGet(Secrets, r.namespace, r.name);
+            return fresh && fullSecret(fresh);
+          };
+          const sources: Record<string, SlimData | undefined> = {};
+          for (const r of srcRefs) sources[refKeyOf(r)] = watched(r.namespace) ? secrets.get(refKeyOf(r)) : await read(r);
+          const observed: IngressObserved = { ingress, reader, sources, copies };
+          let change = desiredIngress(observed);
+          if (isNeedsData(change)) {
+            for (const r of srcRefs) if (change.needsData.includes(refKeyOf(r))) sources[refKeyOf(r)] = await read(r);
+            change = desiredIngress(observed);
+          }
+          const outcome = srcRefs.some((r) => !watched(r.namespace)) ? { requeueAfterMs: UNWATCHED_SOURCE_POLL_MS } : undefined;
+          if (change === undefined) return outcome;
+          if (isRefusal(change)) {
+            write.warn(ingress, change);
+            return outcome;
+          }
+          if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
 
-        const refused = (r: Refusal) => { write.warn(ingress, r); return outcome ?? { requeueAfterMs: FORBIDDEN_RECHECK_MS }; };
-        for (const c of change.writeCopies) {
-          const existing = c.name === tlsCopyName(name) ? copies.tls : copies.ca;
-          const denied = existing
-            ? await write.patch(Secrets, existing, copyPatchBody(existing, c))
-            : await copyWrite('create', namespace, () => write.create(Secrets, namespace, copyCreateBody(ingress, c)));
-          if (denied) return refused(denied); // nothing of this change written after it
-        }
-        const body = ingressPatchBody(ingress, change);
-        const rejected = body && (await write.patch(Ingresses, ingress, body));
-        if (rejected) return refused(rejected);
-        for (const n of change.deleteCopies) {
-          const denied = await copyWrite('delete', namespace, () => write.delete(Secrets, namespace, n));
-          if (denied) return refused(denied);
-        }
-        for (const w of change.warnings) write.warn(ingress, w);
-        reportReleased(write, ingress, A.managedFields, change.released);
-        write.note(ingress, 'IngressTLSUpdated', describeIngressChange(change));
-        log.debug('ingress updated', { ingress: objectKey(namespace, name), copies: change.writeCopies.map((c) => c.name), deleted: change.deleteCopies });
-        return outcome;
+          const refused = (r: Refusal) => {
+            write.warn(ingress, r);
+            return outcome ?? { requeueAfterMs: FORBIDDEN_RECHECK_MS };
+          };
+          for (const c of change.writeCopies) {
+            const existing = c.name === tlsCopyName(name) ? copies.tls : copies.ca;
+            const denied = existing
+              ? await write.patch(Secrets, existing, copyPatchBody(existing, c))
+              : await copyWrite('create', namespace, () => write.create(Secrets, namespace, copyCreateBody(ingress, c)));
+            if (denied) return refused(denied); // nothing of this change written after it
+          }
+          const body = ingressPatchBody(ingress, change);
+          const rejected = body && (await write.patch(Ingresses, ingress, body));
+          if (rejected) return refused(rejected);
+          for (const n of change.deleteCopies) {
+            const denied = await copyWrite('delete', namespace, () => write.delete(Secrets, namespace, n));
+            if (denied) return refused(denied);
+          }
+          for (const w of change.warnings) write.warn(ingress, w);
+          reportReleased(write, ingress, A.managedFields, change.released);
+          write.note(ingress, 'IngressTLSUpdated', describeIngressChange(change));
+          log.debug('ingress updated', {
+            ingress: objectKey(namespace, name),
+            copies: change.writeCopies.map((c) => c.name),
+            deleted: change.deleteCopies,
+          });
+          return outcome;
+        },
       },
-    }];
+    ];
   },
 };

@@ -13,7 +13,13 @@ import type { SecretWants } from './store-specs.js';
 import { KEYSTORE_INPUTS, cycleRefusal, findStoreCycle, keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
 import {
-  checkDataSize, diffManagedKeys, digestOfDigests, managedKeysPatch, parseOwnerRecord, reportManagedChange, writtenKeysIntact,
+  checkDataSize,
+  diffManagedKeys,
+  digestOfDigests,
+  managedKeysPatch,
+  parseOwnerRecord,
+  reportManagedChange,
+  writtenKeysIntact,
 } from './managed-keys.js';
 import { RejectedWrites } from '../kube/rejections.js';
 import { PkiError } from '../pki/errors.js';
@@ -41,7 +47,9 @@ export interface KeystoreObserved {
   currentHash?: string;
 }
 
-export interface DataChange extends ManagedChange { warnings: string[] }
+export interface DataChange extends ManagedChange {
+  warnings: string[];
+}
 
 const certInfoText = (pem: string) => describeChain(parseCertificates(pem));
 
@@ -61,8 +69,14 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
       if (!certPem) return refuse('MissingKey', 'the Secret has no tls.crt');
       if (!keyPem) return refuse('MissingKey', 'the Secret has no tls.key');
       const built = buildStores({
-        certPem, keyPem, caPem: pemText(o.data['ca.crt']), extraTrustPem: o.extraTrustPem,
-        password: o.password ?? '', alias: spec.alias, formats: spec.formats, trustAliasPrefix: spec.trustAliasPrefix,
+        certPem,
+        keyPem,
+        caPem: pemText(o.data['ca.crt']),
+        extraTrustPem: o.extraTrustPem,
+        password: o.password ?? '',
+        alias: spec.alias,
+        formats: spec.formats,
+        trustAliasPrefix: spec.trustAliasPrefix,
       });
       warnings.push(...built.warnings);
       for (const [k, v] of Object.entries(built.files)) want[k] = v.toString('base64');
@@ -78,8 +92,14 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
     throw err;
   }
   const change = diffManagedKeys({
-    uid: o.uid, record: o.record, currentDigests: o.digests, want, managed: o.managed,
-    inputsHash: o.inputsHash, currentHash: o.currentHash, takeover: o.wants.handover,
+    uid: o.uid,
+    record: o.record,
+    currentDigests: o.digests,
+    want,
+    managed: o.managed,
+    inputsHash: o.inputsHash,
+    currentHash: o.currentHash,
+    takeover: o.wants.handover,
   });
   return change && !isRefusal(change) ? { ...change, warnings } : change;
 }
@@ -96,59 +116,77 @@ export const keystoresController: ControllerModule = {
     const read = valueReader(ctx, caches);
     const refsOf = storeRefs('Secret', reader, config.defaultPassword);
 
-    return [{
-      name: CONTROLLER,
-      for: secrets,
-      filter: (s) => keystoreAnnotated(s.metadata.annotations, reader),
-      watches: [{ source: secrets, refsOf: refsOf('Secret') }, { source: caches.configMaps(), refsOf: refsOf('ConfigMap') }],
-      async reconcile({ namespace, name }) {
-        const key = objectKey(namespace, name);
-        const secret = secrets.get(key);
-        if (!secret || secret.metadata.deletionTimestamp) return rejected.forget(key);
-        const ann = secret.metadata.annotations;
-        const wants = parseKeystoreSpec(ann, reader, config.defaultPassword);
-        if (isRefusal(wants)) return write.warn(secret, wants);
-        const spec = wants.stores;
-        const managed = commaList(ann?.[A.managedKeys]);
-        const record = parseOwnerRecord(ann?.[A.ownerRecord]);
-        if (!spec && !wants.certInfo && managed.length === 0 && !record) return;
-        const cycle = findStoreCycle({ kind: 'Secret', name }, cachedStoreDeps(caches, namespace, reader, config.defaultPassword));
-        if (cycle) return write.warn(secret, cycleRefusal({ kind: 'Secret', name }, cycle));
-        const inputsHash = keystoreInputsHash(wants, secret.digests, cachedDigests(caches, namespace));
-        if (isRefusal(inputsHash)) return write.warn(secret, inputsHash);
-        // fast path: stores were built from exactly these inputs and hold what annotary wrote
-        if (ann?.[A.sourceHash] === inputsHash && writtenKeysIntact(secret.metadata, secret.digests)) return;
-        // refused for good with exactly these inputs and data: neither rebuilt nor sent again
-        const fingerprint = `${inputsHash}/${digestOfDigests(secret.digests)}`;
-        if (rejected.blocks(key, fingerprint)) return;
+    return [
+      {
+        name: CONTROLLER,
+        for: secrets,
+        filter: (s) => keystoreAnnotated(s.metadata.annotations, reader),
+        watches: [
+          { source: secrets, refsOf: refsOf('Secret') },
+          { source: caches.configMaps(), refsOf: refsOf('ConfigMap') },
+        ],
+        async reconcile({ namespace, name }) {
+          const key = objectKey(namespace, name);
+          const secret = secrets.get(key);
+          if (!secret || secret.metadata.deletionTimestamp) return rejected.forget(key);
+          const ann = secret.metadata.annotations;
+          const wants = parseKeystoreSpec(ann, reader, config.defaultPassword);
+          if (isRefusal(wants)) return write.warn(secret, wants);
+          const spec = wants.stores;
+          const managed = commaList(ann?.[A.managedKeys]);
+          const record = parseOwnerRecord(ann?.[A.ownerRecord]);
+          if (!spec && !wants.certInfo && managed.length === 0 && !record) return;
+          const cycle = findStoreCycle({ kind: 'Secret', name }, cachedStoreDeps(caches, namespace, reader, config.defaultPassword));
+          if (cycle) return write.warn(secret, cycleRefusal({ kind: 'Secret', name }, cycle));
+          const inputsHash = keystoreInputsHash(wants, secret.digests, cachedDigests(caches, namespace));
+          if (isRefusal(inputsHash)) return write.warn(secret, inputsHash);
+          // fast path: stores were built from exactly these inputs and hold what annotary wrote
+          if (ann?.[A.sourceHash] === inputsHash && writtenKeysIntact(secret.metadata, secret.digests)) return;
+          // refused for good with exactly these inputs and data: neither rebuilt nor sent again
+          const fingerprint = `${inputsHash}/${digestOfDigests(secret.digests)}`;
+          if (rejected.blocks(key, fingerprint)) return;
 
-        let password: string | undefined;
-        if (spec) {
-          const pw = await resolvePassword(spec.password, namespace, read);
-          if (isRefusal(pw)) return write.warn(secret, pw);
-          password = pw;
-        }
-        const extraTrustPem: string[] = [];
-        for (const ref of spec?.trustFrom ?? []) {
-          const pem = await read(ref.kind, namespace, ref.name, ref.key, pemText);
-          if (pem === undefined) return write.warn(secret, refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`));
-          extraTrustPem.push(pem);
-        }
-        const change = desiredKeystoreData({
-          wants, data: secret.data ?? {}, digests: secret.digests, uid: secret.metadata.uid, managed, record,
-          password, extraTrustPem, inputsHash, currentHash: ann?.[A.sourceHash],
-        });
-        if (change === undefined) return;
-        if (isRefusal(change)) return write.warn(secret, change);
-        // the cache keeps the inputs' values: their sizes count, other keys' the apiserver checks
-        const knownSizes = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length]));
-        const rejection = checkDataSize(knownSizes, change, 'base64') ?? (await write.patch(Secrets, secret, managedKeysPatch(secret, 'data', change)));
-        if (rejection) { rejected.remember(key, fingerprint); return write.warn(secret, rejection); }
-        rejected.forget(key);
-        for (const w of change.warnings) write.warn(secret, refuse('CertificateWarning', w));
-        reportManagedChange(write, secret, change, 'StoresUpdated');
-        log.debug('secret updated', { key, set: Object.keys(change.set), removed: change.remove });
+          let password: string | undefined;
+          if (spec) {
+            const pw = await resolvePassword(spec.password, namespace, read);
+            if (isRefusal(pw)) return write.warn(secret, pw);
+            password = pw;
+          }
+          const extraTrustPem: string[] = [];
+          for (const ref of spec?.trustFrom ?? []) {
+            const pem = await read(ref.kind, namespace, ref.name, ref.key, pemText);
+            if (pem === undefined)
+              return write.warn(secret, refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`));
+            extraTrustPem.push(pem);
+          }
+          const change = desiredKeystoreData({
+            wants,
+            data: secret.data ?? {},
+            digests: secret.digests,
+            uid: secret.metadata.uid,
+            managed,
+            record,
+            password,
+            extraTrustPem,
+            inputsHash,
+            currentHash: ann?.[A.sourceHash],
+          });
+          if (change === undefined) return;
+          if (isRefusal(change)) return write.warn(secret, change);
+          // the cache keeps the inputs' values: their sizes count, other keys' the apiserver checks
+          const knownSizes = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length]));
+          const rejection =
+            checkDataSize(knownSizes, change, 'base64') ?? (await write.patch(Secrets, secret, managedKeysPatch(secret, 'data', change)));
+          if (rejection) {
+            rejected.remember(key, fingerprint);
+            return write.warn(secret, rejection);
+          }
+          rejected.forget(key);
+          for (const w of change.warnings) write.warn(secret, refuse('CertificateWarning', w));
+          reportManagedChange(write, secret, change, 'StoresUpdated');
+          log.debug('secret updated', { key, set: Object.keys(change.set), removed: change.remove });
+        },
       },
-    }];
+    ];
   },
 };

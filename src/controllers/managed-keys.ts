@@ -20,7 +20,10 @@ import type { KubeObject } from '../kube/types.js';
 import type { Writer } from '../kube/writer.js';
 
 /** uid of the object annotary wrote, and the digest (valueDigest) of each value it wrote there */
-export interface OwnerRecord { uid: string; keys: Record<string, string> }
+export interface OwnerRecord {
+  uid: string;
+  keys: Record<string, string>;
+}
 
 export function parseOwnerRecord(value: string | undefined): OwnerRecord | undefined {
   if (value === undefined) return undefined;
@@ -101,16 +104,19 @@ export function provenKeys(c: Claims): Set<string> {
   const r = c.record;
   if (r && c.uid !== undefined && r.uid === c.uid) return new Set(Object.keys(r.keys));
   const claimed = new Set([...c.claimed, ...Object.keys(r?.keys ?? {})]);
-  return new Set([...claimed].filter((k) => {
-    const cur = at(c.currentDigests, k);
-    return cur !== undefined && (cur === at(r?.keys, k) || cur === at(c.wantDigests, k));
-  }));
+  return new Set(
+    [...claimed].filter((k) => {
+      const cur = at(c.currentDigests, k);
+      return cur !== undefined && (cur === at(r?.keys, k) || cur === at(c.wantDigests, k));
+    }),
+  );
 }
 
 /** Claimed keys still present that annotary could not prove and does not want: left to the user, claim dropped. */
 export function releasedKeys(c: Claims, proven: Set<string>): string[] {
   return [...new Set([...c.claimed, ...Object.keys(c.record?.keys ?? {})])]
-    .filter((k) => !proven.has(k) && !Object.hasOwn(c.wantDigests, k) && at(c.currentDigests, k) !== undefined).sort();
+    .filter((k) => !proven.has(k) && !Object.hasOwn(c.wantDigests, k) && at(c.currentDigests, k) !== undefined)
+    .sort();
 }
 
 /** Whether the record on the object already says `next` (no record wanted and none there counts as the same). */
@@ -133,9 +139,10 @@ export function diffManagedKeys(s: ManagedState): ManagedChange | Refusal | unde
   for (const [k, v] of Object.entries(s.want)) if (differs(k)) set[k] = v;
   const remove = [...proven].filter((k) => !Object.hasOwn(s.want, k) && at(s.currentDigests, k) !== undefined).sort();
   const managed = Object.keys(s.want).sort();
-  const record: OwnerRecord = { uid: s.uid ?? '', keys: Object.fromEntries(managed.map((k) => [k, wantDigests[k]!])) };
+  const record: OwnerRecord = { uid: s.uid ?? '', keys: Object.fromEntries(managed.map((k) => [k, wantDigests[k]])) };
   const sameManaged = managed.join(',') === [...s.managed].sort().join(',');
-  if (!Object.keys(set).length && !remove.length && sameManaged && sameRecord(s.record, record) && s.currentHash === s.inputsHash) return undefined;
+  if (!Object.keys(set).length && !remove.length && sameManaged && sameRecord(s.record, record) && s.currentHash === s.inputsHash)
+    return undefined;
   return { set, remove, managed, inputsHash: s.inputsHash, record, released: releasedKeys(claims, proven) };
 }
 
@@ -147,7 +154,11 @@ export function managedKeysPatch(obj: KubeObject, field: 'data' | 'binaryData', 
       resourceVersion: obj.metadata.resourceVersion,
       annotations: done
         ? { [A.sourceHash]: null, [A.managedKeys]: null, [A.ownerRecord]: null }
-        : { [A.sourceHash]: change.inputsHash, [A.managedKeys]: change.managed.join(','), [A.ownerRecord]: ownerRecordValue(change.record) },
+        : {
+            [A.sourceHash]: change.inputsHash,
+            [A.managedKeys]: change.managed.join(','),
+            [A.ownerRecord]: ownerRecordValue(change.record),
+          },
     },
     [field]: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
   };
@@ -164,17 +175,25 @@ export const MAX_OBJECT_DATA_BYTES = 1024 * 1024;
  */
 export function checkDataSize(knownSizes: Record<string, number>, change: ManagedChange, encoding: 'base64' | 'text'): Refusal | undefined {
   const sizes = { ...knownSizes };
-  for (const [k, v] of Object.entries(change.set)) sizes[k] = encoding === 'base64' ? Buffer.from(v, 'base64').length : Buffer.byteLength(v);
+  for (const [k, v] of Object.entries(change.set))
+    sizes[k] = encoding === 'base64' ? Buffer.from(v, 'base64').length : Buffer.byteLength(v);
   for (const k of change.remove) delete sizes[k];
   const total = Object.values(sizes).reduce((a, b) => a + b, 0);
   if (total <= MAX_OBJECT_DATA_BYTES) return undefined;
   const written = Object.keys(change.set).join(', ');
-  return refuse('StoresTooLarge', `writing ${written} would make the object's data ${total} bytes, over the ${MAX_OBJECT_DATA_BYTES}-byte limit of Kubernetes`);
+  return refuse(
+    'StoresTooLarge',
+    `writing ${written} would make the object's data ${total} bytes, over the ${MAX_OBJECT_DATA_BYTES}-byte limit of Kubernetes`,
+  );
 }
 
 /** One digest of an object's per-key digests: any change of any value changes it. */
 export function digestOfDigests(digests: Record<string, string>): string {
-  return digestOfParts(Object.keys(digests).sort().flatMap((k) => [k, digests[k]!]));
+  return digestOfParts(
+    Object.keys(digests)
+      .sort()
+      .flatMap((k) => [k, digests[k]]),
+  );
 }
 
 /** The Events of a written change: what was written or removed, and what was left to the user. */
@@ -188,6 +207,11 @@ export function reportManagedChange(write: Writer, obj: KubeObject, change: Mana
 /** The Warning for claims annotary dropped because it could not prove them. */
 export function reportReleased(write: Writer, obj: KubeObject, claimKey: string, released: string[]): void {
   if (!released.length) return;
-  write.warn(obj, refuse('OwnershipNotProven',
-    `${claimKey} names ${released.join(', ')}, but annotary cannot prove it wrote them here (an annotation copied from another object?): left untouched and no longer claimed`));
+  write.warn(
+    obj,
+    refuse(
+      'OwnershipNotProven',
+      `${claimKey} names ${released.join(', ')}, but annotary cannot prove it wrote them here (an annotation copied from another object?): left untouched and no longer claimed`,
+    ),
+  );
 }

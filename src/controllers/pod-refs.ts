@@ -4,9 +4,17 @@
 // (the pod starts without the object), which decides whether its absence is an error.
 export type RefKind = 'Secret' | 'ConfigMap';
 
-export interface PodRef { kind: RefKind; name: string; optional: boolean }
+export interface PodRef {
+  kind: RefKind;
+  name: string;
+  optional: boolean;
+}
 
-interface Named { name?: string; secretName?: string; optional?: boolean }
+interface Named {
+  name?: string;
+  secretName?: string;
+  optional?: boolean;
+}
 interface Container {
   env?: { valueFrom?: { secretKeyRef?: Named; configMapKeyRef?: Named } }[];
   envFrom?: { secretRef?: Named; configMapRef?: Named }[];
@@ -16,7 +24,11 @@ interface Volume {
   configMap?: Named;
   projected?: { sources?: { secret?: Named; configMap?: Named }[] };
 }
-export interface PodSpecLike { volumes?: Volume[]; containers?: Container[]; initContainers?: Container[] }
+export interface PodSpecLike {
+  volumes?: Volume[];
+  containers?: Container[];
+  initContainers?: Container[];
+}
 
 /** Every Secret/ConfigMap the pod spec references, sorted by kind then name, each once. */
 export function podTemplateRefs(spec: PodSpecLike | undefined): PodRef[] {

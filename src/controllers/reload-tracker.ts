@@ -12,7 +12,10 @@
 // Keys are workload ids (refId); the tracker forgets a workload when it is deleted.
 
 /** Data changes seen since the workload's last write: when the first came, when the window closes. */
-export interface Pending { firstSeen: number; windowEnd: number }
+export interface Pending {
+  firstSeen: number;
+  windowEnd: number;
+}
 
 export type Begin = { waitMs: number } | { taken: Pending | undefined };
 
@@ -62,9 +65,13 @@ export class ReloadTracker {
     if (digests) this.known.set(workload, digests);
   }
 
-  knownDigests(workload: string): Map<string, string> | undefined { return this.known.get(workload); }
+  knownDigests(workload: string): Map<string, string> | undefined {
+    return this.known.get(workload);
+  }
 
-  missingSince(workload: string): Set<string> { return this.missing.get(workload) ?? new Set(); }
+  missingSince(workload: string): Set<string> {
+    return this.missing.get(workload) ?? new Set();
+  }
 
   forget(workload: string): void {
     this.pending.delete(workload);

@@ -55,14 +55,18 @@ const KEYSTORE_RECHECK_MS = 30_000;
 
 // ---------------------------------------------------------------- pure part
 
-export interface WatchedData extends WatchRef { digests: Record<string, string> }
+export interface WatchedData extends WatchRef {
+  digests: Record<string, string>;
+}
 
 /** Digest of the watched data: independent of the order objects and keys are listed in. */
 export function configDigest(objects: WatchedData[]): string {
-  return digestOfParts([...objects].sort(compareRefs).flatMap((o) => {
-    const keys = Object.keys(o.digests).sort();
-    return [`${o.kind}/${o.name}`, String(keys.length), ...keys.flatMap((k) => [k, o.digests[k]!])];
-  }));
+  return digestOfParts(
+    [...objects].sort(compareRefs).flatMap((o) => {
+      const keys = Object.keys(o.digests).sort();
+      return [`${o.kind}/${o.name}`, String(keys.length), ...keys.flatMap((k) => [k, o.digests[k]])];
+    }),
+  );
 }
 
 /** Each watched object's own digest, by "Kind/name". */
@@ -83,9 +87,16 @@ export interface ChangeCause {
  * Why the digest moved. `known`: the per-object digests last confirmed for this workload
  * (undefined when this process has not confirmed any yet: then every difference is real).
  */
-export function changeCause(known: Map<string, string> | undefined, current: Map<string, string>, wasMissing: Set<string>, reloadOnCreate: boolean): ChangeCause {
+export function changeCause(
+  known: Map<string, string> | undefined,
+  current: Map<string, string>,
+  wasMissing: Set<string>,
+  reloadOnCreate: boolean,
+): ChangeCause {
   const created = [...current.keys()].filter((id) => wasMissing.has(id));
-  const changed = known ? [...current].filter(([id, d]) => !wasMissing.has(id) && known.has(id) && known.get(id) !== d).map(([id]) => id) : [];
+  const changed = known
+    ? [...current].filter(([id, d]) => !wasMissing.has(id) && known.has(id) && known.get(id) !== d).map(([id]) => id)
+    : [];
   const roll = changed.length > 0 || (created.length > 0 ? reloadOnCreate : known === undefined);
   return { roll, changed, created };
 }
@@ -142,7 +153,9 @@ export function desiredReload(o: ReloadObserved): ReloadChange | undefined {
   if (base === o.digest) return undefined;
   if (o.absorb) return { action: 'absorb', from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
   return {
-    action: 'rollout', from: base, to: o.digest,
+    action: 'rollout',
+    from: base,
+    to: o.digest,
     metadata: { [A.observedConfigHash]: o.digest },
     template: o.strategy === 'annotations' ? { [A.configHash]: o.digest } : { [RESTARTED_AT]: restartedAtValue(o.now) },
   };
@@ -228,10 +241,15 @@ export const reloadController: ControllerModule = {
         let current = new Map<string, string>();
         let missing: WatchRef[] = [];
         if (policy) {
-          const sel = selectWatched(policy, podTemplateRefs(template?.spec), {
-            get: (k, n) => cached(k, namespace, n)?.metadata,
-            names: (k) => data[k].list(namespace).map((o) => o.metadata.name),
-          }, reader);
+          const sel = selectWatched(
+            policy,
+            podTemplateRefs(template?.spec),
+            {
+              get: (k, n) => cached(k, namespace, n)?.metadata,
+              names: (k) => data[k].list(namespace).map((o) => o.metadata.name),
+            },
+            reader,
+          );
           const watched = sel.watched;
           missing = sel.missing;
           if (missing.length) {
@@ -243,10 +261,18 @@ export const reloadController: ControllerModule = {
             const rest = watched.length === 1 ? 'the watched object that exists' : `the ${watched.length} watched objects that exist`;
             const effect = watched.length ? `changes to ${rest} still roll` : `nothing to roll for until ${many ? 'one does' : 'it does'}`;
             write.warn(wl, refuse('ReloadSourceMissing', `${what}; ${effect}`));
-            if (!watched.length) { tracker.restore(key, pend); skip('missing'); return; } // nothing to digest, nothing written
+            if (!watched.length) {
+              tracker.restore(key, pend);
+              skip('missing');
+              return;
+            } // nothing to digest, nothing written
           }
           if (keystoresRunning) {
-            const behind = watched.filter((r) => r.kind === 'Secret' && keystorePending(cached('Secret', namespace, r.name)!, reader, config.defaultPassword, cachedDigests(caches, namespace)));
+            const behind = watched.filter(
+              (r) =>
+                r.kind === 'Secret' &&
+                keystorePending(cached('Secret', namespace, r.name)!, reader, config.defaultPassword, cachedDigests(caches, namespace)),
+            );
             if (behind.length) {
               tracker.restore(key, pend);
               skip('keystore_pending');
@@ -277,12 +303,15 @@ export const reloadController: ControllerModule = {
         }
         let rejected: Refusal | undefined;
         try {
-          rejected = await write.patch(WORKLOADS[kind]!, wl, reloadPatchBody(wl, change));
+          rejected = await write.patch(WORKLOADS[kind], wl, reloadPatchBody(wl, change));
         } catch (err) {
           tracker.restore(key, pend);
           throw err; // retried with backoff from the newer cached workload
         }
-        if (rejected) { tracker.restore(key, pend); return write.warn(wl, rejected); }
+        if (rejected) {
+          tracker.restore(key, pend);
+          return write.warn(wl, rejected);
+        }
         confirm();
         const digests = `config digest ${change.from?.slice(0, 12) ?? '-'} → ${change.to?.slice(0, 12) ?? '-'}`;
         const all = [...current.keys()];
@@ -300,10 +329,18 @@ export const reloadController: ControllerModule = {
           case 'absorb':
             if (cause.created.length) {
               skip('create_ignored');
-              write.note(wl, 'ReloadRecorded', `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`);
+              write.note(
+                wl,
+                'ReloadRecorded',
+                `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`,
+              );
             } else {
               skip('watch_set_changed');
-              write.note(wl, 'ReloadRecorded', `now watching ${listOf(all) || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`);
+              write.note(
+                wl,
+                'ReloadRecorded',
+                `now watching ${listOf(all) || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`,
+              );
             }
             break;
           case 'forget':

@@ -39,7 +39,6 @@ export interface KindPolicy {
 
 export type ReloadPolicy = Record<RefKind, KindPolicy>;
 
-
 /**
  * How large the compiled programs of one workload's Reloader items may be, together. RE2 matches
  * a name in steps proportional to program size × name length, and compiles in time proportional
@@ -77,7 +76,12 @@ type Annotations = Record<string, string> | undefined;
 const flag = (annotations: Annotations, key: AnnotationKey, reader: AnnotationReader) => parseBoolValue(reader.get(annotations, key), key);
 
 function kindPolicy(
-  kind: RefKind, meta: Annotations, template: Annotations, reader: AnnotationReader, nativeAuto: boolean, budget: { left: number },
+  kind: RefKind,
+  meta: Annotations,
+  template: Annotations,
+  reader: AnnotationReader,
+  nativeAuto: boolean,
+  budget: { left: number },
 ): KindPolicy | Refusal {
   const keys = RELOADER_KEYS[kind];
   const names: string[] = [];
@@ -91,8 +95,11 @@ function kindPolicy(
   for (const item of commaList(reader.get(src, keys.named))) {
     budget.left -= programBound(item);
     if (budget.left < 0) {
-      return refuse('InvalidAnnotation', `${keys.named}: the Reloader patterns of this workload could compile to more than `
-        + `${PATTERN_BUDGET} RE2 instructions (about two per character, times the counted repetitions {n}); use fewer or simpler ones`);
+      return refuse(
+        'InvalidAnnotation',
+        `${keys.named}: the Reloader patterns of this workload could compile to more than ` +
+          `${PATTERN_BUDGET} RE2 instructions (about two per character, times the counted repetitions {n}); use fewer or simpler ones`,
+      );
     }
     try {
       // compiled on its own and matched against the whole name: "a)|(b" cannot escape anchors
@@ -141,8 +148,14 @@ export interface ObjectView {
   names(kind: RefKind): string[];
 }
 
-export interface WatchRef { kind: RefKind; name: string }
-export interface Selection { watched: WatchRef[]; missing: WatchRef[] }
+export interface WatchRef {
+  kind: RefKind;
+  name: string;
+}
+export interface Selection {
+  watched: WatchRef[];
+  missing: WatchRef[];
+}
 
 /** Applies the precedence table to the candidates: named, searched and auto objects. */
 export function selectWatched(policy: ReloadPolicy, refs: PodRef[], view: ObjectView, reader: AnnotationReader): Selection {
@@ -162,7 +175,10 @@ export function selectWatched(policy: ReloadPolicy, refs: PodRef[], view: Object
     for (const [name, mustExist] of required) {
       if (p.exclude.has(name)) continue;
       const obj = view.get(kind, name);
-      if (!obj) { if (mustExist) missing.push({ kind, name }); continue; }
+      if (!obj) {
+        if (mustExist) missing.push({ kind, name });
+        continue;
+      }
       if (reader.isTrue(obj.annotations, A.rlIgnore)) continue;
       watched.push({ kind, name });
     }

@@ -27,7 +27,10 @@ const isRouteField = (s: string): s is RouteField => (ROUTE_FIELDS as readonly s
 
 /** Which Secret data key fills which spec.tls field. */
 const SOURCE_KEY: Record<RouteField, string> = {
-  certificate: 'tls.crt', key: 'tls.key', caCertificate: 'ca.crt', destinationCACertificate: 'ca.crt',
+  certificate: 'tls.crt',
+  key: 'tls.key',
+  caCertificate: 'ca.crt',
+  destinationCACertificate: 'ca.crt',
 };
 
 export interface RouteWants {
@@ -48,7 +51,11 @@ const parseInjectCa = (value: string) => parseBoolValue(value, A.injectCa, true)
  * otherwise on for the native source and, as in cert-utils-operator, off for the compat
  * source unless inject-CA is present and not "false".
  */
-export function routeWants(annotations: Record<string, string> | undefined, reader: AnnotationReader, namespace: string): RouteWants | Refusal {
+export function routeWants(
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+  namespace: string,
+): RouteWants | Refusal {
   const wants: RouteWants = {};
   const nativeCerts = reader.get(annotations, A.certsFromSecret);
   const certsKey = nativeCerts !== undefined ? A.certsFromSecret : A.cuCertsFromSecret;
@@ -115,19 +122,27 @@ export function desiredRoute(o: RouteObserved): RouteChange | undefined | Refusa
   if (wants.certs || wants.destinationCa) {
     if (!tls) return refuse('NoTLSSpec', 'the Route has no spec.tls; set spec.tls.termination to edge or reencrypt');
     if (wants.certs && tls.termination !== 'edge' && tls.termination !== 'reencrypt') {
-      return refuse('UnsupportedTermination', `certificates can only be set on edge or reencrypt Routes, not on termination "${tls.termination ?? ''}"`);
+      return refuse(
+        'UnsupportedTermination',
+        `certificates can only be set on edge or reencrypt Routes, not on termination "${tls.termination ?? ''}"`,
+      );
     }
     if (wants.destinationCa && tls.termination !== 'reencrypt') {
-      return refuse('UnsupportedTermination', `a destination CA can only be set on reencrypt Routes, not on termination "${tls.termination ?? ''}"`);
+      return refuse(
+        'UnsupportedTermination',
+        `a destination CA can only be set on reencrypt Routes, not on termination "${tls.termination ?? ''}"`,
+      );
     }
   }
 
   const from: Partial<Record<RouteField, string>> = {};
-  const sourceOf = (name: string): SlimData | Refusal => o.secrets[name] ?? refuse('SourceSecretMissing', `Secret "${name}" does not exist in namespace "${ns}"`);
+  const sourceOf = (name: string): SlimData | Refusal =>
+    o.secrets[name] ?? refuse('SourceSecretMissing', `Secret "${name}" does not exist in namespace "${ns}"`);
   if (wants.certs) {
     const s = sourceOf(wants.certs.secret);
     if (isRefusal(s)) return s;
-    for (const k of ['tls.crt', 'tls.key']) if (!(k in s.digests)) return refuse('SourceSecretInvalid', `Secret "${wants.certs.secret}" has no ${k}`);
+    for (const k of ['tls.crt', 'tls.key'])
+      if (!(k in s.digests)) return refuse('SourceSecretInvalid', `Secret "${wants.certs.secret}" has no ${k}`);
     from.certificate = from.key = wants.certs.secret;
     if (wants.certs.injectCa && 'ca.crt' in s.digests) from.caCertificate = wants.certs.secret;
   }
@@ -139,15 +154,18 @@ export function desiredRoute(o: RouteObserved): RouteChange | undefined | Refusa
   }
 
   const managed = ROUTE_FIELDS.filter((f) => from[f] !== undefined);
-  const wantDigests = Object.fromEntries(managed.map((f) => [f, o.secrets[from[f]!]!.digests[SOURCE_KEY[f]]!]));
+  const wantDigests = Object.fromEntries(managed.map((f) => [f, o.secrets[from[f]!]!.digests[SOURCE_KEY[f]]]));
   const currentDigests = Object.fromEntries(ROUTE_FIELDS.filter((f) => tls?.[f] !== undefined).map((f) => [f, textDigest(tls![f]!)]));
   const stale = managed.filter((f) => currentDigests[f] !== wantDigests[f]);
   // clear only what annotary can prove it filled (a copied managed-fields proves nothing), and
   // only what is there (a merge patch of null into a missing spec.tls would create an empty,
   // invalid tls object)
   const claims: Claims = {
-    uid: route.metadata.uid, record: parseOwnerRecord(route.metadata.annotations?.[A.ownerRecord]),
-    claimed: managedFieldsOf(route), currentDigests, wantDigests,
+    uid: route.metadata.uid,
+    record: parseOwnerRecord(route.metadata.annotations?.[A.ownerRecord]),
+    claimed: managedFieldsOf(route),
+    currentDigests,
+    wantDigests,
   };
   const proven = provenKeys(claims);
   const clear = ROUTE_FIELDS.filter((f) => proven.has(f) && from[f] === undefined && tls?.[f] !== undefined);
@@ -216,40 +234,48 @@ export const routesController: ControllerModule = {
     let routes: Informer<KubeObject> | undefined;
     void served.then((inf) => (routes = inf));
 
-    return [{
-      name: CONTROLLER,
-      for: served as Promise<Informer<Route>>,
-      watches: [{
-        source: secrets,
-        refsOf: (r) => routeSources(r, reader).map((name) => ({ kind: 'Secret', namespace: r.metadata.namespace ?? '', name })),
-      }],
-      async reconcile({ namespace, name }) {
-        const route = routes?.get(objectKey(namespace, name)) as Route | undefined;
-        if (!route || route.metadata.deletionTimestamp) return;
-        const wants = routeWants(route.metadata.annotations, reader, namespace);
-        const names = routeSources(route, reader);
-        const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => route.metadata.annotations?.[k] !== undefined);
-        if (!names.length && !bookkeeping && !isRefusal(wants)) return;
+    return [
+      {
+        name: CONTROLLER,
+        for: served,
+        watches: [
+          {
+            source: secrets,
+            refsOf: (r) => routeSources(r, reader).map((name) => ({ kind: 'Secret', namespace: r.metadata.namespace ?? '', name })),
+          },
+        ],
+        async reconcile({ namespace, name }) {
+          const route = routes?.get(objectKey(namespace, name));
+          if (!route || route.metadata.deletionTimestamp) return;
+          const wants = routeWants(route.metadata.annotations, reader, namespace);
+          const names = routeSources(route, reader);
+          const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => route.metadata.annotations?.[k] !== undefined);
+          if (!names.length && !bookkeeping && !isRefusal(wants)) return;
 
-        const observed: RouteObserved = { route, reader, secrets: Object.fromEntries(names.map((n) => [n, secrets.get(objectKey(namespace, n))])) };
-        let change = desiredRoute(observed);
-        if (isNeedsData(change)) {
-          for (const n of names) {
-            const fresh = await client.tryGet(Secrets, namespace, n);
-            observed.secrets[n] = fresh && fullSecret(fresh);
+          const observed: RouteObserved = {
+            route,
+            reader,
+            secrets: Object.fromEntries(names.map((n) => [n, secrets.get(objectKey(namespace, n))])),
+          };
+          let change = desiredRoute(observed);
+          if (isNeedsData(change)) {
+            for (const n of names) {
+              const fresh = await client.tryGet(Secrets, namespace, n);
+              observed.secrets[n] = fresh && fullSecret(fresh);
+            }
+            change = desiredRoute(observed);
           }
-          change = desiredRoute(observed);
-        }
-        if (change === undefined) return;
-        if (isRefusal(change)) return write.warn(route, change);
-        if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
+          if (change === undefined) return;
+          if (isRefusal(change)) return write.warn(route, change);
+          if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full
 
-        const rejected = await write.patch(Routes, route, routePatchBody(route, change));
-        if (rejected) return write.warn(route, rejected);
-        write.note(route, 'RouteUpdated', describeRouteChange(change));
-        reportReleased(write, route, A.managedFields, change.released);
-        log.debug('route updated', { key: objectKey(namespace, name), set: Object.keys(change.set), cleared: change.clear });
+          const rejected = await write.patch(Routes, route, routePatchBody(route, change));
+          if (rejected) return write.warn(route, rejected);
+          write.note(route, 'RouteUpdated', describeRouteChange(change));
+          reportReleased(write, route, A.managedFields, change.released);
+          log.debug('route updated', { key: objectKey(namespace, name), set: Object.keys(change.set), cleared: change.clear });
+        },
       },
-    }];
+    ];
   },
 };

@@ -19,7 +19,13 @@ export const utf8 = (s: string | undefined) => (s === undefined ? undefined : Bu
 /** PEM is ASCII: latin1 keeps one char per byte, so size limits see the stored size. */
 export const pemText = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('latin1'));
 
-export type ValueReader = (kind: SourceKind, namespace: string, name: string, key: string, decode?: (b64: string) => string | undefined) => Promise<string | undefined>;
+export type ValueReader = (
+  kind: SourceKind,
+  namespace: string,
+  name: string,
+  key: string,
+  decode?: (b64: string) => string | undefined,
+) => Promise<string | undefined>;
 
 /** Reads one value of a Secret (decoded) or ConfigMap (data or binaryData), cache first. */
 export function valueReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick<Caches, 'secrets' | 'configMaps'>): ValueReader {
@@ -54,7 +60,10 @@ export function cachedDigests(caches: Pick<Caches, 'secrets' | 'configMaps'>, na
 
 /** What each store object of one namespace writes and reads, from the lean caches' annotations (for findStoreCycle). */
 export function cachedStoreDeps(
-  caches: Pick<Caches, 'secrets' | 'configMaps'>, namespace: string, reader: AnnotationReader, defaultPassword: string,
+  caches: Pick<Caches, 'secrets' | 'configMaps'>,
+  namespace: string,
+  reader: AnnotationReader,
+  defaultPassword: string,
 ): (n: StoreNode) => StoreDeps | undefined {
   return (n) => {
     const obj = (n.kind === 'Secret' ? caches.secrets() : caches.configMaps()).get(objectKey(namespace, n.name));
@@ -67,9 +76,10 @@ export function cachedStoreDeps(
  * reads (one rule for the cycle check and the watches).
  */
 export function storeRefs(kind: StoreKind, reader: AnnotationReader, defaultPassword: string) {
-  return (of: StoreKind) => (obj: KubeObject): ObjectRef[] => {
-    const namespace = obj.metadata.namespace ?? '';
-    const deps = storeDeps({ kind, name: obj.metadata.name }, obj.metadata.annotations, reader, defaultPassword);
-    return deps.reads.filter((r) => r.kind === of).map((r) => ({ kind: r.kind, namespace, name: r.name }));
-  };
+  return (of: StoreKind) =>
+    (obj: KubeObject): ObjectRef[] => {
+      const namespace = obj.metadata.namespace ?? '';
+      const deps = storeDeps({ kind, name: obj.metadata.name }, obj.metadata.annotations, reader, defaultPassword);
+      return deps.reads.filter((r) => r.kind === of).map((r) => ({ kind: r.kind, namespace, name: r.name }));
+    };
 }

@@ -61,7 +61,11 @@ export function parseFormats(value: string, key: string): StoreFormat[] | Refusa
 }
 
 /** The store password: a `<secret>/<key>` reference (preferred), a literal, or the default. */
-export function parsePasswordRef(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): PasswordRef | Refusal {
+export function parsePasswordRef(
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+  defaultPassword: string,
+): PasswordRef | Refusal {
   const pwRef = reader.get(annotations, A.keystorePasswordSecret);
   const pwLiteral = reader.get(annotations, A.keystorePassword);
   if (pwRef !== undefined) {
@@ -79,7 +83,11 @@ export function parsePasswordRef(annotations: Record<string, string> | undefined
 }
 
 /** Reads what a Secret's annotations ask for. undefined stores = no keystores wanted. */
-export function parseKeystoreSpec(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): SecretWants | Refusal {
+export function parseKeystoreSpec(
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+  defaultPassword: string,
+): SecretWants | Refusal {
   const native = reader.get(annotations, A.keystores);
   const cuStores = parseBoolValue(reader.get(annotations, A.cuGenerateJavaKeystores), A.cuGenerateJavaKeystores);
   if (isRefusal(cuStores)) return cuStores;
@@ -107,13 +115,25 @@ export function parseKeystoreSpec(annotations: Record<string, string> | undefine
       if (isRefusal(ref)) return ref;
       trustFrom.push(ref);
     }
-    return { certInfo, ...handoverOf(false), stores: { flavour: 'annotary', formats, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom } };
+    return {
+      certInfo,
+      ...handoverOf(false),
+      stores: { flavour: 'annotary', formats, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom },
+    };
   }
   if (cuStores) {
     const pw = reader.get(annotations, A.cuJavaKeystorePassword);
     return {
-      certInfo, ...handoverOf(true),
-      stores: { flavour: 'cert-utils', formats: ['jks'], alias: 'alias', trustAliasPrefix: 'alias', password: { literal: pw || CERT_UTILS_PASSWORD }, trustFrom: [] },
+      certInfo,
+      ...handoverOf(true),
+      stores: {
+        flavour: 'cert-utils',
+        formats: ['jks'],
+        alias: 'alias',
+        trustAliasPrefix: 'alias',
+        password: { literal: pw || CERT_UTILS_PASSWORD },
+        trustFrom: [],
+      },
     };
   }
   return { certInfo, ...handoverOf(false) };
@@ -158,7 +178,8 @@ export function keystoreInputsHash(wants: SecretWants, digests: Record<string, s
     }
     for (const ref of spec.trustFrom) {
       const d = lookup(ref.kind, ref.name, ref.key);
-      if (d === undefined) return refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" named in ${A.truststoreFrom} does not exist`);
+      if (d === undefined)
+        return refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" named in ${A.truststoreFrom} does not exist`);
       if (d === null) return refuse('TruststoreSourceMissing', `${ref.kind} "${ref.name}" has no key "${ref.key}"`);
       part(`${ref.kind}/${ref.name}:${ref.key}=${d}`);
     }
@@ -166,15 +187,25 @@ export function keystoreInputsHash(wants: SecretWants, digests: Record<string, s
   return digestOfParts(parts);
 }
 
-
 export function keystoreAnnotated(annotations: Record<string, string> | undefined, reader: AnnotationReader): boolean {
-  return [A.keystores, A.cuGenerateJavaKeystores, A.certInfo, A.cuGenerateCertInfo, A.managedKeys, A.ownerRecord].some((k) => reader.get(annotations, k) !== undefined);
+  return [A.keystores, A.cuGenerateJavaKeystores, A.certInfo, A.cuGenerateCertInfo, A.managedKeys, A.ownerRecord].some(
+    (k) => reader.get(annotations, k) !== undefined,
+  );
 }
 
-export interface TruststoreSpec { formats: StoreFormat[]; sourceKey: string; password: PasswordRef; aliasPrefix: string }
+export interface TruststoreSpec {
+  formats: StoreFormat[];
+  sourceKey: string;
+  password: PasswordRef;
+  aliasPrefix: string;
+}
 
 /** What a ConfigMap's annotations ask for; undefined = nothing. */
-export function parseTruststoreSpec(annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): TruststoreSpec | Refusal | undefined {
+export function parseTruststoreSpec(
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+  defaultPassword: string,
+): TruststoreSpec | Refusal | undefined {
   const native = reader.get(annotations, A.truststore);
   if (native !== undefined) {
     const formats = parseFormats(native, A.truststore);
@@ -187,7 +218,8 @@ export function parseTruststoreSpec(annotations: Record<string, string> | undefi
   if (isRefusal(cu)) return cu;
   if (!cu) return undefined;
   return {
-    formats: ['jks'], aliasPrefix: 'alias',
+    formats: ['jks'],
+    aliasPrefix: 'alias',
     password: { literal: reader.get(annotations, A.cuJavaKeystorePassword) || 'changeme' },
     sourceKey: reader.get(annotations, A.cuSourceCaKey)?.trim() || 'ca-bundle.crt',
   };
@@ -203,15 +235,28 @@ export function parseTruststoreSpec(annotations: Record<string, string> | undefi
 // write, and every object on it is refused.
 
 export type StoreKind = 'Secret' | 'ConfigMap';
-export interface StoreNode { kind: StoreKind; name: string }
-export interface StoreRead extends StoreNode { key: string }
+export interface StoreNode {
+  kind: StoreKind;
+  name: string;
+}
+export interface StoreRead extends StoreNode {
+  key: string;
+}
 
 /** What annotary writes into one object, and which keys of objects in its namespace it reads to do so. */
-export interface StoreDeps { outputs: readonly string[]; reads: readonly StoreRead[] }
+export interface StoreDeps {
+  outputs: readonly string[];
+  reads: readonly StoreRead[];
+}
 
 const passwordReads = (p: PasswordRef): StoreRead[] => ('secret' in p ? [{ kind: 'Secret', name: p.secret, key: p.key }] : []);
 
-export function storeDeps(node: StoreNode, annotations: Record<string, string> | undefined, reader: AnnotationReader, defaultPassword: string): StoreDeps {
+export function storeDeps(
+  node: StoreNode,
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+  defaultPassword: string,
+): StoreDeps {
   const claimed = commaList(annotations?.[A.managedKeys]);
   if (node.kind === 'Secret') {
     const wants = parseKeystoreSpec(annotations, reader, defaultPassword);
@@ -240,7 +285,7 @@ export function findStoreCycle(start: StoreNode, depsOf: (n: StoreNode) => Store
   const via = new Map<string, StoreRead[]>([[id(start), []]]);
   const queue: StoreNode[] = [start];
   for (let i = 0; i < queue.length; i++) {
-    const node = queue[i]!;
+    const node = queue[i];
     const path = via.get(id(node))!;
     for (const r of depsOf(node)?.reads ?? []) {
       if (!depsOf(r)?.outputs.includes(r.key)) continue; // an input the user owns: no feedback
@@ -256,5 +301,8 @@ export function findStoreCycle(start: StoreNode, depsOf: (n: StoreNode) => Store
 /** The refusal for a cycle, naming each hop (objects and keys, never values). */
 export function cycleRefusal(start: StoreNode, cycle: StoreRead[]): Refusal {
   const hops = cycle.map((r) => `${r.key} of ${r.kind} "${r.name}"`).join(', which reads ');
-  return refuse('ReferenceCycle', `${start.kind} "${start.name}" reads ${hops}: annotary's outputs would rewrite each other without end; break the cycle`);
+  return refuse(
+    'ReferenceCycle',
+    `${start.kind} "${start.name}" reads ${hops}: annotary's outputs would rewrite each other without end; break the cycle`,
+  );
 }

@@ -14,15 +14,19 @@ import { parseCertificates, parsePrivateKey } from '../pki/pem.js';
 import type { Refusal } from '../kube/refusal.js';
 import { refuse } from '../kube/refusal.js';
 
-export interface SecretRef { namespace: string; name: string }
+export interface SecretRef {
+  namespace: string;
+  name: string;
+}
 
 /** The desired…() functions need the data of these Secrets (keys "ns/name") to build the change. */
-export interface NeedsData { needsData: string[] }
+export interface NeedsData {
+  needsData: string[];
+}
 
 export function isNeedsData(x: unknown): x is NeedsData {
   return typeof x === 'object' && x !== null && Array.isArray((x as NeedsData).needsData);
 }
-
 
 /** `<name>`, or `<namespace>/<name>` when `allowNamespace`; the namespace defaults to `home`. */
 export function parseSecretRef(value: string, key: string, home: string, allowNamespace: boolean): SecretRef | Refusal {
@@ -60,7 +64,8 @@ export function textOf(secret: SlimData, key: string): string | undefined | Refu
   if (b64 === undefined) return undefined;
   const raw = Buffer.from(b64, 'base64');
   const text = raw.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(raw)) return refuse('SourceSecretInvalid', `Secret "${secret.metadata.name}": ${key} is not PEM text`);
+  if (!Buffer.from(text, 'utf8').equals(raw))
+    return refuse('SourceSecretInvalid', `Secret "${secret.metadata.name}": ${key} is not PEM text`);
   return text;
 }
 

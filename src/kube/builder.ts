@@ -45,16 +45,20 @@ export function wire<P extends KubeObject>(spec: ControllerSpec<P>, loop: Contro
     for (const w of spec.watches ?? []) {
       const index = primary.addIndex((o) => (wanted(o) ? w.refsOf(o) : []));
       const sourceKind = w.source.resource.kind;
-      w.source.on(onEvery((old, cur) => {
-        for (const r of index.referrers(refOf(sourceKind, cur))) {
-          const delay = w.delayFor ? w.delayFor(r, old, cur) : 0;
-          if (delay === undefined) continue;
-          if (delay > 0) loop.enqueueAfter(refId(r), delay);
-          else loop.enqueue(refId(r));
-        }
-      }));
+      w.source.on(
+        onEvery((old, cur) => {
+          for (const r of index.referrers(refOf(sourceKind, cur))) {
+            const delay = w.delayFor ? w.delayFor(r, old, cur) : 0;
+            if (delay === undefined) continue;
+            if (delay > 0) loop.enqueueAfter(refId(r), delay);
+            else loop.enqueue(refId(r));
+          }
+        }),
+      );
     }
-    const enqueue = (o: P) => { if (wanted(o)) loop.enqueue(refId(refOf(kind, o))); };
+    const enqueue = (o: P) => {
+      if (wanted(o)) loop.enqueue(refId(refOf(kind, o)));
+    };
     primary.on(onEvery((_old, cur) => enqueue(cur)));
     // a cache that started before this (an API served later) may hold objects already
     for (const o of primary.list()) enqueue(o);

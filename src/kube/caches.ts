@@ -27,7 +27,13 @@ export interface Caches {
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void;
 }
 
-export interface CacheOptions { client: KubeClient; namespaces: string[]; resyncMs: number; log: Logger; metrics: Metrics }
+export interface CacheOptions {
+  client: KubeClient;
+  namespaces: string[];
+  resyncMs: number;
+  log: Logger;
+  metrics: Metrics;
+}
 
 export class SharedCaches implements Caches {
   private readonly informers = new Map<string, Informer<KubeObject>>();
@@ -37,22 +43,32 @@ export class SharedCaches implements Caches {
 
   constructor(private readonly opts: CacheOptions) {}
 
-  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void { this.keepRules.push({ pred, keys }); }
+  keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void {
+    this.keepRules.push({ pred, keys });
+  }
 
   secrets(): Informer<SlimData> {
     // keys asked for twice are kept once: slimDataObject builds the kept data as a map
-    return this.get(Secrets, slimDataObject('Secret', (m) => {
-      const keys = this.keepRules.filter((r) => r.pred(m.annotations)).flatMap((r) => r.keys);
-      return keys.length ? keys : undefined;
-    })) as Informer<SlimData>;
+    return this.get(
+      Secrets,
+      slimDataObject('Secret', (m) => {
+        const keys = this.keepRules.filter((r) => r.pred(m.annotations)).flatMap((r) => r.keys);
+        return keys.length ? keys : undefined;
+      }),
+    ) as Informer<SlimData>;
   }
 
   configMaps(): Informer<SlimData> {
     // ConfigMaps are small and truststore controllers read bundles: keep them whole
-    return this.get(ConfigMaps, slimDataObject('ConfigMap', () => 'all')) as Informer<SlimData>;
+    return this.get(
+      ConfigMaps,
+      slimDataObject('ConfigMap', () => 'all'),
+    ) as Informer<SlimData>;
   }
 
-  of(rt: ResourceType): Informer<KubeObject> { return this.get(rt, slimObject); }
+  of(rt: ResourceType): Informer<KubeObject> {
+    return this.get(rt, slimObject);
+  }
 
   whenServed(rt: ResourceType): Promise<Informer<KubeObject>> {
     return new Promise((resolve) => {
@@ -64,12 +80,16 @@ export class SharedCaches implements Caches {
       void check().then((now) => {
         if (now) return;
         this.opts.log.info(`${rt.group}/${rt.version} ${rt.plural} is not served; checking again periodically`, { everyMs: API_POLL_MS });
-        const timer = setInterval(() => void check().then((done) => {
-          if (!done) return;
-          clearInterval(timer);
-          this.pollers.delete(timer);
-          this.opts.log.info(`${rt.group}/${rt.version} ${rt.plural} is served now; watching it`);
-        }), API_POLL_MS);
+        const timer = setInterval(
+          () =>
+            void check().then((done) => {
+              if (!done) return;
+              clearInterval(timer);
+              this.pollers.delete(timer);
+              this.opts.log.info(`${rt.group}/${rt.version} ${rt.plural} is served now; watching it`);
+            }),
+          API_POLL_MS,
+        );
         timer.unref();
         this.pollers.add(timer);
       });
@@ -87,14 +107,17 @@ export class SharedCaches implements Caches {
     await Promise.all(this.all().map((i) => i.stop()));
   }
 
-  all(): Informer<KubeObject>[] { return [...this.informers.values()]; }
+  all(): Informer<KubeObject>[] {
+    return [...this.informers.values()];
+  }
 
   private async served(rt: ResourceType): Promise<boolean> {
     try {
       await this.opts.client.request('GET', `/apis/${rt.group}/${rt.version}`);
       return true;
     } catch (err) {
-      if (!(err instanceof ApiError && err.isNotFound)) this.opts.log.warn(`cannot tell whether ${rt.group}/${rt.version} is served`, { error: errorText(err) });
+      if (!(err instanceof ApiError && err.isNotFound))
+        this.opts.log.warn(`cannot tell whether ${rt.group}/${rt.version} is served`, { error: errorText(err) });
       return false;
     }
   }
@@ -104,8 +127,13 @@ export class SharedCaches implements Caches {
     let inf = this.informers.get(id);
     if (!inf) {
       inf = new Informer<KubeObject>({
-        client: this.opts.client, resource: rt, namespaces: this.opts.namespaces, transform,
-        log: this.opts.log.child({ component: `informer/${rt.plural}` }), metrics: this.opts.metrics, resyncMs: this.opts.resyncMs,
+        client: this.opts.client,
+        resource: rt,
+        namespaces: this.opts.namespaces,
+        transform,
+        log: this.opts.log.child({ component: `informer/${rt.plural}` }),
+        metrics: this.opts.metrics,
+        resyncMs: this.opts.resyncMs,
       });
       this.informers.set(id, inf);
       if (this.started) inf.start();
@@ -116,15 +144,29 @@ export class SharedCaches implements Caches {
 
 /** The shared caches as one controller sees them: what it reads is what its start waits for. */
 export class ControllerCaches implements Caches {
-  constructor(private readonly shared: SharedCaches, private readonly read: (cache: Informer<KubeObject>) => void) {}
+  constructor(
+    private readonly shared: SharedCaches,
+    private readonly read: (cache: Informer<KubeObject>) => void,
+  ) {}
 
-  secrets(): Informer<SlimData> { return this.use(this.shared.secrets()); }
-  configMaps(): Informer<SlimData> { return this.use(this.shared.configMaps()); }
-  of(rt: ResourceType): Informer<KubeObject> { return this.use(this.shared.of(rt)); }
-  whenServed(rt: ResourceType): Promise<Informer<KubeObject>> { return this.shared.whenServed(rt).then((inf) => this.use(inf)); }
+  secrets(): Informer<SlimData> {
+    return this.use(this.shared.secrets());
+  }
+  configMaps(): Informer<SlimData> {
+    return this.use(this.shared.configMaps());
+  }
+  of(rt: ResourceType): Informer<KubeObject> {
+    return this.use(this.shared.of(rt));
+  }
+  whenServed(rt: ResourceType): Promise<Informer<KubeObject>> {
+    return this.shared.whenServed(rt).then((inf) => this.use(inf));
+  }
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void {
     this.shared.keepSecretData(pred, keys);
   }
 
-  private use<T extends Informer<KubeObject>>(inf: T): T { this.read(inf); return inf; }
+  private use<T extends Informer<KubeObject>>(inf: T): T {
+    this.read(inf);
+    return inf;
+  }
 }

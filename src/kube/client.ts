@@ -11,17 +11,35 @@ import type { KubeObject, ObjectList, ResourceType } from './types.js';
 import { resourcePath } from './types.js';
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
-  get isConflict(): boolean { return this.status === 409; }
-  get isNotFound(): boolean { return this.status === 404; }
-  get isGone(): boolean { return this.status === 410; }
-  get isAlreadyExists(): boolean { return this.status === 409 && this.reason === 'AlreadyExists'; }
-  get isUnauthorized(): boolean { return this.status === 401; }
-  get isForbidden(): boolean { return this.status === 403; }
+  get isConflict(): boolean {
+    return this.status === 409;
+  }
+  get isNotFound(): boolean {
+    return this.status === 404;
+  }
+  get isGone(): boolean {
+    return this.status === 410;
+  }
+  get isAlreadyExists(): boolean {
+    return this.status === 409 && this.reason === 'AlreadyExists';
+  }
+  get isUnauthorized(): boolean {
+    return this.status === 401;
+  }
+  get isForbidden(): boolean {
+    return this.status === 403;
+  }
   /** refused for good: the same request can never succeed (bad request, too large, invalid) */
-  get isPermanent(): boolean { return this.status === 400 || this.status === 413 || this.status === 422; }
+  get isPermanent(): boolean {
+    return this.status === 400 || this.status === 413 || this.status === 422;
+  }
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -33,7 +51,9 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   strategic: 'application/strategic-merge-patch+json',
 };
 
-export interface ClientOptions extends KubeconfigSource { fieldManager?: string }
+export interface ClientOptions extends KubeconfigSource {
+  fieldManager?: string;
+}
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -43,13 +63,19 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const WATCH_DEFAULT_TIMEOUT_S = 3600;
 const WATCH_GRACE_S = 30;
 
-interface Connection { credentials: Credentials; agent: http.Agent }
+interface Connection {
+  credentials: Credentials;
+  agent: http.Agent;
+}
 
 export class KubeClient {
   readonly fieldManager: string;
   private connection: Connection | undefined;
 
-  constructor(private readonly credentials: CredentialsProvider, opts: ClientOptions = {}) {
+  constructor(
+    private readonly credentials: CredentialsProvider,
+    opts: ClientOptions = {},
+  ) {
     this.fieldManager = opts.fieldManager ?? 'annotary';
   }
 
@@ -71,16 +97,25 @@ export class KubeClient {
   }
 
   /** One request; a 401 re-resolves the credentials (an expired exec/OIDC token) and tries once more. */
-  private async open(method: HttpMethod, path: string, opts: { query?: Query; body?: string; contentType?: string; timeoutMs?: number }): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+  private async open(
+    method: HttpMethod,
+    path: string,
+    opts: { query?: Query; body?: string; contentType?: string; timeoutMs?: number },
+  ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.current();
       const url = new URL(conn.credentials.server + path);
       for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
       const headers: Record<string, string> = { accept: 'application/json', ...this.credentials.headers(conn.credentials) };
-      if (opts.body !== undefined) { headers['content-type'] = opts.contentType ?? 'application/json'; headers['content-length'] = String(Buffer.byteLength(opts.body)); }
+      if (opts.body !== undefined) {
+        headers['content-type'] = opts.contentType ?? 'application/json';
+        headers['content-length'] = String(Buffer.byteLength(opts.body));
+      }
       const req = (url.protocol === 'http:' ? http : https).request(url, { method, headers, agent: conn.agent });
       const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
-      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`${method} ${path}: silent for ${timeoutMs / 1000} s`), { name: 'TimeoutError' })));
+      req.setTimeout(timeoutMs, () =>
+        req.destroy(Object.assign(new Error(`${method} ${path}: silent for ${timeoutMs / 1000} s`), { name: 'TimeoutError' })),
+      );
       const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
         req.on('response', resolve).on('error', reject);
         req.end(opts.body);
@@ -125,7 +160,13 @@ export class KubeClient {
     return this.request<T>('POST', resourcePath(rt, namespace), { body, query: { fieldManager: this.fieldManager } });
   }
 
-  patch<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string, patch: unknown, type: PatchType = 'merge'): Promise<T> {
+  patch<T extends KubeObject>(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    type: PatchType = 'merge',
+  ): Promise<T> {
     return this.request<T>('PATCH', resourcePath(rt, namespace, name), {
       body: patch,
       contentType: PATCH_CONTENT_TYPE[type],
@@ -147,18 +188,34 @@ export class KubeClient {
    * no error when it was aborted or the server closed it, with a TimeoutError when the
    * connection went silent (see the timeout below).
    */
-  async watch(path: string, query: Query, onEvent: (type: string, obj: KubeObject) => void, done: (err?: unknown) => void): Promise<AbortController> {
+  async watch(
+    path: string,
+    query: Query,
+    onEvent: (type: string, obj: KubeObject) => void,
+    done: (err?: unknown) => void,
+  ): Promise<AbortController> {
     const abort = new AbortController();
     let finished = false;
-    const finish = (err?: unknown) => { if (!finished) { finished = true; done(err); } };
+    const finish = (err?: unknown) => {
+      if (!finished) {
+        finished = true;
+        done(err);
+      }
+    };
     try {
       // the server ends a watch after timeoutSeconds; silence well beyond that, before or after
       // the response began, means a dead connection (no FIN ever came): the caller watches again
       const timeoutMs = (Number(query.timeoutSeconds ?? WATCH_DEFAULT_TIMEOUT_S) + WATCH_GRACE_S) * 1000;
       const { res, req } = await this.open('GET', path, { query: { ...query, watch: true }, timeoutMs });
-      abort.signal.addEventListener('abort', () => { req.destroy(); finish(); });
+      abort.signal.addEventListener('abort', () => {
+        req.destroy();
+        finish();
+      });
       req.on('error', finish); // the TimeoutError lands here; the response only sees "aborted"
-      if (res.statusCode !== 200) { finish(apiError('WATCH', path, res.statusCode ?? 0, await readText(res))); return abort; }
+      if (res.statusCode !== 200) {
+        finish(apiError('WATCH', path, res.statusCode ?? 0, await readText(res)));
+        return abort;
+      }
       let pending = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -167,7 +224,13 @@ export class KubeClient {
         for (const line of lines) {
           if (!line.trim() || finished) continue;
           let event: { type: string; object: KubeObject };
-          try { event = JSON.parse(line) as typeof event; } catch (err) { req.destroy(); finish(err); return; }
+          try {
+            event = JSON.parse(line) as typeof event;
+          } catch (err) {
+            req.destroy();
+            finish(err);
+            return;
+          }
           onEvent(event.type, event.object);
         }
       });
@@ -185,14 +248,24 @@ function agentFor(c: Credentials): http.Agent {
   // keep-alive: one pooled connection per concurrent request; TCP probes notice a dead apiserver under a quiet watch
   const common = { keepAlive: true, keepAliveMsecs: 30_000 };
   if (c.server.startsWith('http:')) return new http.Agent(common);
-  return new https.Agent({ ...common, ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: c.rejectUnauthorized, servername: c.servername });
+  return new https.Agent({
+    ...common,
+    ca: c.ca,
+    cert: c.cert,
+    key: c.key,
+    rejectUnauthorized: c.rejectUnauthorized,
+    servername: c.servername,
+  });
 }
 
 function readText(res: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const parts: string[] = [];
     res.setEncoding('utf8');
-    res.on('data', (s: string) => parts.push(s)).on('end', () => resolve(parts.join(''))).on('error', reject);
+    res
+      .on('data', (s: string) => parts.push(s))
+      .on('end', () => resolve(parts.join('')))
+      .on('error', reject);
   });
 }
 
@@ -204,6 +277,8 @@ function apiError(method: string, path: string, status: number, text: string): A
     const body = JSON.parse(text) as { reason?: string; message?: string };
     reason = body.reason ?? reason;
     if (body.message) message = `${method} ${path}: ${body.message}`;
-  } catch { /* non-JSON error body: keep the generic message */ }
+  } catch {
+    /* non-JSON error body: keep the generic message */
+  }
   return new ApiError(status, reason, message);
 }

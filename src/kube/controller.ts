@@ -14,13 +14,22 @@ export interface Reconciler {
   reconcile(key: string): Promise<Outcome>;
 }
 
-export interface LoopOptions { workers: number; baseDelayMs: number; maxDelayMs: number }
+export interface LoopOptions {
+  workers: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
 
 export class ControllerLoop {
   private readonly queue: WorkQueue;
   private readonly stopHooks: (() => void)[] = [];
 
-  constructor(private readonly reconciler: Reconciler, private readonly log: Logger, private readonly metrics: Metrics, opts: LoopOptions) {
+  constructor(
+    private readonly reconciler: Reconciler,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    opts: LoopOptions,
+  ) {
     const controller = reconciler.name;
     this.queue = new WorkQueue({
       ...opts,
@@ -35,11 +44,19 @@ export class ControllerLoop {
     });
   }
 
-  get name(): string { return this.reconciler.name; }
-  get depth(): number { return this.queue.depth + this.queue.inFlight; }
+  get name(): string {
+    return this.reconciler.name;
+  }
+  get depth(): number {
+    return this.queue.depth + this.queue.inFlight;
+  }
 
-  enqueue(key: string): void { this.queue.add(key); }
-  enqueueAfter(key: string, ms: number): void { this.queue.addAfter(key, ms); }
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+  enqueueAfter(key: string, ms: number): void {
+    this.queue.addAfter(key, ms);
+  }
 
   start(): void {
     const controller = this.reconciler.name;
@@ -57,7 +74,9 @@ export class ControllerLoop {
   }
 
   /** Runs `fn` when the loop stops (timers and pollers a controller owns). */
-  onStop(fn: () => void): void { this.stopHooks.push(fn); }
+  onStop(fn: () => void): void {
+    this.stopHooks.push(fn);
+  }
 
   stop(): Promise<void> {
     for (const fn of this.stopHooks) fn();

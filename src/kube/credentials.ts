@@ -81,8 +81,12 @@ export function resolveCredentials(source: KubeconfigSource): Promise<Credential
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`cannot load the kubeconfig: ${Buffer.concat(err).toString().split('\n')[0]!.trim() || `exit code ${code}`}`));
-      const raw = JSON.parse(Buffer.concat(out).toString()) as Omit<Credentials, 'ca' | 'cert' | 'key'> & Record<'ca' | 'cert' | 'key', string | undefined>;
+      if (code !== 0)
+        return reject(
+          new Error(`cannot load the kubeconfig: ${Buffer.concat(err).toString().split('\n')[0].trim() || `exit code ${code}`}`),
+        );
+      const raw = JSON.parse(Buffer.concat(out).toString()) as Omit<Credentials, 'ca' | 'cert' | 'key'> &
+        Record<'ca' | 'cert' | 'key', string | undefined>;
       const buf = (s: string | undefined) => (s ? Buffer.from(s, 'base64') : undefined);
       resolve({ ...raw, server: raw.server.replace(/\/$/, ''), ca: buf(raw.ca), cert: buf(raw.cert), key: buf(raw.key) });
     });
@@ -99,13 +103,18 @@ export class CredentialsProvider {
   private current: Promise<Credentials> | undefined;
   private token: { value: string; readAt: number } | undefined;
 
-  constructor(private readonly source: KubeconfigSource, private readonly resolve = resolveCredentials) {}
+  constructor(
+    private readonly source: KubeconfigSource,
+    private readonly resolve = resolveCredentials,
+  ) {}
 
   get(): Promise<Credentials> {
     if (!this.current) {
       const p = this.resolve(this.source);
       // a failed resolution is not kept: the next request tries again
-      p.catch(() => { if (this.current === p) this.current = undefined; });
+      p.catch(() => {
+        if (this.current === p) this.current = undefined;
+      });
       this.current = p;
     }
     return this.current;

@@ -45,7 +45,8 @@ export function boundMessage(message: string): string {
   if (Buffer.byteLength(message, 'utf8') <= MESSAGE_LIMIT) return message;
   let out = '';
   let bytes = Buffer.byteLength('…', 'utf8');
-  for (const ch of message) { // by code point: a surrogate pair is not split
+  for (const ch of message) {
+    // by code point: a surrogate pair is not split
     bytes += Buffer.byteLength(ch, 'utf8');
     if (bytes > MESSAGE_LIMIT) break;
     out += ch;
@@ -57,7 +58,11 @@ export interface EventSink {
   emit(obj: KubeObject, type: EventType, reason: string, message: string): void;
 }
 
-interface Seen { name: string; count: number; lastWritten: number }
+interface Seen {
+  name: string;
+  count: number;
+  lastWritten: number;
+}
 
 export class EventRecorder implements EventSink {
   private readonly seen = new Map<string, Seen>();
@@ -75,10 +80,14 @@ export class EventRecorder implements EventSink {
     const message = boundMessage(text);
     this.metrics.eventsTotal.inc({ type, reason });
     this.log.log(type === 'Warning' ? 'warn' : 'info', message, {
-      event: reason, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name,
+      event: reason,
+      kind: obj.kind,
+      namespace: obj.metadata.namespace,
+      name: obj.metadata.name,
     });
     this.write(obj, type, reason, message).catch((err) =>
-      this.log.warn('could not write event', { reason, name: obj.metadata.name, error: errorText(err) }));
+      this.log.warn('could not write event', { reason, name: obj.metadata.name, error: errorText(err) }),
+    );
   }
 
   private async write(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
@@ -105,16 +114,26 @@ export class EventRecorder implements EventSink {
     if (this.seen.size > 10_000) this.seen.delete(this.seen.keys().next().value!);
     try {
       await this.client.create(Events, ns, {
-        apiVersion: 'v1', kind: 'Event',
+        apiVersion: 'v1',
+        kind: 'Event',
         metadata: { name, namespace: ns },
         involvedObject: {
-          apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: ns,
-          uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion,
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata.name,
+          namespace: ns,
+          uid: obj.metadata.uid,
+          resourceVersion: obj.metadata.resourceVersion,
         },
-        type, reason, message,
+        type,
+        reason,
+        message,
         source: { component: 'annotary' },
-        reportingComponent: 'annotary', reportingInstance: this.instance,
-        firstTimestamp: ts, lastTimestamp: ts, count: 1,
+        reportingComponent: 'annotary',
+        reportingInstance: this.instance,
+        firstTimestamp: ts,
+        lastTimestamp: ts,
+        count: 1,
       });
     } catch (err) {
       // written by an earlier run of the operator: aggregate into it

@@ -16,7 +16,9 @@ import type { Metrics } from '../metrics.js';
 /** What a gate reads of an informer. */
 export type Cache = Pick<Informer<KubeObject>, 'resourceName' | 'hasSynced' | 'forbidden' | 'onChange'>;
 
-export interface Startable { start(): void }
+export interface Startable {
+  start(): void;
+}
 
 export interface GatesOptions {
   log: Logger;
@@ -43,15 +45,18 @@ export function describeRefusals(refusals: Forbidden[]): string {
 export function grantHint(refusals: Forbidden[]): string {
   const byGroup = new Map<string, Set<string>>();
   for (const { resource: rt } of refusals) byGroup.set(rt.group, (byGroup.get(rt.group) ?? new Set()).add(rt.plural));
-  const rules = [...byGroup].map(([group, plurals]) =>
-    `{apiGroups: ["${group}"], resources: [${[...plurals].join(', ')}], verbs: [list, watch]}`);
+  const rules = [...byGroup].map(
+    ([group, plurals]) => `{apiGroups: ["${group}"], resources: [${[...plurals].join(', ')}], verbs: [list, watch]}`,
+  );
   const namespaces = [...new Set(refusals.map((f) => f.namespace))];
   const binding = namespaces.includes(undefined)
     ? 'a ClusterRoleBinding'
     : `a ClusterRoleBinding or a RoleBinding in ${namespaces.map((n) => `namespace "${n}"`).join(', ')}`;
-  return `add the rule${rules.length > 1 ? 's' : ''} ${rules.join(' ')} to the operator's ClusterRole, `
-    + `bound to its ServiceAccount by ${binding} (its writes need more verbs: see the shipped rules, `
-    + 'manifests/base/rbac.yaml and manifests/overlays/openshift)';
+  return (
+    `add the rule${rules.length > 1 ? 's' : ''} ${rules.join(' ')} to the operator's ClusterRole, ` +
+    `bound to its ServiceAccount by ${binding} (its writes need more verbs: see the shipped rules, ` +
+    'manifests/base/rbac.yaml and manifests/overlays/openshift)'
+  );
 }
 
 class Gate {
@@ -63,7 +68,9 @@ class Gate {
 
   constructor(readonly name: string) {}
 
-  refusals(): Forbidden[] { return [...this.caches].flatMap((c) => c.forbidden() ?? []); }
+  refusals(): Forbidden[] {
+    return [...this.caches].flatMap((c) => c.forbidden() ?? []);
+  }
 
   state(): State {
     if (this.refusals().length) return 'forbidden';
@@ -150,13 +157,17 @@ export class ControllerGates {
     gate.reported = what;
     // a controller running already keeps its loops on the caches it has; one not started waits
     const [effect, after] = gate.started ? ['it does not see changes to those', 'it catches up'] : ['it does not run', 'it starts'];
-    const message = `controller "${gate.name}" lacks permissions: the apiserver refuses ${what}; ${effect} until they are granted: `
-      + `${grantHint(refusals)}. Then ${after} by itself (the refused requests are retried at least every `
-      + `${FORBIDDEN_RETRY_MAX_MS / 1000} s).`;
+    const message =
+      `controller "${gate.name}" lacks permissions: the apiserver refuses ${what}; ${effect} until they are granted: ` +
+      `${grantHint(refusals)}. Then ${after} by itself (the refused requests are retried at least every ` +
+      `${FORBIDDEN_RETRY_MAX_MS / 1000} s).`;
     this.opts.log.error(message, {
       controller: gate.name,
       missing: refusals.map((f) => ({
-        verb: f.verb, resource: f.resource.plural, group: f.resource.group, namespace: f.namespace ?? '(all)',
+        verb: f.verb,
+        resource: f.resource.plural,
+        group: f.resource.group,
+        namespace: f.namespace ?? '(all)',
       })),
       apiserver: refusals.map((f) => f.message),
     });

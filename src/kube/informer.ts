@@ -79,9 +79,13 @@ export class Informer<T extends KubeObject> {
     this.synced = new Promise((resolve) => (this.syncedResolve = resolve));
   }
 
-  get resourceName(): string { return this.opts.resource.plural; }
+  get resourceName(): string {
+    return this.opts.resource.plural;
+  }
 
-  get resource(): ResourceType { return this.opts.resource; }
+  get resource(): ResourceType {
+    return this.opts.resource;
+  }
 
   /**
    * An index of what each cached object references, kept by the cache itself: updated from
@@ -95,25 +99,37 @@ export class Informer<T extends KubeObject> {
     return index;
   }
 
-  on(handlers: InformerHandlers<T>): void { this.handlers.push(handlers); }
+  on(handlers: InformerHandlers<T>): void {
+    this.handlers.push(handlers);
+  }
 
-  get(key: string): T | undefined { return this.store.get(key); }
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
 
   list(namespace?: string): T[] {
     const all = [...this.store.values()];
     return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);
   }
 
-  get size(): number { return this.store.size; }
+  get size(): number {
+    return this.store.size;
+  }
 
   /** Every namespace scope was listed and its watch accepted once (stays true afterwards). */
-  hasSynced(): boolean { return this.pendingScopes === 0; }
+  hasSynced(): boolean {
+    return this.pendingScopes === 0;
+  }
 
   /** The refused request of the first scope that is refused now; undefined once every scope's watch is accepted again. */
-  forbidden(): Forbidden | undefined { return this.refused.values().next().value; }
+  forbidden(): Forbidden | undefined {
+    return this.refused.values().next().value;
+  }
 
   /** `fn` runs whenever hasSynced() or forbidden() changes. */
-  onChange(fn: () => void): void { this.listeners.push(fn); }
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
 
   start(): void {
     const scopes = this.opts.namespaces.length ? this.opts.namespaces : [undefined];
@@ -139,9 +155,9 @@ export class Informer<T extends KubeObject> {
 
   private emit(kind: 'add' | 'update' | 'delete', a: T, b?: T): void {
     const ref = refOf(this.opts.resource.kind, a);
-    for (const { index, refsOf } of this.indexes) {
-      if (kind === 'delete') index.remove(ref);
-      else index.set(ref, refsOf(b ?? a));
+    for (const ix of this.indexes) {
+      if (kind === 'delete') ix.index.remove(ref);
+      else ix.index.set(ref, ix.refsOf(b ?? a));
     }
     for (const h of this.handlers) {
       try {
@@ -161,19 +177,26 @@ export class Informer<T extends KubeObject> {
     // otherwise give a cache that never changes, silently
     const accepted = () => {
       let changed = this.refused.delete(namespace ?? '');
-      if (firstSync) { firstSync = false; changed = true; if (--this.pendingScopes === 0) this.syncedResolve(); }
+      if (firstSync) {
+        firstSync = false;
+        changed = true;
+        if (--this.pendingScopes === 0) this.syncedResolve();
+      }
       if (changed) this.changed();
     };
     while (!this.stopped) {
       try {
-        let rv = await this.relist(namespace);
+        const rv = await this.relist(namespace);
         failures = 0;
         for (;;) {
           const end = await this.watchOnce(namespace, rv.value, rv, accepted);
           if (this.stopped) return;
           this.opts.metrics.watchRestarts.inc({ resource: this.resourceName, cause: end === 'gone' || end === 'timeout' ? end : 'error' });
           if (end === 'gone') break;
-          if (end === 'timeout') { failures = 0; continue; }
+          if (end === 'timeout') {
+            failures = 0;
+            continue;
+          }
           failures++;
           if (end !== 'error') this.refuse(namespace, 'watch', end);
           await this.sleep(backoff(failures, end === 'error' ? WATCH_RETRY_MAX_MS : FORBIDDEN_RETRY_MAX_MS));
@@ -183,7 +206,8 @@ export class Informer<T extends KubeObject> {
         failures++;
         const delay = backoff(failures, isForbidden(err) ? FORBIDDEN_RETRY_MAX_MS : WATCH_RETRY_MAX_MS);
         if (isForbidden(err)) this.refuse(namespace, 'list', err, delay);
-        else this.opts.log.warn('list failed, retrying', { resource: this.resourceName, namespace, error: errorText(err), retryInMs: delay });
+        else
+          this.opts.log.warn('list failed, retrying', { resource: this.resourceName, namespace, error: errorText(err), retryInMs: delay });
         await this.sleep(delay);
       }
     }
@@ -201,13 +225,21 @@ export class Informer<T extends KubeObject> {
 
   private changed(): void {
     for (const fn of this.listeners) {
-      try { fn(); } catch (err) { this.opts.log.error('cache listener failed', { resource: this.resourceName, error: errorText(err) }); }
+      try {
+        fn();
+      } catch (err) {
+        this.opts.log.error('cache listener failed', { resource: this.resourceName, error: errorText(err) });
+      }
     }
   }
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const done = () => { clearTimeout(t); this.sleepers.delete(done); resolve(); };
+      const done = () => {
+        clearTimeout(t);
+        this.sleepers.delete(done);
+        resolve();
+      };
       const t = setTimeout(done, ms);
       this.sleepers.add(done);
     });
@@ -261,7 +293,10 @@ export class Informer<T extends KubeObject> {
    * is advanced as events arrive; `accepted` runs when the apiserver answered 200.
    */
   private watchOnce(
-    namespace: string | undefined, from: string, rv: { value: string }, accepted: () => void,
+    namespace: string | undefined,
+    from: string,
+    rv: { value: string },
+    accepted: () => void,
   ): Promise<'timeout' | 'error' | 'gone' | ApiError> {
     return new Promise((resolve) => {
       let ended = false;
@@ -303,13 +338,15 @@ export class Informer<T extends KubeObject> {
         if (isForbidden(err)) return resolve(err);
         if (gone || (err instanceof ApiError && err.isGone) || (err as { statusCode?: number })?.statusCode === 410) return resolve('gone');
         if (failed) return resolve('error');
-        if (!err || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') return resolve('timeout');
+        if (!err || (err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError')
+          return resolve('timeout');
         this.opts.log.debug('watch ended with an error', { resource: this.resourceName, namespace, error: errorText(err) });
         resolve('error');
       };
       this.opts.client.watch(path, query, onEvent, done).then(
         (a) => {
-          abort = a; this.aborts.add(a);
+          abort = a;
+          this.aborts.add(a);
           if (this.stopped) return a.abort();
           // the client ends a refused watch (non-200 answer) before it resolves: still open = accepted
           if (!ended) accepted();

@@ -23,7 +23,9 @@ export interface LeaseSpec {
   leaseTransitions?: number;
 }
 
-export interface Lease extends KubeObject { spec?: LeaseSpec }
+export interface Lease extends KubeObject {
+  spec?: LeaseSpec;
+}
 
 export type LeaseDecision = 'acquire' | 'renew' | 'wait';
 
@@ -44,17 +46,25 @@ export function microTime(ms: number): string {
 }
 
 /** The Lease a candidate writes for `decision`, built from the observed one (keeps its resourceVersion). */
-export function leaseFor(decision: Exclude<LeaseDecision, 'wait'>, observed: Lease | undefined, meta: { name: string; namespace: string }, identity: string, durationMs: number, nowMs: number): Lease {
+export function leaseFor(
+  decision: Exclude<LeaseDecision, 'wait'>,
+  observed: Lease | undefined,
+  meta: { name: string; namespace: string },
+  identity: string,
+  durationMs: number,
+  nowMs: number,
+): Lease {
   const prev = observed?.spec ?? {};
   const now = microTime(nowMs);
   const taking = decision === 'acquire';
   return {
-    apiVersion: apiVersionOf(Leases), kind: 'Lease',
+    apiVersion: apiVersionOf(Leases),
+    kind: 'Lease',
     metadata: { ...meta, resourceVersion: observed?.metadata.resourceVersion },
     spec: {
       holderIdentity: identity,
       leaseDurationSeconds: Math.max(1, Math.ceil(durationMs / 1000)),
-      acquireTime: taking ? now : prev.acquireTime ?? now,
+      acquireTime: taking ? now : (prev.acquireTime ?? now),
       renewTime: now,
       leaseTransitions: (prev.leaseTransitions ?? 0) + (taking && prev.holderIdentity && prev.holderIdentity !== identity ? 1 : 0),
     },
@@ -80,9 +90,13 @@ export class LeaderElector {
   private stopped = false;
   private readonly now: () => number;
 
-  constructor(private readonly opts: ElectorOptions) { this.now = opts.now ?? Date.now; }
+  constructor(private readonly opts: ElectorOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
-  start(): void { void this.round(); }
+  start(): void {
+    void this.round();
+  }
 
   /** Stops campaigning; a leader gives the Lease up so a standby takes over at once. */
   async stop(): Promise<void> {

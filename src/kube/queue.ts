@@ -29,8 +29,12 @@ export class WorkQueue {
 
   constructor(private readonly opts: QueueOptions) {}
 
-  get depth(): number { return this.dirty.size; }
-  get inFlight(): number { return this.processing.size; }
+  get depth(): number {
+    return this.dirty.size;
+  }
+  get inFlight(): number {
+    return this.processing.size;
+  }
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
@@ -49,7 +53,10 @@ export class WorkQueue {
     const pending = this.delayed.get(key);
     if (pending && pending.at <= at) return;
     if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => { this.delayed.delete(key); this.add(key); }, ms);
+    const timer = setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
     timer.unref();
     this.delayed.set(key, { at, timer });
   }
@@ -63,9 +70,13 @@ export class WorkQueue {
     return delay;
   }
 
-  forget(key: string): void { this.failures.delete(key); }
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
 
-  failuresOf(key: string): number { return this.failures.get(key) ?? 0; }
+  failuresOf(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
 
   start(handler: Handler): void {
     for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.work(handler));
@@ -93,7 +104,10 @@ export class WorkQueue {
       if (key !== undefined) return key;
       await new Promise<void>((resolve) => {
         const prev = this.wake;
-        this.wake = () => { prev?.(); resolve(); };
+        this.wake = () => {
+          prev?.();
+          resolve();
+        };
       });
     }
   }
@@ -115,7 +129,10 @@ export class WorkQueue {
       } finally {
         this.processing.delete(key);
         // an add() that came while processing left the key dirty but out of order: queue it now
-        if (this.dirty.has(key) && !this.shuttingDown) { this.order.push(key); this.signal(); }
+        if (this.dirty.has(key) && !this.shuttingDown) {
+          this.order.push(key);
+          this.signal();
+        }
       }
     }
   }

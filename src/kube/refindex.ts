@@ -19,7 +19,7 @@ export class ReferenceIndex {
     this.forward.set(from, ids);
     for (const t of ids) {
       let r = this.reverse.get(t);
-      if (!r) this.reverse.set(t, (r = new Map()));
+      if (!r) this.reverse.set(t, (r = new Map<string, ObjectRef>()));
       r.set(from, referrer);
     }
   }

@@ -6,9 +6,15 @@
 export class RejectedWrites {
   private readonly byKey = new Map<string, string>();
 
-  blocks(key: string, fingerprint: string): boolean { return this.byKey.get(key) === fingerprint; }
+  blocks(key: string, fingerprint: string): boolean {
+    return this.byKey.get(key) === fingerprint;
+  }
 
-  remember(key: string, fingerprint: string): void { this.byKey.set(key, fingerprint); }
+  remember(key: string, fingerprint: string): void {
+    this.byKey.set(key, fingerprint);
+  }
 
-  forget(key: string): void { this.byKey.delete(key); }
+  forget(key: string): void {
+    this.byKey.delete(key);
+  }
 }

@@ -38,13 +38,21 @@ export function valueDigest(value: string): string {
 }
 
 export function slimMeta(m: ObjectMeta): ObjectMeta {
-  const annotations = m.annotations && LAST_APPLIED in m.annotations
-    ? Object.fromEntries(Object.entries(m.annotations).filter(([k]) => k !== LAST_APPLIED))
-    : m.annotations;
+  const annotations =
+    m.annotations && LAST_APPLIED in m.annotations
+      ? Object.fromEntries(Object.entries(m.annotations).filter(([k]) => k !== LAST_APPLIED))
+      : m.annotations;
   return {
-    name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion,
-    generation: m.generation, creationTimestamp: m.creationTimestamp, deletionTimestamp: m.deletionTimestamp,
-    labels: m.labels, annotations, ownerReferences: m.ownerReferences,
+    name: m.name,
+    namespace: m.namespace,
+    uid: m.uid,
+    resourceVersion: m.resourceVersion,
+    generation: m.generation,
+    creationTimestamp: m.creationTimestamp,
+    deletionTimestamp: m.deletionTimestamp,
+    labels: m.labels,
+    annotations,
+    ownerReferences: m.ownerReferences,
   };
 }
 
@@ -62,8 +70,10 @@ export function slimDataObject(kind: 'Secret' | 'ConfigMap', keepData: (meta: Ob
     const meta = slimMeta(obj.metadata);
     const slim: SlimData = { apiVersion: 'v1', kind, metadata: meta, type: obj.type as string | undefined, digests };
     const keep = keepData(meta);
-    if (keep === 'all') { slim.data = data ?? {}; if (binaryData) slim.binaryData = binaryData; }
-    else if (keep) slim.data = Object.fromEntries(keep.filter((k) => data?.[k] !== undefined).map((k) => [k, data![k]!]));
+    if (keep === 'all') {
+      slim.data = data ?? {};
+      if (binaryData) slim.binaryData = binaryData;
+    } else if (keep) slim.data = Object.fromEntries(keep.filter((k) => data?.[k] !== undefined).map((k) => [k, data![k]]));
     return slim;
   };
 }

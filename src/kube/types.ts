@@ -14,7 +14,14 @@ export interface ObjectMeta {
   ownerReferences?: OwnerReference[];
 }
 
-export interface OwnerReference { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
 
 export interface KubeObject {
   apiVersion?: string;
@@ -23,7 +30,10 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
-export interface ObjectList<T> { metadata: { resourceVersion?: string; continue?: string }; items: T[] }
+export interface ObjectList<T> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
 
 export interface ResourceType {
   /** '' for the core group */
@@ -71,7 +81,11 @@ export function keyOf(obj: KubeObject): string {
 }
 
 /** A typed reference to one namespaced object: what indexes and work queues are keyed by. */
-export interface ObjectRef { kind: string; namespace: string; name: string }
+export interface ObjectRef {
+  kind: string;
+  namespace: string;
+  name: string;
+}
 
 /** Any object of `kind` in the namespace: a reference by pattern (Reloader's regexps). */
 export const ANY_NAME = '*';
@@ -81,7 +95,9 @@ export function refOf(kind: string, obj: KubeObject): ObjectRef {
 }
 
 /** "Kind/namespace/name": no part can hold a "/" (kinds and DNS names cannot). */
-export function refId(r: ObjectRef): string { return `${r.kind}/${r.namespace}/${r.name}`; }
+export function refId(r: ObjectRef): string {
+  return `${r.kind}/${r.namespace}/${r.name}`;
+}
 
 export function parseRefId(id: string): ObjectRef {
   const [kind = '', namespace = '', name = ''] = id.split('/');

@@ -48,9 +48,11 @@ export class Writer {
 
   /** Deleting what is already gone is done. */
   delete(rt: ResourceType, namespace: string, name: string): Promise<Refusal | undefined> {
-    return this.write('delete', rt, () => this.client.delete(rt, namespace, name).catch((err) => {
-      if (!(err instanceof ApiError && err.isNotFound)) throw err;
-    }));
+    return this.write('delete', rt, () =>
+      this.client.delete(rt, namespace, name).catch((err) => {
+        if (!(err instanceof ApiError && err.isNotFound)) throw err;
+      }),
+    );
   }
 
   private async write(verb: WriteVerb, rt: ResourceType, send: () => Promise<unknown>): Promise<Refusal | undefined> {

@@ -11,7 +11,14 @@ function keyDescription(cert: X509Certificate): string {
     case 'rsa-pss':
       return `RSA ${d.modulusLength ?? '?'} bits`;
     case 'ec': {
-      const curve = d.namedCurve === 'prime256v1' ? 'P-256' : d.namedCurve === 'secp384r1' ? 'P-384' : d.namedCurve === 'secp521r1' ? 'P-521' : (d.namedCurve ?? '?');
+      const curve =
+        d.namedCurve === 'prime256v1'
+          ? 'P-256'
+          : d.namedCurve === 'secp384r1'
+            ? 'P-384'
+            : d.namedCurve === 'secp521r1'
+              ? 'P-521'
+              : (d.namedCurve ?? '?');
       return `EC ${curve}`;
     }
     default:

@@ -70,13 +70,13 @@ export function orderChain(certs: X509Certificate[], key: KeyObject, now: Date =
   const leafIdx = unique.findIndex((c) => keyMatchesCert(key, c));
   if (leafIdx < 0) throw new PkiError('KeyMismatch', 'the private key does not match any certificate in the chain');
   const rest = unique.filter((_, i) => i !== leafIdx);
-  const chain = [unique[leafIdx]!];
+  const chain = [unique[leafIdx]];
   for (;;) {
-    const cur = chain[chain.length - 1]!;
+    const cur = chain[chain.length - 1];
     if (isSelfSigned(cur)) break;
     const idx = rest.findIndex((c) => isIssuedBy(cur, c));
     if (idx < 0) break;
-    chain.push(rest.splice(idx, 1)[0]!);
+    chain.push(rest.splice(idx, 1)[0]);
   }
   if (rest.length > 0) {
     const subjects = rest.map((c) => `"${subjectLine(c)}"`).join('; ');

@@ -22,7 +22,7 @@ export const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 | n, inne
 
 /** SET OF: DER requires the encodings sorted as octet strings. */
 export function setOf(...items: Buffer[]): Buffer {
-  return tlv(0x31, Buffer.concat([...items].sort(Buffer.compare)));
+  return tlv(0x31, Buffer.concat([...items].sort((a, b) => Buffer.compare(a, b))));
 }
 
 export function integer(n: number): Buffer {
@@ -32,13 +32,13 @@ export function integer(n: number): Buffer {
     bytes.unshift(v & 0xff);
     v = Math.floor(v / 256);
   } while (v > 0);
-  if (bytes[0]! & 0x80) bytes.unshift(0); // keep it positive
+  if (bytes[0] & 0x80) bytes.unshift(0); // keep it positive
   return tlv(0x02, Buffer.from(bytes));
 }
 
 export function oid(dotted: string): Buffer {
   const parts = dotted.split('.').map(Number);
-  const out: number[] = [parts[0]! * 40 + parts[1]!];
+  const out: number[] = [parts[0] * 40 + parts[1]];
   for (const p of parts.slice(2)) {
     const chunk: number[] = [p & 0x7f];
     for (let v = Math.floor(p / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
@@ -68,14 +68,14 @@ export interface Tlv {
 
 export function readTlv(buf: Buffer, offset = 0): Tlv {
   if (offset + 2 > buf.length) throw new Error('DER: truncated header');
-  const tag = buf[offset]!;
-  let len = buf[offset + 1]!;
+  const tag = buf[offset];
+  let len = buf[offset + 1];
   let pos = offset + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
     if (n === 0 || n > 4 || pos + n > buf.length) throw new Error('DER: bad length');
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[pos + i]!;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[pos + i];
     pos += n;
   }
   if (pos + len > buf.length) throw new Error('DER: truncated content');
@@ -85,7 +85,7 @@ export function readTlv(buf: Buffer, offset = 0): Tlv {
 /** The children of a constructed element. */
 export function children(content: Buffer): Tlv[] {
   const out: Tlv[] = [];
-  for (let pos = 0; pos < content.length; ) {
+  for (let pos = 0; pos < content.length;) {
     const t = readTlv(content, pos);
     out.push(t);
     pos = t.end;
@@ -94,7 +94,7 @@ export function children(content: Buffer): Tlv[] {
 }
 
 export function decodeOid(content: Buffer): string {
-  const parts: number[] = [Math.floor(content[0]! / 40), content[0]! % 40];
+  const parts: number[] = [Math.floor(content[0] / 40), content[0] % 40];
   let v = 0;
   for (const byte of content.subarray(1)) {
     v = v * 128 + (byte & 0x7f);

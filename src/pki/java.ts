@@ -21,7 +21,7 @@ const OID_TAG = 0x06;
 function bitLength(content: Buffer): number {
   let i = 0;
   while (i < content.length && content[i] === 0) i++;
-  return i === content.length ? 0 : (content.length - i) * 8 + 24 - Math.clz32(content[i]!);
+  return i === content.length ? 0 : (content.length - i) * 8 + 24 - Math.clz32(content[i]);
 }
 
 /** The curve's name for the message; OpenSSL knows more names than Java has curves. */
@@ -36,25 +36,29 @@ function curveName(spki: Buffer, oid: string): string {
 /** Why Java cannot read the key of this DER SubjectPublicKeyInfo, or undefined when it can. */
 function problem(spki: Buffer): string | undefined {
   const [alg, key] = children(readTlv(spki).content);
-  const [type, params] = children(alg!.content);
-  const oid = decodeOid(type!.content);
+  const [type, params] = children(alg.content);
+  const oid = decodeOid(type.content);
   if (oid === EC_PUBLIC_KEY) {
     if (params?.tag !== OID_TAG) {
-      return 'explicit EC parameters instead of a named curve; Java reads only named curves '
-        + '(`openssl ec -param_enc named_curve` re-encodes a key; certificates must be reissued from it)';
+      return (
+        'explicit EC parameters instead of a named curve; Java reads only named curves ' +
+        '(`openssl ec -param_enc named_curve` re-encodes a key; certificates must be reissued from it)'
+      );
     }
     const curve = decodeOid(params.content);
     if (!JAVA_CURVES.has(curve)) return `EC curve ${curveName(spki, curve)}; Java 17 implements only P-256, P-384 and P-521`;
   } else if (RSA_KEYS.includes(oid)) {
-    const [n, e] = children(readTlv(key!.content.subarray(1)).content); // BIT STRING: skip the unused-bits byte
-    const bits = bitLength(n!.content);
+    const [n, e] = children(readTlv(key.content.subarray(1)).content); // BIT STRING: skip the unused-bits byte
+    const bits = bitLength(n.content);
     if (bits < RSA_BITS.min || bits > RSA_BITS.max) {
       return `RSA key of ${bits} bits; Java reads RSA keys of ${RSA_BITS.min} to ${RSA_BITS.max} bits`;
     }
-    const exponentBits = bitLength(e!.content);
+    const exponentBits = bitLength(e.content);
     if (bits > RSA_BITS.restrictExponentAbove && exponentBits > RSA_BITS.maxRestrictedExponent) {
-      return `RSA key of ${bits} bits with a ${exponentBits}-bit public exponent; `
-        + `Java allows at most ${RSA_BITS.maxRestrictedExponent} bits for keys over ${RSA_BITS.restrictExponentAbove} bits`;
+      return (
+        `RSA key of ${bits} bits with a ${exponentBits}-bit public exponent; ` +
+        `Java allows at most ${RSA_BITS.maxRestrictedExponent} bits for keys over ${RSA_BITS.restrictExponentAbove} bits`
+      );
     }
   }
   return undefined;
@@ -67,9 +71,9 @@ function check(spki: () => Buffer, what: string): void {
 
 /** tbsCertificate's subjectPublicKeyInfo, header included: the sixth field after the optional [0] version. */
 function certificateSpki(der: Buffer): Buffer {
-  const tbs = children(readTlv(der).content)[0]!.content;
+  const tbs = children(readTlv(der).content)[0].content;
   const fields = children(tbs);
-  const spki = (fields[0]?.tag === 0xa0 ? fields.slice(1) : fields)[5]!;
+  const spki = (fields[0]?.tag === 0xa0 ? fields.slice(1) : fields)[5];
   return tbs.subarray(spki.start, spki.end);
 }
 

@@ -38,16 +38,16 @@ function readJavaUtf(buf: Buffer, pos: number): { value: string; end: number } {
   const end = pos + 2 + len;
   if (end > buf.length) throw new Error('truncated UTF');
   let s = '';
-  for (let i = pos + 2; i < end; ) {
-    const a = buf[i]!;
+  for (let i = pos + 2; i < end;) {
+    const a = buf[i];
     if (a < 0x80) {
       s += String.fromCharCode(a);
       i += 1;
     } else if ((a & 0xe0) === 0xc0) {
-      s += String.fromCharCode(((a & 0x1f) << 6) | (buf[i + 1]! & 0x3f));
+      s += String.fromCharCode(((a & 0x1f) << 6) | (buf[i + 1] & 0x3f));
       i += 2;
     } else {
-      s += String.fromCharCode(((a & 0x0f) << 12) | ((buf[i + 1]! & 0x3f) << 6) | (buf[i + 2]! & 0x3f));
+      s += String.fromCharCode(((a & 0x0f) << 12) | ((buf[i + 1] & 0x3f) << 6) | (buf[i + 2] & 0x3f));
       i += 3;
     }
   }
@@ -76,7 +76,7 @@ function keystream(pw: Buffer, salt: Buffer, length: number): Buffer {
   return out;
 }
 
-const xor = (a: Buffer, b: Buffer): Buffer => Buffer.from(a.map((v, i) => v ^ b[i]!));
+const xor = (a: Buffer, b: Buffer): Buffer => Buffer.from(a.map((v, i) => v ^ b[i]));
 
 /**
  * KeyProtector.protect with a caller-chosen salt. The salt is derived from the key and the
@@ -95,9 +95,9 @@ export function protectKey(pkcs8: Buffer, password: string): Buffer {
 /** Inverse of protectKey; throws when the password is wrong or the blob is damaged. */
 export function recoverKey(epki: Buffer, password: string): Buffer {
   const [alg, data] = children(readTlv(epki).content);
-  const algOid = decodeOid(children(alg!.content)[0]!.content);
+  const algOid = decodeOid(children(alg.content)[0].content);
   if (algOid !== KEY_PROTECTOR_OID) throw new Error(`unsupported key protection ${algOid}`);
-  const blob = data!.content;
+  const blob = data.content;
   const pw = passwordBytes(password);
   const salt = blob.subarray(0, SALT_LEN);
   const enc = blob.subarray(SALT_LEN, blob.length - 20);

@@ -47,11 +47,11 @@ export function pemBlocks(input: string | Buffer, what: string): PemBlock[] {
   const blocks: PemBlock[] = [];
   // A BEGIN without its END means the input was cut off (a common copy-paste failure).
   const truncated = () => new PkiError('MalformedPEM', `${what}: PEM block ${blocks.length + 1} is truncated or mismatched`);
-  for (let begin = text.indexOf(BEGIN); begin >= 0; ) {
+  for (let begin = text.indexOf(BEGIN); begin >= 0;) {
     LABEL_LINE.lastIndex = begin + BEGIN.length;
     const line = LABEL_LINE.exec(text);
     if (!line) throw truncated();
-    const label = line[1]!;
+    const label = line[1];
     const bodyStart = LABEL_LINE.lastIndex;
     const endLine = `-----END ${label}-----`;
     const end = text.indexOf(endLine, bodyStart);
@@ -59,18 +59,21 @@ export function pemBlocks(input: string | Buffer, what: string): PemBlock[] {
     const next = text.indexOf(BEGIN, bodyStart);
     if (end < 0 || (next >= 0 && next < end + endLine.length)) throw truncated();
     const headers: Record<string, string> = {};
-    const lines = text.slice(bodyStart, end).split(/\r?\n/).map((l) => l.trim());
+    const lines = text
+      .slice(bodyStart, end)
+      .split(/\r?\n/)
+      .map((l) => l.trim());
     const body: string[] = [];
     // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") come before a blank line.
     let i = 0;
     if (lines.some((l) => l.includes(':'))) {
       for (; i < lines.length && lines[i] !== ''; i++) {
-        const idx = lines[i]!.indexOf(':');
+        const idx = lines[i].indexOf(':');
         if (idx < 0) break;
-        headers[lines[i]!.slice(0, idx).trim()] = lines[i]!.slice(idx + 1).trim();
+        headers[lines[i].slice(0, idx).trim()] = lines[i].slice(idx + 1).trim();
       }
     }
-    for (; i < lines.length; i++) if (lines[i] !== '') body.push(lines[i]!);
+    for (; i < lines.length; i++) if (lines[i] !== '') body.push(lines[i]);
     const b64 = body.join('');
     if (!BASE64.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
       throw new PkiError('MalformedPEM', `${what}: ${label} block ${blocks.length + 1} has invalid base64`);
@@ -105,7 +108,7 @@ export function parsePrivateKey(input: string | Buffer, what = 'private key'): P
   const keyBlocks = blocks.filter((b) => b.label.endsWith('PRIVATE KEY'));
   if (keyBlocks.length === 0) throw new PkiError('NoPrivateKey', `${what}: no PRIVATE KEY block found`);
   if (keyBlocks.length > 1) throw new PkiError('MalformedPEM', `${what}: ${keyBlocks.length} private keys found, expected one`);
-  const block = keyBlocks[0]!;
+  const block = keyBlocks[0];
   const form = KEY_FORMS[block.label];
   if (!form) throw new PkiError('UnsupportedKeyType', `${what}: "${block.label}" keys are not supported (RSA and EC P-256/P-384 only)`);
   const key = guard('MalformedPEM', `${what}: ${block.label} is not a valid ${form.toUpperCase()} key`, () =>
@@ -125,8 +128,12 @@ function describeKey(key: KeyObject, what: string): ParsedKey {
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve === 'prime256v1' ? 'P-256' : details.namedCurve === 'secp384r1' ? 'P-384' : undefined;
-    if (!curve) throw new PkiError('UnsupportedKeyType', `${what}: EC curve ${details.namedCurve ?? 'unknown'} is not supported (P-256, P-384)`);
+    if (!curve)
+      throw new PkiError('UnsupportedKeyType', `${what}: EC curve ${details.namedCurve ?? 'unknown'} is not supported (P-256, P-384)`);
     return { key, pkcs8: pkcs8(), type: 'ec', bits: curve === 'P-256' ? 256 : 384, curve };
   }
-  throw new PkiError('UnsupportedKeyType', `${what}: ${key.asymmetricKeyType ?? 'unknown'} keys are not supported (RSA and EC P-256/P-384 only)`);
+  throw new PkiError(
+    'UnsupportedKeyType',
+    `${what}: ${key.asymmetricKeyType ?? 'unknown'} keys are not supported (RSA and EC P-256/P-384 only)`,
+  );
 }

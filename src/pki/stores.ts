@@ -36,7 +36,8 @@ export const FILE_NAMES = {
 function checkParams(password: string, alias: string, formats: StoreFormat[]): void {
   if (password.length === 0) throw new PkiError('InvalidPassword', 'store password must not be empty');
   if (alias.length === 0) throw new PkiError('InvalidAlias', 'alias must not be empty');
-  for (const f of formats) if (f !== 'jks' && f !== 'pkcs12') throw new PkiError('UnsupportedFormat', `unknown store format "${String(f)}"`);
+  for (const f of formats)
+    if (f !== 'jks' && f !== 'pkcs12') throw new PkiError('UnsupportedFormat', `unknown store format "${String(f)}"`);
   if (formats.includes('pkcs12')) checkPkcs12Password(password); // fail before any work
 }
 
@@ -84,16 +85,24 @@ function build(input: StoreInput): BuiltStores {
   checkJavaKey(key.key, 'private key');
   const { chain, warnings } = orderChain(parseCertificates(input.certPem, 'certificate'), key.key);
   for (const c of chain) checkJavaCertificate(c, `certificate "${subjectLine(c)}"`);
-  const leaf = chain[0]!;
+  const leaf = chain[0];
   const ders = chain.map((c) => c.raw);
   // The entry timestamp is the leaf's notBefore, not "now": byte stability over time.
   const leafNotBefore = new Date(leaf.validFrom);
   const files: Record<string, Buffer> = {};
   if (input.formats.includes('jks')) {
-    files[FILE_NAMES.jks.keystore] = writeJks([{ kind: 'key', alias: input.alias, timestamp: leafNotBefore, pkcs8: key.pkcs8, chain: ders }], input.password);
+    files[FILE_NAMES.jks.keystore] = writeJks(
+      [{ kind: 'key', alias: input.alias, timestamp: leafNotBefore, pkcs8: key.pkcs8, chain: ders }],
+      input.password,
+    );
   }
   if (input.formats.includes('pkcs12')) {
-    files[FILE_NAMES.pkcs12.keystore] = writePkcs12Keystore({ alias: input.alias, pkcs8: key.pkcs8, chain: ders, password: input.password });
+    files[FILE_NAMES.pkcs12.keystore] = writePkcs12Keystore({
+      alias: input.alias,
+      pkcs8: key.pkcs8,
+      chain: ders,
+      password: input.password,
+    });
   }
   const cas = trustCerts([input.caPem, ...(input.extraTrustPem ?? [])]);
   const caWarnings = validityWarnings(cas);

@@ -6,8 +6,14 @@ import { A, AnnotationReader, commaList } from '../../src/annotations.js';
 import { desiredKeystoreData, type DataChange, type KeystoreObserved } from '../../src/controllers/keystores.js';
 import { managedKeysPatch, ownerRecordValue, parseOwnerRecord } from '../../src/controllers/managed-keys.js';
 import {
-  KEYSTORE_INPUTS, keystoreInputsHash, parseKeystoreSpec, parseTrustRef, storeKeys,
-  type DigestLookup, type KeystoreSpec, type SecretWants,
+  KEYSTORE_INPUTS,
+  keystoreInputsHash,
+  parseKeystoreSpec,
+  parseTrustRef,
+  storeKeys,
+  type DigestLookup,
+  type KeystoreSpec,
+  type SecretWants,
 } from '../../src/controllers/store-specs.js';
 import { isRefusal, type Refusal } from '../../src/kube/refusal.js';
 import { valueDigest } from '../../src/kube/slim.js';
@@ -55,7 +61,7 @@ const UID = 'uid-1';
 /** What annotary's earlier write of these keys left on this object: the claim and its proof. */
 function wrote(data: Record<string, string>, keys: string[], uid = UID): Pick<KeystoreObserved, 'managed' | 'record'> {
   const present = keys.filter((k) => data[k] !== undefined);
-  return { managed: keys, record: { uid, keys: Object.fromEntries(present.map((k) => [k, valueDigest(data[k]!)])) } };
+  return { managed: keys, record: { uid, keys: Object.fromEntries(present.map((k) => [k, valueDigest(data[k])])) } };
 }
 
 /** What the controller's patch (managedKeysPatch) does to the Secret, observed again as reconcile observes it. */
@@ -86,15 +92,25 @@ describe('parseTrustRef: [secret/|configmap/]<name>[:<key>]', () => {
     expect(parseTrustRef(item)).toEqual(ref);
   });
 
-  test.each(['', 'Upper', 'ns/name/extra', 'pod/x', 'x:', 'x:a/b', 'x:k:k', '-x', 'x y', 'secret/'])('"%s" is refused as InvalidAnnotation', (item) => {
-    const r = refusalOf(parseTrustRef(item));
-    expect(r.reason).toBe('InvalidAnnotation');
-    expect(r.message).toContain(A.truststoreFrom);
-  });
+  test.each(['', 'Upper', 'ns/name/extra', 'pod/x', 'x:', 'x:a/b', 'x:k:k', '-x', 'x y', 'secret/'])(
+    '"%s" is refused as InvalidAnnotation',
+    (item) => {
+      const r = refusalOf(parseTrustRef(item));
+      expect(r.reason).toBe('InvalidAnnotation');
+      expect(r.message).toContain(A.truststoreFrom);
+    },
+  );
 });
 
 describe('parseKeystoreSpec: native annotary.io annotations', () => {
-  const base = { flavour: 'annotary', formats: ['jks'], alias: 'certificate', trustAliasPrefix: 'ca', password: { literal: 'changeit' }, trustFrom: [] };
+  const base = {
+    flavour: 'annotary',
+    formats: ['jks'],
+    alias: 'certificate',
+    trustAliasPrefix: 'ca',
+    password: { literal: 'changeit' },
+    trustFrom: [],
+  };
   test.each<[string, Record<string, string>, Partial<KeystoreSpec>]>([
     ['jks', { [A.keystores]: 'jks' }, {}],
     ['pkcs12', { [A.keystores]: 'pkcs12' }, { formats: ['pkcs12'] }],
@@ -102,11 +118,27 @@ describe('parseKeystoreSpec: native annotary.io annotations', () => {
     ['both, any case, blanks, duplicates', { [A.keystores]: ' JKS , P12,pkcs12,jks ' }, { formats: ['jks', 'pkcs12'] }],
     ['alias lower-cased and trimmed', { [A.keystores]: 'jks', [A.keystoreAlias]: ' My.Alias_1 ' }, { alias: 'my.alias_1' }],
     ['password literal', { [A.keystores]: 'jks', [A.keystorePassword]: 's3cr3t pass' }, { password: { literal: 's3cr3t pass' } }],
-    ['password secret', { [A.keystores]: 'jks', [A.keystorePasswordSecret]: 'store-pw/password' }, { password: { secret: 'store-pw', key: 'password' } }],
-    ['password secret wins over literal', { [A.keystores]: 'jks', [A.keystorePasswordSecret]: 'pw/p', [A.keystorePassword]: 'lit' }, { password: { secret: 'pw', key: 'p' } }],
-    ['truststore-from', { [A.keystores]: 'jks', [A.truststoreFrom]: 'a, configmap/bundle ,secret/b:tls.crt' }, {
-      trustFrom: [{ kind: 'Secret', name: 'a', key: 'ca.crt' }, { kind: 'ConfigMap', name: 'bundle', key: 'ca-bundle.crt' }, { kind: 'Secret', name: 'b', key: 'tls.crt' }],
-    }],
+    [
+      'password secret',
+      { [A.keystores]: 'jks', [A.keystorePasswordSecret]: 'store-pw/password' },
+      { password: { secret: 'store-pw', key: 'password' } },
+    ],
+    [
+      'password secret wins over literal',
+      { [A.keystores]: 'jks', [A.keystorePasswordSecret]: 'pw/p', [A.keystorePassword]: 'lit' },
+      { password: { secret: 'pw', key: 'p' } },
+    ],
+    [
+      'truststore-from',
+      { [A.keystores]: 'jks', [A.truststoreFrom]: 'a, configmap/bundle ,secret/b:tls.crt' },
+      {
+        trustFrom: [
+          { kind: 'Secret', name: 'a', key: 'ca.crt' },
+          { kind: 'ConfigMap', name: 'bundle', key: 'ca-bundle.crt' },
+          { kind: 'Secret', name: 'b', key: 'tls.crt' },
+        ],
+      },
+    ],
   ])('%s', (_name, annotations, expected) => {
     expect(wantsOf(annotations)).toEqual({ certInfo: false, stores: { ...base, ...expected } });
   });
@@ -126,12 +158,18 @@ describe('parseKeystoreSpec: native annotary.io annotations', () => {
 describe('parseKeystoreSpec: cert-utils-operator annotations', () => {
   const cu = { flavour: 'cert-utils', formats: ['jks'], alias: 'alias', trustAliasPrefix: 'alias', trustFrom: [] };
   test('generate-java-keystores: jks, alias "alias", truststore prefix "alias", password "changeme"', () => {
-    expect(wantsOf({ [`${CU}generate-java-keystores`]: 'true' }, compat, 'changeit')).toEqual({ certInfo: false, handover: ['keystore.jks', 'truststore.jks'], stores: { ...cu, password: { literal: 'changeme' } } });
+    expect(wantsOf({ [`${CU}generate-java-keystores`]: 'true' }, compat, 'changeit')).toEqual({
+      certInfo: false,
+      handover: ['keystore.jks', 'truststore.jks'],
+      stores: { ...cu, password: { literal: 'changeme' } },
+    });
   });
 
   test('java-keystore-password sets the password; an empty one keeps "changeme"', () => {
     expect(wantsOf({ [A.cuGenerateJavaKeystores]: 'true', [A.cuJavaKeystorePassword]: 'pw' }).stores?.password).toEqual({ literal: 'pw' });
-    expect(wantsOf({ [A.cuGenerateJavaKeystores]: 'true', [A.cuJavaKeystorePassword]: '' }).stores?.password).toEqual({ literal: 'changeme' });
+    expect(wantsOf({ [A.cuGenerateJavaKeystores]: 'true', [A.cuJavaKeystorePassword]: '' }).stores?.password).toEqual({
+      literal: 'changeme',
+    });
   });
 
   test('generate-cert-info counts like cert-info', () => {
@@ -177,7 +215,14 @@ describe('parseKeystoreSpec refuses invalid values with InvalidAnnotation', () =
 });
 
 describe('storeKeys: the data keys the wanted stores occupy', () => {
-  const spec = (formats: KeystoreSpec['formats']): KeystoreSpec => ({ flavour: 'annotary', formats, alias: 'a', trustAliasPrefix: 'ca', password: { literal: 'p' }, trustFrom: [] });
+  const spec = (formats: KeystoreSpec['formats']): KeystoreSpec => ({
+    flavour: 'annotary',
+    formats,
+    alias: 'a',
+    trustAliasPrefix: 'ca',
+    password: { literal: 'p' },
+    trustFrom: [],
+  });
   test.each<[KeystoreSpec['formats'], boolean, string[]]>([
     [['jks'], false, ['keystore.jks']],
     [['jks'], true, ['keystore.jks', 'truststore.jks']],
@@ -190,13 +235,23 @@ describe('storeKeys: the data keys the wanted stores occupy', () => {
 });
 
 describe('keystoreInputsHash: a digest of every input, from cached digests only', () => {
-  const wants = wantsOf({ [A.keystores]: 'jks', [A.keystorePasswordSecret]: 'pw/password', [A.truststoreFrom]: 'upstream,configmap/bundle' });
+  const wants = wantsOf({
+    [A.keystores]: 'jks',
+    [A.keystorePasswordSecret]: 'pw/password',
+    [A.truststoreFrom]: 'upstream,configmap/bundle',
+  });
   const digests = { 'tls.crt': 'd-crt', 'tls.key': 'd-key', 'ca.crt': 'd-ca', 'keystore.jks': 'd-out', 'user.txt': 'd-user' };
-  const refs: Record<string, string | null | undefined> = { 'Secret/pw:password': 'd-pw', 'Secret/upstream:ca.crt': 'd-up', 'ConfigMap/bundle:ca-bundle.crt': 'd-bundle' };
-  const lookup = (over: Record<string, string | null | undefined> = {}): DigestLookup => (kind, name, key) => {
-    const k = `${kind}/${name}:${key}`;
-    return k in over ? over[k] : refs[k];
+  const refs: Record<string, string | null | undefined> = {
+    'Secret/pw:password': 'd-pw',
+    'Secret/upstream:ca.crt': 'd-up',
+    'ConfigMap/bundle:ca-bundle.crt': 'd-bundle',
   };
+  const lookup =
+    (over: Record<string, string | null | undefined> = {}): DigestLookup =>
+    (kind, name, key) => {
+      const k = `${kind}/${name}:${key}`;
+      return k in over ? over[k] : refs[k];
+    };
   const hash = (w = wants, d: Record<string, string> = digests, l = lookup()) => {
     const h = keystoreInputsHash(w, d, l);
     if (isRefusal(h)) throw new Error(h.message);
@@ -243,7 +298,12 @@ describe('keystoreInputsHash: a digest of every input, from cached digests only'
     ['cert-info', { [A.certInfo]: 'true' }],
     ['one more trust source', { [A.truststoreFrom]: 'upstream,configmap/bundle,secret/pw:password' }],
   ])('a different %s changes it', (_name, over) => {
-    const w = wantsOf({ [A.keystores]: 'jks', [A.keystorePasswordSecret]: 'pw/password', [A.truststoreFrom]: 'upstream,configmap/bundle', ...over });
+    const w = wantsOf({
+      [A.keystores]: 'jks',
+      [A.keystorePasswordSecret]: 'pw/password',
+      [A.truststoreFrom]: 'upstream,configmap/bundle',
+      ...over,
+    });
     expect(hash(w)).not.toBe(h0);
   });
 
@@ -293,9 +353,9 @@ describe('desiredKeystoreData writes the wanted stores', () => {
     expect(c.managed).toEqual(['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12']);
     expect(c.remove).toEqual([]);
     expect(c.inputsHash).toBe(o.inputsHash);
-    const [entry] = readJks(Buffer.from(c.set['keystore.jks']!, 'base64'), 'changeit');
+    const [entry] = readJks(Buffer.from(c.set['keystore.jks'], 'base64'), 'changeit');
     expect(entry).toMatchObject({ kind: 'key', alias: 'web' });
-    expect(readJks(Buffer.from(c.set['truststore.jks']!, 'base64'), 'changeit').map((e) => e.alias)).toEqual(['ca0']);
+    expect(readJks(Buffer.from(c.set['truststore.jks'], 'base64'), 'changeit').map((e) => e.alias)).toEqual(['ca0']);
   });
 
   test('no ca.crt and no trust sources: keystores only', () => {
@@ -313,7 +373,7 @@ describe('desiredKeystoreData writes the wanted stores', () => {
   test('cert-info writes tls.crt.info and ca.crt.info', () => {
     const c = changeOf(desiredKeystoreData(observe(wantsOf({ [A.certInfo]: 'true' }), tlsData(ec))));
     expect(c.managed).toEqual(['ca.crt.info', 'tls.crt.info']);
-    expect(Buffer.from(c.set['tls.crt.info']!, 'base64').toString()).toMatch(/Subject:.*CN=localhost/);
+    expect(Buffer.from(c.set['tls.crt.info'], 'base64').toString()).toMatch(/Subject:.*CN=localhost/);
   });
 
   test('a missing tls.crt or tls.key is refused as MissingKey', () => {
@@ -344,17 +404,19 @@ describe('desiredKeystoreData is idempotent: applying its change, then asking ag
   test('property over formats, aliases, passwords, cert-info, flavour and stale managed keys', () => {
     const alias = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/);
     const password = fc.stringMatching(/^[\x20-\x7e]{1,16}$/);
-    const native = fc.record({
-      formats: fc.constantFrom('jks', 'pkcs12', 'p12', 'jks,pkcs12'),
-      alias: fc.option(alias, { nil: undefined }),
-      password: fc.option(password, { nil: undefined }),
-      certInfo: fc.boolean(),
-    }).map((r) => ({
-      [A.keystores]: r.formats,
-      ...(r.alias !== undefined ? { [A.keystoreAlias]: r.alias } : {}),
-      ...(r.password !== undefined ? { [A.keystorePassword]: r.password } : {}),
-      ...(r.certInfo ? { [A.certInfo]: 'true' } : {}),
-    }));
+    const native = fc
+      .record({
+        formats: fc.constantFrom('jks', 'pkcs12', 'p12', 'jks,pkcs12'),
+        alias: fc.option(alias, { nil: undefined }),
+        password: fc.option(password, { nil: undefined }),
+        certInfo: fc.boolean(),
+      })
+      .map((r) => ({
+        [A.keystores]: r.formats,
+        ...(r.alias !== undefined ? { [A.keystoreAlias]: r.alias } : {}),
+        ...(r.password !== undefined ? { [A.keystorePassword]: r.password } : {}),
+        ...(r.certInfo ? { [A.certInfo]: 'true' } : {}),
+      }));
     const certUtils = fc.record({ password: fc.option(password, { nil: undefined }), certInfo: fc.boolean() }).map((r) => ({
       [A.cuGenerateJavaKeystores]: 'true',
       ...(r.password !== undefined ? { [A.cuJavaKeystorePassword]: r.password } : {}),
@@ -387,11 +449,16 @@ describe('desiredKeystoreData is idempotent: applying its change, then asking ag
   test('as the Secret cache holds it (values of the inputs only, digests of every key) a settled Secret gives nothing', () => {
     const wants = wantsOf({ [A.keystores]: 'jks,p12', [A.certInfo]: 'true' });
     const settled = apply(observe(wants, tlsData(ec)), changeOf(desiredKeystoreData(observe(wants, tlsData(ec)))));
-    const cached = { ...settled, data: Object.fromEntries(KEYSTORE_INPUTS.filter((k) => k in settled.data).map((k) => [k, settled.data[k]!])) };
+    const cached = {
+      ...settled,
+      data: Object.fromEntries(KEYSTORE_INPUTS.filter((k) => k in settled.data).map((k) => [k, settled.data[k]])),
+    };
     expect(Object.keys(cached.data).length).toBeLessThan(Object.keys(cached.digests).length);
     expect(desiredKeystoreData(cached)).toBeUndefined();
     // a store changed behind annotary's back is noticed by its digest and rewritten
-    const tampered = changeOf(desiredKeystoreData({ ...cached, digests: { ...cached.digests, 'keystore.jks': valueDigest(b64('other')) } }));
+    const tampered = changeOf(
+      desiredKeystoreData({ ...cached, digests: { ...cached.digests, 'keystore.jks': valueDigest(b64('other')) } }),
+    );
     expect(Object.keys(tampered.set)).toEqual(['keystore.jks']);
   });
 });
@@ -477,12 +544,16 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
 
   test('cert-utils flavour takes over keystore.jks and truststore.jks written by cert-utils-operator', () => {
     const w = wantsOf({ [A.cuGenerateJavaKeystores]: 'true' });
-    const c = changeOf(desiredKeystoreData(observe(w, { ...tlsData(ec), 'keystore.jks': b64('cert-utils bytes'), 'truststore.jks': b64('cert-utils trust') })));
+    const c = changeOf(
+      desiredKeystoreData(
+        observe(w, { ...tlsData(ec), 'keystore.jks': b64('cert-utils bytes'), 'truststore.jks': b64('cert-utils trust') }),
+      ),
+    );
     expect(Object.keys(c.set).sort()).toEqual(['keystore.jks', 'truststore.jks']);
     expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
-    const [entry] = readJks(Buffer.from(c.set['keystore.jks']!, 'base64'), 'changeme');
+    const [entry] = readJks(Buffer.from(c.set['keystore.jks'], 'base64'), 'changeme');
     expect(entry).toMatchObject({ kind: 'key', alias: 'alias' });
-    expect(readJks(Buffer.from(c.set['truststore.jks']!, 'base64'), 'changeme').map((e) => e.alias)).toEqual(['alias0']);
+    expect(readJks(Buffer.from(c.set['truststore.jks'], 'base64'), 'changeme').map((e) => e.alias)).toEqual(['alias0']);
   });
 
   test('the cert-utils takeover does not extend to annotary-only keys (native flavour asking for the same name)', () => {
@@ -494,7 +565,11 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
 describe('desiredKeystoreData removes exactly the managed keys when the stores are no longer wanted', () => {
   test('annotation removed: managed keys present in data are removed, user keys stay, managed list empties', () => {
     const data = { ...tlsData(ec), 'keystore.jks': b64('k'), 'truststore.jks': b64('t'), 'user.txt': b64('mine'), 'app.conf': b64('c') };
-    const c = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { ...wrote(data, ['keystore.jks', 'truststore.jks', 'keystore.p12']), currentHash: 'old' })));
+    const c = changeOf(
+      desiredKeystoreData(
+        observe({ certInfo: false }, data, { ...wrote(data, ['keystore.jks', 'truststore.jks', 'keystore.p12']), currentHash: 'old' }),
+      ),
+    );
     expect(c.set).toEqual({});
     expect(c.remove.sort()).toEqual(['keystore.jks', 'truststore.jks']); // keystore.p12 is already gone
     expect(c.managed).toEqual([]);
@@ -505,7 +580,11 @@ describe('desiredKeystoreData removes exactly the managed keys when the stores a
     const o = observe(both, tlsData(ec));
     const settled = apply(o, changeOf(desiredKeystoreData(o)));
     const jksOnly = wantsOf({ [A.keystores]: 'jks' });
-    const c = changeOf(desiredKeystoreData(observe(jksOnly, settled.data, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
+    const c = changeOf(
+      desiredKeystoreData(
+        observe(jksOnly, settled.data, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash }),
+      ),
+    );
     expect(c.set).toEqual({});
     expect(c.remove.sort()).toEqual(['keystore.p12', 'truststore.p12']);
     expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
@@ -516,7 +595,9 @@ describe('desiredKeystoreData removes exactly the managed keys when the stores a
     const o = observe(w, tlsData(ec));
     const settled = apply(o, changeOf(desiredKeystoreData(o)));
     const { 'ca.crt': _ca, ...noCa } = settled.data;
-    const c = changeOf(desiredKeystoreData(observe(w, noCa, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
+    const c = changeOf(
+      desiredKeystoreData(observe(w, noCa, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })),
+    );
     expect(c.remove).toEqual(['truststore.jks']);
     expect(c.managed).toEqual(['keystore.jks']);
   });
@@ -535,36 +616,51 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
     expect(c.managed).toEqual(['keystore.jks', 'truststore.jks']);
   });
 
-  test('the annotation removed: nothing of the user is deleted (today\'s data loss), even on a TLS Secret listing tls.key and ca.crt', () => {
+  test("the annotation removed: nothing of the user is deleted (today's data loss), even on a TLS Secret listing tls.key and ca.crt", () => {
     const data = { ...tlsData(ec), ...userData };
-    const c = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { managed: ['app.conf', 'db-password', 'tls.key', 'ca.crt'], currentHash: 'x' })));
+    const c = changeOf(
+      desiredKeystoreData(
+        observe({ certInfo: false }, data, { managed: ['app.conf', 'db-password', 'tls.key', 'ca.crt'], currentHash: 'x' }),
+      ),
+    );
     expect(c.remove).toEqual([]);
     expect(c.released).toEqual(['app.conf', 'ca.crt', 'db-password', 'tls.key']);
     expect(c.managed).toEqual([]);
   });
 
-  test('a record copied from another object (other uid) proves only values byte for byte annotary\'s', () => {
+  test("a record copied from another object (other uid) proves only values byte for byte annotary's", () => {
     const built = changeOf(desiredKeystoreData(observe(w, tlsData(ec))));
     const copiedFrom = { ...tlsData(ec), ...built.set };
-    const record = { uid: 'another-object', keys: { ...wrote(copiedFrom, ['keystore.jks', 'truststore.jks']).record!.keys, 'app.conf': valueDigest(b64('theirs')) } };
+    const record = {
+      uid: 'another-object',
+      keys: { ...wrote(copiedFrom, ['keystore.jks', 'truststore.jks']).record!.keys, 'app.conf': valueDigest(b64('theirs')) },
+    };
     // keystore.jks is exactly what annotary wrote there, app.conf is not
     const data = { ...copiedFrom, ...userData };
-    const gone = changeOf(desiredKeystoreData(observe({ certInfo: false }, data, { managed: ['keystore.jks', 'truststore.jks', 'app.conf'], record, currentHash: 'x' })));
+    const gone = changeOf(
+      desiredKeystoreData(
+        observe({ certInfo: false }, data, { managed: ['keystore.jks', 'truststore.jks', 'app.conf'], record, currentHash: 'x' }),
+      ),
+    );
     expect(gone.remove).toEqual(['keystore.jks', 'truststore.jks']);
     expect(gone.released).toEqual(['app.conf']);
   });
 
   test('a copied claim on a key annotary wants, with other bytes, is a KeyConflict, not an overwrite', () => {
-    const data = { ...tlsData(ec), 'keystore.jks': b64('the user\'s own keystore') };
-    const r = desiredKeystoreData(observe(w, data, { managed: ['keystore.jks'], record: { uid: 'another-object', keys: { 'keystore.jks': valueDigest(b64('x')) } } }));
+    const data = { ...tlsData(ec), 'keystore.jks': b64("the user's own keystore") };
+    const r = desiredKeystoreData(
+      observe(w, data, { managed: ['keystore.jks'], record: { uid: 'another-object', keys: { 'keystore.jks': valueDigest(b64('x')) } } }),
+    );
     expect(refusalOf(r).reason).toBe('KeyConflict');
   });
 
-  test('a record bound to this object proves its keys: a store edited behind annotary\'s back is restored', () => {
+  test("a record bound to this object proves its keys: a store edited behind annotary's back is restored", () => {
     const settled = apply(observe(w, tlsData(ec)), changeOf(desiredKeystoreData(observe(w, tlsData(ec)))));
     expect(settled.record).toMatchObject({ uid: UID });
     const tamperedData = { ...settled.data, 'keystore.jks': b64('edited') };
-    const c = changeOf(desiredKeystoreData(observe(w, tamperedData, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })));
+    const c = changeOf(
+      desiredKeystoreData(observe(w, tamperedData, { managed: settled.managed, record: settled.record, currentHash: settled.currentHash })),
+    );
     expect(Object.keys(c.set)).toEqual(['keystore.jks']);
   });
 
@@ -580,23 +676,31 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
   test('property: with claims copied from elsewhere, no user value is ever removed or overwritten', () => {
     const userKey = fc.stringMatching(/^[-._a-zA-Z0-9]{1,12}$/).filter((k) => !['tls.crt', 'tls.key', 'ca.crt'].includes(k));
     const outputs = ['keystore.jks', 'truststore.jks', 'keystore.p12', 'truststore.p12', 'tls.crt.info', 'ca.crt.info'];
-    fc.assert(fc.property(
-      fc.dictionary(fc.oneof(userKey, fc.constantFrom(...outputs)), fc.base64String({ minLength: 4, maxLength: 24 }), { minKeys: 1, maxKeys: 6 }),
-      fc.constantFrom('jks', 'pkcs12', 'jks,pkcs12', undefined),
-      fc.boolean(),
-      fc.boolean(),
-      (userValues, formats, claimAll, withForeignRecord) => {
-        const wants = wantsOf(formats ? { [A.keystores]: formats } : {});
-        const data = { ...tlsData(ec), ...userValues };
-        const claimed = claimAll ? Object.keys(data) : Object.keys(userValues);
-        const record = withForeignRecord ? { uid: 'another-object', keys: Object.fromEntries(claimed.map((k) => [k, valueDigest(b64('x'))])) } : undefined;
-        const r = desiredKeystoreData(observe(wants, data, { managed: claimed, record, currentHash: 'x' }));
-        if (r === undefined || isRefusal(r)) return; // nothing written at all
-        for (const k of Object.keys(data)) {
-          expect(r.remove).not.toContain(k);
-          if (Object.hasOwn(r.set, k)) expect(valueDigest(r.set[k]!)).toBe(valueDigest(data[k]!)); // an existing value is never changed
-        }
-      },
-    ), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.oneof(userKey, fc.constantFrom(...outputs)), fc.base64String({ minLength: 4, maxLength: 24 }), {
+          minKeys: 1,
+          maxKeys: 6,
+        }),
+        fc.constantFrom('jks', 'pkcs12', 'jks,pkcs12', undefined),
+        fc.boolean(),
+        fc.boolean(),
+        (userValues, formats, claimAll, withForeignRecord) => {
+          const wants = wantsOf(formats ? { [A.keystores]: formats } : {});
+          const data = { ...tlsData(ec), ...userValues };
+          const claimed = claimAll ? Object.keys(data) : Object.keys(userValues);
+          const record = withForeignRecord
+            ? { uid: 'another-object', keys: Object.fromEntries(claimed.map((k) => [k, valueDigest(b64('x'))])) }
+            : undefined;
+          const r = desiredKeystoreData(observe(wants, data, { managed: claimed, record, currentHash: 'x' }));
+          if (r === undefined || isRefusal(r)) return; // nothing written at all
+          for (const k of Object.keys(data)) {
+            expect(r.remove).not.toContain(k);
+            if (Object.hasOwn(r.set, k)) expect(valueDigest(r.set[k])).toBe(valueDigest(data[k])); // an existing value is never changed
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -21,14 +21,30 @@ import { createMetrics } from '../../src/metrics.js';
 import { settle, silentLogger, until } from '../kube/helpers.js';
 import { mergePatch } from '../merge-patch.js';
 
-export interface Write { verb: 'patch' | 'create' | 'delete'; kind: string; namespace: string; name: string; body?: unknown }
-export interface RecordedEvent { type: string; reason: string; message: string; name: string }
+export interface Write {
+  verb: 'patch' | 'create' | 'delete';
+  kind: string;
+  namespace: string;
+  name: string;
+  body?: unknown;
+}
+export interface RecordedEvent {
+  type: string;
+  reason: string;
+  message: string;
+  name: string;
+}
 
 type Watcher = { kind: string; namespace?: string; onEvent: (type: string, obj: KubeObject) => void };
 
 const KIND_OF_PATH: Record<string, string> = {
-  secrets: 'Secret', configmaps: 'ConfigMap', deployments: 'Deployment', statefulsets: 'StatefulSet', daemonsets: 'DaemonSet',
-  ingresses: 'Ingress', routes: 'Route',
+  secrets: 'Secret',
+  configmaps: 'ConfigMap',
+  deployments: 'Deployment',
+  statefulsets: 'StatefulSet',
+  daemonsets: 'DaemonSet',
+  ingresses: 'Ingress',
+  routes: 'Route',
 };
 
 /** The in-memory apiserver. Objects carry their kind; uids and resourceVersions are made here. */
@@ -39,15 +55,24 @@ export class FakeCluster {
   private rv = 100;
   private uids = 0;
 
-  constructor(objects: KubeObject[], private readonly servedGroups = ['route.openshift.io']) {
+  constructor(
+    objects: KubeObject[],
+    private readonly servedGroups = ['route.openshift.io'],
+  ) {
     for (const o of objects) this.put(o);
   }
 
-  get client(): KubeClient { return this as unknown as KubeClient; }
+  get client(): KubeClient {
+    return this as unknown as KubeClient;
+  }
 
-  get(kind: string, namespace: string, name: string): KubeObject | undefined { return this.objects.get(`${kind}/${namespace}/${name}`); }
+  get(kind: string, namespace: string, name: string): KubeObject | undefined {
+    return this.objects.get(`${kind}/${namespace}/${name}`);
+  }
 
-  all(): KubeObject[] { return [...this.objects.values()]; }
+  all(): KubeObject[] {
+    return [...this.objects.values()];
+  }
 
   /** A change made by someone else (a user, cert-manager): applied and watched, not recorded. */
   userPatch(kind: string, namespace: string, name: string, patch: unknown): void {
@@ -67,9 +92,14 @@ export class FakeCluster {
     return { metadata: { resourceVersion: String(this.rv) }, items: items.map((o) => structuredClone(o)) };
   }
 
-  async watch(path: string, _query: Query, onEvent: (type: string, obj: KubeObject) => void, done: (err?: unknown) => void): Promise<AbortController> {
+  async watch(
+    path: string,
+    _query: Query,
+    onEvent: (type: string, obj: KubeObject) => void,
+    done: (err?: unknown) => void,
+  ): Promise<AbortController> {
     const m = /(?:\/namespaces\/([^/]+))?\/([a-z]+)$/.exec(path)!;
-    const w: Watcher = { kind: KIND_OF_PATH[m[2]!]!, namespace: m[1], onEvent };
+    const w: Watcher = { kind: KIND_OF_PATH[m[2]], namespace: m[1], onEvent };
     this.watchers.push(w);
     const a = new AbortController();
     a.signal.addEventListener('abort', () => {
@@ -88,7 +118,8 @@ export class FakeCluster {
     const cur = this.get(rt.kind, namespace ?? '', name);
     if (!cur) throw new ApiError(404, 'NotFound', `${rt.kind} ${name} not found`);
     const precondition = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-    if (precondition !== undefined && precondition !== cur.metadata.resourceVersion) throw new ApiError(409, 'Conflict', 'the object has been modified');
+    if (precondition !== undefined && precondition !== cur.metadata.resourceVersion)
+      throw new ApiError(409, 'Conflict', 'the object has been modified');
     this.writes.push({ verb: 'patch', kind: rt.kind, namespace: namespace ?? '', name, body });
     const { resourceVersion: _rv, ...meta } = (body as { metadata?: Record<string, unknown> }).metadata ?? {};
     return this.put(mergePatch(cur, { ...(body as object), metadata: meta }), 'MODIFIED');
@@ -118,7 +149,8 @@ export class FakeCluster {
   }
 
   private notify(type: string, obj: KubeObject): void {
-    for (const w of [...this.watchers]) if (w.kind === obj.kind && (!w.namespace || w.namespace === obj.metadata.namespace)) w.onEvent(type, structuredClone(obj));
+    for (const w of [...this.watchers])
+      if (w.kind === obj.kind && (!w.namespace || w.namespace === obj.metadata.namespace)) w.onEvent(type, structuredClone(obj));
   }
 }
 
@@ -131,11 +163,21 @@ export async function runModule(module: ControllerModule, cluster: FakeCluster, 
   const sink: EventSink = { emit: (obj, type, reason, message) => events.push({ type, reason, message, name: obj.metadata.name }) };
   const caches = new SharedCaches({ client: cluster.client, namespaces: [], resyncMs: 0, log, metrics });
   const specs = module.declare({
-    client: cluster.client, caches, events: sink, log, metrics, config, annotations: new AnnotationReader(config.compat),
+    client: cluster.client,
+    caches,
+    events: sink,
+    log,
+    metrics,
+    config,
+    annotations: new AnnotationReader(config.compat),
     writer: (name) => new Writer(cluster.client, metrics, sink, name),
   });
   const loops = specs.map((spec) => {
-    const loop = new ControllerLoop({ name: spec.name, reconcile: (key) => spec.reconcile(parseRefId(key)) }, log, metrics, { workers: 2, baseDelayMs: 1, maxDelayMs: 5 });
+    const loop = new ControllerLoop({ name: spec.name, reconcile: (key) => spec.reconcile(parseRefId(key)) }, log, metrics, {
+      workers: 2,
+      baseDelayMs: 1,
+      maxDelayMs: 5,
+    });
     wire(spec, loop);
     return loop;
   });
@@ -146,9 +188,13 @@ export async function runModule(module: ControllerModule, cluster: FakeCluster, 
   const quiet = () => until(() => loops.every((l) => l.depth === 0), 'controllers quiet', 5000);
   await quiet();
   return {
-    events, metrics,
+    events,
+    metrics,
     /** waits until every queue is empty again (after a change the test made) */
     quiet,
-    async stop() { await Promise.all(loops.map((l) => l.stop())); await caches.stop(); },
+    async stop() {
+      await Promise.all(loops.map((l) => l.stop()));
+      await caches.stop();
+    },
   };
 }

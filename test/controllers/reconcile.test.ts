@@ -4,7 +4,19 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
 import {
-  b64, deployment, inNamespace, ingress, ofType, route, secret as genSecret, tlsData, withAnnotations, withData, withRouteTLS, withSecretVolumes, withTLS,
+  b64,
+  deployment,
+  inNamespace,
+  ingress,
+  ofType,
+  route,
+  secret as genSecret,
+  tlsData,
+  withAnnotations,
+  withData,
+  withRouteTLS,
+  withSecretVolumes,
+  withTLS,
 } from '../gen.js';
 import { ec, next } from './tls-fixtures.js';
 import { FakeCluster, runModule } from './reconcile-harness.js';
@@ -18,24 +30,40 @@ const watching = (name: string, annotations: Record<string, string>, secretName:
 const writesOf = (c: FakeCluster) => c.writes.map((w) => `${w.verb} ${w.kind} ${w.name}`);
 
 let running: { stop(): Promise<void> }[] = [];
-afterEach(async () => { await Promise.all(running.map((r) => r.stop())); running = []; });
-const run = async (...args: Parameters<typeof runModule>) => { const r = await runModule(...args); running.push(r); return r; };
+afterEach(async () => {
+  await Promise.all(running.map((r) => r.stop()));
+  running = [];
+});
+const run = async (...args: Parameters<typeof runModule>) => {
+  const r = await runModule(...args);
+  running.push(r);
+  return r;
+};
 
 describe('keystores: one patch per real change, none at rest', () => {
   test('an annotated TLS Secret gets its stores in one patch; a restart writes nothing', async () => {
     const cluster = new FakeCluster([secret('web', { 'annotary.io/keystores': 'jks' }), secret('plain')]);
     const op = await run(CONTROLLER_MODULES.keystores, cluster);
     expect(writesOf(cluster)).toEqual(['patch Secret web']);
-    expect(Object.keys((cluster.get('Secret', NS, 'web') as unknown as { data: object }).data).sort()).toEqual(['ca.crt', 'keystore.jks', 'tls.crt', 'tls.key', 'truststore.jks']);
+    expect(Object.keys((cluster.get('Secret', NS, 'web') as unknown as { data: object }).data).sort()).toEqual([
+      'ca.crt',
+      'keystore.jks',
+      'tls.crt',
+      'tls.key',
+      'truststore.jks',
+    ]);
     expect(op.events.map((e) => e.reason)).toEqual(['StoresUpdated']);
     await op.stop();
     await run(CONTROLLER_MODULES.keystores, cluster);
     expect(writesOf(cluster)).toEqual(['patch Secret web']);
   });
 
-  test('a rotation of the password Secret, found through the cache\'s index, rebuilds the stores once', async () => {
+  test("a rotation of the password Secret, found through the cache's index, rebuilds the stores once", async () => {
     const pw = genSecret('pw', inNamespace(NS), withData({ password: 's3cret' }));
-    const cluster = new FakeCluster([secret('web', { 'annotary.io/keystores': 'jks', 'annotary.io/keystore-password-secret': 'pw/password' }), pw]);
+    const cluster = new FakeCluster([
+      secret('web', { 'annotary.io/keystores': 'jks', 'annotary.io/keystore-password-secret': 'pw/password' }),
+      pw,
+    ]);
     const op = await run(CONTROLLER_MODULES.keystores, cluster);
     cluster.userPatch('Secret', NS, 'pw', { data: { password: b64('rotated') } });
     await op.quiet();
@@ -52,7 +80,9 @@ describe('reload: onboarding records, a data change rolls once', () => {
     cluster.userPatch('Secret', NS, 'tls', { data: tlsData(next) });
     await op.quiet();
     expect(writesOf(cluster)).toEqual(['patch Deployment app', 'patch Deployment app']);
-    const template = (cluster.get('Deployment', NS, 'app') as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template;
+    const template = (
+      cluster.get('Deployment', NS, 'app') as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }
+    ).spec.template;
     expect(template.metadata.annotations['annotary.io/config-hash']).toMatch(/^[0-9a-f]{32}$/);
     expect(op.events.map((e) => e.reason)).toEqual(['ReloadWatching', 'Reloaded']);
   });
@@ -68,7 +98,12 @@ describe('reload: onboarding records, a data change rolls once', () => {
 
 describe('routes: the Route API from the cache layer, one patch per change', () => {
   test('a Route gets its certificate, key and CA; a rotation updates it once', async () => {
-    const r = route('web', inNamespace(NS), withAnnotations({ 'annotary.io/certs-from-secret': 'tls' }), withRouteTLS({ termination: 'edge' }));
+    const r = route(
+      'web',
+      inNamespace(NS),
+      withAnnotations({ 'annotary.io/certs-from-secret': 'tls' }),
+      withRouteTLS({ termination: 'edge' }),
+    );
     const cluster = new FakeCluster([secret('tls'), r]);
     const op = await run(CONTROLLER_MODULES.routes, cluster);
     await op.quiet();
@@ -76,7 +111,9 @@ describe('routes: the Route API from the cache layer, one patch per change', () 
     cluster.userPatch('Secret', NS, 'tls', { data: tlsData(next) });
     await op.quiet();
     expect(writesOf(cluster)).toEqual(['patch Route web', 'patch Route web']);
-    expect((cluster.get('Route', NS, 'web') as unknown as { spec: { tls: { certificate: string } } }).spec.tls.certificate).toBe(next.certPem(2));
+    expect((cluster.get('Route', NS, 'web') as unknown as { spec: { tls: { certificate: string } } }).spec.tls.certificate).toBe(
+      next.certPem(2),
+    );
   });
 });
 
@@ -100,6 +137,8 @@ describe('bad input: a Warning through the one warn path, no write', () => {
     const op = await run(CONTROLLER_MODULES.keystores, cluster);
     expect(cluster.writes).toEqual([]);
     expect(op.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'InvalidAnnotation', name: 'web' })]);
-    expect((await op.metrics.invalidInputTotal.get()).values).toEqual([expect.objectContaining({ labels: { controller: 'keystores', reason: 'InvalidAnnotation' }, value: 1 })]);
+    expect((await op.metrics.invalidInputTotal.get()).values).toEqual([
+      expect.objectContaining({ labels: { controller: 'keystores', reason: 'InvalidAnnotation' }, value: 1 }),
+    ]);
   });
 });

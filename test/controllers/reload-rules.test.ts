@@ -14,7 +14,10 @@ type Ann = Record<string, string>;
 function view(objects: Record<string, Ann>): ObjectView {
   return {
     get: (kind, name) => (`${kind}/${name}` in objects ? { annotations: objects[`${kind}/${name}`] } : undefined),
-    names: (kind) => Object.keys(objects).filter((k) => k.startsWith(`${kind}/`)).map((k) => k.slice(kind.length + 1)),
+    names: (kind) =>
+      Object.keys(objects)
+        .filter((k) => k.startsWith(`${kind}/`))
+        .map((k) => k.slice(kind.length + 1)),
   };
 }
 const ref = (kind: RefKind, name: string, optional = false): PodRef => ({ kind, name, optional });
@@ -32,22 +35,40 @@ function watched(meta: Ann | undefined, refs: PodRef[], objects: Record<string, 
 
 describe('annotary keys', () => {
   it('reload-on-secrets / reload-on-configmaps name exact objects, referenced or not', () => {
-    expect(watched({ 'annotary.io/reload-on-secrets': 'a, b', 'annotary.io/reload-on-configmaps': 'c' }, [], { 'Secret/a': {}, 'Secret/b': {}, 'ConfigMap/c': {}, 'Secret/ab': {} }))
-      .toEqual({ watched: ['ConfigMap/c', 'Secret/a', 'Secret/b'], missing: [] });
+    expect(
+      watched({ 'annotary.io/reload-on-secrets': 'a, b', 'annotary.io/reload-on-configmaps': 'c' }, [], {
+        'Secret/a': {},
+        'Secret/b': {},
+        'ConfigMap/c': {},
+        'Secret/ab': {},
+      }),
+    ).toEqual({ watched: ['ConfigMap/c', 'Secret/a', 'Secret/b'], missing: [] });
   });
 
   it('reload: auto watches every referenced Secret and ConfigMap', () => {
-    expect(watched({ 'annotary.io/reload': 'auto' }, [ref('Secret', 's'), ref('ConfigMap', 'c')], { 'Secret/s': {}, 'ConfigMap/c': {}, 'Secret/other': {} }))
-      .toEqual({ watched: ['ConfigMap/c', 'Secret/s'], missing: [] });
+    expect(
+      watched({ 'annotary.io/reload': 'auto' }, [ref('Secret', 's'), ref('ConfigMap', 'c')], {
+        'Secret/s': {},
+        'ConfigMap/c': {},
+        'Secret/other': {},
+      }),
+    ).toEqual({ watched: ['ConfigMap/c', 'Secret/s'], missing: [] });
   });
 
   it('a named object that does not exist is missing; an optional reference is not', () => {
     expect(watched({ 'annotary.io/reload-on-secrets': 'gone' }, [], {})).toEqual({ watched: [], missing: ['Secret/gone'] });
-    expect(watched({ 'annotary.io/reload': 'auto' }, [ref('Secret', 'req'), ref('Secret', 'opt', true)], {})).toEqual({ watched: [], missing: ['Secret/req'] });
+    expect(watched({ 'annotary.io/reload': 'auto' }, [ref('Secret', 'req'), ref('Secret', 'opt', true)], {})).toEqual({
+      watched: [],
+      missing: ['Secret/req'],
+    });
   });
 
   it('refuses unknown values and bad names', () => {
-    for (const meta of [{ 'annotary.io/reload': 'true' }, { 'annotary.io/reload-on-secrets': 'Bad_Name' }, { 'annotary.io/reload-on-configmaps': 'a/b' }] as Ann[]) {
+    for (const meta of [
+      { 'annotary.io/reload': 'true' },
+      { 'annotary.io/reload-on-secrets': 'Bad_Name' },
+      { 'annotary.io/reload-on-configmaps': 'a/b' },
+    ] as Ann[]) {
       const p = parseReloadPolicy(meta, undefined, reader);
       expect(isRefusal(p) && p.reason).toBe('InvalidAnnotation');
     }
@@ -55,7 +76,13 @@ describe('annotary keys', () => {
 
   it('no reload keys: no policy', () => {
     expect(parseReloadPolicy(undefined, undefined, reader)).toBeUndefined();
-    expect(parseReloadPolicy({ 'annotary.io/observed-config-hash': 'x', other: 'y' }, { 'secrets.exclude.reloader.stakater.com/reload': 'a' }, reader)).toBeUndefined();
+    expect(
+      parseReloadPolicy(
+        { 'annotary.io/observed-config-hash': 'x', other: 'y' },
+        { 'secrets.exclude.reloader.stakater.com/reload': 'a' },
+        reader,
+      ),
+    ).toBeUndefined();
     expect(parseReloadPolicy({ 'reloader.stakater.com/auto': 'false' }, undefined, reader)).toBeUndefined();
   });
 });
@@ -77,7 +104,10 @@ describe('Reloader named mode: comma lists of anchored regular expressions', () 
   });
 
   it('a plain name that matches nothing is missing; a pattern that matches nothing is not', () => {
-    expect(watched({ 'secret.reloader.stakater.com/reload': 'nope,zz-.*' }, [], objects)).toEqual({ watched: [], missing: ['Secret/nope'] });
+    expect(watched({ 'secret.reloader.stakater.com/reload': 'nope,zz-.*' }, [], objects)).toEqual({
+      watched: [],
+      missing: ['Secret/nope'],
+    });
   });
 
   it('an invalid regular expression is refused', () => {
@@ -92,10 +122,12 @@ describe('Reloader named mode: comma lists of anchored regular expressions', () 
 
   it('anchoring (property): a literal name matches exactly itself among any names', () => {
     const name = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/);
-    fc.assert(fc.property(name, fc.array(name, { maxLength: 8 }), (target, others) => {
-      const objs = Object.fromEntries([target, ...others].map((n) => [`Secret/${n}`, {}]));
-      expect(watched({ 'secret.reloader.stakater.com/reload': target }, [], objs).watched).toEqual([`Secret/${target}`]);
-    }));
+    fc.assert(
+      fc.property(name, fc.array(name, { maxLength: 8 }), (target, others) => {
+        const objs = Object.fromEntries([target, ...others].map((n) => [`Secret/${n}`, {}]));
+        expect(watched({ 'secret.reloader.stakater.com/reload': target }, [], objs).watched).toEqual([`Secret/${target}`]);
+      }),
+    );
   });
 });
 
@@ -110,8 +142,10 @@ describe("Reloader items are Go's regular expressions (RE2), evaluated in linear
     expect(watched({ 'secret.reloader.stakater.com/reload': '\\Qapp.tls\\E' }, [], objects).watched).toEqual(['Secret/app.tls']);
     expect(watched({ 'secret.reloader.stakater.com/reload': '(?P<name>app)-tls' }, [], objects).watched).toEqual(['Secret/app-tls']);
     expect(watched({ 'secret.reloader.stakater.com/reload': '(?i)APP' }, [], objects).watched).toEqual(['Secret/app']);
-    expect(watched({ 'secret.reloader.stakater.com/reload': '[[:alpha:]]+' }, [], objects).watched)
-      .toEqual(['Secret/app', 'Secret/appxtls']);
+    expect(watched({ 'secret.reloader.stakater.com/reload': '[[:alpha:]]+' }, [], objects).watched).toEqual([
+      'Secret/app',
+      'Secret/appxtls',
+    ]);
   });
 
   it('what Go refuses is refused: backreferences and lookarounds, which need backtracking', () => {
@@ -150,21 +184,44 @@ describe("Reloader items are Go's regular expressions (RE2), evaluated in linear
 describe('Reloader precedence: ignore > exclude > named > search/match > auto', () => {
   const refs = [ref('Secret', 's1'), ref('Secret', 's2'), ref('ConfigMap', 'c1')];
   const objects: Record<string, Ann> = {
-    'Secret/s1': {}, 'Secret/s2': { 'reloader.stakater.com/match': 'true' }, 'ConfigMap/c1': {},
-    'Secret/unreferenced': { 'reloader.stakater.com/match': 'true' }, 'Secret/ignored': { 'reloader.stakater.com/ignore': 'true' },
+    'Secret/s1': {},
+    'Secret/s2': { 'reloader.stakater.com/match': 'true' },
+    'ConfigMap/c1': {},
+    'Secret/unreferenced': { 'reloader.stakater.com/match': 'true' },
+    'Secret/ignored': { 'reloader.stakater.com/ignore': 'true' },
   };
   const table: [string, Ann, string[]][] = [
     ['auto: every referenced object', { 'reloader.stakater.com/auto': 'true' }, ['ConfigMap/c1', 'Secret/s1', 'Secret/s2']],
     ['typed auto: referenced Secrets only', { 'secret.reloader.stakater.com/auto': 'true' }, ['Secret/s1', 'Secret/s2']],
     ['typed auto: referenced ConfigMaps only', { 'configmap.reloader.stakater.com/auto': 'true' }, ['ConfigMap/c1']],
     ['search: referenced objects annotated match', { 'reloader.stakater.com/search': 'true' }, ['Secret/s2']],
-    ['search with auto on is auto', { 'reloader.stakater.com/search': 'true', 'reloader.stakater.com/auto': 'true' }, ['ConfigMap/c1', 'Secret/s1', 'Secret/s2']],
+    [
+      'search with auto on is auto',
+      { 'reloader.stakater.com/search': 'true', 'reloader.stakater.com/auto': 'true' },
+      ['ConfigMap/c1', 'Secret/s1', 'Secret/s2'],
+    ],
     ['named beats "not referenced"', { 'secret.reloader.stakater.com/reload': 'unreferenced' }, ['Secret/unreferenced']],
-    ['named beats search: match not needed', { 'reloader.stakater.com/search': 'true', 'secret.reloader.stakater.com/reload': 's1' }, ['Secret/s1', 'Secret/s2']],
-    ['exclude beats auto', { 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 's1' }, ['ConfigMap/c1', 'Secret/s2']],
-    ['exclude beats named', { 'secret.reloader.stakater.com/reload': 's1,s2', 'secrets.exclude.reloader.stakater.com/reload': 's2' }, ['Secret/s1']],
+    [
+      'named beats search: match not needed',
+      { 'reloader.stakater.com/search': 'true', 'secret.reloader.stakater.com/reload': 's1' },
+      ['Secret/s1', 'Secret/s2'],
+    ],
+    [
+      'exclude beats auto',
+      { 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 's1' },
+      ['ConfigMap/c1', 'Secret/s2'],
+    ],
+    [
+      'exclude beats named',
+      { 'secret.reloader.stakater.com/reload': 's1,s2', 'secrets.exclude.reloader.stakater.com/reload': 's2' },
+      ['Secret/s1'],
+    ],
     ['exclude beats search', { 'reloader.stakater.com/search': 'true', 'secrets.exclude.reloader.stakater.com/reload': 's2' }, []],
-    ['exclude of ConfigMaps leaves Secrets', { 'reloader.stakater.com/auto': 'true', 'configmaps.exclude.reloader.stakater.com/reload': 'c1' }, ['Secret/s1', 'Secret/s2']],
+    [
+      'exclude of ConfigMaps leaves Secrets',
+      { 'reloader.stakater.com/auto': 'true', 'configmaps.exclude.reloader.stakater.com/reload': 'c1' },
+      ['Secret/s1', 'Secret/s2'],
+    ],
     ['ignore beats named', { 'secret.reloader.stakater.com/reload': 'ignored' }, []],
     ['ignore beats annotary names too', { 'annotary.io/reload-on-secrets': 'ignored,s1' }, ['Secret/s1']],
   ];
@@ -179,23 +236,34 @@ describe('Reloader precedence: ignore > exclude > named > search/match > auto', 
 
 describe('where Reloader keys are read from', () => {
   it('pod template annotations when the metadata has no mode key of that kind', () => {
-    expect(watched(undefined, [ref('Secret', 's')], { 'Secret/s': {} }, { 'reloader.stakater.com/auto': 'true' }).watched).toEqual(['Secret/s']);
+    expect(watched(undefined, [ref('Secret', 's')], { 'Secret/s': {} }, { 'reloader.stakater.com/auto': 'true' }).watched).toEqual([
+      'Secret/s',
+    ]);
   });
 
   it('the metadata wins when it has a mode key: the template is not read', () => {
     const objs = { 'Secret/a': {}, 'Secret/b': {} };
-    expect(watched({ 'secret.reloader.stakater.com/reload': 'a' }, [ref('Secret', 'b')], objs, { 'reloader.stakater.com/auto': 'true' }).watched).toEqual(['Secret/a']);
+    expect(
+      watched({ 'secret.reloader.stakater.com/reload': 'a' }, [ref('Secret', 'b')], objs, { 'reloader.stakater.com/auto': 'true' }).watched,
+    ).toEqual(['Secret/a']);
   });
 
   it('excludes: metadata first, then the template', () => {
     const objs = { 'Secret/a': {}, 'Secret/b': {} };
     const refs = [ref('Secret', 'a'), ref('Secret', 'b')];
-    expect(watched({ 'reloader.stakater.com/auto': 'true' }, refs, objs, { 'secrets.exclude.reloader.stakater.com/reload': 'a' }).watched).toEqual(['Secret/b']);
-    expect(watched({ 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 'b' }, refs, objs, { 'secrets.exclude.reloader.stakater.com/reload': 'a' }).watched).toEqual(['Secret/a']);
+    expect(
+      watched({ 'reloader.stakater.com/auto': 'true' }, refs, objs, { 'secrets.exclude.reloader.stakater.com/reload': 'a' }).watched,
+    ).toEqual(['Secret/b']);
+    expect(
+      watched({ 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 'b' }, refs, objs, {
+        'secrets.exclude.reloader.stakater.com/reload': 'a',
+      }).watched,
+    ).toEqual(['Secret/a']);
   });
 
   it('flags take Go ParseBool spellings; anything else is refused', () => {
-    for (const v of ['true', 'TRUE', 'True', 't', '1']) expect(watched({ 'reloader.stakater.com/auto': v }, [ref('Secret', 's')], { 'Secret/s': {} }).watched).toEqual(['Secret/s']);
+    for (const v of ['true', 'TRUE', 'True', 't', '1'])
+      expect(watched({ 'reloader.stakater.com/auto': v }, [ref('Secret', 's')], { 'Secret/s': {} }).watched).toEqual(['Secret/s']);
     for (const key of ['reloader.stakater.com/auto', 'secret.reloader.stakater.com/auto', 'reloader.stakater.com/search']) {
       const p = parseReloadPolicy({ [key]: 'yes' }, undefined, reader);
       expect(isRefusal(p) && p.reason).toBe('InvalidAnnotation');
@@ -204,9 +272,19 @@ describe('where Reloader keys are read from', () => {
 
   it('--compat=false: Reloader keys read as absent, annotary keys still work', () => {
     const off = new AnnotationReader(false);
-    expect(parseReloadPolicy({ 'reloader.stakater.com/auto': 'true' }, { 'secret.reloader.stakater.com/reload': 'a' }, off)).toBeUndefined();
+    expect(
+      parseReloadPolicy({ 'reloader.stakater.com/auto': 'true' }, { 'secret.reloader.stakater.com/reload': 'a' }, off),
+    ).toBeUndefined();
     expect(parseReloadPolicy({ 'reloader.stakater.com/auto': 'not-a-bool' }, undefined, off)).toBeUndefined();
     // the ignore key on an object is a Reloader key too
-    expect(watched({ 'annotary.io/reload-on-secrets': 'ignored' }, [], { 'Secret/ignored': { 'reloader.stakater.com/ignore': 'true' } }, undefined, off).watched).toEqual(['Secret/ignored']);
+    expect(
+      watched(
+        { 'annotary.io/reload-on-secrets': 'ignored' },
+        [],
+        { 'Secret/ignored': { 'reloader.stakater.com/ignore': 'true' } },
+        undefined,
+        off,
+      ).watched,
+    ).toEqual(['Secret/ignored']);
   });
 });

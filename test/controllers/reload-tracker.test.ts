@@ -57,20 +57,33 @@ describe('the settle window', () => {
   });
 
   test('property: a taken change was first seen no later than any change of its window, and never waited beyond settle', () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 2000 })), { minLength: 1, maxLength: 30 }), (steps) => {
-      const t = new ReloadTracker(SETTLE);
-      let now = 0;
-      let firstUntaken: number | undefined;
-      for (const [change, dt] of steps) {
-        now += dt;
-        if (change) { t.dataChanged(W, now); firstUntaken ??= now; continue; }
-        const b = t.begin(W, now);
-        if ('waitMs' in b) { expect(b.waitMs).toBeLessThanOrEqual(SETTLE); expect(firstUntaken).toBeDefined(); continue; }
-        if (b.taken) { expect(b.taken.firstSeen).toBe(firstUntaken); expect(b.taken.windowEnd).toBeLessThanOrEqual(now); }
-        else expect(firstUntaken).toBeUndefined();
-        firstUntaken = undefined;
-      }
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 2000 })), { minLength: 1, maxLength: 30 }), (steps) => {
+        const t = new ReloadTracker(SETTLE);
+        let now = 0;
+        let firstUntaken: number | undefined;
+        for (const [change, dt] of steps) {
+          now += dt;
+          if (change) {
+            t.dataChanged(W, now);
+            firstUntaken ??= now;
+            continue;
+          }
+          const b = t.begin(W, now);
+          if ('waitMs' in b) {
+            expect(b.waitMs).toBeLessThanOrEqual(SETTLE);
+            expect(firstUntaken).toBeDefined();
+            continue;
+          }
+          if (b.taken) {
+            expect(b.taken.firstSeen).toBe(firstUntaken);
+            expect(b.taken.windowEnd).toBeLessThanOrEqual(now);
+          } else expect(firstUntaken).toBeUndefined();
+          firstUntaken = undefined;
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -7,14 +7,26 @@ import { keystoreInputsHash, parseKeystoreSpec } from '../../src/controllers/sto
 import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import type { ReloadChange, ReloadObserved, WatchedData } from '../../src/controllers/reload.js';
-import { RESTARTED_AT, changeCause, configDigest, desiredReload, keystorePending, objectDigests, restartedAtValue } from '../../src/controllers/reload.js';
+import {
+  RESTARTED_AT,
+  changeCause,
+  configDigest,
+  desiredReload,
+  keystorePending,
+  objectDigests,
+  restartedAtValue,
+} from '../../src/controllers/reload.js';
 import type { SlimData } from '../../src/kube/slim.js';
 
 const reader = new AnnotationReader(true);
 const hex = fc.stringMatching(/^[0-9a-f]{32}$/);
 const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
 const watchedData = fc.uniqueArray(
-  fc.record({ kind: fc.constantFrom('Secret' as const, 'ConfigMap' as const), name, digests: fc.dictionary(fc.stringMatching(/^[a-z.]{1,6}$/), hex, { maxKeys: 4 }) }),
+  fc.record({
+    kind: fc.constantFrom('Secret' as const, 'ConfigMap' as const),
+    name,
+    digests: fc.dictionary(fc.stringMatching(/^[a-z.]{1,6}$/), hex, { maxKeys: 4 }),
+  }),
   { selector: (o) => `${o.kind}/${o.name}`, maxLength: 6 },
 );
 
@@ -30,11 +42,16 @@ describe('config digest: determinism and order independence', () => {
   });
 
   it('is independent of the order of objects and of keys (property)', () => {
-    fc.assert(fc.property(watchedData, fc.nat(), (list, seed) => {
-      const shuffled = [...list].map((o) => ({ ...o, digests: Object.fromEntries(Object.entries(o.digests).reverse()) }));
-      for (let i = shuffled.length - 1; i > 0; i--) { const j = (seed + i * 7) % (i + 1); [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]]; }
-      expect(configDigest(shuffled)).toBe(configDigest(list));
-    }));
+    fc.assert(
+      fc.property(watchedData, fc.nat(), (list, seed) => {
+        const shuffled = [...list].map((o) => ({ ...o, digests: Object.fromEntries(Object.entries(o.digests).reverse()) }));
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = (seed + i * 7) % (i + 1);
+          [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+        }
+        expect(configDigest(shuffled)).toBe(configDigest(list));
+      }),
+    );
   });
 
   it('changes when any key digest, key name, object name or kind changes', () => {
@@ -47,18 +64,26 @@ describe('config digest: determinism and order independence', () => {
   });
 
   it('cannot be fooled by moving text between names and keys', () => {
-    expect(configDigest([{ kind: 'Secret', name: 'ab', digests: { c: 'd' } }])).not.toBe(configDigest([{ kind: 'Secret', name: 'a', digests: { bc: 'd' } }]));
+    expect(configDigest([{ kind: 'Secret', name: 'ab', digests: { c: 'd' } }])).not.toBe(
+      configDigest([{ kind: 'Secret', name: 'a', digests: { bc: 'd' } }]),
+    );
   });
 });
 
-const observed = (o: Partial<ReloadObserved>): ReloadObserved => ({ digest: 'new', strategy: 'annotations', absorb: false, now: new Date('2026-01-02T03:04:05.678Z'), ...o });
+const observed = (o: Partial<ReloadObserved>): ReloadObserved => ({
+  digest: 'new',
+  strategy: 'annotations',
+  absorb: false,
+  now: new Date('2026-01-02T03:04:05.678Z'),
+  ...o,
+});
 
 /** What the workload looks like after the change is written (as the merge patch does). */
 function apply(o: ReloadObserved, c: ReloadChange): ReloadObserved {
   const meta = c.metadata[A.observedConfigHash];
   return {
     ...o,
-    observedHash: meta === null ? undefined : meta ?? o.observedHash,
+    observedHash: meta === null ? undefined : (meta ?? o.observedHash),
     templateHash: c.template?.[A.configHash] ?? o.templateHash,
     absorb: false, // a successful write clears the "a missing object appeared" state
   };
@@ -80,14 +105,23 @@ describe('onboarding does not restart', () => {
 describe('a change rolls once', () => {
   it('annotations strategy: pod-template config-hash and observed-config-hash in one patch', () => {
     expect(desiredReload(observed({ observedHash: 'old', templateHash: 'old' }))).toEqual({
-      action: 'rollout', from: 'old', to: 'new',
-      metadata: { [A.observedConfigHash]: 'new' }, template: { [A.configHash]: 'new' },
+      action: 'rollout',
+      from: 'old',
+      to: 'new',
+      metadata: { [A.observedConfigHash]: 'new' },
+      template: { [A.configHash]: 'new' },
     });
   });
 
-  it('restartedAt strategy: kubectl rollout restart\'s annotation, digest tracked on the metadata', () => {
+  it("restartedAt strategy: kubectl rollout restart's annotation, digest tracked on the metadata", () => {
     const c = desiredReload(observed({ observedHash: 'old', strategy: 'restartedAt' }));
-    expect(c).toEqual({ action: 'rollout', from: 'old', to: 'new', metadata: { [A.observedConfigHash]: 'new' }, template: { [RESTARTED_AT]: '2026-01-02T03:04:05Z' } });
+    expect(c).toEqual({
+      action: 'rollout',
+      from: 'old',
+      to: 'new',
+      metadata: { [A.observedConfigHash]: 'new' },
+      template: { [RESTARTED_AT]: '2026-01-02T03:04:05Z' },
+    });
     expect(restartedAtValue(new Date('2026-05-06T07:08:09.000Z'))).toBe('2026-05-06T07:08:09Z');
   });
 
@@ -96,30 +130,49 @@ describe('a change rolls once', () => {
   });
 
   it('a missing object that appears with --reload-on-create=false is recorded without a rollout', () => {
-    expect(desiredReload(observed({ observedHash: 'old', absorb: true }))).toEqual({ action: 'absorb', from: 'old', to: 'new', metadata: { [A.observedConfigHash]: 'new' } });
+    expect(desiredReload(observed({ observedHash: 'old', absorb: true }))).toEqual({
+      action: 'absorb',
+      from: 'old',
+      to: 'new',
+      metadata: { [A.observedConfigHash]: 'new' },
+    });
   });
 
   it('removing the reload annotations forgets the observed digest (a metadata change, no rollout)', () => {
-    expect(desiredReload(observed({ digest: undefined, observedHash: 'x', templateHash: 'x' }))).toEqual({ action: 'forget', metadata: { [A.observedConfigHash]: null } });
+    expect(desiredReload(observed({ digest: undefined, observedHash: 'x', templateHash: 'x' }))).toEqual({
+      action: 'forget',
+      metadata: { [A.observedConfigHash]: null },
+    });
     expect(desiredReload(observed({ digest: undefined, templateHash: 'x' }))).toBeUndefined();
   });
 
   it('idempotence (property): after applying the change, nothing more is wanted', () => {
     const opt = fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined });
-    fc.assert(fc.property(opt, opt, opt, fc.constantFrom('annotations' as const, 'restartedAt' as const), fc.boolean(), (digest, observedHash, templateHash, strategy, absorb) => {
-      const o = observed({ digest, observedHash, templateHash, strategy, absorb });
-      const c = desiredReload(o);
-      if (c) expect(desiredReload(apply(o, c))).toBeUndefined();
-    }));
+    fc.assert(
+      fc.property(
+        opt,
+        opt,
+        opt,
+        fc.constantFrom('annotations' as const, 'restartedAt' as const),
+        fc.boolean(),
+        (digest, observedHash, templateHash, strategy, absorb) => {
+          const o = observed({ digest, observedHash, templateHash, strategy, absorb });
+          const c = desiredReload(o);
+          if (c) expect(desiredReload(apply(o, c))).toBeUndefined();
+        },
+      ),
+    );
   });
 
   it('only a rollout touches the pod template (property)', () => {
     const opt = fc.option(fc.constantFrom('a', 'b'), { nil: undefined });
-    fc.assert(fc.property(opt, opt, opt, fc.boolean(), (digest, observedHash, templateHash, absorb) => {
-      const c = desiredReload(observed({ digest, observedHash, templateHash, absorb }));
-      expect(c?.template !== undefined).toBe(c?.action === 'rollout');
-      if (c?.action === 'rollout') expect(c.from).not.toBe(c.to);
-    }));
+    fc.assert(
+      fc.property(opt, opt, opt, fc.boolean(), (digest, observedHash, templateHash, absorb) => {
+        const c = desiredReload(observed({ digest, observedHash, templateHash, absorb }));
+        expect(c?.template !== undefined).toBe(c?.action === 'rollout');
+        if (c?.action === 'rollout') expect(c.from).not.toBe(c.to);
+      }),
+    );
   });
 });
 
@@ -128,7 +181,11 @@ describe('only data changes roll: a changed set of watched objects is recorded',
   const none = new Set<string>();
 
   it('a watched object whose data changed rolls, and is named', () => {
-    expect(changeCause(m({ 'Secret/a': '1', 'Secret/b': '1' }), m({ 'Secret/a': '2', 'Secret/b': '1' }), none, true)).toEqual({ roll: true, changed: ['Secret/a'], created: [] });
+    expect(changeCause(m({ 'Secret/a': '1', 'Secret/b': '1' }), m({ 'Secret/a': '2', 'Secret/b': '1' }), none, true)).toEqual({
+      roll: true,
+      changed: ['Secret/a'],
+      created: [],
+    });
   });
 
   it('objects added to or removed from the watched set, data unchanged: no rollout', () => {
@@ -137,8 +194,14 @@ describe('only data changes roll: a changed set of watched objects is recorded',
   });
 
   it('an object that was missing and now exists rolls with --reload-on-create, not without', () => {
-    expect(changeCause(m({ 'Secret/a': '1' }), m({ 'Secret/a': '1', 'Secret/b': '1' }), new Set(['Secret/b']), true)).toEqual({ roll: true, changed: [], created: ['Secret/b'] });
-    expect(changeCause(m({ 'Secret/a': '1', 'Secret/b': '0' }), m({ 'Secret/a': '1', 'Secret/b': '1' }), new Set(['Secret/b']), false).roll).toBe(false);
+    expect(changeCause(m({ 'Secret/a': '1' }), m({ 'Secret/a': '1', 'Secret/b': '1' }), new Set(['Secret/b']), true)).toEqual({
+      roll: true,
+      changed: [],
+      created: ['Secret/b'],
+    });
+    expect(
+      changeCause(m({ 'Secret/a': '1', 'Secret/b': '0' }), m({ 'Secret/a': '1', 'Secret/b': '1' }), new Set(['Secret/b']), false).roll,
+    ).toBe(false);
     // ...but another object's data change still rolls
     expect(changeCause(m({ 'Secret/a': '1' }), m({ 'Secret/a': '2', 'Secret/b': '1' }), new Set(['Secret/b']), false).roll).toBe(true);
   });
@@ -155,21 +218,27 @@ describe('only data changes roll: a changed set of watched objects is recorded',
 
   it('rolls exactly when some object present before and after has different data (property)', () => {
     const state = fc.dictionary(fc.constantFrom('Secret/a', 'Secret/b', 'ConfigMap/c'), fc.constantFrom('1', '2'));
-    fc.assert(fc.property(state, state, (before, after) => {
-      const expected = Object.keys(after).some((id) => id in before && before[id] !== after[id]);
-      expect(changeCause(m(before), m(after), none, true).roll).toBe(expected);
-    }));
+    fc.assert(
+      fc.property(state, state, (before, after) => {
+        const expected = Object.keys(after).some((id) => id in before && before[id] !== after[id]);
+        expect(changeCause(m(before), m(after), none, true).roll).toBe(expected);
+      }),
+    );
   });
 });
 
 describe('waiting for the keystore controller (one rollout per rotation)', () => {
   const noLookup: DigestLookup = () => undefined;
   const secret = (annotations: Record<string, string> | undefined, digests: Record<string, string>): SlimData => ({
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: 'ns', uid: 'uid-1', annotations }, digests,
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'tls', namespace: 'ns', uid: 'uid-1', annotations },
+    digests,
   });
   /** what the keystore controller records with its write: the keys it wrote and their digests */
   const wrote = (digests: Record<string, string>, ...keys: string[]) => ({
-    [A.managedKeys]: keys.join(','), [A.ownerRecord]: ownerRecordValue({ uid: 'uid-1', keys: Object.fromEntries(keys.map((k) => [k, digests[k]!])) }),
+    [A.managedKeys]: keys.join(','),
+    [A.ownerRecord]: ownerRecordValue({ uid: 'uid-1', keys: Object.fromEntries(keys.map((k) => [k, digests[k]])) }),
   });
   const pem = { 'tls.crt': 'c'.repeat(32), 'tls.key': 'k'.repeat(32) };
   const inputsOf = (ann: Record<string, string>, digests: Record<string, string>) => {
@@ -205,7 +274,14 @@ describe('waiting for the keystore controller (one rollout per rotation)', () =>
   });
 
   it('waits while generated keys of a de-annotated Secret are still to be removed', () => {
-    expect(keystorePending(secret({ [A.managedKeys]: 'keystore.jks' }, { ...pem, 'keystore.jks': 'j'.repeat(32) }), reader, 'changeit', noLookup)).toBe(true);
+    expect(
+      keystorePending(
+        secret({ [A.managedKeys]: 'keystore.jks' }, { ...pem, 'keystore.jks': 'j'.repeat(32) }),
+        reader,
+        'changeit',
+        noLookup,
+      ),
+    ).toBe(true);
   });
 
   it('a password Secret rotation puts the keystore Secret behind', () => {

@@ -9,10 +9,12 @@ import { cycleRefusal, findStoreCycle, storeDeps } from '../../src/controllers/s
 const reader = new AnnotationReader(true);
 type Objects = Record<string, Record<string, string>>; // "Secret/x" → annotations
 
-const lookup = (objects: Objects) => (n: StoreNode): StoreDeps | undefined => {
-  const ann = objects[`${n.kind}/${n.name}`];
-  return ann && storeDeps(n, ann, reader, 'changeit');
-};
+const lookup =
+  (objects: Objects) =>
+  (n: StoreNode): StoreDeps | undefined => {
+    const ann = objects[`${n.kind}/${n.name}`];
+    return ann && storeDeps(n, ann, reader, 'changeit');
+  };
 const secret = (name: string): StoreNode => ({ kind: 'Secret', name });
 const stores = (extra: Record<string, string> = {}) => ({ [A.keystores]: 'jks', ...extra });
 
@@ -30,7 +32,10 @@ describe('reference cycles through annotary outputs are found', () => {
     for (const start of ['x', 'y']) expect(findStoreCycle(secret(start), lookup(objects))).toHaveLength(2);
     const r = cycleRefusal(secret('x'), findStoreCycle(secret('x'), lookup(objects))!);
     expect(r.reason).toBe('ReferenceCycle');
-    expect(r.message).toBe('Secret "x" reads keystore.jks of Secret "y", which reads keystore.jks of Secret "x": annotary\'s outputs would rewrite each other without end; break the cycle');
+    expect(r.message).toBe(
+      'Secret "x" reads keystore.jks of Secret "y", which reads keystore.jks of Secret "x": ' +
+        "annotary's outputs would rewrite each other without end; break the cycle",
+    );
   });
 
   test('length 3 through a password, a truststore reference and a ConfigMap truststore', () => {
@@ -39,8 +44,11 @@ describe('reference cycles through annotary outputs are found', () => {
       'Secret/b': stores({ [A.truststoreFrom]: 'configmap/c:truststore.p12' }),
       'ConfigMap/c': { [A.truststore]: 'pkcs12', [A.keystorePasswordSecret]: 'a/keystore.jks' },
     };
-    expect(findStoreCycle(secret('a'), lookup(objects))?.map((r) => `${r.kind}/${r.name}:${r.key}`))
-      .toEqual(['Secret/b:truststore.jks', 'ConfigMap/c:truststore.p12', 'Secret/a:keystore.jks']);
+    expect(findStoreCycle(secret('a'), lookup(objects))?.map((r) => `${r.kind}/${r.name}:${r.key}`)).toEqual([
+      'Secret/b:truststore.jks',
+      'ConfigMap/c:truststore.p12',
+      'Secret/a:keystore.jks',
+    ]);
     expect(findStoreCycle({ kind: 'ConfigMap', name: 'c' }, lookup(objects))).toHaveLength(3);
   });
 
@@ -77,28 +85,33 @@ describe('reference cycles through annotary outputs are found', () => {
 
   test('property: a cycle is reported exactly when following output reads from the start comes back (brute-force oracle)', () => {
     const names = ['a', 'b', 'c', 'd', 'e'];
-    fc.assert(fc.property(
-      fc.array(fc.tuple(fc.constantFrom(...names), fc.constantFrom(...names), fc.constantFrom('keystore.jks', 'password')), { maxLength: 8 }),
-      (edges) => {
-        // each Secret reads at most one password: the first edge from it wins
-        const pw = new Map<string, [string, string]>();
-        for (const [from, to, key] of edges) if (!pw.has(from)) pw.set(from, [to, key]);
-        const objects: Objects = Object.fromEntries(names.map((n) => [
-          `Secret/${n}`, stores(pw.has(n) ? { [A.keystorePasswordSecret]: `${pw.get(n)![0]}/${pw.get(n)![1]}` } : {}),
-        ]));
-        // oracle: walk the single password edge while it reads an output, at most |names| steps
-        const comesBack = (start: string) => {
-          let cur = start;
-          for (let i = 0; i < names.length; i++) {
-            const e = pw.get(cur);
-            if (!e || e[1] !== 'keystore.jks') return false;
-            if (e[0] === start) return true;
-            cur = e[0];
-          }
-          return false;
-        };
-        for (const n of names) expect(findStoreCycle(secret(n), lookup(objects)) !== undefined).toBe(comesBack(n));
-      },
-    ), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...names), fc.constantFrom(...names), fc.constantFrom('keystore.jks', 'password')), {
+          maxLength: 8,
+        }),
+        (edges) => {
+          // each Secret reads at most one password: the first edge from it wins
+          const pw = new Map<string, [string, string]>();
+          for (const [from, to, key] of edges) if (!pw.has(from)) pw.set(from, [to, key]);
+          const objects: Objects = Object.fromEntries(
+            names.map((n) => [`Secret/${n}`, stores(pw.has(n) ? { [A.keystorePasswordSecret]: `${pw.get(n)![0]}/${pw.get(n)![1]}` } : {})]),
+          );
+          // oracle: walk the single password edge while it reads an output, at most |names| steps
+          const comesBack = (start: string) => {
+            let cur = start;
+            for (let i = 0; i < names.length; i++) {
+              const e = pw.get(cur);
+              if (!e || e[1] !== 'keystore.jks') return false;
+              if (e[0] === start) return true;
+              cur = e[0];
+            }
+            return false;
+          };
+          for (const n of names) expect(findStoreCycle(secret(n), lookup(objects)) !== undefined).toBe(comesBack(n));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -10,7 +10,10 @@ import { createMetrics } from '../../src/metrics.js';
 import { silentLogger } from './helpers.js';
 
 function fakeCaches(served: () => boolean) {
-  const request = jest.fn(async () => { if (!served()) throw new ApiError(404, 'NotFound', 'not served'); return {}; });
+  const request = jest.fn(async () => {
+    if (!served()) throw new ApiError(404, 'NotFound', 'not served');
+    return {};
+  });
   const list = jest.fn(async () => ({ metadata: { resourceVersion: '1' }, items: [] }));
   // a watch that stays open until the cache stops it
   const watch = async (_path: string, _query: unknown, _onEvent: unknown, done: (err?: unknown) => void) => {
@@ -24,7 +27,9 @@ function fakeCaches(served: () => boolean) {
 }
 
 describe('the Route API is detected by the cache layer, and polled for when it is not served', () => {
-  afterEach(() => { jest.useRealTimers(); });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   test('served: the Route cache exists at once and starts with the others', async () => {
     const { caches, list } = fakeCaches(() => true);

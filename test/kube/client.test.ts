@@ -17,38 +17,63 @@ let base: string;
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); }).on('end', () => handler(req, body, res));
+    req
+      .on('data', (c: Buffer) => {
+        body += c.toString();
+      })
+      .on('end', () => handler(req, body, res));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+afterAll(
+  () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+);
 
 function clientWith(tokens: string[]): { client: KubeClient; resolutions: () => number } {
   let n = 0;
-  const provider = new CredentialsProvider({}, async (): Promise<Credentials> => ({ server: base, headers: { Authorization: `Bearer ${tokens[Math.min(n++, tokens.length - 1)]}` } }));
+  const provider = new CredentialsProvider({}, async (): Promise<Credentials> => ({
+    server: base,
+    headers: { Authorization: `Bearer ${tokens[Math.min(n++, tokens.length - 1)]}` },
+  }));
   return { client: new KubeClient(provider, { fieldManager: 'unit' }), resolutions: () => n };
 }
 
-const json = (res: http.ServerResponse, status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+const json = (res: http.ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
 
 describe('requests: verbs, patch content types, the apiserver Status on errors', () => {
   test('a merge patch goes out with its content type, fieldManager and credentials', async () => {
     const seen: { method?: string; url?: string; type?: string; auth?: string; body?: string }[] = [];
-    handler = (req, body, res) => { seen.push({ method: req.method, url: req.url, type: req.headers['content-type'], auth: req.headers.authorization, body }); json(res, 200, { metadata: { name: 's' } }); };
+    handler = (req, body, res) => {
+      seen.push({ method: req.method, url: req.url, type: req.headers['content-type'], auth: req.headers.authorization, body });
+      json(res, 200, { metadata: { name: 's' } });
+    };
     const { client } = clientWith(['t1']);
     const out = await client.patch(Secrets, 'ns', 's', { metadata: { annotations: { a: 'b' } } });
     expect(out.metadata.name).toBe('s');
-    expect(seen).toEqual([{
-      method: 'PATCH', url: '/api/v1/namespaces/ns/secrets/s?fieldManager=unit', type: 'application/merge-patch+json',
-      auth: 'Bearer t1', body: '{"metadata":{"annotations":{"a":"b"}}}',
-    }]);
+    expect(seen).toEqual([
+      {
+        method: 'PATCH',
+        url: '/api/v1/namespaces/ns/secrets/s?fieldManager=unit',
+        type: 'application/merge-patch+json',
+        auth: 'Bearer t1',
+        body: '{"metadata":{"annotations":{"a":"b"}}}',
+      },
+    ]);
   });
 
   test('an error carries the Status reason and message; a 404 from tryGet is undefined', async () => {
-    handler = (req, _b, res) => (req.method === 'PUT'
-      ? json(res, 409, { kind: 'Status', reason: 'Conflict', message: 'the object has been modified' })
-      : json(res, 404, { kind: 'Status', reason: 'NotFound', message: 'secrets "x" not found' }));
+    handler = (req, _b, res) =>
+      req.method === 'PUT'
+        ? json(res, 409, { kind: 'Status', reason: 'Conflict', message: 'the object has been modified' })
+        : json(res, 404, { kind: 'Status', reason: 'NotFound', message: 'secrets "x" not found' });
     const { client } = clientWith(['t']);
     const err = await client.replace(Secrets, 'ns', 'x', secret('x')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
@@ -58,8 +83,13 @@ describe('requests: verbs, patch content types, the apiserver Status on errors',
   });
 
   test('a non-JSON error body keeps a generic message', async () => {
-    handler = (_r, _b, res) => { res.writeHead(503); res.end('<html>busy</html>'); };
-    const err = (await clientWith(['t']).client.get(Secrets, 'ns', 'x').catch((e: unknown) => e)) as ApiError;
+    handler = (_r, _b, res) => {
+      res.writeHead(503);
+      res.end('<html>busy</html>');
+    };
+    const err = (await clientWith(['t'])
+      .client.get(Secrets, 'ns', 'x')
+      .catch((e: unknown) => e)) as ApiError;
     expect([err.status, err.reason, err.message]).toEqual([503, 'Unknown', 'GET /api/v1/namespaces/ns/secrets/x: HTTP 503']);
   });
 });
@@ -67,7 +97,12 @@ describe('requests: verbs, patch content types, the apiserver Status on errors',
 describe('a 401 resolves the credentials again and retries once', () => {
   test('an expired token: the retry with the new one succeeds', async () => {
     const auths: string[] = [];
-    handler = (req, _b, res) => { auths.push(req.headers.authorization!); return req.headers.authorization === 'Bearer fresh' ? json(res, 200, { items: [], metadata: {} }) : json(res, 401, { reason: 'Unauthorized' }); };
+    handler = (req, _b, res) => {
+      auths.push(req.headers.authorization!);
+      return req.headers.authorization === 'Bearer fresh'
+        ? json(res, 200, { items: [], metadata: {} })
+        : json(res, 401, { reason: 'Unauthorized' });
+    };
     const { client, resolutions } = clientWith(['stale', 'fresh']);
     await client.list(Secrets, 'ns');
     expect(auths).toEqual(['Bearer stale', 'Bearer fresh']);
@@ -76,7 +111,10 @@ describe('a 401 resolves the credentials again and retries once', () => {
 
   test('still 401 after resolving again: the caller gets the 401 (no loop)', async () => {
     let requests = 0;
-    handler = (_r, _b, res) => { requests++; json(res, 401, { reason: 'Unauthorized', message: 'Unauthorized' }); };
+    handler = (_r, _b, res) => {
+      requests++;
+      json(res, 401, { reason: 'Unauthorized', message: 'Unauthorized' });
+    };
     const { client, resolutions } = clientWith(['bad']);
     const err = (await client.get(Secrets, 'ns', 'x').catch((e: unknown) => e)) as ApiError;
     expect(err.isUnauthorized).toBe(true);
@@ -102,7 +140,9 @@ describe('watch streams events, however the bytes are split', () => {
     };
     const got: [string, KubeObject][] = [];
     const { client } = clientWith(['t']);
-    const err = await new Promise<unknown>((resolve) => { void client.watch('/api/v1/secrets', { resourceVersion: '0', timeoutSeconds: 5 }, (t, o) => got.push([t, o]), resolve); });
+    const err = await new Promise<unknown>((resolve) => {
+      void client.watch('/api/v1/secrets', { resourceVersion: '0', timeoutSeconds: 5 }, (t, o) => got.push([t, o]), resolve);
+    });
     expect(err).toBeUndefined();
     expect(got).toEqual(events.map((e) => [e.type, e.object]));
     expect(url).toBe('/api/v1/secrets?resourceVersion=0&timeoutSeconds=5&watch=true');
@@ -110,19 +150,40 @@ describe('watch streams events, however the bytes are split', () => {
 
   test('a 410 answer to the watch request is an ApiError the informer can tell apart', async () => {
     handler = (_r, _b, res) => json(res, 410, { kind: 'Status', reason: 'Expired', message: 'too old resource version' });
-    const err = await new Promise<unknown>((resolve) => { void clientWith(['t']).client.watch('/api/v1/secrets', {}, () => undefined, resolve); });
+    const err = await new Promise<unknown>((resolve) => {
+      void clientWith(['t']).client.watch('/api/v1/secrets', {}, () => undefined, resolve);
+    });
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).isGone).toBe(true);
   });
 
   test('abort() ends an open stream: done() once, no error', async () => {
-    handler = (_r, _b, res) => { res.writeHead(200); res.write(JSON.stringify(events[0]) + '\n'); /* and keeps it open */ };
+    handler = (_r, _b, res) => {
+      res.writeHead(200);
+      res.write(JSON.stringify(events[0]) + '\n'); /* and keeps it open */
+    };
     let doneCalls = 0;
     let first!: () => void;
-    const gotFirst = new Promise<void>((r) => { first = r; });
+    const gotFirst = new Promise<void>((r) => {
+      first = r;
+    });
     const { client } = clientWith(['t']);
     const ended = new Promise<unknown>((resolve) => {
-      void client.watch('/api/v1/secrets', {}, () => first(), (e) => { doneCalls++; resolve(e); }).then(async (abort) => { await gotFirst; abort.abort(); abort.abort(); });
+      void client
+        .watch(
+          '/api/v1/secrets',
+          {},
+          () => first(),
+          (e) => {
+            doneCalls++;
+            resolve(e);
+          },
+        )
+        .then(async (abort) => {
+          await gotFirst;
+          abort.abort();
+          abort.abort();
+        });
     });
     expect(await ended).toBeUndefined();
     expect(doneCalls).toBe(1);

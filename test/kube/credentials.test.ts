@@ -15,21 +15,31 @@ function kubeconfig(name: string, config: object): string {
   return file;
 }
 
-const twoContexts = () => kubeconfig('two.yaml', {
-  apiVersion: 'v1', kind: 'Config', 'current-context': 'a',
-  clusters: [
-    { name: 'a', cluster: { server: 'https://a.example:6443/', 'certificate-authority-data': CA.toString('base64'), 'tls-server-name': 'kubernetes' } },
-    { name: 'b', cluster: { server: 'https://b.example:6443', 'insecure-skip-tls-verify': true } },
-  ],
-  users: [
-    { name: 'token-user', user: { token: 'tok-a' } },
-    { name: 'basic-user', user: { username: 'u', password: 'p', as: 'someone' } },
-  ],
-  contexts: [
-    { name: 'a', context: { cluster: 'a', user: 'token-user' } },
-    { name: 'b', context: { cluster: 'b', user: 'basic-user' } },
-  ],
-});
+const twoContexts = () =>
+  kubeconfig('two.yaml', {
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'a',
+    clusters: [
+      {
+        name: 'a',
+        cluster: {
+          server: 'https://a.example:6443/',
+          'certificate-authority-data': CA.toString('base64'),
+          'tls-server-name': 'kubernetes',
+        },
+      },
+      { name: 'b', cluster: { server: 'https://b.example:6443', 'insecure-skip-tls-verify': true } },
+    ],
+    users: [
+      { name: 'token-user', user: { token: 'tok-a' } },
+      { name: 'basic-user', user: { username: 'u', password: 'p', as: 'someone' } },
+    ],
+    contexts: [
+      { name: 'a', context: { cluster: 'a', user: 'token-user' } },
+      { name: 'b', context: { cluster: 'b', user: 'basic-user' } },
+    ],
+  });
 
 describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-node, in a child process)', () => {
   test('current context: server (no trailing slash), CA, TLS server name and bearer token', async () => {
@@ -50,7 +60,13 @@ describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-
   });
 
   test('a path list is merged: the first file names the current context', async () => {
-    const users = kubeconfig('users.yaml', { apiVersion: 'v1', kind: 'Config', users: [{ name: 'extra', user: { token: 'tok-extra' } }], clusters: [], contexts: [{ name: 'x', context: { cluster: 'a', user: 'extra' } }] });
+    const users = kubeconfig('users.yaml', {
+      apiVersion: 'v1',
+      kind: 'Config',
+      users: [{ name: 'extra', user: { token: 'tok-extra' } }],
+      clusters: [],
+      contexts: [{ name: 'x', context: { cluster: 'a', user: 'extra' } }],
+    });
     const c = await resolveCredentials({ kubeconfig: [twoContexts(), users].join(path.delimiter), context: 'x' });
     expect(c.headers.Authorization).toBe('Bearer tok-extra');
     expect(c.server).toBe('https://a.example:6443');
@@ -60,7 +76,9 @@ describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-
     const token = path.join(dir, 'token');
     writeFileSync(token, 'tok-file-1');
     const file = kubeconfig('tokenfile.yaml', {
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'c',
       clusters: [{ name: 'c', cluster: { server: 'https://c.example' } }],
       users: [{ name: 'sa', user: { 'auth-provider': { name: 'tokenFile', config: { tokenFile: token } } } }],
       contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
@@ -70,27 +88,41 @@ describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-
   });
 
   test('a missing file, an unknown context, a proxy-url: a clear error', async () => {
-    await expect(resolveCredentials({ kubeconfig: path.join(dir, 'nope.yaml') })).rejects.toThrow(/cannot load the kubeconfig: .*nope\.yaml/);
+    await expect(resolveCredentials({ kubeconfig: path.join(dir, 'nope.yaml') })).rejects.toThrow(
+      /cannot load the kubeconfig: .*nope\.yaml/,
+    );
     await expect(resolveCredentials({ kubeconfig: twoContexts(), context: 'zzz' })).rejects.toThrow(/cannot load the kubeconfig/);
     const proxied = kubeconfig('proxy.yaml', {
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'p',
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'p',
       clusters: [{ name: 'p', cluster: { server: 'https://p.example', 'proxy-url': 'http://proxy:3128' } }],
-      users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'p', context: { cluster: 'p', user: 'u' } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'p', context: { cluster: 'p', user: 'u' } }],
     });
-    await expect(resolveCredentials({ kubeconfig: proxied })).rejects.toThrow('cannot load the kubeconfig: proxy-url in the kubeconfig is not supported');
+    await expect(resolveCredentials({ kubeconfig: proxied })).rejects.toThrow(
+      'cannot load the kubeconfig: proxy-url in the kubeconfig is not supported',
+    );
   });
 
   test('a malformed kubeconfig is reported without quoting it (it may hold a token)', async () => {
     const file = path.join(dir, 'bad.yaml');
     writeFileSync(file, 'users:\n- name: u\n  user:\n    token: SUPERSECRETTOKEN\n   bad: [indent\n');
-    const err = await resolveCredentials({ kubeconfig: file }).then(() => undefined, (e: Error) => e);
+    const err = await resolveCredentials({ kubeconfig: file }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/^cannot load the kubeconfig: bad indentation of a mapping entry \(5:4\)$/);
     expect(err?.message).not.toContain('SUPERSECRETTOKEN');
   });
 });
 
 describe('CredentialsProvider: resolve once, again after a 401, re-read a rotating token file', () => {
-  const creds = (n: number, over: Partial<Credentials> = {}): Credentials => ({ server: `https://s${n}`, headers: { Authorization: `Bearer t${n}` }, ...over });
+  const creds = (n: number, over: Partial<Credentials> = {}): Credentials => ({
+    server: `https://s${n}`,
+    headers: { Authorization: `Bearer t${n}` },
+    ...over,
+  });
 
   test('concurrent requests share one resolution; a 401 re-resolves once however many saw it', async () => {
     let calls = 0;
@@ -109,7 +141,10 @@ describe('CredentialsProvider: resolve once, again after a 401, re-read a rotati
 
   test('a failed resolution is not kept: the next request tries again', async () => {
     let calls = 0;
-    const p = new CredentialsProvider({}, async () => { if (++calls === 1) throw new Error('exec plugin failed'); return creds(calls); });
+    const p = new CredentialsProvider({}, async () => {
+      if (++calls === 1) throw new Error('exec plugin failed');
+      return creds(calls);
+    });
     await expect(p.get()).rejects.toThrow('exec plugin failed');
     await expect(p.get()).resolves.toMatchObject({ server: 'https://s2' });
   });

@@ -6,14 +6,20 @@ import { createMetrics } from '../../src/metrics.js';
 import { inNamespace, secret as secretOf, withResourceVersion, withUid } from '../gen.js';
 import { settle, silentLogger } from './helpers.js';
 
-interface Call { verb: 'create' | 'patch'; rt: ResourceType; namespace: string | undefined; name: string; body: Record<string, unknown> }
+interface Call {
+  verb: 'create' | 'patch';
+  rt: ResourceType;
+  namespace: string | undefined;
+  name: string;
+  body: Record<string, unknown>;
+}
 
 /** Records writes; `failNext` makes the next create/patch reject with the given error. */
 class FakeEventsClient {
   readonly calls: Call[] = [];
-  readonly failNext: { create: unknown[]; patch: unknown[] } = { create: [], patch: [] };
+  readonly failNext: { create: Error[]; patch: Error[] } = { create: [], patch: [] };
   async create(rt: ResourceType, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {
-    this.calls.push({ verb: 'create', rt, namespace, name: body.metadata.name, body: body as Record<string, unknown> });
+    this.calls.push({ verb: 'create', rt, namespace, name: body.metadata.name, body });
     const err = this.failNext.create.shift();
     if (err) throw err;
     return body;
@@ -24,7 +30,9 @@ class FakeEventsClient {
     if (err) throw err;
     return { metadata: { name } };
   }
-  get client(): KubeClient { return this as unknown as KubeClient; }
+  get client(): KubeClient {
+    return this as unknown as KubeClient;
+  }
 }
 
 const secret = secretOf('web-tls', inNamespace('shop'), withUid('uid-1'), withResourceVersion('42'));
@@ -37,11 +45,17 @@ function recorder() {
   return { fake, metrics, rec: new EventRecorder(fake.client, silentLogger(), metrics, REPEAT) };
 }
 
-afterEach(() => { jest.restoreAllMocks(); });
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 function clock() {
   jest.spyOn(Date, 'now').mockImplementation(() => now);
-  return { advance: (ms: number) => { now += ms; } };
+  return {
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe('EventRecorder: the first emit creates an Event on the object', () => {
@@ -53,15 +67,20 @@ describe('EventRecorder: the first emit creates an Event on the object', () => {
     expect(fake.calls).toHaveLength(1);
     const [c] = fake.calls;
     expect(c).toMatchObject({ verb: 'create', rt: Events, namespace: 'shop' });
-    expect(c!.body).toMatchObject({
-      apiVersion: 'v1', kind: 'Event',
+    expect(c.body).toMatchObject({
+      apiVersion: 'v1',
+      kind: 'Event',
       metadata: { namespace: 'shop' },
       involvedObject: { apiVersion: 'v1', kind: 'Secret', name: 'web-tls', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' },
-      type: 'Warning', reason: 'KeyConflict', message: 'data key "keystore.jks" exists', count: 1,
-      source: { component: 'annotary' }, reportingComponent: 'annotary',
+      type: 'Warning',
+      reason: 'KeyConflict',
+      message: 'data key "keystore.jks" exists',
+      count: 1,
+      source: { component: 'annotary' },
+      reportingComponent: 'annotary',
     });
-    expect(c!.name).toMatch(/^web-tls\.[0-9a-f]{16}$/);
-    expect((c!.body as { firstTimestamp: string }).firstTimestamp).toBe(new Date(now).toISOString());
+    expect(c.name).toMatch(/^web-tls\.[0-9a-f]{16}$/);
+    expect((c.body as { firstTimestamp: string }).firstTimestamp).toBe(new Date(now).toISOString());
     expect((await metrics.eventsTotal.get()).values).toEqual([{ labels: { type: 'Warning', reason: 'KeyConflict' }, value: 1 }]);
   });
 
@@ -79,7 +98,10 @@ describe('EventRecorder: repeats are aggregated, not re-written', () => {
     const { fake, rec } = recorder();
     rec.emit(secret, 'Warning', 'R', 'same');
     await settle();
-    for (let i = 0; i < 5; i++) { advance(60_000); rec.emit(secret, 'Warning', 'R', 'same'); }
+    for (let i = 0; i < 5; i++) {
+      advance(60_000);
+      rec.emit(secret, 'Warning', 'R', 'same');
+    }
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create']);
   });
@@ -94,7 +116,12 @@ describe('EventRecorder: repeats are aggregated, not re-written', () => {
     rec.emit(secret, 'Warning', 'R', 'same'); // count 3, written
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create', 'patch']);
-    expect(fake.calls[1]).toMatchObject({ rt: Events, namespace: 'shop', name: fake.calls[0]!.name, body: { count: 3, lastTimestamp: new Date(now).toISOString() } });
+    expect(fake.calls[1]).toMatchObject({
+      rt: Events,
+      namespace: 'shop',
+      name: fake.calls[0].name,
+      body: { count: 3, lastTimestamp: new Date(now).toISOString() },
+    });
   });
 
   test('a different message, reason, type or object is a new Event', async () => {
@@ -119,7 +146,7 @@ describe('EventRecorder: an Event left by an earlier run (AlreadyExists) is aggr
     rec.emit(secret, 'Warning', 'R', 'm');
     await settle();
     expect(fake.calls.map((c) => c.verb)).toEqual(['create', 'patch']);
-    expect(fake.calls[1]).toMatchObject({ name: fake.calls[0]!.name, namespace: 'shop', body: { count: 2 } });
+    expect(fake.calls[1]).toMatchObject({ name: fake.calls[0].name, namespace: 'shop', body: { count: 2 } });
   });
 
   test('a failed write never throws out of emit (fire-and-forget)', async () => {
@@ -132,7 +159,7 @@ describe('EventRecorder: an Event left by an earlier run (AlreadyExists) is aggr
 });
 
 describe('EventRecorder: Events that never got written or were garbage-collected are written again', () => {
-  test('after repeatMs, a patch answered 404 (Event expired by the apiserver\'s event TTL) re-creates the Event', async () => {
+  test("after repeatMs, a patch answered 404 (Event expired by the apiserver's event TTL) re-creates the Event", async () => {
     // kube-apiserver deletes Events after --event-ttl (1h by default); a warning that repeats
     // every resync for longer than that must not be patched into a void forever.
     const { advance } = clock();
@@ -198,7 +225,7 @@ describe('Event messages are bounded', () => {
     rec.emit(secret, 'Warning', 'InvalidAnnotation', long);
     await settle();
     expect(fake.calls).toHaveLength(1);
-    const message = fake.calls[0]!.body.message as string;
+    const message = fake.calls[0].body.message as string;
     expect(Buffer.byteLength(message)).toBeLessThanOrEqual(MESSAGE_LIMIT);
     expect(message.startsWith('annotation "vvv')).toBe(true);
   });

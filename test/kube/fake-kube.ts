@@ -4,7 +4,11 @@ import type { KubeClient, Query } from '../../src/kube/client.js';
 import type { KubeObject, ObjectList, ResourceType } from '../../src/kube/types.js';
 import { configMap, inNamespace, withResourceVersion, withUid } from '../gen.js';
 
-export interface ListCall { rt: ResourceType; namespace: string | undefined; query: Query }
+export interface ListCall {
+  rt: ResourceType;
+  namespace: string | undefined;
+  query: Query;
+}
 
 export class FakeWatch {
   ended = false;
@@ -23,7 +27,9 @@ export class FakeWatch {
     });
   }
 
-  get aborted(): boolean { return this.controller.signal.aborted; }
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
 
   event(type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK', obj: KubeObject): void {
     if (this.ended) throw new Error('event on an ended watch');
@@ -47,7 +53,10 @@ export class FakeKube {
   readonly lists: ListCall[] = [];
   readonly watches: FakeWatch[] = [];
   /** answers list calls; replace per test */
-  listImpl: (call: ListCall) => Promise<ObjectList<KubeObject>> | ObjectList<KubeObject> = () => ({ metadata: { resourceVersion: '1' }, items: [] });
+  listImpl: (call: ListCall) => Promise<ObjectList<KubeObject>> | ObjectList<KubeObject> = () => ({
+    metadata: { resourceVersion: '1' },
+    items: [],
+  });
   /** an error to refuse a watch of this path with (e.g. a 403), as the client does for a non-200 answer; undefined: accepted */
   watchRefusal: (path: string) => unknown = () => undefined;
 
@@ -57,7 +66,12 @@ export class FakeKube {
     return Promise.resolve(this.listImpl(call));
   }
 
-  watch(path: string, query: Query, onEvent: (type: string, obj: KubeObject) => void, done: (err?: unknown) => void): Promise<AbortController> {
+  watch(
+    path: string,
+    query: Query,
+    onEvent: (type: string, obj: KubeObject) => void,
+    done: (err?: unknown) => void,
+  ): Promise<AbortController> {
     const w = new FakeWatch(path, query, onEvent, done);
     this.watches.push(w);
     // like KubeClient.watch: a refused watch has ended before the promise resolves
@@ -66,7 +80,9 @@ export class FakeKube {
     return Promise.resolve(w.controller);
   }
 
-  get client(): KubeClient { return this as unknown as KubeClient; }
+  get client(): KubeClient {
+    return this as unknown as KubeClient;
+  }
 
   /** the newest watch, or of one path */
   lastWatch(path?: string): FakeWatch {
@@ -76,7 +92,9 @@ export class FakeKube {
     return w;
   }
 
-  openWatches(): FakeWatch[] { return this.watches.filter((w) => !w.ended); }
+  openWatches(): FakeWatch[] {
+    return this.watches.filter((w) => !w.ended);
+  }
 }
 
 /** A ConfigMap with a uid of its namespace and name, at resourceVersion `rv`; `extra`: more top-level fields. */

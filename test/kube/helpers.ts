@@ -12,7 +12,10 @@ export interface Deferred<T = void> {
 export function deferred<T = void>(): Deferred<T> {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -35,5 +38,13 @@ export async function until(cond: () => boolean, what: string, maxTurns = 500): 
 
 /** A logger that writes nowhere. */
 export function silentLogger(): Logger {
-  return createLogger('error', 'json', new Writable({ write(_chunk, _enc, cb) { cb(); } }));
+  return createLogger(
+    'error',
+    'json',
+    new Writable({
+      write(_chunk, _enc, cb) {
+        cb();
+      },
+    }),
+  );
 }

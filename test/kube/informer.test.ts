@@ -23,7 +23,14 @@ function fakeTimers(): void {
 
 function start(fake: FakeKube, opts: Partial<InformerOptions<KubeObject>> = {}) {
   const inf = new Informer<KubeObject>({
-    client: fake.client, resource: ConfigMaps, namespaces: [], transform: (o) => o, log, metrics, pageSize: 2, ...opts,
+    client: fake.client,
+    resource: ConfigMaps,
+    namespaces: [],
+    transform: (o) => o,
+    log,
+    metrics,
+    pageSize: 2,
+    ...opts,
   });
   const events: string[] = [];
   const rv = (o: KubeObject) => o.metadata.resourceVersion;
@@ -40,9 +47,8 @@ function start(fake: FakeKube, opts: Partial<InformerOptions<KubeObject>> = {}) 
 describe('Informer: the initial list is paged, fills the cache and fires add', () => {
   test('two pages via continue, then a watch from the list resourceVersion', async () => {
     const fake = new FakeKube();
-    fake.listImpl = ({ query }) => (query.continue === undefined
-      ? page([obj('a', 'x', '3'), obj('a', 'y', '4')], '10', 'tok-1')
-      : page([obj('b', 'z', '5')], '10'));
+    fake.listImpl = ({ query }) =>
+      query.continue === undefined ? page([obj('a', 'x', '3'), obj('a', 'y', '4')], '10', 'tok-1') : page([obj('b', 'z', '5')], '10');
     const { inf, events } = start(fake, { labelSelector: 'app=web' });
     await inf.synced;
     expect(fake.lists.map((l) => l.query)).toEqual([
@@ -66,8 +72,15 @@ describe('Informer: the initial list is paged, fills the cache and fires add', (
   test('the cache holds what transform returns (lean Secrets: digests, no data)', async () => {
     const fake = new FakeKube();
     fake.listImpl = () => page([secret('s', inNamespace('a'), withResourceVersion('1'), withBase64Data({ k: 'dmFs' }))], '1');
-    const inf = new Informer<SlimData>({ client: fake.client, resource: Secrets, namespaces: [], transform: slimDataObject('Secret', () => undefined), log, metrics });
-    informers.push(inf as unknown as Informer<KubeObject>);
+    const inf = new Informer<SlimData>({
+      client: fake.client,
+      resource: Secrets,
+      namespaces: [],
+      transform: slimDataObject('Secret', () => undefined),
+      log,
+      metrics,
+    });
+    informers.push(inf);
     inf.start();
     await inf.synced;
     expect(inf.get('a/s')?.data).toBeUndefined();
@@ -109,7 +122,11 @@ describe('Informer: watch events keep the cache current', () => {
     const fake = new FakeKube();
     const { inf, events } = start(fake);
     const other: string[] = [];
-    inf.on({ add: () => { throw new Error('handler bug'); } });
+    inf.on({
+      add: () => {
+        throw new Error('handler bug');
+      },
+    });
     inf.on({ add: (o) => other.push(keyOf(o)) });
     await inf.synced;
     await until(() => fake.watches.length === 1, 'watch');
@@ -124,9 +141,10 @@ describe('Informer: 410 Gone relists and delivers the deletions missed meanwhile
   test('ERROR 410 event → relist; objects missing from the new list are deleted, changed ones updated', async () => {
     const fake = new FakeKube();
     let generation = 0;
-    fake.listImpl = () => (generation === 0
-      ? page([obj('a', 'x', '1'), obj('a', 'y', '2'), obj('a', 'z', '3')], '10')
-      : page([obj('a', 'x', '1'), obj('a', 'z', '30'), obj('a', 'w', '31')], '40'));
+    fake.listImpl = () =>
+      generation === 0
+        ? page([obj('a', 'x', '1'), obj('a', 'y', '2'), obj('a', 'z', '3')], '10')
+        : page([obj('a', 'x', '1'), obj('a', 'z', '30'), obj('a', 'w', '31')], '40');
     const { inf, events } = start(fake);
     await inf.synced;
     await until(() => fake.watches.length === 1, 'watch');
@@ -171,7 +189,7 @@ describe('Informer: 410 Gone relists and delivers the deletions missed meanwhile
 });
 
 describe('Informer: a dropped watch resumes from the last resourceVersion seen', () => {
-  test('error end → backoff → new watch from the last event\'s resourceVersion, without a relist', async () => {
+  test("error end → backoff → new watch from the last event's resourceVersion, without a relist", async () => {
     fakeTimers();
     const fake = new FakeKube();
     fake.listImpl = () => page([obj('a', 'x', '1')], '10');
@@ -251,7 +269,9 @@ describe('Informer.synced resolves after the first list of every namespace scope
     fake.listImpl = ({ namespace }) => (namespace === 'b' ? slow.promise : page([obj('a', 'x', '1')], '10'));
     const { inf } = start(fake, { namespaces: ['a', 'b'] });
     let synced = false;
-    void inf.synced.then(() => { synced = true; });
+    void inf.synced.then(() => {
+      synced = true;
+    });
     await until(() => fake.watches.length === 1, 'a watching');
     await settle();
     expect(synced).toBe(false);
@@ -312,7 +332,9 @@ describe('Informer.stop ends the list/watch loops', () => {
   test('stop during a backoff sleep returns at once', async () => {
     fakeTimers();
     const fake = new FakeKube();
-    fake.listImpl = () => { throw new Error('apiserver down'); };
+    fake.listImpl = () => {
+      throw new Error('apiserver down');
+    };
     const { inf } = start(fake);
     await settle();
     await inf.stop(); // would hang until the fake clock advanced if the sleep were not woken
@@ -321,15 +343,22 @@ describe('Informer.stop ends the list/watch loops', () => {
 });
 
 describe('Informer: a list or watch refused with 403 is reported and retried until the permission is granted', () => {
-  const forbidden = (verb: string, ns?: string) => new ApiError(403, 'Forbidden',
-    'configmaps is forbidden: User "system:serviceaccount:x:annotary" '
-    + `cannot ${verb} resource "configmaps" in API group ""${ns ? ` in the namespace "${ns}"` : ' at the cluster scope'}`);
+  const forbidden = (verb: string, ns?: string) =>
+    new ApiError(
+      403,
+      'Forbidden',
+      'configmaps is forbidden: User "system:serviceaccount:x:annotary" ' +
+        `cannot ${verb} resource "configmaps" in API group ""${ns ? ` in the namespace "${ns}"` : ' at the cluster scope'}`,
+    );
 
   test('a refused list: forbidden() names verb, resource and scope, not synced; retried with backoff; synced once allowed', async () => {
     fakeTimers();
     const fake = new FakeKube();
     let allowed = false;
-    fake.listImpl = () => { if (!allowed) throw forbidden('list'); return page([obj('a', 'x', '1')], '10'); };
+    fake.listImpl = () => {
+      if (!allowed) throw forbidden('list');
+      return page([obj('a', 'x', '1')], '10');
+    };
     const { inf } = start(fake);
     let changes = 0;
     inf.onChange(() => changes++);
@@ -357,17 +386,23 @@ describe('Informer: a list or watch refused with 403 is reported and retried unt
     fakeTimers();
     const fake = new FakeKube();
     const at: number[] = []; // the fake clock's time of each list
-    fake.listImpl = () => { at.push(Date.now()); throw forbidden('list'); };
+    fake.listImpl = () => {
+      at.push(Date.now());
+      throw forbidden('list');
+    };
     start(fake);
     await jest.advanceTimersByTimeAsync(300_000);
-    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    const gaps = at.slice(1).map((t, i) => t - at[i]);
     expect(gaps.slice(0, 3)).toEqual([500, 1000, 2000]); // backing off ...
     expect(gaps.slice(-3)).toEqual([30_000, 30_000, 30_000]); // ... to the cap
   });
 
   test('one refused namespace scope: the cache is not synced and names that namespace; the other scope is listed and watched', async () => {
     const fake = new FakeKube();
-    fake.listImpl = ({ namespace }) => { if (namespace === 'b') throw forbidden('list', 'b'); return page([obj('a', 'x', '1')], '10'); };
+    fake.listImpl = ({ namespace }) => {
+      if (namespace === 'b') throw forbidden('list', 'b');
+      return page([obj('a', 'x', '1')], '10');
+    };
     const { inf } = start(fake, { namespaces: ['a', 'b'] });
     await until(() => fake.watches.length === 1 && inf.forbidden() !== undefined, 'a watching, b refused');
     expect(fake.lastWatch().path).toBe('/api/v1/namespaces/a/configmaps');

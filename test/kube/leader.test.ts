@@ -3,7 +3,10 @@ import type { Lease } from '../../src/kube/leader.js';
 import { decideLease, leaseFor, microTime } from '../../src/kube/leader.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
-const lease = (spec: Lease['spec'], resourceVersion = '7'): Lease => ({ metadata: { name: 'annotary', namespace: 'ns', resourceVersion }, spec });
+const lease = (spec: Lease['spec'], resourceVersion = '7'): Lease => ({
+  metadata: { name: 'annotary', namespace: 'ns', resourceVersion },
+  spec,
+});
 
 describe('decideLease', () => {
   test('no Lease yet: acquire', () => {
@@ -15,8 +18,12 @@ describe('decideLease', () => {
   });
 
   test('our own Lease: renew, even when it has expired', () => {
-    expect(decideLease(lease({ holderIdentity: 'me', renewTime: microTime(T0), leaseDurationSeconds: 15 }), T0 + 1000, 'me', 15_000)).toBe('renew');
-    expect(decideLease(lease({ holderIdentity: 'me', renewTime: microTime(T0), leaseDurationSeconds: 15 }), T0 + 60_000, 'me', 15_000)).toBe('renew');
+    expect(decideLease(lease({ holderIdentity: 'me', renewTime: microTime(T0), leaseDurationSeconds: 15 }), T0 + 1000, 'me', 15_000)).toBe(
+      'renew',
+    );
+    expect(
+      decideLease(lease({ holderIdentity: 'me', renewTime: microTime(T0), leaseDurationSeconds: 15 }), T0 + 60_000, 'me', 15_000),
+    ).toBe('renew');
   });
 
   test("another holder's Lease: wait until renewTime + leaseDurationSeconds has passed, then acquire", () => {
@@ -45,15 +52,39 @@ describe('leaseFor', () => {
   const meta = { name: 'annotary', namespace: 'ns' };
 
   test('taking over keeps the resourceVersion (the precondition) and counts a transition', () => {
-    const old = lease({ holderIdentity: 'other', acquireTime: microTime(T0 - 99_000), renewTime: microTime(T0 - 20_000), leaseDurationSeconds: 15, leaseTransitions: 2 });
+    const old = lease({
+      holderIdentity: 'other',
+      acquireTime: microTime(T0 - 99_000),
+      renewTime: microTime(T0 - 20_000),
+      leaseDurationSeconds: 15,
+      leaseTransitions: 2,
+    });
     const l = leaseFor('acquire', old, meta, 'me', 15_000, T0);
     expect(l.metadata.resourceVersion).toBe('7');
-    expect(l.spec).toEqual({ holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: microTime(T0), renewTime: microTime(T0), leaseTransitions: 3 });
+    expect(l.spec).toEqual({
+      holderIdentity: 'me',
+      leaseDurationSeconds: 15,
+      acquireTime: microTime(T0),
+      renewTime: microTime(T0),
+      leaseTransitions: 3,
+    });
   });
 
   test('renewing moves renewTime only', () => {
-    const old = lease({ holderIdentity: 'me', acquireTime: microTime(T0 - 10_000), renewTime: microTime(T0 - 5_000), leaseDurationSeconds: 15, leaseTransitions: 1 });
-    expect(leaseFor('renew', old, meta, 'me', 15_000, T0).spec).toEqual({ holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: microTime(T0 - 10_000), renewTime: microTime(T0), leaseTransitions: 1 });
+    const old = lease({
+      holderIdentity: 'me',
+      acquireTime: microTime(T0 - 10_000),
+      renewTime: microTime(T0 - 5_000),
+      leaseDurationSeconds: 15,
+      leaseTransitions: 1,
+    });
+    expect(leaseFor('renew', old, meta, 'me', 15_000, T0).spec).toEqual({
+      holderIdentity: 'me',
+      leaseDurationSeconds: 15,
+      acquireTime: microTime(T0 - 10_000),
+      renewTime: microTime(T0),
+      leaseTransitions: 1,
+    });
   });
 
   test('the first Lease has no resourceVersion and no transitions; sub-second durations round up', () => {

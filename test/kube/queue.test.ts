@@ -26,7 +26,10 @@ function gatedHandler() {
     calls.push(key);
     running.set(key, (running.get(key) ?? 0) + 1);
     maxSameKey = Math.max(maxSameKey, running.get(key)!);
-    maxRunning = Math.max(maxRunning, [...running.values()].reduce((a, b) => a + b, 0));
+    maxRunning = Math.max(
+      maxRunning,
+      [...running.values()].reduce((a, b) => a + b, 0),
+    );
     const gate = deferred();
     gates.push({ key, gate });
     try {
@@ -39,13 +42,21 @@ function gatedHandler() {
   const release = (key?: string) => {
     const i = gates.findIndex((g) => key === undefined || g.key === key);
     if (i < 0) throw new Error(`no blocked call${key ? ` for ${key}` : ''}`);
-    gates.splice(i, 1)[0]!.gate.resolve();
+    gates.splice(i, 1)[0].gate.resolve();
   };
   return {
-    handler, calls, release,
-    get blocked() { return gates.length; },
-    get maxRunning() { return maxRunning; },
-    get maxSameKey() { return maxSameKey; },
+    handler,
+    calls,
+    release,
+    get blocked() {
+      return gates.length;
+    },
+    get maxRunning() {
+      return maxRunning;
+    },
+    get maxSameKey() {
+      return maxSameKey;
+    },
   };
 }
 
@@ -57,7 +68,9 @@ describe('WorkQueue coalesces events: a key is queued at most once', () => {
     for (let i = 0; i < 50; i++) q.add('ns/a');
     expect(q.depth).toBe(1);
     const calls: string[] = [];
-    q.start(async (key) => { calls.push(key); });
+    q.start(async (key) => {
+      calls.push(key);
+    });
     await until(() => calls.length > 0 && idle(q), 'queue drained');
     await settle();
     expect(calls).toEqual(['ns/a']);
@@ -66,7 +79,10 @@ describe('WorkQueue coalesces events: a key is queued at most once', () => {
   test('depth reports distinct queued keys through onDepth', async () => {
     const depths: number[] = [];
     const q = queue({ onDepth: (d) => depths.push(d) });
-    q.add('a'); q.add('b'); q.add('a'); q.add('c');
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    q.add('c');
     expect(q.depth).toBe(3);
     expect(depths).toEqual([1, 2, 3]);
   });
@@ -118,7 +134,9 @@ describe('WorkQueue runs different keys concurrently, on at most `workers` worke
     const calls: string[] = [];
     const q = queue({ workers: 1 });
     for (const k of ['c', 'a', 'b', 'a', 'c']) q.add(k);
-    q.start(async (k) => { calls.push(k); });
+    q.start(async (k) => {
+      calls.push(k);
+    });
     await until(() => calls.length === 3 && idle(q), 'drained');
     expect(calls).toEqual(['c', 'a', 'b']);
   });
@@ -140,7 +158,10 @@ describe('WorkQueue retries failures with capped exponential backoff', () => {
     const attempts: number[] = [];
     const q = queue({ baseDelayMs: 100, maxDelayMs: 1000, onError: (_k, _e, n) => attempts.push(n) });
     const t0 = Date.now();
-    q.start(async () => { at.push(Date.now() - t0); throw new Error('boom'); });
+    q.start(async () => {
+      at.push(Date.now() - t0);
+      throw new Error('boom');
+    });
     q.add('a');
     await until(() => at.length === 1, 'first run');
     for (let i = 0; i < 6; i++) {
@@ -156,7 +177,10 @@ describe('WorkQueue retries failures with capped exponential backoff', () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     let runs = 0;
     const q = queue({ baseDelayMs: 100, maxDelayMs: 1000 });
-    q.start(async () => { runs++; throw new Error('boom'); });
+    q.start(async () => {
+      runs++;
+      throw new Error('boom');
+    });
     q.add('a');
     await until(() => runs === 1, 'first run');
     await jest.advanceTimersByTimeAsync(99);
@@ -171,7 +195,9 @@ describe('WorkQueue: success or forget() resets the backoff', () => {
   test('forget() makes the next failure start from baseDelayMs again', () => {
     jest.useFakeTimers();
     const q = queue({ baseDelayMs: 50, maxDelayMs: 10_000 });
-    q.addRateLimited('a'); q.addRateLimited('a'); q.addRateLimited('a');
+    q.addRateLimited('a');
+    q.addRateLimited('a');
+    q.addRateLimited('a');
     expect(q.failuresOf('a')).toBe(3);
     q.forget('a');
     expect(q.failuresOf('a')).toBe(0);
@@ -182,7 +208,10 @@ describe('WorkQueue: success or forget() resets the backoff', () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     let runs = 0;
     const q = queue({ baseDelayMs: 100, maxDelayMs: 1000 });
-    q.start(async () => { runs++; if (runs <= 2) throw new Error('boom'); });
+    q.start(async () => {
+      runs++;
+      if (runs <= 2) throw new Error('boom');
+    });
     q.add('a');
     await until(() => runs === 1, 'first');
     await settle();
@@ -204,7 +233,9 @@ describe('WorkQueue.addAfter keeps the earliest pending delay', () => {
     const runs: number[] = [];
     const q = queue();
     const t0 = Date.now();
-    q.start(async () => { runs.push(Date.now() - t0); });
+    q.start(async () => {
+      runs.push(Date.now() - t0);
+    });
     q.addAfter('a', 1000);
     q.addAfter('a', 300); // earlier: wins
     q.addAfter('a', 800); // later: ignored
@@ -221,7 +252,9 @@ describe('WorkQueue.addAfter keeps the earliest pending delay', () => {
   test('addAfter with 0 or a negative delay adds at once', async () => {
     const calls: string[] = [];
     const q = queue();
-    q.start(async (k) => { calls.push(k); });
+    q.start(async (k) => {
+      calls.push(k);
+    });
     q.addAfter('a', 0);
     q.addAfter('b', -5);
     await until(() => calls.length === 2, 'both ran');
@@ -229,13 +262,16 @@ describe('WorkQueue.addAfter keeps the earliest pending delay', () => {
   });
 });
 
-describe('WorkQueue honours a handler\'s { requeueAfterMs } outcome', () => {
+describe("WorkQueue honours a handler's { requeueAfterMs } outcome", () => {
   test('the key runs again after the requested delay, and not before', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     const runs: number[] = [];
     const q = queue();
     const t0 = Date.now();
-    q.start(async () => { runs.push(Date.now() - t0); return runs.length === 1 ? { requeueAfterMs: 5000 } : undefined; });
+    q.start(async () => {
+      runs.push(Date.now() - t0);
+      return runs.length === 1 ? { requeueAfterMs: 5000 } : undefined;
+    });
     q.add('a');
     await until(() => runs.length === 1, 'first');
     await jest.advanceTimersByTimeAsync(4999);
@@ -271,7 +307,9 @@ describe('WorkQueue.shutdown waits for in-flight handlers and drops queued keys'
     q.addAfter('d', 10);
     q.addRateLimited('e');
     let done = false;
-    const stopping = q.shutdown().then(() => { done = true; });
+    const stopping = q.shutdown().then(() => {
+      done = true;
+    });
     await settle();
     expect(done).toBe(false); // 'a' is still running
     q.add('f');
@@ -322,7 +360,15 @@ describe('WorkQueue property: every add is followed by a run, a key never runs c
               running.set(key, running.get(key)! - 1);
             }
           });
-          s.scheduleSequence(adds.map((key) => ({ label: `add ${key}`, builder: async () => { lastAdd.set(key, ++clock); q.add(key); } })));
+          s.scheduleSequence(
+            adds.map((key) => ({
+              label: `add ${key}`,
+              builder: async () => {
+                lastAdd.set(key, ++clock);
+                q.add(key);
+              },
+            })),
+          );
           for (let i = 0; i < 1000 && !(s.count() === 0 && idle(q) && n > 0); i++) {
             await s.waitIdle();
             await settle(2);

@@ -67,7 +67,11 @@ describe('ReferenceIndex property: the reverse index is always the exact inverse
   const referrers = ['r1', 'r2', 'r3', 'r4'];
   const targets = ['t1', 't2', 't3', 't4', 't5'];
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('set' as const), referrer: fc.constantFrom(...referrers), targets: fc.array(fc.constantFrom(...targets), { maxLength: 6 }) }),
+    fc.record({
+      kind: fc.constant('set' as const),
+      referrer: fc.constantFrom(...referrers),
+      targets: fc.array(fc.constantFrom(...targets), { maxLength: 6 }),
+    }),
     fc.record({ kind: fc.constant('remove' as const), referrer: fc.constantFrom(...referrers) }),
   );
 
@@ -78,7 +82,10 @@ describe('ReferenceIndex property: the reverse index is always the exact inverse
         const model = new Map<string, Set<string>>();
         for (const o of ops) {
           if (o.kind === 'set') {
-            idx.set(secret(o.referrer), o.targets.map((t) => secret(t)));
+            idx.set(
+              secret(o.referrer),
+              o.targets.map((t) => secret(t)),
+            );
             if (o.targets.length) model.set(o.referrer, new Set(o.targets));
             else model.delete(o.referrer);
           } else {

@@ -10,7 +10,10 @@ const secret = (over: Partial<KubeObject> = {}, meta: Partial<KubeObject['metada
   kind: 'Secret',
   type: 'kubernetes.io/tls',
   metadata: {
-    name: 'web', namespace: 'app', uid: 'u1', resourceVersion: '7',
+    name: 'web',
+    namespace: 'app',
+    uid: 'u1',
+    resourceVersion: '7',
     labels: { app: 'web' },
     annotations: { 'annotary.io/keystores': 'jks', [LAST_APPLIED]: '{"data":{"tls.key":"c2VjcmV0"}}' },
     managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
@@ -47,12 +50,21 @@ describe('slim Secrets keep digests, not data, unless keepData selects them', ()
 
   test('keepData sees the slimmed metadata (no last-applied copy of the data)', () => {
     const seen: unknown[] = [];
-    slimDataObject('Secret', (m) => { seen.push(m); return undefined; })(secret());
+    slimDataObject('Secret', (m) => {
+      seen.push(m);
+      return undefined;
+    })(secret());
     expect(JSON.stringify(seen)).not.toContain(LAST_APPLIED);
   });
 
   test('ConfigMap binaryData gets digests as well and is kept only with keepData', () => {
-    const cm: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b', namespace: 'app' }, data: { 'ca-bundle.crt': 'PEM' }, binaryData: { 'truststore.jks': 'AAEC' } };
+    const cm: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'b', namespace: 'app' },
+      data: { 'ca-bundle.crt': 'PEM' },
+      binaryData: { 'truststore.jks': 'AAEC' },
+    };
     const lean = slimDataObject('ConfigMap', () => undefined)(cm);
     expect(lean.digests).toEqual({ 'ca-bundle.crt': valueDigest('PEM'), 'truststore.jks': valueDigest('AAEC') });
     expect(lean.binaryData).toBeUndefined();
@@ -78,8 +90,15 @@ describe('slim drops kubectl last-applied-configuration and managedFields, keeps
 
   test('other kinds: spec kept, status, managedFields and last-applied dropped', () => {
     const route: KubeObject = {
-      apiVersion: 'route.openshift.io/v1', kind: 'Route',
-      metadata: { name: 'r', namespace: 'app', generation: 3, annotations: { [LAST_APPLIED]: '{}', a: 'b' }, managedFields: [{}] } as KubeObject['metadata'],
+      apiVersion: 'route.openshift.io/v1',
+      kind: 'Route',
+      metadata: {
+        name: 'r',
+        namespace: 'app',
+        generation: 3,
+        annotations: { [LAST_APPLIED]: '{}', a: 'b' },
+        managedFields: [{}],
+      } as KubeObject['metadata'],
       spec: { host: 'x.example.com' },
       status: { ingress: [] },
     };
@@ -123,7 +142,7 @@ describe('digests are deterministic and change when a value changes', () => {
         (data, replacement) => {
           const a = transform(secret({ data }));
           expect(transform(secret({ data: { ...data } })).digests).toEqual(a.digests);
-          const key = Object.keys(data)[0]!;
+          const key = Object.keys(data)[0];
           const b = transform(secret({ data: { ...data, [key]: replacement } }));
           for (const k of Object.keys(data)) {
             if (k === key && replacement !== data[k]) expect(b.digests[k]).not.toBe(a.digests[k]);

@@ -27,29 +27,39 @@ describe('Writer', () => {
   });
 
   test('409 Conflict is counted and rethrown: the work queue retries from the newer cache', async () => {
-    const { write, metrics } = writerAnswering(async () => { throw new ApiError(409, 'Conflict', 'modified'); });
+    const { write, metrics } = writerAnswering(async () => {
+      throw new ApiError(409, 'Conflict', 'modified');
+    });
     await expect(write.patch(Secrets, secret, {})).rejects.toThrow('modified');
     expect(await value(metrics.conflictsTotal)).toEqual([{ labels: { controller: 'keystores', kind: 'Secret' }, value: 1 }]);
     expect(await value(metrics.writesTotal)).toEqual([]);
   });
 
-  test.each([400, 413, 422])('%i is a refusal for good: WriteRejected with the apiserver\'s reason, counted, not thrown', async (status) => {
-    const { write, metrics } = writerAnswering(async () => { throw new ApiError(status, 'Invalid', 'data: Too long'); });
+  test.each([400, 413, 422])("%i is a refusal for good: WriteRejected with the apiserver's reason, counted, not thrown", async (status) => {
+    const { write, metrics } = writerAnswering(async () => {
+      throw new ApiError(status, 'Invalid', 'data: Too long');
+    });
     const r = await write.patch(Secrets, secret, {});
     expect(r).toMatchObject({ reason: 'WriteRejected' });
     expect(r!.message).toBe(`the apiserver refused the patch (${status} Invalid): data: Too long`);
-    expect(await value(metrics.writesRejectedTotal)).toEqual([{ labels: { controller: 'keystores', kind: 'Secret', status: String(status) }, value: 1 }]);
+    expect(await value(metrics.writesRejectedTotal)).toEqual([
+      { labels: { controller: 'keystores', kind: 'Secret', status: String(status) }, value: 1 },
+    ]);
   });
 
   test('other errors (403, 500, timeouts) are rethrown for the queue to retry', async () => {
     for (const status of [403, 500]) {
-      const { write } = writerAnswering(async () => { throw new ApiError(status, 'X', 'no'); });
+      const { write } = writerAnswering(async () => {
+        throw new ApiError(status, 'X', 'no');
+      });
       await expect(write.create(Secrets, 'ns', secret)).rejects.toBeInstanceOf(ApiError);
     }
   });
 
   test('deleting what is already gone is done', async () => {
-    const { write, metrics } = writerAnswering(async () => { throw new ApiError(404, 'NotFound', 'gone'); });
+    const { write, metrics } = writerAnswering(async () => {
+      throw new ApiError(404, 'NotFound', 'gone');
+    });
     expect(await write.delete(Secrets, 'ns', 's')).toBeUndefined();
     expect(await value(metrics.writesTotal)).toEqual([{ labels: { controller: 'keystores', kind: 'Secret', verb: 'delete' }, value: 1 }]);
   });

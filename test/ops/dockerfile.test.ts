@@ -4,7 +4,10 @@ import path from 'node:path';
 import { ROOT } from './helpers.js';
 
 const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-const lines = dockerfile.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const lines = dockerfile
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 const stages = lines.reduce<string[][]>((acc, l) => (/^FROM\s/i.test(l) ? [...acc, [l]] : (acc.at(-1)?.push(l), acc)), []);
 const finalStage = stages.at(-1)!;
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
@@ -24,7 +27,11 @@ test('the final stage runs as a numeric non-root USER', () => {
 
 test('no COPY or ADD of secrets, keys, the local cluster state or the whole context', () => {
   for (const l of lines.filter((x) => /^(COPY|ADD)\s/i.test(x))) {
-    const sources = l.split(/\s+/).slice(1).filter((a) => !a.startsWith('--')).slice(0, -1);
+    const sources = l
+      .split(/\s+/)
+      .slice(1)
+      .filter((a) => !a.startsWith('--'))
+      .slice(0, -1);
     for (const s of sources) {
       expect(s).not.toMatch(/\.cluster|secret|\.key$|\.pem$|pki|kubeconfig|\.env/i);
       expect(s).not.toBe('.');
@@ -37,7 +44,7 @@ test('ENTRYPOINT runs the bin package.json declares, with the node flags of its 
   const argv = JSON.parse(entry.replace(/^ENTRYPOINT\s+/i, '')) as string[];
   expect(argv[0]).toBe('node');
   expect(argv.at(-1)).toBe(pkg.bin.annotary);
-  const shebang = readFileSync(path.join(ROOT, 'src/cli.ts'), 'utf8').split('\n')[0]!;
+  const shebang = readFileSync(path.join(ROOT, 'src/cli.ts'), 'utf8').split('\n')[0];
   expect(shebang).toBe(`#!/usr/bin/env -S node ${argv.slice(1, -1).join(' ')}`);
   expect(argv).toContain('--optimize-for-size'); // the memory figure of docs/benchmarks.md depends on it
 });

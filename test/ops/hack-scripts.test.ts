@@ -19,10 +19,15 @@ function exe(file: string, text: string): void {
   chmodSync(file, 0o755);
 }
 
-interface Sandbox { dir: string; calls(tool: string): string[] }
+interface Sandbox {
+  dir: string;
+  calls(tool: string): string[];
+}
 
 const sandboxes: string[] = [];
-afterAll(() => { for (const d of sandboxes) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of sandboxes) rmSync(d, { recursive: true, force: true });
+});
 
 /** A copy of `script` with stubs around it; `apiserverRunning` is what `cluster.sh status` reports. */
 function sandbox(script: string, apiserverRunning: boolean): Sandbox {
@@ -31,36 +36,56 @@ function sandbox(script: string, apiserverRunning: boolean): Sandbox {
   mkdirSync(path.join(dir, 'hack'));
   copyFileSync(path.join(ROOT, 'hack', script), path.join(dir, 'hack', script));
   const log = (tool: string) => `echo "$*" >> "${dir}/${tool}.calls"`;
-  exe(path.join(dir, 'hack/cluster.sh'), `#!/usr/bin/env bash
+  exe(
+    path.join(dir, 'hack/cluster.sh'),
+    `#!/usr/bin/env bash
 ${log('cluster')}
 case "$1" in
   status) echo "etcd running (pid 1)"; echo "apiserver ${apiserverRunning ? 'running (pid 2)' : 'stopped'}"; ${FILLER} ;;
   up) mkdir -p "${dir}/.cluster" ;;
 esac
-`);
+`,
+  );
   // hack/test.sh: jest writes the summary line the script prints last
-  exe(path.join(dir, 'node_modules/jest/bin/jest.js'), 'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, "1 passed, 0 failed\\n");\n');
+  exe(
+    path.join(dir, 'node_modules/jest/bin/jest.js'),
+    'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, "1 passed, 0 failed\\n");\n',
+  );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
   for (const b of ['keystores', 'reload', 'keystore-latency', 'scale', 'table']) exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
   exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
   exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
   // each benchmark's first look finds a bench namespace (then filler), the second none
-  exe(path.join(dir, 'bin/kubectl'), `#!/usr/bin/env bash
+  exe(
+    path.join(dir, 'bin/kubectl'),
+    `#!/usr/bin/env bash
 ${log('kubectl')}
 if [ $(( $(wc -l < "${dir}/kubectl.calls") % 2 )) = 1 ]; then echo namespace/bench-1; ${FILLER}; else echo namespace/default; fi
-`);
+`,
+  );
   return {
     dir,
     calls: (tool) => {
-      try { return readFileSync(path.join(dir, `${tool}.calls`), 'utf8').split('\n').filter(Boolean); } catch { return []; }
+      try {
+        return readFileSync(path.join(dir, `${tool}.calls`), 'utf8')
+          .split('\n')
+          .filter(Boolean);
+      } catch {
+        return [];
+      }
     },
   };
 }
 
 function run(sb: Sandbox, script: string): string {
   const env = { PATH: `${path.join(sb.dir, 'bin')}:${process.env.PATH}`, HOME: sb.dir, TMPDIR: sb.dir };
-  return execFileSync('bash', [path.join(sb.dir, 'hack', script)], { cwd: sb.dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('bash', [path.join(sb.dir, 'hack', script)], {
+    cwd: sb.dir,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 describe.each(['test.sh', 'bench.sh'])('hack/%s', (script) => {

@@ -11,7 +11,7 @@ const allText = templates.map((t) => t.text).join('\n');
 const chartDocs: Doc[] = templates.flatMap((t) => loadDocs(stripHelm(t.text)));
 
 test.each(templates.map((t) => [t.file, t.text]))('%s parses as YAML with its actions stripped', (_file, text) => {
-  const docs = loadDocs(stripHelm(text as string));
+  const docs = loadDocs(stripHelm(text));
   expect(docs.length).toBeGreaterThan(0);
   for (const d of docs) {
     expect(d.apiVersion).toBeTruthy();
@@ -21,14 +21,15 @@ test.each(templates.map((t) => [t.file, t.text]))('%s parses as YAML with its ac
 
 /** Dotted paths of every leaf in values.yaml. */
 function leafPaths(v: unknown, prefix = ''): string[] {
-  if (v && typeof v === 'object' && !Array.isArray(v)) return Object.entries(v).flatMap(([k, x]) => leafPaths(x, prefix ? `${prefix}.${k}` : k));
+  if (v && typeof v === 'object' && !Array.isArray(v))
+    return Object.entries(v).flatMap(([k, x]) => leafPaths(x, prefix ? `${prefix}.${k}` : k));
   return [prefix];
 }
 
 const values = yaml.load(readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
 test.each(leafPaths(values).map((p) => [p]))('value %s is used by a template', (p) => {
   // the value itself or an enclosing map handed over whole (e.g. toYaml .Values.resources)
-  const parts = (p as string).split('.');
+  const parts = p.split('.');
   const used = parts.some((_, i) => new RegExp(`\\.Values\\.${parts.slice(0, i + 1).join('\\.')}(?![\\w.])`).test(allText));
   expect(used).toBe(true);
 });
@@ -41,7 +42,7 @@ test('ClusterRole rules equal the OpenShift overlay (all options on), and withou
   expect(withoutRoutes).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary'));
 });
 
-test('the Ingress copies\' ClusterRole and its RoleBinding (per ingressCopies.namespaces) equal overlays/ingress-copies', () => {
+test("the Ingress copies' ClusterRole and its RoleBinding (per ingressCopies.namespaces) equal overlays/ingress-copies", () => {
   const overlay = kustomize('manifests/overlays/ingress-copies');
   expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-ingress-copies')).toEqual(rulesOf(overlay, 'ClusterRole', 'annotary-ingress-copies'));
   type Binding = Doc & { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
@@ -52,9 +53,9 @@ test('the Ingress copies\' ClusterRole and its RoleBinding (per ingressCopies.na
   expect(chart.subjects).toEqual(kust.subjects.map((s) => ({ ...s, name: 'TEMPLATE', namespace: 'TEMPLATE' })));
 });
 
-test('the chart\'s container environment (downward API) equals the manifests\'', () => {
+test("the chart's container environment (downward API) equals the manifests'", () => {
   type Dep = { spec: { template: { spec: { containers: { env: unknown }[] } } } };
-  const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0]!.env;
+  const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0].env;
   expect(env(chartDocs)).toEqual(env(kustomize('manifests')));
 });
 
@@ -62,13 +63,16 @@ test('the leader-election Role equals the manifests', () => {
   expect(rulesOf(chartDocs, 'Role')).toEqual(rulesOf(kustomize('manifests'), 'Role', 'annotary-leader-election'));
 });
 
-test('the chart\'s PrometheusRule and ServiceMonitor match the prometheus overlay', () => {
+test("the chart's PrometheusRule and ServiceMonitor match the prometheus overlay", () => {
   const overlay = kustomize('manifests/overlays/prometheus');
-  const exprs = (docs: Doc[]) => docs.filter((d) => d.kind === 'PrometheusRule')
-    .flatMap((d) => (d as unknown as { spec: { groups: { rules: { expr: string; alert?: string; record?: string }[] }[] } }).spec.groups)
-    .flatMap((g) => g.rules.map((r) => `${r.alert ?? r.record}: ${r.expr.trim()}`));
+  const exprs = (docs: Doc[]) =>
+    docs
+      .filter((d) => d.kind === 'PrometheusRule')
+      .flatMap((d) => (d as unknown as { spec: { groups: { rules: { expr: string; alert?: string; record?: string }[] }[] } }).spec.groups)
+      .flatMap((g) => g.rules.map((r) => `${r.alert ?? r.record}: ${r.expr.trim()}`));
   expect(exprs(chartDocs).length).toBeGreaterThan(0);
   expect(exprs(chartDocs)).toEqual(exprs(overlay));
-  const endpoints = (docs: Doc[]) => docs.filter((d) => d.kind === 'ServiceMonitor').map((d) => (d as unknown as { spec: { endpoints: unknown } }).spec.endpoints);
+  const endpoints = (docs: Doc[]) =>
+    docs.filter((d) => d.kind === 'ServiceMonitor').map((d) => (d as unknown as { spec: { endpoints: unknown } }).spec.endpoints);
   expect(endpoints(chartDocs)).toEqual(endpoints(overlay));
 });

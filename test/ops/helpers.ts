@@ -7,8 +7,17 @@ import * as yaml from 'js-yaml';
 export const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
 export const CHART = path.join(ROOT, 'charts/annotary');
 
-export interface Doc { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string }; [k: string]: unknown }
-export interface Rule { apiGroups: string[]; resources: string[]; verbs: string[] }
+export interface Doc {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+  [k: string]: unknown;
+}
+export interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
 
 export const loadDocs = (text: string): Doc[] => (yaml.loadAll(text) as (Doc | null)[]).filter((d): d is Doc => d !== null);
 
@@ -32,7 +41,9 @@ export function stripHelm(text: string): string {
 
 export function chartTemplates(): { file: string; text: string }[] {
   const dir = path.join(CHART, 'templates');
-  return readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => ({ file: f, text: readFileSync(path.join(dir, f), 'utf8') }));
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => ({ file: f, text: readFileSync(path.join(dir, f), 'utf8') }));
 }
 
 export function rulesOf(docs: Doc[], kind: 'ClusterRole' | 'Role', name?: string): Rule[] {

@@ -3,8 +3,10 @@ import type { Doc } from './helpers.js';
 import { kustomize, rulesOf } from './helpers.js';
 
 interface Binding {
-  kind: string; metadata: { name: string; namespace?: string };
-  roleRef: { apiGroup: string; kind: string; name: string }; subjects: unknown[];
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  roleRef: { apiGroup: string; kind: string; name: string };
+  subjects: unknown[];
 }
 const COPIES = 'annotary-ingress-copies';
 
@@ -12,20 +14,24 @@ const base = kustomize('manifests');
 const kinds = (docs: { kind?: string }[]) => docs.map((d) => d.kind).sort();
 
 test('the base runs with leader election, knows its namespace, and is ready only with caches synced', () => {
-  const dep = base.find((d) => d.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[]; env: { name: string }[] }[] } } } };
+  const dep = base.find((d) => d.kind === 'Deployment') as unknown as {
+    spec: { template: { spec: { containers: { args: string[]; env: { name: string }[] }[] } } };
+  };
   const c = dep.spec.template.spec.containers[0];
   expect(c.args).toContain('--leader-elect=true');
   expect(c.env.map((e) => e.name)).toContain('POD_NAMESPACE');
 });
 
-test('the base names its Pod through the downward API, for the operator\'s own Events (MissingPermission)', () => {
+test("the base names its Pod through the downward API, for the operator's own Events (MissingPermission)", () => {
   type Dep = { spec: { template: { spec: { containers: { env: unknown[] }[] } } } };
   const dep = base.find((d) => d.kind === 'Deployment') as unknown as Dep;
-  expect(dep.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([
-    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
-  ]));
+  expect(dep.spec.template.spec.containers[0].env).toEqual(
+    expect.arrayContaining([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+    ]),
+  );
 });
 
 test('the base grants no Routes, creates nothing but Events, deletes nothing, and Leases only in its namespace', () => {
@@ -34,7 +40,9 @@ test('the base grants no Routes, creates nothing but Events, deletes nothing, an
   expect(rules.flatMap((r) => r.apiGroups)).not.toContain('coordination.k8s.io');
   expect(rules.filter((r) => r.verbs.includes('create'))).toEqual([{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
   expect(rules.filter((r) => r.verbs.includes('delete') || r.verbs.includes('*'))).toEqual([]);
-  expect(rulesOf(base, 'Role', 'annotary-leader-election')).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+  expect(rulesOf(base, 'Role', 'annotary-leader-election')).toEqual([
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+  ]);
 });
 
 /** The (Cluster)RoleBindings of `docs` that grant the ClusterRole `role`. */
@@ -67,18 +75,28 @@ test('overlays/openshift adds exactly the Route rule', () => {
 test('overlays/namespaced has no cluster-wide binding and watches only its namespace', () => {
   const docs = kustomize('manifests/overlays/namespaced');
   expect(kinds(docs)).not.toContain('ClusterRoleBinding');
-  const rb = docs.find((d) => d.kind === 'RoleBinding' && d.metadata?.name === 'annotary') as unknown as { metadata: { namespace: string }; roleRef: { kind: string } };
+  const rb = docs.find((d) => d.kind === 'RoleBinding' && d.metadata?.name === 'annotary') as unknown as {
+    metadata: { namespace: string };
+    roleRef: { kind: string };
+  };
   expect(rb.metadata.namespace).toBe('annotary-system');
   expect(rb.roleRef.kind).toBe('ClusterRole');
-  const dep = docs.find((d) => d.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+  const dep = docs.find((d) => d.kind === 'Deployment') as unknown as {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
   expect(dep.spec.template.spec.containers[0].args).toContain('--namespaces=$(POD_NAMESPACE)');
 });
 
 test('overlays/prometheus adds a ServiceMonitor and the expiry alerts at 15% and 5% of lifetime left', () => {
   const docs = kustomize('manifests/overlays/prometheus');
   expect(kinds(docs)).toEqual(kinds([...base, { kind: 'ServiceMonitor' }, { kind: 'PrometheusRule' }]));
-  const rule = docs.find((d) => d.kind === 'PrometheusRule') as unknown as { spec: { groups: { rules: { alert?: string; expr: string }[] }[] } };
-  const exprs = rule.spec.groups.flatMap((g) => g.rules).filter((r) => r.alert).map((r) => r.expr);
+  const rule = docs.find((d) => d.kind === 'PrometheusRule') as unknown as {
+    spec: { groups: { rules: { alert?: string; expr: string }[] }[] };
+  };
+  const exprs = rule.spec.groups
+    .flatMap((g) => g.rules)
+    .filter((r) => r.alert)
+    .map((r) => r.expr);
   expect(exprs).toEqual([expect.stringMatching(/< 0\.15$/), expect.stringMatching(/< 0\.05$/)]);
   const metricsUsed = JSON.stringify(rule);
   expect(metricsUsed).toContain('annotary_certificate_not_after_seconds');

@@ -62,21 +62,64 @@ export function chainFixture(kind: KeyKind, tag = 'main'): ChainFixture {
   const caKind: KeyKind = kind.startsWith('rsa') ? 'rsa2048' : kind;
   const dir = cached(`${kind}-${tag}`, (d) => {
     const leafUsage = kind.startsWith('rsa') ? 'digitalSignature,keyEncipherment' : 'digitalSignature';
-    writeFileSync(path.join(d, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n');
+    writeFileSync(
+      path.join(d, 'ca.ext'),
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n',
+    );
     writeFileSync(
       path.join(d, 'leaf.ext'),
-      `basicConstraints=CA:FALSE\nkeyUsage=critical,${leafUsage}\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n`,
+      `basicConstraints=CA:FALSE\nkeyUsage=critical,${leafUsage}\n` +
+        'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n',
     );
     openssl(['genpkey', ...KEYGEN[caKind], '-out', 'root.key'], d);
     openssl(['genpkey', ...KEYGEN[caKind], '-out', 'int.key'], d);
     openssl(['genpkey', ...KEYGEN[kind], '-out', 'leaf.key'], d);
     openssl(['pkey', '-in', 'leaf.key', '-traditional', '-out', 'leaf-trad.key'], d);
-    openssl(['req', '-x509', '-new', '-key', 'root.key', '-subj', `/O=annotary test/CN=Root ${kind}`, '-days', '3650', '-sha256',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'root.crt'], d);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'root.key',
+        '-subj',
+        `/O=annotary test/CN=Root ${kind}`,
+        '-days',
+        '3650',
+        '-sha256',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-out',
+        'root.crt',
+      ],
+      d,
+    );
     const sign = (csrKey: string, cn: string, caCrt: string, caKey: string, ext: string, out: string, serial: string) => {
       openssl(['req', '-new', '-key', csrKey, '-subj', `/O=annotary test/CN=${cn}`, '-out', `${out}.csr`], d);
-      openssl(['x509', '-req', '-in', `${out}.csr`, '-CA', caCrt, '-CAkey', caKey, '-set_serial', serial, '-days', '825', '-sha256',
-        '-extfile', ext, '-out', out], d);
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${out}.csr`,
+          '-CA',
+          caCrt,
+          '-CAkey',
+          caKey,
+          '-set_serial',
+          serial,
+          '-days',
+          '825',
+          '-sha256',
+          '-extfile',
+          ext,
+          '-out',
+          out,
+        ],
+        d,
+      );
     };
     sign('int.key', `Intermediate ${kind}`, 'root.crt', 'root.key', 'ca.ext', 'int.crt', '2');
     sign('leaf.key', 'localhost', 'int.crt', 'int.key', 'leaf.ext', 'leaf.crt', '3');
@@ -160,18 +203,55 @@ const ANCHOR_KEYGEN: Record<AnchorKind, string[]> = {
 
 export function anchorFixture(kind: AnchorKind): AnchorFixture {
   const dir = cached(`anchor-${kind}`, (d) => {
-    if (kind === 'dsa') openssl(['genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:2048',
-      '-out', 'dsa.param'], d);
+    if (kind === 'dsa')
+      openssl(['genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:2048', '-out', 'dsa.param'], d);
     openssl([...ANCHOR_KEYGEN[kind], '-out', 'root.key'], d);
     // No digest option: openssl picks the one the key type needs (none for EdDSA, PSS padding for RSA-PSS).
-    openssl(['req', '-x509', '-new', '-key', 'root.key', '-subj', `/O=annotary test/CN=Root ${kind}`, '-days', '3650',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'root.crt'], d);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'root.key',
+        '-subj',
+        `/O=annotary test/CN=Root ${kind}`,
+        '-days',
+        '3650',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-out',
+        'root.crt',
+      ],
+      d,
+    );
     const leafExt = 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n';
     writeFileSync(path.join(d, 'leaf.ext'), leafExt);
     openssl(['genpkey', ...KEYGEN.p256, '-out', 'leaf.key'], d);
     openssl(['req', '-new', '-key', 'leaf.key', '-subj', '/O=annotary test/CN=localhost', '-out', 'leaf.csr'], d);
-    openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-set_serial', '5', '-days', '825',
-      '-extfile', 'leaf.ext', '-out', 'leaf.crt'], d);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        'leaf.csr',
+        '-CA',
+        'root.crt',
+        '-CAkey',
+        'root.key',
+        '-set_serial',
+        '5',
+        '-days',
+        '825',
+        '-extfile',
+        'leaf.ext',
+        '-out',
+        'leaf.crt',
+      ],
+      d,
+    );
   });
   return { kind, dir, root: read(dir, 'root.crt'), leaf: read(dir, 'leaf.crt'), leafKey: read(dir, 'leaf.key') };
 }
@@ -197,22 +277,54 @@ export function rsaEdgeCertificates(): Record<RsaEdge, string> {
   const edges = Object.keys(RSA_EDGE_SHAPE) as RsaEdge[];
   const dir = cached('rsa-edges', (d) => {
     openssl(['genpkey', ...KEYGEN.p256, '-out', 'ca.key'], d);
-    openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/O=annotary test/CN=RSA edge signer', '-days', '3650',
-      '-out', 'ca.crt'], d);
+    openssl(
+      ['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/O=annotary test/CN=RSA edge signer', '-days', '3650', '-out', 'ca.crt'],
+      d,
+    );
     for (const edge of edges) {
       const { bits, exponent } = RSA_EDGE_SHAPE[edge];
       const modulus = randomBytes(bits / 8);
-      modulus[0] = modulus[0]! | 0x80; // exactly `bits` bits
-      modulus[modulus.length - 1] = modulus[modulus.length - 1]! | 1;
+      modulus[0] = modulus[0] | 0x80; // exactly `bits` bits
+      modulus[modulus.length - 1] = modulus[modulus.length - 1] | 1;
       // An RSA SubjectPublicKeyInfo in openssl's ASN1_generate_nconf syntax.
-      const spki = ['asn1=SEQUENCE:spki', '[spki]', 'alg=SEQUENCE:alg', 'key=BITWRAP,SEQUENCE:rsa', '[alg]', 'oid=OID:rsaEncryption',
-        'params=NULL', '[rsa]', `n=INTEGER:0x${modulus.toString('hex')}`, `e=INTEGER:0x${exponent}`, ''];
+      const spki = [
+        'asn1=SEQUENCE:spki',
+        '[spki]',
+        'alg=SEQUENCE:alg',
+        'key=BITWRAP,SEQUENCE:rsa',
+        '[alg]',
+        'oid=OID:rsaEncryption',
+        'params=NULL',
+        '[rsa]',
+        `n=INTEGER:0x${modulus.toString('hex')}`,
+        `e=INTEGER:0x${exponent}`,
+        '',
+      ];
       writeFileSync(path.join(d, `${edge}.cnf`), spki.join('\n'));
       openssl(['asn1parse', '-genconf', `${edge}.cnf`, '-noout', '-out', `${edge}.der`], d);
       openssl(['pkey', '-pubin', '-inform', 'DER', '-in', `${edge}.der`, '-out', `${edge}.pub`], d);
       openssl(['req', '-new', '-key', 'ca.key', '-subj', `/O=annotary test/CN=${edge}`, '-out', `${edge}.csr`], d);
-      openssl(['x509', '-req', '-in', `${edge}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-force_pubkey', `${edge}.pub`,
-        '-set_serial', '6', '-days', '3650', '-out', `${edge}.crt`], d);
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${edge}.csr`,
+          '-CA',
+          'ca.crt',
+          '-CAkey',
+          'ca.key',
+          '-force_pubkey',
+          `${edge}.pub`,
+          '-set_serial',
+          '6',
+          '-days',
+          '3650',
+          '-out',
+          `${edge}.crt`,
+        ],
+        d,
+      );
     }
   });
   return Object.fromEntries(edges.map((e) => [e, read(dir, `${e}.crt`)])) as Record<RsaEdge, string>;
@@ -233,12 +345,18 @@ export function explicitEcFixture(): ExplicitEcFixture {
   const dir = cached('ec-explicit', (d) => {
     openssl(['ecparam', '-name', 'prime256v1', '-param_enc', 'explicit', '-genkey', '-out', 'key.pem'], d);
     openssl(['ec', '-in', 'key.pem', '-param_enc', 'named_curve', '-out', 'key-named.pem'], d);
-    for (const [key, out] of [['key.pem', 'cert.pem'], ['key-named.pem', 'cert-named.pem']]) {
-      openssl(['req', '-x509', '-new', '-key', key!, '-subj', '/O=annotary test/CN=localhost', '-days', '825', '-out', out!], d);
+    for (const [key, out] of [
+      ['key.pem', 'cert.pem'],
+      ['key-named.pem', 'cert-named.pem'],
+    ]) {
+      openssl(['req', '-x509', '-new', '-key', key, '-subj', '/O=annotary test/CN=localhost', '-days', '825', '-out', out], d);
     }
   });
   return {
-    key: read(dir, 'key.pem'), keyNamed: read(dir, 'key-named.pem'), cert: read(dir, 'cert.pem'), certNamed: read(dir, 'cert-named.pem'),
+    key: read(dir, 'key.pem'),
+    keyNamed: read(dir, 'key-named.pem'),
+    cert: read(dir, 'cert.pem'),
+    certNamed: read(dir, 'cert-named.pem'),
   };
 }
 
@@ -250,7 +368,26 @@ export function scratchDir(name: string): string {
 /** A fresh self-signed P-256 certificate valid for `days` (not cached: its clock matters), with openssl's own dates. */
 export function shortLivedCert(days: number): { cert: string; key: string; notBefore: string; notAfter: string } {
   const d = scratchDir('short-lived');
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=short-lived', '-days', String(days), '-keyout', 'k.pem', '-out', 'c.pem'], d);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=short-lived',
+      '-days',
+      String(days),
+      '-keyout',
+      'k.pem',
+      '-out',
+      'c.pem',
+    ],
+    d,
+  );
   const dates = execFileSync('openssl', ['x509', '-in', path.join(d, 'c.pem'), '-noout', '-startdate', '-enddate'], { encoding: 'utf8' });
   const field = (name: string) => new RegExp(`${name}=(.*)`).exec(dates)![1].trim();
   const out = { cert: read(d, 'c.pem'), key: read(d, 'k.pem'), notBefore: field('notBefore'), notAfter: field('notAfter') };
@@ -262,7 +399,15 @@ export function shortLivedCert(days: number): { cert: string; key: string; notBe
 export function caBundle(count: number): string {
   const dir = cached('ca-bundle-1000', (d) => {
     openssl(['genpkey', ...KEYGEN.p256, '-out', 'ca.key'], d);
-    execFileSync('bash', ['-c', 'for i in $(seq 1000); do openssl req -x509 -key ca.key -subj "/CN=bundle-ca-$i" -set_serial "$i" -days 3650 -sha256; done > bundle.pem'], { cwd: d });
+    execFileSync(
+      'bash',
+      [
+        '-c',
+        'for i in $(seq 1000); do ' +
+          'openssl req -x509 -key ca.key -subj "/CN=bundle-ca-$i" -set_serial "$i" -days 3650 -sha256; done > bundle.pem',
+      ],
+      { cwd: d },
+    );
   });
   const end = '-----END CERTIFICATE-----\n';
   const certs = read(dir, 'bundle.pem').split(end).slice(0, count);

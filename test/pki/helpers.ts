@@ -25,7 +25,7 @@ export function selfSigned(cn: string, from: Date, to: Date): SelfSigned {
   const attrs = [{ name: 'commonName', value: cn }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
 }
 
@@ -35,7 +35,7 @@ export function pkiErrorOf(fn: () => unknown): PkiError {
     fn();
   } catch (err) {
     if (err instanceof PkiError) return err;
-    throw new Error(`expected PkiError, got ${String(err)}`);
+    throw new Error(`expected PkiError, got ${String(err)}`, { cause: err });
   }
   throw new Error('expected PkiError, but nothing was thrown');
 }
@@ -66,7 +66,10 @@ export function uncheckedStores(input: { keyPem?: string; certPem?: string; caPe
   }
   if (input.caPem !== undefined) {
     const certs = parseCertificates(input.caPem).map((c, i) => ({ alias: `alias${i}`, der: c.raw }));
-    files['truststore.jks'] = writeJks(certs.map((c) => ({ kind: 'cert', alias: c.alias, timestamp, cert: c.der })), password);
+    files['truststore.jks'] = writeJks(
+      certs.map((c) => ({ kind: 'cert', alias: c.alias, timestamp, cert: c.der })),
+      password,
+    );
     files['truststore.p12'] = writePkcs12Truststore(certs, password);
   }
   return files;

@@ -18,13 +18,13 @@ describe('JKS files written by annotary read back exactly', () => {
   });
 
   it('trusted certificate entries keep the given order', () => {
-    const entries: JksEntry[] = ['b', 'a', 'c'].map((alias, i) => ({ kind: 'cert', alias, timestamp: stamp, cert: chain[i % 2]! }));
+    const entries: JksEntry[] = ['b', 'a', 'c'].map((alias, i) => ({ kind: 'cert', alias, timestamp: stamp, cert: chain[i % 2] }));
     expect(readJks(writeJks(entries, 'pw'), 'pw').map((e) => e.alias)).toEqual(['b', 'a', 'c']);
   });
 
   it('aliases are lower-cased like Java does, and duplicates after lower-casing are refused', () => {
-    const e = (alias: string): JksEntry => ({ kind: 'cert', alias, timestamp: stamp, cert: chain[0]! });
-    expect(readJks(writeJks([e('MyAlias')], 'pw'), 'pw')[0]!.alias).toBe('myalias');
+    const e = (alias: string): JksEntry => ({ kind: 'cert', alias, timestamp: stamp, cert: chain[0] });
+    expect(readJks(writeJks([e('MyAlias')], 'pw'), 'pw')[0].alias).toBe('myalias');
     expect(() => writeJks([e('A'), e('a')], 'pw')).toThrow(/duplicate alias/);
   });
 
@@ -43,12 +43,16 @@ describe('JKS files written by annotary read back exactly', () => {
 describe('any alias and password survive a JKS write/read (property)', () => {
   it('round trips arbitrary unicode aliases and passwords', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), fc.string({ maxLength: 40, unit: 'binary' }), (alias, password) => {
-        const file = writeJks([{ kind: 'key', alias, timestamp: stamp, pkcs8: key.pkcs8, chain }], password);
-        const [entry] = readJks(file, password);
-        expect(entry!.alias).toBe(alias.toLowerCase());
-        expect(entry!.kind === 'key' && entry!.pkcs8.equals(key.pkcs8)).toBe(true);
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }),
+        fc.string({ maxLength: 40, unit: 'binary' }),
+        (alias, password) => {
+          const file = writeJks([{ kind: 'key', alias, timestamp: stamp, pkcs8: key.pkcs8, chain }], password);
+          const [entry] = readJks(file, password);
+          expect(entry.alias).toBe(alias.toLowerCase());
+          expect(entry.kind === 'key' && entry.pkcs8.equals(key.pkcs8)).toBe(true);
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -10,8 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildStores, buildTruststore } from '../../src/pki/stores.js';
 import {
-  anchorFixture, chainFixture, JAVA_ANCHOR_KINDS, KEY_KINDS, LEGACY_CURVE_ANCHOR_KINDS, scratchDir,
-  type AnchorFixture, type ChainFixture, type KeyKind,
+  anchorFixture,
+  chainFixture,
+  JAVA_ANCHOR_KINDS,
+  KEY_KINDS,
+  LEGACY_CURVE_ANCHOR_KINDS,
+  scratchDir,
+  type AnchorFixture,
+  type ChainFixture,
+  type KeyKind,
 } from './fixtures.js';
 import { expectReason, uncheckedStores } from './helpers.js';
 
@@ -28,7 +35,13 @@ afterAll(() => {
 });
 
 /** Spawn a long-running process and resolve once `ready` has matched `count` lines of output. */
-function startServer(cmd: string, args: string[], ready: RegExp, count: number, cwd = dir): Promise<{ proc: ChildProcess; matches: RegExpMatchArray[] }> {
+function startServer(
+  cmd: string,
+  args: string[],
+  ready: RegExp,
+  count: number,
+  cwd = dir,
+): Promise<{ proc: ChildProcess; matches: RegExpMatchArray[] }> {
   const proc = spawn(cmd, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(proc);
   return new Promise((resolve, reject) => {
@@ -45,8 +58,8 @@ function startServer(cmd: string, args: string[], ready: RegExp, count: number, 
         if (matches.length === count) resolve({ proc, matches });
       }
     };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
     proc.on('exit', (code) => reject(new Error(`${cmd} exited with ${code} before it was ready`)));
   });
 }
@@ -58,7 +71,14 @@ interface Built {
 }
 function build(kind: KeyKind): Built {
   const f = chainFixture(kind);
-  const built = buildStores({ certPem: f.certPem(2), keyPem: f.keyTraditional, caPem: f.ca, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] });
+  const built = buildStores({
+    certPem: f.certPem(2),
+    keyPem: f.keyTraditional,
+    caPem: f.ca,
+    password: PW,
+    alias: 'alias',
+    formats: ['jks', 'pkcs12'],
+  });
   const files: Record<string, string> = {};
   for (const [name, data] of Object.entries(built.files)) writeFileSync((files[name] = path.join(dir, `${kind}-${name}`)), data);
   writeFileSync(path.join(dir, `${kind}-ca.crt`), f.ca);
@@ -89,7 +109,13 @@ async function sClient(port: number, caFile: string): Promise<string> {
 }
 
 describe('a JVM serves TLS with keystore.jks and keystore.p12 (checked by openssl s_client)', () => {
-  const stores = KEY_KINDS.flatMap((k) => [[k, 'JKS', built[k], 'keystore.jks'], [k, 'PKCS12', built[k], 'keystore.p12']] as const);
+  const stores = KEY_KINDS.flatMap(
+    (k) =>
+      [
+        [k, 'JKS', built[k], 'keystore.jks'],
+        [k, 'PKCS12', built[k], 'keystore.p12'],
+      ] as const,
+  );
   let ports: number[] = [];
 
   beforeAll(async () => {
@@ -98,17 +124,20 @@ describe('a JVM serves TLS with keystore.jks and keystore.p12 (checked by openss
     ports = matches.sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => Number(m[2]));
   });
 
-  it.each(stores.map((s, i) => [`${s[0]} ${s[1]}`, i] as const))('%s: handshake verifies against the root CA with the intermediate sent', async (_n, i) => {
-    const b = stores[i]![2];
-    const out = await sClient(ports[i]!, b.ca);
-    expect(out).toContain('Verify return code: 0 (ok)');
-    expect(out).toMatch(/1 s:.*CN ?= ?Intermediate/); // the chain includes the intermediate
-  });
+  it.each(stores.map((s, i) => [`${s[0]} ${s[1]}`, i] as const))(
+    '%s: handshake verifies against the root CA with the intermediate sent',
+    async (_n, i) => {
+      const b = stores[i][2];
+      const out = await sClient(ports[i], b.ca);
+      expect(out).toContain('Verify return code: 0 (ok)');
+      expect(out).toMatch(/1 s:.*CN ?= ?Intermediate/); // the chain includes the intermediate
+    },
+  );
 
   it('negative check: the same server does not verify against a foreign CA', async () => {
     const foreignCa = path.join(dir, 'foreign-ca.crt');
     writeFileSync(foreignCa, foreign.ca);
-    const out = await sClient(ports[stores.findIndex(([k, type]) => k === 'p256' && type === 'JKS')]!, foreignCa);
+    const out = await sClient(ports[stores.findIndex(([k, type]) => k === 'p256' && type === 'JKS')], foreignCa);
     expect(out).not.toContain('Verify return code: 0 (ok)');
   });
 });
@@ -127,20 +156,33 @@ describe('a JVM trusts servers through truststore.jks and truststore.p12 (agains
   });
   const FIRST_ANCHOR_TARGET = 6;
   const anchorCases = anchors.flatMap((t, i) =>
-    (['truststore.jks', 'truststore.p12'] as const).map((store, j) => [t.a.kind, store, t, FIRST_ANCHOR_TARGET + 2 * i + j] as const));
+    (['truststore.jks', 'truststore.p12'] as const).map((store, j) => [t.a.kind, store, t, FIRST_ANCHOR_TARGET + 2 * i + j] as const),
+  );
 
   beforeAll(async () => {
     const serve = (fixtureDir: string, chain: string[]) =>
       startServer(
         'openssl',
-        ['s_server', '-accept', '127.0.0.1:0', '-cert', path.join(fixtureDir, 'leaf.crt'), '-key', path.join(fixtureDir, 'leaf.key'),
-          ...chain, '-www'],
+        [
+          's_server',
+          '-accept',
+          '127.0.0.1:0',
+          '-cert',
+          path.join(fixtureDir, 'leaf.crt'),
+          '-key',
+          path.join(fixtureDir, 'leaf.key'),
+          ...chain,
+          '-www',
+        ],
         /^ACCEPT .*:(\d+)$/,
         1,
-      ).then((s) => Number(s.matches[0]![1]));
+      ).then((s) => Number(s.matches[0][1]));
     const withIntermediate = (f: ChainFixture) => serve(f.dir, ['-cert_chain', path.join(f.dir, 'int.crt')]);
     const [rsaPort, ecPort, foreignPort, ...anchorPorts] = await Promise.all([
-      withIntermediate(rsa.f), withIntermediate(ec.f), withIntermediate(foreign), ...anchors.map((t) => serve(t.a.dir, [])),
+      withIntermediate(rsa.f),
+      withIntermediate(ec.f),
+      withIntermediate(foreign),
+      ...anchors.map((t) => serve(t.a.dir, [])),
     ]);
     anchors.forEach((t, i) => (t.port = anchorPorts[i]!));
     const targets = [
@@ -153,7 +195,7 @@ describe('a JVM trusts servers through truststore.jks and truststore.p12 (agains
       ...anchors.flatMap((t) => [`JKS:${t.jks}:${t.port}`, `PKCS12:${t.p12}:${t.port}`]),
     ];
     const { stdout } = await run('java', ['-XX:TieredStopAtLevel=1', '-cp', dir, 'TlsClient', PW, ...targets], { timeout: 60_000 });
-    results = new Map([...stdout.matchAll(/^RESULT (\d+) (.*)$/gm)].map((m) => [Number(m[1]), m[2]!]));
+    results = new Map([...stdout.matchAll(/^RESULT (\d+) (.*)$/gm)].map((m) => [Number(m[1]), m[2]]));
   });
 
   it.each([

@@ -17,7 +17,13 @@ async function run(args: string[]) {
 
 const files = (() => {
   const p = (n: string, c: string) => (writeFileSync(path.join(dir, n), c), path.join(dir, n));
-  return { cert: p('tls.crt', f.certPem(2)), key: p('tls.key', f.keyTraditional), ca: p('ca.crt', f.ca), pw: p('pw.txt', 'from-file\n'), bad: p('bad.key', 'nonsense') };
+  return {
+    cert: p('tls.crt', f.certPem(2)),
+    key: p('tls.key', f.keyTraditional),
+    ca: p('ca.crt', f.ca),
+    pw: p('pw.txt', 'from-file\n'),
+    bad: p('bad.key', 'nonsense'),
+  };
 })();
 
 describe('annotary keystore writes Java stores from PEM files', () => {
@@ -33,10 +39,23 @@ describe('annotary keystore writes Java stores from PEM files', () => {
 
   it('without --ca no truststores; --formats and --alias are honoured; password file newline is stripped', async () => {
     const out = path.join(dir, 'jks-only');
-    const r = await run(['--cert', files.cert, '--key', files.key, '--password-file', files.pw, '--alias', 'Server', '--formats', 'jks', '--out-dir', out]);
+    const r = await run([
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--password-file',
+      files.pw,
+      '--alias',
+      'Server',
+      '--formats',
+      'jks',
+      '--out-dir',
+      out,
+    ]);
     expect(r.code).toBe(0);
     expect(readdirSync(out)).toEqual(['keystore.jks']);
-    expect(readJks(readFileSync(path.join(out, 'keystore.jks')), 'from-file')[0]!.alias).toBe('server');
+    expect(readJks(readFileSync(path.join(out, 'keystore.jks')), 'from-file')[0].alias).toBe('server');
   });
 
   it('bad input → exit 2 and exactly one line "annotary keystore: <reason>: <message>"', async () => {
@@ -48,7 +67,12 @@ describe('annotary keystore writes Java stores from PEM files', () => {
   });
 
   it('usage errors → exit 2 with one line', async () => {
-    for (const args of [[], ['--cert', files.cert], ['--bogus'], ['--cert', files.cert, '--key', files.key, '--password', 'x', '--password-file', files.pw, '--out-dir', dir]]) {
+    for (const args of [
+      [],
+      ['--cert', files.cert],
+      ['--bogus'],
+      ['--cert', files.cert, '--key', files.key, '--password', 'x', '--password-file', files.pw, '--out-dir', dir],
+    ]) {
       const r = await run(args);
       expect(r.code).toBe(2);
       expect(r.err).toHaveLength(1);

@@ -36,8 +36,8 @@ describe('keys that cannot go into a Java keystore are refused with a precise re
   });
   it('Ed25519 → UnsupportedKeyType', () => void expectReason(() => parsePrivateKey(odd.ed25519), 'UnsupportedKeyType'));
   it('EC P-521 → UnsupportedKeyType', () => void expectReason(() => parsePrivateKey(odd.p521), 'UnsupportedKeyType'));
-  it('a certificate where the key should be → NoPrivateKey', () => void
-    expectReason(() => parsePrivateKey(chainFixture('p256').leaf), 'NoPrivateKey'));
+  it('a certificate where the key should be → NoPrivateKey', () =>
+    void expectReason(() => parsePrivateKey(chainFixture('p256').leaf), 'NoPrivateKey'));
   it('two keys in one input → MalformedPEM', () => {
     const f = chainFixture('p256');
     expectReason(() => parsePrivateKey(f.keyPkcs8 + f.keyPkcs8), 'MalformedPEM');
@@ -62,8 +62,11 @@ describe('garbage input fails cleanly', () => {
     const key = f.keyTraditional.trim().split('\n');
     expectReason(() => parsePrivateKey([key[0], ...key.slice(1, 4), key[key.length - 1]].join('\n')), 'MalformedPEM');
   });
-  it('invalid base64 inside a block → MalformedPEM', () => void
-    expectReason(() => parseCertificates('-----BEGIN CERTIFICATE-----\n!!!notbase64!!!\n-----END CERTIFICATE-----\n'), 'MalformedPEM'));
+  it('invalid base64 inside a block → MalformedPEM', () =>
+    void expectReason(
+      () => parseCertificates('-----BEGIN CERTIFICATE-----\n!!!notbase64!!!\n-----END CERTIFICATE-----\n'),
+      'MalformedPEM',
+    ));
   it('2 MiB of noise → InputTooLarge (before any parsing)', () => {
     const noise = randomBytes(2 * 1024 * 1024);
     expectReason(() => parseCertificates(noise), 'InputTooLarge');

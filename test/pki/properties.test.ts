@@ -19,19 +19,33 @@ const f = chainFixture('p256');
 
 /** Real PEM with a byte range replaced by arbitrary characters: hits the DER parsers, not just the PEM regex. */
 const mutatedPem = (pem: string) =>
-  fc.tuple(fc.nat({ max: pem.length - 1 }), fc.nat({ max: 64 }), fc.string({ maxLength: 64 })).map(([at, len, ins]) => pem.slice(0, at) + ins + pem.slice(at + len));
+  fc
+    .tuple(fc.nat({ max: pem.length - 1 }), fc.nat({ max: 64 }), fc.string({ maxLength: 64 }))
+    .map(([at, len, ins]) => pem.slice(0, at) + ins + pem.slice(at + len));
 
 /** Valid PEM armour around random DER-ish bytes. */
 const armoured = (label: string) =>
-  fc.uint8Array({ maxLength: 400 }).map((b) => `-----BEGIN ${label}-----\n${Buffer.from(b).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`);
+  fc.uint8Array({ maxLength: 400 }).map(
+    (b) =>
+      `-----BEGIN ${label}-----\n${Buffer.from(b)
+        .toString('base64')
+        .replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`,
+  );
 
 describe('parsers throw nothing but PkiError on arbitrary input (property)', () => {
   it('arbitrary strings and bytes', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.uint8Array().map((b) => Buffer.from(b).toString('latin1'))), (s) => {
-        onlyPkiErrors(() => parseCertificates(s));
-        onlyPkiErrors(() => parsePrivateKey(s));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: 'binary' }),
+          fc.uint8Array().map((b) => Buffer.from(b).toString('latin1')),
+        ),
+        (s) => {
+          onlyPkiErrors(() => parseCertificates(s));
+          onlyPkiErrors(() => parsePrivateKey(s));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -66,7 +80,13 @@ describe('parsers throw nothing but PkiError on arbitrary input (property)', () 
 function referenceBlocks(text: string): { label: string; body: string }[] | undefined {
   const found = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g)];
   if (found.length !== (text.match(/-----BEGIN /g)?.length ?? 0)) return undefined;
-  const bodies = found.map((m) => ({ label: m[1]!, body: m[2]!.split(/\r?\n/).map((l) => l.trim()).join('') }));
+  const bodies = found.map((m) => ({
+    label: m[1],
+    body: m[2]
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .join(''),
+  }));
   return bodies.every((b) => /^[A-Za-z0-9+/]*={0,2}$/.test(b.body) && b.body.length % 4 === 0 && b.body.length > 0) ? bodies : undefined;
 }
 
@@ -78,21 +98,25 @@ describe('pemBlocks reads PEM in one pass (property)', () => {
     const body = fc.array(often('QUJD', fc.constantFrom('QUJDRA==', 'QU', '', '  QUJD  ', '!!!', '-----')), { minLength: 1, maxLength: 3 });
     // mostly blocks whose END names their BEGIN's label, with cut-off, mismatched and glued lines in between
     const tail = often('-----', fc.constantFrom('', '----------BEGIN A B-----', '-----BEGIN x-----'));
-    const block = fc.tuple(label, body, often('same', label), tail)
+    const block = fc
+      .tuple(label, body, often('same', label), tail)
       .map(([l, b, end, tail]) => [`-----BEGIN ${l}-----`, ...b, `-----END ${end === 'same' ? l : end}${tail}`]);
     const noise = fc.constantFrom('Bag Attributes', '-----BEGIN CERTIFICATE', '-----END CERTIFICATE-----', '-----', '').map((l) => [l]);
-    fc.assert(fc.property(fc.array(fc.oneof(block, block, noise), { maxLength: 5 }), fc.constantFrom('\n', '\r\n'), (parts, eol) => {
-      const text = parts.flat().join(eol);
-      const expected = referenceBlocks(text);
-      let got: { label: string; body: string }[] | undefined;
-      try {
-        got = pemBlocks(text, 'input').map((b) => ({ label: b.label, body: b.der.toString('base64') }));
-      } catch (err) {
-        if (!(err instanceof PkiError) || err.reason !== 'MalformedPEM') throw err;
-      }
-      // (the reference's bodies are base64 text: compare them decoded and encoded again)
-      expect(got).toEqual(expected?.map((b) => ({ label: b.label, body: Buffer.from(b.body, 'base64').toString('base64') })));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(block, block, noise), { maxLength: 5 }), fc.constantFrom('\n', '\r\n'), (parts, eol) => {
+        const text = parts.flat().join(eol);
+        const expected = referenceBlocks(text);
+        let got: { label: string; body: string }[] | undefined;
+        try {
+          got = pemBlocks(text, 'input').map((b) => ({ label: b.label, body: b.der.toString('base64') }));
+        } catch (err) {
+          if (!(err instanceof PkiError) || err.reason !== 'MalformedPEM') throw err;
+        }
+        // (the reference's bodies are base64 text: compare them decoded and encoded again)
+        expect(got).toEqual(expected?.map((b) => ({ label: b.label, body: Buffer.from(b.body, 'base64').toString('base64') })));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it.each([

@@ -10,8 +10,16 @@ import { promisify } from 'node:util';
 import { parsePrivateKey } from '../../src/pki/pem.js';
 import { buildStores, buildTruststore } from '../../src/pki/stores.js';
 import {
-  anchorFixture, chainFixture, explicitEcFixture, JAVA_ANCHOR_KINDS, JAVA_RSA_EDGES, KEY_KINDS, rsaEdgeCertificates, scratchDir,
-  type ChainLength, type KeyKind,
+  anchorFixture,
+  chainFixture,
+  explicitEcFixture,
+  JAVA_ANCHOR_KINDS,
+  JAVA_RSA_EDGES,
+  KEY_KINDS,
+  rsaEdgeCertificates,
+  scratchDir,
+  type ChainLength,
+  type KeyKind,
 } from './fixtures.js';
 import { expectReason, uncheckedStores } from './helpers.js';
 
@@ -44,14 +52,29 @@ const keytoolList = (file: string, type: 'JKS' | 'PKCS12') => keytool(listArgs(f
 /** keytool's output when it fails; a keytool that succeeds fails the test. */
 const keytoolError = (args: string[]) =>
   keytool(args).then(
-    (r) => { throw new Error(`keytool succeeded:\n${r.stdout}`); },
+    (r) => {
+      throw new Error(`keytool succeeded:\n${r.stdout}`);
+    },
     (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
   );
 /** Decrypts the private key and signs with it: -list never touches the key. JKS key passwords are the store's. */
-const certreqArgs = (file: string, type: 'JKS' | 'PKCS12') =>
-  ['-certreq', '-alias', 'alias', '-storetype', type, '-keystore', file, '-storepass', PW, '-keypass', PW];
+const certreqArgs = (file: string, type: 'JKS' | 'PKCS12') => [
+  '-certreq',
+  '-alias',
+  'alias',
+  '-storetype',
+  type,
+  '-keystore',
+  file,
+  '-storepass',
+  PW,
+  '-keypass',
+  PW,
+];
 const opensslInfo = (file: string) =>
-  pool(() => run('openssl', ['pkcs12', '-info', '-in', file, '-passin', `pass:${PW}`, '-nodes'], { maxBuffer: 1 << 24 })).then((r) => r.stdout + r.stderr);
+  pool(() => run('openssl', ['pkcs12', '-info', '-in', file, '-passin', `pass:${PW}`, '-nodes'], { maxBuffer: 1 << 24 })).then(
+    (r) => r.stdout + r.stderr,
+  );
 
 interface Case {
   kind: KeyKind;
@@ -67,45 +90,58 @@ for (const kind of KEY_KINDS) {
     const form = len === 2 ? 'pkcs8' : 'traditional';
     const keyPem = form === 'pkcs8' ? f.keyPkcs8 : f.keyTraditional;
     // Two CA certs in the bundle so truststores must hold more than one anchor.
-    const built = buildStores({ certPem: f.certPem(len), keyPem, caPem: f.ca + chainFixture(kind === 'p256' ? 'p384' : 'p256').root, password: PW, alias: 'Server', trustAliasPrefix: 'alias', formats: ['jks', 'pkcs12'] });
+    const built = buildStores({
+      certPem: f.certPem(len),
+      keyPem,
+      caPem: f.ca + chainFixture(kind === 'p256' ? 'p384' : 'p256').root,
+      password: PW,
+      alias: 'Server',
+      trustAliasPrefix: 'alias',
+      formats: ['jks', 'pkcs12'],
+    });
     const files: Record<string, string> = {};
     for (const [name, data] of Object.entries(built.files)) {
       files[name] = path.join(dir, `${kind}-${len}-${name}`);
-      writeFileSync(files[name]!, data);
+      writeFileSync(files[name], data);
     }
     cases.push({ kind, len, form, files, keyPem });
   }
 }
 const name = (c: Case) => `${c.kind}, chain length ${c.len}, ${c.form} key`;
-const count = (text: string, re: RegExp) => text.match(new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g'))?.length ?? 0;
+const count = (text: string, re: RegExp) =>
+  text.match(new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g'))?.length ?? 0;
 
 describe('keytool lists every keystore with one PrivateKeyEntry and the full chain', () => {
-  it.each(cases.flatMap((c) => [[`${name(c)}, JKS`, c, 'keystore.jks', 'JKS'] as const, [`${name(c)}, PKCS12`, c, 'keystore.p12', 'PKCS12'] as const]))(
-    '%s',
-    async (_n, c, file, type) => {
-      const out = await keytoolList(c.files[file]!, type);
-      expect(out).toContain(`Keystore type: ${type}`);
-      expect(out).toContain('Your keystore contains 1 entry');
-      expect(out).toContain('Alias name: server');
-      expect(out).toContain('Entry type: PrivateKeyEntry');
-      expect(out).toContain(`Certificate chain length: ${c.len}`);
-      expect(out).toContain(c.kind.startsWith('rsa') ? `${c.kind.slice(3)}-bit RSA key` : `${c.kind.slice(1)}-bit EC`);
-    },
-  );
+  it.each(
+    cases.flatMap((c) => [
+      [`${name(c)}, JKS`, c, 'keystore.jks', 'JKS'] as const,
+      [`${name(c)}, PKCS12`, c, 'keystore.p12', 'PKCS12'] as const,
+    ]),
+  )('%s', async (_n, c, file, type) => {
+    const out = await keytoolList(c.files[file], type);
+    expect(out).toContain(`Keystore type: ${type}`);
+    expect(out).toContain('Your keystore contains 1 entry');
+    expect(out).toContain('Alias name: server');
+    expect(out).toContain('Entry type: PrivateKeyEntry');
+    expect(out).toContain(`Certificate chain length: ${c.len}`);
+    expect(out).toContain(c.kind.startsWith('rsa') ? `${c.kind.slice(3)}-bit RSA key` : `${c.kind.slice(1)}-bit EC`);
+  });
 });
 
 describe('keytool lists every truststore as trustedCertEntry alias0, alias1', () => {
   const trustCases = cases.filter((c) => c.len === 2);
-  it.each(trustCases.flatMap((c) => [[`${c.kind}, JKS`, c, 'truststore.jks', 'JKS'] as const, [`${c.kind}, PKCS12`, c, 'truststore.p12', 'PKCS12'] as const]))(
-    '%s',
-    async (_n, c, file, type) => {
-      const out = await keytoolList(c.files[file]!, type);
-      expect(out).toContain('Your keystore contains 2 entries');
-      expect(out).toMatch(/Alias name: alias0\n/);
-      expect(out).toMatch(/Alias name: alias1\n/);
-      expect(count(out, /Entry type: trustedCertEntry/)).toBe(2);
-    },
-  );
+  it.each(
+    trustCases.flatMap((c) => [
+      [`${c.kind}, JKS`, c, 'truststore.jks', 'JKS'] as const,
+      [`${c.kind}, PKCS12`, c, 'truststore.p12', 'PKCS12'] as const,
+    ]),
+  )('%s', async (_n, c, file, type) => {
+    const out = await keytoolList(c.files[file], type);
+    expect(out).toContain('Your keystore contains 2 entries');
+    expect(out).toMatch(/Alias name: alias0\n/);
+    expect(out).toMatch(/Alias name: alias1\n/);
+    expect(count(out, /Entry type: trustedCertEntry/)).toBe(2);
+  });
 });
 
 describe('keytool opens JKS stores with non-ASCII passwords and aliases', () => {
@@ -114,9 +150,11 @@ describe('keytool opens JKS stores with non-ASCII passwords and aliases', () => 
     const pw = 'pässwörd€😀';
     const built = buildStores({ certPem: f.certPem(2), keyPem: f.keyPkcs8, caPem: f.ca, password: pw, alias: 'Äpfel', formats: ['jks'] });
     const file = path.join(dir, 'unicode-keystore.jks');
-    writeFileSync(file, built.files['keystore.jks']!);
+    writeFileSync(file, built.files['keystore.jks']);
     // Java decodes argv with the locale's charset, so pin a UTF-8 locale.
-    const { stdout } = await pool(() => run('keytool', ['-list', '-storetype', 'JKS', '-keystore', file, '-storepass', pw], { env: { ...process.env, LC_ALL: 'C.UTF-8' } }));
+    const { stdout } = await pool(() =>
+      run('keytool', ['-list', '-storetype', 'JKS', '-keystore', file, '-storepass', pw], { env: { ...process.env, LC_ALL: 'C.UTF-8' } }),
+    );
     expect(stdout).toContain('Your keystore contains 1 entry');
     expect(stdout).toMatch(/^äpfel, .*PrivateKeyEntry/m);
   });
@@ -124,7 +162,7 @@ describe('keytool opens JKS stores with non-ASCII passwords and aliases', () => 
 
 describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
   it.each(cases.map((c) => [name(c), c] as const))('keystore.p12: %s', async (_n, c) => {
-    const out = await opensslInfo(c.files['keystore.p12']!);
+    const out = await opensslInfo(c.files['keystore.p12']);
     expect(out).toContain('MAC: sha256, Iteration 2048');
     expect(out).toMatch(/Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256/);
     expect(out).toContain('friendlyName: server');
@@ -135,7 +173,7 @@ describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
   });
 
   it.each(cases.filter((c) => c.len === 2).map((c) => [c.kind, c] as const))('truststore.p12: %s', async (_n, c) => {
-    const out = await opensslInfo(c.files['truststore.p12']!);
+    const out = await opensslInfo(c.files['truststore.p12']);
     expect(out).toContain('MAC: sha256, Iteration 2048');
     expect(count(out, /^subject=/m)).toBe(2);
     expect(count(out, /2\.16\.840\.1\.113894\.746875\.1\.1/g)).toBe(2);
@@ -143,7 +181,9 @@ describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
   });
 
   it('a wrong password is rejected by the MAC', async () => {
-    await expect(run('openssl', ['pkcs12', '-info', '-in', cases[0]!.files['keystore.p12']!, '-passin', 'pass:wrong', '-nodes'])).rejects.toThrow(/mac verify (failure|error)/i);
+    await expect(
+      run('openssl', ['pkcs12', '-info', '-in', cases[0].files['keystore.p12'], '-passin', 'pass:wrong', '-nodes']),
+    ).rejects.toThrow(/mac verify (failure|error)/i);
   });
 });
 
@@ -151,14 +191,25 @@ describe('keytool reads every trust anchor kind annotary accepts beyond the leaf
   const anchors = JAVA_ANCHOR_KINDS.map((k) => anchorFixture(k).root);
   const edges = rsaEdgeCertificates();
   const files = buildTruststore([...anchors, ...JAVA_RSA_EDGES.map((e) => edges[e])].join(''), PW, ['jks', 'pkcs12'], 'ca');
-  it.each([['truststore.jks', 'JKS'], ['truststore.p12', 'PKCS12']] as const)('%s', async (name, type) => {
+  it.each([
+    ['truststore.jks', 'JKS'],
+    ['truststore.p12', 'PKCS12'],
+  ] as const)('%s', async (name, type) => {
     const file = path.join(dir, `anchors-${name}`);
-    writeFileSync(file, files[name]!);
+    writeFileSync(file, files[name]);
     const out = await keytoolList(file, type);
     expect(out).toContain('Your keystore contains 8 entries');
     expect(count(out, /Entry type: trustedCertEntry/)).toBe(8);
-    const keys = ['521-bit EC (secp521r1)', '255-bit Ed25519', '448-bit Ed448', '2048-bit RSASSA-PSS', '2048-bit DSA', '512-bit RSA',
-      '16384-bit RSA', '3072-bit RSA'];
+    const keys = [
+      '521-bit EC (secp521r1)',
+      '255-bit Ed25519',
+      '448-bit Ed448',
+      '2048-bit RSASSA-PSS',
+      '2048-bit DSA',
+      '512-bit RSA',
+      '16384-bit RSA',
+      '3072-bit RSA',
+    ];
     for (const key of keys) expect(out).toContain(`Subject Public Key Algorithm: ${key} key`);
   });
 });
@@ -170,8 +221,14 @@ describe('keytool cannot read what annotary refuses as UnsupportedByJava (stores
   type Store = 'keystore.jks' | 'keystore.p12' | 'truststore.jks' | 'truststore.p12';
   type Input = { certPem: string; keyPem: string; caPem?: string };
   type Case = [string, Store, 'list' | 'certreq', Input, RegExp];
-  const trusting = (title: string, caPem: string, error: RegExp): Case[] => (['truststore.jks', 'truststore.p12'] as const)
-    .map((store) => [title, store, 'list', { certPem: named.certPem(2), keyPem: named.keyPkcs8, caPem }, error]);
+  const trusting = (title: string, caPem: string, error: RegExp): Case[] =>
+    (['truststore.jks', 'truststore.p12'] as const).map((store) => [
+      title,
+      store,
+      'list',
+      { certPem: named.certPem(2), keyPem: named.keyPkcs8, caPem },
+      error,
+    ]);
   const explicitKey = { certPem: explicit.certNamed, keyPem: explicit.key };
   const explicitCert = { certPem: explicit.cert, keyPem: explicit.keyNamed };
   const cases: Case[] = [
@@ -184,23 +241,29 @@ describe('keytool cannot read what annotary refuses as UnsupportedByJava (stores
     ...trusting('CA certificate with explicit EC parameters', explicit.cert, /Only named ECParameters supported/),
     ...trusting('CA certificate with a 504-bit RSA key', edges.rsa504, /RSA keys must be at least 512 bits long/),
     ...trusting('CA certificate with a 16392-bit RSA key', edges.rsa16392, /RSA keys must be no longer than 16384 bits/),
-    ...trusting('CA certificate with a 4096-bit RSA key and a 72-bit exponent', edges['rsa4096-e72'],
-      /RSA exponents can be no longer than 64 bits +if modulus is greater than 3072 bits/),
+    ...trusting(
+      'CA certificate with a 4096-bit RSA key and a 72-bit exponent',
+      edges['rsa4096-e72'],
+      /RSA exponents can be no longer than 64 bits +if modulus is greater than 3072 bits/,
+    ),
   ];
 
   it.each(cases)('%s: refused; keytool cannot read its %s (-%s)', async (title, store, command, input, error) => {
     expectReason(() => buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }), 'UnsupportedByJava');
     const file = path.join(dir, `refused-${title.replace(/\W+/g, '-')}-${store}`);
-    writeFileSync(file, uncheckedStores(input, PW)[store]!);
+    writeFileSync(file, uncheckedStores(input, PW)[store]);
     const type = store.endsWith('.jks') ? 'JKS' : 'PKCS12';
     expect(await keytoolError(command === 'list' ? listArgs(file, type) : certreqArgs(file, type))).toMatch(error);
   });
 
-  const stores = [['keystore.jks', 'JKS'], ['keystore.p12', 'PKCS12']] as const;
+  const stores = [
+    ['keystore.jks', 'JKS'],
+    ['keystore.p12', 'PKCS12'],
+  ] as const;
   it.each(stores)('control: the same key with the named curve signs a CSR from %s', async (store, type) => {
     const input = { certPem: explicit.certNamed, keyPem: explicit.keyNamed };
     const file = path.join(dir, `named-twin-${store}`);
-    writeFileSync(file, buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }).files[store]!);
+    writeFileSync(file, buildStores({ ...input, password: PW, alias: 'alias', formats: ['jks', 'pkcs12'] }).files[store]);
     expect((await keytool(certreqArgs(file, type))).stdout).toContain('-----BEGIN NEW CERTIFICATE REQUEST-----');
   });
 });

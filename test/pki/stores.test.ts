@@ -26,42 +26,46 @@ describe('stores are byte-stable: same input, same bytes', () => {
     const a = buildStores(mk()).files;
     const b = buildStores(mk()).files;
     expect(Object.keys(a).sort()).toEqual(['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12']);
-    for (const name of Object.keys(a)) expect(a[name]!.equals(b[name]!)).toBe(true);
+    for (const name of Object.keys(a)) expect(a[name].equals(b[name])).toBe(true);
   });
 
   it('the key form (PKCS#1/SEC1 vs PKCS#8) does not change a single byte', () => {
     const a = buildStores(input({ keyPem: ec.keyPkcs8 })).files;
     const b = buildStores(input({ keyPem: ec.keyTraditional })).files;
-    for (const name of Object.keys(a)) expect(a[name]!.equals(b[name]!)).toBe(true);
+    for (const name of Object.keys(a)) expect(a[name].equals(b[name])).toBe(true);
   });
 
   it('a different password changes every store', () => {
     const a = buildStores(input()).files;
     const b = buildStores(input({ password: 'changeit2' })).files;
-    for (const name of Object.keys(a)) expect(a[name]!.equals(b[name]!)).toBe(false);
+    for (const name of Object.keys(a)) expect(a[name].equals(b[name])).toBe(false);
   });
 
   it('the JKS entry timestamp is the leaf notBefore, not the clock', () => {
     const built = buildStores(input());
-    const [entry] = readJks(built.files['keystore.jks']!, 'changeit');
-    expect(entry!.timestamp).toEqual(new Date(new X509Certificate(ec.leaf).validFrom));
+    const [entry] = readJks(built.files['keystore.jks'], 'changeit');
+    expect(entry.timestamp).toEqual(new Date(new X509Certificate(ec.leaf).validFrom));
   });
 });
 
 describe('what goes into the stores', () => {
   it('keystore.jks holds the key and the chain leaf-first even when given out of order', () => {
     const built = buildStores(input({ certPem: ec.root + ec.intermediate + ec.leaf }));
-    const [entry] = readJks(built.files['keystore.jks']!, 'changeit');
+    const [entry] = readJks(built.files['keystore.jks'], 'changeit');
     if (entry?.kind !== 'key') throw new Error('expected a key entry');
     expect(entry.pkcs8.equals(parsePrivateKey(ec.keyPkcs8).pkcs8)).toBe(true);
-    expect(entry.chain.map((d) => new X509Certificate(d).subject.split('\n').pop())).toEqual(['CN=localhost', 'CN=Intermediate p256', 'CN=Root p256']);
+    expect(entry.chain.map((d) => new X509Certificate(d).subject.split('\n').pop())).toEqual([
+      'CN=localhost',
+      'CN=Intermediate p256',
+      'CN=Root p256',
+    ]);
   });
 
   it('truststore aliases are `${prefix}${i}` (cert-utils compatible alias0, alias1, …)', () => {
     const built = buildStores(input({ caPem: ec.root + rsa.root, extraTrustPem: [rsa.intermediate] }));
-    expect(readJks(built.files['truststore.jks']!, 'changeit').map((e) => e.alias)).toEqual(['alias0', 'alias1', 'alias2']);
+    expect(readJks(built.files['truststore.jks'], 'changeit').map((e) => e.alias)).toEqual(['alias0', 'alias1', 'alias2']);
     const custom = buildStores(input({ trustAliasPrefix: 'CA-' }));
-    expect(readJks(custom.files['truststore.jks']!, 'changeit').map((e) => e.alias)).toEqual(['ca-0']);
+    expect(readJks(custom.files['truststore.jks'], 'changeit').map((e) => e.alias)).toEqual(['ca-0']);
   });
 
   it('no CA → keystores only; formats select the files', () => {
@@ -95,8 +99,8 @@ describe('CA bundles become truststores on their own', () => {
     const a = buildTruststore(ec.root + rsa.root, 'pw', ['jks', 'pkcs12'], 'alias');
     const b = buildTruststore(ec.root + rsa.root, 'pw', ['jks', 'pkcs12'], 'alias');
     expect(Object.keys(a).sort()).toEqual(['truststore.jks', 'truststore.p12']);
-    expect(a['truststore.p12']!.equals(b['truststore.p12']!)).toBe(true);
-    expect(readJks(a['truststore.jks']!, 'pw').map((e) => e.kind)).toEqual(['cert', 'cert']);
+    expect(a['truststore.p12'].equals(b['truststore.p12'])).toBe(true);
+    expect(readJks(a['truststore.jks'], 'pw').map((e) => e.kind)).toEqual(['cert', 'cert']);
   });
   it('an empty bundle → EmptyCABundle', () => {
     expectReason(() => buildTruststore('', 'pw', ['jks'], 'alias'), 'EmptyCABundle');
@@ -116,7 +120,7 @@ describe('certificate summaries are readable and deterministic', () => {
     expect(text).toContain('SANs:         DNS:localhost, IP Address:127.0.0.1');
     expect(text).toContain('Public key:   RSA 2048 bits');
     expect(text).toContain('Public key:   EC P-256');
-    expect(text).toContain(`SHA-256:      ${certs[0]!.fingerprint256}`);
+    expect(text).toContain(`SHA-256:      ${certs[0].fingerprint256}`);
     expect(text).toContain('Serial:       03');
   });
 });
