@@ -14,7 +14,7 @@ import { parseCertificates } from '../pki/pem.js';
 import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
-import { pemText, valueReader } from './sources.js';
+import { pemText, valueReader } from './cache-reads.js';
 
 export const CONTROLLER = 'expiry';
 const CERT_KEY = 'tls.crt';

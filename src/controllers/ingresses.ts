@@ -25,8 +25,8 @@ import { isRefusal, refuse } from '../kube/refusal.js';
 import type { Claims, OwnerRecord } from './managed-keys.js';
 import { ownerRecordValue, parseOwnerRecord, provenKeys, releasedKeys, reportReleased, sameRecord } from './managed-keys.js';
 import { sameDigests, valueDigest } from '../kube/slim.js';
-import type { NeedsData, SecretRef } from './tls-source.js';
-import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, refKeyOf, sharedWith } from './tls-source.js';
+import type { NeedsData, SecretRef } from './cert-sources.js';
+import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, refKeyOf, sharedWith } from './cert-sources.js';
 
 export const CONTROLLER = 'ingresses';
 /**

@@ -8,7 +8,7 @@ import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import { Secrets, objectKey } from '../kube/types.js';
-import { cachedDigests, cachedStoreDeps, pemText, resolvePassword, storeRefs, valueReader } from './sources.js';
+import { cachedDigests, cachedStoreDeps, pemText, resolvePassword, storeRefs, valueReader } from './cache-reads.js';
 import type { SecretWants } from './store-specs.js';
 import { KEYSTORE_INPUTS, cycleRefusal, findStoreCycle, keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';

@@ -44,7 +44,7 @@ import { compareRefs, podTemplateRefs } from './pod-refs.js';
 import { ReloadTracker } from './reload-tracker.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
-import { cachedDigests } from './sources.js';
+import { cachedDigests } from './cache-reads.js';
 import type { DigestLookup } from './store-specs.js';
 import { keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
 

@@ -16,8 +16,8 @@ import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import type { Claims, OwnerRecord } from './managed-keys.js';
 import { ownerRecordValue, parseOwnerRecord, provenKeys, releasedKeys, reportReleased, sameRecord } from './managed-keys.js';
-import type { NeedsData } from './tls-source.js';
-import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, textDigest, textOf } from './tls-source.js';
+import type { NeedsData } from './cert-sources.js';
+import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, textDigest, textOf } from './cert-sources.js';
 
 export const CONTROLLER = 'routes';
 

@@ -7,7 +7,7 @@ import type { TruststoreSpec } from './store-specs.js';
 import { cycleRefusal, findStoreCycle, parseTruststoreSpec } from './store-specs.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
-import { cachedStoreDeps, resolvePassword, storeRefs, valueReader } from './sources.js';
+import { cachedStoreDeps, resolvePassword, storeRefs, valueReader } from './cache-reads.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
 import {
   checkDataSize,

@@ -6,7 +6,7 @@ import { AnnotationReader } from '../../src/annotations.js';
 import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../src/controllers/ingresses.js';
 import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody, isIngressTlsHost } from '../../src/controllers/ingresses.js';
 import { isRefusal } from '../../src/kube/refusal.js';
-import { isNeedsData } from '../../src/controllers/tls-source.js';
+import { isNeedsData } from '../../src/controllers/cert-sources.js';
 import type { SlimData } from '../../src/kube/slim.js';
 import { ec, full, lean, next, rsa } from './tls-fixtures.js';
 import type { Data, Mod, Secret } from '../gen.js';

@@ -6,7 +6,7 @@ import { isRefusal } from '../../src/kube/refusal.js';
 import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import type { Route, RouteChange, RouteField, RouteTLS } from '../../src/controllers/routes.js';
 import { ROUTE_FIELDS, describeRouteChange, desiredRoute, routePatchBody, routeWants } from '../../src/controllers/routes.js';
-import { isNeedsData } from '../../src/controllers/tls-source.js';
+import { isNeedsData } from '../../src/controllers/cert-sources.js';
 import type { SlimData } from '../../src/kube/slim.js';
 import { ec, full, lean, next, rsa } from './tls-fixtures.js';
 import { pemBodyLines } from '../pki/helpers.js';

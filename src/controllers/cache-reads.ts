@@ -1,6 +1,7 @@
-// Reading the inputs a controller references (password Secrets, CA bundles, source
-// certificates). The lean Secret cache holds data only for annotated Secrets; anything
-// else is read from the apiserver when — and only when — a build needs it.
+// Reads of the objects a controller references, from the shared caches: values (password
+// Secrets, CA bundles), digests, and what each store object reads (for the watches and the
+// cycle check). The lean Secret cache holds data only for annotated Secrets; anything else is
+// read from the apiserver when — and only when — a build needs it.
 import type { Caches } from '../kube/caches.js';
 import type { ControllerContext } from './context.js';
 import type { Refusal } from '../kube/refusal.js';
