@@ -4,7 +4,15 @@ import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { Ingress, IngressChange, IngressObserved, IngressTLS } from '../../src/controllers/ingresses.js';
-import { NGINX, desiredIngress, describeIngressChange, ingressPatchBody, isIngressTlsHost } from '../../src/controllers/ingresses.js';
+import {
+  NGINX,
+  copyCreateBody,
+  copyPatchBody,
+  desiredIngress,
+  describeIngressChange,
+  ingressPatchBody,
+  isIngressTlsHost,
+} from '../../src/controllers/ingresses.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import { isNeedsData } from '../../src/controllers/cert-sources.js';
 import type { SlimData } from '../../src/kube/slim.js';
@@ -14,11 +22,9 @@ import {
   b64,
   ingress as ingressOf,
   inNamespace,
-  ofType,
   secret,
   tlsPem,
   withAnnotations,
-  withBase64Data,
   withData,
   withIngressTLS,
   withLabels,
@@ -63,12 +69,13 @@ function change(w: World): IngressChange {
 function apply(w: World, c: IngressChange): World {
   const body = ingressPatchBody(w.ingress, c);
   const ing = body ? patched(w.ingress, body) : w.ingress;
-  // the copies' writes are built inline by the controller (no pure function to apply), so they are simulated here
+  // the copies as the controller writes them: created from copyCreateBody, patched with copyPatchBody
   const copies = { ...w.copies };
   for (const cw of c.writeCopies) {
     const kind = cw.name.endsWith('-tls') ? 'tls' : 'ca';
-    const owner = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop', uid: 'ing-uid', controller: true };
-    copies[kind] = full(secret(cw.name, inNamespace(NS), ofType(cw.type), withOwners(owner), withBase64Data(cw.data)));
+    const existing = copies[kind];
+    // (the cached copy is held whole, so the patch applies to it; full() computes its digests anew)
+    copies[kind] = full(existing ? patched(existing, copyPatchBody(existing, cw)) : copyCreateBody(ing, cw));
   }
   for (const n of c.deleteCopies) delete copies[n.endsWith('-tls') ? 'tls' : 'ca'];
   return { ...w, ingress: ing, copies };

@@ -6,6 +6,8 @@ import type { DigestLookup } from '../../src/controllers/store-specs.js';
 import { keystoreInputsHash, parseKeystoreSpec } from '../../src/controllers/store-specs.js';
 import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import { isRefusal } from '../../src/kube/refusal.js';
+import { deployment, withAnnotations, withResourceVersion, withTemplateAnnotations } from '../gen.js';
+import { patched } from '../merge-patch.js';
 import type { ReloadChange, ReloadObserved, WatchedData } from '../../src/controllers/reload.js';
 import {
   RESTARTED_AT,
@@ -14,6 +16,7 @@ import {
   desiredReload,
   keystorePending,
   objectDigests,
+  reloadPatchBody,
   restartedAtValue,
 } from '../../src/controllers/reload.js';
 import type { SlimData } from '../../src/kube/slim.js';
@@ -78,13 +81,22 @@ const observed = (o: Partial<ReloadObserved>): ReloadObserved => ({
   ...o,
 });
 
-/** What the workload looks like after the change is written (as the merge patch does). */
+/**
+ * What the workload looks like after the change is written: reloadPatchBody applied by the one
+ * merge-patch simulator to a Deployment carrying `o`'s recorded digests, read back.
+ */
 function apply(o: ReloadObserved, c: ReloadChange): ReloadObserved {
-  const meta = c.metadata[A.observedConfigHash];
+  const wl = deployment(
+    'app',
+    withResourceVersion('7'),
+    withAnnotations(o.observedHash === undefined ? {} : { [A.observedConfigHash]: o.observedHash }),
+    withTemplateAnnotations(o.templateHash === undefined ? {} : { [A.configHash]: o.templateHash }),
+  );
+  const after = patched(wl, reloadPatchBody(wl, c));
   return {
     ...o,
-    observedHash: meta === null ? undefined : (meta ?? o.observedHash),
-    templateHash: c.template?.[A.configHash] ?? o.templateHash,
+    observedHash: after.metadata.annotations?.[A.observedConfigHash],
+    templateHash: after.spec.template.metadata?.annotations?.[A.configHash],
     absorb: false, // a successful write clears the "a missing object appeared" state
   };
 }
