@@ -10,15 +10,22 @@ import { isRefusal, refuse } from '../kube/refusal.js';
 import { Secrets, objectKey } from '../kube/types.js';
 import { cachedDigests, cachedStoreDeps, pemText, resolvePassword, storeRefs, valueReader } from './cache-reads.js';
 import type { SecretWants } from './store-specs.js';
-import { KEYSTORE_INPUTS, cycleRefusal, findStoreCycle, keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
+import {
+  CERT_INFO_KEYS,
+  KEYSTORE_INPUTS,
+  cycleRefusal,
+  findStoreCycle,
+  keystoreAnnotated,
+  keystoreInputsHash,
+  parseKeystoreSpec,
+} from './store-specs.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
 import {
-  checkDataSize,
   diffManagedKeys,
-  digestOfDigests,
-  managedKeysPatch,
   parseOwnerRecord,
   reportManagedChange,
+  writeFingerprint,
+  writeManagedChange,
   writtenKeysIntact,
 } from './managed-keys.js';
 import { RejectedWrites } from '../kube/rejections.js';
@@ -51,6 +58,7 @@ export interface DataChange extends ManagedChange {
   warnings: string[];
 }
 
+const [CRT_INFO, CA_INFO] = CERT_INFO_KEYS;
 const certInfoText = (pem: string) => describeChain(parseCertificates(pem));
 
 /**
@@ -84,8 +92,8 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
     if (o.wants.certInfo) {
       const crt = pemText(o.data['tls.crt']);
       const ca = pemText(o.data['ca.crt']);
-      if (crt) want['tls.crt.info'] = Buffer.from(certInfoText(crt)).toString('base64');
-      if (ca && ca.trim()) want['ca.crt.info'] = Buffer.from(certInfoText(ca)).toString('base64');
+      if (crt) want[CRT_INFO] = Buffer.from(certInfoText(crt)).toString('base64');
+      if (ca && ca.trim()) want[CA_INFO] = Buffer.from(certInfoText(ca)).toString('base64');
     }
   } catch (err) {
     if (err instanceof PkiError) return refuse(err.reason, err.message);
@@ -143,8 +151,7 @@ export const keystoresController: ControllerModule = {
           // fast path: stores were built from exactly these inputs and hold what annotary wrote
           if (ann?.[A.sourceHash] === inputsHash && writtenKeysIntact(secret.metadata, secret.digests)) return;
           // refused for good with exactly these inputs and data: neither rebuilt nor sent again
-          const fingerprint = `${inputsHash}/${digestOfDigests(secret.digests)}`;
-          if (rejected.blocks(key, fingerprint)) return;
+          if (rejected.blocks(key, writeFingerprint(inputsHash, secret.digests))) return;
 
           let password: string | undefined;
           if (spec) {
@@ -175,13 +182,7 @@ export const keystoresController: ControllerModule = {
           if (isRefusal(change)) return write.warn(secret, change);
           // the cache keeps the inputs' values: their sizes count, other keys' the apiserver checks
           const knownSizes = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length]));
-          const rejection =
-            checkDataSize(knownSizes, change, 'base64') ?? (await write.patch(Secrets, secret, managedKeysPatch(secret, 'data', change)));
-          if (rejection) {
-            rejected.remember(key, fingerprint);
-            return write.warn(secret, rejection);
-          }
-          rejected.forget(key);
+          if (!(await writeManagedChange(write, rejected, { rt: Secrets, obj: secret, field: 'data', knownSizes }, change))) return;
           for (const w of change.warnings) write.warn(secret, refuse('CertificateWarning', w));
           reportManagedChange(write, secret, change, 'StoresUpdated');
           log.debug('secret updated', { key, set: Object.keys(change.set), removed: change.remove });

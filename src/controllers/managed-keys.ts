@@ -16,7 +16,10 @@ import { A } from '../annotations.js';
 import type { Refusal } from '../kube/refusal.js';
 import { refuse } from '../kube/refusal.js';
 import { digestOfParts, valueDigest } from '../kube/slim.js';
-import type { KubeObject } from '../kube/types.js';
+import type { RejectedWrites } from '../kube/rejections.js';
+import type { SlimData } from '../kube/slim.js';
+import type { KubeObject, ResourceType } from '../kube/types.js';
+import { keyOf } from '../kube/types.js';
 import type { Writer } from '../kube/writer.js';
 
 /** uid of the object annotary wrote, and the digest (valueDigest) of each value it wrote there */
@@ -187,13 +190,36 @@ export function checkDataSize(knownSizes: Record<string, number>, change: Manage
   );
 }
 
-/** One digest of an object's per-key digests: any change of any value changes it. */
-export function digestOfDigests(digests: Record<string, string>): string {
-  return digestOfParts(
-    Object.keys(digests)
-      .sort()
-      .flatMap((k) => [k, digests[k]]),
-  );
+/**
+ * What a refused write was built from: the inputs and every value of the object. A write
+ * refused for good is not rebuilt nor sent again while this stays the same (RejectedWrites).
+ */
+export function writeFingerprint(inputsHash: string, digests: Record<string, string>): string {
+  const keys = Object.keys(digests).sort();
+  return digestOfParts([inputsHash, ...keys.flatMap((k) => [k, digests[k]])]);
+}
+
+/**
+ * Writes a change of managed keys as one merge patch: refused before sending when the object
+ * would exceed the size limit (`knownSizes`: decoded bytes of the values annotary knows), and,
+ * when refused for good, remembered under the object's fingerprint and reported. True when written.
+ */
+export async function writeManagedChange(
+  write: Writer,
+  rejected: RejectedWrites,
+  target: { rt: ResourceType; obj: SlimData; field: 'data' | 'binaryData'; knownSizes: Record<string, number> },
+  change: ManagedChange,
+): Promise<boolean> {
+  const { rt, obj, field, knownSizes } = target;
+  const key = keyOf(obj);
+  const rejection = checkDataSize(knownSizes, change, 'base64') ?? (await write.patch(rt, obj, managedKeysPatch(obj, field, change)));
+  if (rejection) {
+    rejected.remember(key, writeFingerprint(change.inputsHash, obj.digests));
+    write.warn(obj, rejection);
+    return false;
+  }
+  rejected.forget(key);
+  return true;
 }
 
 /** The Events of a written change: what was written or removed, and what was left to the user. */

@@ -10,12 +10,11 @@ import { isRefusal, refuse } from '../kube/refusal.js';
 import { cachedStoreDeps, resolvePassword, storeRefs, valueReader } from './cache-reads.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
 import {
-  checkDataSize,
   diffManagedKeys,
-  digestOfDigests,
-  managedKeysPatch,
   parseOwnerRecord,
   reportManagedChange,
+  writeFingerprint,
+  writeManagedChange,
   writtenKeysIntact,
 } from './managed-keys.js';
 import { RejectedWrites } from '../kube/rejections.js';
@@ -112,8 +111,7 @@ export const truststoresController: ControllerModule = {
               : secrets.get(objectKey(namespace, spec.password.secret))?.digests[spec.password.key];
           const hash = inputsHash(spec, spec && cm.digests[spec.sourceKey], pwDigest);
           if (ann?.[A.sourceHash] === hash && writtenKeysIntact(cm.metadata, cm.digests)) return;
-          const fingerprint = `${hash}/${digestOfDigests(cm.digests)}`;
-          if (rejected.blocks(key, fingerprint)) return; // refused for good with exactly these inputs
+          if (rejected.blocks(key, writeFingerprint(hash, cm.digests))) return; // refused for good with exactly these inputs
           let password: string | undefined;
           if (spec) {
             const pw = await resolvePassword(spec.password, namespace, read);
@@ -133,14 +131,8 @@ export const truststoresController: ControllerModule = {
           });
           if (change === undefined) return;
           if (isRefusal(change)) return write.warn(cm, change);
-          const rejection =
-            checkDataSize(configMapSizes(cm), change, 'base64') ??
-            (await write.patch(ConfigMaps, cm, managedKeysPatch(cm, 'binaryData', change)));
-          if (rejection) {
-            rejected.remember(key, fingerprint);
-            return write.warn(cm, rejection);
-          }
-          rejected.forget(key);
+          const target = { rt: ConfigMaps, obj: cm, field: 'binaryData', knownSizes: configMapSizes(cm) } as const;
+          if (!(await writeManagedChange(write, rejected, target, change))) return;
           reportManagedChange(write, cm, change, 'TruststoreUpdated');
         },
       },
