@@ -280,8 +280,14 @@ export function storeDeps(
  * undefined. Breadth first, each object visited once: linear in the objects and references
  * of the namespace, whatever users write.
  */
-export function findStoreCycle(start: StoreNode, depsOf: (n: StoreNode) => StoreDeps | undefined): StoreRead[] | undefined {
+export function findStoreCycle(start: StoreNode, lookup: (n: StoreNode) => StoreDeps | undefined): StoreRead[] | undefined {
   const id = (n: StoreNode) => `${n.kind}/${n.name}`;
+  // each object's annotations are parsed once, though it is looked at as a target and as a node
+  const parsed = new Map<string, StoreDeps | undefined>();
+  const depsOf = (n: StoreNode) => {
+    if (!parsed.has(id(n))) parsed.set(id(n), lookup(n));
+    return parsed.get(id(n));
+  };
   const via = new Map<string, StoreRead[]>([[id(start), []]]);
   const queue: StoreNode[] = [start];
   for (let i = 0; i < queue.length; i++) {
