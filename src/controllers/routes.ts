@@ -7,7 +7,6 @@
 // annotary.io/managed-fields and proven by annotary.io/owner-record (managed-keys.ts' rule), so
 // removing an annotation clears exactly those, and a copied managed-fields clears nothing.
 import { A, AnnotationReader, commaList, parseBoolValue } from '../annotations.js';
-import type { Informer } from '../kube/informer.js';
 import type { SlimData } from '../kube/slim.js';
 import type { KubeObject } from '../kube/types.js';
 import { Routes, Secrets, objectKey } from '../kube/types.js';
@@ -217,8 +216,7 @@ export function describeRouteChange(change: RouteChange): string {
 }
 
 /** The Secrets a Route's annotations name (its namespace). */
-function routeSources(route: Route, reader: AnnotationReader): string[] {
-  const wants = routeWants(route.metadata.annotations, reader, route.metadata.namespace ?? '');
+function sourcesOf(wants: RouteWants | Refusal): string[] {
   return isRefusal(wants) ? [] : [wants.certs?.secret, wants.destinationCa?.secret].filter((n): n is string => !!n);
 }
 
@@ -231,8 +229,6 @@ export const routesController: ControllerModule = {
     const write = ctx.writer(CONTROLLER);
     // plain Kubernetes without the Route CRD: the cache layer keeps looking, it may come later
     const served = caches.whenServed(Routes);
-    let routes: Informer<KubeObject> | undefined;
-    void served.then((inf) => (routes = inf));
 
     return [
       {
@@ -241,14 +237,18 @@ export const routesController: ControllerModule = {
         watches: [
           {
             source: secrets,
-            refsOf: (r) => routeSources(r, reader).map((name) => ({ kind: 'Secret', namespace: r.metadata.namespace ?? '', name })),
+            refsOf: (r) => {
+              const namespace = r.metadata.namespace ?? '';
+              return sourcesOf(routeWants(r.metadata.annotations, reader, namespace)).map((name) => ({ kind: 'Secret', namespace, name }));
+            },
           },
         ],
         async reconcile({ namespace, name }) {
-          const route = routes?.get(objectKey(namespace, name));
+          // reconciles come only from the Route cache's events: it is served by then
+          const route = (await served).get(objectKey(namespace, name));
           if (!route || route.metadata.deletionTimestamp) return;
           const wants = routeWants(route.metadata.annotations, reader, namespace);
-          const names = routeSources(route, reader);
+          const names = sourcesOf(wants);
           const bookkeeping = [A.managedFields, A.ownerRecord].some((k) => route.metadata.annotations?.[k] !== undefined);
           if (!names.length && !bookkeeping && !isRefusal(wants)) return;
 
