@@ -7,8 +7,11 @@
 //     window closed while the workload could not roll (blocked) opens a new one.
 //   - the objects missing at the last look: their creation counts as a change;
 //   - the per-object digests last confirmed: a digest that moved only because the SET of
-//     watched objects changed is recorded without a rollout (see changeCause). After a
-//     restart nothing is known, and any difference counts as a data change.
+//     watched objects changed is recorded without a rollout (see changeCause). They are kept
+//     with the digest they add up to, and count only while the workload still records that
+//     digest: a write whose answer was lost may have landed (the workload then records a digest
+//     this process never confirmed), and data that went back to the confirmed values must
+//     still roll. After a restart nothing is known, and any difference counts as a data change.
 // Keys are workload ids (refId); the tracker forgets a workload when it is deleted.
 
 /** Data changes seen since the workload's last write: when the first came, when the window closes. */
@@ -17,12 +20,18 @@ export interface Pending {
   windowEnd: number;
 }
 
+/** A digest recorded on a workload, and the per-object digests it is made of. */
+export interface Recorded {
+  digest: string;
+  objects: Map<string, string>;
+}
+
 export type Begin = { waitMs: number } | { taken: Pending | undefined };
 
 export class ReloadTracker {
   private readonly pending = new Map<string, Pending>();
   private readonly missing = new Map<string, Set<string>>();
-  private readonly known = new Map<string, Map<string, string>>();
+  private readonly known = new Map<string, Recorded>();
 
   constructor(private readonly settleMs: number) {}
 
@@ -59,14 +68,16 @@ export class ReloadTracker {
   }
 
   /** What the recorded digest now stands for: these per-object digests, and these objects still missing. */
-  confirm(workload: string, digests: Map<string, string> | undefined, stillMissing: string[]): void {
+  confirm(workload: string, recorded: Recorded | undefined, stillMissing: string[]): void {
     if (stillMissing.length) this.missing.set(workload, new Set(stillMissing));
     else this.missing.delete(workload);
-    if (digests) this.known.set(workload, digests);
+    if (recorded) this.known.set(workload, recorded);
   }
 
-  knownDigests(workload: string): Map<string, string> | undefined {
-    return this.known.get(workload);
+  /** The per-object digests confirmed for `recordedDigest`, the digest the workload records now; undefined if unknown. */
+  knownDigests(workload: string, recordedDigest: string | undefined): Map<string, string> | undefined {
+    const k = this.known.get(workload);
+    return k && k.digest === recordedDigest ? k.objects : undefined;
   }
 
   missingSince(workload: string): Set<string> {

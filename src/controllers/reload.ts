@@ -143,12 +143,15 @@ export interface ReloadChange {
 /** kubectl rollout restart's format: RFC 3339 without fractional seconds */
 export const restartedAtValue = (now: Date) => now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+/** The digest a workload records: the observed one, or for a workload never onboarded the pod template's. */
+export const recordedDigest = (o: Pick<ReloadObserved, 'observedHash' | 'templateHash'>) => o.observedHash ?? o.templateHash;
+
 /** The heart of the controller: what to write on the workload, or undefined for nothing. */
 export function desiredReload(o: ReloadObserved): ReloadChange | undefined {
   if (o.digest === undefined) {
     return o.observedHash === undefined ? undefined : { action: 'forget', metadata: { [A.observedConfigHash]: null } };
   }
-  const base = o.observedHash ?? o.templateHash;
+  const base = recordedDigest(o);
   if (base === undefined) return { action: 'onboard', to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
   if (base === o.digest) return undefined;
   if (o.absorb) return { action: 'absorb', from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
@@ -284,15 +287,18 @@ export const reloadController: ControllerModule = {
           digest = configDigest(watchedData);
           current = objectDigests(watchedData);
         } else tracker.forget(key);
-        const cause = changeCause(tracker.knownDigests(key), current, tracker.missingSince(key), config.reloadOnCreate);
+        const templateHash = template?.metadata?.annotations?.[A.configHash];
+        const observedHash = meta?.[A.observedConfigHash];
+        const known = tracker.knownDigests(key, recordedDigest({ observedHash, templateHash }));
+        const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate);
         // what this workload's recorded digest stands for, once it is confirmed or written:
         // the objects it covers, and those still missing (their creation is a change)
-        const confirm = () => tracker.confirm(key, digest === undefined ? undefined : current, missing.map(refName));
+        const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
 
         const change = desiredReload({
           digest,
-          templateHash: template?.metadata?.annotations?.[A.configHash],
-          observedHash: meta?.[A.observedConfigHash],
+          templateHash,
+          observedHash,
           strategy: config.reloadStrategy,
           absorb: !cause.roll,
           now: new Date(now),

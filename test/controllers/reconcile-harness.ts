@@ -54,6 +54,7 @@ export class FakeCluster {
   private readonly watchers: Watcher[] = [];
   private rv = 100;
   private uids = 0;
+  private lostResponses: ((written: KubeObject) => void)[] = [];
 
   constructor(
     objects: KubeObject[],
@@ -79,6 +80,14 @@ export class FakeCluster {
     const cur = this.get(kind, namespace, name);
     if (!cur) throw new Error(`no ${kind} ${namespace}/${name}`);
     this.put(mergePatch(cur, patch), 'MODIFIED');
+  }
+
+  /**
+   * The next patch is applied and watched, but its caller gets a network error instead of the
+   * answer (the apiserver stopped after committing it); `meanwhile` runs before the error.
+   */
+  loseNextResponse(meanwhile: (written: KubeObject) => void = () => undefined): void {
+    this.lostResponses.push(meanwhile);
   }
 
   // ---- the KubeClient surface the operator uses
@@ -122,7 +131,11 @@ export class FakeCluster {
       throw new ApiError(409, 'Conflict', 'the object has been modified');
     this.writes.push({ verb: 'patch', kind: rt.kind, namespace: namespace ?? '', name, body });
     const { resourceVersion: _rv, ...meta } = (body as { metadata?: Record<string, unknown> }).metadata ?? {};
-    return this.put(mergePatch(cur, { ...(body as object), metadata: meta }), 'MODIFIED');
+    const written = this.put(mergePatch(cur, { ...(body as object), metadata: meta }), 'MODIFIED');
+    const lost = this.lostResponses.shift();
+    if (!lost) return written;
+    lost(written);
+    throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
   }
 
   async create(rt: ResourceType, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {

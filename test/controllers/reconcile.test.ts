@@ -87,6 +87,26 @@ describe('reload: onboarding records, a data change rolls once', () => {
     expect(op.events.map((e) => e.reason)).toEqual(['ReloadWatching', 'Reloaded']);
   });
 
+  test('a rollout whose answer was lost, then data back to what it was before: it rolls again (the template follows the digest)', async () => {
+    const cluster = new FakeCluster([secret('tls'), watching('app', { 'annotary.io/reload': 'auto' }, 'tls')]);
+    const op = await run(CONTROLLER_MODULES.reload, cluster);
+    const before = (cluster.get('Secret', NS, 'tls') as unknown as { data: Record<string, string> }).data;
+    // the rollout is committed but its caller sees a dropped connection; meanwhile the data goes back
+    cluster.loseNextResponse(() => cluster.userPatch('Secret', NS, 'tls', { data: before }));
+    cluster.userPatch('Secret', NS, 'tls', { data: tlsData(next) });
+    await op.quiet();
+    const app = cluster.get('Deployment', NS, 'app') as unknown as {
+      metadata: { annotations: Record<string, string> };
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
+    expect(app.spec.template.metadata.annotations['annotary.io/config-hash']).toBe(
+      app.metadata.annotations['annotary.io/observed-config-hash'],
+    );
+    // onboarding, the rollout whose answer was lost (no Event: its outcome was unknown), the rollout back
+    expect(writesOf(cluster)).toEqual(['patch Deployment app', 'patch Deployment app', 'patch Deployment app']);
+    expect(op.events.map((e) => e.reason)).toEqual(['ReloadWatching', 'Reloaded']);
+  });
+
   test('a Secret the Deployment does not watch changes: nothing is written', async () => {
     const cluster = new FakeCluster([secret('tls'), secret('other'), watching('app', { 'annotary.io/reload': 'auto' }, 'tls')]);
     const op = await run(CONTROLLER_MODULES.reload, cluster);

@@ -48,10 +48,10 @@ describe('the settle window', () => {
     const t = new ReloadTracker(SETTLE);
     t.dataChanged(W, 1000);
     t.dataChanged('StatefulSet/ns/db', 2000);
-    t.confirm(W, new Map([['Secret/a', 'd1']]), ['Secret/b']);
+    t.confirm(W, { digest: 'D1', objects: new Map([['Secret/a', 'd1']]) }, ['Secret/b']);
     t.forget(W);
     expect(t.begin(W, 1000)).toEqual({ taken: undefined });
-    expect(t.knownDigests(W)).toBeUndefined();
+    expect(t.knownDigests(W, 'D1')).toBeUndefined();
     expect(t.missingSince(W)).toEqual(new Set());
     expect(t.begin('StatefulSet/ns/db', 2000)).toEqual({ waitMs: 3000 });
   });
@@ -88,16 +88,26 @@ describe('the settle window', () => {
 });
 
 describe('what a recorded digest stands for', () => {
+  const a1 = { digest: 'D1', objects: new Map([['Secret/a', 'd1']]) };
   test('missing objects accumulate until a digest is confirmed, which records the ones still missing', () => {
     const t = new ReloadTracker(SETTLE);
     t.sawMissing(W, ['Secret/a']);
     t.sawMissing(W, ['Secret/b']);
     expect(t.missingSince(W)).toEqual(new Set(['Secret/a', 'Secret/b']));
-    t.confirm(W, new Map([['Secret/a', 'd1']]), ['Secret/b']);
+    t.confirm(W, a1, ['Secret/b']);
     expect(t.missingSince(W)).toEqual(new Set(['Secret/b']));
-    expect(t.knownDigests(W)).toEqual(new Map([['Secret/a', 'd1']]));
+    expect(t.knownDigests(W, 'D1')).toEqual(new Map([['Secret/a', 'd1']]));
     t.confirm(W, undefined, []); // no digest (reload annotations gone): the known digests stay as they were
     expect(t.missingSince(W)).toEqual(new Set());
-    expect(t.knownDigests(W)).toEqual(new Map([['Secret/a', 'd1']]));
+    expect(t.knownDigests(W, 'D1')).toEqual(new Map([['Secret/a', 'd1']]));
+  });
+
+  test('the per-object digests count only while the workload records the digest they were confirmed with', () => {
+    const t = new ReloadTracker(SETTLE);
+    t.confirm(W, a1, []);
+    // a write whose answer was lost landed: the workload records D2, which this process never confirmed
+    expect(t.knownDigests(W, 'D2')).toBeUndefined();
+    expect(t.knownDigests(W, undefined)).toBeUndefined();
+    expect(t.knownDigests(W, 'D1')).toBe(a1.objects);
   });
 });
