@@ -88,6 +88,8 @@ export class LeaderElector {
   private leading = false;
   private lastRenewMs = 0;
   private stopped = false;
+  /** the round in flight: stop() waits for it, so the release is never raced by our own renewal */
+  private current: Promise<void> = Promise.resolve();
   private readonly now: () => number;
 
   constructor(private readonly opts: ElectorOptions) {
@@ -95,13 +97,20 @@ export class LeaderElector {
   }
 
   start(): void {
-    void this.round();
+    this.next();
+  }
+
+  private next(): void {
+    this.current = this.round();
   }
 
   /** Stops campaigning; a leader gives the Lease up so a standby takes over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // a renewal (or an acquisition) in flight would otherwise commit between our read of the
+    // Lease and our release, whose precondition then fails: the Lease stays held until it expires
+    await this.current;
     if (!this.leading) return;
     this.leading = false;
     const { client, namespace, name, identity, log } = this.opts;
@@ -127,13 +136,14 @@ export class LeaderElector {
         const body = leaseFor(decision, observed, { name, namespace }, identity, durationMs, this.now());
         if (observed) await client.replace(Leases, namespace, name, body);
         else await client.create(Leases, namespace, body);
-        if (this.stopped) return;
         this.lastRenewMs = this.now();
         if (!this.leading) {
+          // held now, even when stopping: stop() then releases it
           this.leading = true;
           log.info('became leader', { lease: `${namespace}/${name}`, identity });
-          this.opts.onLeading();
+          if (!this.stopped) this.opts.onLeading();
         }
+        if (this.stopped) return;
       }
     } catch (err) {
       // 409: another candidate wrote first (its write wins); anything else: try again next round
@@ -143,7 +153,7 @@ export class LeaderElector {
     if (this.leading && this.now() - this.lastRenewMs > (durationMs * 2) / 3) {
       return this.lose('could not renew the lease in time');
     }
-    if (!this.stopped) this.timer = setTimeout(() => void this.round(), durationMs / 3);
+    if (!this.stopped) this.timer = setTimeout(() => this.next(), durationMs / 3);
   }
 
   private lose(why: string): void {

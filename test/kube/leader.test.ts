@@ -1,6 +1,11 @@
-// The leader-election decision and the Lease a candidate writes: pure functions, no cluster.
+// The leader-election decision and the Lease a candidate writes (pure functions, no cluster),
+// and the elector's release against an in-memory Lease.
+import type { KubeClient } from '../../src/kube/client.js';
+import { ApiError } from '../../src/kube/client.js';
 import type { Lease } from '../../src/kube/leader.js';
-import { decideLease, leaseFor, microTime } from '../../src/kube/leader.js';
+import { LeaderElector, decideLease, leaseFor, microTime } from '../../src/kube/leader.js';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from './helpers.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const lease = (spec: Lease['spec'], resourceVersion = '7'): Lease => ({
@@ -101,4 +106,76 @@ describe('leaseFor', () => {
 
 test('microTime has the six fractional digits metav1.MicroTime requires', () => {
   expect(microTime(T0 + 123)).toBe('2026-01-01T00:00:00.123000Z');
+});
+
+describe('LeaderElector', () => {
+  /** One Lease in memory with the apiserver's precondition; a renewal can be held in flight. */
+  class LeaseStore {
+    lease: Lease | undefined;
+    private rv = 1;
+    /** while set, the next replace waits until the next read (or a short timer), then commits; `held` resolves when it waits */
+    private holdNextReplace: (() => void) | undefined;
+    private onRead: (() => void) | undefined;
+
+    holdNext(): Promise<void> {
+      return new Promise((r) => (this.holdNextReplace = r));
+    }
+
+    get client(): KubeClient {
+      return this as unknown as KubeClient;
+    }
+    async tryGet(): Promise<Lease | undefined> {
+      const snapshot = structuredClone(this.lease);
+      this.onRead?.();
+      return snapshot;
+    }
+    async create(_rt: unknown, _ns: string, body: Lease): Promise<Lease> {
+      return this.commit(body);
+    }
+    async replace(_rt: unknown, _ns: string, _name: string, body: Lease): Promise<Lease> {
+      const held = this.holdNextReplace;
+      if (held) {
+        this.holdNextReplace = undefined;
+        held();
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 50);
+          this.onRead = () => {
+            clearTimeout(t);
+            this.onRead = undefined;
+            resolve();
+          };
+        });
+      }
+      if (body.metadata.resourceVersion !== this.lease?.metadata.resourceVersion) throw new ApiError(409, 'Conflict', 'modified');
+      return this.commit(body);
+    }
+    private commit(body: Lease): Lease {
+      this.lease = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++this.rv) } };
+      return structuredClone(this.lease);
+    }
+  }
+
+  test('stopped while a renewal is in flight, the leader still releases the Lease (one writer of it at a time)', async () => {
+    const store = new LeaseStore();
+    const lines: string[] = [];
+    const log = { ...silentLogger(), info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m) } as unknown as Logger;
+    let led!: () => void;
+    const leading = new Promise<void>((r) => (led = r));
+    const elector = new LeaderElector({
+      client: store.client,
+      namespace: 'ns',
+      name: 'annotary',
+      identity: 'me',
+      durationMs: 300, // a renewal every 100 ms
+      log,
+      onLeading: led,
+      onLost: () => lines.push('lost'),
+    });
+    elector.start();
+    await leading;
+    await store.holdNext(); // the next renewal: sent, not yet committed
+    await elector.stop();
+    expect(store.lease?.spec?.holderIdentity).toBe('');
+    expect(lines).toContain('released the lease');
+  });
 });
