@@ -335,9 +335,9 @@ const cases: Case[] = [
     fixed: wlOnboarded(Deployments),
   },
   {
-    title: 'Deployment: Reloader regexp does not compile',
+    title: 'Deployment: its only Reloader regexp does not compile (skipped as Reloader skips it: nothing to watch)',
     controller: 'reload',
-    reason: 'InvalidAnnotation',
+    reason: 'ReloaderValueIgnored',
     untouched: 'workload',
     make: (n) => mkWorkload(Deployments, n, { 'configmap.reloader.stakater.com/reload': '[unclosed' }),
     fix: (n) =>
@@ -345,9 +345,9 @@ const cases: Case[] = [
     fixed: wlOnboarded(Deployments),
   },
   {
-    title: 'DaemonSet: reloader.stakater.com/auto is not a boolean',
+    title: 'DaemonSet: reloader.stakater.com/auto is not a Go boolean (false, as in Reloader: nothing to watch)',
     controller: 'reload',
-    reason: 'InvalidAnnotation',
+    reason: 'ReloaderValueIgnored',
     untouched: 'workload',
     make: (n) => mkWorkload(DaemonSets, n, { 'reloader.stakater.com/auto': 'yes please' }, ['good-tls']),
     fix: (n) => annotate(DaemonSets, n, { 'reloader.stakater.com/auto': 'true' }),

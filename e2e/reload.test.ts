@@ -250,20 +250,23 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 2 });
     }));
 
-  test('invalid annotations: Warning Event, no rollout, nothing recorded', () =>
+  test('an invalid annotary value: Warning, no rollout, nothing recorded; a Reloader item Reloader ignores: Warning, the others roll', () =>
     withOperator('rl-invalid', flags(), async (ns, op) => {
       await secret(ns, 'a', { v: '1' });
       await deployment(ns, 'bad-re', { annotations: { 'secret.reloader.stakater.com/reload': 'a,(oops' } });
       await deployment(ns, 'bad-mode', { annotations: { 'annotary.io/reload': 'sometimes' } });
-      for (const d of ['bad-re', 'bad-mode']) {
-        const ev = await waitFor(`${d} warning`, async () =>
-          (await eventsFor(client, ns, d)).find((e) => e.reason === 'InvalidAnnotation'),
-        );
+      for (const [d, reason] of [
+        ['bad-re', 'ReloaderValueIgnored'],
+        ['bad-mode', 'InvalidAnnotation'],
+      ]) {
+        const ev = await waitFor(`${d} warning`, async () => (await eventsFor(client, ns, d)).find((e) => e.reason === reason));
         expect(ev.type).toBe('Warning');
+        expect(ev.message).toContain(d === 'bad-re' ? '"(oops" is not a valid regular expression' : '"sometimes" is not auto');
       }
+      await onboarded(Deployments, ns, 'bad-re'); // Reloader skips the bad item and matches "a"
       await rotate(ns, 'a', { v: '2' });
-      await expectReplicaSets(ns, { 'bad-re': 1, 'bad-mode': 1 });
-      expect(await observed(Deployments, ns, 'bad-re')).toBeUndefined();
+      await expectReplicaSets(ns, { 'bad-re': 2, 'bad-mode': 1 });
+      expect(await observed(Deployments, ns, 'bad-mode')).toBeUndefined();
       expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
     }));
 

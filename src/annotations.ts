@@ -387,9 +387,10 @@ export class AnnotationReader {
     return annotations?.[key];
   }
 
-  /** A flag-like annotation: "true" (case-insensitive, trimmed) */
+  /** A flag-like annotation: "true" (case-insensitive, trimmed); exactly "true" for Reloader's keys, which Reloader compares so */
   isTrue(annotations: Record<string, string> | undefined, key: AnnotationKey): boolean {
-    return this.get(annotations, key)?.trim().toLowerCase() === 'true';
+    const v = this.get(annotations, key);
+    return ORIGIN_OF.get(key) === 'reloader' ? v === 'true' : v?.trim().toLowerCase() === 'true';
   }
 
   /** Whether any key the operator reads (not writes) is present. */
@@ -404,18 +405,30 @@ export class AnnotationReader {
 
 /**
  * The one rule for boolean annotation values, by the key's origin in the table: Reloader's
- * keys take what Go's strconv.ParseBool takes (as Reloader parses them; any case here), the
- * others true or false (any case, trimmed). Absent or empty: `empty`. Anything else is refused.
+ * keys take exactly what Go's strconv.ParseBool takes (as Reloader parses them), the others
+ * true or false (any case, trimmed). Absent or empty: `empty`. Anything else is refused; the
+ * reload controller turns a refused Reloader value into false and a Warning, as Reloader
+ * counts it false (reloader-rules.ts).
  */
 export function parseBoolValue(value: string | undefined, key: AnnotationKey, empty = false): boolean | Refusal {
   if (value === undefined) return false;
+  if (ORIGIN_OF.get(key) === 'reloader') {
+    if (value === '') return empty;
+    if (GO_TRUE.has(value)) return true;
+    if (GO_FALSE.has(value)) return false;
+    return refuse('InvalidAnnotation', `${key}: "${value}" is not a Go boolean (true, false, 1, 0, t, f, True, FALSE, ...)`);
+  }
   const v = value.trim().toLowerCase();
   if (v === '') return empty;
-  const go = ORIGIN_OF.get(key) === 'reloader';
-  if (v === 'true' || (go && (v === 't' || v === '1'))) return true;
-  if (v === 'false' || (go && (v === 'f' || v === '0'))) return false;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
   return refuse('InvalidAnnotation', `${key}: "${value}" is not true or false`);
 }
+
+// what Go's strconv.ParseBool accepts, which Reloader parses its boolean keys with: exactly these
+// spellings, case and blanks included
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** Splits a comma list, trimming blanks: "a, b,,c" → ["a","b","c"]. */
 export function commaList(value: string | undefined): string[] {

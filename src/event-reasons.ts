@@ -183,6 +183,14 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
       '`--reload-on-create=false`)',
   },
   {
+    reason: 'ReloaderValueIgnored',
+    type: 'Warning',
+    on: ['Workload'],
+    meaning:
+      'a Reloader annotation value Reloader itself ignores: a boolean Go cannot parse (counted as false) or a regular ' +
+      'expression that does not compile (skipped); the rest of the workload\'s keys still apply',
+  },
+  {
     reason: 'ReloadSourceMissing',
     type: 'Warning',
     on: ['Workload'],

@@ -234,12 +234,14 @@ export const reloadController: ControllerModule = {
 
         const meta = wl.metadata.annotations;
         const template = wl.spec?.template;
-        const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader);
+        const ignored: Refusal[] = [];
+        const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored);
         if (isRefusal(policy)) {
           tracker.forget(key);
           skip('invalid');
           return write.warn(wl, policy);
         }
+        for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
         let digest: string | undefined;
         let current = new Map<string, string>();
         let missing: WatchRef[] = [];

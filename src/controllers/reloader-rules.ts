@@ -72,8 +72,17 @@ const NATIVE_NAMES: Record<RefKind, AnnotationKey> = { Secret: A.reloadOnSecrets
 
 type Annotations = Record<string, string> | undefined;
 
-/** Reloader parses its flags with Go's strconv.ParseBool (parseBoolValue knows the key's origin). */
-const flag = (annotations: Annotations, key: AnnotationKey, reader: AnnotationReader) => parseBoolValue(reader.get(annotations, key), key);
+/**
+ * Reloader parses its flags with Go's strconv.ParseBool (parseBoolValue knows the key's origin)
+ * and counts a value it cannot parse as false: so does annotary, with a Warning in `ignored`.
+ */
+function flag(annotations: Annotations, key: AnnotationKey, reader: AnnotationReader, ignored: Refusal[]): boolean {
+  const v = parseBoolValue(reader.get(annotations, key), key);
+  if (!isRefusal(v)) return v;
+  const r = refuse('ReloaderValueIgnored', `${v.message}: counted as false, as Reloader does`);
+  if (!ignored.some((i) => i.message === r.message)) ignored.push(r); // reloader.stakater.com/auto is read for both kinds
+  return false;
+}
 
 function kindPolicy(
   kind: RefKind,
@@ -82,6 +91,7 @@ function kindPolicy(
   reader: AnnotationReader,
   nativeAuto: boolean,
   budget: { left: number },
+  ignored: Refusal[],
 ): KindPolicy | Refusal {
   const keys = RELOADER_KEYS[kind];
   const names: string[] = [];
@@ -105,27 +115,35 @@ function kindPolicy(
       // compiled on its own and matched against the whole name: "a)|(b" cannot escape anchors
       patterns.push(RE2JS.compile(item));
     } catch (err) {
-      // Go refuses what RE2 refuses: backreferences, lookarounds, possessive quantifiers
+      // Go refuses what RE2 refuses: backreferences, lookarounds, possessive quantifiers.
+      // Reloader skips such an item and matches the others: so does annotary, with a Warning.
       const why = (err as Error).message;
-      return refuse('InvalidAnnotation', `${keys.named}: "${item}" is not a valid regular expression (RE2 syntax, as in Reloader: ${why})`);
+      const text = `${keys.named}: "${item}" is not a valid regular expression (RE2 syntax, as in Reloader: ${why})`;
+      ignored.push(refuse('ReloaderValueIgnored', `${text}; skipped, the other items still match, as in Reloader`));
+      continue;
     }
     if (isDnsSubdomain(item)) names.push(item);
   }
-  const auto = flag(src, A.rlAuto, reader);
-  if (isRefusal(auto)) return auto;
-  const typedAuto = flag(src, keys.typedAuto, reader);
-  if (isRefusal(typedAuto)) return typedAuto;
-  const search = flag(src, A.rlSearch, reader);
-  if (isRefusal(search)) return search;
+  const auto = flag(src, A.rlAuto, reader, ignored);
+  const typedAuto = flag(src, keys.typedAuto, reader, ignored);
+  // Reloader compares search with "true" exactly, not with ParseBool
+  const search = reader.isTrue(src, A.rlSearch);
   const exclude = new Set(commaList(reader.get(meta, keys.exclude) ?? reader.get(template, keys.exclude)));
   return { names: [...new Set(names)], patterns, auto: nativeAuto || auto || typedAuto, search, exclude };
 }
 
 /**
  * The workload's reload policy; undefined when it asks for no reloads at all, a Refusal for
- * invalid values (an unknown mode, a bad name, a regexp that does not compile).
+ * invalid values of annotary's keys (an unknown mode, a bad name) and for Reloader patterns
+ * over the budget. Reloader values Reloader itself ignores (a boolean Go cannot parse, a
+ * regexp that does not compile) are ignored as Reloader does, and reported in `ignored`.
  */
-export function parseReloadPolicy(meta: Annotations, template: Annotations, reader: AnnotationReader): ReloadPolicy | Refusal | undefined {
+export function parseReloadPolicy(
+  meta: Annotations,
+  template: Annotations,
+  reader: AnnotationReader,
+  ignored: Refusal[] = [],
+): ReloadPolicy | Refusal | undefined {
   const native = reader.get(meta, A.reload);
   if (native !== undefined && native.trim().toLowerCase() !== 'auto') {
     return refuse('InvalidAnnotation', `${A.reload}: "${native}" is not auto`);
@@ -133,7 +151,7 @@ export function parseReloadPolicy(meta: Annotations, template: Annotations, read
   const policy = {} as ReloadPolicy;
   const budget = { left: PATTERN_BUDGET }; // shared by both kinds: it bounds the workload's reconcile
   for (const kind of REF_KINDS) {
-    const p = kindPolicy(kind, meta, template, reader, native !== undefined, budget);
+    const p = kindPolicy(kind, meta, template, reader, native !== undefined, budget, ignored);
     if (isRefusal(p)) return p;
     policy[kind] = p;
   }

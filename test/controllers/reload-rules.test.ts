@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { PodRef, RefKind } from '../../src/controllers/pod-refs.js';
+import type { Refusal } from '../../src/kube/refusal.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import type { ObjectView, ReloadPolicy } from '../../src/controllers/reloader-rules.js';
 import { PATTERN_BUDGET, parseReloadPolicy, programBound, selectWatched } from '../../src/controllers/reloader-rules.js';
@@ -26,6 +27,13 @@ function policy(meta: Ann | undefined, template?: Ann, r = reader): ReloadPolicy
   const p = parseReloadPolicy(meta, template, r);
   if (p === undefined || isRefusal(p)) throw new Error(`expected a policy, got ${JSON.stringify(p)}`);
   return p;
+}
+
+/** The policy and the Reloader values it ignored, as Reloader ignores them. */
+function ignoring(meta: Ann) {
+  const ignored: Refusal[] = [];
+  const p = parseReloadPolicy(meta, undefined, reader, ignored);
+  return { policy: p, ignored: ignored.map((i) => `${i.reason}: ${i.message}`) };
 }
 
 function watched(meta: Ann | undefined, refs: PodRef[], objects: Record<string, Ann>, template?: Ann, r = reader) {
@@ -110,14 +118,18 @@ describe('Reloader named mode: comma lists of anchored regular expressions', () 
     });
   });
 
-  it('an invalid regular expression is refused', () => {
-    const p = parseReloadPolicy({ 'secret.reloader.stakater.com/reload': 'ok,(unclosed' }, undefined, reader);
-    expect(isRefusal(p) && p.message).toMatch(/\(unclosed.*not a valid regular expression/);
+  it('an invalid regular expression is skipped with a Warning; the other items still match (as in Reloader)', () => {
+    const meta = { 'secret.reloader.stakater.com/reload': 'app,(unclosed' };
+    const { ignored } = ignoring(meta);
+    expect(ignored).toHaveLength(1);
+    expect(ignored[0]).toMatch(/^ReloaderValueIgnored: .*"\(unclosed" is not a valid regular expression.*skipped/);
+    expect(watched(meta, [], objects).watched).toEqual(['Secret/app']);
   });
 
-  it('an item that would break out of the anchors is refused, not matched unanchored', () => {
-    const p = parseReloadPolicy({ 'secret.reloader.stakater.com/reload': 'app)|(.*' }, undefined, reader);
-    expect(isRefusal(p) && p.reason).toBe('InvalidAnnotation');
+  it('an item that would break out of the anchors is skipped, not matched unanchored', () => {
+    const meta = { 'secret.reloader.stakater.com/reload': 'app)|(.*' };
+    expect(ignoring(meta)).toEqual({ policy: undefined, ignored: [expect.stringMatching(/^ReloaderValueIgnored: /)] });
+    expect(watched({ ...meta, 'reloader.stakater.com/auto': 'true' }, [], objects).watched).toEqual([]);
   });
 
   it('anchoring (property): a literal name matches exactly itself among any names', () => {
@@ -148,11 +160,12 @@ describe("Reloader items are Go's regular expressions (RE2), evaluated in linear
     ]);
   });
 
-  it('what Go refuses is refused: backreferences and lookarounds, which need backtracking', () => {
+  it('what Go refuses is skipped as Reloader skips it: backreferences and lookarounds, which need backtracking', () => {
     for (const item of ['(app)\\1', 'app(?=-tls)', '(?<=a)pp', '(?<!x)app', '(?!x)app']) {
-      const r = refusal(`ok,${item}`);
-      expect(r?.reason).toBe('InvalidAnnotation');
-      expect(r?.message).toContain(`"${item}" is not a valid regular expression (RE2 syntax, as in Reloader: `);
+      const { policy: p, ignored } = ignoring({ 'secret.reloader.stakater.com/reload': `app,${item}` });
+      expect(isRefusal(p)).toBe(false);
+      expect(ignored).toHaveLength(1);
+      expect(ignored[0]).toContain(`"${item}" is not a valid regular expression (RE2 syntax, as in Reloader: `);
     }
   });
 
@@ -261,13 +274,35 @@ describe('where Reloader keys are read from', () => {
     ).toEqual(['Secret/a']);
   });
 
-  it('flags take Go ParseBool spellings; anything else is refused', () => {
-    for (const v of ['true', 'TRUE', 'True', 't', '1'])
-      expect(watched({ 'reloader.stakater.com/auto': v }, [ref('Secret', 's')], { 'Secret/s': {} }).watched).toEqual(['Secret/s']);
-    for (const key of ['reloader.stakater.com/auto', 'secret.reloader.stakater.com/auto', 'reloader.stakater.com/search']) {
-      const p = parseReloadPolicy({ [key]: 'yes' }, undefined, reader);
-      expect(isRefusal(p) && p.reason).toBe('InvalidAnnotation');
+  it("flags take exactly Go's ParseBool spellings; anything else counts as false with a Warning (as in Reloader)", () => {
+    const refs = [ref('Secret', 's')];
+    for (const v of ['true', 'TRUE', 'True', 't', 'T', '1'])
+      expect(watched({ 'reloader.stakater.com/auto': v }, refs, { 'Secret/s': {} }).watched).toEqual(['Secret/s']);
+    for (const key of ['reloader.stakater.com/auto', 'secret.reloader.stakater.com/auto']) {
+      for (const v of ['yes', 'tRuE', ' true', 'on']) {
+        const { policy: p, ignored } = ignoring({ [key]: v, 'secret.reloader.stakater.com/reload': 's' });
+        expect(isRefusal(p)).toBe(false);
+        expect(ignored).toEqual([
+          `ReloaderValueIgnored: ${key}: "${v}" is not a Go boolean (true, false, 1, 0, t, f, True, FALSE, ...): counted as false, as Reloader does`,
+        ]);
+        expect(parseReloadPolicy({ [key]: v }, undefined, reader)).toBeUndefined(); // false: no reloads
+      }
     }
+  });
+
+  it('search, match and ignore are on only for exactly "true", as Reloader compares them', () => {
+    const refs = [ref('Secret', 's')];
+    const objs = (match: string) => ({ 'Secret/s': { 'reloader.stakater.com/match': match } });
+    expect(watched({ 'reloader.stakater.com/search': 'true' }, refs, objs('true')).watched).toEqual(['Secret/s']);
+    for (const v of ['True', 'TRUE', '1', ' true']) {
+      expect(watched({ 'reloader.stakater.com/search': 'true' }, refs, objs(v)).watched).toEqual([]);
+      expect(parseReloadPolicy({ 'reloader.stakater.com/search': v }, undefined, reader)).toBeUndefined();
+      const ignoredObj = { 'Secret/s': { 'reloader.stakater.com/ignore': v } };
+      expect(watched({ 'reloader.stakater.com/auto': 'true' }, refs, ignoredObj).watched).toEqual(['Secret/s']);
+    }
+    expect(
+      watched({ 'reloader.stakater.com/auto': 'true' }, refs, { 'Secret/s': { 'reloader.stakater.com/ignore': 'true' } }).watched,
+    ).toEqual([]);
   });
 
   it('--compat=false: Reloader keys read as absent, annotary keys still work', () => {
