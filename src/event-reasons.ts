@@ -188,7 +188,7 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: ['Workload'],
     meaning:
       'a Reloader annotation value Reloader itself ignores: a boolean Go cannot parse (counted as false) or a regular ' +
-      'expression that does not compile (skipped); the rest of the workload\'s keys still apply',
+      "expression that does not compile (skipped); the rest of the workload's keys still apply",
   },
   {
     reason: 'ReloadSourceMissing',
