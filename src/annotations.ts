@@ -27,6 +27,7 @@ export const A = {
   keystorePasswordSecret: 'annotary.io/keystore-password-secret',
   keystorePassword: 'annotary.io/keystore-password',
   keystoreAlias: 'annotary.io/keystore-alias',
+  pkcs12Profile: 'annotary.io/pkcs12-profile',
   truststoreFrom: 'annotary.io/truststore-from',
   certInfo: 'annotary.io/cert-info',
   truststore: 'annotary.io/truststore',
@@ -101,6 +102,15 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     on: ['Secret'],
     values: 'alias (lower-cased)',
     description: 'Alias of the private-key entry. Default `certificate`; truststore entries are `ca0`, `ca1`, ….',
+  },
+  {
+    key: A.pkcs12Profile,
+    origin: 'annotary',
+    on: ['Secret', 'ConfigMap'],
+    values: '`modern` or `legacy-des`',
+    description:
+      'Algorithms of the PKCS#12 files. Default `modern` (AES-256, PBKDF2 and an HMAC-SHA256 MAC: Java 12+, 8u301+, 11.0.12+, ' +
+      "OpenSSL 3); `legacy-des` (3DES and an HMAC-SHA1 MAC, as cert-manager's `LegacyDES`) for older Java 8 and 11.",
   },
   {
     key: A.truststoreFrom,

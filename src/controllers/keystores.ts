@@ -85,6 +85,7 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
         alias: spec.alias,
         formats: spec.formats,
         trustAliasPrefix: spec.trustAliasPrefix,
+        pkcs12Profile: spec.pkcs12Profile,
       });
       warnings.push(...built.warnings);
       for (const [k, v] of Object.entries(built.files)) want[k] = v.toString('base64');

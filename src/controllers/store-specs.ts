@@ -12,6 +12,7 @@ import { digestOfParts, valueDigest } from '../kube/slim.js';
 import { objectKey } from '../kube/types.js';
 import type { StoreFormat } from '../pki/stores.js';
 import { FILE_NAMES } from '../pki/stores.js';
+import { PKCS12_PROFILES } from '../pki/pkcs12.js';
 
 const FORMATS: Record<string, StoreFormat> = { jks: 'jks', pkcs12: 'pkcs12', p12: 'pkcs12' };
 const CERT_UTILS_PASSWORD = 'changeme';
@@ -22,6 +23,8 @@ export type PasswordRef = { literal: string } | { secret: string; key: string };
 export interface KeystoreSpec {
   flavour: 'annotary' | 'cert-utils';
   formats: StoreFormat[];
+  /** set only when not the default (modern): the inputs hash of existing Secrets stays the same */
+  pkcs12Profile?: 'legacy-des';
   alias: string;
   trustAliasPrefix: string;
   password: PasswordRef;
@@ -36,6 +39,17 @@ export interface SecretWants {
 }
 
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** annotary.io/pkcs12-profile: {} for the default (modern), { pkcs12Profile } for legacy-des. */
+function parsePkcs12Profile(
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+): { pkcs12Profile?: 'legacy-des' } | Refusal {
+  const v = reader.get(annotations, A.pkcs12Profile)?.trim().toLowerCase();
+  if (v === undefined || v === '' || v === 'modern') return {};
+  if (v === 'legacy-des') return { pkcs12Profile: v };
+  return refuse('InvalidAnnotation', `${A.pkcs12Profile}: "${v}" is not a PKCS#12 profile (use ${PKCS12_PROFILES.join(' or ')})`);
+}
 const KEY_RE = /^[-._a-zA-Z0-9]+$/;
 
 /** `name`, `secret/name`, `configmap/name`, each optionally `:key` */
@@ -105,6 +119,8 @@ export function parseKeystoreSpec(
   if (native !== undefined) {
     const formats = parseFormats(native, A.keystores);
     if (isRefusal(formats)) return formats;
+    const profile = parsePkcs12Profile(annotations, reader);
+    if (isRefusal(profile)) return profile;
     const alias = (reader.get(annotations, A.keystoreAlias) ?? 'certificate').trim();
     if (!ALIAS_RE.test(alias)) return refuse('InvalidAnnotation', `${A.keystoreAlias}: "${alias}" is not a valid alias`);
     const password = parsePasswordRef(annotations, reader, defaultPassword);
@@ -118,7 +134,7 @@ export function parseKeystoreSpec(
     return {
       certInfo,
       ...handoverOf(false),
-      stores: { flavour: 'annotary', formats, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom },
+      stores: { flavour: 'annotary', formats, ...profile, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom },
     };
   }
   if (cuStores) {
@@ -195,6 +211,7 @@ export function keystoreAnnotated(annotations: Record<string, string> | undefine
 
 export interface TruststoreSpec {
   formats: StoreFormat[];
+  pkcs12Profile?: 'legacy-des';
   sourceKey: string;
   password: PasswordRef;
   aliasPrefix: string;
@@ -210,9 +227,17 @@ export function parseTruststoreSpec(
   if (native !== undefined) {
     const formats = parseFormats(native, A.truststore);
     if (isRefusal(formats)) return formats;
+    const profile = parsePkcs12Profile(annotations, reader);
+    if (isRefusal(profile)) return profile;
     const password = parsePasswordRef(annotations, reader, defaultPassword);
     if (isRefusal(password)) return password;
-    return { formats, password, aliasPrefix: 'ca', sourceKey: reader.get(annotations, A.sourceCaKey)?.trim() || 'ca-bundle.crt' };
+    return {
+      formats,
+      ...profile,
+      password,
+      aliasPrefix: 'ca',
+      sourceKey: reader.get(annotations, A.sourceCaKey)?.trim() || 'ca-bundle.crt',
+    };
   }
   const cu = parseBoolValue(reader.get(annotations, A.cuGenerateJavaTruststore), A.cuGenerateJavaTruststore);
   if (isRefusal(cu)) return cu;

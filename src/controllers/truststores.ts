@@ -43,7 +43,9 @@ export function desiredTruststoreData(o: {
   if (o.spec) {
     if (o.bundle === undefined) return refuse('MissingKey', `the ConfigMap has no key "${o.spec.sourceKey}"`);
     try {
-      for (const [k, v] of Object.entries(buildTruststore(o.bundle, o.password ?? '', o.spec.formats, o.spec.aliasPrefix)))
+      for (const [k, v] of Object.entries(
+        buildTruststore(o.bundle, o.password ?? '', o.spec.formats, o.spec.aliasPrefix, o.spec.pkcs12Profile),
+      ))
         want[k] = v.toString('base64');
     } catch (err) {
       if (err instanceof PkiError) return refuse(err.reason, err.message);

@@ -1,7 +1,11 @@
 // PKCS#12 writer (RFC 7292) for keystores and truststores, built by hand: node-forge's
-// PKCS#12 helpers only handle RSA keys and legacy 3DES/RC2 ciphers. Output uses only
-// modern algorithms — PBES2 (PBKDF2-HMAC-SHA256 + AES-256-CBC) and an HMAC-SHA256 MAC —
-// so OpenSSL 3 reads it without -legacy and Java >= 12 (and 8u301+/11.0.12+) loads it.
+// PKCS#12 helpers only handle RSA keys and legacy 3DES/RC2 ciphers. Two profiles:
+//   - modern (the default): PBES2 (PBKDF2-HMAC-SHA256 + AES-256-CBC) and an HMAC-SHA256 MAC,
+//     so OpenSSL 3 reads it without -legacy and Java >= 12 (and 8u301+/11.0.12+) loads it;
+//   - legacy-des: pbeWithSHAAnd3-KeyTripleDES-CBC for the key and the certificates and an
+//     HMAC-SHA1 MAC, 2048 rounds (cert-manager's LegacyDES, go-pkcs12's LegacyDES), which every
+//     Java since 1.4 reads, Java 8 before 8u301 and 11 before 11.0.12 included; OpenSSL 3 reads
+//     it without -legacy too (3DES is in its default provider, RC2 is not, so no RC2 here).
 import * as nodeCrypto from 'node:crypto';
 import { createCipheriv, createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { bmpString, explicit, integer, nullValue, octets, oid, seq, setOf, tlv, utf16be } from './der.js';
@@ -32,6 +36,8 @@ const OID = {
   pbes2: '1.2.840.113549.1.5.13',
   pbkdf2: '1.2.840.113549.1.5.12',
   hmacWithSHA256: '1.2.840.113549.2.9',
+  pbeWithSHAAnd3KeyTripleDESCBC: '1.2.840.113549.1.12.1.3',
+  sha1: '1.3.14.3.2.26',
   aes256cbc: '2.16.840.1.101.3.4.1.42',
   sha256: '2.16.840.1.101.3.4.2.1',
   /** Oracle's "trusted key usage": without it Java ignores a cert bag as a trust anchor. */
@@ -42,16 +48,29 @@ const OID = {
 const attribute = (type: string, value: Buffer): Buffer => seq(oid(type), setOf(value));
 const contentInfo = (type: string, content: Buffer): Buffer => seq(oid(type), explicit(0, content));
 
+export type Pkcs12Profile = 'modern' | 'legacy-des';
+export const PKCS12_PROFILES: readonly Pkcs12Profile[] = ['modern', 'legacy-des'];
+/** Rounds of every legacy-des KDF (keys, certificates, MAC), as go-pkcs12's LegacyDES and OpenSSL 3's default. */
+const LEGACY_ITERATIONS = 2048;
+
+type KdfHash = 'sha256' | 'sha1';
 /** One-shot crypto.hash (Node >= 20.12) is ~1.5x faster than createHash in this hot loop. */
 const oneShot = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
-const sha256 = oneShot
-  ? (b: Buffer): Buffer => oneShot('sha256', b, 'buffer')
-  : (b: Buffer): Buffer => createHash('sha256').update(b).digest();
+const digestOf = oneShot
+  ? (alg: KdfHash, b: Buffer): Buffer => oneShot(alg, b, 'buffer')
+  : (alg: KdfHash, b: Buffer): Buffer => createHash(alg).update(b).digest();
 
-/** RFC 7292 appendix B.2 key derivation (used here only for the MAC key, ID = 3). */
-export function pkcs12Kdf(password: string, salt: Buffer, id: number, iterations: number, length: number): Buffer {
-  const u = 32; // SHA-256 output
-  const v = 64; // SHA-256 block size
+/** RFC 7292 appendix B.2 key derivation: the MAC key (ID 3), and legacy-des's key (ID 1) and IV (ID 2). */
+export function pkcs12Kdf(
+  password: string,
+  salt: Buffer,
+  id: number,
+  iterations: number,
+  length: number,
+  hash: KdfHash = 'sha256',
+): Buffer {
+  const u = hash === 'sha256' ? 32 : 20; // output size
+  const v = 64; // block size of both
   // BMPString with a trailing NUL, as both OpenSSL and Java encode the password.
   const pw = Buffer.concat([utf16be(password), Buffer.alloc(2)]);
   const fill = (src: Buffer): Buffer => {
@@ -63,8 +82,8 @@ export function pkcs12Kdf(password: string, salt: Buffer, id: number, iterations
   const I = Buffer.concat([salt.length ? fill(salt) : Buffer.alloc(0), fill(pw)]);
   const out: Buffer[] = [];
   for (let produced = 0; produced < length; produced += u) {
-    let A: Buffer = createHash('sha256').update(D).update(I).digest();
-    for (let r = 1; r < iterations; r++) A = sha256(A);
+    let A: Buffer = createHash(hash).update(D).update(I).digest();
+    for (let r = 1; r < iterations; r++) A = digestOf(hash, A);
     out.push(A);
     if (produced + u >= length) break;
     // I_j = (I_j + B + 1) mod 2^(v*8) for every v-byte block of I.
@@ -91,6 +110,21 @@ function pbes2(plain: Buffer, password: string, salt: Buffer, iv: Buffer): { alg
   return { alg, data };
 }
 
+/** pbeWithSHAAnd3-KeyTripleDES-CBC (RFC 7292 appendix C): key and IV from the PKCS#12 KDF over SHA-1. */
+function pbeTripleDes(plain: Buffer, password: string, salt: Buffer): { alg: Buffer; data: Buffer } {
+  const key = pkcs12Kdf(password, salt, 1, LEGACY_ITERATIONS, 24, 'sha1');
+  const iv = pkcs12Kdf(password, salt, 2, LEGACY_ITERATIONS, 8, 'sha1');
+  const cipher = createCipheriv('des-ede3-cbc', key, iv);
+  const data = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return { alg: seq(oid(OID.pbeWithSHAAnd3KeyTripleDESCBC), seq(octets(salt), integer(LEGACY_ITERATIONS))), data };
+}
+
+/** The profile's encryption of a key bag or a certificate safe, with salts (and IVs) derived from `seed` under `label`. */
+function encrypt(profile: Pkcs12Profile, plain: Buffer, password: string, seed: Buffer, label: string): { alg: Buffer; data: Buffer } {
+  if (profile === 'legacy-des') return pbeTripleDes(plain, password, derive(seed, `${label}-salt`, 8));
+  return pbes2(plain, password, derive(seed, `${label}-salt`, 16), derive(seed, `${label}-iv`, 16));
+}
+
 /**
  * Salts and IVs are derived, not random, so unchanged inputs give byte-identical files (no
  * needless pod restarts). `secret` keys the derivation when we have one (the private key):
@@ -109,12 +143,14 @@ function certBag(der: Buffer, attrs: Buffer[]): Buffer {
   return seq(oid(OID.certBag), explicit(0, value), ...(attrs.length ? [setOf(...attrs)] : []));
 }
 
-function pfx(safes: Buffer[], password: string, seed: Buffer): Buffer {
+function pfx(safes: Buffer[], password: string, seed: Buffer, profile: Pkcs12Profile): Buffer {
   const authSafe = seq(...safes);
-  const macSalt = derive(seed, 'mac-salt', 16);
-  const macKey = pkcs12Kdf(password, macSalt, 3, MAC_ITERATIONS, 32);
-  const mac = createHmac('sha256', macKey).update(authSafe).digest();
-  const macData = seq(seq(seq(oid(OID.sha256), nullValue()), octets(mac)), octets(macSalt), integer(MAC_ITERATIONS));
+  const [hash, hashOid, size, rounds] =
+    profile === 'legacy-des' ? (['sha1', OID.sha1, 20, LEGACY_ITERATIONS] as const) : (['sha256', OID.sha256, 32, MAC_ITERATIONS] as const);
+  const macSalt = derive(seed, 'mac-salt', profile === 'legacy-des' ? 8 : 16);
+  const macKey = pkcs12Kdf(password, macSalt, 3, rounds, size, hash);
+  const mac = createHmac(hash, macKey).update(authSafe).digest();
+  const macData = seq(seq(seq(oid(hashOid), nullValue()), octets(mac)), octets(macSalt), integer(rounds));
   return seq(integer(3), contentInfo(OID.data, octets(authSafe)), macData);
 }
 
@@ -141,6 +177,7 @@ export interface P12KeystoreInput {
   /** Leaf first. */
   chain: Buffer[];
   password: string;
+  profile?: Pkcs12Profile;
 }
 
 /** keystore.p12: one private key entry named `alias` with its certificate chain. */
@@ -148,6 +185,7 @@ export function writePkcs12Keystore(input: P12KeystoreInput): Buffer {
   checkPassword(input.password);
   if (input.alias.length === 0) throw new PkiError('InvalidAlias', 'alias must not be empty');
   const { pkcs8, chain, password } = input;
+  const profile = input.profile ?? 'modern';
   // Lower-cased like the JKS alias so both stores answer to the same name everywhere.
   const alias = input.alias.toLowerCase();
   const seed = seedFor(password, pkcs8, Buffer.concat(chain));
@@ -156,21 +194,25 @@ export function writePkcs12Keystore(input: P12KeystoreInput): Buffer {
   const idAttrs = [attribute(OID.friendlyName, bmpString(alias)), attribute(OID.localKeyId, octets(localKeyId))];
 
   const certs = seq(...chain.map((der, i) => certBag(der, i === 0 ? idAttrs : [])));
-  const encCerts = pbes2(certs, password, derive(seed, 'certs-salt', 16), derive(seed, 'certs-iv', 16));
+  const encCerts = encrypt(profile, certs, password, seed, 'certs');
   const encryptedData = seq(integer(0), seq(oid(OID.data), encCerts.alg, tlv(0x80, encCerts.data)));
 
-  const encKey = pbes2(pkcs8, password, derive(seed, 'key-salt', 16), derive(seed, 'key-iv', 16));
+  const encKey = encrypt(profile, pkcs8, password, seed, 'key');
   const keyBag = seq(oid(OID.shroudedKeyBag), explicit(0, seq(encKey.alg, octets(encKey.data))), setOf(...idAttrs));
   const keySafe = seq(keyBag);
 
-  return pfx([contentInfo(OID.encryptedData, encryptedData), contentInfo(OID.data, octets(keySafe))], password, seed);
+  return pfx([contentInfo(OID.encryptedData, encryptedData), contentInfo(OID.data, octets(keySafe))], password, seed, profile);
 }
 
 /**
  * truststore.p12: one trusted certificate entry per CA. Certificates are public, so they go
  * in a plain (MAC-protected) safe; each bag carries the Oracle trusted-key-usage attribute.
  */
-export function writePkcs12Truststore(certs: { alias: string; der: Buffer }[], password: string): Buffer {
+export function writePkcs12Truststore(
+  certs: { alias: string; der: Buffer }[],
+  password: string,
+  profile: Pkcs12Profile = 'modern',
+): Buffer {
   checkPassword(password);
   const bags = certs.map(({ alias, der }) =>
     certBag(der, [
@@ -180,5 +222,5 @@ export function writePkcs12Truststore(certs: { alias: string; der: Buffer }[], p
   );
   const safe = seq(...bags);
   const seed = seedFor(password, undefined, safe);
-  return pfx([contentInfo(OID.data, octets(safe))], password, seed);
+  return pfx([contentInfo(OID.data, octets(safe))], password, seed, profile);
 }

@@ -7,6 +7,7 @@ import { PkiError } from './errors.js';
 import { checkJavaCertificate, checkJavaKey } from './java.js';
 import { writeJks, type JksEntry } from './jks.js';
 import { parseCertificates, parsePrivateKey, pemBlocks } from './pem.js';
+import type { Pkcs12Profile } from './pkcs12.js';
 import { checkPkcs12Password, writePkcs12Keystore, writePkcs12Truststore } from './pkcs12.js';
 
 export type StoreFormat = 'jks' | 'pkcs12';
@@ -21,6 +22,8 @@ export interface StoreInput {
   formats: StoreFormat[];
   /** Truststore aliases are `${prefix}${i}`; defaults to `alias`. */
   trustAliasPrefix?: string;
+  /** the PKCS#12 files' algorithms (pkcs12.ts); default modern */
+  pkcs12Profile?: Pkcs12Profile;
 }
 
 export interface BuiltStores {
@@ -58,14 +61,20 @@ function trustCerts(sources: (string | undefined)[]): X509Certificate[] {
   return dedupe(certs);
 }
 
-function truststores(certs: X509Certificate[], password: string, formats: StoreFormat[], prefix: string): Record<string, Buffer> {
+function truststores(
+  certs: X509Certificate[],
+  password: string,
+  formats: StoreFormat[],
+  prefix: string,
+  profile: Pkcs12Profile | undefined,
+): Record<string, Buffer> {
   const files: Record<string, Buffer> = {};
   const named = certs.map((c, i) => ({ alias: `${prefix}${i}`, der: c.raw, timestamp: new Date(c.validFrom) }));
   if (formats.includes('jks')) {
     const entries: JksEntry[] = named.map((n) => ({ kind: 'cert', alias: n.alias, timestamp: n.timestamp, cert: n.der }));
     files[FILE_NAMES.jks.truststore] = writeJks(entries, password);
   }
-  if (formats.includes('pkcs12')) files[FILE_NAMES.pkcs12.truststore] = writePkcs12Truststore(named, password);
+  if (formats.includes('pkcs12')) files[FILE_NAMES.pkcs12.truststore] = writePkcs12Truststore(named, password, profile);
   return files;
 }
 
@@ -102,11 +111,13 @@ function build(input: StoreInput): BuiltStores {
       pkcs8: key.pkcs8,
       chain: ders,
       password: input.password,
+      profile: input.pkcs12Profile,
     });
   }
   const cas = trustCerts([input.caPem, ...(input.extraTrustPem ?? [])]);
   const caWarnings = validityWarnings(cas);
-  if (cas.length > 0) Object.assign(files, truststores(cas, input.password, input.formats, input.trustAliasPrefix ?? input.alias));
+  if (cas.length > 0)
+    Object.assign(files, truststores(cas, input.password, input.formats, input.trustAliasPrefix ?? input.alias, input.pkcs12Profile));
   return {
     files,
     warnings: [...warnings, ...caWarnings].map(warningText),
@@ -114,12 +125,18 @@ function build(input: StoreInput): BuiltStores {
 }
 
 /** Truststores alone, for ConfigMaps holding a CA bundle. EmptyCABundle when it has no certs. */
-export function buildTruststore(caPem: string, password: string, formats: StoreFormat[], aliasPrefix: string): Record<string, Buffer> {
+export function buildTruststore(
+  caPem: string,
+  password: string,
+  formats: StoreFormat[],
+  aliasPrefix: string,
+  pkcs12Profile?: Pkcs12Profile,
+): Record<string, Buffer> {
   try {
     checkParams(password, aliasPrefix, formats);
     const hasCert = pemBlocks(caPem, 'CA bundle').some((b) => b.label === 'CERTIFICATE');
     if (!hasCert) throw new PkiError('EmptyCABundle', 'CA bundle contains no certificates');
-    return truststores(trustCerts([caPem]), password, formats, aliasPrefix);
+    return truststores(trustCerts([caPem]), password, formats, aliasPrefix, pkcs12Profile);
   } catch (err) {
     if (err instanceof PkiError) throw err;
     throw new PkiError('MalformedPEM', 'unexpected failure while building truststore');

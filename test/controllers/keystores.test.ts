@@ -117,6 +117,16 @@ describe('parseKeystoreSpec: native annotary.io annotations', () => {
     ['p12 is pkcs12', { [A.keystores]: 'p12' }, { formats: ['pkcs12'] }],
     ['both, any case, blanks, duplicates', { [A.keystores]: ' JKS , P12,pkcs12,jks ' }, { formats: ['jks', 'pkcs12'] }],
     ['alias lower-cased and trimmed', { [A.keystores]: 'jks', [A.keystoreAlias]: ' My.Alias_1 ' }, { alias: 'my.alias_1' }],
+    [
+      'the modern PKCS#12 profile is the default and leaves the spec as it was',
+      { [A.keystores]: 'p12', [A.pkcs12Profile]: 'Modern' },
+      { formats: ['pkcs12'] },
+    ],
+    [
+      'the legacy-des PKCS#12 profile',
+      { [A.keystores]: 'p12', [A.pkcs12Profile]: ' legacy-des ' },
+      { formats: ['pkcs12'], pkcs12Profile: 'legacy-des' },
+    ],
     ['password literal', { [A.keystores]: 'jks', [A.keystorePassword]: 's3cr3t pass' }, { password: { literal: 's3cr3t pass' } }],
     [
       'password secret',
@@ -207,6 +217,7 @@ describe('parseKeystoreSpec refuses invalid values with InvalidAnnotation', () =
     ['cert-utils flag not a boolean', { [A.cuGenerateJavaKeystores]: 'yes' }],
     ['cert-info not a boolean', { [A.certInfo]: '1' }],
     ['cert-utils cert-info not a boolean', { [A.cuGenerateCertInfo]: 'on' }],
+    ['unknown PKCS#12 profile', { [A.keystores]: 'p12', [A.pkcs12Profile]: 'legacy-rc2' }],
   ])('%s', (_name, annotations) => {
     const r = refusalOf(parseKeystoreSpec(annotations, compat, 'changeit'));
     expect(r.reason).toBe('InvalidAnnotation');
@@ -275,6 +286,18 @@ describe('keystoreInputsHash: a digest of every input, from cached digests only'
   test('ca.crt appearing or disappearing changes it', () => {
     const { 'ca.crt': _ca, ...noCa } = digests;
     expect(hash(wants, noCa)).not.toBe(h0);
+  });
+
+  test('choosing the legacy-des PKCS#12 profile changes it; naming the default does not (no rebuild on upgrade)', () => {
+    const w = (profile?: string) =>
+      wantsOf({
+        [A.keystores]: 'jks',
+        [A.keystorePasswordSecret]: 'pw/password',
+        [A.truststoreFrom]: 'upstream,configmap/bundle',
+        ...(profile ? { [A.pkcs12Profile]: profile } : {}),
+      });
+    expect(hash(w('modern'))).toBe(h0);
+    expect(hash(w('legacy-des'))).not.toBe(h0);
   });
 
   test('a rotated password (new digest in the password Secret) changes it', () => {

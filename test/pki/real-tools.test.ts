@@ -187,6 +187,46 @@ describe('OpenSSL 3 reads both PKCS#12 files without -legacy', () => {
   });
 });
 
+describe('the legacy-des PKCS#12 profile (3DES, HMAC-SHA1: Java 8 before 8u301) is read by OpenSSL 3 and keytool', () => {
+  const legacy = (kind: KeyKind) => {
+    const f = chainFixture(kind);
+    const input = {
+      certPem: f.certPem(2),
+      keyPem: f.keyPkcs8,
+      caPem: f.ca,
+      password: PW,
+      alias: 'Server',
+      formats: ['pkcs12'] as ('jks' | 'pkcs12')[],
+      pkcs12Profile: 'legacy-des' as const,
+    };
+    const built = buildStores(input);
+    const files: Record<string, string> = {};
+    for (const [n, data] of Object.entries(built.files)) {
+      files[n] = path.join(dir, `legacy-${kind}-${n}`);
+      writeFileSync(files[n], data);
+    }
+    return { files, keyPem: f.keyPkcs8, again: buildStores(input), built };
+  };
+  it.each(['rsa2048', 'p256'] as KeyKind[])('keystore.p12 and truststore.p12: %s', async (kind) => {
+    const c = legacy(kind);
+    const out = await opensslInfo(c.files['keystore.p12']);
+    expect(out).toContain('MAC: sha1, Iteration 2048');
+    expect(out).toContain('Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048');
+    expect(out).toContain('PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048');
+    expect(count(out, /^subject=/m)).toBe(2);
+    const decrypted = out.slice(out.indexOf('-----BEGIN PRIVATE KEY-----'), out.indexOf('-----END PRIVATE KEY-----') + 25);
+    expect(parsePrivateKey(decrypted).pkcs8.equals(parsePrivateKey(c.keyPem).pkcs8)).toBe(true);
+    const list = await keytoolList(c.files['keystore.p12'], 'PKCS12');
+    expect(list).toContain('Entry type: PrivateKeyEntry');
+    expect(list).toContain('Certificate chain length: 2');
+    const trust = await opensslInfo(c.files['truststore.p12']);
+    expect(trust).toContain('MAC: sha1, Iteration 2048');
+    expect(await keytoolList(c.files['truststore.p12'], 'PKCS12')).toContain('Entry type: trustedCertEntry');
+    // byte-stable like the modern profile: the same input gives the same files
+    for (const [n, data] of Object.entries(c.built.files)) expect(c.again.files[n].equals(data)).toBe(true);
+  });
+});
+
 describe('keytool reads every trust anchor kind annotary accepts beyond the leaf kinds', () => {
   const anchors = JAVA_ANCHOR_KINDS.map((k) => anchorFixture(k).root);
   const edges = rsaEdgeCertificates();
