@@ -124,7 +124,8 @@ async function gpgKey(spec: Extract<GenerateSpec, { type: 'gpg' }>): Promise<Rec
   const unlocked = await openpgp.decryptKey({ privateKey: locked, passphrase });
   const pub = await openpgp.readKey({ armoredKey: publicKey });
   const message = await openpgp.createMessage({ text: 'annotary pair check' });
-  const armoredSignature = await openpgp.sign({ message, signingKeys: unlocked, detached: true });
+  // typed as text: openpgp's declared result is a union with web streams, which this project's lib settings do not know
+  const armoredSignature = (await openpgp.sign({ message, signingKeys: unlocked, detached: true, format: 'armored' })) as string;
   const signature = await openpgp.readSignature({ armoredSignature });
   const verified = await openpgp.verify({ message, signature, verificationKeys: pub });
   const ok = await verified.signatures[0]?.verified.catch(() => false);
@@ -158,7 +159,11 @@ export async function generateValues(spec: GenerateSpec, field = ''): Promise<Re
     case 'ec':
     case 'ed25519': {
       const key = await nodeKeyPair(
-        spec.type === 'rsa' ? { kind: 'rsa', size: spec.size } : spec.type === 'ec' ? { kind: 'ec', curve: spec.curve } : { kind: 'ed25519' },
+        spec.type === 'rsa'
+          ? { kind: 'rsa', size: spec.size }
+          : spec.type === 'ec'
+            ? { kind: 'ec', curve: spec.curve }
+            : { kind: 'ed25519' },
       );
       const [priv, pub] = [pkcs8(key), spki(key)];
       checkPemPair(priv, pub);

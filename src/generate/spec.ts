@@ -90,7 +90,8 @@ const rsaSize = (v: string, name: string): RsaSize => Number(oneOf(['2048', '307
 
 function classList(v: string, name: string): CharClass[] {
   const names = v.split('+').map((s) => s.trim());
-  for (const c of names) if (!Object.hasOwn(CHAR_CLASSES, c)) throw bad(`${name}: "${c}" is not one of ${Object.keys(CHAR_CLASSES).join(', ')}`);
+  for (const c of names)
+    if (!Object.hasOwn(CHAR_CLASSES, c)) throw bad(`${name}: "${c}" is not one of ${Object.keys(CHAR_CLASSES).join(', ')}`);
   return [...new Set(names as CharClass[])];
 }
 
@@ -103,7 +104,12 @@ function text(opts: { noColon?: boolean } = {}) {
   };
 }
 
-const LENGTH = (def: number, max: number): OptionRow => ({ name: 'length', values: `1–${max}`, default: String(def), parse: intIn(1, max) });
+const LENGTH = (def: number, max: number): OptionRow => ({
+  name: 'length',
+  values: `1–${max}`,
+  default: String(def),
+  parse: intIn(1, max),
+});
 const CLASSES: OptionRow = {
   name: 'classes',
   values: '`+` list of lower, upper, digit, symbol',
@@ -122,7 +128,10 @@ export const GENERATE_TYPES: readonly TypeRow[] = [
   {
     type: 'bytes',
     outputs: [''],
-    options: [LENGTH(32, MAX_BYTES_LENGTH), { name: 'encoding', values: 'hex, base64, base64url', default: 'base64', parse: oneOf(['hex', 'base64', 'base64url']) }],
+    options: [
+      LENGTH(32, MAX_BYTES_LENGTH),
+      { name: 'encoding', values: 'hex, base64, base64url', default: 'base64', parse: oneOf(['hex', 'base64', 'base64url']) },
+    ],
     description: '`length` random bytes, as text in `encoding`.',
   },
   { type: 'uuid', outputs: [''], options: [], description: 'A random (version 4) UUID.' },
@@ -157,7 +166,11 @@ export const GENERATE_TYPES: readonly TypeRow[] = [
   {
     type: 'basic-auth',
     outputs: ['', '.password'],
-    options: [{ name: 'user', values: 'user name (no `:`)', default: 'admin', parse: text({ noColon: true }) }, LENGTH(32, MAX_PASSWORD_LENGTH), CLASSES],
+    options: [
+      { name: 'user', values: 'user name (no `:`)', default: 'admin', parse: text({ noColon: true }) },
+      LENGTH(32, MAX_PASSWORD_LENGTH),
+      CLASSES,
+    ],
     description: 'An htpasswd line `user:<bcrypt hash>` in `<key>` (ingress-nginx: name the key `auth`), the password in `<key>.password`.',
   },
   {
@@ -167,7 +180,13 @@ export const GENERATE_TYPES: readonly TypeRow[] = [
       { name: 'user-id', field: 'userId', values: '`Name <email>` or an email', default: undefined, parse: text() },
       { name: 'algo', values: 'ed25519, rsa', default: 'ed25519', parse: oneOf(['ed25519', 'rsa']) },
       { ...SIZE, values: '2048, 3072, 4096 (rsa)' },
-      { name: 'passphrase-length', field: 'passphraseLength', values: `16–${MAX_PASSWORD_LENGTH}`, default: '32', parse: intIn(16, MAX_PASSWORD_LENGTH) },
+      {
+        name: 'passphrase-length',
+        field: 'passphraseLength',
+        values: `16–${MAX_PASSWORD_LENGTH}`,
+        default: '32',
+        parse: intIn(16, MAX_PASSWORD_LENGTH),
+      },
     ],
     description:
       'OpenPGP key pair (v4; ed25519 signs, cv25519 subkey encrypts): armored private key locked with the passphrase in `<key>`, ' +
