@@ -26,6 +26,7 @@ import { A, commaList } from '../annotations.js';
 import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
+import { listOf } from '../kube/events.js';
 import { RejectedWrites } from '../kube/rejections.js';
 import { digestOfParts, valueDigest } from '../kube/slim.js';
 import type { SlimData } from '../kube/slim.js';
@@ -203,6 +204,14 @@ export function generatedPatch(obj: KubeObject, plan: GeneratedPlan, values: Rec
   return { metadata: { resourceVersion: obj.metadata.resourceVersion, annotations }, ...(Object.keys(data).length ? { data } : {}) };
 }
 
+/** The Event of a generation: the data keys (never a value), and the regenerate request it honoured. */
+export function generatedMessage(plan: GeneratedPlan, ann: Record<string, string> | undefined): string {
+  const keys = listOf(plan.generate.flatMap((d) => d.outputs));
+  if (plan.regenerated !== ann?.[A.regenerated]) return `regenerated ${keys} (${A.regenerate} "${plan.regenerated ?? ''}")`;
+  if (plan.clearMittwaldRegenerate) return `regenerated ${keys} (${A.sgRegenerate})`;
+  return `generated ${keys}`;
+}
+
 /** Whether a Secret is this controller's business: it declares keys, or holds this controller's ledger. */
 export function generateAnnotated(ann: Record<string, string> | undefined, reader: AnnotationReader): boolean {
   if (!ann) return false;
@@ -273,8 +282,7 @@ export const generatedSecretsController: ControllerModule = {
           }
           rejected.forget(key);
           for (const d of plan.generate) metrics.generatedTotal.inc({ type: d.spec.type });
-          if (plan.generate.length)
-            write.note(secret, 'SecretsGenerated', `generated ${plan.generate.flatMap((d) => d.outputs).join(', ')}`);
+          if (plan.generate.length) write.note(secret, 'SecretsGenerated', generatedMessage(plan, ann));
           reportReleased(write, secret, A.generatedKeys, plan.released);
           log.debug('generated keys written', { key, keys: Object.keys(values) });
         },
