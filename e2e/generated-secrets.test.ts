@@ -14,7 +14,8 @@ import { Deployments, ReplicaSets, Secrets } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import { adminClient, eventsFor, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
 import type { Secret } from '../test/gen.js';
-import { inNamespace, secret, withAnnotations, withSecretVolumes, workload } from '../test/gen.js';
+import { inNamespace, ofType, secret, withAnnotations, withSecretVolumes, withTLS, workload } from '../test/gen.js';
+import { chainFixture } from '../test/pki/fixtures.js';
 
 const client = adminClient();
 const SG = 'secret-generator.v1.mittwald.de/';
@@ -200,6 +201,34 @@ describe('every type, generated once and proven with the real tools', () => {
       expect(await writes(op2)).toBe(0);
       expect(await versions()).toEqual(before);
       expect((await getSecret(ns, 'all')).data).toEqual(all.data);
+    }));
+});
+
+describe('keystores and generated keys on one Secret', () => {
+  test("each controller writes its own keys once; resyncs write nothing; neither removes the other's keys", () =>
+    withOperator('gen-ks', ['--controllers', 'keystores,generate', '--resync', '1s'], async (ns, op) => {
+      const ann = { 'annotary.io/keystores': 'pkcs12', [`${G}store-token`]: 'type=bytes', [`${G}signing`]: 'type=ec' };
+      await client.create(
+        Secrets,
+        ns,
+        secret('web', inNamespace(ns), ofType('kubernetes.io/tls'), withTLS(chainFixture('p256')), withAnnotations(ann)),
+      );
+      const s = await hasKeys(ns, 'web', ['keystore.p12', 'truststore.p12', 'store-token', 'signing', 'signing.pub']);
+      expect(s.metadata.annotations!['annotary.io/managed-keys']).toBe('keystore.p12,truststore.p12');
+      expect(s.metadata.annotations!['annotary.io/generated-keys']).toBe('signing,signing.pub,store-token');
+      const both = async () => (await op.metric('annotary_writes_total', { kind: 'Secret' })) as number;
+      await waitFor('both written', async () => (await both()) === 2);
+      await reconcilesLater(op, 6);
+      expect(await both()).toBe(2);
+      // the keystore annotation goes: keystores removes its stores (one write), the generated keys stay
+      await client.patch(Secrets, ns, 'web', { metadata: { annotations: { 'annotary.io/keystores': null } } });
+      const after = await waitFor('stores removed', async () => {
+        const cur = await getSecret(ns, 'web');
+        return cur.data!['keystore.p12'] === undefined ? cur : undefined;
+      });
+      for (const k of ['store-token', 'signing', 'signing.pub']) expect(after.data![k]).toBe(s.data![k]);
+      await reconcilesLater(op, 4);
+      expect(await both()).toBe(3);
     }));
 });
 
