@@ -216,7 +216,7 @@ describe('keystores and generated keys on one Secret', () => {
       const s = await hasKeys(ns, 'web', ['keystore.p12', 'truststore.p12', 'store-token', 'signing', 'signing.pub']);
       expect(s.metadata.annotations!['annotary.io/managed-keys']).toBe('keystore.p12,truststore.p12');
       expect(s.metadata.annotations!['annotary.io/generated-keys']).toBe('signing,signing.pub,store-token');
-      const both = async () => (await op.metric('annotary_writes_total', { kind: 'Secret' })) as number;
+      const both = () => op.metric('annotary_writes_total', { kind: 'Secret' });
       await waitFor('both written', async () => (await both()) === 2);
       await reconcilesLater(op, 6);
       expect(await both()).toBe(2);
