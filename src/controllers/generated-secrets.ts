@@ -169,7 +169,7 @@ export function desiredGenerated(o: GeneratedObserved): GeneratedPlan | Refusal 
       for (const k of d.outputs) if (proven.has(k) || d.handover) kept[k] = at(o.record?.keys, k) ?? o.digests[k];
       continue;
     }
-    if (userOwned.length && (regen || d.outputs.some(present))) {
+    if (userOwned.length) {
       const why = regen
         ? 'cannot regenerate it'
         : `generating ${d.outputs.filter((k) => !present(k)).join(', ')} next to it would not match it`;
@@ -257,7 +257,8 @@ export const generatedSecretsController: ControllerModule = {
             record: parseOwnerRecord(ann?.[A.generatedRecord]),
             regenerate: reader.get(ann, A.regenerate),
             regenerated: ann?.[A.regenerated],
-            mittwaldRegenerate: reader.get(ann, A.sgRegenerate) !== undefined,
+            // mittwald's one-shot request is removed only where mittwald's declarations are read
+            mittwaldRegenerate: decls.some((d) => d.handover) && reader.get(ann, A.sgRegenerate) !== undefined,
           });
           if (plan === undefined) return;
           if (isRefusal(plan)) return write.warn(secret, plan);

@@ -1,11 +1,11 @@
 // OpenSSH key files for ed25519 and RSA keys made by Node's crypto: the private key in the
 // "openssh-key-v1" format (PROTOCOL.key in OpenSSH's sources; unencrypted, cipher "none"),
 // which is what ssh-keygen writes and what ssh reads for ed25519 keys, and the public key as
-// an authorized_keys line (RFC 4253 §6.6 blobs). Written by hand because Node exports
-// neither, and the libraries that do (sshpk, node-forge) are not dependencies here and
-// write either older PEM formats only or are no longer released; the format is a few
-// length-prefixed fields. decodeOpenSshPrivateKey reads back only what encode writes: it
-// exists so the pair is checked before it is written (checkSshPair in generators.ts).
+// an authorized_keys line (RFC 4253 §6.6 blobs). Written by hand: Node exports neither;
+// node-forge (already a dependency) writes only RSA keys, as PKCS#1 PEM (ssh.privateKeyToOpenSSH),
+// not this format nor ed25519; and a new dependency (sshpk) for a few length-prefixed fields
+// is more code to trust than the fields themselves. decodeOpenSshPrivateKey reads back only what
+// encode writes: it exists so the pair is checked before it is written (checkSshPair in generators.ts).
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { GenerateError } from './spec.js';
