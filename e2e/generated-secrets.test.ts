@@ -107,7 +107,7 @@ afterAll(async () => {
 
 describe('every type, generated once and proven with the real tools', () => {
   test('annotary and mittwald declarations: one write per Secret; resyncs and a restart write nothing', () =>
-    withOperator('gen-all', ['--controllers', 'generate', '--resync', '1s'], async (ns, op) => {
+    withOperator('gen-all', ['--controllers', 'generate', '--resync', '1s', '--log-level', 'debug'], async (ns, op) => {
       await client.create(Secrets, ns, secret('all', inNamespace(ns), withAnnotations(EVERY_TYPE)));
       for (const [name, ann] of Object.entries(MITTWALD))
         await client.create(Secrets, ns, secret(name, inNamespace(ns), withAnnotations(ann)));
@@ -186,6 +186,17 @@ describe('every type, generated once and proven with the real tools', () => {
       expect(text(mwAuth, 'username')).toBe('jane');
       expect(text(mwAuth, 'password')).toHaveLength(40);
       withFiles(mwAuth, (dir) => run('htpasswd', ['-vb', join(dir, 'auth'), 'jane', text(mwAuth, 'password')]));
+
+      // no generated value, nor 40 characters of one (as text or as the Secret holds it), in a log line or an Event
+      const secrets = [all, mwString, mwSsh, mwAuth];
+      const needles = secrets.flatMap((x) => Object.values(x.data!).flatMap((v) => [v, Buffer.from(v, 'base64').toString('latin1')]));
+      const windows = needles.flatMap((n) => (n.length <= 40 ? [n] : Array.from({ length: n.length - 39 }, (_, i) => n.slice(i, i + 40))));
+      const said = [
+        ...op.logs,
+        ...(await Promise.all(secrets.map((x) => eventsFor(client, ns, x.metadata.name)))).flat().map((e) => e.message),
+      ];
+      expect(said.length).toBeGreaterThan(4);
+      expect(windows.filter((w) => !/^(admin|jane|ops)$/.test(w) && said.some((line) => line.includes(w)))).toEqual([]);
 
       // resyncs: reconciled again and again, no write, the same values
       const versions = async () =>
