@@ -162,7 +162,7 @@ test('with only the ServiceAccount token the operator elects itself, writes stor
 test('the routes controller (no Routes in the base RBAC) waits, reported: error log line, Warning Event on the Pod, metric', async () => {
   const ready = (controller: string) => op.metric('annotary_controller_ready', { controller });
   expect(await ready('routes')).toBe(0);
-  for (const c of ['keystores', 'ingresses', 'reload', 'expiry']) expect(await ready(c)).toBe(1);
+  for (const c of ['keystores', 'ingresses', 'reload', 'expiry', 'generate']) expect(await ready(c)).toBe(1);
 
   const error = op.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'error' && l.controller === 'routes');
   // the operator watches three namespaces: whichever of their Route lists is refused first is reported first

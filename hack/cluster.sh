@@ -92,7 +92,8 @@ build_binaries() {
 }
 
 deps() {
-  need_pkgs etcd-server openssl openjdk-17-jdk-headless curl iproute2
+  # gnupg, openssh-client, apache2-utils: the generated-secrets e2e proves keys with gpg, ssh-keygen and htpasswd
+  need_pkgs etcd-server openssl openjdk-17-jdk-headless curl iproute2 gnupg openssh-client apache2-utils
   mkdir -p "$CACHE"
   have_binaries && return 0
   # one build at a time: checkouts side by side share the cache and its work folder

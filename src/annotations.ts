@@ -6,7 +6,7 @@
 import type { Refusal } from './kube/refusal.js';
 import { refuse } from './kube/refusal.js';
 
-export type Origin = 'annotary' | 'cert-utils' | 'reloader';
+export type Origin = 'annotary' | 'cert-utils' | 'reloader' | 'secret-generator';
 export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate';
 
 export interface AnnotationSpec {
@@ -20,6 +20,7 @@ export interface AnnotationSpec {
 }
 
 const CU = 'cert-utils-operator.redhat-cop.io/';
+const SG = 'secret-generator.v1.mittwald.de/';
 
 export const A = {
   // keystores (Secrets, ConfigMaps)
@@ -50,6 +51,19 @@ export const A = {
   observedConfigHash: 'annotary.io/observed-config-hash',
   // expiry
   expiryWarning: 'annotary.io/expiry-warning',
+  // generated secrets (generate.<key>: one annotation per key, read by prefix)
+  generate: 'annotary.io/generate.<key>',
+  regenerate: 'annotary.io/regenerate',
+  regenerated: 'annotary.io/regenerated',
+  generatedKeys: 'annotary.io/generated-keys',
+  generatedRecord: 'annotary.io/generated-record',
+  // mittwald kubernetes-secret-generator compat
+  sgAutogenerate: `${SG}autogenerate`,
+  sgType: `${SG}type`,
+  sgLength: `${SG}length`,
+  sgEncoding: `${SG}encoding`,
+  sgRegenerate: `${SG}regenerate`,
+  sgBasicAuthUsername: `${SG}basic-auth-username`,
   // cert-utils-operator compat
   cuGenerateJavaKeystores: `${CU}generate-java-keystores`,
   cuJavaKeystorePassword: `${CU}java-keystore-password`,
@@ -254,6 +268,45 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     description: 'Warning Event when the certificate expires within this duration (default from --expiry-warning).',
   },
   {
+    key: A.generate,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`type=<type>[,option=value…]` (see [generated secrets](generated-secrets.md))',
+    description: 'Generate the data key `<key>` (and its companions, e.g. `<key>.pub`) once; existing values are never overwritten.',
+  },
+  {
+    key: A.regenerate,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: 'any new value, e.g. a timestamp',
+    description: 'Generate every declared key again, once per new value (keys annotary cannot prove it wrote are refused).',
+  },
+  {
+    key: A.regenerated,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'the regenerate value',
+    description: 'The annotary.io/regenerate value last honoured.',
+  },
+  {
+    key: A.generatedKeys,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'comma list',
+    description: 'Data keys the generated-secrets controller manages (a claim, not a proof: see generated-record).',
+  },
+  {
+    key: A.generatedRecord,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'JSON: uid and a digest per generated key',
+    description:
+      "The generated-secrets controller's owner record, kept apart from the stores' owner-record so that the two controllers never claim each other's keys.",
+  },
+  {
     key: A.cuGenerateJavaKeystores,
     origin: 'cert-utils',
     on: ['Secret'],
@@ -372,6 +425,48 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     on: ['Secret', 'ConfigMap'],
     values: '`true`',
     description: 'This object never triggers a rollout.',
+  },
+  {
+    key: A.sgAutogenerate,
+    origin: 'secret-generator',
+    on: ['Secret'],
+    values: '`field1,field2`',
+    description: 'Type `string`: generate these data keys (random bytes, encoded, cut to `length` characters); set values are kept.',
+  },
+  {
+    key: A.sgType,
+    origin: 'secret-generator',
+    on: ['Secret'],
+    values: '`string` (default), `ssh-keypair`, `basic-auth`',
+    description: '`ssh-keypair`: ssh-privatekey (PKCS#1 PEM) and ssh-publickey; `basic-auth`: auth (htpasswd line), username, password.',
+  },
+  {
+    key: A.sgLength,
+    origin: 'secret-generator',
+    on: ['Secret'],
+    values: '`<n>` or `<n>B`',
+    description: 'String length in characters (default 40); with B, n random bytes encoded whole; ssh-keypair: RSA bits (default 2048).',
+  },
+  {
+    key: A.sgEncoding,
+    origin: 'secret-generator',
+    on: ['Secret'],
+    values: '`base64` (default), `base64url`, `base32`, `hex`, `raw`',
+    description: 'Encoding of the random bytes of string and basic-auth values.',
+  },
+  {
+    key: A.sgRegenerate,
+    origin: 'secret-generator',
+    on: ['Secret'],
+    values: 'string: `yes`/`true` or `field1,field2`; others: any value',
+    description: 'Regenerate once (all fields, or the named ones); annotary removes the annotation afterwards, as mittwald does.',
+  },
+  {
+    key: A.sgBasicAuthUsername,
+    origin: 'secret-generator',
+    on: ['Secret'],
+    values: 'user name',
+    description: 'User of the basic-auth htpasswd line. Default `admin`.',
   },
 ];
 

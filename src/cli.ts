@@ -1,10 +1,11 @@
 #!/usr/bin/env -S node --optimize-for-size
-// annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`, `events`.
+// annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`, `events`, `generate-types`.
 import { readFileSync } from 'node:fs';
 import { annotationsTable } from './annotations.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { CONTROLLER_MODULES } from './controllers/index.js';
 import { eventReasonsTable } from './event-reasons.js';
+import { generateTypesTable } from './generate/spec.js';
 import { keystoreCommand } from './keystore-cli.js';
 import { createLogger, errorText } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -60,6 +61,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'events':
       console.log(eventReasonsTable());
+      return 0;
+    case 'generate-types':
+      console.log(generateTypesTable());
       return 0;
     case '--version':
     case 'version':

@@ -16,7 +16,7 @@ export interface FlagSpec<Field extends string = string, T = unknown> {
 /** One row of FLAGS: keeps the literal field name and the parse result type, which become that field of Config. */
 const flag = <Field extends string, T>(spec: FlagSpec<Field, T>): FlagSpec<Field, T> => spec;
 
-export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry'] as const;
+export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry', 'generate'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 export function parseDuration(v: string): number {
@@ -101,7 +101,7 @@ export const FLAGS = [
     name: 'compat',
     env: 'ANNOTARY_COMPAT',
     default: 'true',
-    help: 'honour cert-utils-operator and stakater Reloader annotation keys',
+    help: "honour cert-utils-operator, stakater Reloader and mittwald's secret-generator annotation keys",
     parse: parseBool,
   }),
   flag({
@@ -291,6 +291,7 @@ export function helpText(): string {
     '                                       write Java stores offline (see annotary keystore --help)',
     '  annotary annotations                 print every annotation key as a markdown table',
     '  annotary events                      print every Event reason as a markdown table',
+    '  annotary generate-types              print every generated-secret type and its options as a markdown table',
     '  annotary --help | --version',
     '',
     'Flags of `annotary run` (flag > environment variable > default):',

@@ -91,7 +91,9 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     reason: 'KeyConflict',
     type: 'Warning',
     on: STORES,
-    meaning: 'a key annotary would write exists and annotary cannot prove it wrote it',
+    meaning:
+      'a key annotary would write exists and annotary cannot prove it wrote it (generated secrets: a companion key such as ' +
+      "`<key>.pub` is the user's while another is missing, or a regenerate would overwrite a user's key)",
   },
   {
     reason: 'OwnershipNotProven',
@@ -202,6 +204,33 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     type: 'Warning',
     on: ['Secret'],
     meaning: 'the leaf of a kubernetes.io/tls Secret expires within the expiry-warning threshold (once per certificate)',
+  },
+  // generated secrets
+  {
+    reason: 'SecretsGenerated',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: 'declared keys generated (the message names the keys, never a value)',
+  },
+  {
+    reason: 'UnknownGenerateType',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'a generate declaration (or mittwald `type`) names a type annotary does not generate; nothing is written',
+  },
+  {
+    reason: 'InvalidGenerateSpec',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning:
+      'a generate declaration annotary cannot follow: a missing or unknown option, a length of 0 or over the maximum, RSA sizes other ' +
+      'than 2048/3072/4096, an unknown curve, a data key two declarations write; nothing is written',
+  },
+  {
+    reason: 'GeneratedKeyMismatch',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'the check of a generated key pair before writing failed (public half not matching the private one); nothing is written',
   },
   // the operator itself: its Pod, or outside a Pod the Lease it elects itself with
   {

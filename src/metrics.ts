@@ -58,6 +58,12 @@ export function createMetrics() {
       labelNames: ['controller', 'reason'],
       registers,
     }),
+    generatedTotal: new Counter({
+      name: 'annotary_generated_total',
+      help: 'Declared keys generated (a value and its companions, such as a key pair), by type; never a value.',
+      labelNames: ['type'],
+      registers,
+    }),
     eventsTotal: new Counter({
       name: 'annotary_events_total',
       help: 'Kubernetes Events emitted, by type and reason.',

@@ -7,6 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { ANNOTATIONS, annotationsTable } from '../src/annotations.js';
 import { FLAGS, helpText } from '../src/config.js';
 import { EVENT_REASONS, eventReasonsTable } from '../src/event-reasons.js';
+import { GENERATE_TYPES, generateTypesTable } from '../src/generate/spec.js';
 import { createMetrics } from '../src/metrics.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -48,6 +49,17 @@ describe('docs/events.md names every Event reason', () => {
 
   test('its table is the output of `annotary events`', () => {
     expect(doc).toContain(`\n${eventReasonsTable()}\n`);
+  });
+});
+
+describe('docs/generated-secrets.md names every type', () => {
+  const doc = read('docs/generated-secrets.md');
+  test.each(GENERATE_TYPES.map((t) => [t.type]))('type %s', (type) => {
+    expect(doc).toContain(`\`${type}\``);
+  });
+
+  test('its table is the output of `annotary generate-types`', () => {
+    expect(doc).toContain(`\n${generateTypesTable()}\n`);
   });
 });
 

@@ -6,7 +6,9 @@
 //   - events.emit(obj, 'Normal' | 'Warning', 'Reason', …) directly (the Writer itself, the
 //     operator's own Events);
 //   - PkiError reasons (new PkiError('Reason', …), guard('Reason', …), the PkiReason union),
-//     which the store controllers turn into refusals with refuse(err.reason, …);
+//     which the store controllers turn into refusals with refuse(err.reason, …), and likewise
+//     GenerateError reasons (new GenerateError('Reason', …), the GenerateReason union) for
+//     the generated-secrets controller;
 //   - reportManagedChange(…, 'Reason'): the Normal Event of a written change.
 // A reason passed on in a variable must be one of FORWARDED, so a new path fails here
 // until this scan learns it.
@@ -28,7 +30,7 @@ function sources(dir: string): { path: string; text: string }[] {
 const FORWARDED: Record<string, string> = {
   'r.reason': "Writer.warn's Refusal: refuse('…')",
   writtenReason: "reportManagedChange's argument: reportManagedChange(…, '…')",
-  'err.reason': "a PkiError's reason: new PkiError('…'), guard('…'), PkiReason",
+  'err.reason': "a PkiError's or GenerateError's reason: new PkiError('…'), guard('…'), PkiReason, new GenerateError('…'), GenerateReason",
   reason: "guard's parameter (new PkiError(reason, …)): guard('…'); Writer.note's parameter: write.note(…, '…')",
 };
 
@@ -71,11 +73,14 @@ function scan() {
       for (const m of text.matchAll(/(?<![.\w])refuse\(\s*([^,]+),/g)) reasonArg(m[1], 'Warning', path);
     }
     for (const m of text.matchAll(/\bnew PkiError\(\s*([^,]+),/g)) reasonArg(m[1], 'Warning', path);
+    for (const m of text.matchAll(/\bnew GenerateError\(\s*([^,]+),/g)) reasonArg(m[1], 'Warning', path);
     for (const m of text.matchAll(/\bguard\(\s*'(\w+)'/g)) add(m[1], 'Warning', path);
     for (const m of text.matchAll(/(?<!function )\breportManagedChange\([^;]*?,\s*([^,;]+)\);/g)) reasonArg(m[1], 'Normal', path);
   }
   const union = /export type PkiReason =([^;]*);/.exec(readFileSync(join(SRC, 'pki/errors.ts'), 'utf8'))?.[1] ?? '';
   for (const m of union.matchAll(/'(\w+)'/g)) add(m[1], 'Warning', 'pki/errors.ts (PkiReason)');
+  const generate = /export type GenerateReason =([^;]*);/.exec(readFileSync(join(SRC, 'generate/spec.ts'), 'utf8'))?.[1] ?? '';
+  for (const m of generate.matchAll(/'(\w+)'/g)) add(m[1], 'Warning', 'generate/spec.ts (GenerateReason)');
   return { found, forwarded, emits };
 }
 

@@ -2,6 +2,7 @@
 import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
 import { expiryController } from './expiry.js';
+import { generatedSecretsController } from './generated-secrets.js';
 import { ingressesController } from './ingresses.js';
 import { keystoresController } from './keystores.js';
 import { reloadController } from './reload.js';
@@ -18,4 +19,5 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   ingresses: ingressesController,
   reload: reloadController,
   expiry: expiryController,
+  generate: generatedSecretsController,
 };
