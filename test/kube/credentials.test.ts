@@ -103,7 +103,7 @@ describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-
     await expect(resolveCredentials({ kubeconfig: proxied })).rejects.toThrow(
       'cannot load the kubeconfig: proxy-url in the kubeconfig is not supported',
     );
-  });
+  }, 30_000); // three child processes that load client-node: seconds each on a busy 2-core machine
 
   test('a malformed kubeconfig is reported without quoting it (it may hold a token)', async () => {
     const file = path.join(dir, 'bad.yaml');
