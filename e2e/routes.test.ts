@@ -74,6 +74,22 @@ describe('edge and reencrypt Routes get certificate, key and CA', () => {
     await route('r-dest', { 'annotary.io/destination-ca-from-secret': 'backend-ca' }, { termination: 'reencrypt' });
     await waitFor('destination CA', async () => (await tlsOf('r-dest')).destinationCACertificate === rsa.ca);
   });
+
+  test('a destination CA on an edge Route: what applies is set (as cert-utils does), the destination CA is not, with a Warning', async () => {
+    await tlsSecret('edge-cert');
+    await client.create(Secrets, ns, secret('edge-dest-ca', inNamespace(ns), withData({ 'ca.crt': rsa.ca })));
+    await route('r-edge-dest', { 'annotary.io/certs-from-secret': 'edge-cert', 'annotary.io/destination-ca-from-secret': 'edge-dest-ca' });
+    const tls = await waitFor('fields', async () => {
+      const t = await tlsOf('r-edge-dest');
+      return t.certificate ? t : undefined;
+    });
+    expect(tls).toEqual({ termination: 'edge', certificate: ec.certPem(2), key: ec.keyPkcs8, caCertificate: ec.ca });
+    const ev = await eventWith('r-edge-dest', 'UnsupportedTermination');
+    expect([ev.type, ev.message]).toEqual([
+      'Warning',
+      'a destination CA can only be set on reencrypt Routes, not on termination "edge": left unset; the certificate and key are set',
+    ]);
+  });
 });
 
 describe('one rotation updates every Route that shares the Secret', () => {

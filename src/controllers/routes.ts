@@ -111,12 +111,15 @@ export function managedFieldsOf(route: Route): RouteField[] {
  * The heart of the controller. undefined: the Route already carries exactly what the
  * annotations ask for; a Refusal: bad input, write nothing; NeedsData: a field must be
  * written and the Secret's PEM has not been read yet; otherwise the minimal change.
+ * `unset`: what is asked for but does not apply while the rest does (as cert-utils sets what
+ * applies): a destination CA on an edge Route whose certificate is set.
  */
-export function desiredRoute(o: RouteObserved): RouteChange | undefined | Refusal | NeedsData {
+export function desiredRoute(o: RouteObserved, unset: Refusal[] = []): RouteChange | undefined | Refusal | NeedsData {
   const { route } = o;
   const ns = route.metadata.namespace ?? '';
-  const wants = routeWants(route.metadata.annotations, o.reader, ns);
-  if (isRefusal(wants)) return wants;
+  const asked = routeWants(route.metadata.annotations, o.reader, ns);
+  if (isRefusal(asked)) return asked;
+  let wants = asked;
   const tls = route.spec?.tls;
   if (wants.certs || wants.destinationCa) {
     if (!tls) return refuse('NoTLSSpec', 'the Route has no spec.tls; set spec.tls.termination to edge or reencrypt');
@@ -127,10 +130,10 @@ export function desiredRoute(o: RouteObserved): RouteChange | undefined | Refusa
       );
     }
     if (wants.destinationCa && tls.termination !== 'reencrypt') {
-      return refuse(
-        'UnsupportedTermination',
-        `a destination CA can only be set on reencrypt Routes, not on termination "${tls.termination ?? ''}"`,
-      );
+      const why = `a destination CA can only be set on reencrypt Routes, not on termination "${tls.termination ?? ''}"`;
+      if (!wants.certs) return refuse('UnsupportedTermination', why);
+      unset.push(refuse('UnsupportedTermination', `${why}: left unset; the certificate and key are set`));
+      wants = { ...wants, destinationCa: undefined };
     }
   }
 
@@ -257,14 +260,17 @@ export const routesController: ControllerModule = {
             reader,
             secrets: Object.fromEntries(names.map((n) => [n, secrets.get(objectKey(namespace, n))])),
           };
-          let change = desiredRoute(observed);
+          const unset: Refusal[] = [];
+          let change = desiredRoute(observed, unset);
           if (isNeedsData(change)) {
             for (const n of names) {
               const fresh = await client.tryGet(Secrets, namespace, n);
               observed.secrets[n] = fresh && fullSecret(fresh);
             }
-            change = desiredRoute(observed);
+            unset.length = 0;
+            change = desiredRoute(observed, unset);
           }
+          for (const u of unset) write.warn(route, u); // asked for, does not apply; the rest is set
           if (change === undefined) return;
           if (isRefusal(change)) return write.warn(route, change);
           if (isNeedsData(change)) throw new Error('Secret data still missing after reading it'); // unreachable: the Secrets were just read in full

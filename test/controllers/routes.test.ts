@@ -2,6 +2,7 @@
 // the referenced Secrets alone.
 import fc from 'fast-check';
 import { AnnotationReader } from '../../src/annotations.js';
+import type { Refusal } from '../../src/kube/refusal.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import type { Route, RouteChange, RouteField, RouteTLS } from '../../src/controllers/routes.js';
@@ -164,6 +165,36 @@ describe('destination-ca-from-secret sets destinationCACertificate on reencrypt 
       'backend-ca': source('backend-ca', { 'ca.crt': rsa.ca }),
     });
     expect(isRefusal(r) && r.reason).toBe('UnsupportedTermination');
+  });
+
+  test('with the certificate on an edge Route: the certificate, key and CA are set, the destination CA is left unset with a Warning', () => {
+    const unset: Refusal[] = [];
+    const r = route({ 'annotary.io/certs-from-secret': 'tls', 'annotary.io/destination-ca-from-secret': 'backend-ca' });
+    const c = desiredRoute(
+      { route: r, reader, secrets: { tls: source('tls', tlsPem(ec)), 'backend-ca': source('backend-ca', { 'ca.crt': rsa.ca }) } },
+      unset,
+    );
+    if (c === undefined || isRefusal(c) || isNeedsData(c)) throw new Error(`expected a change, got ${JSON.stringify(c)}`);
+    expect(Object.keys(c.set).sort()).toEqual(['caCertificate', 'certificate', 'key']);
+    expect(unset.map((u) => [u.reason, u.message])).toEqual([
+      [
+        'UnsupportedTermination',
+        'a destination CA can only be set on reencrypt Routes, not on termination "edge": left unset; the certificate and key are set',
+      ],
+    ]);
+    // converged: nothing more to write, the Warning stays
+    const again: Refusal[] = [];
+    expect(
+      desiredRoute(
+        {
+          route: apply(r, c),
+          reader,
+          secrets: { tls: source('tls', tlsPem(ec)), 'backend-ca': source('backend-ca', { 'ca.crt': rsa.ca }) },
+        },
+        again,
+      ),
+    ).toBeUndefined();
+    expect(again).toHaveLength(1);
   });
 
   test('a Secret without ca.crt → SourceSecretInvalid', () => {
