@@ -172,6 +172,27 @@ describe('cert-utils-operator annotations work verbatim', () => {
     expect(after.data!['truststore.jks']).toBeUndefined();
     expect(after.data!['tls.crt.info']).toBeDefined(); // cert info is still asked for
   });
+
+  test("an Opaque Secret with cert-utils' key gets stores too (cert-utils acts on kubernetes.io/tls only: a documented difference)", async () => {
+    const pem = { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8, 'app.conf': 'user data' };
+    await client.create(
+      Secrets,
+      ns,
+      secret(
+        'opaque-cu',
+        inNamespace(ns),
+        withAnnotations({ 'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true' }),
+        withData(pem),
+      ),
+    );
+    const s = await waitFor('opaque stores', async () => {
+      const x = await getSecret('opaque-cu');
+      return x.data?.['keystore.jks'] ? x : undefined;
+    });
+    expect(s.type).toBe('Opaque');
+    expect(keytoolList(s.data!, 'keystore.jks', 'changeme')).toMatch(/Alias name: alias\n/);
+    expect(Buffer.from(s.data!['app.conf'], 'base64').toString()).toBe('user data'); // the user's keys stay as they are
+  });
 });
 
 describe('passwords come from a Secret and their rotation regenerates the stores', () => {
