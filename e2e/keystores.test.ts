@@ -173,6 +173,35 @@ describe('cert-utils-operator annotations work verbatim', () => {
     expect(after.data!['tls.crt.info']).toBeDefined(); // cert info is still asked for
   });
 
+  test("annotary.io/keystores added beside cert-utils' annotation keeps the alias, aliases and password the app opens the stores with", async () => {
+    await client.create(
+      Secrets,
+      ns,
+      tlsSecret(
+        'mixed',
+        { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca },
+        {
+          'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true',
+          'cert-utils-operator.redhat-cop.io/java-keystore-password': 'app-pass',
+        },
+      ),
+    );
+    await waitFor('cert-utils stores', async () => (await getSecret('mixed')).data?.['keystore.jks']);
+    await client.patch(Secrets, ns, 'mixed', { metadata: { annotations: { 'annotary.io/keystores': 'jks,pkcs12' } } });
+    const s = await waitFor('pkcs12 beside', async () => {
+      const x = await getSecret('mixed');
+      return x.data?.['keystore.p12'] ? x : undefined;
+    });
+    // the app's configuration for cert-utils still opens every store
+    expect(keytoolList(s.data!, 'keystore.jks', 'app-pass')).toMatch(/Alias name: alias\n/);
+    expect(keytoolList(s.data!, 'truststore.jks', 'app-pass')).toMatch(/Alias name: alias0/);
+    expect(keytoolList(s.data!, 'keystore.p12', 'app-pass')).toMatch(/Alias name: alias\n/);
+    const ev = await waitFor('conventions event', async () =>
+      (await eventsFor(client, ns, 'mixed')).find((e) => e.reason === 'CertUtilsConventionsKept'),
+    );
+    expect(ev.message).toContain('key alias "alias"');
+  });
+
   test("an Opaque Secret with cert-utils' key gets stores too (cert-utils acts on kubernetes.io/tls only: a documented difference)", async () => {
     const pem = { 'tls.crt': ec.certPem(1), 'tls.key': ec.keyPkcs8, 'app.conf': 'user data' };
     await client.create(

@@ -35,6 +35,14 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     meaning: 'stores written, but a certificate is expired or not yet valid',
   },
   {
+    reason: 'CertUtilsConventionsKept',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning:
+      "stores written for `annotary.io/keystores` on a Secret that still carries cert-utils-operator's annotation: " +
+      "cert-utils' alias, truststore aliases, password and keystore.jks kept, except what annotary's own keys set",
+  },
+  {
     reason: 'InvalidAnnotation',
     type: 'Warning',
     on: ['Secret', 'ConfigMap', 'Route', 'Ingress', 'Workload'],

@@ -186,6 +186,10 @@ export const keystoresController: ControllerModule = {
           if (!(await writeManagedChange(write, rejected, { rt: Secrets, obj: secret, field: 'data', knownSizes }, change))) return;
           for (const w of change.warnings) write.warn(secret, refuse('CertificateWarning', w));
           reportManagedChange(write, secret, change, 'StoresUpdated');
+          if (wants.keptCertUtils && Object.keys(change.set).length) {
+            const what = wants.keptCertUtils.join(', ');
+            write.note(secret, 'CertUtilsConventionsKept', `cert-utils-operator's annotation is still here: kept ${what}`);
+          }
           log.debug('secret updated', { key, set: Object.keys(change.set), removed: change.remove });
         },
       },

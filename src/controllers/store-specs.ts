@@ -34,6 +34,11 @@ export interface KeystoreSpec {
 export interface SecretWants {
   stores?: KeystoreSpec;
   certInfo: boolean;
+  /**
+   * What annotary.io/keystores kept of cert-utils-operator's conventions on a Secret that still
+   * asks cert-utils for stores (for the Event): the app reads the stores cert-utils made.
+   */
+  keptCertUtils?: string[];
   /** keys cert-utils-operator wrote, handed over by users who keep its annotations (migration) */
   handover?: string[];
 }
@@ -116,14 +121,24 @@ export function parseKeystoreSpec(
     return keys.length ? { handover: keys } : {};
   };
 
+  const cuPassword = reader.get(annotations, A.cuJavaKeystorePassword) || CERT_UTILS_PASSWORD;
   if (native !== undefined) {
     const formats = parseFormats(native, A.keystores);
     if (isRefusal(formats)) return formats;
     const profile = parsePkcs12Profile(annotations, reader);
     if (isRefusal(profile)) return profile;
-    const alias = (reader.get(annotations, A.keystoreAlias) ?? 'certificate').trim();
+    // Added to a Secret that still asks cert-utils for stores, annotary.io/keystores keeps what
+    // the app already opens them with (cert-utils' alias, truststore aliases and password),
+    // except what the user sets explicitly with annotary's own keys.
+    const kept: string[] = [];
+    const aliasSet = reader.get(annotations, A.keystoreAlias);
+    if (cuStores && aliasSet === undefined) kept.push('key alias "alias"');
+    if (cuStores) kept.push('truststore aliases alias0, alias1, …');
+    const passwordSet = [A.keystorePassword, A.keystorePasswordSecret].some((k) => reader.get(annotations, k) !== undefined);
+    if (cuStores && !passwordSet) kept.push(`the password of ${A.cuJavaKeystorePassword} (default changeme)`);
+    const alias = (aliasSet ?? (cuStores ? 'alias' : 'certificate')).trim();
     if (!ALIAS_RE.test(alias)) return refuse('InvalidAnnotation', `${A.keystoreAlias}: "${alias}" is not a valid alias`);
-    const password = parsePasswordRef(annotations, reader, defaultPassword);
+    const password = parsePasswordRef(annotations, reader, cuStores ? cuPassword : defaultPassword);
     if (isRefusal(password)) return password;
     const trustFrom: TrustRef[] = [];
     for (const item of commaList(reader.get(annotations, A.truststoreFrom))) {
@@ -131,14 +146,20 @@ export function parseKeystoreSpec(
       if (isRefusal(ref)) return ref;
       trustFrom.push(ref);
     }
+    const trustAliasPrefix = cuStores ? 'alias' : 'ca';
+    // cert-utils' annotation still asks for keystore.jks: it stays, whatever annotary.io/keystores lists
+    if (cuStores && !formats.includes('jks')) {
+      formats.unshift('jks');
+      kept.push('keystore.jks and truststore.jks');
+    }
     return {
       certInfo,
-      ...handoverOf(false),
-      stores: { flavour: 'annotary', formats, ...profile, alias: alias.toLowerCase(), trustAliasPrefix: 'ca', password, trustFrom },
+      ...handoverOf(cuStores),
+      ...(kept.length ? { keptCertUtils: kept } : {}),
+      stores: { flavour: 'annotary', formats, ...profile, alias: alias.toLowerCase(), trustAliasPrefix, password, trustFrom },
     };
   }
   if (cuStores) {
-    const pw = reader.get(annotations, A.cuJavaKeystorePassword);
     return {
       certInfo,
       ...handoverOf(true),
@@ -147,7 +168,7 @@ export function parseKeystoreSpec(
         formats: ['jks'],
         alias: 'alias',
         trustAliasPrefix: 'alias',
-        password: { literal: pw || CERT_UTILS_PASSWORD },
+        password: { literal: cuPassword },
         trustFrom: [],
       },
     };

@@ -190,9 +190,38 @@ describe('parseKeystoreSpec: cert-utils-operator annotations', () => {
     expect(wantsOf({ [A.cuGenerateJavaKeystores]: 'false' })).toEqual({ certInfo: false });
   });
 
-  test('the native annotation wins when both are present', () => {
+  test("both present (#17): annotary.io/keystores adds its formats, cert-utils' conventions stay for the app that uses them", () => {
     const w = wantsOf({ [A.keystores]: 'pkcs12', [A.cuGenerateJavaKeystores]: 'true', [A.cuJavaKeystorePassword]: 'cu' });
-    expect(w.stores).toMatchObject({ flavour: 'annotary', formats: ['pkcs12'], alias: 'certificate', password: { literal: 'changeit' } });
+    expect(w.stores).toMatchObject({
+      flavour: 'annotary',
+      formats: ['jks', 'pkcs12'],
+      alias: 'alias',
+      trustAliasPrefix: 'alias',
+      password: { literal: 'cu' },
+    });
+    expect(w.keptCertUtils).toEqual([
+      'key alias "alias"',
+      'truststore aliases alias0, alias1, …',
+      'the password of cert-utils-operator.redhat-cop.io/java-keystore-password (default changeme)',
+      'keystore.jks and truststore.jks',
+    ]);
+    expect(w.handover).toEqual(['keystore.jks', 'truststore.jks']);
+    expect(wantsOf({ [A.keystores]: 'jks', [A.cuGenerateJavaKeystores]: 'true' }).stores?.password).toEqual({ literal: 'changeme' });
+  });
+
+  test("both present: what annotary's own keys set explicitly wins, and only that", () => {
+    const w = wantsOf({
+      [A.keystores]: 'jks',
+      [A.cuGenerateJavaKeystores]: 'true',
+      [A.keystoreAlias]: 'server',
+      [A.keystorePassword]: 'n3w',
+    });
+    expect(w.stores).toMatchObject({ alias: 'server', trustAliasPrefix: 'alias', password: { literal: 'n3w' } });
+    expect(w.keptCertUtils).toEqual(['truststore aliases alias0, alias1, …']);
+    // without cert-utils' annotation in effect, annotary's own conventions
+    const native = wantsOf({ [A.keystores]: 'jks', [A.cuGenerateJavaKeystores]: 'false' });
+    expect(native.stores).toMatchObject({ alias: 'certificate', trustAliasPrefix: 'ca', password: { literal: 'changeit' } });
+    expect(native.keptCertUtils).toBeUndefined();
   });
 
   test('with --compat=false the cert-utils keys are ignored', () => {
@@ -579,8 +608,20 @@ describe('desiredKeystoreData: ownership of existing keys', () => {
     expect(readJks(Buffer.from(c.set['truststore.jks'], 'base64'), 'changeme').map((e) => e.alias)).toEqual(['alias0']);
   });
 
-  test('the cert-utils takeover does not extend to annotary-only keys (native flavour asking for the same name)', () => {
-    const w = wantsOf({ [A.keystores]: 'jks', [A.cuGenerateJavaKeystores]: 'true' });
+  test("annotary.io/keystores beside cert-utils' annotation takes over cert-utils' stores and rewrites them in its conventions", () => {
+    const w = wantsOf({ [A.keystores]: 'jks,pkcs12', [A.cuGenerateJavaKeystores]: 'true' });
+    const c = changeOf(
+      desiredKeystoreData(
+        observe(w, { ...tlsData(ec), 'keystore.jks': b64('cert-utils bytes'), 'truststore.jks': b64('cert-utils trust') }),
+      ),
+    );
+    expect(Object.keys(c.set).sort()).toEqual(['keystore.jks', 'keystore.p12', 'truststore.jks', 'truststore.p12']);
+    expect(readJks(Buffer.from(c.set['keystore.jks'], 'base64'), 'changeme')[0]).toMatchObject({ kind: 'key', alias: 'alias' });
+    expect(readJks(Buffer.from(c.set['truststore.jks'], 'base64'), 'changeme').map((e) => e.alias)).toEqual(['alias0']);
+  });
+
+  test('the takeover does not extend to annotary-only keys: without cert-utils in effect, a keystore.jks already there is a conflict', () => {
+    const w = wantsOf({ [A.keystores]: 'jks', [A.cuGenerateJavaKeystores]: 'false' });
     expect(refusalOf(desiredKeystoreData(observe(w, { ...tlsData(ec), 'keystore.jks': b64('x') }))).reason).toBe('KeyConflict');
   });
 });
