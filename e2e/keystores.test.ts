@@ -178,7 +178,7 @@ describe('cert-utils-operator annotations work verbatim', () => {
       Secrets,
       ns,
       tlsSecret(
-        'mixed',
+        'cu-mixed',
         { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca },
         {
           'cert-utils-operator.redhat-cop.io/generate-java-keystores': 'true',
@@ -186,10 +186,10 @@ describe('cert-utils-operator annotations work verbatim', () => {
         },
       ),
     );
-    await waitFor('cert-utils stores', async () => (await getSecret('mixed')).data?.['keystore.jks']);
-    await client.patch(Secrets, ns, 'mixed', { metadata: { annotations: { 'annotary.io/keystores': 'jks,pkcs12' } } });
+    await waitFor('cert-utils stores', async () => (await getSecret('cu-mixed')).data?.['keystore.jks']);
+    await client.patch(Secrets, ns, 'cu-mixed', { metadata: { annotations: { 'annotary.io/keystores': 'jks,pkcs12' } } });
     const s = await waitFor('pkcs12 beside', async () => {
-      const x = await getSecret('mixed');
+      const x = await getSecret('cu-mixed');
       return x.data?.['keystore.p12'] ? x : undefined;
     });
     // the app's configuration for cert-utils still opens every store
@@ -197,7 +197,7 @@ describe('cert-utils-operator annotations work verbatim', () => {
     expect(keytoolList(s.data!, 'truststore.jks', 'app-pass')).toMatch(/Alias name: alias0/);
     expect(keytoolList(s.data!, 'keystore.p12', 'app-pass')).toMatch(/Alias name: alias\n/);
     const ev = await waitFor('conventions event', async () =>
-      (await eventsFor(client, ns, 'mixed')).find((e) => e.reason === 'CertUtilsConventionsKept'),
+      (await eventsFor(client, ns, 'cu-mixed')).find((e) => e.reason === 'CertUtilsConventionsKept'),
     );
     expect(ev.message).toContain('key alias "alias"');
   });
