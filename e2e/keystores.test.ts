@@ -348,6 +348,44 @@ describe('bad input gets a Warning Event with a precise reason and no write', ()
 describe('ConfigMaps with a CA bundle get truststores', () => {
   const getCm = (name: string) => client.get<ConfigMap>(ConfigMaps, ns, name);
 
+  test("annotary.io/store-keys names the keys of a Secret's keystore and a ConfigMap's truststore", async () => {
+    await client.create(
+      Secrets,
+      ns,
+      tlsSecret(
+        'named',
+        { cert: ec.certPem(2), key: ec.keyPkcs8, ca: ec.ca },
+        {
+          'annotary.io/keystores': 'jks',
+          'annotary.io/store-keys': 'keystore.jks=server.jks',
+        },
+      ),
+    );
+    const s = await waitFor('named stores', async () => {
+      const x = await getSecret('named');
+      return x.data?.['server.jks'] ? x : undefined;
+    });
+    expect(s.data!['keystore.jks']).toBeUndefined();
+    expect(keytoolList(s.data!, 'server.jks', 'changeit')).toMatch(/Alias name: certificate\n/);
+    expect(keytoolList(s.data!, 'truststore.jks', 'changeit')).toMatch(/Alias name: ca0/);
+    await client.create(
+      ConfigMaps,
+      ns,
+      configMap(
+        'named-cas',
+        inNamespace(ns),
+        withAnnotations({ 'annotary.io/truststore': 'jks', 'annotary.io/store-keys': 'truststore.jks=cacerts' }),
+        withData({ 'ca-bundle.crt': rsa.ca }),
+      ),
+    );
+    const cm = await waitFor('named truststore', async () => {
+      const x = await getCm('named-cas');
+      return x.binaryData?.cacerts ? x : undefined;
+    });
+    expect(Object.keys(cm.binaryData!)).toEqual(['cacerts']);
+    expect(keytoolList(cm.binaryData!, 'cacerts', 'changeit')).toMatch(/Alias name: ca0/);
+  });
+
   test('annotary.io/truststore writes binaryData truststore.jks and .p12; removal removes them', async () => {
     await client.create(
       ConfigMaps,

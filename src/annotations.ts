@@ -29,6 +29,7 @@ export const A = {
   keystorePassword: 'annotary.io/keystore-password',
   keystoreAlias: 'annotary.io/keystore-alias',
   pkcs12Profile: 'annotary.io/pkcs12-profile',
+  storeKeys: 'annotary.io/store-keys',
   truststoreFrom: 'annotary.io/truststore-from',
   certInfo: 'annotary.io/cert-info',
   truststore: 'annotary.io/truststore',
@@ -125,6 +126,15 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     description:
       'Algorithms of the PKCS#12 files. Default `modern` (AES-256, PBKDF2 and an HMAC-SHA256 MAC: Java 12+, 8u301+, 11.0.12+, ' +
       "OpenSSL 3); `legacy-des` (3DES and an HMAC-SHA1 MAC, as cert-manager's `LegacyDES`) for older Java 8 and 11.",
+  },
+  {
+    key: A.storeKeys,
+    origin: 'annotary',
+    on: ['Secret', 'ConfigMap'],
+    values: '`<store file>=<data key>`, comma list, e.g. `keystore.jks=server.jks`',
+    description:
+      'The data keys the stores are written to, by their default names (keystore.jks, keystore.p12, truststore.jks, ' +
+      'truststore.p12); the others keep theirs. Not an input, nor two stores on one key.',
   },
   {
     key: A.truststoreFrom,

@@ -18,6 +18,7 @@ import {
   keystoreAnnotated,
   keystoreInputsHash,
   parseKeystoreSpec,
+  storeKeyOf,
 } from './store-specs.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
 import {
@@ -88,7 +89,7 @@ export function desiredKeystoreData(o: KeystoreObserved): DataChange | Refusal |
         pkcs12Profile: spec.pkcs12Profile,
       });
       warnings.push(...built.warnings);
-      for (const [k, v] of Object.entries(built.files)) want[k] = v.toString('base64');
+      for (const [k, v] of Object.entries(built.files)) want[storeKeyOf(spec, k)] = v.toString('base64');
     }
     if (o.wants.certInfo) {
       const crt = pemText(o.data['tls.crt']);

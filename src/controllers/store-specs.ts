@@ -25,6 +25,8 @@ export interface KeystoreSpec {
   formats: StoreFormat[];
   /** set only when not the default (modern): the inputs hash of existing Secrets stays the same */
   pkcs12Profile?: 'legacy-des';
+  /** annotary.io/store-keys: the data key of a store file, by its default name; set only when given */
+  keyNames?: Record<string, string>;
   alias: string;
   trustAliasPrefix: string;
   password: PasswordRef;
@@ -44,6 +46,43 @@ export interface SecretWants {
 }
 
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const CERT_INFO_KEYS_LIST = ['tls.crt.info', 'ca.crt.info'] as const;
+
+/** The four store files, by their default names. */
+const STORE_FILES: string[] = Object.values(FILE_NAMES).flatMap((f) => [f.keystore, f.truststore]);
+/** The keys a store may not be written to: the inputs it is built from and the certificate details. */
+const RESERVED_KEYS = new Set<string>(['tls.crt', 'tls.key', 'ca.crt', 'ca-bundle.crt', ...CERT_INFO_KEYS_LIST]);
+
+/**
+ * annotary.io/store-keys: "keystore.jks=server.jks, truststore.p12=trust.p12" names the data keys
+ * the stores are written to (cert-utils-operator's issue #96). {} when absent. Every resulting
+ * name must be a valid data key, none an input or another store's key.
+ */
+function parseStoreKeys(
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+  formats: StoreFormat[],
+): { keyNames?: Record<string, string> } | Refusal {
+  const items = commaList(reader.get(annotations, A.storeKeys));
+  if (!items.length) return {};
+  const keyNames: Record<string, string> = {};
+  for (const item of items) {
+    const [from, to, ...rest] = item.split('=').map((x) => x.trim());
+    if (rest.length || !from || !to) return refuse('InvalidAnnotation', `${A.storeKeys}: "${item}" is not <store file>=<data key>`);
+    if (!STORE_FILES.includes(from))
+      return refuse('InvalidAnnotation', `${A.storeKeys}: "${from}" is not a store file (${STORE_FILES.join(', ')})`);
+    if (!KEY_RE.test(to) || to.length > 253) return refuse('InvalidAnnotation', `${A.storeKeys}: "${to}" is not a valid data key`);
+    if (RESERVED_KEYS.has(to)) return refuse('InvalidAnnotation', `${A.storeKeys}: "${to}" is an input or annotary's certificate details`);
+    keyNames[from] = to;
+  }
+  const produced = formats.flatMap((f) => [FILE_NAMES[f].keystore, FILE_NAMES[f].truststore]).map((f) => keyNames[f] ?? f);
+  const twice = produced.find((k, i) => produced.indexOf(k) !== i);
+  if (twice) return refuse('InvalidAnnotation', `${A.storeKeys}: two stores would be written to "${twice}"`);
+  return { keyNames };
+}
+
+/** The data key a store file goes to: its own name unless annotary.io/store-keys renames it. */
+export const storeKeyOf = (spec: { keyNames?: Record<string, string> }, file: string) => spec.keyNames?.[file] ?? file;
 
 /** annotary.io/pkcs12-profile: {} for the default (modern), { pkcs12Profile } for legacy-des. */
 function parsePkcs12Profile(
@@ -152,11 +191,13 @@ export function parseKeystoreSpec(
       formats.unshift('jks');
       kept.push('keystore.jks and truststore.jks');
     }
+    const names = parseStoreKeys(annotations, reader, formats);
+    if (isRefusal(names)) return names;
     return {
       certInfo,
       ...handoverOf(cuStores),
       ...(kept.length ? { keptCertUtils: kept } : {}),
-      stores: { flavour: 'annotary', formats, ...profile, alias: alias.toLowerCase(), trustAliasPrefix, password, trustFrom },
+      stores: { flavour: 'annotary', formats, ...profile, ...names, alias: alias.toLowerCase(), trustAliasPrefix, password, trustFrom },
     };
   }
   if (cuStores) {
@@ -178,11 +219,13 @@ export function parseKeystoreSpec(
 
 /** Data keys the wanted outputs occupy (truststores only when there are CA certificates). */
 export function storeKeys(spec: KeystoreSpec, hasTrust: boolean): string[] {
-  return spec.formats.flatMap((f) => [FILE_NAMES[f].keystore, ...(hasTrust ? [FILE_NAMES[f].truststore] : [])]);
+  return spec.formats
+    .flatMap((f) => [FILE_NAMES[f].keystore, ...(hasTrust ? [FILE_NAMES[f].truststore] : [])])
+    .map((k) => storeKeyOf(spec, k));
 }
 
 /** The readable certificate details annotary.io/cert-info writes. */
-export const CERT_INFO_KEYS = ['tls.crt.info', 'ca.crt.info'] as const;
+export const CERT_INFO_KEYS = CERT_INFO_KEYS_LIST;
 
 export const refKey = (kind: 'Secret' | 'ConfigMap', namespace: string, name: string) => `${kind}:${objectKey(namespace, name)}`;
 
@@ -233,6 +276,7 @@ export function keystoreAnnotated(annotations: Record<string, string> | undefine
 export interface TruststoreSpec {
   formats: StoreFormat[];
   pkcs12Profile?: 'legacy-des';
+  keyNames?: Record<string, string>;
   sourceKey: string;
   password: PasswordRef;
   aliasPrefix: string;
@@ -250,11 +294,14 @@ export function parseTruststoreSpec(
     if (isRefusal(formats)) return formats;
     const profile = parsePkcs12Profile(annotations, reader);
     if (isRefusal(profile)) return profile;
+    const names = parseStoreKeys(annotations, reader, formats);
+    if (isRefusal(names)) return names;
     const password = parsePasswordRef(annotations, reader, defaultPassword);
     if (isRefusal(password)) return password;
     return {
       formats,
       ...profile,
+      ...names,
       password,
       aliasPrefix: 'ca',
       sourceKey: reader.get(annotations, A.sourceCaKey)?.trim() || 'ca-bundle.crt',
@@ -316,7 +363,7 @@ export function storeDeps(
   const spec = parseTruststoreSpec(annotations, reader, defaultPassword);
   if (!spec || isRefusal(spec)) return { outputs: claimed, reads: [] };
   return {
-    outputs: [...claimed, ...spec.formats.map((f) => FILE_NAMES[f].truststore)],
+    outputs: [...claimed, ...spec.formats.map((f) => storeKeyOf(spec, FILE_NAMES[f].truststore))],
     reads: [...passwordReads(spec.password), { ...node, key: spec.sourceKey }],
   };
 }

@@ -4,7 +4,7 @@
 import { A, commaList } from '../annotations.js';
 import type { ControllerModule } from './context.js';
 import type { TruststoreSpec } from './store-specs.js';
-import { cycleRefusal, findStoreCycle, parseTruststoreSpec } from './store-specs.js';
+import { cycleRefusal, findStoreCycle, parseTruststoreSpec, storeKeyOf } from './store-specs.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import { cachedStoreDeps, resolvePassword, storeRefs, valueReader } from './cache-reads.js';
@@ -46,7 +46,7 @@ export function desiredTruststoreData(o: {
       for (const [k, v] of Object.entries(
         buildTruststore(o.bundle, o.password ?? '', o.spec.formats, o.spec.aliasPrefix, o.spec.pkcs12Profile),
       ))
-        want[k] = v.toString('base64');
+        want[storeKeyOf(o.spec, k)] = v.toString('base64');
     } catch (err) {
       if (err instanceof PkiError) return refuse(err.reason, err.message);
       throw err;

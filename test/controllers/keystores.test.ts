@@ -452,6 +452,44 @@ describe('desiredKeystoreData writes the wanted stores', () => {
   });
 });
 
+describe('annotary.io/store-keys names the keys the stores are written to (#17, cert-utils issue #96)', () => {
+  test('renamed stores are written to the named keys, the others keep theirs, and a second look writes nothing', () => {
+    const w = wantsOf({ [A.keystores]: 'jks,pkcs12', [A.storeKeys]: 'keystore.jks=server.jks, truststore.p12 = trust.p12' });
+    expect(w.stores?.keyNames).toEqual({ 'keystore.jks': 'server.jks', 'truststore.p12': 'trust.p12' });
+    const data = tlsData(ec);
+    const c = changeOf(desiredKeystoreData(observe(w, data)));
+    expect(Object.keys(c.set).sort()).toEqual(['keystore.p12', 'server.jks', 'trust.p12', 'truststore.jks']);
+    expect(c.managed).toEqual(['keystore.p12', 'server.jks', 'trust.p12', 'truststore.jks']);
+    expect(readJks(Buffer.from(c.set['server.jks'], 'base64'), 'changeit')[0]).toMatchObject({ kind: 'key', alias: 'certificate' });
+    const after = { ...data, ...c.set };
+    expect(desiredKeystoreData(observe(w, after, { managed: c.managed, record: c.record, currentHash: c.inputsHash }))).toBeUndefined();
+  });
+
+  test('renaming moves the store: the old key is removed, the new one written', () => {
+    const w0 = wantsOf({ [A.keystores]: 'jks' });
+    const data = tlsData(ec);
+    const c0 = changeOf(desiredKeystoreData(observe(w0, data)));
+    const w1 = wantsOf({ [A.keystores]: 'jks', [A.storeKeys]: 'keystore.jks=app.jks' });
+    const c1 = changeOf(desiredKeystoreData(observe(w1, { ...data, ...c0.set }, { managed: c0.managed, record: c0.record })));
+    expect(Object.keys(c1.set)).toEqual(['app.jks']);
+    expect(c1.remove).toEqual(['keystore.jks']);
+  });
+
+  test.each<[string, string]>([
+    ['not a mapping', 'server.jks'],
+    ['an unknown store file', 'keystore.pem=x.pem'],
+    ['an input as target', 'keystore.jks=tls.crt'],
+    ['the certificate details as target', 'keystore.jks=tls.crt.info'],
+    ['an invalid data key', 'keystore.jks=a b'],
+    ['two stores on one key', 'keystore.jks=store, keystore.p12=store'],
+    ['a store onto another store left as it is', 'keystore.jks=keystore.p12'],
+  ])('refused with InvalidAnnotation: %s', (_n, value) => {
+    const r = refusalOf(parseKeystoreSpec({ [A.keystores]: 'jks,pkcs12', [A.storeKeys]: value }, compat, 'changeit'));
+    expect(r.reason).toBe('InvalidAnnotation');
+    expect(r.message).toContain('annotary.io/store-keys');
+  });
+});
+
 describe('desiredKeystoreData is idempotent: applying its change, then asking again, gives nothing', () => {
   test('property over formats, aliases, passwords, cert-info, flavour and stale managed keys', () => {
     const alias = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/);
