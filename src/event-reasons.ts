@@ -121,6 +121,27 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: STORES,
     meaning: 'the apiserver refused the write for good (400, 413, 422; its reason in the message); not retried until the inputs change',
   },
+  // issuing (#14): certificates annotary issues into Secrets
+  {
+    reason: 'IssuerNotCA',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning:
+      "the issuer's CA Secret cannot sign: no certificate, no basicConstraints CA:TRUE, or a key that is not the CA's (the message names the PKI reason)",
+  },
+  { reason: 'NotCA', type: 'Warning', on: ['Secret'], meaning: 'a certificate used as a CA has no basicConstraints CA:TRUE' },
+  {
+    reason: 'InvalidName',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'a certificate would carry an IP address that does not parse, or no name at all (no common name, DNS name or IP)',
+  },
+  {
+    reason: 'InvalidCSR',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'a PKCS#10 request that does not parse or whose signature does not verify',
+  },
   // Routes and Ingresses
   { reason: 'RouteUpdated', type: 'Normal', on: ['Route'], meaning: 'spec.tls fields set or cleared' },
   { reason: 'NoTLSSpec', type: 'Warning', on: ['Route'], meaning: 'certificates asked for, but the Route has no spec.tls' },
