@@ -49,6 +49,11 @@ export const A = {
   observedConfigHash: 'annotary.io/observed-config-hash',
   // expiry
   expiryWarning: 'annotary.io/expiry-warning',
+  // annotary as a CSR signer (on the CA Secret)
+  csrUsages: 'annotary.io/csr-usages',
+  csrApproveNamespaces: 'annotary.io/csr-approve-namespaces',
+  csrApproveUsers: 'annotary.io/csr-approve-users',
+  csrApproveDnsSuffixes: 'annotary.io/csr-approve-dns-suffixes',
   // cert-utils-operator compat
   cuGenerateJavaKeystores: `${CU}generate-java-keystores`,
   cuJavaKeystorePassword: `${CU}java-keystore-password`,
@@ -242,6 +247,37 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     on: ['Secret'],
     values: 'duration, e.g. `720h`',
     description: 'Warning Event when the certificate expires within this duration (default from --expiry-warning).',
+  },
+  {
+    key: A.csrUsages,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`server`, `client` or `server,client` (default)',
+    description:
+      'On a CA Secret: what annotary signs for CSRs addressed to its signer `annotary.io/<namespace>.<secret>`, whoever approved them.',
+  },
+  {
+    key: A.csrApproveNamespaces,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`ns1,ns2`',
+    description:
+      "On a CA Secret: annotary approves its signer's CSRs from ServiceAccounts of these namespaces (see csr-approve-dns-suffixes).",
+  },
+  {
+    key: A.csrApproveUsers,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`user1,user2`',
+    description: "On a CA Secret: annotary approves its signer's CSRs from these usernames (see csr-approve-dns-suffixes).",
+  },
+  {
+    key: A.csrApproveDnsSuffixes,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`team-a.svc,example.com`',
+    description:
+      'On a CA Secret: a CSR annotary approves by itself has every DNS name and its CN under one of these (none: no names) and no IP address.',
   },
   {
     key: A.cuGenerateJavaKeystores,

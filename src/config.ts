@@ -16,7 +16,7 @@ export interface FlagSpec<Field extends string = string, T = unknown> {
 /** One row of FLAGS: keeps the literal field name and the parse result type, which become that field of Config. */
 const flag = <Field extends string, T>(spec: FlagSpec<Field, T>): FlagSpec<Field, T> => spec;
 
-export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry'] as const;
+export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry', 'csr'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 export function parseDuration(v: string): number {

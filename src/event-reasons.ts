@@ -6,7 +6,8 @@
 import type { EventType } from './kube/events.js';
 
 /** What an Event is about: Workload = Deployment, StatefulSet or DaemonSet. */
-export type EventOn = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | "the operator's Pod or Lease";
+export type EventOn =
+  'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'CertificateSigningRequest' | "the operator's Pod or Lease";
 
 export interface EventReasonSpec {
   reason: string;
@@ -141,6 +142,38 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     type: 'Warning',
     on: ['Secret'],
     meaning: 'a PKCS#10 request that does not parse or whose signature does not verify',
+  },
+  // annotary as a CSR signer (on the CSR; Events of cluster-scoped objects are in namespace default)
+  {
+    reason: 'CsrApproved',
+    type: 'Normal',
+    on: ['CertificateSigningRequest'],
+    meaning: "annotary approved a CSR for its signer: the CA Secret's csr-approve-* policy covers the requester, names and usages",
+  },
+  { reason: 'CsrSigned', type: 'Normal', on: ['CertificateSigningRequest'], meaning: 'annotary signed an approved CSR for its signer' },
+  {
+    reason: 'CsrSignerNotFound',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: 'the CA Secret of an `annotary.io/<namespace>.<secret>` signer does not exist (or is not watched); the CSR waits',
+  },
+  {
+    reason: 'CsrSignerNotCA',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: "the signer's CA Secret has no tls.crt/tls.key, no basicConstraints CA:TRUE or a key that is not the CA's; the CSR waits",
+  },
+  {
+    reason: 'CsrRequestsCA',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: 'the CSR asks for a CA certificate (basicConstraints CA:TRUE, certificate or CRL signing): marked Failed, never signed',
+  },
+  {
+    reason: 'CsrUsageNotAllowed',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: "usages other than TLS server/client authentication, or one the CA Secret's csr-usages leaves out: marked Failed",
   },
   // Routes and Ingresses
   { reason: 'RouteUpdated', type: 'Normal', on: ['Route'], meaning: 'spec.tls fields set or cleared' },

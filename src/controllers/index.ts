@@ -1,6 +1,7 @@
 // The controllers `annotary run` can start (--controllers selects among them).
 import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
+import { csrSignerController } from './csr-signer.js';
 import { expiryController } from './expiry.js';
 import { ingressesController } from './ingresses.js';
 import { keystoresController } from './keystores.js';
@@ -18,4 +19,6 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   ingresses: ingressesController,
   reload: reloadController,
   expiry: expiryController,
+  // annotary as a CSR signer (the csr: issuer's side is part of issuing)
+  csr: csrSignerController,
 };

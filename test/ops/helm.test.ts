@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
+import { CONTROLLERS } from '../../src/config.js';
 import type { Doc } from './helpers.js';
 import { CHART, chartTemplates, kustomize, loadDocs, rulesOf, stripHelm } from './helpers.js';
 
@@ -75,4 +76,10 @@ test("the chart's PrometheusRule and ServiceMonitor match the prometheus overlay
   const endpoints = (docs: Doc[]) =>
     docs.filter((d) => d.kind === 'ServiceMonitor').map((d) => (d as unknown as { spec: { endpoints: unknown } }).spec.endpoints);
   expect(endpoints(chartDocs)).toEqual(endpoints(overlay));
+});
+
+test("the chart's csr ClusterRole equals the manifests'; with rbac.scope namespaced it runs every controller but csr", () => {
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-csr')).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary-csr'));
+  const deployment = templates.find((t) => t.file === 'deployment.yaml')!.text;
+  expect(deployment).toContain(`- --controllers=${CONTROLLERS.filter((c) => c !== 'csr').join(',')}`);
 });

@@ -1,4 +1,5 @@
 // The kustomize install and its overlays, rendered by `kubectl kustomize`.
+import { CONTROLLERS } from '../../src/config.js';
 import type { Doc } from './helpers.js';
 import { kustomize, rulesOf } from './helpers.js';
 
@@ -101,4 +102,32 @@ test('overlays/prometheus adds a ServiceMonitor and the expiry alerts at 15% and
   const metricsUsed = JSON.stringify(rule);
   expect(metricsUsed).toContain('annotary_certificate_not_after_seconds');
   expect(metricsUsed).toContain('annotary_certificate_not_before_seconds');
+});
+
+const CSR_RULES = [
+  { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['list', 'watch', 'create'] },
+  {
+    apiGroups: ['certificates.k8s.io'],
+    resources: ['certificatesigningrequests/approval', 'certificatesigningrequests/status'],
+    verbs: ['patch'],
+  },
+  { apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['annotary.io/*'], verbs: ['approve', 'sign'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+];
+
+test("CSRs are a ClusterRole of their own, bound cluster-wide: approve and sign only annotary's signer names", () => {
+  expect(rulesOf(base, 'ClusterRole', 'annotary-csr')).toEqual(CSR_RULES);
+  const [crb] = bindingsOf(base, 'annotary-csr');
+  expect(bindingsOf(base, 'annotary-csr')).toHaveLength(1);
+  expect(crb.kind).toBe('ClusterRoleBinding');
+  expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
+});
+
+test('overlays/namespaced runs every controller but csr, whose cluster-scoped grant it drops', () => {
+  const docs = kustomize('manifests/overlays/namespaced');
+  expect(bindingsOf(docs, 'annotary-csr')).toEqual([]);
+  const dep = docs.find((d) => d.kind === 'Deployment') as unknown as {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  expect(dep.spec.template.spec.containers[0].args).toContain(`--controllers=${CONTROLLERS.filter((c) => c !== 'csr').join(',')}`);
 });
