@@ -7,7 +7,7 @@ import type { Refusal } from './kube/refusal.js';
 import { refuse } from './kube/refusal.js';
 
 export type Origin = 'annotary' | 'cert-utils' | 'reloader';
-export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate';
+export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate' | 'CertificateSigningRequest';
 
 export interface AnnotationSpec {
   key: string;
@@ -54,6 +54,9 @@ export const A = {
   csrApproveNamespaces: 'annotary.io/csr-approve-namespaces',
   csrApproveUsers: 'annotary.io/csr-approve-users',
   csrApproveDnsSuffixes: 'annotary.io/csr-approve-dns-suffixes',
+  // the csr: issuer (written)
+  csrForSecret: 'annotary.io/secret',
+  pendingKeyFor: 'annotary.io/pending-key-for',
   // cert-utils-operator compat
   cuGenerateJavaKeystores: `${CU}generate-java-keystores`,
   cuJavaKeystorePassword: `${CU}java-keystore-password`,
@@ -278,6 +281,23 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     values: '`team-a.svc,example.com`',
     description:
       'On a CA Secret: a CSR annotary approves by itself has every DNS name and its CN under one of these (none: no names) and no IP address.',
+  },
+  {
+    key: A.csrForSecret,
+    origin: 'annotary',
+    on: ['CertificateSigningRequest'],
+    written: true,
+    values: '`<namespace>/<secret>`',
+    description: 'On a CSR annotary made for `annotary.io/issuer: csr:<signer>`: the Secret it is for (also label annotary.io/secret-uid).',
+  },
+  {
+    key: A.pendingKeyFor,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'Secret name',
+    description:
+      'On `<secret>.pending-key` (type annotary.io/pending-key, owned by that Secret): holds the private key of its CSR while it waits; emptied once issued.',
   },
   {
     key: A.cuGenerateJavaKeystores,

@@ -175,6 +175,25 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: ['CertificateSigningRequest'],
     meaning: "usages other than TLS server/client authentication, or one the CA Secret's csr-usages leaves out: marked Failed",
   },
+  // the csr: issuer (on the Secret it issues into)
+  {
+    reason: 'CsrDenied',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: "the CSR annotary made for the Secret was denied (the condition's reason and message); delete the CSR to ask again",
+  },
+  {
+    reason: 'CsrFailed',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: "the CSR's signer marked it Failed, or wrote a certificate that does not parse or is not for the requested key",
+  },
+  {
+    reason: 'PendingKeyConflict',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: "`<secret>.pending-key` exists and is not annotary's (type, annotation, owner): the request is not made",
+  },
   // Routes and Ingresses
   { reason: 'RouteUpdated', type: 'Normal', on: ['Route'], meaning: 'spec.tls fields set or cleared' },
   { reason: 'NoTLSSpec', type: 'Warning', on: ['Route'], meaning: 'certificates asked for, but the Route has no spec.tls' },

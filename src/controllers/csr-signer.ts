@@ -116,7 +116,7 @@ export const csrSignerController: ControllerModule = {
           if (isRefusal(policy)) {
             // the CA Secret's annotation is wrong: said where it can be fixed, and on the CSR that waits for it
             write.warn(ca.secret, policy);
-            return write.warn(csr, refuse(policy.reason, `signer ${signerName}: CA Secret ${ca.caName}: ${policy.message}`));
+            return write.warn(csr, { ...policy, message: `signer ${signerName}: CA Secret ${ca.caName}: ${policy.message}` });
           }
           const pem = requestPem(csr);
           let facts: CsrFacts;

@@ -45,6 +45,7 @@ const KIND_OF_PATH: Record<string, string> = {
   daemonsets: 'DaemonSet',
   ingresses: 'Ingress',
   routes: 'Route',
+  certificatesigningrequests: 'CertificateSigningRequest',
 };
 
 /** The in-memory apiserver. Objects carry their kind; uids and resourceVersions are made here. */
@@ -143,7 +144,7 @@ export class FakeCluster {
     const obj = structuredClone(o);
     obj.metadata.uid ??= `uid-${++this.uids}`;
     obj.metadata.resourceVersion = String(++this.rv);
-    this.objects.set(`${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`, obj);
+    this.objects.set(`${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, obj);
     if (type) this.notify(type, obj);
     return structuredClone(obj);
   }
