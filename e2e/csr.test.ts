@@ -1,0 +1,460 @@
+// CertificateSigningRequests on the local control plane, with the RBAC the install manifests
+// grant: the operator runs with the token of the `annotary` ServiceAccount of
+// `kubectl apply -k manifests/`.
+//   - annotary as a signer: a CSR made with openssl req and kubectl, approved with
+//     `kubectl certificate approve`, signed by annotary (openssl verify against the CA Secret),
+//     then served by a JVM from the keystore annotary builds and trusted by a JVM through the
+//     truststore; a CSR the CA Secret's policy covers, approved by annotary itself; a CA request
+//     marked Failed.
+//   - the csr: issuer: a client certificate from kubernetes.io/kube-apiserver-client, signed by the
+//     real kube-controller-manager (openssl verify against the cluster's signing CA) and accepted
+//     by the apiserver as that user; annotary waits for an approver until RBAC lets it approve.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import path from 'node:path';
+import * as yaml from 'js-yaml';
+import { valueReader, pemText } from '../src/controllers/cache-reads.js';
+import { signerNameOf } from '../src/controllers/csr-signer.js';
+import { csrIssuer, csrObjectName } from '../src/issuers/csr.js';
+import type { IssueResult } from '../src/issuers/issuer.js';
+import { isIssued, isPending } from '../src/issuers/issuer.js';
+import { pendingKeys, pendingKeySecretName } from '../src/issuers/pending-key.js';
+import { SharedCaches } from '../src/kube/caches.js';
+import { ApiError, KubeClient } from '../src/kube/client.js';
+import type { Csr } from '../src/kube/csr.js';
+import { addConditionPatch } from '../src/kube/csr.js';
+import type { SlimData } from '../src/kube/slim.js';
+import type { KubeObject } from '../src/kube/types.js';
+import { CertificateSigningRequests, Secrets, objectKey } from '../src/kube/types.js';
+import { Writer } from '../src/kube/writer.js';
+import { createMetrics } from '../src/metrics.js';
+import { createCsr, parseCsr } from '../src/pki/x509.js';
+import type { OperatorProcess } from './harness/cluster.js';
+import {
+  KUBECONFIG,
+  ROOT,
+  adminClient,
+  deleteNamespace,
+  eventsFor,
+  kubectl,
+  newNamespace,
+  serviceAccountToken,
+  startOperator,
+  waitFor,
+  writeKubeconfig,
+} from './harness/cluster.js';
+import { silentLogger } from '../test/kube/helpers.js';
+import { openssl, scratchDir } from '../test/pki/fixtures.js';
+import type { Secret } from '../test/gen.js';
+import { b64Values, inNamespace, ofType, secret, withAnnotations, withBase64Data } from '../test/gen.js';
+
+const INSTALL_NS = 'annotary-system';
+const CLUSTER_SIGNING_CA = path.join(path.dirname(KUBECONFIG), 'pki/signing-ca.crt');
+const KUBE_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';
+const JAVA_DIR = path.join(ROOT, 'test/java');
+const client = adminClient();
+const dir = scratchDir('e2e-csr');
+const file = (name: string) => path.join(dir, name);
+let ns: string;
+let saKubeconfig: string;
+let op: OperatorProcess;
+const children: ChildProcess[] = [];
+
+/** kubectl as another user: a kubeconfig of the local cluster with that user's credentials. */
+const kubectlAs = (kubeconfig: string, ...args: string[]) =>
+  execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** A CSR manifest for `signerName` carrying the PKCS#10 file `csrFile`, applied with kubectl (as admin, or as `kubeconfig`'s user). */
+function applyCsr(name: string, signerName: string, csrFile: string, usages: string[], kubeconfig = KUBECONFIG): void {
+  const manifest = file(`${name}.yaml`);
+  writeFileSync(
+    manifest,
+    yaml.dump({
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: { name },
+      spec: { request: readFileSync(csrFile).toString('base64'), signerName, usages },
+    }),
+  );
+  kubectlAs(kubeconfig, 'apply', '-f', manifest);
+}
+
+const getCsr = (name: string) => client.get<Csr>(CertificateSigningRequests, undefined, name);
+
+/** Waits for status.certificate and writes it to `<name>.crt`. */
+async function certificateOf(name: string): Promise<string> {
+  const b64 = await waitFor(`status.certificate of CSR ${name}`, async () => (await getCsr(name)).status?.certificate, 30_000);
+  writeFileSync(file(`${name}.crt`), Buffer.from(b64, 'base64'));
+  return file(`${name}.crt`);
+}
+
+const verify = (caFile: string, certFile: string) =>
+  execFileSync('openssl', ['verify', '-CAfile', caFile, certFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+/** Events about a CSR: cluster-scoped, so the recorder writes them in namespace default. */
+const csrEvents = (name: string) => eventsFor(client, 'default', name);
+
+beforeAll(async () => {
+  kubectl('apply', '-f', path.join(ROOT, 'manifests/base/namespace.yaml'));
+  kubectl('apply', '-k', path.join(ROOT, 'manifests'));
+  saKubeconfig = writeKubeconfig(file('annotary.kubeconfig'), { token: await serviceAccountToken(INSTALL_NS, 'annotary') });
+  ns = await newNamespace(client, 'csr');
+  // the CA Secret `ca`: signer annotary.io/<ns>.ca; its policy approves ServiceAccounts of ns for names under <ns>.svc
+  openssl(
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', `/CN=${ns} CA`]
+      .concat(['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+      .concat(['-keyout', 'ca.key', '-out', 'ca.crt']),
+    dir,
+  );
+  const policy = { 'annotary.io/csr-approve-namespaces': ns, 'annotary.io/csr-approve-dns-suffixes': `${ns}.svc` };
+  const data = b64Values({ 'tls.crt': readFileSync(file('ca.crt')), 'tls.key': readFileSync(file('ca.key')) });
+  await client.create(
+    Secrets,
+    ns,
+    secret('ca', inNamespace(ns), ofType('kubernetes.io/tls'), withAnnotations(policy), withBase64Data(data)),
+  );
+  execFileSync('javac', ['-d', dir, path.join(JAVA_DIR, 'TlsServer.java'), path.join(JAVA_DIR, 'TlsClient.java')]);
+  op = await startOperator(['--namespaces', ns], {}, saKubeconfig);
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await op?.stop();
+  kubectl('delete', 'clusterrolebinding,clusterrole', '-l', 'annotary-e2e=csr', '--ignore-not-found');
+  if (ns) await deleteNamespace(client, ns);
+});
+
+/** A JVM serving `keystore` (JKS) on an ephemeral port; resolves with the port. */
+function jvmServer(keystore: string): Promise<number> {
+  const proc = spawn('java', ['-XX:TieredStopAtLevel=1', '-cp', dir, 'TlsServer', 'changeit', `JKS:${keystore}`], { stdio: 'pipe' });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      const m = /LISTENING 0 (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on('exit', (code) => reject(new Error(`TlsServer exited with ${code}`)));
+  });
+}
+
+describe('annotary as a CSR signer', () => {
+  test('kubectl: openssl req, kubectl certificate approve; annotary signs; openssl verify; a JVM serves it and a JVM trusts it', async () => {
+    const name = `${ns}-web`;
+    openssl(
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=web.${ns}.svc`].concat([
+        '-addext',
+        `subjectAltName=DNS:web.${ns}.svc,DNS:localhost`,
+        '-keyout',
+        'web.key',
+        '-out',
+        'web.csr',
+      ]),
+      dir,
+    );
+    // the admin's CSR is not covered by the CA Secret's policy (a ServiceAccount of ns): it waits for kubectl
+    applyCsr(name, signerNameOf(ns, 'ca'), file('web.csr'), ['digital signature', 'server auth']);
+    kubectl('certificate', 'approve', name);
+    const crt = await certificateOf(name);
+    expect((await getCsr(name)).status?.conditions?.map((c) => c.reason)).toEqual(['KubectlApprove']);
+    expect(verify(file('ca.crt'), crt)).toBe(`${crt}: OK`);
+    const text = execFileSync('openssl', ['x509', '-in', crt, '-noout', '-text'], { encoding: 'utf8' });
+    expect(text).toContain(`DNS:web.${ns}.svc, DNS:localhost`);
+    expect(text).toContain('CA:FALSE');
+    expect(text).toContain('TLS Web Server Authentication');
+    await waitFor('CsrSigned Event', async () => (await csrEvents(name)).some((e) => e.reason === 'CsrSigned'));
+
+    // the keystores annotary builds from a TLS Secret of it: keystore.jks for the server, truststore.jks (ca.crt) for the client
+    const tls = b64Values({
+      'tls.crt': readFileSync(crt),
+      'tls.key': readFileSync(file('web.key')),
+      'ca.crt': readFileSync(file('ca.crt')),
+    });
+    await client.create(
+      Secrets,
+      ns,
+      secret(
+        'web-tls',
+        inNamespace(ns),
+        ofType('kubernetes.io/tls'),
+        withAnnotations({ 'annotary.io/keystores': 'jks' }),
+        withBase64Data(tls),
+      ),
+    );
+    const stores = await waitFor('keystores', async () => {
+      const d = (await client.get<Secret>(Secrets, ns, 'web-tls')).data;
+      return d?.['keystore.jks'] && d['truststore.jks'] ? d : undefined;
+    });
+    writeFileSync(file('keystore.jks'), Buffer.from(stores['keystore.jks'], 'base64'));
+    writeFileSync(file('truststore.jks'), Buffer.from(stores['truststore.jks'], 'base64'));
+    const port = await jvmServer(file('keystore.jks'));
+    const out = execFileSync(
+      'java',
+      ['-XX:TieredStopAtLevel=1', '-cp', dir, 'TlsClient', 'changeit', `JKS:${file('truststore.jks')}:${port}`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(out).toMatch(/^RESULT 0 OK 1 anchors, TLS_/m);
+  }, 120_000);
+
+  test("a ServiceAccount's CSR that the CA Secret's policy covers: approved by annotary itself, then signed", async () => {
+    kubectl('-n', ns, 'create', 'serviceaccount', 'app');
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `${ns}-csr-create`, labels: { 'annotary-e2e': 'csr' } },
+      rules: [{ apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['create', 'get'] }],
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `${ns}-csr-create`, labels: { 'annotary-e2e': 'csr' } },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
+      subjects: [{ kind: 'ServiceAccount', name: 'app', namespace: ns }],
+    };
+    writeFileSync(file('csr-create.yaml'), yaml.dump(role) + '---\n' + yaml.dump(binding));
+    kubectl('apply', '-f', file('csr-create.yaml'));
+    const app = writeKubeconfig(file('app.kubeconfig'), { token: await serviceAccountToken(ns, 'app') });
+    openssl(
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/'].concat([
+        '-addext',
+        `subjectAltName=DNS:app.${ns}.svc`,
+        '-keyout',
+        'app.key',
+        '-out',
+        'app.csr',
+      ]),
+      dir,
+    );
+    const name = `${ns}-app`;
+    applyCsr(name, signerNameOf(ns, 'ca'), file('app.csr'), ['digital signature', 'server auth', 'client auth'], app);
+    const crt = await certificateOf(name);
+    const got = await getCsr(name);
+    expect(got.spec.username).toBe(`system:serviceaccount:${ns}:app`);
+    expect(got.status?.conditions?.map((c) => [c.type, c.reason])).toEqual([['Approved', 'AnnotaryPolicy']]);
+    expect(verify(file('ca.crt'), crt)).toBe(`${crt}: OK`);
+    const events = await waitFor('CsrApproved and CsrSigned', async () => {
+      const e = await csrEvents(name);
+      return e.some((x) => x.reason === 'CsrSigned') && e;
+    });
+    expect(events.find((e) => e.reason === 'CsrApproved')?.message).toContain(`a ServiceAccount of namespace ${ns}`);
+  });
+
+  test('a CSR for a CA, approved by kubectl: marked Failed (CsrRequestsCA) with a Warning, never signed', async () => {
+    openssl(
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=sub.${ns}.svc`].concat([
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-keyout',
+        'sub.key',
+        '-out',
+        'sub.csr',
+      ]),
+      dir,
+    );
+    const name = `${ns}-sub`;
+    applyCsr(name, signerNameOf(ns, 'ca'), file('sub.csr'), ['digital signature', 'server auth']);
+    kubectl('certificate', 'approve', name);
+    const failed = await waitFor('Failed', async () => (await getCsr(name)).status?.conditions?.find((c) => c.type === 'Failed'));
+    expect(failed.reason).toBe('CsrRequestsCA');
+    expect((await getCsr(name)).status?.certificate).toBeUndefined();
+    const warning = await waitFor('Warning', async () => (await csrEvents(name)).find((e) => e.reason === 'CsrRequestsCA'));
+    expect(warning.type).toBe('Warning');
+  });
+});
+
+/** GET `apiPath` on the local apiserver, authenticated by a client certificate only. */
+function asCertificate(certPem: string, keyPem: string, apiPath: string): Promise<{ status: number; body: string }> {
+  const server = new URL(
+    (yaml.load(readFileSync(KUBECONFIG, 'utf8')) as { clusters: { cluster: { server: string } }[] }).clusters[0].cluster.server,
+  );
+  const ca = readFileSync(path.join(path.dirname(KUBECONFIG), 'apiserver-certs/apiserver.crt'));
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: server.hostname, port: server.port, path: apiPath, cert: certPem, key: keyPem, ca }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the csr: issuer with the kube-controller-manager as signer (kubernetes.io/kube-apiserver-client)', () => {
+  // the issuer as the issuing controller runs it: the shared caches and a Writer, with the ServiceAccount's token
+  const saClient = () => KubeClient.fromOptions({ kubeconfig: saKubeconfig });
+  let caches: SharedCaches;
+  let write: Writer;
+  let owner: SlimData;
+
+  beforeAll(async () => {
+    const c = saClient();
+    const metrics = createMetrics();
+    caches = new SharedCaches({ client: c, namespaces: [ns], resyncMs: 0, log: silentLogger(), metrics });
+    caches.of(CertificateSigningRequests);
+    caches.secrets();
+    caches.start();
+    await Promise.all(caches.all().map((i) => i.synced));
+    write = new Writer(c, metrics, { emit: () => undefined }, 'issuing');
+    const created = await client.create<KubeObject>(Secrets, ns, secret('client', inNamespace(ns)));
+    owner = await waitFor('the Secret in the cache', () => caches.secrets().get(objectKey(ns, created.metadata.name)));
+  });
+
+  afterAll(() => caches.stop());
+
+  const keys = () =>
+    pendingKeys({
+      secrets: caches.secrets(),
+      read: (n, name, key) => valueReader({ client: saClient() }, caches)('Secret', n, name, key, pemText),
+      write,
+    });
+
+  /** Signs until the answer is no longer `pending` (each CSR change reaches the cache first). */
+  async function signUntil(sign: () => Promise<IssueResult>, what: (r: IssueResult) => boolean, label: string) {
+    return waitFor(
+      label,
+      async () => {
+        const r = await sign();
+        return what(r) && r;
+      },
+      30_000,
+      200,
+    );
+  }
+
+  test('the request waits for an approver (annotary may not approve this signer); kubectl approves; the kube-controller-manager signs; the apiserver knows the user', async () => {
+    const keyPem = await keys().keyFor(owner, 'ec-p256');
+    expect(typeof keyPem).toBe('string');
+    // stored first, in a Secret of its own owned by the requesting one
+    const stored = await waitFor('pending key Secret', () => caches.secrets().get(objectKey(ns, pendingKeySecretName('client'))));
+    expect(stored.type).toBe('annotary.io/pending-key');
+    expect(stored.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Secret', name: 'client', uid: owner.metadata.uid })]);
+    // a restart (a new store over the same caches) gets the same key back
+    expect(await keys().keyFor(owner, 'ec-p256')).toBe(keyPem);
+
+    const user = `e2e-user-${ns}`;
+    const csrPem = await createCsr(keyPem as string, { commonName: user, dnsNames: [], ipAddresses: [] });
+    const issuer = csrIssuer(
+      KUBE_CLIENT_SIGNER,
+      { namespace: ns, name: 'client', uid: owner.metadata.uid! },
+      { csrs: caches.of(CertificateSigningRequests), write },
+    );
+    const sign = () => issuer.sign({ csr: csrPem, profile: { durationMs: 3_600_000, usages: ['client'], isCA: false }, now: new Date() });
+    const first = await sign();
+    expect(isPending(first) && first.pending).toMatch(/^CSR .* created for signer kubernetes.io\/kube-apiserver-client$/);
+    const waiting = await signUntil(sign, (r) => isPending(r) && r.pending.includes('waits for an approver'), 'waits for an approver');
+    expect(isPending(waiting) && waiting.pending).toContain(`RBAC: approve on certificates.k8s.io signers "${KUBE_CLIENT_SIGNER}"`);
+
+    const name = csrObjectName({ namespace: ns, name: 'client', uid: owner.metadata.uid! }, (await parseCsr(csrPem)).publicKey);
+    const made = await getCsr(name);
+    expect(made.metadata.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'annotary',
+      'annotary.io/secret-uid': owner.metadata.uid,
+    });
+    expect(made.metadata.annotations?.['annotary.io/secret']).toBe(`${ns}/client`);
+    expect(made.spec.username).toBe(`system:serviceaccount:${INSTALL_NS}:annotary`);
+    kubectl('certificate', 'approve', name);
+
+    const issued = await signUntil(sign, isIssued, 'issued');
+    if (!isIssued(issued)) throw new Error('not issued');
+    writeFileSync(file('client.crt'), issued.chain.join(''));
+    expect(verify(CLUSTER_SIGNING_CA, file('client.crt'))).toBe(`${file('client.crt')}: OK`);
+    // the apiserver authenticates the certificate as its CN: a 403 naming that user (it has no grants)
+    const answer = await asCertificate(issued.chain[0], keyPem as string, '/api/v1/namespaces/default/secrets');
+    expect(answer.status).toBe(403);
+    expect((JSON.parse(answer.body) as { message: string }).message).toBe(
+      `secrets is forbidden: User "${user}" cannot list resource "secrets" in API group "" in the namespace "default"`,
+    );
+    // and with a grant, the same certificate reads as that user
+    kubectl('create', 'clusterrolebinding', `${ns}-user-view`, '--clusterrole=view', `--user=${user}`);
+    kubectl('label', 'clusterrolebinding', `${ns}-user-view`, 'annotary-e2e=csr');
+    const granted = await waitFor('RBAC grant in effect', async () => {
+      const a = await asCertificate(issued.chain[0], keyPem as string, `/api/v1/namespaces/${ns}/configmaps`);
+      return a.status === 200 && a;
+    });
+    expect((JSON.parse(granted.body) as { kind: string }).kind).toBe('ConfigMapList');
+
+    await keys().release(owner);
+    await waitFor(
+      'pending key emptied',
+      () => Object.keys(caches.secrets().get(objectKey(ns, pendingKeySecretName('client')))!.digests).length === 0,
+    );
+  }, 120_000);
+
+  test('with `approve` on the signer granted to its ServiceAccount, annotary approves its own request', async () => {
+    // the installer's deliberate grant (docs/csr.md), and nothing else
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `${ns}-approve-client`, labels: { 'annotary-e2e': 'csr' } },
+      rules: [{ apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: [KUBE_CLIENT_SIGNER], verbs: ['approve'] }],
+    };
+    writeFileSync(file('approve.yaml'), yaml.dump(role));
+    kubectl('apply', '-f', file('approve.yaml'));
+    kubectl(
+      'create',
+      'clusterrolebinding',
+      `${ns}-approve-client`,
+      `--clusterrole=${role.metadata.name}`,
+      `--serviceaccount=${INSTALL_NS}:annotary`,
+    );
+    kubectl('label', 'clusterrolebinding', `${ns}-approve-client`, 'annotary-e2e=csr');
+
+    const keyPem = (await keys().keyFor(owner, 'ec-p256')) as string;
+    const csrPem = await createCsr(keyPem, { commonName: `e2e-second-${ns}`, dnsNames: [], ipAddresses: [] });
+    const issuer = csrIssuer(
+      KUBE_CLIENT_SIGNER,
+      { namespace: ns, name: 'client', uid: owner.metadata.uid! },
+      { csrs: caches.of(CertificateSigningRequests), write },
+    );
+    const sign = () => issuer.sign({ csr: csrPem, profile: { durationMs: 3_600_000, usages: ['client'], isCA: false }, now: new Date() });
+    const issued = await signUntil(sign, isIssued, 'issued without kubectl');
+    if (!isIssued(issued)) throw new Error('not issued');
+    const name = csrObjectName({ namespace: ns, name: 'client', uid: owner.metadata.uid! }, (await parseCsr(csrPem)).publicKey);
+    expect((await getCsr(name)).status?.conditions?.map((c) => [c.type, c.reason])).toEqual([['Approved', 'AnnotaryIssuer']]);
+    writeFileSync(file('second.crt'), issued.chain.join(''));
+    expect(verify(CLUSTER_SIGNING_CA, file('second.crt'))).toBe(`${file('second.crt')}: OK`);
+  }, 60_000);
+
+  test("annotary's ServiceAccount cannot approve another signer's CSR without that grant, nor sign one", async () => {
+    openssl(
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=nobody',
+        '-keyout',
+        'n.key',
+        '-out',
+        'n.csr',
+      ],
+      dir,
+    );
+    // a signer of someone else's (no controller here signs it)
+    const name = `${ns}-other`;
+    applyCsr(name, 'e2e.example/other', file('n.csr'), ['digital signature', 'client auth']);
+    const sa = saClient();
+    const csr = await getCsr(name);
+    const approve = sa.patch(
+      CertificateSigningRequests,
+      undefined,
+      name,
+      addConditionPatch(csr, { type: 'Approved', reason: 'X', message: '' }, new Date()),
+      'merge',
+      'approval',
+    );
+    await expect(approve).rejects.toMatchObject({ status: 403 });
+    await expect(approve).rejects.toBeInstanceOf(ApiError);
+    // approved by the admin: annotary may still not write a certificate
+    kubectl('certificate', 'approve', name);
+    const certificate = readFileSync(file('ca.crt')).toString('base64');
+    const sign = sa.patch(CertificateSigningRequests, undefined, name, { status: { certificate } }, 'merge', 'status');
+    await expect(sign).rejects.toMatchObject({ status: 403 });
+  });
+});
