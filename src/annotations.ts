@@ -56,7 +56,6 @@ export const A = {
   csrApproveDnsSuffixes: 'annotary.io/csr-approve-dns-suffixes',
   // the csr: issuer (written)
   csrForSecret: 'annotary.io/secret',
-  pendingKeyFor: 'annotary.io/pending-key-for',
   // cert-utils-operator compat
   cuGenerateJavaKeystores: `${CU}generate-java-keystores`,
   cuJavaKeystorePassword: `${CU}java-keystore-password`,
@@ -289,15 +288,6 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     written: true,
     values: '`<namespace>/<secret>`',
     description: 'On a CSR annotary made for `annotary.io/issuer: csr:<signer>`: the Secret it is for (also label annotary.io/secret-uid).',
-  },
-  {
-    key: A.pendingKeyFor,
-    origin: 'annotary',
-    on: ['Secret'],
-    written: true,
-    values: 'Secret name',
-    description:
-      'On `<secret>.pending-key` (type annotary.io/pending-key, owned by that Secret): holds the private key of its CSR while it waits; emptied once issued.',
   },
   {
     key: A.cuGenerateJavaKeystores,

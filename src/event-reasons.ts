@@ -188,12 +188,6 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: ['Secret'],
     meaning: "the CSR's signer marked it Failed, or wrote a certificate that does not parse or is not for the requested key",
   },
-  {
-    reason: 'PendingKeyConflict',
-    type: 'Warning',
-    on: ['Secret'],
-    meaning: "`<secret>.pending-key` exists and is not annotary's (type, annotation, owner): the request is not made",
-  },
   // Routes and Ingresses
   { reason: 'RouteUpdated', type: 'Normal', on: ['Route'], meaning: 'spec.tls fields set or cleared' },
   { reason: 'NoTLSSpec', type: 'Warning', on: ['Route'], meaning: 'certificates asked for, but the Route has no spec.tls' },

@@ -12,24 +12,30 @@
 //     waits for an approver (`kubectl certificate approve`) and the pending reason says so.
 //   - The certificate is picked up from status.certificate once the signer wrote it; Denied and
 //     Failed come back as refusals with the condition's reason and message.
-// The private key never leaves the issuing controller: it stays in a Secret of its own while the
-// request waits (pending-key.ts), so a restart asks with the same key and finds the same CSR.
+// The private key never leaves the issuing controller; while the request waits it is held in
+// memory (pending-key.ts says why there), so the next reconcile asks with the same key and finds the same CSR.
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { A } from '../annotations.js';
+import type { ControllerContext } from '../controllers/context.js';
+import type { Watch } from '../kube/builder.js';
 import type { Informer } from '../kube/informer.js';
 import { ApiError } from '../kube/client.js';
 import type { Csr } from '../kube/csr.js';
 import { addConditionPatch, csrPhase, endingCondition } from '../kube/csr.js';
 import { refuse } from '../kube/refusal.js';
+import type { Refusal } from '../kube/refusal.js';
+import type { SlimData } from '../kube/slim.js';
 import type { KubeObject } from '../kube/types.js';
-import { CertificateSigningRequests } from '../kube/types.js';
+import { ANY_NAME, CertificateSigningRequests, objectKey } from '../kube/types.js';
 import type { Writer } from '../kube/writer.js';
 import { isSelfSigned } from '../pki/chain.js';
 import { PkiError } from '../pki/errors.js';
 import { parseCertificates } from '../pki/pem.js';
-import type { Usage } from '../pki/x509.js';
+import type { KeyAlgorithm, Usage } from '../pki/x509.js';
 import { parseCsr } from '../pki/x509.js';
 import type { IssueResult, Issuer, SignRequest } from './issuer.js';
+import type { KeyOwner } from './pending-key.js';
+import { pendingKeys } from './pending-key.js';
 
 export const CSR_ISSUER_PREFIX = 'csr:';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'annotary' } as const;
@@ -114,15 +120,24 @@ export interface CsrIssuerDeps {
   csrs: Informer<KubeObject>;
   /** the issuing controller's Writer */
   write: Writer;
+  /** CSR name → when annotary last learnt it may not approve it (403): not asked again within APPROVAL_RETRY_MS */
+  refusedApprovals?: Map<string, number>;
 }
 
 export function csrIssuer(signerName: string, owner: RequestOwner, deps: CsrIssuerDeps): Issuer {
-  const { csrs, write } = deps;
+  const { csrs, write, refusedApprovals = new Map<string, number>() } = deps;
   const name = `${CSR_ISSUER_PREFIX}${signerName}`;
 
   /** Approves the CSR if RBAC lets annotary approve its signer; the pending reason either way. */
   const approve = async (csr: Csr): Promise<IssueResult> => {
     const message = `approved by annotary for Secret ${owner.namespace}/${owner.name} (RBAC lets it approve ${signerName})`;
+    const waiting = {
+      pending:
+        `CSR ${csr.metadata.name} waits for an approver (e.g. kubectl certificate approve ${csr.metadata.name}): ` +
+        `annotary may not approve signer ${signerName} (RBAC: approve on certificates.k8s.io signers "${signerName}")`,
+    };
+    const refusedAt = refusedApprovals.get(csr.metadata.name);
+    if (refusedAt !== undefined && Date.now() - refusedAt < APPROVAL_RETRY_MS) return waiting;
     try {
       const rejected = await write.patch(
         CertificateSigningRequests,
@@ -134,12 +149,10 @@ export function csrIssuer(signerName: string, owner: RequestOwner, deps: CsrIssu
       if (rejected) return rejected;
     } catch (err) {
       if (!(err instanceof ApiError && err.isForbidden)) throw err;
-      return {
-        pending:
-          `CSR ${csr.metadata.name} waits for an approver (e.g. kubectl certificate approve ${csr.metadata.name}): ` +
-          `annotary may not approve signer ${signerName} (RBAC: approve on certificates.k8s.io signers "${signerName}")`,
-      };
+      refusedApprovals.set(csr.metadata.name, Date.now());
+      return waiting;
     }
+    refusedApprovals.delete(csr.metadata.name);
     return { pending: `CSR ${csr.metadata.name} approved by annotary; waiting for signer ${signerName}` };
   };
 
@@ -167,6 +180,7 @@ export function csrIssuer(signerName: string, owner: RequestOwner, deps: CsrIssu
         }
         return { pending: `CSR ${csrName} created for signer ${signerName}` };
       }
+      if (csrPhase(csr) !== 'pending') refusedApprovals.delete(csrName);
       switch (csrPhase(csr)) {
         case 'pending':
           return approve(csr);
@@ -196,5 +210,63 @@ export function csrIssuer(signerName: string, owner: RequestOwner, deps: CsrIssu
         }
       }
     },
+  };
+}
+
+/** How long a request annotary may not approve waits before annotary tries again (RBAC may have been granted meanwhile). */
+export const APPROVAL_RETRY_MS = 60_000;
+
+/** What the issuing controller plugs in for `csr:` issuers. */
+export interface CsrIssuing {
+  /** its watch of the CSR cache: a change of a CSR annotary made brings the Secret it is for back */
+  watches: Watch<SlimData>[];
+  /** the issuer of `csr:<signerName>` for `secret`, and the key its request is made with (the same while it waits) */
+  resolve(signerName: string, secret: SlimData): { issuer: Issuer; keyFor: (algorithm: KeyAlgorithm) => Promise<string> } | Refusal;
+  /** the certificate is written into `secret`: its pending key is forgotten */
+  issued(secret: SlimData): void;
+}
+
+/**
+ * The csr: issuers of the issuing controller. The CSR cache is cluster-scoped and needs the csr
+ * controller's RBAC (annotary-csr): without the csr controller (--controllers, the namespaced
+ * installs) no CSR cache is read, so the issuing controller never waits for that permission, and
+ * csr: issuers are refused.
+ */
+export function csrIssuing(
+  ctx: Pick<ControllerContext, 'caches' | 'config'>,
+  write: Writer,
+  wantsCsr: (secret: SlimData) => boolean,
+): CsrIssuing {
+  const secrets = ctx.caches.secrets();
+  const owner = (s: SlimData): KeyOwner => ({ key: objectKey(s.metadata.namespace, s.metadata.name), uid: s.metadata.uid ?? '' });
+  if (!ctx.config.controllers.includes('csr'))
+    return {
+      watches: [],
+      resolve: () => refuse('UnknownIssuer', 'csr: issuers need the csr controller (--controllers)'),
+      issued: () => undefined,
+    };
+  const csrs = ctx.caches.of(CertificateSigningRequests);
+  const keys = pendingKeys();
+  const refusedApprovals = new Map<string, number>();
+  return {
+    watches: [
+      {
+        source: csrs,
+        // any CSR may be one made for the Secret; delayFor keeps those that are (by their annotation)
+        refsOf: (s) => (wantsCsr(s) ? [{ kind: CertificateSigningRequests.kind, namespace: '', name: ANY_NAME }] : []),
+        delayFor: (referrer, _old, cur) =>
+          cur.metadata.annotations?.[A.csrForSecret] === `${referrer.namespace}/${referrer.name}` ? 0 : undefined,
+      },
+    ],
+    resolve(signerName, secret) {
+      keys.prune((o) => secrets.get(o.key)?.metadata.uid === o.uid);
+      const o = owner(secret);
+      const requester = { namespace: secret.metadata.namespace ?? '', name: secret.metadata.name, uid: o.uid };
+      return {
+        issuer: csrIssuer(signerName, requester, { csrs, write, refusedApprovals }),
+        keyFor: (algorithm) => keys.keyFor(o, algorithm),
+      };
+    },
+    issued: (secret) => keys.release(owner(secret)),
   };
 }

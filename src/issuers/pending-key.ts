@@ -1,102 +1,55 @@
 // Where the private key of a request that waits lives (the `csr:` issuer: an approver or a
-// signer may take minutes or days). Not in the issued Secret: a workload that mounts it would
-// see a key without its certificate, and the reload controller would roll it twice (key, then
-// certificate). Not in an annotation, an Event or a log. In a Secret of its own next to it,
-// `<secret>.pending-key` (type annotary.io/pending-key, owned by the issued Secret so it goes
-// with it): the key is stored before the request is made, so an operator that restarts at any
-// point asks again with the same key, and finds the CSR it made (its name is derived from the key).
-// Once the certificate is written into the issued Secret, the stored copy is dropped (the data
-// emptied: annotary creates Secrets but deletes none); the next renewal stores its new key there.
-import { createHash } from 'node:crypto';
-import { A } from '../annotations.js';
-import type { SlimData } from '../kube/slim.js';
-import type { Refusal } from '../kube/refusal.js';
-import { refuse } from '../kube/refusal.js';
-import type { KubeObject } from '../kube/types.js';
-import { Secrets, objectKey } from '../kube/types.js';
-import type { Writer } from '../kube/writer.js';
+// signer may take minutes or days): in the operator's memory, keyed by the requesting Secret,
+// until the certificate for it is written. The next reconcile asks with the same key, so it
+// finds the CSR it made (the CSR's name is derived from the key) instead of asking again.
+//
+// Not persisted, on purpose. Not in the issued Secret: a workload that mounts it would see a key
+// without its certificate, and the reload controller would roll it twice (key, then
+// certificate). Not in a Secret of its own: annotary may not create Secrets where the installer
+// did not allow it (manifests/base/rbac.yaml). Never in an annotation, an Event or a log. An
+// operator that restarts (or a new leader) has no key for the CSR it made before: it makes a new
+// key and a new CSR (regenerated, safely: the certificate of the old CSR, if it is ever issued, is
+// useless without its key, and kube-controller-manager's csrcleaner deletes the old CSR). The
+// cost is one more approval by a human approver after a restart.
 import type { KeyAlgorithm } from '../pki/x509.js';
 import { generateKey } from '../pki/x509.js';
-import type { Informer } from '../kube/informer.js';
 
-export const PENDING_KEY_TYPE = 'annotary.io/pending-key';
-const SUFFIX = '.pending-key';
-
-/** `<secret>.pending-key`, cut with a digest of the full name when that is longer than a name may be. */
-export function pendingKeySecretName(secret: string): string {
-  if (secret.length + SUFFIX.length <= 253) return `${secret}${SUFFIX}`;
-  const digest = createHash('sha256').update(secret).digest('hex').slice(0, 16);
-  return `${secret.slice(0, 253 - SUFFIX.length - 17).replace(/[.-]+$/, '')}-${digest}${SUFFIX}`;
-}
-
-/** The Secret that holds a new pending key (PKCS#8 PEM) for `owner`. */
-export function pendingKeySecret(owner: KubeObject, keyPem: string, algorithm: KeyAlgorithm): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: pendingKeySecretName(owner.metadata.name),
-      namespace: owner.metadata.namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'annotary' },
-      annotations: { [A.pendingKeyFor]: owner.metadata.name },
-      ownerReferences: [{ apiVersion: 'v1', kind: 'Secret', name: owner.metadata.name, uid: owner.metadata.uid!, controller: true }],
-    },
-    type: PENDING_KEY_TYPE,
-    data: { 'tls.key': Buffer.from(keyPem).toString('base64'), algorithm: Buffer.from(algorithm).toString('base64') },
-  };
-}
-
-/** Whether `s` is the pending-key Secret annotary made for `owner` (never touch another one of that name). */
-export function isPendingKeyOf(s: KubeObject & { type?: string }, owner: KubeObject): boolean {
-  return (
-    s.type === PENDING_KEY_TYPE &&
-    s.metadata.annotations?.[A.pendingKeyFor] === owner.metadata.name &&
-    !!s.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid && r.controller === true)
-  );
+/** The Secret a key is for: its cache key and uid (a Secret deleted and made again is another requester). */
+export interface KeyOwner {
+  key: string;
+  uid: string;
 }
 
 export interface PendingKeys {
-  /**
-   * The key for the request of `owner`: the stored one (same algorithm), or a new one, stored
-   * first. A Refusal when a Secret of that name exists and is not annotary's.
-   */
-  keyFor(owner: SlimData, algorithm: KeyAlgorithm): Promise<string | Refusal>;
-  /** After the issued certificate is written: the stored copy of the key goes. */
-  release(owner: SlimData): Promise<void>;
+  /** The key of the request of `owner`: the one its waiting request was made with (same algorithm), or a new one. */
+  keyFor(owner: KeyOwner, algorithm: KeyAlgorithm): Promise<string>;
+  /** The certificate for it is written: the key is forgotten. */
+  release(owner: KeyOwner): void;
+  /** Forgets the keys of Secrets that are gone (`exists` says which are not). */
+  prune(exists: (owner: KeyOwner) => boolean): void;
+  readonly size: number;
 }
 
-export interface PendingKeyDeps {
-  secrets: Informer<SlimData>;
-  /** one value of a Secret, decoded (cache first, else a GET): controllers/cache-reads' valueReader */
-  read: (namespace: string, name: string, key: string) => Promise<string | undefined>;
-  write: Writer;
-}
-
-export function pendingKeys({ secrets, read, write }: PendingKeyDeps): PendingKeys {
-  const stored = (owner: SlimData) => secrets.get(objectKey(owner.metadata.namespace, pendingKeySecretName(owner.metadata.name)));
+export function pendingKeys(): PendingKeys {
+  const keys = new Map<string, { uid: string; algorithm: KeyAlgorithm; keyPem: Promise<string> }>();
   return {
-    async keyFor(owner, algorithm) {
-      const name = pendingKeySecretName(owner.metadata.name);
-      const ns = owner.metadata.namespace ?? '';
-      const s = stored(owner);
-      if (s && !isPendingKeyOf(s, owner))
-        return refuse('PendingKeyConflict', `Secret ${name} exists and is not annotary's pending key for Secret ${owner.metadata.name}`);
-      if (s && s.digests['tls.key']) {
-        const [keyPem, alg] = await Promise.all([read(ns, name, 'tls.key'), read(ns, name, 'algorithm')]);
-        if (keyPem && alg === algorithm) return keyPem;
-      }
-      const keyPem = await generateKey(algorithm);
-      const body = pendingKeySecret(owner, keyPem, algorithm);
-      const rejected = s
-        ? await write.patch(Secrets, s, { metadata: { resourceVersion: s.metadata.resourceVersion }, data: body.data })
-        : await write.create(Secrets, ns, body);
-      return rejected ?? keyPem;
+    keyFor(owner, algorithm) {
+      const held = keys.get(owner.key);
+      if (held?.uid === owner.uid && held.algorithm === algorithm) return held.keyPem;
+      const keyPem = generateKey(algorithm);
+      keys.set(owner.key, { uid: owner.uid, algorithm, keyPem });
+      // a failed generation is not remembered (the caller sees the rejection)
+      keyPem.catch(() => keys.get(owner.key)?.keyPem === keyPem && keys.delete(owner.key));
+      return keyPem;
     },
-    async release(owner) {
-      const s = stored(owner);
-      if (!s || !isPendingKeyOf(s, owner) || !Object.keys(s.digests).length) return;
-      const rejected = await write.patch(Secrets, s, { metadata: { resourceVersion: s.metadata.resourceVersion }, data: null });
-      if (rejected) write.warn(owner, rejected);
+    release(owner) {
+      if (keys.get(owner.key)?.uid === owner.uid) keys.delete(owner.key);
+    },
+    prune(exists) {
+      for (const [key, { uid }] of keys) if (!exists({ key, uid })) keys.delete(key);
+    },
+    get size() {
+      return keys.size;
     },
   };
 }

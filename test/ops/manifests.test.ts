@@ -112,7 +112,6 @@ const CSR_RULES = [
     verbs: ['patch'],
   },
   { apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['annotary.io/*'], verbs: ['approve', 'sign'] },
-  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
 ];
 
 test("CSRs are a ClusterRole of their own, bound cluster-wide: approve and sign only annotary's signer names", () => {
