@@ -3,9 +3,11 @@ import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
 import { expiryController } from './expiry.js';
 import { ingressesController } from './ingresses.js';
+import { issuingController } from './issuing.js';
 import { keystoresController } from './keystores.js';
 import { reloadController } from './reload.js';
 import { routesController } from './routes.js';
+import { servingCertsController } from './serving-certs.js';
 import { truststoresController } from './truststores.js';
 
 export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
@@ -18,4 +20,6 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   ingresses: ingressesController,
   reload: reloadController,
   expiry: expiryController,
+  issuing: issuingController,
+  'serving-certs': servingCertsController,
 };
