@@ -7,7 +7,7 @@ import type { EventType } from './kube/events.js';
 
 /** What an Event is about: Workload = Deployment, StatefulSet or DaemonSet. */
 export type EventOn =
-  'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'CertificateSigningRequest' | "the operator's Pod or Lease";
+  'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'Service' | 'CertificateSigningRequest' | "the operator's Pod or Lease";
 
 export interface EventReasonSpec {
   reason: string;
@@ -124,6 +124,61 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
   },
   // issuing (#14): certificates annotary issues into Secrets
   {
+    reason: 'CertificateIssued',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: 'a certificate issued or renewed into tls.crt/tls.key/ca.crt: why, serial, notAfter, renew-at, issuer',
+  },
+  {
+    reason: 'UserCertificateReplaced',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: "annotary.io/issuer was added to a Secret holding a certificate annotary did not issue: annotary's replaces it",
+  },
+  {
+    reason: 'IssuancePending',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: 'the issuer has not signed yet (the message says what it waits for)',
+  },
+  {
+    reason: 'CARotation',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: 'a step of a CA rotation: ca.crt trusts old and new CA, the leaf re-issued by the new CA, the old CA dropped',
+  },
+  {
+    reason: 'UnknownIssuer',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'annotary.io/issuer names no issuer annotary has (not `<secret>`, `<namespace>/<secret>` or `csr:<signerName>`)',
+  },
+  { reason: 'IssuerNotFound', type: 'Warning', on: ['Secret'], meaning: "the issuer's CA Secret does not exist" },
+  {
+    reason: 'InvalidDNSName',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'a name in annotary.io/dns-names is not a DNS name (RFC 1123 labels; `*.` only as the whole first label)',
+  },
+  {
+    reason: 'InvalidIPAddress',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'an entry of annotary.io/ip-addresses is not an IPv4 or IPv6 address',
+  },
+  {
+    reason: 'InvalidDuration',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'duration or renew-before does not parse, or renew-before is not shorter than the duration',
+  },
+  {
+    reason: 'CertificateNotOwned',
+    type: 'Warning',
+    on: ['Service'],
+    meaning: 'the serving-certificate Secret exists and was not made by annotary for this Service: left alone',
+  },
+  {
     reason: 'IssuerNotCA',
     type: 'Warning',
     on: ['Secret'],
@@ -213,7 +268,7 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
   {
     reason: 'NotSharedWithNamespace',
     type: 'Warning',
-    on: ['Ingress'],
+    on: ['Ingress', 'Secret'],
     meaning:
       'a Secret of another namespace does not exist or does not opt in with share-with-namespaces (one answer for both: ' +
       'an Ingress cannot probe which Secrets exist elsewhere)',

@@ -70,6 +70,11 @@ export function secret(name: string, ...mods: Mod<Secret>[]): Secret {
   return build<Secret>({ apiVersion: 'v1', kind: 'Secret', metadata: { name } }, mods);
 }
 
+export type Service = KubeObject & { spec?: { clusterIP?: string } };
+export function service(name: string, ...mods: Mod<Service>[]): Service {
+  return build<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: {} }, mods);
+}
+
 export function configMap(name: string, ...mods: Mod<ConfigMap>[]): ConfigMap {
   return build<ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } }, mods);
 }

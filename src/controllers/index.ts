@@ -4,9 +4,11 @@ import type { ControllerModule } from './context.js';
 import { csrSignerController } from './csr-signer.js';
 import { expiryController } from './expiry.js';
 import { ingressesController } from './ingresses.js';
+import { issuingController } from './issuing.js';
 import { keystoresController } from './keystores.js';
 import { reloadController } from './reload.js';
 import { routesController } from './routes.js';
+import { servingCertsController } from './serving-certs.js';
 import { truststoresController } from './truststores.js';
 
 export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
@@ -19,6 +21,8 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   ingresses: ingressesController,
   reload: reloadController,
   expiry: expiryController,
+  issuing: issuingController,
+  'serving-certs': servingCertsController,
   // annotary as a CSR signer (the csr: issuer's side is part of issuing)
   csr: csrSignerController,
 };

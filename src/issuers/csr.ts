@@ -242,7 +242,7 @@ export function csrIssuing(
   if (!ctx.config.controllers.includes('csr'))
     return {
       watches: [],
-      resolve: () => refuse('UnknownIssuer', 'csr: issuers need the csr controller (--controllers)'),
+      resolve: () => refuse('UnknownIssuer', `${A.issuer}: csr: issuers need the csr controller (--controllers)`),
       issued: () => undefined,
     };
   const csrs = ctx.caches.of(CertificateSigningRequests);

@@ -40,7 +40,7 @@ export interface Issuer {
   sign(request: SignRequest): Promise<IssueResult>;
 }
 
-export const isPending = (r: IssueResult): r is Pending => typeof (r as Pending).pending === 'string';
+export const isPending = (r: object): r is Pending => typeof (r as Pending).pending === 'string';
 export const isIssued = (r: IssueResult): r is Issued => Array.isArray((r as Issued).chain);
 
 /**

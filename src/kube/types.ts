@@ -51,6 +51,7 @@ export const Secrets: ResourceType = { group: '', version: 'v1', plural: 'secret
 export const ConfigMaps: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 export const Events: ResourceType = { group: '', version: 'v1', plural: 'events', kind: 'Event' };
 export const Namespaces: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
+export const Services: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
 export const Pods: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 export const Deployments: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
 export const StatefulSets: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' };

@@ -45,6 +45,7 @@ const KIND_OF_PATH: Record<string, string> = {
   daemonsets: 'DaemonSet',
   ingresses: 'Ingress',
   routes: 'Route',
+  services: 'Service',
   certificatesigningrequests: 'CertificateSigningRequest',
 };
 
@@ -186,7 +187,14 @@ export async function runModule(module: ControllerModule, cluster: FakeCluster, 
   await settle(); // caches of APIs found by discovery are created a few turns later
   await until(() => caches.all().every((c) => c.hasSynced()), 'caches synced');
   for (const l of loops) l.start();
-  const quiet = () => until(() => loops.every((l) => l.depth === 0), 'controllers quiet', 5000);
+  // crypto (key generation, signing) runs on libuv's pool, outside the event-loop turns `until` counts: wait in time too
+  const quiet = async () => {
+    for (let i = 0; i < 100; i++) {
+      if (loops.every((l) => l.depth === 0)) return;
+      await until(() => loops.every((l) => l.depth === 0), 'controllers quiet', 50).catch(() => new Promise((r) => setTimeout(r, 20)));
+    }
+    await until(() => loops.every((l) => l.depth === 0), 'controllers quiet', 5000);
+  };
   await quiet();
   return {
     events,
