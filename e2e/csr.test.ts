@@ -6,16 +6,17 @@
 //     then served by a JVM from the keystore annotary builds and trusted by a JVM through the
 //     truststore; a CSR the CA Secret's policy covers, approved by annotary itself; a CA request
 //     marked Failed.
-//   - the csr: issuer: a client certificate from kubernetes.io/kube-apiserver-client, signed by the
-//     real kube-controller-manager (openssl verify against the cluster's signing CA) and accepted
-//     by the apiserver as that user; annotary waits for an approver until RBAC lets it approve.
+//   - the csr: issuer: a Secret annotated csr:kubernetes.io/kube-apiserver-client gets a client
+//     certificate signed by the real kube-controller-manager (openssl verify against the cluster's
+//     signing CA) once kubectl approves it (an Event says it waits), and a JVM authenticates to the
+//     apiserver as that user with the keystore annotary builds; the seam itself (csrIssuing):
+//     annotary waits for an approver until RBAC lets it approve, then approves its own requests.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
 import { loadConfig } from '../src/config.js';
-import { signerNameOf } from '../src/controllers/csr-signer.js';
 import type { CsrIssuing } from '../src/issuers/csr.js';
 import { csrIssuing, csrObjectName } from '../src/issuers/csr.js';
 import type { IssueResult } from '../src/issuers/issuer.js';
@@ -23,7 +24,7 @@ import { isIssued, isPending } from '../src/issuers/issuer.js';
 import { SharedCaches } from '../src/kube/caches.js';
 import { ApiError, KubeClient } from '../src/kube/client.js';
 import type { Csr } from '../src/kube/csr.js';
-import { addConditionPatch } from '../src/kube/csr.js';
+import { addConditionPatch, signerNameOf } from '../src/kube/csr.js';
 import type { SlimData } from '../src/kube/slim.js';
 import type { KubeObject } from '../src/kube/types.js';
 import { CertificateSigningRequests, Secrets, objectKey } from '../src/kube/types.js';
@@ -115,7 +116,7 @@ beforeAll(async () => {
     ns,
     secret('ca', inNamespace(ns), ofType('kubernetes.io/tls'), withAnnotations(policy), withBase64Data(data)),
   );
-  execFileSync('javac', ['-d', dir, path.join(JAVA_DIR, 'TlsServer.java'), path.join(JAVA_DIR, 'TlsClient.java')]);
+  execFileSync('javac', ['-d', dir, ...['TlsServer', 'TlsClient', 'HttpsGet'].map((j) => path.join(JAVA_DIR, `${j}.java`))]);
   op = await startOperator(['--namespaces', ns], {}, saKubeconfig);
 }, 120_000);
 
@@ -265,6 +266,78 @@ describe('annotary as a CSR signer', () => {
   });
 });
 
+describe('the csr: issuer through the issuing controller (annotary.io/issuer: csr:<signerName> on a Secret)', () => {
+  test('kubernetes.io/kube-apiserver-client: an Event says it waits for an approver; kubectl approves; the kube-controller-manager signs (openssl verify); a JVM authenticates to the apiserver with the keystore annotary builds', async () => {
+    const user = `e2e-jvm-${ns}`;
+    const annotations = {
+      'annotary.io/issuer': `csr:${KUBE_CLIENT_SIGNER}`,
+      'annotary.io/common-name': user,
+      'annotary.io/usages': 'client',
+      'annotary.io/key-algorithm': 'ec-p256',
+      'annotary.io/keystores': 'jks',
+    };
+    await client.create(Secrets, ns, secret('jvm-client', inNamespace(ns), withAnnotations(annotations)));
+    const pending = await waitFor('IssuancePending: waits for an approver', async () =>
+      (await eventsFor(client, ns, 'jvm-client')).find(
+        (e) => e.reason === 'IssuancePending' && e.message.includes('waits for an approver'),
+      ),
+    );
+    expect(pending.type).toBe('Normal');
+    expect(pending.message).toContain(`RBAC: approve on certificates.k8s.io signers "${KUBE_CLIENT_SIGNER}"`);
+    const csrName = /^CSR (\S+) waits/.exec(pending.message)![1];
+    expect((await getCsr(csrName)).metadata.annotations?.['annotary.io/secret']).toBe(`${ns}/jvm-client`);
+    kubectl('certificate', 'approve', csrName);
+
+    const data = await waitFor(
+      'the certificate and the keystore',
+      async () => {
+        const d = (await client.get<Secret>(Secrets, ns, 'jvm-client')).data;
+        return d?.['tls.crt'] && d['keystore.jks'] ? d : undefined;
+      },
+      60_000,
+    );
+    writeFileSync(file('jvm.crt'), Buffer.from(data['tls.crt'], 'base64'));
+    expect(verify(CLUSTER_SIGNING_CA, file('jvm.crt'))).toBe(`${file('jvm.crt')}: OK`);
+    const issued = (await client.get<Secret>(Secrets, ns, 'jvm-client')).metadata.annotations ?? {};
+    expect(issued['annotary.io/issued-by']).toBe(`csr:${KUBE_CLIENT_SIGNER}`);
+    await waitFor('CertificateIssued', async () =>
+      (await eventsFor(client, ns, 'jvm-client')).some((e) => e.reason === 'CertificateIssued'),
+    );
+
+    // the JVM: its client certificate from keystore.jks, the apiserver's serving certificate as its trust
+    writeFileSync(file('jvm-keystore.jks'), Buffer.from(data['keystore.jks'], 'base64'));
+    execFileSync(
+      'keytool',
+      [
+        '-importcert',
+        '-noprompt',
+        '-alias',
+        'apiserver',
+        '-file',
+        path.join(path.dirname(KUBECONFIG), 'apiserver-certs/apiserver.crt'),
+      ].concat(['-keystore', file('api-trust.jks'), '-storetype', 'JKS', '-storepass', 'changeit']),
+      { stdio: 'ignore' },
+    );
+    const server = (yaml.load(readFileSync(KUBECONFIG, 'utf8')) as { clusters: { cluster: { server: string } }[] }).clusters[0].cluster
+      .server;
+    const out = execFileSync(
+      'java',
+      [
+        '-XX:TieredStopAtLevel=1',
+        '-cp',
+        dir,
+        'HttpsGet',
+        'changeit',
+        `JKS:${file('jvm-keystore.jks')}`,
+        `JKS:${file('api-trust.jks')}`,
+      ].concat([`${server}/api/v1/namespaces/default/secrets`]),
+      { encoding: 'utf8' },
+    );
+    expect(out).toContain('STATUS 403');
+    expect(out).toContain(`User \\"${user}\\" cannot list resource \\"secrets\\"`);
+  }, 120_000);
+});
+
 /** GET `apiPath` on the local apiserver, authenticated by a client certificate only. */
 function asCertificate(certPem: string, keyPem: string, apiPath: string): Promise<{ status: number; body: string }> {
   const server = new URL(
@@ -344,7 +417,7 @@ describe('the csr: issuer with the kube-controller-manager as signer (kubernetes
     const secretNames = (await client.list<Secret>(Secrets, ns)).items
       .filter((o) => o.type !== 'kubernetes.io/service-account-token')
       .map((o) => o.metadata.name);
-    expect(secretNames).toEqual(['ca', 'client', 'web-tls']);
+    expect(secretNames).toEqual(['ca', 'client', 'jvm-client', 'web-tls']);
 
     const made = await getCsr(first.name);
     expect(made.metadata.labels).toMatchObject({

@@ -13,7 +13,7 @@
 import { A } from '../annotations.js';
 import { caIssuer } from '../issuers/ca.js';
 import type { Csr } from '../kube/csr.js';
-import { addConditionPatch, certificatePatch, csrPhase, requestPem } from '../kube/csr.js';
+import { addConditionPatch, certificatePatch, csrPhase, parseSignerName, requestPem } from '../kube/csr.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import { CertificateSigningRequests, objectKey } from '../kube/types.js';
@@ -26,23 +26,10 @@ import type { CsrFacts } from './csr-policy.js';
 import { autoApproval, parseSignerPolicy, signableUsages } from './csr-policy.js';
 
 export const CONTROLLER = 'csr-signer';
-export const SIGNER_PREFIX = 'annotary.io/';
 /** What annotary signs for when the CSR asks for no duration (expirationSeconds: Kubernetes ≥ 1.22): the `ca` issuer's default. */
 export const DEFAULT_SIGNED_MS = 90 * 24 * 3_600_000;
 /** Kubernetes' floor for expirationSeconds (10 minutes). */
 const MIN_SIGNED_MS = 600_000;
-
-/** The signer name of the CA in Secret `<namespace>/<secret>`. */
-export const signerNameOf = (namespace: string, secret: string): string => `${SIGNER_PREFIX}${namespace}.${secret}`;
-
-/** The CA Secret a signer name of annotary's names: a namespace has no dot, so the first one ends it. */
-export function parseSignerName(signerName: string): { namespace: string; name: string } | undefined {
-  if (!signerName.startsWith(SIGNER_PREFIX)) return undefined;
-  const rest = signerName.slice(SIGNER_PREFIX.length);
-  const dot = rest.indexOf('.');
-  if (dot <= 0 || dot === rest.length - 1) return undefined;
-  return { namespace: rest.slice(0, dot), name: rest.slice(dot + 1) };
-}
 
 /** The validity a CSR gets: what it asks for (≥ 10 minutes), at most the default. */
 export function signedDurationMs(csr: Csr): number {

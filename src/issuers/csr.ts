@@ -21,7 +21,7 @@ import type { Watch } from '../kube/builder.js';
 import type { Informer } from '../kube/informer.js';
 import { ApiError } from '../kube/client.js';
 import type { Csr } from '../kube/csr.js';
-import { addConditionPatch, csrPhase, endingCondition } from '../kube/csr.js';
+import { addConditionPatch, csrPhase, endingCondition, parseSignerName } from '../kube/csr.js';
 import { refuse } from '../kube/refusal.js';
 import type { Refusal } from '../kube/refusal.js';
 import type { SlimData } from '../kube/slim.js';
@@ -259,6 +259,14 @@ export function csrIssuing(
       },
     ],
     resolve(signerName, secret) {
+      // annotary's own signer (annotary approves for it): asking it would bypass the CA Secret's share-with-namespaces opt-in
+      const own = parseSignerName(signerName);
+      if (own)
+        return refuse(
+          'UnknownIssuer',
+          `${A.issuer}: csr:${signerName} is annotary's own signer of CA Secret ${own.namespace}/${own.name}: ` +
+            `name that Secret as the issuer (${own.namespace}/${own.name}; ${A.shareWithNamespaces} applies)`,
+        );
       keys.prune((o) => secrets.get(o.key)?.metadata.uid === o.uid);
       const o = owner(secret);
       const requester = { namespace: secret.metadata.namespace ?? '', name: secret.metadata.name, uid: o.uid };

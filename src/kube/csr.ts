@@ -6,6 +6,21 @@ import type { KubeObject } from './types.js';
 
 export type CsrConditionType = 'Approved' | 'Denied' | 'Failed';
 
+/** annotary's own signer names: `annotary.io/<namespace>.<ca-secret>`, one per CA Secret (controllers/csr-signer.ts). */
+export const SIGNER_PREFIX = 'annotary.io/';
+
+/** The signer name of the CA in Secret `<namespace>/<secret>`. */
+export const signerNameOf = (namespace: string, secret: string): string => `${SIGNER_PREFIX}${namespace}.${secret}`;
+
+/** The CA Secret a signer name of annotary's names: a namespace has no dot, so the first one ends it. */
+export function parseSignerName(signerName: string): { namespace: string; name: string } | undefined {
+  if (!signerName.startsWith(SIGNER_PREFIX)) return undefined;
+  const rest = signerName.slice(SIGNER_PREFIX.length);
+  const dot = rest.indexOf('.');
+  if (dot <= 0 || dot === rest.length - 1) return undefined;
+  return { namespace: rest.slice(0, dot), name: rest.slice(dot + 1) };
+}
+
 export interface CsrCondition {
   /** Approved, Denied, Failed (CsrConditionType) or a type another tool sets */
   type: string;

@@ -218,6 +218,17 @@ describe('csrIssuing: the seam of the issuing controller', () => {
     expect(isRefusal(r) && r.reason).toBe('UnknownIssuer');
   });
 
+  test("csr:annotary.io/<namespace>.<secret> is refused: annotary would approve for its own signer, past the CA Secret's share opt-in", () => {
+    const seam = csrIssuing({ caches: caches(), config: loadConfig([], {}) }, write(), () => true);
+    const r = seam.resolve('annotary.io/other-team.ca', { ...secret('s'), digests: {} });
+    expect(isRefusal(r) && [r.reason, r.message]).toEqual([
+      'UnknownIssuer',
+      "annotary.io/issuer: csr:annotary.io/other-team.ca is annotary's own signer of CA Secret other-team/ca: " +
+        'name that Secret as the issuer (other-team/ca; annotary.io/share-with-namespaces applies)',
+    ]);
+    expect(isRefusal(seam.resolve(SIGNER, { ...secret('s'), digests: {} }))).toBe(false);
+  });
+
   test('with it: the watch maps a CSR to the Secret its annotation names, and only that one', async () => {
     const c = caches();
     const seam = csrIssuing({ caches: c, config: loadConfig([], {}) }, write(), (s) => s.metadata.name === 'wants');
