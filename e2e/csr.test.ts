@@ -336,6 +336,30 @@ describe('the csr: issuer through the issuing controller (annotary.io/issuer: cs
     expect(out).toContain('STATUS 403');
     expect(out).toContain(`User \\"${user}\\" cannot list resource \\"secrets\\"`);
   }, 120_000);
+
+  test('a CSR kubectl denies: a Warning CsrDenied on the Secret naming the denial, the metric, nothing written', async () => {
+    const annotations = {
+      'annotary.io/issuer': `csr:${KUBE_CLIENT_SIGNER}`,
+      'annotary.io/common-name': `e2e-denied-${ns}`,
+      'annotary.io/usages': 'client',
+      'annotary.io/key-algorithm': 'ec-p256',
+    };
+    await client.create(Secrets, ns, secret('denied-client', inNamespace(ns), withAnnotations(annotations)));
+    const pending = await waitFor('IssuancePending', async () =>
+      (await eventsFor(client, ns, 'denied-client')).find(
+        (e) => e.reason === 'IssuancePending' && e.message.includes('waits for an approver'),
+      ),
+    );
+    const csrName = /^CSR (\S+) waits/.exec(pending.message)![1];
+    kubectl('certificate', 'deny', csrName);
+    const warning = await waitFor('CsrDenied', async () =>
+      (await eventsFor(client, ns, 'denied-client')).find((e) => e.reason === 'CsrDenied'),
+    );
+    expect(warning.type).toBe('Warning');
+    expect(warning.message).toMatch(new RegExp(`^CSR ${csrName} for signer ${KUBE_CLIENT_SIGNER}: Denied \\(KubectlDeny`));
+    expect(await op.metric('annotary_invalid_input_total', { controller: 'issuing', reason: 'CsrDenied' })).toBeGreaterThan(0);
+    expect((await client.get<Secret>(Secrets, ns, 'denied-client')).data).toBeUndefined();
+  });
 });
 
 /** GET `apiPath` on the local apiserver, authenticated by a client certificate only. */
@@ -417,7 +441,7 @@ describe('the csr: issuer with the kube-controller-manager as signer (kubernetes
     const secretNames = (await client.list<Secret>(Secrets, ns)).items
       .filter((o) => o.type !== 'kubernetes.io/service-account-token')
       .map((o) => o.metadata.name);
-    expect(secretNames).toEqual(['ca', 'client', 'jvm-client', 'web-tls']);
+    expect(secretNames).toEqual(['ca', 'client', 'denied-client', 'jvm-client', 'web-tls']);
 
     const made = await getCsr(first.name);
     expect(made.metadata.labels).toMatchObject({
