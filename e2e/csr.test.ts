@@ -165,6 +165,7 @@ describe('annotary as a CSR signer', () => {
     expect(text).toContain('CA:FALSE');
     expect(text).toContain('TLS Web Server Authentication');
     await waitFor('CsrSigned Event', async () => (await csrEvents(name)).some((e) => e.reason === 'CsrSigned'));
+    expect(kubectl('describe', 'csr', name)).toMatch(/Normal\s+CsrSigned\s+.*signed by CA Secret/);
 
     // the keystores annotary builds from a TLS Secret of it: keystore.jks for the server, truststore.jks (ca.crt) for the client
     const tls = b64Values({

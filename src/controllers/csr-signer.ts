@@ -8,8 +8,9 @@
 //   - a request the signer never signs (a CA, usages the CA Secret does not allow, a PKCS#10 that
 //     does not parse or verify) gets the Failed condition, as kube-controller-manager's signer
 //     does, and a Warning Event: it stays failed, a new CSR is the retry;
-//   - a CA Secret that is missing or not a CA: a Warning Event on the CSR, which stays pending
-//     (the CA Secret's appearance or fix brings it back through the Secret watch).
+//   - a CA Secret that is missing, or not a CA when an approved CSR is to be signed (the CA key is
+//     read only then): a Warning Event on the CSR, which stays as it is (the CA Secret's appearance
+//     or fix brings it back through the Secret watch).
 import { A } from '../annotations.js';
 import { caIssuer } from '../issuers/ca.js';
 import type { Csr } from '../kube/csr.js';
@@ -46,8 +47,8 @@ export const csrSignerController: ControllerModule = {
     const read = valueReader(ctx, caches);
     const write = ctx.writer(CONTROLLER);
 
-    /** The CA Secret of a signer, read in full, or why it cannot sign. */
-    const caOf = async (signerName: string) => {
+    /** The CA Secret of a signer (from the cache: its annotations hold the policy), or why there is none. */
+    const caSecretOf = (signerName: string) => {
       const ref = parseSignerName(signerName)!;
       const caName = `${ref.namespace}/${ref.name}`;
       const secret = secrets.get(objectKey(ref.namespace, ref.name));
@@ -56,11 +57,16 @@ export const csrSignerController: ControllerModule = {
           'CsrSignerNotFound',
           `signer ${signerName}: CA Secret ${caName} does not exist (or is not in a namespace annotary watches)`,
         );
+      return { secret, ref, caName };
+    };
+
+    /** The CA's certificate and key, read only to sign (a pending CSR never makes annotary read a CA key). */
+    const caDataOf = async (signerName: string, ref: { namespace: string; name: string }, caName: string) => {
       const [certPem, keyPem, caBundlePem] = await Promise.all(
         ['tls.crt', 'tls.key', 'ca.crt'].map((k) => read('Secret', ref.namespace, ref.name, k, pemText)),
       );
       if (!certPem || !keyPem) return refuse('CsrSignerNotCA', `signer ${signerName}: CA Secret ${caName} has no tls.crt and tls.key`);
-      return { secret, caName, data: { certPem, keyPem, caBundlePem } };
+      return { certPem, keyPem, caBundlePem };
     };
 
     /** A request this signer never signs: Failed, as the built-in signers mark theirs, and a Warning. */
@@ -97,7 +103,7 @@ export const csrSignerController: ControllerModule = {
           const phase = csrPhase(csr);
           if (phase !== 'pending' && phase !== 'approved') return;
           const { signerName } = csr.spec;
-          const ca = await caOf(signerName);
+          const ca = caSecretOf(signerName);
           if (isRefusal(ca)) return write.warn(csr, ca);
           const policy = parseSignerPolicy(ca.secret.metadata.annotations);
           if (isRefusal(policy)) {
@@ -135,7 +141,9 @@ export const csrSignerController: ControllerModule = {
             if (done) return write.warn(csr, done);
             return write.note(csr, 'CsrApproved', `${message} of CA Secret ${ca.caName}`);
           }
-          const issued = await caIssuer(ca.caName, ca.data).sign({
+          const data = await caDataOf(signerName, ca.ref, ca.caName);
+          if (isRefusal(data)) return write.warn(csr, data);
+          const issued = await caIssuer(ca.caName, data).sign({
             csr: pem,
             profile: { durationMs: signedDurationMs(csr), usages, isCA: false },
             now: new Date(),
