@@ -120,6 +120,12 @@ describe('the csr-signer controller', () => {
   test.each([
     ['a request for a CA', caRequest, ['digital signature', 'cert sign', 'server auth'], 'CsrRequestsCA'],
     ['a usage annotary never signs', () => request(['x.team-a.svc']), ['digital signature', 'code signing'], 'CsrUsageNotAllowed'],
+    [
+      'a request that is no PKCS#10',
+      () => Promise.resolve('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n'),
+      ['server auth'],
+      'InvalidCSR',
+    ],
   ])('%s, even approved, is marked Failed with a Warning and never signed', async (_what, make, usages, reason) => {
     const ca = await caSecret();
     const cluster = new FakeCluster([ca.secret, csr('bad', SIGNER, await make(), withUsages(...usages), withCondition('Approved'))]);
