@@ -42,6 +42,12 @@ test('ClusterRole rules equal the OpenShift overlay (all options on), and withou
   expect(withoutRoutes).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary'));
 });
 
+test("serving-certs' ClusterRole equals the manifests'", () => {
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-serving-certs')).toEqual(
+    rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary-serving-certs'),
+  );
+});
+
 test("the Ingress copies' ClusterRole and its RoleBinding (per ingressCopies.namespaces) equal overlays/ingress-copies", () => {
   const overlay = kustomize('manifests/overlays/ingress-copies');
   expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-ingress-copies')).toEqual(rulesOf(overlay, 'ClusterRole', 'annotary-ingress-copies'));

@@ -49,6 +49,12 @@ test('the base grants no Routes, creates nothing but Events, deletes nothing, an
 const bindingsOf = (docs: Doc[], role: string) =>
   docs.filter((d) => /RoleBinding$/.test(d.kind ?? '') && (d as unknown as Binding).roleRef.name === role) as unknown as Binding[];
 
+test('serving-certs creates Secrets (never deletes) through a ClusterRole of its own, bound to the ServiceAccount', () => {
+  expect(rulesOf(base, 'ClusterRole', 'annotary-serving-certs')).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
+  const [binding] = bindingsOf(base, 'annotary-serving-certs');
+  expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
+});
+
 test('Secrets create/delete (the Ingress copies) is a ClusterRole of its own that the base binds nowhere', () => {
   expect(rulesOf(base, 'ClusterRole', COPIES)).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete'] }]);
   expect(bindingsOf(base, COPIES)).toEqual([]);
