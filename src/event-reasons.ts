@@ -173,6 +173,14 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     meaning: 'duration or renew-before does not parse, or renew-before is not shorter than the duration',
   },
   {
+    reason: 'ServingCertForbidden',
+    type: 'Warning',
+    on: ['Service'],
+    meaning:
+      'the install does not let annotary create the serving-certificate Secret (or the self-signed serving CA) in that namespace ' +
+      '(see [Permissions](operations.md#permissions)); looked at again every minute',
+  },
+  {
     reason: 'CertificateNotOwned',
     type: 'Warning',
     on: ['Service'],

@@ -11,6 +11,7 @@
 // is the user's: left alone, with a Warning on the Service.
 import { A, type AnnotationReader } from '../annotations.js';
 import type { Config } from '../config.js';
+import { ApiError } from '../kube/client.js';
 import { isDnsSubdomain } from '../kube/names.js';
 import { isRefusal, refuse, type Refusal } from '../kube/refusal.js';
 import type { SlimData } from '../kube/slim.js';
@@ -21,6 +22,8 @@ import { parseIssuerRef } from './issuing.js';
 export const CONTROLLER = 'serving-certs';
 /** The self-signed serving CA's Secret, in --serving-ca-namespace. */
 export const SERVING_CA_NAME = 'annotary-serving-ca';
+// a Service whose Secret may not be created (403) is looked at again this often: a RoleBinding added later takes effect
+const FORBIDDEN_RECHECK_MS = 60_000;
 
 type Service = KubeObject & { spec?: { clusterIP?: string } };
 
@@ -146,6 +149,24 @@ export const servingCertsController: ControllerModule = {
       return req && !isRefusal(req) ? [...refs, { kind: 'Secret', namespace: svc.metadata.namespace ?? '', name: req.secretName }] : refs;
     };
 
+    /**
+     * Creating a Secret. The install grants that only in the namespaces it lists (a RoleBinding to
+     * the serving-certs ClusterRole, docs/operations.md#permissions); elsewhere the apiserver
+     * answers 403: a refusal saying what is missing and where, not an error to retry with backoff.
+     */
+    const create = async (namespace: string, obj: KubeObject): Promise<Refusal | undefined> => {
+      try {
+        return await write.create(Secrets, namespace, obj);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.isForbidden)) throw err;
+        return refuse(
+          'ServingCertForbidden',
+          `annotary may not create Secret "${obj.metadata.name}" in namespace "${namespace}": serving certificates need create on ` +
+            'secrets there, from a RoleBinding to the serving-certs ClusterRole (overlays/serving-certs, Helm servingCerts.namespaces)',
+        );
+      }
+    };
+
     return [
       {
         name: CONTROLLER,
@@ -159,18 +180,22 @@ export const servingCertsController: ControllerModule = {
           const req = servingRequest(svc.metadata.annotations, reader);
           if (req === undefined) return;
           if (isRefusal(req)) return write.warn(svc, req);
+          const refused = (r: Refusal) => {
+            write.warn(svc, r);
+            return r.reason === 'ServingCertForbidden' ? { requeueAfterMs: FORBIDDEN_RECHECK_MS } : undefined;
+          };
           if (ca.selfSigned && !secrets.get(objectKey(ca.namespace, ca.name))) {
-            const rejected = await write.create(Secrets, ca.namespace, servingCaSecret(ca));
-            if (rejected) return write.warn(svc, rejected);
+            const rejected = await create(ca.namespace, servingCaSecret(ca));
+            if (rejected) return refused(rejected);
           }
           const change = desiredServingSecret(svc, req, secrets.get(objectKey(namespace, req.secretName)), ca);
           if (change === undefined) return;
           if (isRefusal(change)) return write.warn(svc, change);
           const rejected =
             'create' in change
-              ? await write.create(Secrets, namespace, change.create)
+              ? await create(namespace, change.create)
               : await write.patch(Secrets, secrets.get(objectKey(namespace, req.secretName))!, change.patch);
-          if (rejected) return write.warn(svc, rejected);
+          if (rejected) return refused(rejected);
         },
       },
     ];

@@ -150,9 +150,7 @@ export async function selfSignedCa(
 /** The CA certificate of `ca`, checked: it parses, it is a CA, its key is the one given. */
 export function checkCa(ca: CaMaterial): NodeCertificate {
   const cert = parseCertificates(ca.certPem, 'CA certificate')[0];
-  // a leaf may have an empty subject (its names in the SAN): then Node's subject is undefined
-  const name = cert.subject ? `"${subjectLine(cert)}"` : `with serial ${cert.serialNumber}`;
-  if (!cert.ca) throw new PkiError('NotCA', `CA certificate ${name} has no basicConstraints CA:TRUE`);
+  if (!cert.ca) throw new PkiError('NotCA', `CA certificate "${subjectLine(cert)}" has no basicConstraints CA:TRUE`);
   const key = parsePrivateKey(ca.keyPem, 'CA private key');
   if (!keyMatchesCert(key.key, cert)) throw new PkiError('KeyMismatch', 'the CA private key does not belong to the CA certificate');
   return cert;

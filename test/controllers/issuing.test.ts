@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { AnnotationReader } from '../../src/annotations.js';
+import { ApiError } from '../../src/kube/client.js';
 import { issuingController, parseIssueSpec, renewAtMs } from '../../src/controllers/issuing.js';
 import { expiryController } from '../../src/controllers/expiry.js';
 import { servingCertsController } from '../../src/controllers/serving-certs.js';
@@ -231,6 +232,17 @@ describe('serving certificates and expiry of issued Secrets', () => {
     await until(() => writesTo(cluster, 'api-tls').length === 1 && writesTo(cluster, 'os-tls').length === 1, 'issued');
     await issuing.quiet();
     expect(certs(text(cluster, 'api-tls', 'tls.crt')!)[0].subjectAltName).toBe('DNS:api.apps.svc, DNS:api.apps.svc.cluster.local');
+  });
+
+  test('where the install grants no Secret create (403): a ServingCertForbidden Warning on the Service, nothing written', async () => {
+    const cluster = new FakeCluster([
+      service('api', inNamespace(NS), withUid('svc-uid'), withAnnotations({ 'annotary.io/serving-cert-secret': 'api-tls' })),
+    ]);
+    cluster.create = () => Promise.reject(new ApiError(403, 'Forbidden', 'secrets is forbidden'));
+    const r = await run(servingCertsController, cluster, ['--serving-ca', 'pki/serving']);
+    await r.quiet();
+    expect(cluster.writes).toEqual([]);
+    expect(r.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ServingCertForbidden', name: 'api' }));
   });
 
   test("a Secret of that name the Service does not own stays the user's: a Warning on the Service", async () => {

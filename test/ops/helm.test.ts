@@ -43,6 +43,17 @@ test('ClusterRole rules equal the OpenShift overlay (all options on), and withou
   expect(withoutRoutes).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary'));
 });
 
+test("serving-certs' ClusterRole and its RoleBinding (per servingCerts.namespaces) equal overlays/serving-certs", () => {
+  const overlay = kustomize('manifests/overlays/serving-certs');
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-serving-certs')).toEqual(rulesOf(overlay, 'ClusterRole', 'annotary-serving-certs'));
+  type Binding = Doc & { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
+  const binding = (docs: Doc[], name: string) => docs.find((d) => d.kind === 'RoleBinding' && d.metadata?.name === name) as Binding;
+  const chart = binding(chartDocs, 'TEMPLATE-serving-certs');
+  const kust = binding(overlay, 'annotary-serving-certs');
+  expect(chart.roleRef).toEqual({ ...kust.roleRef, name: 'TEMPLATE-serving-certs' });
+  expect(chart.subjects).toEqual(kust.subjects.map((s) => ({ ...s, name: 'TEMPLATE', namespace: 'TEMPLATE' })));
+});
+
 test("the Ingress copies' ClusterRole and its RoleBinding (per ingressCopies.namespaces) equal overlays/ingress-copies", () => {
   const overlay = kustomize('manifests/overlays/ingress-copies');
   expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-ingress-copies')).toEqual(rulesOf(overlay, 'ClusterRole', 'annotary-ingress-copies'));

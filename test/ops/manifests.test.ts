@@ -50,6 +50,19 @@ test('the base grants no Routes, creates nothing but Events, deletes nothing, an
 const bindingsOf = (docs: Doc[], role: string) =>
   docs.filter((d) => /RoleBinding$/.test(d.kind ?? '') && (d as unknown as Binding).roleRef.name === role) as unknown as Binding[];
 
+test('serving-certs creates Secrets (never deletes) through a ClusterRole of its own, bound only by overlays/serving-certs', () => {
+  const SERVING = 'annotary-serving-certs';
+  expect(rulesOf(base, 'ClusterRole', SERVING)).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
+  expect(bindingsOf(base, SERVING)).toEqual([]);
+  const docs = kustomize('manifests/overlays/serving-certs');
+  const bindings = bindingsOf(docs, SERVING);
+  expect(bindings.map((b) => [b.kind, b.metadata.namespace]).sort()).toEqual([
+    ['RoleBinding', 'annotary-system'],
+    ['RoleBinding', 'shop'],
+  ]);
+  for (const b of bindings) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
+});
+
 test('Secrets create/delete (the Ingress copies) is a ClusterRole of its own that the base binds nowhere', () => {
   expect(rulesOf(base, 'ClusterRole', COPIES)).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete'] }]);
   expect(bindingsOf(base, COPIES)).toEqual([]);

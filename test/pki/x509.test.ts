@@ -7,7 +7,9 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { describeChain } from '../../src/pki/certinfo.js';
 import { keyMatchesCert } from '../../src/pki/chain.js';
+import { buildStores } from '../../src/pki/stores.js';
 import { PkiError, type PkiReason } from '../../src/pki/errors.js';
 import { parsePrivateKey } from '../../src/pki/pem.js';
 import {
@@ -174,6 +176,14 @@ describe('usages, serials, limits', () => {
     });
     await verify(leaf, ca.certPem, { untrusted: intCert, purpose: 'sslserver' });
     await expect(verify(leaf, ca.certPem)).rejects.toThrow(/unable to get local issuer/);
+  });
+
+  it('a leaf with an empty subject (its names in the SAN only) goes into keystores and cert info', async () => {
+    const key = await generateKey('ec-p256');
+    const leaf = await signCsr(await createCsr(key, { dnsNames: ['san-only.test'], ipAddresses: [] }), profile(10), ca);
+    const built = buildStores({ certPem: leaf, keyPem: key, caPem: ca.certPem, password: 'changeit', alias: 'a', formats: ['pkcs12'] });
+    expect(Object.keys(built.files).sort()).toEqual(['keystore.p12', 'truststore.p12']);
+    expect(describeChain([new X509Certificate(leaf)])).toContain('(empty)');
   });
 
   it('a CSR carries its names and proves its key', async () => {
