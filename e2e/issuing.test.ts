@@ -89,6 +89,16 @@ describe('a ca issuer', () => {
     expect(web.metadata.annotations?.['annotary.io/issued-by']).toBe(`${ns}/root`);
     const reasons = (await eventsFor(client, ns, 'web')).map((e) => e.reason);
     expect(reasons).toContain('CertificateIssued');
+    // the private key never reaches the log (the operator runs at debug), nor an Event
+    const keyLines = text(web, 'tls.key')
+      .split('\n')
+      .filter((l) => l.length > 20 && !l.startsWith('-----'));
+    const events = JSON.stringify(await eventsFor(client, ns, 'web'));
+    for (const line of keyLines) {
+      expect(op.logs.join('\n')).not.toContain(line);
+      expect(events).not.toContain(line);
+    }
+    expect(op.logs.join('\n')).not.toContain('PRIVATE KEY');
 
     // the JVM: TlsServer serves keystore.p12, TlsClient trusts truststore.p12 (both from the issued Secret)
     const classes = path.join(dir, 'classes');

@@ -524,9 +524,9 @@ export const issuingController: ControllerModule = {
         watches: [{ source: secrets, refsOf: caRefOf }, ...csr.watches],
         async reconcile({ namespace, name }) {
           const secret = secrets.get(objectKey(namespace, name));
-          if (!secret || secret.metadata.deletionTimestamp) return;
+          if (!secret || secret.metadata.deletionTimestamp) return void failures.delete(objectKey(namespace, name));
           const spec = specOf(secret);
-          if (spec === undefined) return;
+          if (spec === undefined) return void failures.delete(objectKey(namespace, name));
           if (isRefusal(spec)) return write.warn(secret, spec);
           const record = parseIssuedRecord(secret.metadata.annotations?.[A.issuedRecord]);
           const ca = spec.issuer;

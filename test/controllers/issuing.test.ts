@@ -5,9 +5,10 @@ import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { AnnotationReader } from '../../src/annotations.js';
 import { ApiError } from '../../src/kube/client.js';
+import { Secrets } from '../../src/kube/types.js';
 import { issuingController, parseIssueSpec, renewAtMs } from '../../src/controllers/issuing.js';
 import { expiryController } from '../../src/controllers/expiry.js';
-import { servingCertsController } from '../../src/controllers/serving-certs.js';
+import { servingCertsController, servingNames } from '../../src/controllers/serving-certs.js';
 import { generateKey, selfSignedCa } from '../../src/pki/x509.js';
 import { inNamespace, ofType, secret, service, withAnnotations, withData, withUid, type Secret } from '../gen.js';
 import { selfSigned } from '../pki/helpers.js';
@@ -147,6 +148,32 @@ describe('issuing from a ca issuer', () => {
     expect(cluster.get('Secret', NS, 'web')!.metadata.annotations!['annotary.io/issued-by']).toBe('pki/root');
   });
 
+  test('a renewal that is refused keeps the valid certificate, retries with backoff, and renews once the CA is back', async () => {
+    const ca = await caSecret('root');
+    const cluster = new FakeCluster([
+      ca,
+      request('web', {
+        'annotary.io/issuer': 'root',
+        'annotary.io/dns-names': 'web.test',
+        'annotary.io/key-algorithm': 'ec-p256',
+        'annotary.io/duration': '4s',
+        'annotary.io/renew-before': '3s',
+      }),
+    ]);
+    const r = await run(issuingController, cluster, ['--retry-base', '50ms', '--retry-max', '200ms']);
+    await until(() => writesTo(cluster, 'web').length === 1, 'issued');
+    const issued = text(cluster, 'web', 'tls.crt');
+    await cluster.delete(Secrets, NS, 'root');
+    // renew-at is about 1s after issuance: refused (the CA is gone), asked again, each time a Warning
+    await until(() => r.events.filter((e) => e.reason === 'IssuerNotFound').length >= 3, 'retried with backoff');
+    expect(writesTo(cluster, 'web')).toHaveLength(1);
+    expect(text(cluster, 'web', 'tls.crt')).toBe(issued);
+    expect((await r.metrics.issuanceFailures.get()).values[0]?.value).toBeGreaterThanOrEqual(3);
+    await cluster.create(Secrets, NS, ca);
+    await until(() => writesTo(cluster, 'web').length === 2, 'renewed');
+    expect(text(cluster, 'web', 'tls.crt')).not.toBe(issued);
+  });
+
   test("a user's certificate is replaced once annotary.io/issuer is added, and an Event says so", async () => {
     const user = await caSecret('mine');
     const cluster = new FakeCluster([await caSecret('root'), user]);
@@ -186,11 +213,11 @@ describe('generated CA and CA rotation', () => {
         .map((c) => c.fingerprint256)
         .sort(),
     ).toEqual([oldCa.fingerprint256, newCa.fingerprint256].sort());
-    await until(() => writesTo(cluster, 'web').length === 3, 're-issued', 10_000);
+    await until(() => writesTo(cluster, 'web').length === 3, 're-issued', 30_000);
     const leaf = certs(text(cluster, 'web', 'tls.crt')!)[0];
     expect(leaf.checkIssued(newCa) && leaf.verify(newCa.publicKey)).toBe(true);
     expect(certs(text(cluster, 'web', 'ca.crt')!)).toHaveLength(2);
-    await until(() => writesTo(cluster, 'web').length === 4, 'old CA dropped', 10_000);
+    await until(() => writesTo(cluster, 'web').length === 4, 'old CA dropped', 30_000);
     expect(certs(text(cluster, 'web', 'ca.crt')!).map((c) => c.fingerprint256)).toEqual([newCa.fingerprint256]);
     await r.quiet();
     expect(r.events.filter((e) => e.name === 'web' && e.reason !== 'IssuancePending').map((e) => e.reason)).toEqual([
@@ -224,6 +251,12 @@ describe('serving certificates and expiry of issued Secrets', () => {
       'annotary.io/issuer': 'pki/serving',
       'annotary.io/dns-names': 'api.apps.svc,api.apps.svc.cluster.local',
     });
+    expect(servingNames(service('h', inNamespace(NS), (s) => void (s.spec = { clusterIP: 'None' })))).toEqual([
+      'h.apps.svc',
+      'h.apps.svc.cluster.local',
+      '*.h.apps.svc',
+      '*.h.apps.svc.cluster.local',
+    ]);
     expect(cluster.get('Secret', NS, 'os-tls')!.metadata.annotations).toMatchObject({
       'service.beta.openshift.io/originating-service-name': 'os',
       'service.beta.openshift.io/originating-service-uid': 'os-uid',
