@@ -19,6 +19,7 @@ import {
   eventsFor,
   kubectl,
   newNamespace,
+  serviceAccountToken,
   startOperator,
   waitFor,
   writeKubeconfig,
@@ -52,18 +53,6 @@ let op: OperatorProcess;
 /** stands for the operator's Pod (no kubelet runs here): its Events go there, as in a cluster */
 let pod: KubeObject;
 
-/** Kubernetes 1.20: the token controller writes a kubernetes.io/service-account-token Secret for the SA. */
-async function serviceAccountToken(): Promise<string> {
-  const secretName = await waitFor(
-    'token Secret of the ServiceAccount',
-    () =>
-      (JSON.parse(kubectl('-n', INSTALL_NS, 'get', 'serviceaccount', 'annotary', '-o', 'json')) as { secrets?: { name: string }[] })
-        .secrets?.[0]?.name,
-  );
-  const secret = await client.get<Secret>(Secrets, INSTALL_NS, secretName);
-  return Buffer.from(secret.data!.token, 'base64').toString('utf8');
-}
-
 /** a kubernetes.io/tls Secret of the first chain */
 const tlsSecret = (name: string, annotations: Record<string, string> = {}, namespace = ns): Secret =>
   secret(name, inNamespace(namespace), ofType('kubernetes.io/tls'), withTLS(first), withAnnotations(annotations));
@@ -90,7 +79,9 @@ beforeAll(async () => {
   kubectl('apply', '--dry-run=server', '-k', path.join(ROOT, 'manifests'));
   kubectl('apply', '-k', path.join(ROOT, 'manifests'));
   // the cluster of .cluster/kubeconfig with the ServiceAccount's token
-  saKubeconfig = writeKubeconfig(path.join(scratchDir('e2e-rbac'), 'kubeconfig'), { token: await serviceAccountToken() });
+  saKubeconfig = writeKubeconfig(path.join(scratchDir('e2e-rbac'), 'kubeconfig'), {
+    token: await serviceAccountToken(INSTALL_NS, 'annotary'),
+  });
   ns = await newNamespace(client, 'rbac');
   bare = await newNamespace(client, 'rbac-bare');
   src = await newNamespace(client, 'rbac-src');

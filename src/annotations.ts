@@ -6,8 +6,8 @@
 import type { Refusal } from './kube/refusal.js';
 import { refuse } from './kube/refusal.js';
 
-export type Origin = 'annotary' | 'cert-utils' | 'reloader' | 'secret-generator';
-export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate';
+export type Origin = 'annotary' | 'cert-utils' | 'reloader' | 'secret-generator' | 'service-ca';
+export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate' | 'Service' | 'CertificateSigningRequest';
 
 export interface AnnotationSpec {
   key: string;
@@ -65,6 +65,37 @@ export const A = {
   sgEncoding: `${SG}encoding`,
   sgRegenerate: `${SG}regenerate`,
   sgBasicAuthUsername: `${SG}basic-auth-username`,
+  // issuing (requests on a Secret; what annotary issued, written)
+  issuer: 'annotary.io/issuer',
+  dnsNames: 'annotary.io/dns-names',
+  ipAddresses: 'annotary.io/ip-addresses',
+  commonName: 'annotary.io/common-name',
+  keyAlgorithm: 'annotary.io/key-algorithm',
+  duration: 'annotary.io/duration',
+  renewBefore: 'annotary.io/renew-before',
+  usages: 'annotary.io/usages',
+  generateCa: 'annotary.io/generate-ca',
+  notAfter: 'annotary.io/not-after',
+  renewAt: 'annotary.io/renew-at',
+  issuedBy: 'annotary.io/issued-by',
+  serial: 'annotary.io/serial',
+  issuedRecord: 'annotary.io/issued-record',
+  // serving certificates (Services)
+  servingCertSecret: 'annotary.io/serving-cert-secret',
+  // OpenShift service-ca compat
+  scServingCertSecretBeta: 'service.beta.openshift.io/serving-cert-secret-name',
+  scServingCertSecretAlpha: 'service.alpha.openshift.io/serving-cert-secret-name',
+  scOriginatingServiceNameBeta: 'service.beta.openshift.io/originating-service-name',
+  scOriginatingServiceUidBeta: 'service.beta.openshift.io/originating-service-uid',
+  scOriginatingServiceNameAlpha: 'service.alpha.openshift.io/originating-service-name',
+  scOriginatingServiceUidAlpha: 'service.alpha.openshift.io/originating-service-uid',
+  // annotary as a CSR signer (on the CA Secret)
+  csrUsages: 'annotary.io/csr-usages',
+  csrApproveNamespaces: 'annotary.io/csr-approve-namespaces',
+  csrApproveUsers: 'annotary.io/csr-approve-users',
+  csrApproveDnsSuffixes: 'annotary.io/csr-approve-dns-suffixes',
+  // the csr: issuer (written)
+  csrForSecret: 'annotary.io/secret',
   // cert-utils-operator compat
   cuGenerateJavaKeystores: `${CU}generate-java-keystores`,
   cuJavaKeystorePassword: `${CU}java-keystore-password`,
@@ -315,6 +346,205 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     values: 'JSON: uid and a digest per generated key',
     description:
       "The generated-secrets controller's owner record, kept apart from the stores' owner-record so that the two controllers never claim each other's keys.",
+  },
+  {
+    key: A.issuer,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`<ca-secret>`, `<namespace>/<ca-secret>` or `csr:<signerName>`',
+    description:
+      'Issue a certificate into this Secret (tls.crt, tls.key, ca.crt) and renew it: from a CA Secret (another namespace only with its share-with-namespaces opt-in) or the Kubernetes CSR API. Added to a Secret that holds a certificate of its own, it replaces that certificate (an Event says so).',
+  },
+  {
+    key: A.dnsNames,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: 'comma list of DNS names (`*.` wildcards)',
+    description: 'DNS subject alternative names of the issued certificate.',
+  },
+  {
+    key: A.ipAddresses,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: 'comma list of IPv4/IPv6 addresses',
+    description: 'IP subject alternative names of the issued certificate.',
+  },
+  {
+    key: A.commonName,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: 'text (≤ 64 characters)',
+    description: 'Subject common name. Default: none for a leaf (names in the SAN), the Secret name for a generated CA.',
+  },
+  {
+    key: A.keyAlgorithm,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`rsa-2048` (default), `rsa-3072`, `rsa-4096`, `ec-p256`, `ec-p384`',
+    description: 'Key of the issued certificate; a new key on every issuance.',
+  },
+  {
+    key: A.duration,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: 'duration, e.g. `2160h` or `90d`',
+    description: 'Lifetime of the issued certificate. Default 90d (a generated CA: 3650d).',
+  },
+  {
+    key: A.renewBefore,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: 'duration, shorter than duration',
+    description: 'Renew this long before notAfter (less a deterministic jitter of up to a tenth of it). Default a third of the duration.',
+  },
+  {
+    key: A.usages,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`server`, `client` or `server,client` (default)',
+    description: 'Extended key usages of the issued certificate.',
+  },
+  {
+    key: A.generateCa,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`true`',
+    description:
+      'Make this Secret a self-signed root CA (a `ca` issuer for others), renewed like any certificate: a renewal is a CA rotation.',
+  },
+  {
+    key: A.notAfter,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'RFC 3339 time',
+    description: 'notAfter of the certificate annotary issued.',
+  },
+  {
+    key: A.renewAt,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'RFC 3339 time',
+    description: 'When annotary renews it (notAfter − renew-before − jitter).',
+  },
+  {
+    key: A.issuedBy,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: '`<namespace>/<ca-secret>`, `csr:<signerName>`, `self`',
+    description: 'The issuer of the certificate annotary wrote.',
+  },
+  {
+    key: A.serial,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'hex',
+    description: 'Serial number of the certificate annotary wrote.',
+  },
+  {
+    key: A.issuedRecord,
+    origin: 'annotary',
+    on: ['Secret'],
+    written: true,
+    values: 'JSON',
+    description:
+      'Proof of the certificate annotary issued here (uid, digests of tls.crt, tls.key, ca.crt, the request, the CA) and the state of a CA rotation.',
+  },
+  {
+    key: A.servingCertSecret,
+    origin: 'annotary',
+    on: ['Service'],
+    values: 'Secret name',
+    description:
+      'A kubernetes.io/tls Secret of that name with a certificate for `<svc>.<ns>.svc` and `<svc>.<ns>.svc.cluster.local` (pod wildcards for a headless Service) from the serving CA (--serving-ca).',
+  },
+  {
+    key: A.scServingCertSecretBeta,
+    origin: 'service-ca',
+    on: ['Service'],
+    values: 'Secret name',
+    description: 'As annotary.io/serving-cert-secret (OpenShift service-ca); the Secret also gets the originating-service annotations.',
+  },
+  {
+    key: A.scServingCertSecretAlpha,
+    origin: 'service-ca',
+    on: ['Service'],
+    values: 'Secret name',
+    description: 'The alpha spelling of the above (OpenShift 3.x).',
+  },
+  {
+    key: A.scOriginatingServiceNameBeta,
+    origin: 'service-ca',
+    on: ['Secret'],
+    written: true,
+    values: 'Service name',
+    description: 'On a serving-certificate Secret made for the beta key: the Service it is for (as service-ca writes it).',
+  },
+  {
+    key: A.scOriginatingServiceUidBeta,
+    origin: 'service-ca',
+    on: ['Secret'],
+    written: true,
+    values: 'uid',
+    description: 'The uid of that Service.',
+  },
+  {
+    key: A.scOriginatingServiceNameAlpha,
+    origin: 'service-ca',
+    on: ['Secret'],
+    written: true,
+    values: 'Service name',
+    description: 'As above, for the alpha key.',
+  },
+  {
+    key: A.scOriginatingServiceUidAlpha,
+    origin: 'service-ca',
+    on: ['Secret'],
+    written: true,
+    values: 'uid',
+    description: 'As above, for the alpha key.',
+  },
+  {
+    key: A.csrUsages,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`server`, `client` or `server,client` (default)',
+    description:
+      'On a CA Secret: what annotary signs for CSRs addressed to its signer `annotary.io/<namespace>.<secret>`, whoever approved them.',
+  },
+  {
+    key: A.csrApproveNamespaces,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`ns1,ns2`',
+    description:
+      "On a CA Secret: annotary approves its signer's CSRs from ServiceAccounts of these namespaces (see csr-approve-dns-suffixes).",
+  },
+  {
+    key: A.csrApproveUsers,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`user1,user2`',
+    description: "On a CA Secret: annotary approves its signer's CSRs from these usernames (see csr-approve-dns-suffixes).",
+  },
+  {
+    key: A.csrApproveDnsSuffixes,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`team-a.svc,example.com`',
+    description:
+      'On a CA Secret: a CSR annotary approves by itself has every DNS name and its CN under one of these (none: no names) and no IP address.',
+  },
+  {
+    key: A.csrForSecret,
+    origin: 'annotary',
+    on: ['CertificateSigningRequest'],
+    written: true,
+    values: '`<namespace>/<secret>`',
+    description: 'On a CSR annotary made for `annotary.io/issuer: csr:<signer>`: the Secret it is for (also label annotary.io/secret-uid).',
   },
   {
     key: A.cuGenerateJavaKeystores,

@@ -16,13 +16,14 @@ export interface FlagSpec<Field extends string = string, T = unknown> {
 /** One row of FLAGS: keeps the literal field name and the parse result type, which become that field of Config. */
 const flag = <Field extends string, T>(spec: FlagSpec<Field, T>): FlagSpec<Field, T> => spec;
 
-export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry', 'generate'] as const;
+export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry', 'generate', 'issuing', 'serving-certs', 'csr'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 export function parseDuration(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
-  if (!m) throw new Error(`"${v}" is not a duration (e.g. 500ms, 3s, 10m, 720h)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v.trim());
+  if (!m) throw new Error(`"${v}" is not a duration (e.g. 500ms, 3s, 10m, 720h, 90d)`);
+  // d: certificate lifetimes are counted in days (cert-manager's 2160h is 90d); a day is 24h here
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
   return Math.round(Number(m[1]) * unit);
 }
 
@@ -198,6 +199,30 @@ export const FLAGS = [
     env: 'ANNOTARY_EXPIRY_WARNING',
     default: '720h',
     help: 'Warning Event when a certificate expires within this duration',
+    parse: parseDuration,
+  }),
+  flag({
+    field: 'servingCa',
+    name: 'serving-ca',
+    env: 'ANNOTARY_SERVING_CA',
+    default: '',
+    help: 'CA Secret (<namespace>/<name>) that signs Service serving certificates; empty: a self-signed CA annotary makes',
+    parse: parseString,
+  }),
+  flag({
+    field: 'servingCaNamespace',
+    name: 'serving-ca-namespace',
+    env: 'ANNOTARY_SERVING_CA_NAMESPACE',
+    default: '',
+    help: 'namespace of the self-signed serving CA (default: the pod namespace or "default")',
+    parse: parseString,
+  }),
+  flag({
+    field: 'caRotationGraceMs',
+    name: 'ca-rotation-grace',
+    env: 'ANNOTARY_CA_ROTATION_GRACE',
+    default: '1h',
+    help: 'when a CA changes: how long issued Secrets trust old and new CA before their leaf is re-issued, and again before the old CA goes',
     parse: parseDuration,
   }),
   flag({

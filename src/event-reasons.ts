@@ -6,7 +6,8 @@
 import type { EventType } from './kube/events.js';
 
 /** What an Event is about: Workload = Deployment, StatefulSet or DaemonSet. */
-export type EventOn = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | "the operator's Pod or Lease";
+export type EventOn =
+  'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'Service' | 'CertificateSigningRequest' | "the operator's Pod or Lease";
 
 export interface EventReasonSpec {
   reason: string;
@@ -131,6 +132,135 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: STORES,
     meaning: 'the apiserver refused the write for good (400, 413, 422; its reason in the message); not retried until the inputs change',
   },
+  // issuing (#14): certificates annotary issues into Secrets
+  {
+    reason: 'CertificateIssued',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: 'a certificate issued or renewed into tls.crt/tls.key/ca.crt: why, serial, notAfter, renew-at, issuer',
+  },
+  {
+    reason: 'UserCertificateReplaced',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: "annotary.io/issuer was added to a Secret holding a certificate annotary did not issue: annotary's replaces it",
+  },
+  {
+    reason: 'IssuancePending',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: 'the issuer has not signed yet (the message says what it waits for)',
+  },
+  {
+    reason: 'CARotation',
+    type: 'Normal',
+    on: ['Secret'],
+    meaning: 'a step of a CA rotation: ca.crt trusts old and new CA, the leaf re-issued by the new CA, the old CA dropped',
+  },
+  {
+    reason: 'UnknownIssuer',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'annotary.io/issuer names no issuer annotary has (not `<secret>`, `<namespace>/<secret>` or `csr:<signerName>`)',
+  },
+  { reason: 'IssuerNotFound', type: 'Warning', on: ['Secret'], meaning: "the issuer's CA Secret does not exist" },
+  {
+    reason: 'InvalidDNSName',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'a name in annotary.io/dns-names is not a DNS name (RFC 1123 labels; `*.` only as the whole first label)',
+  },
+  {
+    reason: 'InvalidIPAddress',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'an entry of annotary.io/ip-addresses is not an IPv4 or IPv6 address',
+  },
+  {
+    reason: 'InvalidDuration',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'duration or renew-before does not parse, or renew-before is not shorter than the duration',
+  },
+  {
+    reason: 'ServingCertForbidden',
+    type: 'Warning',
+    on: ['Service'],
+    meaning:
+      'the install does not let annotary create the serving-certificate Secret (or the self-signed serving CA) in that namespace ' +
+      '(see [Permissions](operations.md#permissions)); looked at again every minute',
+  },
+  {
+    reason: 'CertificateNotOwned',
+    type: 'Warning',
+    on: ['Service'],
+    meaning: 'the serving-certificate Secret exists and was not made by annotary for this Service: left alone',
+  },
+  {
+    reason: 'IssuerNotCA',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning:
+      "the issuer's CA Secret cannot sign: no certificate, no basicConstraints CA:TRUE, or a key that is not the CA's (the message names the PKI reason)",
+  },
+  { reason: 'NotCA', type: 'Warning', on: ['Secret'], meaning: 'a certificate used as a CA has no basicConstraints CA:TRUE' },
+  {
+    reason: 'InvalidName',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'a certificate would carry an IP address that does not parse, or no name at all (no common name, DNS name or IP)',
+  },
+  {
+    reason: 'InvalidCSR',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: 'a PKCS#10 request that does not parse or whose signature does not verify',
+  },
+  // annotary as a CSR signer (on the CSR; Events of cluster-scoped objects are in namespace default)
+  {
+    reason: 'CsrApproved',
+    type: 'Normal',
+    on: ['CertificateSigningRequest'],
+    meaning: "annotary approved a CSR for its signer: the CA Secret's csr-approve-* policy covers the requester, names and usages",
+  },
+  { reason: 'CsrSigned', type: 'Normal', on: ['CertificateSigningRequest'], meaning: 'annotary signed an approved CSR for its signer' },
+  {
+    reason: 'CsrSignerNotFound',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: 'the CA Secret of an `annotary.io/<namespace>.<secret>` signer does not exist (or is not watched); the CSR waits',
+  },
+  {
+    reason: 'CsrSignerNotCA',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: "the signer's CA Secret has no tls.crt/tls.key, no basicConstraints CA:TRUE or a key that is not the CA's; the CSR waits",
+  },
+  {
+    reason: 'CsrRequestsCA',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: 'the CSR asks for a CA certificate (basicConstraints CA:TRUE, certificate or CRL signing): marked Failed, never signed',
+  },
+  {
+    reason: 'CsrUsageNotAllowed',
+    type: 'Warning',
+    on: ['CertificateSigningRequest'],
+    meaning: "usages other than TLS server/client authentication, or one the CA Secret's csr-usages leaves out: marked Failed",
+  },
+  // the csr: issuer (on the Secret it issues into)
+  {
+    reason: 'CsrDenied',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: "the CSR annotary made for the Secret was denied (the condition's reason and message); delete the CSR to ask again",
+  },
+  {
+    reason: 'CsrFailed',
+    type: 'Warning',
+    on: ['Secret'],
+    meaning: "the CSR's signer marked it Failed, or wrote a certificate that does not parse or is not for the requested key",
+  },
   // Routes and Ingresses
   { reason: 'RouteUpdated', type: 'Normal', on: ['Route'], meaning: 'spec.tls fields set or cleared' },
   { reason: 'NoTLSSpec', type: 'Warning', on: ['Route'], meaning: 'certificates asked for, but the Route has no spec.tls' },
@@ -156,7 +286,7 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
   {
     reason: 'NotSharedWithNamespace',
     type: 'Warning',
-    on: ['Ingress'],
+    on: ['Ingress', 'Secret'],
     meaning:
       'a Secret of another namespace does not exist or does not opt in with share-with-namespaces (one answer for both: ' +
       'an Ingress cannot probe which Secrets exist elsewhere)',

@@ -115,6 +115,19 @@ export function createMetrics() {
       labelNames: ['resource'],
       registers,
     }),
+    // the issuing controller (#14)
+    certificatesIssued: new Counter({
+      name: 'annotary_certificates_issued_total',
+      help: `Certificates annotary issued into Secrets, by issuer kind (ca, csr, self) and why (${ISSUE_WHYS.join(', ')}).`,
+      labelNames: ['issuer', 'why'],
+      registers,
+    }),
+    issuanceFailures: new Counter({
+      name: 'annotary_issuance_failures_total',
+      help: 'Issuances or renewals that failed and are retried with backoff (the certificate in place stays), by issuer kind.',
+      labelNames: ['issuer'],
+      registers,
+    }),
     // the reload controller
     rollouts: new Counter({
       name: 'annotary_rollouts_total',
@@ -136,6 +149,10 @@ export function createMetrics() {
     }),
   };
 }
+
+/** Why annotary issued a certificate (annotary_certificates_issued_total's why label). */
+export const ISSUE_WHYS = ['new', 'request_changed', 'renewal', 'ca_rotation', 'replaced_user_certificate'] as const;
+export type IssueWhy = (typeof ISSUE_WHYS)[number];
 
 /** Why a reconcile of a watched workload did not roll (annotary_rollouts_skipped_total's reason label). */
 export const RELOAD_SKIP_REASONS = ['invalid', 'missing', 'keystore_pending', 'onboarding', 'create_ignored', 'watch_set_changed'] as const;

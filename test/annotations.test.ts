@@ -57,6 +57,7 @@ describe('the annotation table lists every key exactly once', () => {
       if (a.key.startsWith('annotary.io/')) expect(a.origin).toBe('annotary');
       else if (a.key.startsWith('cert-utils-operator.redhat-cop.io/')) expect(a.origin).toBe('cert-utils');
       else if (a.key.startsWith('secret-generator.v1.mittwald.de/')) expect(a.origin).toBe('secret-generator');
+      else if (/^service\.(alpha|beta)\.openshift\.io\//.test(a.key)) expect(a.origin).toBe('service-ca');
       else {
         expect(a.key).toMatch(/reloader\.stakater\.com\//);
         expect(a.origin).toBe('reloader');

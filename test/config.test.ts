@@ -97,7 +97,7 @@ describe('boolean flags work bare and with a value', () => {
   });
 });
 
-describe('durations parse as ms, s, m, h', () => {
+describe('durations parse as ms, s, m, h, d', () => {
   test.each([
     ['500ms', 500],
     ['3s', 3000],
@@ -106,11 +106,12 @@ describe('durations parse as ms, s, m, h', () => {
     ['0s', 0],
     ['1.5s', 1500],
     [' 2m ', 120_000],
+    ['90d', 7_776_000_000],
   ])('%s → %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  test.each(['', '10', '5d', '1h30m', '-1s', 'ten seconds', 's'])('"%s" is refused', (text) => {
+  test.each(['', '10', '5w', '1h30m', '-1s', 'ten seconds', 's'])('"%s" is refused', (text) => {
     expect(() => parseDuration(text)).toThrow(/not a duration/);
   });
 
@@ -154,7 +155,7 @@ describe('bad values give a ConfigError naming the flag and its environment vari
     ['log-format', 'xml'],
     ['controllers', 'keystores,nope'],
     ['reload-strategy', 'kill'],
-    ['expiry-warning', '30d'],
+    ['expiry-warning', '30w'],
     ['leader-elect', 'sure'],
     ['lease-duration', 'x'],
     ['shutdown-timeout', '1y'],

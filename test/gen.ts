@@ -2,6 +2,7 @@
 // test/unit/gen: a kind's constructor takes the name and modifiers, and each modifier sets one
 // thing, so a fixture reads as what differs from a plain object. Unit tests, e2e tests and the
 // benchmarks build their objects here (no Jest imports: bench/ compiles it without Jest's types).
+import type { Csr } from '../src/kube/csr.js';
 import type { KubeObject, OwnerReference } from '../src/kube/types.js';
 import type { ChainFixture } from './pki/fixtures.js';
 
@@ -69,6 +70,11 @@ export function secret(name: string, ...mods: Mod<Secret>[]): Secret {
   return build<Secret>({ apiVersion: 'v1', kind: 'Secret', metadata: { name } }, mods);
 }
 
+export type Service = KubeObject & { spec?: { clusterIP?: string } };
+export function service(name: string, ...mods: Mod<Service>[]): Service {
+  return build<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: {} }, mods);
+}
+
 export function configMap(name: string, ...mods: Mod<ConfigMap>[]): ConfigMap {
   return build<ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } }, mods);
 }
@@ -121,6 +127,27 @@ export function workload(kind: WorkloadKind, name: string, ...mods: Mod<Workload
 
 export function deployment(name: string, ...mods: Mod<Workload>[]): Workload {
   return workload('Deployment', name, ...mods);
+}
+
+/**
+ * A CertificateSigningRequest (cluster-scoped) for `signerName` carrying the PKCS#10 PEM `request`,
+ * asking for server auth, as the apiserver stores it (spec.username set: here a ServiceAccount of team-a).
+ */
+export function csr(name: string, signerName: string, request: string, ...mods: Mod<Csr>[]): Csr {
+  return build<Csr>(
+    {
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: { name },
+      spec: {
+        request: b64(request),
+        signerName,
+        usages: ['digital signature', 'server auth'],
+        username: 'system:serviceaccount:team-a:app',
+      },
+    },
+    mods,
+  );
 }
 
 // ---- modifiers of every kind
@@ -209,6 +236,24 @@ export const withRules =
   (...rules: IngressRule[]): Mod<Ingress> =>
   (i) => {
     i.spec.rules = rules;
+  };
+
+// ---- CertificateSigningRequests
+
+export const withUsages =
+  (...usages: string[]): Mod<Csr> =>
+  (c) => {
+    c.spec.usages = usages;
+  };
+export const byUser =
+  (username: string): Mod<Csr> =>
+  (c) => {
+    c.spec.username = username;
+  };
+export const withCondition =
+  (type: 'Approved' | 'Denied' | 'Failed', reason = 'Test', message = ''): Mod<Csr> =>
+  (c) => {
+    c.status = { ...c.status, conditions: [...(c.status?.conditions ?? []), { type, status: 'True', reason, message }] };
   };
 
 // ---- workloads

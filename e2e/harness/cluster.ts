@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as yaml from 'js-yaml';
 import { KubeClient } from '../../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../../src/kube/types.js';
-import { Events, Namespaces, resourcePath } from '../../src/kube/types.js';
+import { Events, Namespaces, Secrets, resourcePath } from '../../src/kube/types.js';
 
 /** The repository root: the nearest folder upwards with a package.json (works from dist-bench/ too). */
 export const ROOT = (() => {
@@ -49,6 +49,18 @@ export function kubectl(...args: string[]): string {
 
 export function cluster(cmd: string): void {
   execFileSync('bash', [path.join(ROOT, 'hack/cluster.sh'), cmd], { stdio: 'inherit' });
+}
+
+/** Kubernetes 1.20: the token controller writes a kubernetes.io/service-account-token Secret for a ServiceAccount. */
+export async function serviceAccountToken(namespace: string, name: string): Promise<string> {
+  const secretName = await waitFor(
+    `token Secret of ServiceAccount ${namespace}/${name}`,
+    () =>
+      (JSON.parse(kubectl('-n', namespace, 'get', 'serviceaccount', name, '-o', 'json')) as { secrets?: { name: string }[] }).secrets?.[0]
+        ?.name,
+  );
+  const secret = await adminClient().get<KubeObject & { data: Record<string, string> }>(Secrets, namespace, secretName);
+  return Buffer.from(secret.data.token, 'base64').toString('utf8');
 }
 
 /** A fresh namespace per test, deleted afterwards (not awaited: the apiserver finalizes it). */

@@ -1,4 +1,6 @@
-// Certificate expiry of every kubernetes.io/tls Secret in the watched namespaces:
+// Certificate expiry of every kubernetes.io/tls Secret in the watched namespaces, and of every
+// Secret annotary issues a certificate into (whatever its type: a user's Opaque Secret with
+// annotary.io/issuer holds a certificate as much as a kubernetes.io/tls one):
 // - gauges annotary_certificate_not_after_seconds / _not_before_seconds {namespace,name,key}
 //   for the leaf (the first certificate of tls.crt): one series pair per TLS Secret, removed
 //   when the Secret goes, so cardinality is bounded by the number of TLS Secrets;
@@ -15,6 +17,8 @@ import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import { pemText, valueReader } from './cache-reads.js';
+import { requestsCertificate } from './issuing.js';
+import type { SlimData } from '../kube/slim.js';
 
 export const CONTROLLER = 'expiry';
 const CERT_KEY = 'tls.crt';
@@ -76,6 +80,8 @@ export const expiryController: ControllerModule = {
     const read = valueReader(ctx, caches);
     const write = ctx.writer(CONTROLLER);
     const seen = new Map<string, Seen>();
+    const holdsTls = (s: { type?: string; metadata: SlimData['metadata'] }) =>
+      s.type === 'kubernetes.io/tls' || requestsCertificate(s.metadata.annotations, reader);
 
     const dropSeries = (labels: Record<string, string>) => {
       metrics.certNotAfter.remove(labels);
@@ -87,12 +93,12 @@ export const expiryController: ControllerModule = {
         name: CONTROLLER,
         for: secrets,
         // every TLS Secret, and one that stopped being one (its series must go)
-        filter: (s) => s.type === 'kubernetes.io/tls' || seen.has(objectKey(s.metadata.namespace, s.metadata.name)),
+        filter: (s) => holdsTls(s) || seen.has(objectKey(s.metadata.namespace, s.metadata.name)),
         async reconcile({ namespace, name }) {
           const key = objectKey(namespace, name);
           const labels = { namespace, name, key: CERT_KEY };
           const secret = secrets.get(key);
-          const digest = secret?.type === 'kubernetes.io/tls' ? secret.digests[CERT_KEY] : undefined;
+          const digest = secret && holdsTls(secret) ? secret.digests[CERT_KEY] : undefined;
           if (!secret || !digest) {
             seen.delete(key);
             return dropSeries(labels);

@@ -1,12 +1,15 @@
 // The controllers `annotary run` can start (--controllers selects among them).
 import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
+import { csrSignerController } from './csr-signer.js';
 import { expiryController } from './expiry.js';
 import { generatedSecretsController } from './generated-secrets.js';
 import { ingressesController } from './ingresses.js';
+import { issuingController } from './issuing.js';
 import { keystoresController } from './keystores.js';
 import { reloadController } from './reload.js';
 import { routesController } from './routes.js';
+import { servingCertsController } from './serving-certs.js';
 import { truststoresController } from './truststores.js';
 
 export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
@@ -20,4 +23,8 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   reload: reloadController,
   expiry: expiryController,
   generate: generatedSecretsController,
+  issuing: issuingController,
+  'serving-certs': servingCertsController,
+  // annotary as a CSR signer (the csr: issuer's side is part of issuing)
+  csr: csrSignerController,
 };

@@ -6,9 +6,9 @@ import type { KubeClient } from './client.js';
 import { ApiError } from './client.js';
 import { Informer } from './informer.js';
 import type { SlimData } from './slim.js';
-import { slimDataObject, slimObject } from './slim.js';
+import { slimDataObject, slimObject, slimObjectWithStatus } from './slim.js';
 import type { KubeObject, ResourceType } from './types.js';
-import { ConfigMaps, Secrets } from './types.js';
+import { ConfigMaps, Secrets, apiVersionOf } from './types.js';
 import type { Logger } from '../log.js';
 import { errorText } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -67,7 +67,7 @@ export class SharedCaches implements Caches {
   }
 
   of(rt: ResourceType): Informer<KubeObject> {
-    return this.get(rt, slimObject);
+    return this.get(rt, rt.keepStatus ? slimObjectWithStatus(apiVersionOf(rt), rt.kind) : slimObject);
   }
 
   whenServed(rt: ResourceType): Promise<Informer<KubeObject>> {
@@ -129,7 +129,7 @@ export class SharedCaches implements Caches {
       inf = new Informer<KubeObject>({
         client: this.opts.client,
         resource: rt,
-        namespaces: this.opts.namespaces,
+        namespaces: rt.clusterScoped ? [] : this.opts.namespaces,
         transform,
         log: this.opts.log.child({ component: `informer/${rt.plural}` }),
         metrics: this.opts.metrics,

@@ -160,14 +160,16 @@ export class KubeClient {
     return this.request<T>('POST', resourcePath(rt, namespace), { body, query: { fieldManager: this.fieldManager } });
   }
 
+  /** `subresource`: e.g. a CSR's status or approval, which the object's own endpoint does not change. */
   patch<T extends KubeObject>(
     rt: ResourceType,
     namespace: string | undefined,
     name: string,
     patch: unknown,
     type: PatchType = 'merge',
+    subresource?: string,
   ): Promise<T> {
-    return this.request<T>('PATCH', resourcePath(rt, namespace, name), {
+    return this.request<T>('PATCH', resourcePath(rt, namespace, name, subresource), {
       body: patch,
       contentType: PATCH_CONTENT_TYPE[type],
       query: { fieldManager: this.fieldManager },

@@ -91,7 +91,9 @@ export class EventRecorder implements EventSink {
   }
 
   private async write(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
-    const ns = obj.metadata.namespace ?? 'default';
+    // a cluster-scoped object's Events live in namespace default, its involvedObject has no namespace (client-go's way:
+    // what `kubectl describe` looks for)
+    const ns = obj.metadata.namespace || 'default';
     const id = createHash('sha256').update(`${obj.metadata.uid}\0${type}\0${reason}\0${message}`).digest('hex').slice(0, 16);
     const now = Date.now();
     const seen = this.seen.get(id);
@@ -121,7 +123,7 @@ export class EventRecorder implements EventSink {
           apiVersion: obj.apiVersion,
           kind: obj.kind,
           name: obj.metadata.name,
-          namespace: ns,
+          namespace: obj.metadata.namespace || undefined,
           uid: obj.metadata.uid,
           resourceVersion: obj.metadata.resourceVersion,
         },

@@ -83,3 +83,11 @@ export function slimObject(obj: KubeObject): KubeObject {
   const { status: _status, ...rest } = obj;
   return { ...rest, metadata: slimMeta(obj.metadata) };
 }
+
+/**
+ * Kinds whose status is what their controllers read (a CSR's approval and certificate): keep it,
+ * and name the kind (list items carry none), as the Events about these objects need it.
+ */
+export function slimObjectWithStatus(apiVersion: string, kind: string) {
+  return (obj: KubeObject): KubeObject => ({ ...obj, apiVersion, kind, metadata: slimMeta(obj.metadata) });
+}

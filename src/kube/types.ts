@@ -41,12 +41,17 @@ export interface ResourceType {
   version: string;
   plural: string;
   kind: string;
+  /** not in a namespace (a CSR): its cache watches the cluster scope whatever --namespaces says */
+  clusterScoped?: boolean;
+  /** the cache keeps status (a CSR's conditions and certificate are its controllers' input) */
+  keepStatus?: boolean;
 }
 
 export const Secrets: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' };
 export const ConfigMaps: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 export const Events: ResourceType = { group: '', version: 'v1', plural: 'events', kind: 'Event' };
 export const Namespaces: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
+export const Services: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
 export const Pods: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 export const Deployments: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
 export const StatefulSets: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' };
@@ -55,15 +60,24 @@ export const ReplicaSets: ResourceType = { group: 'apps', version: 'v1', plural:
 export const Ingresses: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress' };
 export const Routes: ResourceType = { group: 'route.openshift.io', version: 'v1', plural: 'routes', kind: 'Route' };
 export const Leases: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
+export const CertificateSigningRequests: ResourceType = {
+  group: 'certificates.k8s.io',
+  version: 'v1',
+  plural: 'certificatesigningrequests',
+  kind: 'CertificateSigningRequest',
+  clusterScoped: true,
+  keepStatus: true,
+};
 
 export function apiVersionOf(rt: ResourceType): string {
   return rt.group ? `${rt.group}/${rt.version}` : rt.version;
 }
 
-export function resourcePath(rt: ResourceType, namespace?: string, name?: string): string {
+/** `subresource`: status, approval (a CSR's) … */
+export function resourcePath(rt: ResourceType, namespace?: string, name?: string, subresource?: string): string {
   const base = rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`;
   const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-  return `${base}${ns}/${rt.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+  return `${base}${ns}/${rt.plural}${name ? `/${encodeURIComponent(name)}` : ''}${name && subresource ? `/${subresource}` : ''}`;
 }
 
 /** The cache and work-queue key of a namespaced object. */

@@ -37,9 +37,9 @@ export class Writer {
     this.events.emit(obj, 'Normal', reason, message);
   }
 
-  /** A merge patch (or `type`); the body carries its resourceVersion precondition (see the pure *Patch functions). */
-  patch(rt: ResourceType, obj: KubeObject, body: unknown, type?: PatchType): Promise<Refusal | undefined> {
-    return this.write('patch', rt, () => this.client.patch(rt, obj.metadata.namespace, obj.metadata.name, body, type));
+  /** A merge patch (or `type`, of `subresource`); the body carries its resourceVersion precondition (see the pure *Patch functions). */
+  patch(rt: ResourceType, obj: KubeObject, body: unknown, type?: PatchType, subresource?: string): Promise<Refusal | undefined> {
+    return this.write('patch', rt, () => this.client.patch(rt, obj.metadata.namespace, obj.metadata.name, body, type, subresource));
   }
 
   create(rt: ResourceType, namespace: string, obj: KubeObject): Promise<Refusal | undefined> {

@@ -26,7 +26,8 @@ function keyDescription(cert: X509Certificate): string {
   }
 }
 
-const oneLine = (dn: string): string => dn.split('\n').filter(Boolean).join(', ');
+// an empty DN is undefined in Node (see subjectLine)
+const oneLine = (dn: string | undefined): string => (dn ?? '').split('\n').filter(Boolean).join(', ') || '(empty)';
 const iso = (s: string): string => new Date(s).toISOString();
 
 /** One block of text for one certificate. */

@@ -16,8 +16,12 @@ export interface OrderedChain {
   warnings: CertWarning[];
 }
 
-/** The subject on one line, as Events and messages show it. */
-export const subjectLine = (cert: X509Certificate): string => cert.subject.replace(/\n/g, ', ');
+/**
+ * The subject on one line, as Events and messages show it. An empty subject (a leaf whose names
+ * are all in the SAN, as RFC 5280 allows and issuers write) is undefined in Node, whatever its type says.
+ */
+export const subjectLine = (cert: X509Certificate): string =>
+  (cert.subject as string | undefined)?.replace(/\n/g, ', ') || `(empty subject, serial ${cert.serialNumber.toLowerCase()})`;
 
 /**
  * True when `key` (private or public) is the key certified by `cert`. KeyObject.equals

@@ -13,7 +13,10 @@ export type PkiReason =
   | 'InputTooLarge' // guards the parsers against memory abuse
   | 'InvalidAlias' // alias empty or too long for the store format
   | 'InvalidPassword' // password empty
-  | 'UnsupportedFormat'; // a store format other than jks or pkcs12
+  | 'UnsupportedFormat' // a store format other than jks or pkcs12
+  | 'InvalidName' // a certificate subject name or SAN that is not valid (an IP that does not parse, no name at all)
+  | 'NotCA' // a certificate used as a CA that has no basicConstraints CA:TRUE
+  | 'InvalidCSR'; // a PKCS#10 request that does not parse or whose signature does not verify
 
 export class PkiError extends Error {
   // Messages must never carry key material or PEM bodies: they end up in Events and logs.

@@ -45,6 +45,8 @@ const KIND_OF_PATH: Record<string, string> = {
   daemonsets: 'DaemonSet',
   ingresses: 'Ingress',
   routes: 'Route',
+  services: 'Service',
+  certificatesigningrequests: 'CertificateSigningRequest',
 };
 
 /** The in-memory apiserver. Objects carry their kind; uids and resourceVersions are made here. */
@@ -156,7 +158,7 @@ export class FakeCluster {
     const obj = structuredClone(o);
     obj.metadata.uid ??= `uid-${++this.uids}`;
     obj.metadata.resourceVersion = String(++this.rv);
-    this.objects.set(`${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`, obj);
+    this.objects.set(`${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, obj);
     if (type) this.notify(type, obj);
     return structuredClone(obj);
   }
@@ -198,7 +200,14 @@ export async function runModule(module: ControllerModule, cluster: FakeCluster, 
   await settle(); // caches of APIs found by discovery are created a few turns later
   await until(() => caches.all().every((c) => c.hasSynced()), 'caches synced');
   for (const l of loops) l.start();
-  const quiet = () => until(() => loops.every((l) => l.depth === 0), 'controllers quiet', 5000);
+  // crypto (key generation, signing) runs on libuv's pool, outside the event-loop turns `until` counts: wait in time too
+  const quiet = async () => {
+    for (let i = 0; i < 100; i++) {
+      if (loops.every((l) => l.depth === 0)) return;
+      await until(() => loops.every((l) => l.depth === 0), 'controllers quiet', 50).catch(() => new Promise((r) => setTimeout(r, 20)));
+    }
+    await until(() => loops.every((l) => l.depth === 0), 'controllers quiet', 5000);
+  };
   await quiet();
   return {
     events,

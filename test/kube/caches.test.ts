@@ -5,7 +5,7 @@ import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { SharedCaches } from '../../src/kube/caches.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { ApiError } from '../../src/kube/client.js';
-import { Routes } from '../../src/kube/types.js';
+import { CertificateSigningRequests, Routes } from '../../src/kube/types.js';
 import { createMetrics } from '../../src/metrics.js';
 import { silentLogger } from './helpers.js';
 
@@ -68,5 +68,36 @@ describe('the Route API is detected by the cache layer, and polled for when it i
     await caches.stop();
     await jest.advanceTimersByTimeAsync(120_000);
     expect(request).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('a cluster-scoped kind (CSRs) whose status its controllers read', () => {
+  test('is listed at the cluster scope whatever --namespaces says, and cached with its status and kind', async () => {
+    const item = {
+      metadata: { name: 'c', resourceVersion: '5', managedFields: [{ manager: 'kubectl' }] },
+      spec: { signerName: 'annotary.io/ns.ca' },
+      status: { conditions: [{ type: 'Approved', status: 'True' }] },
+    };
+    const list = jest.fn(async (_rt: unknown, _ns: string | undefined) => ({ metadata: { resourceVersion: '5' }, items: [item] }));
+    const watch = async (_path: string, _query: unknown, _onEvent: unknown, done: (err?: unknown) => void) => {
+      const a = new AbortController();
+      a.signal.addEventListener('abort', () => done(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+      return a;
+    };
+    const client = { list, watch } as unknown as KubeClient;
+    const caches = new SharedCaches({ client, namespaces: ['a', 'b'], resyncMs: 0, log: silentLogger(), metrics: createMetrics() });
+    const csrs = caches.of(CertificateSigningRequests);
+    caches.start();
+    await csrs.synced;
+    expect(list.mock.calls.map((c) => c[1])).toEqual([undefined]);
+    expect(csrs.get('c')).toEqual({
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: expect.objectContaining({ name: 'c', resourceVersion: '5' }),
+      spec: item.spec,
+      status: item.status,
+    });
+    expect(csrs.get('c')!.metadata).not.toHaveProperty('managedFields');
+    await caches.stop();
   });
 });

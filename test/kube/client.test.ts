@@ -6,7 +6,7 @@ import { ApiError, KubeClient } from '../../src/kube/client.js';
 import type { Credentials } from '../../src/kube/credentials.js';
 import { CredentialsProvider } from '../../src/kube/credentials.js';
 import type { KubeObject } from '../../src/kube/types.js';
-import { Secrets } from '../../src/kube/types.js';
+import { CertificateSigningRequests, Secrets } from '../../src/kube/types.js';
 import { secret } from '../gen.js';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;
@@ -66,6 +66,23 @@ describe('requests: verbs, patch content types, the apiserver Status on errors',
         auth: 'Bearer t1',
         body: '{"metadata":{"annotations":{"a":"b"}}}',
       },
+    ]);
+  });
+
+  test("a subresource's patch (a CSR's approval) goes to its own path; a cluster-scoped object has no namespace in it", async () => {
+    const urls: string[] = [];
+    handler = (req, _body, res) => {
+      urls.push(`${req.method} ${req.url}`);
+      json(res, 200, { metadata: { name: 'c' } });
+    };
+    const { client } = clientWith(['t']);
+    await client.patch(CertificateSigningRequests, undefined, 'c', { status: {} }, 'merge', 'approval');
+    await client.patch(CertificateSigningRequests, '', 'c', { status: {} }, 'merge', 'status');
+    await client.patch(CertificateSigningRequests, undefined, 'c', { metadata: {} });
+    expect(urls).toEqual([
+      'PATCH /apis/certificates.k8s.io/v1/certificatesigningrequests/c/approval?fieldManager=unit',
+      'PATCH /apis/certificates.k8s.io/v1/certificatesigningrequests/c/status?fieldManager=unit',
+      'PATCH /apis/certificates.k8s.io/v1/certificatesigningrequests/c?fieldManager=unit',
     ]);
   });
 

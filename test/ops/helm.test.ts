@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
+import { CONTROLLERS } from '../../src/config.js';
 import type { Doc } from './helpers.js';
 import { CHART, chartTemplates, kustomize, loadDocs, rulesOf, stripHelm } from './helpers.js';
 
@@ -42,6 +43,17 @@ test('ClusterRole rules equal the OpenShift overlay (all options on), and withou
   expect(withoutRoutes).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary'));
 });
 
+test("serving-certs' ClusterRole and its RoleBinding (per servingCerts.namespaces) equal overlays/serving-certs", () => {
+  const overlay = kustomize('manifests/overlays/serving-certs');
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-serving-certs')).toEqual(rulesOf(overlay, 'ClusterRole', 'annotary-serving-certs'));
+  type Binding = Doc & { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
+  const binding = (docs: Doc[], name: string) => docs.find((d) => d.kind === 'RoleBinding' && d.metadata?.name === name) as Binding;
+  const chart = binding(chartDocs, 'TEMPLATE-serving-certs');
+  const kust = binding(overlay, 'annotary-serving-certs');
+  expect(chart.roleRef).toEqual({ ...kust.roleRef, name: 'TEMPLATE-serving-certs' });
+  expect(chart.subjects).toEqual(kust.subjects.map((s) => ({ ...s, name: 'TEMPLATE', namespace: 'TEMPLATE' })));
+});
+
 test("the Ingress copies' ClusterRole and its RoleBinding (per ingressCopies.namespaces) equal overlays/ingress-copies", () => {
   const overlay = kustomize('manifests/overlays/ingress-copies');
   expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-ingress-copies')).toEqual(rulesOf(overlay, 'ClusterRole', 'annotary-ingress-copies'));
@@ -75,4 +87,10 @@ test("the chart's PrometheusRule and ServiceMonitor match the prometheus overlay
   const endpoints = (docs: Doc[]) =>
     docs.filter((d) => d.kind === 'ServiceMonitor').map((d) => (d as unknown as { spec: { endpoints: unknown } }).spec.endpoints);
   expect(endpoints(chartDocs)).toEqual(endpoints(overlay));
+});
+
+test("the chart's csr ClusterRole equals the manifests'; with rbac.scope namespaced it runs every controller but csr", () => {
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-csr')).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary-csr'));
+  const deployment = templates.find((t) => t.file === 'deployment.yaml')!.text;
+  expect(deployment).toContain(`- --controllers=${CONTROLLERS.filter((c) => c !== 'csr').join(',')}`);
 });

@@ -1,4 +1,5 @@
 // The kustomize install and its overlays, rendered by `kubectl kustomize`.
+import { CONTROLLERS } from '../../src/config.js';
 import type { Doc } from './helpers.js';
 import { kustomize, rulesOf } from './helpers.js';
 
@@ -48,6 +49,19 @@ test('the base grants no Routes, creates nothing but Events, deletes nothing, an
 /** The (Cluster)RoleBindings of `docs` that grant the ClusterRole `role`. */
 const bindingsOf = (docs: Doc[], role: string) =>
   docs.filter((d) => /RoleBinding$/.test(d.kind ?? '') && (d as unknown as Binding).roleRef.name === role) as unknown as Binding[];
+
+test('serving-certs creates Secrets (never deletes) through a ClusterRole of its own, bound only by overlays/serving-certs', () => {
+  const SERVING = 'annotary-serving-certs';
+  expect(rulesOf(base, 'ClusterRole', SERVING)).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
+  expect(bindingsOf(base, SERVING)).toEqual([]);
+  const docs = kustomize('manifests/overlays/serving-certs');
+  const bindings = bindingsOf(docs, SERVING);
+  expect(bindings.map((b) => [b.kind, b.metadata.namespace]).sort()).toEqual([
+    ['RoleBinding', 'annotary-system'],
+    ['RoleBinding', 'shop'],
+  ]);
+  for (const b of bindings) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
+});
 
 test('Secrets create/delete (the Ingress copies) is a ClusterRole of its own that the base binds nowhere', () => {
   expect(rulesOf(base, 'ClusterRole', COPIES)).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete'] }]);
@@ -101,4 +115,31 @@ test('overlays/prometheus adds a ServiceMonitor and the expiry alerts at 15% and
   const metricsUsed = JSON.stringify(rule);
   expect(metricsUsed).toContain('annotary_certificate_not_after_seconds');
   expect(metricsUsed).toContain('annotary_certificate_not_before_seconds');
+});
+
+const CSR_RULES = [
+  { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['list', 'watch', 'create'] },
+  {
+    apiGroups: ['certificates.k8s.io'],
+    resources: ['certificatesigningrequests/approval', 'certificatesigningrequests/status'],
+    verbs: ['patch'],
+  },
+  { apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['annotary.io/*'], verbs: ['approve', 'sign'] },
+];
+
+test("CSRs are a ClusterRole of their own, bound cluster-wide: approve and sign only annotary's signer names", () => {
+  expect(rulesOf(base, 'ClusterRole', 'annotary-csr')).toEqual(CSR_RULES);
+  const [crb] = bindingsOf(base, 'annotary-csr');
+  expect(bindingsOf(base, 'annotary-csr')).toHaveLength(1);
+  expect(crb.kind).toBe('ClusterRoleBinding');
+  expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
+});
+
+test('overlays/namespaced runs every controller but csr, whose cluster-scoped grant it drops', () => {
+  const docs = kustomize('manifests/overlays/namespaced');
+  expect(bindingsOf(docs, 'annotary-csr')).toEqual([]);
+  const dep = docs.find((d) => d.kind === 'Deployment') as unknown as {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  expect(dep.spec.template.spec.containers[0].args).toContain(`--controllers=${CONTROLLERS.filter((c) => c !== 'csr').join(',')}`);
 });

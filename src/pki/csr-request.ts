@@ -1,0 +1,20 @@
+// What a PKCS#10 request asks for beyond its key and names (those are x509.ts's parseCsr):
+// whether it asks to be a CA. A signer that follows the request's extensions blindly would
+// hand out an intermediate CA; annotary's signers refuse such requests instead.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { PkiError } from './errors.js';
+
+/** basicConstraints CA:TRUE, or a keyUsage of keyCertSign/cRLSign, among the requested extensions. */
+export function requestsCa(csrPem: string): boolean {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    throw new PkiError('InvalidCSR', 'the certificate request is not a valid PKCS#10 PEM');
+  }
+  const bc = csr.extensions.find((e) => e instanceof x509.BasicConstraintsExtension);
+  const ku = csr.extensions.find((e) => e instanceof x509.KeyUsagesExtension);
+  const caUsages = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign;
+  return !!bc?.ca || ((ku?.usages ?? 0) & caUsages) !== 0;
+}
