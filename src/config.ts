@@ -60,6 +60,15 @@ function parseChoice<T extends string>(choices: readonly T[]) {
   };
 }
 
+/** Empty, or `<namespace>/<name>` with DNS-1123 parts (a Secret named across namespaces). */
+function parseOptionalRef(v: string): string {
+  const s = v.trim();
+  if (s === '') return s;
+  const m = /^([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)$/.exec(s);
+  if (!m || m[1].length > 63 || m[2].length > 253) throw new Error(`"${v}" is not <namespace>/<secret>`);
+  return s;
+}
+
 function parseControllers(v: string): ControllerName[] {
   return parseList(v).map(parseChoice(CONTROLLERS));
 }
@@ -207,7 +216,7 @@ export const FLAGS = [
     env: 'ANNOTARY_SERVING_CA',
     default: '',
     help: 'CA Secret (<namespace>/<name>) that signs Service serving certificates; empty: a self-signed CA annotary makes',
-    parse: parseString,
+    parse: parseOptionalRef,
   }),
   flag({
     field: 'servingCaNamespace',

@@ -156,6 +156,7 @@ describe('bad values give a ConfigError naming the flag and its environment vari
     ['controllers', 'keystores,nope'],
     ['reload-strategy', 'kill'],
     ['expiry-warning', '30w'],
+    ['serving-ca', 'just-a-name'],
     ['leader-elect', 'sure'],
     ['lease-duration', 'x'],
     ['shutdown-timeout', '1y'],

@@ -271,10 +271,12 @@ export function issuingDecision(o: IssuingObserved): IssuingDecision {
     return { issue: holdsCertificate(o.digests) ? 'replaced_user_certificate' : 'new' };
   }
   const r = o.record!;
-  if (r.spec !== specDigest(o.spec)) return { issue: 'request_changed' };
+  // a new CA first: no leaf of it is served before its peers trust it (a changed request, a new issuer included, waits)
   const rot = rotationStep({ issuedCa: r.ca, currentCa: o.currentCa, rotation: r.rotation, nowMs: o.nowMs, graceMs: o.graceMs });
   if (rot.step === 'trust-both' || rot.step === 'drop-old') return { bundle: rot.step };
   if (rot.step === 'reissue') return { issue: 'ca_rotation' };
+  if (rot.step === 'wait' && r.rotation?.stage === 'trust-both') return { waitMs: Math.min(rot.ms, MAX_WAIT_MS) };
+  if (r.spec !== specDigest(o.spec)) return { issue: 'request_changed' };
   const renewIn = r.renewAtMs - o.nowMs;
   if (renewIn <= 0) return { issue: 'renewal' };
   return { waitMs: Math.min(renewIn, rot.step === 'wait' ? rot.ms : Infinity, MAX_WAIT_MS) };
@@ -420,7 +422,7 @@ export const issuingController: ControllerModule = {
       return { requeueAfterMs: PENDING_RECHECK_MS };
     };
 
-    async function issue(secret: SlimData, spec: IssueSpec, why: IssueWhy) {
+    async function issue(secret: SlimData, spec: IssueSpec, why: IssueWhy, prev: IssuedRecord | undefined) {
       const resolved = await resolveIssuer(spec, secret);
       if (isRefusal(resolved)) return refused(secret, spec, resolved);
       if (isPending(resolved)) return pending(secret, resolved);
@@ -439,9 +441,11 @@ export const issuingController: ControllerModule = {
       if (isRefusal(result)) return refused(secret, spec, result);
       if (isPending(result)) return pending(secret, result);
       if (!isIssued(result)) return;
-      // during a rotation the bundle keeps the CAs trusted so far until the old one is dropped
+      // during a rotation (this re-issue, or a renewal or changed request after it) the bundle keeps the CAs
+      // trusted so far until the old one is dropped
       const rotating = why === 'ca_rotation';
-      const caPem = rotating ? bundleUnion(result.ca, await currentText(secret, 'ca.crt')) : result.ca;
+      const rotation = rotating ? { stage: 'reissued' as const, sinceMs: now.getTime() } : prev?.rotation;
+      const caPem = rotation ? bundleUnion(result.ca, await currentText(secret, 'ca.crt')) : result.ca;
       const [leaf] = parseCertificates(result.chain[0], 'issued certificate');
       const notBeforeMs = Date.parse(leaf.validFrom);
       const notAfterMs = Date.parse(leaf.validTo);
@@ -453,7 +457,7 @@ export const issuingController: ControllerModule = {
         ca,
         notAfterMs,
         renewAtMs: renewAt,
-        ...(rotating ? { rotation: { stage: 'reissued' as const, sinceMs: now.getTime() } } : {}),
+        ...(rotation ? { rotation } : {}),
       };
       const extra = {
         [A.notAfter]: new Date(notAfterMs).toISOString(),
@@ -544,7 +548,7 @@ export const issuingController: ControllerModule = {
           if ('waitMs' in decision) return { requeueAfterMs: decision.waitMs };
           try {
             if ('bundle' in decision) return await rebundle(secret, spec, record!, decision.bundle);
-            return await issue(secret, spec, decision.issue);
+            return await issue(secret, spec, decision.issue, record);
           } catch (err) {
             // retried with the queue's backoff; the certificate in place (if any) stays. A 409 is the queue's normal retry.
             if (err instanceof ApiError && err.isConflict) throw err;

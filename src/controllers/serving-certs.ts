@@ -17,7 +17,6 @@ import { isRefusal, refuse, type Refusal } from '../kube/refusal.js';
 import type { SlimData } from '../kube/slim.js';
 import { objectKey, Secrets, Services, type KubeObject, type ObjectRef } from '../kube/types.js';
 import type { ControllerContext, ControllerModule } from './context.js';
-import { parseIssuerRef } from './issuing.js';
 
 export const CONTROLLER = 'serving-certs';
 /** The self-signed serving CA's Secret, in --serving-ca-namespace. */
@@ -46,10 +45,9 @@ export function servingRequest(a: Record<string, string> | undefined, reader: An
 /** The CA Secret serving certificates come from: --serving-ca, else annotary's own self-signed one. */
 export function servingCaRef(config: Pick<Config, 'servingCa' | 'servingCaNamespace'>, podNamespace: string | undefined) {
   if (config.servingCa) {
-    const ref = parseIssuerRef(config.servingCa, '');
-    if (isRefusal(ref) || ref.kind !== 'ca' || !ref.namespace)
-      throw new Error(`--serving-ca: "${config.servingCa}" is not <namespace>/<secret>`);
-    return { namespace: ref.namespace, name: ref.name, selfSigned: false };
+    // checked by the flag's parser: <namespace>/<secret>
+    const [namespace, name] = config.servingCa.split('/');
+    return { namespace, name, selfSigned: false };
   }
   return { namespace: config.servingCaNamespace || podNamespace || 'default', name: SERVING_CA_NAME, selfSigned: true };
 }

@@ -6,7 +6,15 @@ import { X509Certificate } from 'node:crypto';
 import { AnnotationReader } from '../../src/annotations.js';
 import { ApiError } from '../../src/kube/client.js';
 import { Secrets } from '../../src/kube/types.js';
-import { issuingController, parseIssueSpec, renewAtMs } from '../../src/controllers/issuing.js';
+import {
+  issuingController,
+  issuingDecision,
+  parseIssueSpec,
+  renewAtMs,
+  specDigest,
+  type IssuedRecord,
+  type IssueSpec,
+} from '../../src/controllers/issuing.js';
 import { expiryController } from '../../src/controllers/expiry.js';
 import { servingCertsController, servingNames } from '../../src/controllers/serving-certs.js';
 import { generateKey, selfSignedCa } from '../../src/pki/x509.js';
@@ -305,6 +313,52 @@ describe('serving certificates and expiry of issued Secrets', () => {
     await expiry.quiet();
     const series = (await expiry.metrics.certNotAfter.get()).values.find((v) => v.labels.name === 'web');
     expect(series?.value).toBe(Date.parse(certs(text(cluster, 'web', 'tls.crt')!)[0].validTo) / 1000);
+  });
+});
+
+describe('issuingDecision', () => {
+  const spec = parseIssueSpec({ 'annotary.io/issuer': 'ca', 'annotary.io/dns-names': 'a.test' }, NS, 'x', reader) as IssueSpec;
+  const digests = { 'tls.crt': 'd1', 'tls.key': 'd2', 'ca.crt': 'd3' };
+  const record = (over: Partial<IssuedRecord>): IssuedRecord => ({
+    uid: 'u',
+    keys: digests,
+    spec: specDigest(spec),
+    ca: 'A',
+    notAfterMs: 100_000,
+    renewAtMs: 90_000,
+    ...over,
+  });
+  const decide = (r: IssuedRecord, currentCa: string, nowMs: number, s: IssueSpec = spec) =>
+    issuingDecision({ spec: s, uid: 'u', digests, record: r, currentCa, nowMs, graceMs: 1000 });
+  const changed = { ...spec, dnsNames: ['b.test'] };
+
+  test('a new CA comes before a changed request: trust both first, and the change waits out the grace period', () => {
+    expect(decide(record({}), 'B', 0, changed)).toEqual({ bundle: 'trust-both' });
+    expect(decide(record({ rotation: { stage: 'trust-both', sinceMs: 0 } }), 'B', 400, changed)).toEqual({ waitMs: 600 });
+    expect(decide(record({ rotation: { stage: 'trust-both', sinceMs: 0 } }), 'B', 1000, changed)).toEqual({ issue: 'ca_rotation' });
+  });
+
+  test('after the re-issue a changed request or a renewal re-issues at once (the bundle keeps both CAs until dropped)', () => {
+    const reissued = record({ ca: 'B', rotation: { stage: 'reissued', sinceMs: 0 } });
+    expect(decide(reissued, 'B', 10, changed)).toEqual({ issue: 'request_changed' });
+    expect(decide({ ...reissued, renewAtMs: 5 }, 'B', 10)).toEqual({ issue: 'renewal' });
+    expect(decide(reissued, 'B', 10)).toEqual({ waitMs: 990 });
+  });
+
+  test("tls.crt edited by someone else (digests no longer annotary's) is re-issued as a user's certificate", () => {
+    expect(
+      issuingDecision({
+        spec,
+        uid: 'u',
+        digests: { ...digests, 'tls.crt': 'x' },
+        record: record({}),
+        currentCa: 'A',
+        nowMs: 0,
+        graceMs: 1,
+      }),
+    ).toEqual({
+      issue: 'replaced_user_certificate',
+    });
   });
 });
 
