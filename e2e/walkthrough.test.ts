@@ -20,7 +20,7 @@ type Workload = KubeObject & { spec: { template: { metadata?: { annotations?: Re
 
 const client = adminClient();
 const NS = 'demo';
-const STEPS = 10;
+const STEPS = 13;
 
 interface Snapshot {
   customerRouteRv: string;
@@ -205,5 +205,27 @@ describe('the facts, checked through the API', () => {
   test("the JVM handshake: customer's truststore trusted preference's keystore", () => {
     expect(output).toMatch(/^ {2}RESULT 0 OK 1 anchors, TLS_\S+$/m);
     expect(output).toMatch(/^ {2}Verification: OK$/m);
+  });
+
+  test('act 2: annotary issued every certificate, rotated its CA, and every JVM handshake succeeded (trust both: 2 anchors)', async () => {
+    const ca = new X509Certificate(dec((await secret('demo-ca')).data!['tls.crt']));
+    for (const name of ['customer-issued', 'preference-issued', 'recommendation-issued']) {
+      const s = await secret(name);
+      const leaf = new X509Certificate(dec(s.data!['tls.crt']));
+      expect([name, leaf.verify(ca.publicKey), leaf.subjectAltName]).toEqual([
+        name,
+        true,
+        `DNS:${name.replace('-issued', '')}.${NS}.svc, DNS:${name.replace('-issued', '')}.${NS}.svc.cluster.local`,
+      ]);
+      expect(dec(s.data!['ca.crt']).match(/BEGIN CERTIFICATE/g)).toHaveLength(1); // the old CA dropped
+      expect(s.data!['keystore.jks']).toBeDefined();
+    }
+    expect(ca.publicKey.asymmetricKeyDetails?.namedCurve).toBe('secp384r1'); // the rotated CA
+    const rotation = (await eventsFor(client, NS, 'preference-issued')).filter((e) => e.reason === 'CARotation');
+    expect(rotation.length).toBeGreaterThanOrEqual(3);
+    // one anchor: act 1, the issued stores, the old CA dropped; two: trust both, and re-issued while both are trusted
+    expect(output.match(/^ {2}RESULT 0 OK 1 anchors, TLS_\S+$/gm)).toHaveLength(3);
+    expect(output.match(/^ {2}RESULT 0 OK 2 anchors, TLS_\S+$/gm)).toHaveLength(2);
+    expect(output).not.toMatch(/RESULT 0 (?!OK)/);
   });
 });

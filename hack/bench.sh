@@ -47,6 +47,8 @@ run keystores
 run reload
 run keystore-latency
 run scale
+run issuance
+run renewal-storm
 echo >&2
 node dist-bench/bench/table.js "$BENCH_ROWS"
 echo

@@ -17,6 +17,7 @@ export KUBECONFIG=$STATE/kubeconfig
 NS=demo
 STOREPASS=demo-store-password
 SETTLE_S=3                      # --reload-settle of the demo's operator
+GRACE_S=12                      # --ca-rotation-grace: act 2's CA rotation, one step every 12 s
 QUIET_MS=$((SETTLE_S * 1000 + 1500)) # after the expected state: a settle window and a margin
 
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
@@ -62,6 +63,24 @@ jp() { k get "$1" "$2" -o "jsonpath=$3" 2>/dev/null; } # kind name jsonpath
 rs_count() { k get rs -o jsonpath='{range .items[*]}{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}{"\n"}{end}' | grep -cx "Deployment/$1" || true; }
 fingerprint() { keytool -list -keystore "$1" -storepass "$STOREPASS" 2>/dev/null | awk '/fingerprint/ {print $NF}'; }
 event_of() { k get events --field-selector "involvedObject.name=$1,reason=$2" -o jsonpath='{.items[*].message}' 2>/dev/null; }
+store_of() { jp secret "$1" "{.data.${2//./\\.}}" | base64 -d > "$3"; } # Secret, data key, file
+pem_count() { jp secret "$1" '{.data.ca\.crt}' | base64 -d | grep -c 'BEGIN CERTIFICATE' || true; }
+# a JVM server with keystore $1 and a JVM client trusting truststore $2 (both JKS): prints the
+# client's lines, sets CIPHER (empty when the handshake failed) and TLS_PORT
+jvm_handshake() {
+  [ -d classes ] || run "javac -d classes $ROOT/test/java/TlsServer.java $ROOT/test/java/TlsClient.java"
+  show "java -cp classes TlsServer $STOREPASS JKS:$1 &"
+  java -XX:TieredStopAtLevel=1 -cp classes TlsServer "$STOREPASS" "JKS:$1" > tls-server.out 2>&1 &
+  JAVA_SERVER=$!
+  wait_until "the JVM TLS server listening" 30 "grep -q '^LISTENING 0 ' tls-server.out"
+  TLS_PORT=$(awk '/^LISTENING 0 / {print $3}' tls-server.out)
+  printf '  LISTENING 0 %s\n' "$TLS_PORT"
+  show "java -cp classes TlsClient $STOREPASS JKS:$2:$TLS_PORT"
+  local out; out=$(java -XX:TieredStopAtLevel=1 -cp classes TlsClient "$STOREPASS" "JKS:$2:$TLS_PORT" 2>&1) || true
+  printf '%s\n' "$out" | sed 's/^/  /'
+  CIPHER=$(printf '%s\n' "$out" | sed -n 's/^RESULT 0 OK .*, \(.*\)$/\1/p')
+}
+stop_jvm() { [ -z "$JAVA_SERVER" ] || kill "$JAVA_SERVER" 2>/dev/null || true; JAVA_SERVER=; }
 
 operator_pid() { cat "$STATE/demo-operator.pid" 2>/dev/null || true; }
 stop_operator() {
@@ -101,10 +120,11 @@ step "annotary, watching namespace $NS only"
 stop_operator
 show "kubectl delete namespace $NS --ignore-not-found --wait=true   # a clean start"
 kubectl delete namespace "$NS" --ignore-not-found --wait=true --timeout=120s >/dev/null
-OPERATOR_CMD="node --optimize-for-size dist/cli.js run --namespaces $NS --reload-settle ${SETTLE_S}s --log-format text --metrics-addr 127.0.0.1:$PORT"
+OPERATOR_CMD="node --optimize-for-size dist/cli.js run --namespaces $NS --reload-settle ${SETTLE_S}s --ca-rotation-grace ${GRACE_S}s --log-format text --metrics-addr 127.0.0.1:$PORT"
 show "$OPERATOR_CMD > $STATE/demo-operator.log 2>&1 &"
 # shellcheck disable=SC2086
-node --optimize-for-size dist/cli.js run --namespaces "$NS" --reload-settle "${SETTLE_S}s" --log-format text --metrics-addr "127.0.0.1:$PORT" > "$STATE/demo-operator.log" 2>&1 &
+node --optimize-for-size dist/cli.js run --namespaces "$NS" --reload-settle "${SETTLE_S}s" --ca-rotation-grace "${GRACE_S}s" \
+  --log-format text --metrics-addr "127.0.0.1:$PORT" > "$STATE/demo-operator.log" 2>&1 &
 echo $! > "$STATE/demo-operator.pid"
 wait_until "operator /readyz (log: $STATE/demo-operator.log)" 60 "curl -sf 127.0.0.1:$PORT/readyz"
 pass "operator ready (pid $(operator_pid), metrics http://127.0.0.1:$PORT/metrics)"
@@ -251,24 +271,91 @@ pass "Route customer ($CUST_ROUTE_RV), Route preference ($PREF_ROUTE_RV), Ingres
 # ---------------------------------------------------------------------------- JVM proof
 step "A JVM TLS handshake with the generated stores" "server: preference's rotated keystore.jks; client: customer's truststore.jks (internal CA)"
 run "kubectl -n $NS get secret customer-tls -o jsonpath='{.data.truststore\\.jks}' | base64 -d > customer-truststore.jks"
-run "javac -d classes $ROOT/test/java/TlsServer.java $ROOT/test/java/TlsClient.java"
-show "java -cp classes TlsServer $STOREPASS JKS:preference-keystore-2.jks &"
-java -XX:TieredStopAtLevel=1 -cp classes TlsServer "$STOREPASS" JKS:preference-keystore-2.jks > tls-server.out 2>&1 &
-JAVA_SERVER=$!
-wait_until "the JVM TLS server listening" 30 "grep -q '^LISTENING 0 ' tls-server.out"
-TLS_PORT=$(awk '/^LISTENING 0 / {print $3}' tls-server.out)
-printf '  LISTENING 0 %s\n' "$TLS_PORT"
-show "java -cp classes TlsClient $STOREPASS JKS:customer-truststore.jks:$TLS_PORT"
-CLIENT_OUT=$(java -XX:TieredStopAtLevel=1 -cp classes TlsClient "$STOREPASS" "JKS:customer-truststore.jks:$TLS_PORT" 2>&1) || true
-printf '%s\n' "$CLIENT_OUT" | sed 's/^/  /'
-CIPHER=$(printf '%s\n' "$CLIENT_OUT" | sed -n 's/^RESULT 0 OK .*, \(.*\)$/\1/p')
+jvm_handshake preference-keystore-2.jks customer-truststore.jks
 [ -n "$CIPHER" ] || fail "JVM handshake failed"
 pass "JVM handshake OK: customer's truststore trusts preference's keystore, cipher $CIPHER"
 run "openssl s_client -connect 127.0.0.1:$TLS_PORT -CAfile internal-ca.crt -verify_hostname preference.$NS.svc -verify_return_error -brief </dev/null 2>&1 | grep -E 'Protocol|Ciphersuite|Peer certificate|Verification'"
 PROTO=$(openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile internal-ca.crt -verify_hostname "preference.$NS.svc" -verify_return_error -brief </dev/null 2>&1 | sed -n 's/^Protocol version: //p')
 [ -n "$PROTO" ] || fail "openssl could not verify the JVM server as preference.$NS.svc"
-kill "$JAVA_SERVER" 2>/dev/null || true; JAVA_SERVER=
+stop_jvm
 pass "$PROTO; the JVM serves the renewed certificate, verified against the internal CA for preference.$NS.svc"
+
+# ---------------------------------------------------------------------------- act 2: no external PKI
+ISSUED=(customer-issued preference-issued recommendation-issued)
+step "Act 2: no external PKI — annotary issues every certificate" "a CA annotary generates; each service's Secret asks it for a certificate and gets its keystores"
+cat > issued.yaml <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: demo-ca
+  annotations:
+    annotary.io/generate-ca: "true"
+    annotary.io/key-algorithm: ec-p256
+YAML
+for s in customer preference recommendation; do
+  cat >> issued.yaml <<YAML
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: $s-issued
+  annotations:
+    annotary.io/issuer: demo-ca
+    annotary.io/dns-names: $s.$NS.svc,$s.$NS.svc.cluster.local
+    annotary.io/key-algorithm: ec-p256
+    annotary.io/keystores: jks,pkcs12
+    annotary.io/keystore-password-secret: keystore-password/password
+YAML
+done
+run "sed -n 1,20p issued.yaml"
+run "kubectl -n $NS apply -f issued.yaml"
+for s in "${ISSUED[@]}"; do
+  wait_until "a certificate and keystores in $s" 60 "[ -n \"\$(jp secret $s '{.data.keystore\.jks}')\" ]"
+done
+run "kubectl -n $NS get secrets demo-ca ${ISSUED[*]} -o 'custom-columns=NAME:.metadata.name,TYPE:.type,ISSUED-BY:.metadata.annotations.annotary\\.io/issued-by,NOT-AFTER:.metadata.annotations.annotary\\.io/not-after,RENEW-AT:.metadata.annotations.annotary\\.io/renew-at'"
+jp secret demo-ca '{.data.tls\.crt}' | base64 -d > demo-ca-1.crt
+for s in "${ISSUED[@]}"; do
+  jp secret "$s" '{.data.tls\.crt}' | base64 -d > "$s.crt"
+  openssl verify -CAfile demo-ca-1.crt "$s.crt" >/dev/null 2>&1 || fail "$s's certificate does not verify against demo-ca"
+done
+run "openssl verify -CAfile demo-ca-1.crt ${ISSUED[*]/%/.crt}"
+run "openssl x509 -in preference-issued.crt -noout -subject -issuer -ext subjectAltName,extendedKeyUsage"
+pass "a generated CA and 3 certificates issued into their Secrets, each with its keystores; openssl verifies them"
+
+step "A JVM handshake with the issued stores" "server: preference-issued's keystore.jks; client: customer-issued's truststore.jks (the generated CA)"
+store_of preference-issued keystore.jks pref-issued-1.jks
+store_of customer-issued truststore.jks cust-issued-1.jks
+jvm_handshake pref-issued-1.jks cust-issued-1.jks
+stop_jvm
+[ -n "$CIPHER" ] || fail "JVM handshake with the issued stores failed"
+pass "JVM handshake OK with annotary's own PKI, cipher $CIPHER"
+
+step "CA rotation without a failed handshake" "a new CA key: trust both → re-issue → drop the old CA, ${GRACE_S} s apart (--ca-rotation-grace); a JVM handshake at every step"
+stage_handshake() { # $1 stage name, $2 n: files suffix
+  store_of preference-issued keystore.jks "pref-issued-$2.jks"
+  store_of customer-issued truststore.jks "cust-issued-$2.jks"
+  jvm_handshake "pref-issued-$2.jks" "cust-issued-$2.jks"
+  stop_jvm
+  [ -n "$CIPHER" ] || fail "the JVM handshake failed at: $1"
+  pass "$1: JVM handshake OK (preference-issued serves, customer-issued trusts)"
+}
+leaf_from_new_ca() { jp secret preference-issued '{.data.tls\.crt}' | base64 -d > pref-now.crt && openssl verify -CAfile demo-ca-2.crt pref-now.crt; }
+run "kubectl -n $NS annotate secret demo-ca --overwrite annotary.io/key-algorithm=ec-p384   # the generated CA's request changes: a new CA"
+wait_until "the new CA in demo-ca" 60 "! cmp -s demo-ca-1.crt <(jp secret demo-ca '{.data.tls\.crt}' | base64 -d)"
+jp secret demo-ca '{.data.tls\.crt}' | base64 -d > demo-ca-2.crt
+wait_until "both CAs trusted by customer-issued and preference-issued" 60 "[ \"\$(pem_count customer-issued)\" = 2 ] && [ \"\$(pem_count preference-issued)\" = 2 ]"
+wait_until "customer-issued's truststore rebuilt with both" 60 "store_of customer-issued truststore.jks t.jks && [ \"\$(keytool -list -keystore t.jks -storepass $STOREPASS 2>/dev/null | grep -c trustedCertEntry)\" = 2 ]"
+leaf_from_new_ca >/dev/null 2>&1 && fail "preference-issued's leaf is from the new CA before its peers trust it"
+stage_handshake "step 1, trust both (leaf still from the old CA)" 2
+wait_until "preference-issued re-issued by the new CA" $((GRACE_S * 3)) "leaf_from_new_ca"
+wait_until "preference-issued's keystore rebuilt" 60 "store_of preference-issued keystore.jks k.jks && [ \"\$(fingerprint k.jks)\" = \"\$(openssl x509 -in pref-now.crt -noout -fingerprint -sha256 | cut -d= -f2)\" ]"
+stage_handshake "step 2, re-issued by the new CA (both CAs still trusted)" 3
+wait_until "the old CA dropped" $((GRACE_S * 3)) "[ \"\$(pem_count customer-issued)\" = 1 ] && [ \"\$(pem_count preference-issued)\" = 1 ]"
+wait_until "customer-issued's truststore rebuilt with the new CA only" 60 "store_of customer-issued truststore.jks t.jks && [ \"\$(keytool -list -keystore t.jks -storepass $STOREPASS 2>/dev/null | grep -c trustedCertEntry)\" = 1 ]"
+wait_until "customer-issued re-issued by the new CA" 60 "jp secret customer-issued '{.data.tls\.crt}' | base64 -d | openssl verify -CAfile demo-ca-2.crt"
+stage_handshake "step 3, old CA dropped" 4
+run "kubectl -n $NS get events --field-selector involvedObject.name=preference-issued,reason=CARotation -o custom-columns=REASON:.reason,MESSAGE:.message"
+pass "CA rotated with a successful JVM handshake at every step"
 
 # ---------------------------------------------------------------------------- report
 finish_step
