@@ -16,7 +16,7 @@ export interface FlagSpec<Field extends string = string, T = unknown> {
 /** One row of FLAGS: keeps the literal field name and the parse result type, which become that field of Config. */
 const flag = <Field extends string, T>(spec: FlagSpec<Field, T>): FlagSpec<Field, T> => spec;
 
-export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry'] as const;
+export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry', 'ca-injection', 'trust-bundles'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 export function parseDuration(v: string): number {
@@ -101,7 +101,7 @@ export const FLAGS = [
     name: 'compat',
     env: 'ANNOTARY_COMPAT',
     default: 'true',
-    help: 'honour cert-utils-operator and stakater Reloader annotation keys',
+    help: "honour the annotation keys of cert-utils-operator, stakater Reloader, cert-manager's cainjector and OpenShift's service-ca",
     parse: parseBool,
   }),
   flag({
@@ -199,6 +199,14 @@ export const FLAGS = [
     default: '720h',
     help: 'Warning Event when a certificate expires within this duration',
     parse: parseDuration,
+  }),
+  flag({
+    field: 'systemCaBundle',
+    name: 'system-ca-bundle',
+    env: 'ANNOTARY_SYSTEM_CA_BUNDLE',
+    default: '/etc/ssl/certs/ca-certificates.crt',
+    help: 'PEM file of the CA certificates a trust bundle\'s "system" source stands for (the image\'s; Debian/Alpine path)',
+    parse: parseString,
   }),
   flag({
     field: 'leaderElect',

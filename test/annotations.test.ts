@@ -56,6 +56,8 @@ describe('the annotation table lists every key exactly once', () => {
     for (const a of ANNOTATIONS) {
       if (a.key.startsWith('annotary.io/')) expect(a.origin).toBe('annotary');
       else if (a.key.startsWith('cert-utils-operator.redhat-cop.io/')) expect(a.origin).toBe('cert-utils');
+      else if (a.key.startsWith('cert-manager.io/')) expect(a.origin).toBe('cert-manager');
+      else if (a.key.startsWith('service.beta.openshift.io/')) expect(a.origin).toBe('service-ca');
       else {
         expect(a.key).toMatch(/reloader\.stakater\.com\//);
         expect(a.origin).toBe('reloader');

@@ -1,11 +1,13 @@
 // The controllers `annotary run` can start (--controllers selects among them).
 import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
+import { caInjectionController } from './ca-injection.js';
 import { expiryController } from './expiry.js';
 import { ingressesController } from './ingresses.js';
 import { keystoresController } from './keystores.js';
 import { reloadController } from './reload.js';
 import { routesController } from './routes.js';
+import { trustBundlesController } from './trust-bundles.js';
 import { truststoresController } from './truststores.js';
 
 export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
@@ -18,4 +20,6 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   ingresses: ingressesController,
   reload: reloadController,
   expiry: expiryController,
+  'ca-injection': caInjectionController,
+  'trust-bundles': trustBundlesController,
 };

@@ -41,12 +41,14 @@ export interface ResourceType {
   version: string;
   plural: string;
   kind: string;
+  /** objects of this type live outside namespaces: their cache lists cluster-wide even under --namespaces */
+  clusterScoped?: true;
 }
 
 export const Secrets: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' };
 export const ConfigMaps: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 export const Events: ResourceType = { group: '', version: 'v1', plural: 'events', kind: 'Event' };
-export const Namespaces: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
+export const Namespaces: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', clusterScoped: true };
 export const Pods: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 export const Deployments: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
 export const StatefulSets: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' };
@@ -54,6 +56,40 @@ export const DaemonSets: ResourceType = { group: 'apps', version: 'v1', plural: 
 export const ReplicaSets: ResourceType = { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet' };
 export const Ingresses: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress' };
 export const Routes: ResourceType = { group: 'route.openshift.io', version: 'v1', plural: 'routes', kind: 'Route' };
+// the targets of CA injection (cluster-scoped; served by every supported Kubernetes, but looked up by discovery)
+const AR = 'admissionregistration.k8s.io';
+export const ValidatingWebhooks: ResourceType = {
+  group: AR,
+  version: 'v1',
+  plural: 'validatingwebhookconfigurations',
+  kind: 'ValidatingWebhookConfiguration',
+  clusterScoped: true,
+};
+export const MutatingWebhooks: ResourceType = {
+  group: AR,
+  version: 'v1',
+  plural: 'mutatingwebhookconfigurations',
+  kind: 'MutatingWebhookConfiguration',
+  clusterScoped: true,
+};
+export const ApiServices: ResourceType = {
+  group: 'apiregistration.k8s.io',
+  version: 'v1',
+  plural: 'apiservices',
+  kind: 'APIService',
+  clusterScoped: true,
+};
+const CRD = {
+  group: 'apiextensions.k8s.io',
+  plural: 'customresourcedefinitions',
+  kind: 'CustomResourceDefinition',
+  clusterScoped: true,
+} as const;
+/** v1 (Kubernetes ≥ 1.16) first; v1beta1 where only it is served (it keeps the CA bundle at another path) */
+export const CrdVersions: ResourceType[] = [
+  { ...CRD, version: 'v1' },
+  { ...CRD, version: 'v1beta1' },
+];
 export const Leases: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
 
 export function apiVersionOf(rt: ResourceType): string {

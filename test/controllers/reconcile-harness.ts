@@ -45,6 +45,11 @@ const KIND_OF_PATH: Record<string, string> = {
   daemonsets: 'DaemonSet',
   ingresses: 'Ingress',
   routes: 'Route',
+  namespaces: 'Namespace',
+  validatingwebhookconfigurations: 'ValidatingWebhookConfiguration',
+  mutatingwebhookconfigurations: 'MutatingWebhookConfiguration',
+  apiservices: 'APIService',
+  customresourcedefinitions: 'CustomResourceDefinition',
 };
 
 /** The in-memory apiserver. Objects carry their kind; uids and resourceVersions are made here. */
@@ -82,6 +87,12 @@ export class FakeCluster {
   }
 
   // ---- the KubeClient surface the operator uses
+  /** the CA the fake apiserver is trusted with (cert-manager's inject-apiserver-ca) */
+  apiserverCaPem: string | undefined;
+  async apiserverCa(): Promise<Buffer | undefined> {
+    return this.apiserverCaPem === undefined ? undefined : Buffer.from(this.apiserverCaPem);
+  }
+
   async request(_method: string, path: string): Promise<unknown> {
     if (this.servedGroups.some((g) => path.startsWith(`/apis/${g}/`))) return {};
     throw new ApiError(404, 'NotFound', `${path} not served`);
@@ -135,7 +146,7 @@ export class FakeCluster {
     const cur = this.get(rt.kind, namespace ?? '', name);
     if (!cur) throw new ApiError(404, 'NotFound', `${rt.kind} ${name} not found`);
     this.writes.push({ verb: 'delete', kind: rt.kind, namespace: namespace ?? '', name });
-    this.objects.delete(`${rt.kind}/${namespace}/${name}`);
+    this.objects.delete(`${rt.kind}/${namespace ?? ''}/${name}`);
     this.notify('DELETED', cur);
   }
 
@@ -143,7 +154,7 @@ export class FakeCluster {
     const obj = structuredClone(o);
     obj.metadata.uid ??= `uid-${++this.uids}`;
     obj.metadata.resourceVersion = String(++this.rv);
-    this.objects.set(`${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`, obj);
+    this.objects.set(`${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, obj);
     if (type) this.notify(type, obj);
     return structuredClone(obj);
   }
