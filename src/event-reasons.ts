@@ -248,6 +248,14 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: STORES,
     meaning: "a ConfigMap with the copy's name exists in a selected namespace and is not annotary's copy of this bundle",
   },
+  {
+    reason: 'TrustBundleCopyForbidden',
+    type: 'Warning',
+    on: STORES,
+    meaning:
+      'the install does not let annotary create or delete ConfigMaps in a selected namespace (the ClusterRole ' +
+      'annotary-trust-bundle-copies: overlays/trust-bundle-copies, Helm trustBundleCopies); looked at again every minute',
+  },
   // the operator itself: its Pod, or outside a Pod the Lease it elects itself with
   {
     reason: 'MissingPermission',

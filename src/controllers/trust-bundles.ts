@@ -30,7 +30,9 @@ import {
 import { parseFormats, parsePasswordRef } from './store-specs.js';
 import type { PasswordRef } from './store-specs.js';
 import type { ControllerSpec } from '../kube/builder.js';
+import { ApiError } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
+import type { Outcome } from '../kube/queue.js';
 import { isDnsLabel, isDnsSubdomain } from '../kube/names.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
@@ -47,6 +49,8 @@ import type { StoreFormat } from '../pki/stores.js';
 import { buildTruststore } from '../pki/stores.js';
 
 const CONTROLLER = 'trust-bundles';
+/** A bundle whose copies were forbidden (403) is looked at again this often: a later grant sends no event. */
+export const FORBIDDEN_RECHECK_MS = 60_000;
 export const BUNDLE_KEY = 'ca-bundle.crt';
 /** truststore entries are ca0, ca1, … in the bundle's (sorted) order */
 const ALIAS_PREFIX = 'ca';
@@ -314,7 +318,7 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
    * matches (none when obj is undefined: the bundle was deleted, its copies go); one write per
    * copy that differs.
    */
-  const distribute = async (sourceKey: string, obj: SlimData | undefined, s: TrustBundleSpec | undefined): Promise<void> => {
+  const distribute = async (sourceKey: string, obj: SlimData | undefined, s: TrustBundleSpec | undefined): Promise<Outcome> => {
     const { namespace: home, name } = splitKey(sourceKey);
     const existing = new Map<string, SlimData>();
     for (const cm of configMaps.list())
@@ -333,19 +337,27 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
     const actions = desiredCopies({ sourceKey, name, want, targets, existing });
     const conflicts: string[] = [];
     const done = { create: 0, patch: 0, delete: 0 };
+    const forbidden: string[] = [];
     for (const a of actions) {
       if (a.verb === 'conflict') {
         conflicts.push(a.namespace);
         continue;
       }
       let refused: Refusal | undefined;
-      if (a.verb === 'create') refused = await write.create(ConfigMaps, a.namespace, a.body);
-      else if (a.verb === 'patch') refused = await write.patch(ConfigMaps, a.obj, a.body);
-      else refused = await write.delete(ConfigMaps, a.namespace, name);
+      try {
+        if (a.verb === 'create') refused = await write.create(ConfigMaps, a.namespace, a.body);
+        else if (a.verb === 'patch') refused = await write.patch(ConfigMaps, a.obj, a.body);
+        else refused = await write.delete(ConfigMaps, a.namespace, name);
+      } catch (err) {
+        // the install grants no copies there (overlays/trust-bundle-copies): said once, looked at again later
+        if (!(err instanceof ApiError && err.isForbidden)) throw err;
+        forbidden.push(a.namespace);
+        continue;
+      }
       if (refused && obj) write.warn(obj, refused);
       else if (!refused) done[a.verb]++;
     }
-    if (!obj) return;
+    if (!obj) return forbidden.length ? { requeueAfterMs: FORBIDDEN_RECHECK_MS } : undefined;
     if (conflicts.length)
       write.warn(
         obj,
@@ -354,8 +366,18 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
           `ConfigMap "${name}" exists and is not annotary's copy of this bundle in namespace(s) ${conflicts.join(', ')}`,
         ),
       );
+    if (forbidden.length)
+      write.warn(
+        obj,
+        refuse(
+          'TrustBundleCopyForbidden',
+          `annotary may not create or delete ConfigMaps in namespace(s) ${forbidden.join(', ')}: the copies need the ` +
+            'annotary-trust-bundle-copies ClusterRole bound to it (overlays/trust-bundle-copies, Helm trustBundleCopies)',
+        ),
+      );
     if (done.create + done.patch + done.delete)
       write.note(obj, 'TrustBundleDistributed', `copies: ${done.create} created, ${done.patch} updated, ${done.delete} deleted`);
+    return forbidden.length ? { requeueAfterMs: FORBIDDEN_RECHECK_MS } : undefined;
   };
 
   /** The bundle's output keys as a ConfigMap holds them (a Secret bundle's copies are ConfigMaps too). */
@@ -437,7 +459,7 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
           return; // the copies follow from the written bundle (its watch event reconciles it again)
         }
       }
-      await distribute(key, obj, s);
+      return distribute(key, obj, s);
     },
   });
 
@@ -448,7 +470,7 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
     filter: (o) => o.metadata.annotations?.[A.trustBundleCopyOf] !== undefined,
     async reconcile({ namespace, name }) {
       const copy = configMaps.get(objectKey(namespace, name));
-      if (copy && copyIntact(copy)) return; // as annotary wrote it: the bundle's own reconcile keeps it current
+      if (copy && copyIntact(copy)) return undefined; // as annotary wrote it: the bundle's own reconcile keeps it current
       const of = copy?.metadata.annotations?.[A.trustBundleCopyOf];
       const candidates = of
         ? [of]
@@ -460,8 +482,10 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
         if (!src) continue;
         const s = spec(src);
         if (!s || isRefusal(s)) continue;
-        await distribute(k, src, s);
+        const outcome = await distribute(k, src, s);
+        if (outcome) return outcome;
       }
+      return undefined;
     },
   };
 

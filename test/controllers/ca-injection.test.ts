@@ -181,8 +181,9 @@ describe('the controller in process', () => {
     const cluster = new FakeCluster([ca('ops', ec.root, { [A.allowCaInjection]: 'true' }), hook], served);
     let op = await run(cluster);
     expect(writes(cluster)).toEqual(['patch ValidatingWebhookConfiguration guard']);
-    const injected = (cluster.get('ValidatingWebhookConfiguration', '', 'guard') as { webhooks: { clientConfig: { caBundle: string } }[] })
-      .webhooks;
+    const injected = (
+      cluster.get('ValidatingWebhookConfiguration', '', 'guard') as unknown as { webhooks: { clientConfig: { caBundle: string } }[] }
+    ).webhooks;
     expect(Buffer.from(injected[0].clientConfig.caBundle, 'base64').toString()).toBe(canonicalBundle([{ pem: ec.root, what: '' }]));
     expect(op.events.map((e) => e.reason)).toEqual(['CaInjected']);
     await op.stop();
@@ -216,8 +217,9 @@ describe('the controller in process', () => {
     cluster.userPatch('Secret', 'ops', 'webhook-tls', { data: { 'ca.crt': b64(next.root) } });
     await op.quiet();
     expect(writes(cluster)).toHaveLength(1);
-    const hooks = (cluster.get('MutatingWebhookConfiguration', '', 'm') as { webhooks: { clientConfig: { caBundle?: string } }[] })
-      .webhooks;
+    const hooks = (
+      cluster.get('MutatingWebhookConfiguration', '', 'm') as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] }
+    ).webhooks;
     expect(hooks[0].clientConfig.caBundle).toBeDefined();
   });
 
@@ -250,11 +252,11 @@ describe('the controller in process', () => {
     const cluster = new FakeCluster([ca('ops', ec.root), cm, theirs], served);
     const op = await run(cluster);
     expect(writes(cluster)).toEqual(['patch ConfigMap trust']);
-    const data = (cluster.get('ConfigMap', 'ops', 'trust') as { data: Record<string, string> }).data;
+    const data = (cluster.get('ConfigMap', 'ops', 'trust') as unknown as { data: Record<string, string> }).data;
     expect(data['app.conf']).toBe('x=1');
     expect(data['ca-bundle.crt']).toBe(canonicalBundle([{ pem: ec.root, what: '' }]));
     expect(op.events.filter((e) => e.name === 'theirs').map((e) => e.reason)).toEqual(['KeyConflict']);
-    expect((cluster.get('ConfigMap', 'ops', 'theirs') as { data: Record<string, string> }).data['ca-bundle.crt']).toBe('mine');
+    expect((cluster.get('ConfigMap', 'ops', 'theirs') as unknown as { data: Record<string, string> }).data['ca-bundle.crt']).toBe('mine');
   });
 
   test('a ConfigMap of another namespace needs share-with-namespaces', async () => {
@@ -266,6 +268,6 @@ describe('the controller in process', () => {
     cluster.userPatch('Secret', 'ops', 'webhook-tls', { metadata: { annotations: { [A.shareWithNamespaces]: 'web' } } });
     await op.quiet();
     expect(writes(cluster)).toEqual(['patch ConfigMap trust']);
-    expect(Object.keys((cluster.get('ConfigMap', 'web', 'trust') as { data: object }).data)).toEqual(['ca.crt']);
+    expect(Object.keys((cluster.get('ConfigMap', 'web', 'trust') as unknown as { data: object }).data)).toEqual(['ca.crt']);
   });
 });

@@ -76,7 +76,7 @@ describe('desiredCopies', () => {
     ]);
     const actions = desiredCopies({ sourceKey: 'ops/trust', name: 'trust', want, targets: ['a', 'b', 'c', 'user'], existing });
     expect(actions.map((a) => `${a.verb} ${a.namespace}`)).toEqual(['patch b', 'create c', 'conflict user', 'delete gone']);
-    const patch = actions[0] as { body: { data: Record<string, string | null> } };
+    const patch = actions[0] as unknown as { body: { data: Record<string, string | null> } };
     expect(patch.body.data).toEqual({ 'ca-bundle.crt': 'PEM', extra: null });
   });
   test('a copy edited by hand (its data no longer what it records) is rewritten', () => {
@@ -199,8 +199,8 @@ describe('the controller in process', () => {
   test('truststores on request: binaryData truststore.jks and truststore.p12, copied too', async () => {
     const cluster = new FakeCluster([...namespaces(), ...sources(), bundle({ [A.trustBundleTruststores]: 'jks,pkcs12' })]);
     await run(cluster);
-    const copy = cluster.get('ConfigMap', 't1', 'trust') as { binaryData: Record<string, string> };
+    const copy = cluster.get('ConfigMap', 't1', 'trust') as unknown as { binaryData: Record<string, string> };
     expect(Object.keys(copy.binaryData).sort()).toEqual(['truststore.jks', 'truststore.p12']);
-    expect(copy.binaryData).toEqual((cluster.get('ConfigMap', 'apps', 'trust') as { binaryData: object }).binaryData);
+    expect(copy.binaryData).toEqual((cluster.get('ConfigMap', 'apps', 'trust') as unknown as { binaryData: object }).binaryData);
   });
 });

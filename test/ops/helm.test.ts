@@ -53,6 +53,15 @@ test("the Ingress copies' ClusterRole and its RoleBinding (per ingressCopies.nam
   expect(chart.subjects).toEqual(kust.subjects.map((s) => ({ ...s, name: 'TEMPLATE', namespace: 'TEMPLATE' })));
 });
 
+test("the trust bundles' copies: the same ClusterRole as the base, bound cluster-wide only with trustBundleCopies", () => {
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-trust-bundle-copies')).toEqual(
+    rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary-trust-bundle-copies'),
+  );
+  expect(allText).toMatch(
+    /\{\{- if \.Values\.trustBundleCopies \}\}\n---\napiVersion: rbac.authorization.k8s.io\/v1\nkind: ClusterRoleBinding/,
+  );
+});
+
 test("the chart's container environment (downward API) equals the manifests'", () => {
   type Dep = { spec: { template: { spec: { containers: { env: unknown }[] } } } };
   const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0].env;
