@@ -179,15 +179,15 @@ export function conversionCrd(plural: string, kind: string, url: string, ...mods
   );
 }
 
-/** An APIService for group annotary.test version v1, served by Service <namespace>/<service>. */
-export function apiService(namespace: string, service: string, ...mods: Mod[]): KubeObject {
+/** An APIService v1.<group>, served by Service <namespace>/<service> (a CRD's group has its own, made by the apiserver). */
+export function apiService(group: string, namespace: string, service: string, ...mods: Mod[]): KubeObject {
   return build<KubeObject>(
     {
       apiVersion: 'apiregistration.k8s.io/v1',
       kind: 'APIService',
-      metadata: { name: 'v1.annotary.test' },
+      metadata: { name: `v1.${group}` },
       spec: {
-        group: 'annotary.test',
+        group,
         version: 'v1',
         groupPriorityMinimum: 1000,
         versionPriority: 15,

@@ -121,7 +121,7 @@ export class EventRecorder implements EventSink {
           apiVersion: obj.apiVersion,
           kind: obj.kind,
           name: obj.metadata.name,
-          namespace: ns,
+          namespace: obj.metadata.namespace, // none for a cluster-scoped object (its Events live in "default")
           uid: obj.metadata.uid,
           resourceVersion: obj.metadata.resourceVersion,
         },
