@@ -246,6 +246,8 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
   const read = valueReader(ctx, caches);
   const write = ctx.writer(CONTROLLER);
   const rejected = new RejectedWrites();
+  // under --namespaces, copies go only where the ConfigMap cache sees them
+  const watched = (ns: string) => config.namespaces.length === 0 || config.namespaces.includes(ns);
   const spec = (o: KubeObject) => parseTrustBundleSpec(o.metadata.annotations, reader, config.defaultPassword);
 
   const refsOf =
@@ -327,7 +329,9 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
     const targets = matcher
       ? namespaces
           .list()
-          .filter((n) => !n.metadata.deletionTimestamp && n.metadata.name !== home && matcher(n.metadata.labels))
+          .filter(
+            (n) => !n.metadata.deletionTimestamp && n.metadata.name !== home && watched(n.metadata.name) && matcher(n.metadata.labels),
+          )
           .map((n) => n.metadata.name)
           .sort()
       : [];
