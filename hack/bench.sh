@@ -47,6 +47,7 @@ run keystores
 run reload
 run keystore-latency
 run scale
+run trust-bundles
 echo >&2
 node dist-bench/bench/table.js "$BENCH_ROWS"
 echo

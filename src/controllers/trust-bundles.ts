@@ -51,6 +51,8 @@ import { buildTruststore } from '../pki/stores.js';
 const CONTROLLER = 'trust-bundles';
 /** A bundle whose copies were forbidden (403) is looked at again this often: a later grant sends no event. */
 export const FORBIDDEN_RECHECK_MS = 60_000;
+/** Copy writes of one bundle sent at once (a fan-out to hundreds of namespaces) */
+const COPY_WRITES_IN_FLIGHT = 16;
 export const BUNDLE_KEY = 'ca-bundle.crt';
 /** truststore entries are ca0, ca1, … in the bundle's (sorted) order */
 const ALIAS_PREFIX = 'ca';
@@ -246,6 +248,13 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
   const read = valueReader(ctx, caches);
   const write = ctx.writer(CONTROLLER);
   const rejected = new RejectedWrites();
+  /**
+   * Copies written whose watch event has not reached the cache yet ("expectations", as Kubernetes'
+   * ReplicaSet controller keeps them): copy key → the resourceVersion the write was made from
+   * ('' for a create). A reconcile in between (a Namespace event) would otherwise write them
+   * again from the stale entry and meet 409 Conflicts.
+   */
+  const inFlight = new Map<string, string>();
   // under --namespaces, copies go only where the ConfigMap cache sees them
   const watched = (ns: string) => config.namespaces.length === 0 || config.namespaces.includes(ns);
   const spec = (o: KubeObject) => parseTrustBundleSpec(o.metadata.annotations, reader, config.defaultPassword);
@@ -338,15 +347,20 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
     // the copies hold what the bundle holds (ConfigMap form), read from the bundle as written
     const want = obj && targets.length ? await copyValues(obj) : {};
     if (isRefusal(want)) return obj && write.warn(obj, want);
-    const actions = desiredCopies({ sourceKey, name, want, targets, existing });
+    // a copy written a moment ago whose watch event has not reached the cache: not written again from the stale entry
+    const settled = (ns: string) => {
+      const k = objectKey(ns, name);
+      const from = inFlight.get(k);
+      if (from === undefined) return true;
+      if (from === (existing.get(ns)?.metadata.resourceVersion ?? '')) return false;
+      inFlight.delete(k);
+      return true;
+    };
+    const actions = desiredCopies({ sourceKey, name, want, targets, existing }).filter((a) => settled(a.namespace));
     const conflicts: string[] = [];
     const done = { create: 0, patch: 0, delete: 0 };
     const forbidden: string[] = [];
-    for (const a of actions) {
-      if (a.verb === 'conflict') {
-        conflicts.push(a.namespace);
-        continue;
-      }
+    const write1 = async (a: Exclude<CopyAction, { verb: 'conflict' }>) => {
       let refused: Refusal | undefined;
       try {
         if (a.verb === 'create') refused = await write.create(ConfigMaps, a.namespace, a.body);
@@ -356,11 +370,25 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
         // the install grants no copies there (overlays/trust-bundle-copies): said once, looked at again later
         if (!(err instanceof ApiError && err.isForbidden)) throw err;
         forbidden.push(a.namespace);
-        continue;
+        return;
       }
-      if (refused && obj) write.warn(obj, refused);
-      else if (!refused) done[a.verb]++;
-    }
+      if (refused && obj) return write.warn(obj, refused);
+      if (refused) return;
+      done[a.verb]++;
+      inFlight.set(objectKey(a.namespace, name), existing.get(a.namespace)?.metadata.resourceVersion ?? '');
+    };
+    for (const a of actions) if (a.verb === 'conflict') conflicts.push(a.namespace);
+    // one bundle's copies are independent writes: COPY_WRITES_IN_FLIGHT at a time, not one round trip after another
+    const queue = actions.filter((a): a is Exclude<CopyAction, { verb: 'conflict' }> => a.verb !== 'conflict');
+    const failed = (
+      await Promise.allSettled(
+        Array.from({ length: Math.min(COPY_WRITES_IN_FLIGHT, queue.length) }, async () => {
+          for (let a = queue.shift(); a; a = queue.shift()) await write1(a);
+        }),
+      )
+    ).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason; // a conflict or an apiserver error: retried from the newer cache (the rest are written)
+    forbidden.sort();
     if (!obj) return forbidden.length ? { requeueAfterMs: FORBIDDEN_RECHECK_MS } : undefined;
     if (conflicts.length)
       write.warn(

@@ -53,7 +53,7 @@ esac
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
-  for (const b of ['keystores', 'reload', 'keystore-latency', 'scale', 'table']) exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
+  for (const b of ['keystores', 'reload', 'keystore-latency', 'scale', 'trust-bundles', 'table']) exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
   exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
   exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
   // each benchmark's first look finds a bench namespace (then filler), the second none
@@ -110,7 +110,7 @@ test('hack/test.sh prints the summary line last', () => {
 test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
   const sb = sandbox('bench.sh', true);
   run(sb, 'bench.sh');
-  // four benchmarks: each looks twice (a bench namespace, then none) and sleeps once in between
-  expect(sb.calls('kubectl')).toHaveLength(8);
-  expect(sb.calls('sleep')).toEqual(['1', '1', '1', '1']);
+  // five benchmarks: each looks twice (a bench namespace, then none) and sleeps once in between
+  expect(sb.calls('kubectl')).toHaveLength(10);
+  expect(sb.calls('sleep')).toEqual(['1', '1', '1', '1', '1']);
 });
