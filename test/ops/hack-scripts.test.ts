@@ -53,7 +53,8 @@ esac
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
-  for (const b of ['keystores', 'reload', 'keystore-latency', 'scale', 'trust-bundles', 'table']) exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
+  for (const b of ['keystores', 'reload', 'keystore-latency', 'scale', 'trust-bundles', 'table'])
+    exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
   exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
   exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
   // each benchmark's first look finds a bench namespace (then filler), the second none
