@@ -50,7 +50,7 @@ async function converged(
   const abort = await client.watch(
     '/api/v1/configmaps',
     { fieldSelector: `metadata.name=${name}`, resourceVersion: list.metadata.resourceVersion },
-    (_t, o) => check(o as ConfigMap),
+    (_t, o) => check(o),
     () => undefined,
   );
   return async () => {
