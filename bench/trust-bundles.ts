@@ -143,6 +143,13 @@ async function main(): Promise<void> {
         rows.writes.push(apiserverWrites(['configmaps']) - w0);
         rows.ok.push(apiserverWrites(['configmaps'], '200') - ok0);
       }
+      const m = await op.metrics();
+      console.error(
+        m
+          .split('\n')
+          .filter((l) => /^annotary_(write_conflicts_total|writes_total|writes_rejected_total|queue_retries_total)/.test(l))
+          .join('\n'),
+      );
     } finally {
       await op.stop();
     }

@@ -329,7 +329,25 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
    * matches (none when obj is undefined: the bundle was deleted, its copies go); one write per
    * copy that differs.
    */
-  const distribute = async (sourceKey: string, obj: SlimData | undefined, s: TrustBundleSpec | undefined): Promise<Outcome> => {
+  // the bundles' loop and the copies' loop both distribute: one bundle's distribution runs one at a time,
+  // so the second sees what the first wrote (inFlight) instead of writing the same copies again
+  const running = new Map<string, Promise<Outcome>>();
+  const distribute = (kind: 'ConfigMap' | 'Secret', sourceKey: string): Promise<Outcome> => {
+    const id = `${kind}/${sourceKey}`;
+    const next = (running.get(id) ?? Promise.resolve(undefined)).catch(() => undefined).then(() => distributeNow(kind, sourceKey));
+    running.set(id, next);
+    const forget = () => {
+      if (running.get(id) === next) running.delete(id);
+    };
+    next.then(forget, forget);
+    return next;
+  };
+  /** From the cache as it is when it runs: a deleted bundle's copies go; one whose annotation went keeps them. */
+  const distributeNow = async (kind: 'ConfigMap' | 'Secret', sourceKey: string): Promise<Outcome> => {
+    const obj = (kind === 'ConfigMap' ? configMaps : secrets).get(sourceKey);
+    const parsed = obj && spec(obj);
+    if (obj && (!parsed || isRefusal(parsed))) return undefined;
+    const s = parsed && !isRefusal(parsed) ? parsed : undefined;
     const { namespace: home, name } = splitKey(sourceKey);
     const existing = new Map<string, SlimData>();
     for (const cm of configMaps.list())
@@ -450,7 +468,7 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
       const obj = cache.get(key);
       if (!obj) {
         rejected.forget(key);
-        return distribute(key, undefined, undefined); // deleted: its copies go with it
+        return distribute(kind, key); // deleted: its copies go with it
       }
       if (obj.metadata.deletionTimestamp) return;
       const s = spec(obj);
@@ -491,7 +509,7 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
           return; // the copies follow from the written bundle (its watch event reconciles it again)
         }
       }
-      return distribute(key, obj, s);
+      return distribute(kind, key);
     },
   });
 
@@ -509,14 +527,12 @@ export function declare(ctx: ControllerContext, opts: TrustBundleOptions): Contr
         : [...configMaps.list(), ...secrets.list()]
             .filter((o) => o.metadata.name === name && reader.get(o.metadata.annotations, A.trustBundleNamespaces) !== undefined)
             .map(keyOf);
-      for (const k of candidates) {
-        const src = configMaps.get(k) ?? secrets.get(k);
-        if (!src) continue;
-        const s = spec(src);
-        if (!s || isRefusal(s)) continue;
-        const outcome = await distribute(k, src, s);
-        if (outcome) return outcome;
-      }
+      for (const k of candidates)
+        for (const kind of ['ConfigMap', 'Secret'] as const) {
+          if (!(kind === 'ConfigMap' ? configMaps : secrets).get(k)) continue;
+          const outcome = await distribute(kind, k);
+          if (outcome) return outcome;
+        }
       return undefined;
     },
   };

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { A } from '../../src/annotations.js';
 import { copyContentHash, desiredCopies, parseTrustSource, trustBundlesController } from '../../src/controllers/trust-bundles.js';
 import { isRefusal } from '../../src/kube/refusal.js';
+import { ConfigMaps } from '../../src/kube/types.js';
 import { parseLabelSelector } from '../../src/kube/selector.js';
 import type { LabelMatcher } from '../../src/kube/selector.js';
 import { slimDataObject, valueDigest } from '../../src/kube/slim.js';
@@ -171,6 +172,25 @@ describe('the controller in process', () => {
     stop = [];
     await run(cluster);
     expect(cluster.writes).toHaveLength(11);
+  });
+
+  test("removing the annotation keeps the copies; deleting the bundle deletes them (and nobody else's ConfigMap)", async () => {
+    const theirs = configMap('trust', inNamespace('no'), withData({ mine: 'x' }));
+    const cluster = new FakeCluster([...namespaces(), ...sources(), bundle(), theirs]);
+    const op = await run(cluster);
+    expect(dataOf(cluster, 't1')).toBeDefined();
+    cluster.userPatch('ConfigMap', 'apps', 'trust', { metadata: { annotations: { [A.trustBundle]: null } } });
+    await op.quiet();
+    expect(dataOf(cluster, 't1')).toBeDefined();
+    cluster.userPatch('ConfigMap', 'apps', 'trust', {
+      metadata: { annotations: { [A.trustBundle]: bundle().metadata.annotations![A.trustBundle] } },
+    });
+    await op.quiet();
+    await cluster.client.delete(ConfigMaps, 'apps', 'trust');
+    await op.quiet();
+    expect(dataOf(cluster, 't1')).toBeUndefined();
+    expect(dataOf(cluster, 't2')).toBeUndefined();
+    expect(dataOf(cluster, 'no')).toEqual({ mine: 'x' });
   });
 
   test('a source of another namespace without the opt-in: CaSourceNotShared, no write', async () => {
