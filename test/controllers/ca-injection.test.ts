@@ -155,8 +155,8 @@ describe('the controller in process', () => {
     await Promise.all(stop.map((s) => s()));
     stop = [];
   });
-  const run = async (cluster: FakeCluster) => {
-    const op = await runModule(caInjectionController, cluster);
+  const run = async (cluster: FakeCluster, flags: string[] = []) => {
+    const op = await runModule(caInjectionController, cluster, flags);
     stop.push(() => op.stop());
     return op;
   };
@@ -221,6 +221,18 @@ describe('the controller in process', () => {
       cluster.get('MutatingWebhookConfiguration', '', 'm') as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] }
     ).webhooks;
     expect(hooks[0].clientConfig.caBundle).toBeDefined();
+  });
+
+  test('under --namespaces the cluster-scoped targets are still seen (their caches list cluster-wide)', async () => {
+    const hook = webhookConfiguration(
+      'ValidatingWebhookConfiguration',
+      'scoped',
+      ['https://127.0.0.1:1/a'],
+      withAnnotations({ [A.injectCaFrom]: 'ops/webhook-tls' }),
+    );
+    const cluster = new FakeCluster([ca('ops', ec.root, { [A.allowCaInjection]: 'true' }), hook], served);
+    await run(cluster, ['--namespaces', 'ops']);
+    expect(writes(cluster)).toEqual(['patch ValidatingWebhookConfiguration scoped']);
   });
 
   test('malformed PEM in the source: CaSourceInvalid and no write', async () => {

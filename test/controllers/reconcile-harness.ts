@@ -172,7 +172,7 @@ export async function runModule(module: ControllerModule, cluster: FakeCluster, 
   const metrics = createMetrics();
   const events: RecordedEvent[] = [];
   const sink: EventSink = { emit: (obj, type, reason, message) => events.push({ type, reason, message, name: obj.metadata.name }) };
-  const caches = new SharedCaches({ client: cluster.client, namespaces: [], resyncMs: 0, log, metrics });
+  const caches = new SharedCaches({ client: cluster.client, namespaces: config.namespaces, resyncMs: 0, log, metrics });
   const specs = module.declare({
     client: cluster.client,
     caches,

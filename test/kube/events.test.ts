@@ -84,11 +84,13 @@ describe('EventRecorder: the first emit creates an Event on the object', () => {
     expect((await metrics.eventsTotal.get()).values).toEqual([{ labels: { type: 'Warning', reason: 'KeyConflict' }, value: 1 }]);
   });
 
-  test('a cluster-scoped object gets its Event in "default"', async () => {
+  test('a cluster-scoped object gets its Event in "default", about an object of no namespace (as client-go records it)', async () => {
     const { fake, rec } = recorder();
     rec.emit({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', uid: 'n1' } }, 'Normal', 'Seen', 'hello');
     await settle();
-    expect(fake.calls[0]).toMatchObject({ namespace: 'default', body: { involvedObject: { namespace: 'default', name: 'shop' } } });
+    // kubectl describe finds a cluster-scoped object's Events by involvedObject.namespace=""
+    expect(fake.calls[0]).toMatchObject({ namespace: 'default', body: { involvedObject: { name: 'shop' } } });
+    expect((fake.calls[0].body as { involvedObject: { namespace?: string } }).involvedObject.namespace).toBeUndefined();
   });
 });
 
