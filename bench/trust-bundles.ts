@@ -100,7 +100,7 @@ async function main(): Promise<void> {
         if (type !== 'MODIFIED' || !pem) return;
         void inParallel(targets, 32, (ns) => client.patch(ConfigMaps, ns, BASELINE, { data: { 'ca-bundle.crt': pem } }));
       },
-      () => undefined,
+      (err) => err && console.error('the baseline watch ended:', err),
     );
     for (let r = 0; r < REPEATS; r++) {
       const wait = await converged(client, BASELINE, 'ca-bundle.crt', CAS[r % CAS.length], targetSet);
