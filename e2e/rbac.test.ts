@@ -10,7 +10,20 @@ import path from 'node:path';
 import * as yaml from 'js-yaml';
 import { ApiError, KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
-import { Deployments, Events, Ingresses, Pods, ReplicaSets, Routes, Secrets } from '../src/kube/types.js';
+import {
+  ApiServices,
+  ConfigMaps,
+  CrdVersions,
+  Deployments,
+  Events,
+  Ingresses,
+  Namespaces,
+  Pods,
+  ReplicaSets,
+  Routes,
+  Secrets,
+  ValidatingWebhooks,
+} from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
 import {
   ROOT,
@@ -25,9 +38,11 @@ import {
   writeKubeconfig,
 } from './harness/cluster.js';
 import { chainFixture, scratchDir } from '../test/pki/fixtures.js';
-import type { Route, Secret } from '../test/gen.js';
+import type { ConfigMap, Route, Secret } from '../test/gen.js';
 import {
+  apiService,
   b64,
+  configMap,
   deployment,
   ingress as ingressOf,
   inNamespace,
@@ -35,6 +50,7 @@ import {
   route,
   secret,
   tlsData,
+  webhookConfiguration,
   withAnnotations,
   withData,
   withRouteTLS,
@@ -252,4 +268,74 @@ test('a cross-namespace Ingress: copied where copies are allowed; elsewhere a Co
   expect(await client.tryGet(Secrets, bare, 'denied-annotary-tls')).toBeUndefined();
   expect((await client.get(Ingresses, bare, 'denied')).metadata.resourceVersion).toBe(created.metadata.resourceVersion);
   expect(op.proc.exitCode).toBeNull();
+});
+
+test('CA injection with only the ServiceAccount token: the caBundle is patched; webhook configurations, APIServices and CRDs cannot be created or deleted', async () => {
+  await client.create(
+    Secrets,
+    src,
+    secret(
+      'webhook-ca',
+      inNamespace(src),
+      withAnnotations({ 'annotary.io/allow-ca-injection': 'true' }),
+      withData({ 'ca.crt': first.root }),
+    ),
+  );
+  const name = `annotary-rbac-${src}`;
+  const hook = webhookConfiguration(
+    'ValidatingWebhookConfiguration',
+    name,
+    ['https://127.0.0.1:1/never'],
+    withAnnotations({ 'annotary.io/inject-ca-from': `${src}/webhook-ca` }),
+  );
+  await client.create(ValidatingWebhooks, undefined, hook);
+  try {
+    await waitFor(
+      'caBundle',
+      async () =>
+        (await client.get<KubeObject & { webhooks: { clientConfig: { caBundle?: string } }[] }>(ValidatingWebhooks, undefined, name))
+          .webhooks[0].clientConfig.caBundle,
+    );
+    expect(await op.metric('annotary_controller_ready', { controller: 'ca-injection' })).toBe(1);
+    const sa = KubeClient.fromOptions({ kubeconfig: saKubeconfig });
+    const status = (p: Promise<unknown>) =>
+      p.then(
+        () => 200,
+        (e: unknown) => (e instanceof ApiError ? e.status : e),
+      );
+    const other = webhookConfiguration('ValidatingWebhookConfiguration', `${name}-sa`, ['https://127.0.0.1:1/never']);
+    expect(await status(sa.create(ValidatingWebhooks, undefined, other))).toBe(403);
+    expect(await status(sa.delete(ValidatingWebhooks, undefined, name))).toBe(403);
+    expect(await status(sa.delete(CrdVersions[0], undefined, 'routes.route.openshift.io'))).toBe(403);
+    expect(await status(sa.create(ApiServices, undefined, apiService('rbac.annotary.test', src, 'svc')))).toBe(403);
+  } finally {
+    await client.delete(ValidatingWebhooks, undefined, name);
+  }
+});
+
+test('trust-bundle copies: TrustBundleCopyForbidden with the base; made once overlays/trust-bundle-copies is applied', async () => {
+  await client.patch(Namespaces, undefined, bare, { metadata: { labels: { 'rbac-trust': ns } } });
+  await client.create(
+    ConfigMaps,
+    ns,
+    configMap(
+      'trust',
+      inNamespace(ns),
+      withAnnotations({ 'annotary.io/trust-bundle': 'inline:extra.pem', 'annotary.io/trust-bundle-namespaces': `rbac-trust=${ns}` }),
+      withData({ 'extra.pem': first.root }),
+    ),
+  );
+  try {
+    const ev = await waitFor('TrustBundleCopyForbidden', async () =>
+      (await eventsFor(client, ns, 'trust')).find((e) => e.reason === 'TrustBundleCopyForbidden'),
+    );
+    expect(ev.message).toContain(`namespace(s) ${bare}`);
+    expect(await client.tryGet(ConfigMaps, bare, 'trust')).toBeUndefined();
+    kubectl('apply', '-k', path.join(ROOT, 'manifests/overlays/trust-bundle-copies'));
+    // the forbidden bundle is looked at again every minute
+    const copy = await waitFor('copy in bare', () => client.tryGet<ConfigMap>(ConfigMaps, bare, 'trust'), 90_000);
+    expect(copy.data?.['ca-bundle.crt']).toBe((await client.get<ConfigMap>(ConfigMaps, ns, 'trust')).data?.['ca-bundle.crt']);
+  } finally {
+    kubectl('delete', 'clusterrolebinding', 'annotary-trust-bundle-copies', '--ignore-not-found');
+  }
 });

@@ -49,6 +49,7 @@ run keystore-latency
 run scale
 run issuance
 run renewal-storm
+run trust-bundles
 echo >&2
 node dist-bench/bench/table.js "$BENCH_ROWS"
 echo

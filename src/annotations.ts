@@ -6,8 +6,19 @@
 import type { Refusal } from './kube/refusal.js';
 import { refuse } from './kube/refusal.js';
 
-export type Origin = 'annotary' | 'cert-utils' | 'reloader' | 'secret-generator' | 'service-ca';
-export type Target = 'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'PodTemplate' | 'Service' | 'CertificateSigningRequest';
+export type Origin = 'annotary' | 'cert-utils' | 'reloader' | 'secret-generator' | 'service-ca' | 'cert-manager';
+export type Target =
+  | 'Secret'
+  | 'ConfigMap'
+  | 'Route'
+  | 'Ingress'
+  | 'Workload'
+  | 'PodTemplate'
+  | 'Service'
+  | 'CertificateSigningRequest'
+  | 'Webhooks'
+  | 'APIService'
+  | 'CRD';
 
 export interface AnnotationSpec {
   key: string;
@@ -96,6 +107,19 @@ export const A = {
   csrApproveDnsSuffixes: 'annotary.io/csr-approve-dns-suffixes',
   // the csr: issuer (written)
   csrForSecret: 'annotary.io/secret',
+  // CA injection and trust bundles
+  injectCaFrom: 'annotary.io/inject-ca-from',
+  allowCaInjection: 'annotary.io/allow-ca-injection',
+  trustBundle: 'annotary.io/trust-bundle',
+  trustBundleTruststores: 'annotary.io/trust-bundle-truststores',
+  trustBundleNamespaces: 'annotary.io/trust-bundle-namespaces',
+  trustBundleCopyOf: 'annotary.io/trust-bundle-copy-of',
+  // CA injection compat: cert-utils-operator, cert-manager's cainjector, OpenShift's service-ca
+  cuInjectCaFromSecret: `${CU}injectca-from-secret`,
+  cmInjectCaFromSecret: 'cert-manager.io/inject-ca-from-secret',
+  cmAllowDirectInjection: 'cert-manager.io/allow-direct-injection',
+  cmInjectApiserverCa: 'cert-manager.io/inject-apiserver-ca',
+  ocInjectCabundle: 'service.beta.openshift.io/inject-cabundle',
   // cert-utils-operator compat
   cuGenerateJavaKeystores: `${CU}generate-java-keystores`,
   cuJavaKeystorePassword: `${CU}java-keystore-password`,
@@ -252,9 +276,11 @@ export const ANNOTATIONS: AnnotationSpec[] = [
   {
     key: A.shareWithNamespaces,
     origin: 'annotary',
-    on: ['Secret'],
+    on: ['Secret', 'ConfigMap'],
     values: '`ns1,ns2` or `*`',
-    description: 'Opt-in: Ingresses in these namespaces may copy this Secret. Without it cross-namespace references are refused.',
+    description:
+      'Opt-in: Ingresses, CA injection into ConfigMaps/Secrets and trust bundles in these namespaces may read this object. ' +
+      'Without it cross-namespace references are refused.',
   },
   {
     key: A.managedFields,
@@ -307,6 +333,89 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     on: ['Secret'],
     values: 'duration, e.g. `720h`',
     description: 'Warning Event when the certificate expires within this duration (default from --expiry-warning).',
+  },
+  // CA injection and trust bundles (docs/ca-injection.md)
+  {
+    key: A.injectCaFrom,
+    origin: 'annotary',
+    on: ['Webhooks', 'APIService', 'CRD', 'ConfigMap', 'Secret'],
+    values: '`<namespace>/<secret>[:<key>]` (key default `ca.crt`)',
+    description:
+      "Inject the Secret's CA certificates: every webhook's clientConfig.caBundle, an APIService's spec.caBundle, a CRD's conversion " +
+      'webhook caBundle, or `ca-bundle.crt` of a ConfigMap/Secret. Removing it leaves the last bundle.',
+  },
+  {
+    key: A.allowCaInjection,
+    origin: 'annotary',
+    on: ['Secret'],
+    values: '`true`',
+    description:
+      "Opt-in: this Secret's CA certificates may be injected into cluster-scoped objects (webhooks, APIServices, CRDs); " +
+      'ConfigMaps/Secrets of other namespaces need share-with-namespaces.',
+  },
+  {
+    key: A.trustBundle,
+    origin: 'annotary',
+    on: ['ConfigMap', 'Secret'],
+    values: '`secret/<ns>/<name>[:key],configmap/<ns>/<name>[:key],inline:<key>,system`',
+    description: 'Write `ca-bundle.crt`: the certificates of these sources, deduplicated and sorted (byte-stable).',
+  },
+  {
+    key: A.trustBundleTruststores,
+    origin: 'annotary',
+    on: ['ConfigMap', 'Secret'],
+    values: '`jks`, `pkcs12` or `jks,pkcs12`',
+    description: 'With trust-bundle: also truststore.jks / truststore.p12 of the bundle (password as for keystores).',
+  },
+  {
+    key: A.trustBundleNamespaces,
+    origin: 'annotary',
+    on: ['ConfigMap', 'Secret'],
+    values: 'label selector, e.g. `team=a,env in (prod)`',
+    description: 'Copy the bundle into an owned ConfigMap of the same name in every namespace whose labels match.',
+  },
+  {
+    key: A.trustBundleCopyOf,
+    origin: 'annotary',
+    on: ['ConfigMap'],
+    written: true,
+    values: '`<namespace>/<name>`',
+    description: 'This ConfigMap is the copy of that trust bundle: annotary updates and deletes it (and no ConfigMap without it).',
+  },
+  {
+    key: A.cuInjectCaFromSecret,
+    origin: 'cert-utils',
+    on: ['Webhooks', 'APIService', 'CRD', 'ConfigMap', 'Secret'],
+    values: '`<namespace>/<secret>`',
+    description: 'As inject-ca-from (ca.crt); on ConfigMaps and Secrets the key is `ca.crt`, as cert-utils writes it.',
+  },
+  {
+    key: A.cmInjectCaFromSecret,
+    origin: 'cert-manager',
+    on: ['Webhooks', 'APIService', 'CRD'],
+    values: '`<namespace>/<secret>`',
+    description: 'cainjector\'s: inject ca.crt of a Secret that has cert-manager.io/allow-direct-injection: "true".',
+  },
+  {
+    key: A.cmAllowDirectInjection,
+    origin: 'cert-manager',
+    on: ['Secret'],
+    values: '`true`',
+    description: "cainjector's opt-in of a source Secret for inject-ca-from-secret (exactly `true`, in any namespace).",
+  },
+  {
+    key: A.cmInjectApiserverCa,
+    origin: 'cert-manager',
+    on: ['Webhooks', 'APIService', 'CRD'],
+    values: '`true`',
+    description: 'Inject the CA annotary trusts the kube-apiserver with (its kubeconfig or in-cluster ca.crt).',
+  },
+  {
+    key: A.ocInjectCabundle,
+    origin: 'service-ca',
+    on: ['Webhooks', 'APIService', 'CRD', 'ConfigMap'],
+    values: '`true` (any case)',
+    description: "OpenShift service-ca's: inject the service serving CA; on ConfigMaps the key `service-ca.crt`.",
   },
   {
     key: A.generate,

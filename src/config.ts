@@ -16,8 +16,26 @@ export interface FlagSpec<Field extends string = string, T = unknown> {
 /** One row of FLAGS: keeps the literal field name and the parse result type, which become that field of Config. */
 const flag = <Field extends string, T>(spec: FlagSpec<Field, T>): FlagSpec<Field, T> => spec;
 
-export const CONTROLLERS = ['keystores', 'routes', 'ingresses', 'reload', 'expiry', 'generate', 'issuing', 'serving-certs', 'csr'] as const;
+export const CONTROLLERS = [
+  'keystores',
+  'routes',
+  'ingresses',
+  'reload',
+  'expiry',
+  'generate',
+  'issuing',
+  'serving-certs',
+  'csr',
+  'ca-injection',
+  'trust-bundles',
+] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
+/**
+ * The controllers that read cluster-scoped objects (CertificateSigningRequests; webhook
+ * configurations, APIServices and CRDs; Namespaces), which only a ClusterRoleBinding grants: a
+ * namespaced install (overlays/namespaced, the chart's rbac.scope namespaced) runs the others.
+ */
+export const NAMESPACED_CONTROLLERS = CONTROLLERS.filter((c) => !['csr', 'ca-injection', 'trust-bundles'].includes(c));
 
 export function parseDuration(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v.trim());
@@ -111,7 +129,9 @@ export const FLAGS = [
     name: 'compat',
     env: 'ANNOTARY_COMPAT',
     default: 'true',
-    help: "honour cert-utils-operator, stakater Reloader and mittwald's secret-generator annotation keys",
+    help:
+      "honour the annotation keys of cert-utils-operator, stakater Reloader, mittwald's secret-generator, cert-manager's cainjector " +
+      "and OpenShift's service-ca",
     parse: parseBool,
   }),
   flag({
@@ -233,6 +253,14 @@ export const FLAGS = [
     default: '1h',
     help: 'when a CA changes: how long issued Secrets trust old and new CA before their leaf is re-issued, and again before the old CA goes',
     parse: parseDuration,
+  }),
+  flag({
+    field: 'systemCaBundle',
+    name: 'system-ca-bundle',
+    env: 'ANNOTARY_SYSTEM_CA_BUNDLE',
+    default: '/etc/ssl/certs/ca-certificates.crt',
+    help: 'PEM file of the CA certificates a trust bundle\'s "system" source stands for (the image\'s; Debian/Alpine path)',
+    parse: parseString,
   }),
   flag({
     field: 'leaderElect',

@@ -7,7 +7,18 @@ import type { EventType } from './kube/events.js';
 
 /** What an Event is about: Workload = Deployment, StatefulSet or DaemonSet. */
 export type EventOn =
-  'Secret' | 'ConfigMap' | 'Route' | 'Ingress' | 'Workload' | 'Service' | 'CertificateSigningRequest' | "the operator's Pod or Lease";
+  | 'Secret'
+  | 'ConfigMap'
+  | 'Route'
+  | 'Ingress'
+  | 'Workload'
+  | 'Service'
+  | 'CertificateSigningRequest'
+  | "the operator's Pod or Lease"
+  // CA injection targets: ValidatingWebhookConfiguration and MutatingWebhookConfiguration, APIService, CustomResourceDefinition
+  | 'Webhooks'
+  | 'APIService'
+  | 'CRD';
 
 export interface EventReasonSpec {
   reason: string;
@@ -18,6 +29,7 @@ export interface EventReasonSpec {
 
 const STORES: EventOn[] = ['Secret', 'ConfigMap'];
 const TLS_SOURCE: EventOn[] = ['Route', 'Ingress'];
+const INJECT: EventOn[] = ['Webhooks', 'APIService', 'CRD', 'ConfigMap', 'Secret'];
 
 export const EVENT_REASONS: readonly EventReasonSpec[] = [
   // keystores (Secrets) and truststores (ConfigMaps)
@@ -369,6 +381,56 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     type: 'Warning',
     on: ['Secret'],
     meaning: 'the check of a generated key pair before writing failed (public half not matching the private one); nothing is written',
+  },
+  // CA injection and trust bundles (docs/ca-injection.md)
+  { reason: 'CaInjected', type: 'Normal', on: INJECT, meaning: 'a CA bundle injected (the fields or key, and the source)' },
+  {
+    reason: 'CaSourceMissing',
+    type: 'Warning',
+    on: INJECT,
+    meaning: 'the CA source (a Secret or ConfigMap of the same namespace, its key; the apiserver or serving CA) does not exist',
+  },
+  {
+    reason: 'CaSourceNotShared',
+    type: 'Warning',
+    on: INJECT,
+    meaning:
+      'a source in another namespace (or of a cluster-scoped target) does not exist or does not opt in: share-with-namespaces, ' +
+      'allow-ca-injection, or cert-manager.io/allow-direct-injection (one answer for both)',
+  },
+  {
+    reason: 'CaSourceInvalid',
+    type: 'Warning',
+    on: INJECT,
+    meaning: 'a source holds no certificate or malformed PEM (the message names the PKI reason and the source)',
+  },
+  {
+    reason: 'UnsupportedInjectionTarget',
+    type: 'Warning',
+    on: INJECT,
+    meaning: 'the key is not honoured on this kind (cert-manager keys on a ConfigMap/Secret), or a CRD without a conversion webhook',
+  },
+  { reason: 'BundleTooLarge', type: 'Warning', on: INJECT, meaning: 'the bundle would be over 1 MiB (Kubernetes refuses it)' },
+  { reason: 'TrustBundleUpdated', type: 'Normal', on: STORES, meaning: 'a trust bundle (and its truststores) written' },
+  {
+    reason: 'TrustBundleDistributed',
+    type: 'Normal',
+    on: STORES,
+    meaning: 'copies of a trust bundle created, updated or deleted in the namespaces its selector matches (counts)',
+  },
+  {
+    reason: 'TrustBundleCopyConflict',
+    type: 'Warning',
+    on: STORES,
+    meaning: "a ConfigMap with the copy's name exists in a selected namespace and is not annotary's copy of this bundle",
+  },
+  {
+    reason: 'TrustBundleCopyForbidden',
+    type: 'Warning',
+    on: STORES,
+    meaning:
+      'the install does not let annotary create or delete ConfigMaps in a selected namespace (the ClusterRole ' +
+      'annotary-trust-bundle-copies: overlays/trust-bundle-copies, Helm trustBundleCopies); looked at again every minute',
   },
   // the operator itself: its Pod, or outside a Pod the Lease it elects itself with
   {

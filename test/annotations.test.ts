@@ -58,6 +58,7 @@ describe('the annotation table lists every key exactly once', () => {
       else if (a.key.startsWith('cert-utils-operator.redhat-cop.io/')) expect(a.origin).toBe('cert-utils');
       else if (a.key.startsWith('secret-generator.v1.mittwald.de/')) expect(a.origin).toBe('secret-generator');
       else if (/^service\.(alpha|beta)\.openshift\.io\//.test(a.key)) expect(a.origin).toBe('service-ca');
+      else if (a.key.startsWith('cert-manager.io/')) expect(a.origin).toBe('cert-manager');
       else {
         expect(a.key).toMatch(/reloader\.stakater\.com\//);
         expect(a.origin).toBe('reloader');

@@ -129,6 +129,81 @@ export function deployment(name: string, ...mods: Mod<Workload>[]): Workload {
   return workload('Deployment', name, ...mods);
 }
 
+/** A Namespace (cluster-scoped). */
+export function namespace(name: string, ...mods: Mod[]): KubeObject {
+  return build<KubeObject>({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, mods);
+}
+
+export type WebhookKind = 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
+export type WebhookConfiguration = KubeObject & { webhooks: Record<string, unknown>[] };
+
+/**
+ * A webhook configuration with one webhook per url (clientConfig.url, no caBundle), each for
+ * CREATE of ConfigMaps in namespaces labelled `webhook-test=<name>`, failurePolicy Fail.
+ */
+export function webhookConfiguration(kind: WebhookKind, name: string, urls: string[], ...mods: Mod[]): WebhookConfiguration {
+  return build<WebhookConfiguration>(
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind,
+      metadata: { name },
+      webhooks: urls.map((url, i) => ({
+        name: `w${i}.${name}.annotary.test`,
+        clientConfig: { url },
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
+        namespaceSelector: { matchLabels: { 'webhook-test': name } },
+        failurePolicy: 'Fail',
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+        timeoutSeconds: 5,
+      })),
+    },
+    mods,
+  );
+}
+
+/** A CRD (apiextensions v1) of kind <Kind> in group annotary.test with versions v1 and v2, converted by the webhook at `url`. */
+export function conversionCrd(plural: string, kind: string, url: string, ...mods: Mod[]): KubeObject {
+  const schema = { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } };
+  return build<KubeObject>(
+    {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${plural}.annotary.test` },
+      spec: {
+        group: 'annotary.test',
+        scope: 'Namespaced',
+        names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
+        versions: [
+          { name: 'v1', served: true, storage: true, schema },
+          { name: 'v2', served: true, storage: false, schema },
+        ],
+        conversion: { strategy: 'Webhook', webhook: { clientConfig: { url }, conversionReviewVersions: ['v1'] } },
+      },
+    },
+    mods,
+  );
+}
+
+/** An APIService v1.<group>, served by Service <namespace>/<service> (a CRD's group has its own, made by the apiserver). */
+export function apiService(group: string, namespace: string, service: string, ...mods: Mod[]): KubeObject {
+  return build<KubeObject>(
+    {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name: `v1.${group}` },
+      spec: {
+        group,
+        version: 'v1',
+        groupPriorityMinimum: 1000,
+        versionPriority: 15,
+        service: { namespace, name: service },
+      },
+    },
+    mods,
+  );
+}
+
 /**
  * A CertificateSigningRequest (cluster-scoped) for `signerName` carrying the PKCS#10 PEM `request`,
  * asking for server auth, as the apiserver stores it (spec.username set: here a ServiceAccount of team-a).

@@ -2,6 +2,7 @@
 import type { ControllerName } from '../config.js';
 import type { ControllerModule } from './context.js';
 import { csrSignerController } from './csr-signer.js';
+import { caInjectionController } from './ca-injection.js';
 import { expiryController } from './expiry.js';
 import { generatedSecretsController } from './generated-secrets.js';
 import { ingressesController } from './ingresses.js';
@@ -10,6 +11,7 @@ import { keystoresController } from './keystores.js';
 import { reloadController } from './reload.js';
 import { routesController } from './routes.js';
 import { servingCertsController } from './serving-certs.js';
+import { trustBundlesController } from './trust-bundles.js';
 import { truststoresController } from './truststores.js';
 
 export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
@@ -27,4 +29,6 @@ export const CONTROLLER_MODULES: Record<ControllerName, ControllerModule> = {
   'serving-certs': servingCertsController,
   // annotary as a CSR signer (the csr: issuer's side is part of issuing)
   csr: csrSignerController,
+  'ca-injection': caInjectionController,
+  'trust-bundles': trustBundlesController,
 };

@@ -149,9 +149,18 @@ export function diffManagedKeys(s: ManagedState): ManagedChange | Refusal | unde
   return { set, remove, managed, inputsHash: s.inputsHash, record, released: releasedKeys(claims, proven) };
 }
 
+export type DataField = 'data' | 'binaryData';
+/** Where a key's value goes: one field for every key, or per key (a ConfigMap's PEM text in data, its stores in binaryData). */
+export type FieldOf = DataField | ((key: string) => DataField);
+
 /** The merge patch of a change: preconditioned on the resourceVersion it was computed from. */
-export function managedKeysPatch(obj: KubeObject, field: 'data' | 'binaryData', change: ManagedChange): Record<string, unknown> {
+export function managedKeysPatch(obj: KubeObject, field: FieldOf, change: ManagedChange): Record<string, unknown> {
   const done = change.managed.length === 0;
+  const fieldOf = typeof field === 'function' ? field : () => field;
+  const body: Record<string, Record<string, string | null>> = {};
+  const put = (k: string, v: string | null) => ((body[fieldOf(k)] ??= {})[k] = v);
+  for (const [k, v] of Object.entries(change.set)) put(k, v);
+  for (const k of change.remove) put(k, null);
   return {
     metadata: {
       resourceVersion: obj.metadata.resourceVersion,
@@ -163,7 +172,15 @@ export function managedKeysPatch(obj: KubeObject, field: 'data' | 'binaryData', 
             [A.ownerRecord]: ownerRecordValue(change.record),
           },
     },
-    [field]: { ...change.set, ...Object.fromEntries(change.remove.map((k) => [k, null])) },
+    ...body,
+  };
+}
+
+/** Decoded size of each value of a ConfigMap (cached whole): data holds text, binaryData base64. */
+export function configMapSizes(cm: SlimData): Record<string, number> {
+  return {
+    ...Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.byteLength(v)])),
+    ...Object.fromEntries(Object.entries(cm.binaryData ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length])),
   };
 }
 
@@ -176,10 +193,15 @@ export const MAX_OBJECT_DATA_BYTES = 1024 * 1024;
  * inputs) and those it writes. Keys of unknown size can still push it over: the apiserver's
  * rejection is then mapped to a refusal by applyManagedKeys.
  */
-export function checkDataSize(knownSizes: Record<string, number>, change: ManagedChange, encoding: 'base64' | 'text'): Refusal | undefined {
+export function checkDataSize(
+  knownSizes: Record<string, number>,
+  change: ManagedChange,
+  encoding: 'base64' | 'text' | ((key: string) => 'base64' | 'text'),
+): Refusal | undefined {
   const sizes = { ...knownSizes };
+  const encodingOf = typeof encoding === 'function' ? encoding : () => encoding;
   for (const [k, v] of Object.entries(change.set))
-    sizes[k] = encoding === 'base64' ? Buffer.from(v, 'base64').length : Buffer.byteLength(v);
+    sizes[k] = encodingOf(k) === 'base64' ? Buffer.from(v, 'base64').length : Buffer.byteLength(v);
   for (const k of change.remove) delete sizes[k];
   const total = Object.values(sizes).reduce((a, b) => a + b, 0);
   if (total <= MAX_OBJECT_DATA_BYTES) return undefined;
@@ -207,12 +229,15 @@ export function writeFingerprint(inputsHash: string, digests: Record<string, str
 export async function writeManagedChange(
   write: Writer,
   rejected: RejectedWrites,
-  target: { rt: ResourceType; obj: SlimData; field: 'data' | 'binaryData'; knownSizes: Record<string, number> },
+  target: { rt: ResourceType; obj: SlimData; field: FieldOf; knownSizes: Record<string, number> },
   change: ManagedChange,
 ): Promise<boolean> {
   const { rt, obj, field, knownSizes } = target;
   const key = keyOf(obj);
-  const rejection = checkDataSize(knownSizes, change, 'base64') ?? (await write.patch(rt, obj, managedKeysPatch(obj, field, change)));
+  // values are base64 except in a ConfigMap's data, which holds text
+  const fieldOf = typeof field === 'function' ? field : () => field;
+  const encoding = (k: string) => (rt.kind === 'ConfigMap' && fieldOf(k) === 'data' ? 'text' : 'base64');
+  const rejection = checkDataSize(knownSizes, change, encoding) ?? (await write.patch(rt, obj, managedKeysPatch(obj, field, change)));
   if (rejection) {
     rejected.remember(key, writeFingerprint(change.inputsHash, obj.digests));
     write.warn(obj, rejection);

@@ -10,6 +10,7 @@ import { isRefusal, refuse } from '../kube/refusal.js';
 import { cachedStoreDeps, resolvePassword, storeRefs, valueReader } from './cache-reads.js';
 import type { ManagedChange, OwnerRecord } from './managed-keys.js';
 import {
+  configMapSizes,
   diffManagedKeys,
   parseOwnerRecord,
   reportManagedChange,
@@ -18,7 +19,6 @@ import {
   writtenKeysIntact,
 } from './managed-keys.js';
 import { RejectedWrites } from '../kube/rejections.js';
-import type { SlimData } from '../kube/slim.js';
 import { digestOfParts, valueDigest } from '../kube/slim.js';
 import { ConfigMaps, objectKey } from '../kube/types.js';
 import { PkiError } from '../pki/errors.js';
@@ -61,14 +61,6 @@ export function desiredTruststoreData(o: {
     inputsHash: o.inputsHash,
     currentHash: o.currentHash,
   });
-}
-
-/** Decoded size of each value: ConfigMaps are cached whole. */
-function configMapSizes(cm: SlimData): Record<string, number> {
-  return {
-    ...Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.byteLength(v)])),
-    ...Object.fromEntries(Object.entries(cm.binaryData ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').length])),
-  };
 }
 
 function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | undefined, passwordDigest: string | undefined): string {

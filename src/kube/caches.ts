@@ -21,8 +21,11 @@ export interface Caches {
   configMaps(): Informer<SlimData>;
   /** one shared informer per resource type, created on first use */
   of(rt: ResourceType): Informer<KubeObject>;
-  /** the cache of a resource the cluster may serve only later: resolves once it is served */
-  whenServed(rt: ResourceType): Promise<Informer<KubeObject>>;
+  /**
+   * the cache of a resource the cluster may serve only later: resolves once it is served; given
+   * several versions of one resource, with the first of them the cluster serves
+   */
+  whenServed(rt: ResourceType | ResourceType[]): Promise<Informer<KubeObject>>;
   /** ask the Secret cache to keep these data keys of the Secrets the predicate selects */
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void;
 }
@@ -70,12 +73,17 @@ export class SharedCaches implements Caches {
     return this.get(rt, rt.keepStatus ? slimObjectWithStatus(apiVersionOf(rt), rt.kind) : slimObject);
   }
 
-  whenServed(rt: ResourceType): Promise<Informer<KubeObject>> {
+  whenServed(rts: ResourceType | ResourceType[]): Promise<Informer<KubeObject>> {
+    const versions = [rts].flat();
+    const rt = versions[0];
     return new Promise((resolve) => {
       const check = async () => {
-        if (!(await this.served(rt))) return false;
-        resolve(this.of(rt)); // started at once when the other caches already run
-        return true;
+        for (const v of versions) {
+          if (!(await this.served(v))) continue;
+          resolve(this.of(v)); // started at once when the other caches already run
+          return true;
+        }
+        return false;
       };
       void check().then((now) => {
         if (now) return;
@@ -158,7 +166,7 @@ export class ControllerCaches implements Caches {
   of(rt: ResourceType): Informer<KubeObject> {
     return this.use(this.shared.of(rt));
   }
-  whenServed(rt: ResourceType): Promise<Informer<KubeObject>> {
+  whenServed(rt: ResourceType | ResourceType[]): Promise<Informer<KubeObject>> {
     return this.shared.whenServed(rt).then((inf) => this.use(inf));
   }
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void {

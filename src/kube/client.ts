@@ -89,6 +89,11 @@ export class KubeClient {
     return (await this.current()).credentials.server;
   }
 
+  /** The CA the client trusts the apiserver with (kubeconfig or in-cluster ca.crt); undefined: none configured. */
+  async apiserverCa(): Promise<Buffer | undefined> {
+    return (await this.current()).credentials.ca;
+  }
+
   /** The agent (TLS material, pooled connections) follows the credentials the provider holds. */
   private async current(): Promise<Connection> {
     const credentials = await this.credentials.get();

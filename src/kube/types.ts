@@ -41,7 +41,7 @@ export interface ResourceType {
   version: string;
   plural: string;
   kind: string;
-  /** not in a namespace (a CSR): its cache watches the cluster scope whatever --namespaces says */
+  /** objects of this type live outside namespaces (a CSR, a webhook configuration): their cache watches the cluster scope whatever --namespaces says */
   clusterScoped?: boolean;
   /** the cache keeps status (a CSR's conditions and certificate are its controllers' input) */
   keepStatus?: boolean;
@@ -50,7 +50,7 @@ export interface ResourceType {
 export const Secrets: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' };
 export const ConfigMaps: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 export const Events: ResourceType = { group: '', version: 'v1', plural: 'events', kind: 'Event' };
-export const Namespaces: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
+export const Namespaces: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', clusterScoped: true };
 export const Services: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
 export const Pods: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 export const Deployments: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
@@ -59,6 +59,40 @@ export const DaemonSets: ResourceType = { group: 'apps', version: 'v1', plural: 
 export const ReplicaSets: ResourceType = { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet' };
 export const Ingresses: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress' };
 export const Routes: ResourceType = { group: 'route.openshift.io', version: 'v1', plural: 'routes', kind: 'Route' };
+// the targets of CA injection (cluster-scoped; served by every supported Kubernetes, but looked up by discovery)
+const AR = 'admissionregistration.k8s.io';
+export const ValidatingWebhooks: ResourceType = {
+  group: AR,
+  version: 'v1',
+  plural: 'validatingwebhookconfigurations',
+  kind: 'ValidatingWebhookConfiguration',
+  clusterScoped: true,
+};
+export const MutatingWebhooks: ResourceType = {
+  group: AR,
+  version: 'v1',
+  plural: 'mutatingwebhookconfigurations',
+  kind: 'MutatingWebhookConfiguration',
+  clusterScoped: true,
+};
+export const ApiServices: ResourceType = {
+  group: 'apiregistration.k8s.io',
+  version: 'v1',
+  plural: 'apiservices',
+  kind: 'APIService',
+  clusterScoped: true,
+};
+const CRD = {
+  group: 'apiextensions.k8s.io',
+  plural: 'customresourcedefinitions',
+  kind: 'CustomResourceDefinition',
+  clusterScoped: true,
+} as const;
+/** v1 (Kubernetes ≥ 1.16) first; v1beta1 where only it is served (it keeps the CA bundle at another path) */
+export const CrdVersions: ResourceType[] = [
+  { ...CRD, version: 'v1' },
+  { ...CRD, version: 'v1beta1' },
+];
 export const Leases: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
 export const CertificateSigningRequests: ResourceType = {
   group: 'certificates.k8s.io',

@@ -11,6 +11,7 @@ export type PkiReason =
   | 'ChainBroken' // a certificate that is not part of the leaf's issuer chain
   | 'EmptyCABundle' // a CA bundle with no certificates in it
   | 'InputTooLarge' // guards the parsers against memory abuse
+  | 'BundleTooLarge' // a CA bundle over the 1 MiB Kubernetes allows in one object
   | 'InvalidAlias' // alias empty or too long for the store format
   | 'InvalidPassword' // password empty
   | 'UnsupportedFormat' // a store format other than jks or pkcs12

@@ -47,6 +47,11 @@ const KIND_OF_PATH: Record<string, string> = {
   routes: 'Route',
   services: 'Service',
   certificatesigningrequests: 'CertificateSigningRequest',
+  namespaces: 'Namespace',
+  validatingwebhookconfigurations: 'ValidatingWebhookConfiguration',
+  mutatingwebhookconfigurations: 'MutatingWebhookConfiguration',
+  apiservices: 'APIService',
+  customresourcedefinitions: 'CustomResourceDefinition',
 };
 
 /** The in-memory apiserver. Objects carry their kind; uids and resourceVersions are made here. */
@@ -93,6 +98,12 @@ export class FakeCluster {
   }
 
   // ---- the KubeClient surface the operator uses
+  /** the CA the fake apiserver is trusted with (cert-manager's inject-apiserver-ca) */
+  apiserverCaPem: string | undefined;
+  async apiserverCa(): Promise<Buffer | undefined> {
+    return this.apiserverCaPem === undefined ? undefined : Buffer.from(this.apiserverCaPem);
+  }
+
   async request(_method: string, path: string): Promise<unknown> {
     if (this.servedGroups.some((g) => path.startsWith(`/apis/${g}/`))) return {};
     throw new ApiError(404, 'NotFound', `${path} not served`);
@@ -150,7 +161,7 @@ export class FakeCluster {
     const cur = this.get(rt.kind, namespace ?? '', name);
     if (!cur) throw new ApiError(404, 'NotFound', `${rt.kind} ${name} not found`);
     this.writes.push({ verb: 'delete', kind: rt.kind, namespace: namespace ?? '', name });
-    this.objects.delete(`${rt.kind}/${namespace}/${name}`);
+    this.objects.delete(`${rt.kind}/${namespace ?? ''}/${name}`);
     this.notify('DELETED', cur);
   }
 
@@ -176,7 +187,7 @@ export async function runModule(module: ControllerModule, cluster: FakeCluster, 
   const metrics = createMetrics();
   const events: RecordedEvent[] = [];
   const sink: EventSink = { emit: (obj, type, reason, message) => events.push({ type, reason, message, name: obj.metadata.name }) };
-  const caches = new SharedCaches({ client: cluster.client, namespaces: [], resyncMs: 0, log, metrics });
+  const caches = new SharedCaches({ client: cluster.client, namespaces: config.namespaces, resyncMs: 0, log, metrics });
   const specs = module.declare({
     client: cluster.client,
     caches,

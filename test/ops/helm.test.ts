@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
-import { CONTROLLERS } from '../../src/config.js';
+import { NAMESPACED_CONTROLLERS } from '../../src/config.js';
 import type { Doc } from './helpers.js';
 import { CHART, chartTemplates, kustomize, loadDocs, rulesOf, stripHelm } from './helpers.js';
 
@@ -65,6 +65,15 @@ test("the Ingress copies' ClusterRole and its RoleBinding (per ingressCopies.nam
   expect(chart.subjects).toEqual(kust.subjects.map((s) => ({ ...s, name: 'TEMPLATE', namespace: 'TEMPLATE' })));
 });
 
+test("the trust bundles' copies: the same ClusterRole as the base, bound cluster-wide only with trustBundleCopies", () => {
+  expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-trust-bundle-copies')).toEqual(
+    rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary-trust-bundle-copies'),
+  );
+  expect(allText).toMatch(
+    /\{\{- if \.Values\.trustBundleCopies \}\}\n---\napiVersion: rbac.authorization.k8s.io\/v1\nkind: ClusterRoleBinding/,
+  );
+});
+
 test("the chart's container environment (downward API) equals the manifests'", () => {
   type Dep = { spec: { template: { spec: { containers: { env: unknown }[] } } } };
   const env = (docs: Doc[]) => (docs.find((d) => d.kind === 'Deployment') as unknown as Dep).spec.template.spec.containers[0].env;
@@ -89,8 +98,8 @@ test("the chart's PrometheusRule and ServiceMonitor match the prometheus overlay
   expect(endpoints(chartDocs)).toEqual(endpoints(overlay));
 });
 
-test("the chart's csr ClusterRole equals the manifests'; with rbac.scope namespaced it runs every controller but csr", () => {
+test("the chart's csr ClusterRole equals the manifests'; with rbac.scope namespaced it runs the namespaced controllers", () => {
   expect(rulesOf(chartDocs, 'ClusterRole', 'TEMPLATE-csr')).toEqual(rulesOf(kustomize('manifests'), 'ClusterRole', 'annotary-csr'));
   const deployment = templates.find((t) => t.file === 'deployment.yaml')!.text;
-  expect(deployment).toContain(`- --controllers=${CONTROLLERS.filter((c) => c !== 'csr').join(',')}`);
+  expect(deployment).toContain(`- --controllers=${NAMESPACED_CONTROLLERS.join(',')}`);
 });

@@ -1,5 +1,5 @@
 // The kustomize install and its overlays, rendered by `kubectl kustomize`.
-import { CONTROLLERS } from '../../src/config.js';
+import { NAMESPACED_CONTROLLERS } from '../../src/config.js';
 import type { Doc } from './helpers.js';
 import { kustomize, rulesOf } from './helpers.js';
 
@@ -80,6 +80,31 @@ test('overlays/ingress-copies adds exactly one RoleBinding of it, for the Servic
   expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
 });
 
+const TB_COPIES = 'annotary-trust-bundle-copies';
+test("ConfigMaps create/delete (the trust bundles' copies) is a ClusterRole of its own that the base binds nowhere", () => {
+  expect(rulesOf(base, 'ClusterRole', TB_COPIES)).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'delete'] }]);
+  expect(bindingsOf(base, TB_COPIES)).toEqual([]);
+  const docs = kustomize('manifests/overlays/trust-bundle-copies');
+  expect(kinds(docs)).toEqual(kinds([...base, { kind: 'ClusterRoleBinding' }]));
+  const [crb] = bindingsOf(docs, TB_COPIES);
+  expect(crb.kind).toBe('ClusterRoleBinding');
+  expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
+});
+
+test('CA injection: exactly get, list, watch, patch on the four injectable kinds, and nothing else of their groups', () => {
+  const rules = rulesOf(base, 'ClusterRole', 'annotary');
+  const groups = ['admissionregistration.k8s.io', 'apiregistration.k8s.io', 'apiextensions.k8s.io'];
+  expect(rules.filter((r) => r.apiGroups.some((g) => groups.includes(g)))).toEqual([
+    {
+      apiGroups: [groups[0]],
+      resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+      verbs: ['get', 'list', 'watch', 'patch'],
+    },
+    { apiGroups: [groups[1]], resources: ['apiservices'], verbs: ['get', 'list', 'watch', 'patch'] },
+    { apiGroups: [groups[2]], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch', 'patch'] },
+  ]);
+});
+
 test('overlays/openshift adds exactly the Route rule', () => {
   const rules = rulesOf(kustomize('manifests/overlays/openshift'), 'ClusterRole', 'annotary');
   expect(rules.slice(0, -1)).toEqual(rulesOf(base, 'ClusterRole', 'annotary'));
@@ -135,11 +160,11 @@ test("CSRs are a ClusterRole of their own, bound cluster-wide: approve and sign 
   expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'annotary', namespace: 'annotary-system' }]);
 });
 
-test('overlays/namespaced runs every controller but csr, whose cluster-scoped grant it drops', () => {
+test('overlays/namespaced runs every controller but those that need cluster-scoped objects (csr, ca-injection, trust-bundles)', () => {
   const docs = kustomize('manifests/overlays/namespaced');
   expect(bindingsOf(docs, 'annotary-csr')).toEqual([]);
   const dep = docs.find((d) => d.kind === 'Deployment') as unknown as {
     spec: { template: { spec: { containers: { args: string[] }[] } } };
   };
-  expect(dep.spec.template.spec.containers[0].args).toContain(`--controllers=${CONTROLLERS.filter((c) => c !== 'csr').join(',')}`);
+  expect(dep.spec.template.spec.containers[0].args).toContain(`--controllers=${NAMESPACED_CONTROLLERS.join(',')}`);
 });

@@ -414,3 +414,38 @@ export function caBundle(count: number): string {
   if (certs.length < count) throw new Error(`caBundle holds 1000 certificates, not ${count}`);
   return certs.map((c) => c + end).join('');
 }
+
+/**
+ * `count` distinct self-signed certificates of about 400 KB of PEM each (a 300,000-character
+ * nsComment): a few of them make a CA bundle over Kubernetes' 1 MiB while each stays under the
+ * PEM parser's own 1 MiB input limit.
+ */
+export function bigCertificates(count: number): string[] {
+  const dir = cached(`big-certs-${count}`, (d) => {
+    for (let i = 0; i < count; i++) {
+      const cnf = `[req]\ndistinguished_name=dn\nprompt=no\nx509_extensions=ext\n[dn]\nCN=big ${i}\n[ext]\nnsComment="${'a'.repeat(300_000)}"\n`;
+      writeFileSync(path.join(d, `${i}.cnf`), cnf);
+      openssl(
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          `${i}.key`,
+          '-out',
+          `${i}.pem`,
+          '-days',
+          '3650',
+          '-config',
+          `${i}.cnf`,
+        ],
+        d,
+      );
+    }
+  });
+  return Array.from({ length: count }, (_, i) => read(dir, `${i}.pem`));
+}
