@@ -85,12 +85,12 @@ async function main(): Promise<void> {
     rows.push(
       {
         benchmark: `issuance of ${N} certificates (EC P-256, one generated CA)`,
-        measure: 'Secret writes per certificate (apiserver count) · time to all issued',
+        measure: 'Secret writes (PATCH/PUT, apiserver count; the creates are the seed) per certificate · time to all issued',
         baseline: '—',
-        annotary: `${(w1 - w0 - N).toFixed(0)} writes beyond the ${N} creates · ${issueS.toFixed(1)} s`,
-        result: ((w1 - w0 - N) / N).toFixed(2),
+        annotary: `${w1 - w0} writes for ${N} issuances · ${issueS.toFixed(1)} s`,
+        result: ((w1 - w0) / N).toFixed(2),
         target: '1 write each',
-        met: w1 - w0 - N === N,
+        met: w1 - w0 === N,
       },
       {
         benchmark: `renewal storm (${N} certificates renewing together)`,
