@@ -17,6 +17,7 @@ import { A, commaList } from '../annotations.js';
 import type { ControllerContext, ControllerModule } from './context.js';
 import { valueReader, pemText } from './cache-reads.js';
 import { parseSecretRef, sharedWith } from './cert-sources.js';
+import { servingCaRef } from './serving-certs.js';
 import {
   configMapSizes,
   diffManagedKeys,
@@ -59,17 +60,15 @@ export type CaSource =
   | { from: 'serving-ca'; rule: SourceRule; annotation: AnnotationKey };
 
 /**
- * Seam for the issuing work (issue #14, built separately): the CAs annotary issues with. Until
- * it is wired in, NO_ISSUED_CAS knows none — a Secret without ca.crt has no fallback, and
- * service-ca's inject-cabundle reports CaSourceMissing.
+ * The CA annotary recorded for an issued Secret, when its default key ca.crt is absent: the
+ * `<namespace>/<ca-secret>` of annotary.io/issued-by, whose tls.crt is that CA. undefined for
+ * other issuers (csr:, self) and for Secrets annotary did not issue.
  */
-export interface IssuedCas {
-  /** the issuing CA annotary recorded for this Secret (PEM): the fallback when the default key ca.crt is absent */
-  recordedIssuer(secret: SlimData): string | undefined;
-  /** the service serving CA (PEM) that OpenShift's service-ca would inject */
-  servingCa(): string | undefined;
+export function recordedIssuerRef(annotations: Record<string, string> | undefined): { namespace: string; name: string } | undefined {
+  const by = annotations?.[A.issuedBy];
+  const m = by === undefined ? null : /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(by);
+  return m ? { namespace: m[1], name: m[2] } : undefined;
 }
-export const NO_ISSUED_CAS: IssuedCas = { recordedIssuer: () => undefined, servingCa: () => undefined };
 
 /** The injection annotations, in the order their values are read; two on one object are refused. */
 const SOURCE_KEYS = [A.injectCaFrom, A.cuInjectCaFromSecret, A.cmInjectCaFromSecret, A.cmInjectApiserverCa, A.ocInjectCabundle] as const;
@@ -140,6 +139,8 @@ export function sourceAllowed(
   reader: AnnotationReader,
 ): boolean {
   if (source.rule === 'cert-manager') return reader.get(secretAnnotations, A.cmAllowDirectInjection) === 'true';
+  // the serving CA's certificate is public and annotary's own to hand out, as service-ca injects it anywhere
+  if (source.rule === 'service-ca') return true;
   if (!targetNamespace) return reader.isTrue(secretAnnotations, A.allowCaInjection);
   return source.namespace === targetNamespace || sharedWith(secretAnnotations?.[A.shareWithNamespaces], targetNamespace);
 }
@@ -233,15 +234,31 @@ const TARGETS: Target[] = [
   { kind: 'CustomResourceDefinition', rt: CrdVersions },
 ];
 
-export function caInjectionModule(issued: IssuedCas): ControllerModule {
-  return { name: CONTROLLER, declare: (ctx) => declare(ctx, issued) };
-}
+export const caInjectionController: ControllerModule = { name: CONTROLLER, declare };
 
-export const caInjectionController = caInjectionModule(NO_ISSUED_CAS);
-
-function declare(ctx: ControllerContext, issued: IssuedCas): ControllerSpec<KubeObject>[] {
+function declare(ctx: ControllerContext): ControllerSpec<KubeObject>[] {
   const { caches, annotations: reader } = ctx;
   const secrets = caches.secrets();
+  // service-ca's inject-cabundle: the serving CA the serving-certs controller issues with (its tls.crt)
+  const servingCa = servingCaRef(ctx.config, process.env.POD_NAMESPACE);
+  const resolve = (s: CaSource): CaSource =>
+    s.from === 'serving-ca'
+      ? {
+          from: 'secret',
+          namespace: servingCa.namespace,
+          name: servingCa.name,
+          key: 'tls.crt',
+          explicitKey: true,
+          rule: s.rule,
+          annotation: s.annotation,
+        }
+      : s;
+  /** the CA Secret annotary issued `s`'s Secret from, when the Secret has no ca.crt (recordedIssuerRef) */
+  const issuerOf = (s: CaSource & { from: 'secret' }) => {
+    const secret = secrets.get(objectKey(s.namespace, s.name));
+    if (!secret || s.explicitKey || secret.digests[s.key] !== undefined) return undefined;
+    return recordedIssuerRef(secret.metadata.annotations);
+  };
   const configMaps = caches.configMaps();
   const read = valueReader(ctx, caches);
   const write = ctx.writer(CONTROLLER);
@@ -250,8 +267,12 @@ function declare(ctx: ControllerContext, issued: IssuedCas): ControllerSpec<Kube
   const sourceRefs =
     (kind: TargetKind) =>
     (obj: KubeObject): ObjectRef[] => {
-      const s = parseCaSource(kind, obj.metadata.annotations, reader);
-      return s && !isRefusal(s) && s.from === 'secret' ? [{ kind: 'Secret', namespace: s.namespace, name: s.name }] : [];
+      const parsed = parseCaSource(kind, obj.metadata.annotations, reader);
+      if (!parsed || isRefusal(parsed)) return [];
+      const s = resolve(parsed);
+      if (s.from !== 'secret') return [];
+      const ca = issuerOf(s);
+      return [{ kind: 'Secret', namespace: s.namespace, name: s.name }, ...(ca ? [{ kind: 'Secret' as const, ...ca }] : [])];
     };
 
   /** The source's cached digest (what the hash records), or the refusal saying why it cannot be read. */
@@ -260,10 +281,7 @@ function declare(ctx: ControllerContext, issued: IssuedCas): ControllerSpec<Kube
       const ca = await ctx.client.apiserverCa();
       return ca ? valueDigest(ca.toString('base64')) : refuse('CaSourceMissing', 'annotary has no CA for the kube-apiserver configured');
     }
-    if (s.from === 'serving-ca') {
-      const ca = issued.servingCa();
-      return ca ? valueDigest(ca) : refuse('CaSourceMissing', 'no service serving CA is issued by annotary (yet)');
-    }
+    if (s.from === 'serving-ca') return sourceDigest(resolve(s), targetNamespace);
     const secret = secrets.get(objectKey(s.namespace, s.name));
     const foreign = !targetNamespace || s.namespace !== targetNamespace || s.rule === 'cert-manager';
     if (!secret || !sourceAllowed(s, targetNamespace, secret.metadata.annotations, reader)) {
@@ -273,19 +291,19 @@ function declare(ctx: ControllerContext, issued: IssuedCas): ControllerSpec<Kube
     }
     const d = secret.digests[s.key];
     if (d !== undefined) return d;
-    const fallback = !s.explicitKey ? issued.recordedIssuer(secret) : undefined;
-    if (fallback !== undefined) return valueDigest(fallback);
+    const ca = issuerOf(s);
+    const fallback = ca && secrets.get(objectKey(ca.namespace, ca.name))?.digests['tls.crt'];
+    if (fallback !== undefined) return `issuer:${fallback}`;
     return refuse('CaSourceMissing', `Secret "${s.namespace}/${s.name}" has no key "${s.key}"`);
   };
 
   /** The source's PEM text (read only when a write may be needed). */
   const sourceText = async (s: CaSource): Promise<string | undefined> => {
     if (s.from === 'apiserver') return (await ctx.client.apiserverCa())?.toString('latin1');
-    if (s.from === 'serving-ca') return issued.servingCa();
-    const text = await read('Secret', s.namespace, s.name, s.key, pemText);
-    if (text !== undefined || s.explicitKey) return text;
-    const secret = secrets.get(objectKey(s.namespace, s.name));
-    return secret && issued.recordedIssuer(secret);
+    if (s.from === 'serving-ca') return sourceText(resolve(s));
+    const ca = issuerOf(s); // asked before reading: the key is absent, the recorded issuer's CA stands in
+    if (ca) return read('Secret', ca.namespace, ca.name, 'tls.crt', pemText);
+    return read('Secret', s.namespace, s.name, s.key, pemText);
   };
 
   const what = (s: CaSource) => (s.from === 'secret' ? `Secret "${s.namespace}/${s.name}" key ${s.key}` : `the ${s.from} CA`);

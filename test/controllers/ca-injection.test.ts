@@ -12,6 +12,7 @@ import {
   desiredInjectionPatch,
   injectedDataKey,
   parseCaSource,
+  recordedIssuerRef,
   sourceAllowed,
 } from '../../src/controllers/ca-injection.js';
 import { isRefusal } from '../../src/kube/refusal.js';
@@ -269,6 +270,34 @@ describe('the controller in process', () => {
     expect(data['ca-bundle.crt']).toBe(canonicalBundle([{ pem: ec.root, what: '' }]));
     expect(op.events.filter((e) => e.name === 'theirs').map((e) => e.reason)).toEqual(['KeyConflict']);
     expect((cluster.get('ConfigMap', 'ops', 'theirs') as unknown as { data: Record<string, string> }).data['ca-bundle.crt']).toBe('mine');
+  });
+
+  test("service-ca's inject-cabundle: a ConfigMap gets service-ca.crt from the serving CA annotary issues with (--serving-ca)", async () => {
+    const servingCa = secret('serving-ca', inNamespace('infra'), ofType('kubernetes.io/tls'), withData({ 'tls.crt': ec.root }));
+    const cm = configMap('svc-ca', inNamespace('web'), withAnnotations({ [A.ocInjectCabundle]: 'true' }));
+    const cluster = new FakeCluster([servingCa, cm], served);
+    const op = await run(cluster, ['--serving-ca', 'infra/serving-ca']);
+    expect(writes(cluster)).toEqual(['patch ConfigMap svc-ca']);
+    const data = (cluster.get('ConfigMap', 'web', 'svc-ca') as unknown as { data: Record<string, string> }).data;
+    expect(data['service-ca.crt']).toBe(canonicalBundle([{ pem: ec.root, what: '' }]));
+    cluster.userPatch('Secret', 'infra', 'serving-ca', { data: { 'tls.crt': b64(next.root) } }); // the serving CA rotated
+    await op.quiet();
+    expect(writes(cluster)).toEqual(['patch ConfigMap svc-ca', 'patch ConfigMap svc-ca']);
+  });
+
+  test('a Secret annotary issued without ca.crt: the CA recorded in annotary.io/issued-by stands in (and is watched)', async () => {
+    const issued = secret('api-tls', inNamespace('ops'), withAnnotations({ [A.issuedBy]: 'ops/root' }), withData({ 'tls.crt': ec.leaf }));
+    const root = secret('root', inNamespace('ops'), withData({ 'tls.crt': ec.root }));
+    const cm = configMap('trust', inNamespace('ops'), withAnnotations({ [A.injectCaFrom]: 'ops/api-tls' }));
+    const cluster = new FakeCluster([issued, root, cm], served);
+    const op = await run(cluster);
+    expect(writes(cluster)).toEqual(['patch ConfigMap trust']);
+    const data = () => (cluster.get('ConfigMap', 'ops', 'trust') as unknown as { data: Record<string, string> }).data;
+    expect(data()['ca-bundle.crt']).toBe(canonicalBundle([{ pem: ec.root, what: '' }]));
+    cluster.userPatch('Secret', 'ops', 'root', { data: { 'tls.crt': b64(next.root) } });
+    await op.quiet();
+    expect(data()['ca-bundle.crt']).toBe(canonicalBundle([{ pem: next.root, what: '' }]));
+    expect(recordedIssuerRef({ [A.issuedBy]: 'csr:kubernetes.io/kube-apiserver-client' })).toBeUndefined();
   });
 
   test('a ConfigMap of another namespace needs share-with-namespaces', async () => {
