@@ -84,6 +84,8 @@ export const A = {
   rlSecretExclude: 'secrets.exclude.reloader.stakater.com/reload',
   rlConfigMapExclude: 'configmaps.exclude.reloader.stakater.com/reload',
   rlIgnore: 'reloader.stakater.com/ignore',
+  // how a reload is applied (#17)
+  rlRolloutStrategy: 'reloader.stakater.com/rollout-strategy',
 } as const;
 
 export type AnnotationKey = (typeof A)[keyof typeof A];
@@ -425,6 +427,14 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     on: ['Secret', 'ConfigMap'],
     values: '`true`',
     description: 'This object never triggers a rollout.',
+  },
+  {
+    key: A.rlRolloutStrategy,
+    origin: 'reloader',
+    on: ['Workload'],
+    values: '`restart` or `rollout` (default)',
+    description:
+      'Argo Rollouts only: `restart` sets spec.restartAt (Argo restarts the pods, no new revision); anything else changes the pod template.',
   },
   {
     key: A.sgAutogenerate,

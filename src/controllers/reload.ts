@@ -1,6 +1,9 @@
-// One rolling restart of a Deployment, StatefulSet or DaemonSet per real change of the
-// Secrets and ConfigMaps it watches (annotary keys or stakater Reloader keys, see
-// reloader-rules.ts).
+// One rolling restart of a workload per real change of the Secrets and ConfigMaps it watches
+// (annotary keys or stakater Reloader keys, see reloader-rules.ts). The workloads are the kinds
+// Reloader reloads, each the way Reloader does it (its internal/pkg/callbacks/rolling_upgrade.go
+// and handler/upgrade.go, read at 655a2b3; see applyMode): Deployments, StatefulSets, DaemonSets,
+// Argo Rollouts (once the cluster serves them), CronJobs (batch/v1, or batch/v1beta1 where that
+// is what is served) and Jobs.
 //
 // The state lives on the workload, so restarts and resyncs are idempotent: the pod-template
 // annotation annotary.io/config-hash is a digest of the cached per-key data digests of every
@@ -35,7 +38,19 @@ import { isRefusal, refuse } from '../kube/refusal.js';
 import type { SlimData } from '../kube/slim.js';
 import { digestOfParts, sameDigests } from '../kube/slim.js';
 import type { KubeObject, ObjectRef, ResourceType } from '../kube/types.js';
-import { DaemonSets, Deployments, StatefulSets, objectKey, refId } from '../kube/types.js';
+import {
+  CronJobs,
+  CronJobsV1beta1,
+  DaemonSets,
+  Deployments,
+  Jobs,
+  Rollouts,
+  StatefulSets,
+  apiVersionOf,
+  objectKey,
+  refId,
+} from '../kube/types.js';
+import { ApiError } from '../kube/client.js';
 import type { ReloadSkipReason } from '../metrics.js';
 import type { ControllerContext, ControllerModule } from './context.js';
 import { writtenKeysIntact } from './managed-keys.js';
@@ -119,12 +134,39 @@ export function keystorePending(secret: SlimData, reader: AnnotationReader, defa
   return ann?.[A.sourceHash] !== inputs || !writtenKeysIntact(secret.metadata, secret.digests);
 }
 
+/**
+ * How a rollout is applied to a workload, as Reloader applies it:
+ *  - template: the pod template changes (Deployments, StatefulSets, DaemonSets; Argo Rollouts by default);
+ *  - restartAt: an Argo Rollout annotated reloader.stakater.com/rollout-strategy: restart gets
+ *    spec.restartAt (Argo restarts its pods without a new revision), its template is left alone;
+ *  - run: a CronJob: a Job is created from its jobTemplate now (Reloader's CreateJobFromCronjob,
+ *    as `kubectl create job --from=cronjob/…`); the CronJob's own template is left alone;
+ *  - recreate: a Job (whose pod template cannot change): deleted and created again with the same
+ *    spec (Reloader's ReCreateJobFromjob).
+ */
+export type ApplyMode = 'template' | 'restartAt' | 'run' | 'recreate';
+
+export function applyMode(kind: string, annotations: Record<string, string> | undefined, reader: AnnotationReader): ApplyMode {
+  switch (kind) {
+    case 'CronJob':
+      return 'run';
+    case 'Job':
+      return 'recreate';
+    case 'Rollout':
+      // Reloader's ToArgoRolloutStrategy: exactly "restart", anything else (unset, "rollout") is a rollout
+      return reader.get(annotations, A.rlRolloutStrategy) === 'restart' ? 'restartAt' : 'template';
+    default:
+      return 'template';
+  }
+}
+
 export interface ReloadObserved {
   /** digest of the watched data; undefined when the workload asks for no reloads */
   digest: string | undefined;
   templateHash?: string;
   observedHash?: string;
   strategy: 'annotations' | 'restartedAt';
+  mode?: ApplyMode;
   /** record a new digest without a rollout (see changeCause) */
   absorb: boolean;
   now: Date;
@@ -136,8 +178,10 @@ export interface ReloadChange {
   to?: string;
   /** annotations to merge into the workload's metadata (null removes) */
   metadata: Record<string, string | null>;
-  /** annotations to merge into the pod template: present only for a rollout */
+  /** annotations to merge into the pod template: present only for a rollout (not with restartAt) */
   template?: Record<string, string>;
+  /** an Argo Rollout's spec.restartAt: present only for a rollout with mode restartAt */
+  restartAt?: string;
 }
 
 /** kubectl rollout restart's format: RFC 3339 without fractional seconds */
@@ -155,34 +199,133 @@ export function desiredReload(o: ReloadObserved): ReloadChange | undefined {
   if (base === undefined) return { action: 'onboard', to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
   if (base === o.digest) return undefined;
   if (o.absorb) return { action: 'absorb', from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
+  const rollout = { action: 'rollout' as const, from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
+  if (o.mode === 'restartAt') return { ...rollout, restartAt: restartedAtValue(o.now) };
   return {
-    action: 'rollout',
-    from: base,
-    to: o.digest,
-    metadata: { [A.observedConfigHash]: o.digest },
+    ...rollout,
     template: o.strategy === 'annotations' ? { [A.configHash]: o.digest } : { [RESTARTED_AT]: restartedAtValue(o.now) },
   };
 }
 
 // ---------------------------------------------------------------- wiring
 
-const WORKLOADS: Record<string, ResourceType> = { Deployment: Deployments, StatefulSet: StatefulSets, DaemonSet: DaemonSets };
+/** The kinds served by every cluster; CronJobs and Argo Rollouts are found by discovery (see declare). */
+const ALWAYS_SERVED: Record<string, ResourceType> = {
+  Deployment: Deployments,
+  StatefulSet: StatefulSets,
+  DaemonSet: DaemonSets,
+  Job: Jobs,
+};
 
-interface Workload extends KubeObject {
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: PodSpecLike } };
+type Labels = Record<string, string>;
+interface PodTemplate {
+  metadata?: { annotations?: Labels; labels?: Labels };
+  spec?: PodSpecLike;
 }
+export interface Workload extends KubeObject {
+  spec?: {
+    template?: PodTemplate;
+    /** CronJobs */
+    jobTemplate?: { metadata?: { annotations?: Labels; labels?: Labels }; spec?: { template?: PodTemplate } & Record<string, unknown> };
+    /** Jobs */
+    selector?: unknown;
+    manualSelector?: boolean;
+  } & Record<string, unknown>;
+}
+
+/** The pod template of a workload: a CronJob's is in its jobTemplate (only CronJobs have one). */
+export const podTemplateOf = (wl: Workload): PodTemplate | undefined => wl.spec?.jobTemplate?.spec?.template ?? wl.spec?.template;
+
+/**
+ * A Job a CronJob created is not a workload of its own: its CronJob is (it carries the CronJob's
+ * pod-template annotations; recreating it would run it twice). Reloader does not tell them apart.
+ */
+const ownedByCronJob = (wl: Workload) => wl.metadata.ownerReferences?.some((o) => o.controller && o.kind === 'CronJob') ?? false;
 
 /** The merge patch of a change, preconditioned on the workload it was computed from. */
 export function reloadPatchBody(wl: KubeObject, change: ReloadChange): Record<string, unknown> {
+  const spec = {
+    ...(change.template ? { template: { metadata: { annotations: change.template } } } : {}),
+    ...(change.restartAt ? { restartAt: change.restartAt } : {}),
+  };
   return {
     metadata: { resourceVersion: wl.metadata.resourceVersion, annotations: change.metadata },
-    ...(change.template ? { spec: { template: { metadata: { annotations: change.template } } } } : {}),
+    ...(Object.keys(spec).length ? { spec } : {}),
+  };
+}
+
+const withAnnotations = (t: PodTemplate | undefined, add: Labels | undefined): PodTemplate => ({
+  ...t,
+  metadata: { ...t?.metadata, annotations: { ...t?.metadata?.annotations, ...add } },
+});
+
+/**
+ * The Job a CronJob's rollout creates (Reloader's CreateJobFromCronjob: the jobTemplate, labels,
+ * annotations plus cronjob.kubernetes.io/instantiate: manual, owned by the CronJob). Its name is
+ * derived from the CronJob's uid and resourceVersion and the new digest: a retry after a lost
+ * answer finds it (AlreadyExists: done), and the CronJob's patch that follows moves the
+ * resourceVersion, so a later change that brings an earlier digest back still runs a Job.
+ */
+export function cronJobRun(cj: Workload, apiVersion: string, change: ReloadChange): Workload {
+  const jt = cj.spec?.jobTemplate;
+  const id = digestOfParts([cj.metadata.uid ?? '', cj.metadata.resourceVersion ?? '', change.to ?? '']).slice(0, 10);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      // CronJob names have at most 52 characters: 63 with the suffix, a valid Job name
+      name: `${cj.metadata.name}-${id}`,
+      namespace: cj.metadata.namespace,
+      labels: jt?.metadata?.labels,
+      annotations: { 'cronjob.kubernetes.io/instantiate': 'manual', ...jt?.metadata?.annotations },
+      ownerReferences: [
+        { apiVersion, kind: 'CronJob', name: cj.metadata.name, uid: cj.metadata.uid!, controller: true, blockOwnerDeletion: true },
+      ],
+    },
+    spec: { ...jt?.spec, template: withAnnotations(jt?.spec?.template, change.template) },
+  };
+}
+
+// labels the Job controller sets from the Job's uid and name: the new Job gets its own
+const JOB_CONTROLLER_LABELS = ['controller-uid', 'job-name', 'batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-name'];
+const withoutJobLabels = (labels: Labels | undefined) =>
+  labels && Object.fromEntries(Object.entries(labels).filter(([k]) => !JOB_CONTROLLER_LABELS.includes(k)));
+
+/**
+ * The Job that replaces a Job on a rollout (Reloader's ReCreateJobFromjob): the same name, labels
+ * and spec, without what the apiserver and the Job controller set (uid, resourceVersion, the
+ * generated selector and its labels), with the change's annotations.
+ */
+export function recreatedJob(job: Workload, change: ReloadChange): Workload {
+  const {
+    uid: _u,
+    resourceVersion: _r,
+    creationTimestamp: _c,
+    generation: _g,
+    selfLink: _s,
+    ...meta
+  } = job.metadata as Workload['metadata'] & Labels;
+  const set = Object.fromEntries(Object.entries(change.metadata).filter((e): e is [string, string] => e[1] !== null));
+  const annotations = { ...meta.annotations, ...set };
+  for (const [k, v] of Object.entries(change.metadata)) if (v === null) delete annotations[k];
+  const { selector, ...spec } = job.spec ?? {};
+  const template = withAnnotations(job.spec?.template, change.template);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { ...meta, labels: withoutJobLabels(meta.labels), annotations },
+    spec: {
+      ...spec,
+      // a manual selector is the user's: kept; the generated one is generated again for the new uid
+      ...(job.spec?.manualSelector ? { selector } : {}),
+      template: { ...template, metadata: { ...template.metadata, labels: withoutJobLabels(template.metadata?.labels) } },
+    },
   };
 }
 
 /** What a workload can ever watch, from its annotations and pod template alone (its index entries). */
 export function workloadRefs(wl: Workload, reader: AnnotationReader): ObjectRef[] {
-  const template = wl.spec?.template;
+  const template = podTemplateOf(wl);
   const policy = parseReloadPolicy(wl.metadata.annotations, template?.metadata?.annotations, reader);
   if (!policy || isRefusal(policy)) return [];
   const namespace = wl.metadata.namespace ?? '';
@@ -191,14 +334,22 @@ export function workloadRefs(wl: Workload, reader: AnnotationReader): ObjectRef[
 
 const refName = (r: WatchRef) => `${r.kind}/${r.name}`;
 
-/** The declaration: annotated Deployments, StatefulSets and DaemonSets, and the Secrets and ConfigMaps they watch. */
+/** The declaration: annotated workloads of every kind above, and the Secrets and ConfigMaps they watch. */
 export const reloadController: ControllerModule = {
   name: CONTROLLER,
   declare(ctx: ControllerContext) {
     const { caches, annotations: reader, metrics, config, log } = ctx;
     const write = ctx.writer(CONTROLLER);
     const data: Record<RefKind, ReturnType<typeof caches.secrets>> = { Secret: caches.secrets(), ConfigMap: caches.configMaps() };
-    const informers = Object.fromEntries(Object.entries(WORKLOADS).map(([k, rt]) => [k, caches.of(rt) as Informer<Workload>]));
+    const informers: Record<string, Informer<Workload>> = Object.fromEntries(
+      Object.entries(ALWAYS_SERVED).map(([k, rt]) => [k, caches.of(rt) as Informer<Workload>]),
+    );
+    // found by discovery, and watched once served; reconciles of them come only from their caches
+    const discovered = [caches.whenServed(CronJobs, CronJobsV1beta1), caches.whenServed(Rollouts)].map((p) =>
+      p.then((inf) => (informers[inf.resource.kind] = inf as Informer<Workload>)),
+    );
+    // Jobs deleted for a recreation whose creation has not succeeded yet: it is retried from here
+    const recreating = new Map<string, Workload>();
     const tracker = new ReloadTracker(config.reloadSettleMs);
     // waiting for keystores only makes sense when this operator writes them
     const keystoresRunning = config.controllers.includes('keystores');
@@ -218,14 +369,20 @@ export const reloadController: ControllerModule = {
 
     const spec: ControllerSpec<Workload> = {
       name: CONTROLLER,
-      for: Object.values(informers),
+      for: [...Object.values(informers), ...discovered],
       // workloads without any annotary/Reloader key (most of them) are not our business
-      filter: (w) => reader.hasAny(w.metadata.annotations) || reader.hasAny(w.spec?.template?.metadata?.annotations),
+      filter: (w) =>
+        (reader.hasAny(w.metadata.annotations) || reader.hasAny(podTemplateOf(w)?.metadata?.annotations)) && !ownedByCronJob(w),
       watches: REF_KINDS.map(watch),
       async reconcile(ref) {
         const { kind, namespace, name } = ref;
         const key = refId(ref);
         const wl = informers[kind]?.get(objectKey(namespace, name));
+        const replacement = recreating.get(key);
+        if (replacement && (!wl || wl.metadata.uid === replacement.metadata.uid)) {
+          const rejected = await createReplacement(key, replacement);
+          return rejected && write.warn(replacement, rejected);
+        }
         if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
         const now = Date.now();
         const begun = tracker.begin(key, now);
@@ -233,7 +390,9 @@ export const reloadController: ControllerModule = {
         const pend = begun.taken;
 
         const meta = wl.metadata.annotations;
-        const template = wl.spec?.template;
+        const template = podTemplateOf(wl);
+        const mode = applyMode(kind, meta, reader);
+        const rt = informers[kind].resource;
         const ignored: Refusal[] = [];
         const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored);
         if (isRefusal(policy)) {
@@ -302,6 +461,7 @@ export const reloadController: ControllerModule = {
           templateHash,
           observedHash,
           strategy: config.reloadStrategy,
+          mode,
           absorb: !cause.roll,
           now: new Date(now),
         });
@@ -311,7 +471,7 @@ export const reloadController: ControllerModule = {
         }
         let rejected: Refusal | undefined;
         try {
-          rejected = await write.patch(WORKLOADS[kind], wl, reloadPatchBody(wl, change));
+          rejected = await apply(key, rt, wl, mode, change);
         } catch (err) {
           tracker.restore(key, pend);
           throw err; // retried with backoff from the newer cached workload
@@ -356,6 +516,58 @@ export const reloadController: ControllerModule = {
         }
       },
     };
+    /** Writes a change the way the workload's kind takes it (see ApplyMode). */
+    async function apply(key: string, rt: ResourceType, wl: Workload, mode: ApplyMode, change: ReloadChange): Promise<Refusal | undefined> {
+      if (change.action === 'rollout' && mode === 'recreate') {
+        const namespace = wl.metadata.namespace ?? '';
+        const replacement = recreatedJob(wl, change);
+        // preconditioned: a Job changed since it was read is not deleted (409, retried from the cache)
+        const preconditions = { uid: wl.metadata.uid, resourceVersion: wl.metadata.resourceVersion };
+        const rejected = await write.delete(Jobs, namespace, wl.metadata.name, { preconditions, propagationPolicy: 'Background' });
+        if (rejected) return rejected;
+        const entry = { ...replacement, metadata: { ...replacement.metadata, uid: wl.metadata.uid } };
+        recreating.set(key, entry);
+        return createReplacement(key, entry);
+      }
+      if (change.action === 'rollout' && mode === 'run') {
+        const job = cronJobRun(wl, apiVersionOf(rt), change);
+        const rejected = await createJob(wl.metadata.namespace ?? '', job);
+        if (rejected) return rejected;
+        return write.patch(rt, wl, reloadPatchBody(wl, { ...change, template: undefined })); // the CronJob itself: the record only
+      }
+      return write.patch(rt, wl, reloadPatchBody(wl, change));
+    }
+
+    /** A Job that already exists under that name is the one a lost answer created. */
+    async function createJob(namespace: string, job: Workload): Promise<Refusal | undefined> {
+      try {
+        return await write.create(Jobs, namespace, job);
+      } catch (err) {
+        if (err instanceof ApiError && err.isAlreadyExists) return undefined;
+        throw err;
+      }
+    }
+
+    /**
+     * The second half of a Job's recreation, until it succeeds (a failure is retried with backoff:
+     * the Job is gone from the cache, this map is all that remembers it). The entry carries the
+     * old Job's uid: while the cache still shows that Job (its deletion not seen yet), it is this.
+     */
+    async function createReplacement(key: string, replacement: Workload): Promise<Refusal | undefined> {
+      const { uid: _old, ...metadata } = replacement.metadata;
+      let rejected: Refusal | undefined;
+      try {
+        rejected = await write.create(Jobs, metadata.namespace ?? '', { ...replacement, metadata });
+      } catch (err) {
+        // the old Job is still being deleted (a finalizer): wait for it
+        if (!(err instanceof ApiError && err.isAlreadyExists)) throw err;
+        const cur = informers.Job.get(objectKey(metadata.namespace, metadata.name));
+        if (!cur || cur.metadata.uid === replacement.metadata.uid) throw err;
+      }
+      recreating.delete(key); // created, or refused for good (reported by the caller)
+      return rejected;
+    }
+
     return [spec];
   },
 };

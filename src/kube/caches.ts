@@ -21,8 +21,11 @@ export interface Caches {
   configMaps(): Informer<SlimData>;
   /** one shared informer per resource type, created on first use */
   of(rt: ResourceType): Informer<KubeObject>;
-  /** the cache of a resource the cluster may serve only later: resolves once it is served */
-  whenServed(rt: ResourceType): Promise<Informer<KubeObject>>;
+  /**
+   * The cache of a resource the cluster may serve only later: resolves once it is served. With
+   * alternatives (other versions of it), the first of them in order that the cluster serves.
+   */
+  whenServed(rt: ResourceType, ...alternatives: ResourceType[]): Promise<Informer<KubeObject>>;
   /** ask the Secret cache to keep these data keys of the Secrets the predicate selects */
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void;
 }
@@ -70,12 +73,15 @@ export class SharedCaches implements Caches {
     return this.get(rt, slimObject);
   }
 
-  whenServed(rt: ResourceType): Promise<Informer<KubeObject>> {
+  whenServed(rt: ResourceType, ...alternatives: ResourceType[]): Promise<Informer<KubeObject>> {
     return new Promise((resolve) => {
       const check = async () => {
-        if (!(await this.served(rt))) return false;
-        resolve(this.of(rt)); // started at once when the other caches already run
-        return true;
+        for (const candidate of [rt, ...alternatives]) {
+          if (!(await this.served(candidate))) continue;
+          resolve(this.of(candidate)); // started at once when the other caches already run
+          return true;
+        }
+        return false;
       };
       void check().then((now) => {
         if (now) return;
@@ -111,10 +117,14 @@ export class SharedCaches implements Caches {
     return [...this.informers.values()];
   }
 
+  /**
+   * Whether the group version lists the resource: a group version can be served without it
+   * (Kubernetes 1.20 serves batch/v1 with Jobs only, CronJobs are in batch/v1beta1).
+   */
   private async served(rt: ResourceType): Promise<boolean> {
     try {
-      await this.opts.client.request('GET', `/apis/${rt.group}/${rt.version}`);
-      return true;
+      const list = await this.opts.client.request<{ resources?: { name: string }[] }>('GET', `/apis/${rt.group}/${rt.version}`);
+      return (list?.resources ?? []).some((r) => r.name === rt.plural);
     } catch (err) {
       if (!(err instanceof ApiError && err.isNotFound))
         this.opts.log.warn(`cannot tell whether ${rt.group}/${rt.version} is served`, { error: errorText(err) });
@@ -158,8 +168,8 @@ export class ControllerCaches implements Caches {
   of(rt: ResourceType): Informer<KubeObject> {
     return this.use(this.shared.of(rt));
   }
-  whenServed(rt: ResourceType): Promise<Informer<KubeObject>> {
-    return this.shared.whenServed(rt).then((inf) => this.use(inf));
+  whenServed(rt: ResourceType, ...alternatives: ResourceType[]): Promise<Informer<KubeObject>> {
+    return this.shared.whenServed(rt, ...alternatives).then((inf) => this.use(inf));
   }
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void {
     this.shared.keepSecretData(pred, keys);

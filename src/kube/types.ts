@@ -54,6 +54,12 @@ export const DaemonSets: ResourceType = { group: 'apps', version: 'v1', plural: 
 export const ReplicaSets: ResourceType = { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet' };
 export const Ingresses: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress' };
 export const Routes: ResourceType = { group: 'route.openshift.io', version: 'v1', plural: 'routes', kind: 'Route' };
+// reload (#17): the other kinds Reloader reloads. CronJobs are batch/v1 from Kubernetes 1.21 and
+// batch/v1beta1 before (1.20 serves batch/v1 for Jobs only); discovery picks (caches.whenServed).
+export const Jobs: ResourceType = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' };
+export const CronJobs: ResourceType = { group: 'batch', version: 'v1', plural: 'cronjobs', kind: 'CronJob' };
+export const CronJobsV1beta1: ResourceType = { group: 'batch', version: 'v1beta1', plural: 'cronjobs', kind: 'CronJob' };
+export const Rollouts: ResourceType = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts', kind: 'Rollout' };
 export const Leases: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
 
 export function apiVersionOf(rt: ResourceType): string {
