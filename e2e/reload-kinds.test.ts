@@ -1,0 +1,125 @@
+// The other kinds stakater Reloader reloads, on the real local control plane (Kubernetes 1.20:
+// CronJobs are batch/v1beta1 there, found by discovery; the Rollout CRD is installed by
+// hack/cluster.sh, no Argo controller runs), each reloaded the way Reloader does it
+// (internal/pkg/callbacks/rolling_upgrade.go): a CronJob starts a Job from its jobTemplate, a Job
+// is deleted and created again, an Argo Rollout gets a new pod template, or spec.restartAt with
+// reloader.stakater.com/rollout-strategy: restart. "Exactly one" is asserted by waiting for the
+// expected state, then a quiet window, and checking nothing more happened. No wall-clock assertions.
+import type { KubeObject, ResourceType } from '../src/kube/types.js';
+import { CronJobsV1beta1, Jobs, Rollouts, Secrets } from '../src/kube/types.js';
+import { adminClient, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
+import { b64Values, batchWorkload, inNamespace, secret as secretOf, withAnnotations, withData, withSecretVolumes } from '../test/gen.js';
+
+type Ann = Record<string, string>;
+type Obj = KubeObject & { spec: Record<string, unknown> & { template?: { metadata?: { annotations?: Ann } } } };
+
+const client = adminClient();
+const SETTLE_MS = 2000;
+const QUIET_MS = SETTLE_MS + 1500;
+const flags = ['--controllers', 'reload', '--reload-settle', '2s', '--log-level', 'debug'];
+const OBSERVED = 'annotary.io/observed-config-hash';
+
+const secret = (ns: string, name: string, data: Ann) => client.create(Secrets, ns, secretOf(name, inNamespace(ns), withData(data)));
+const rotate = (ns: string, name: string, data: Ann) => client.patch(Secrets, ns, name, { data: b64Values(data) });
+const create = (rt: ResourceType, ns: string, kind: 'Job' | 'CronJob' | 'Rollout', name: string, annotations: Ann) =>
+  client.create(
+    rt,
+    ns,
+    batchWorkload(kind, name, `${rt.group}/${rt.version}`, inNamespace(ns), withAnnotations(annotations), withSecretVolumes('creds')),
+  );
+const get = (rt: ResourceType, ns: string, name: string) => client.get<Obj>(rt, ns, name);
+const onboarded = (rt: ResourceType, ns: string, name: string) =>
+  waitFor(`${name} onboarded`, async () => (await get(rt, ns, name)).metadata.annotations?.[OBSERVED]);
+const jobsOf = async (ns: string, cronJob: string) =>
+  (await client.list<Obj>(Jobs, ns)).items.filter((j) =>
+    j.metadata.ownerReferences?.some((o) => o.kind === 'CronJob' && o.name === cronJob),
+  );
+
+describe('CronJobs (batch/v1beta1 on Kubernetes 1.20): a change starts exactly one Job from the jobTemplate', () => {
+  test('onboarding starts none; a rotation starts one, owned by the CronJob and marked manual; the CronJob keeps its template', () =>
+    withOperator('rl-cron', flags, async (ns, op) => {
+      await secret(ns, 'creds', { v: '1' });
+      await create(CronJobsV1beta1, ns, 'CronJob', 'nightly', { 'reloader.stakater.com/auto': 'true' });
+      await onboarded(CronJobsV1beta1, ns, 'nightly');
+      await sleep(QUIET_MS);
+      expect(await jobsOf(ns, 'nightly')).toHaveLength(0);
+      const before = await get(CronJobsV1beta1, ns, 'nightly');
+
+      await rotate(ns, 'creds', { v: '2' });
+      const [job] = await waitFor('one Job', async () => {
+        const jobs = await jobsOf(ns, 'nightly');
+        return jobs.length ? jobs : undefined;
+      });
+      await sleep(QUIET_MS);
+      expect(await jobsOf(ns, 'nightly')).toHaveLength(1);
+      expect(job.metadata.name).toMatch(/^nightly-[0-9a-f]{10}$/);
+      expect(job.metadata.annotations?.['cronjob.kubernetes.io/instantiate']).toBe('manual');
+      expect(job.metadata.ownerReferences?.[0]).toMatchObject({
+        kind: 'CronJob',
+        name: 'nightly',
+        uid: before.metadata.uid,
+        controller: true,
+      });
+      const after = await get(CronJobsV1beta1, ns, 'nightly');
+      expect(after.metadata.generation).toBe(before.metadata.generation); // only the record changed
+      expect(job.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBe(after.metadata.annotations?.[OBSERVED]);
+      expect(after.metadata.annotations?.[OBSERVED]).not.toBe(before.metadata.annotations?.[OBSERVED]);
+      expect(await op.metric('annotary_rollouts_total', { kind: 'CronJob' })).toBe(1);
+    }));
+});
+
+describe('Jobs: a change deletes the Job and creates it again, once', () => {
+  test('same name and spec, a new uid and the new digest; the Job the first one created is gone', () =>
+    withOperator('rl-job', flags, async (ns, op) => {
+      await secret(ns, 'creds', { v: '1' });
+      await create(Jobs, ns, 'Job', 'migrate', { 'secret.reloader.stakater.com/reload': 'creds' });
+      const digest0 = await onboarded(Jobs, ns, 'migrate');
+      const first = await get(Jobs, ns, 'migrate');
+
+      await rotate(ns, 'creds', { v: '2' });
+      const second = await waitFor('a new Job', async () => {
+        const j = await client.tryGet<Obj>(Jobs, ns, 'migrate');
+        return j && j.metadata.uid !== first.metadata.uid ? j : undefined;
+      });
+      await sleep(QUIET_MS);
+      const now = await get(Jobs, ns, 'migrate');
+      expect(now.metadata.uid).toBe(second.metadata.uid); // recreated once
+      expect(now.metadata.annotations?.[OBSERVED]).toMatch(/^[0-9a-f]{32}$/);
+      expect(now.metadata.annotations?.[OBSERVED]).not.toBe(digest0);
+      expect(now.metadata.annotations?.['secret.reloader.stakater.com/reload']).toBe('creds');
+      expect(now.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBe(now.metadata.annotations?.[OBSERVED]);
+      expect(await op.metric('annotary_rollouts_total', { kind: 'Job' })).toBe(1);
+    }));
+});
+
+describe('Argo Rollouts: reloader.stakater.com/rollout-strategy', () => {
+  test.each([
+    ['unset: a new pod template', {}],
+    ['restart: spec.restartAt, the pod template untouched', { 'reloader.stakater.com/rollout-strategy': 'restart' }],
+  ])('%s', (_title, strategy: Ann) =>
+    withOperator(`rl-argo-${Object.keys(strategy).length}`, flags, async (ns, op) => {
+      await secret(ns, 'creds', { v: '1' });
+      await create(Rollouts, ns, 'Rollout', 'web', { 'reloader.stakater.com/auto': 'true', ...strategy });
+      await onboarded(Rollouts, ns, 'web');
+      await sleep(QUIET_MS);
+      const before = await get(Rollouts, ns, 'web');
+      expect(before.metadata.generation).toBe(1);
+
+      await rotate(ns, 'creds', { v: '2' });
+      await waitFor('generation 2', async () => (await get(Rollouts, ns, 'web')).metadata.generation === 2);
+      await sleep(QUIET_MS);
+      const r = await get(Rollouts, ns, 'web');
+      expect(r.metadata.generation).toBe(2);
+      const hash = r.spec.template?.metadata?.annotations?.['annotary.io/config-hash'];
+      if (strategy['reloader.stakater.com/rollout-strategy'] === 'restart') {
+        expect(r.spec.restartAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        expect(hash).toBeUndefined();
+      } else {
+        expect(r.spec.restartAt).toBeUndefined();
+        expect(hash).toBe(r.metadata.annotations?.[OBSERVED]);
+      }
+      expect(await op.metric('annotary_rollouts_total', { kind: 'Rollout' })).toBe(1);
+      expect((await eventsFor(client, ns, 'web')).some((e) => e.reason === 'Reloaded')).toBe(true);
+    }),
+  );
+});
