@@ -6,9 +6,18 @@
 // reloader.stakater.com/rollout-strategy: restart. "Exactly one" is asserted by waiting for the
 // expected state, then a quiet window, and checking nothing more happened. No wall-clock assertions.
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
-import { CronJobsV1beta1, Jobs, Rollouts, Secrets } from '../src/kube/types.js';
+import { CronJobsV1beta1, Deployments, Jobs, ReplicaSets, Rollouts, Secrets } from '../src/kube/types.js';
 import { adminClient, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
-import { b64Values, batchWorkload, inNamespace, secret as secretOf, withAnnotations, withData, withSecretVolumes } from '../test/gen.js';
+import {
+  b64Values,
+  batchWorkload,
+  deployment,
+  inNamespace,
+  secret as secretOf,
+  withAnnotations,
+  withData,
+  withSecretVolumes,
+} from '../test/gen.js';
 
 type Ann = Record<string, string>;
 type Obj = KubeObject & { spec: Record<string, unknown> & { template?: { metadata?: { annotations?: Ann } } } };
@@ -122,4 +131,55 @@ describe('Argo Rollouts: reloader.stakater.com/rollout-strategy', () => {
       expect((await eventsFor(client, ns, 'web')).some((e) => e.reason === 'Reloaded')).toBe(true);
     }),
   );
+});
+
+describe('deployment.reloader.stakater.com/pause-period', () => {
+  test('a rollout pauses the Deployment; a change within the period rolls with it, once, at the resume', () =>
+    withOperator('rl-pause', flags, async (ns) => {
+      const rs = async () =>
+        (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
+          .length;
+      const hash = (d: Obj) => d.spec.template?.metadata?.annotations?.['annotary.io/config-hash'];
+      await secret(ns, 'creds', { v: '1' });
+      await client.create(
+        Deployments,
+        ns,
+        deployment(
+          'web',
+          inNamespace(ns),
+          withAnnotations({ 'reloader.stakater.com/auto': 'true', 'deployment.reloader.stakater.com/pause-period': '15s' }),
+          withSecretVolumes('creds'),
+        ),
+      );
+      await onboarded(Deployments, ns, 'web');
+      await waitFor('one ReplicaSet', async () => (await rs()) === 1);
+
+      await rotate(ns, 'creds', { v: '2' });
+      const paused = await waitFor('paused by the rollout', async () => {
+        const d = await get(Deployments, ns, 'web');
+        return d.spec.paused === true && d.metadata.annotations?.['deployment.reloader.stakater.com/paused-at'] ? d : undefined;
+      });
+      expect(hash(paused)).toMatch(/^[0-9a-f]{32}$/);
+      await rotate(ns, 'creds', { v: '3' });
+      const again = await waitFor('the second change recorded while paused', async () => {
+        const d = await get(Deployments, ns, 'web');
+        return hash(d) !== hash(paused) ? d : undefined;
+      });
+      expect(again.spec.paused).toBe(true); // still the first pause
+      expect(await rs()).toBe(1); // nothing rolled while paused
+
+      const resumed = await waitFor(
+        'resumed',
+        async () => {
+          const d = await get(Deployments, ns, 'web');
+          return d.spec.paused !== true ? d : undefined;
+        },
+        60_000,
+      );
+      expect(resumed.metadata.annotations?.['deployment.reloader.stakater.com/paused-at']).toBeUndefined();
+      await waitFor('two ReplicaSets', async () => (await rs()) === 2);
+      await sleep(QUIET_MS);
+      expect(await rs()).toBe(2);
+      expect((await get(Deployments, ns, 'web')).spec.paused).not.toBe(true);
+    }));
 });

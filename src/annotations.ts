@@ -86,6 +86,8 @@ export const A = {
   rlIgnore: 'reloader.stakater.com/ignore',
   // how a reload is applied (#17)
   rlRolloutStrategy: 'reloader.stakater.com/rollout-strategy',
+  rlPausePeriod: 'deployment.reloader.stakater.com/pause-period',
+  rlPausedAt: 'deployment.reloader.stakater.com/paused-at',
 } as const;
 
 export type AnnotationKey = (typeof A)[keyof typeof A];
@@ -435,6 +437,22 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     values: '`restart` or `rollout` (default)',
     description:
       'Argo Rollouts only: `restart` sets spec.restartAt (Argo restarts the pods, no new revision); anything else changes the pod template.',
+  },
+  {
+    key: A.rlPausePeriod,
+    origin: 'reloader',
+    on: ['Workload'],
+    values: 'a Go duration (`5m`, `1h30m`)',
+    description:
+      'Deployments only: a rollout also pauses the Deployment (spec.paused) for this long, so changes within it roll once, at the resume.',
+  },
+  {
+    key: A.rlPausedAt,
+    origin: 'reloader',
+    on: ['Workload'],
+    written: true,
+    values: 'RFC 3339 time',
+    description: 'When the pause of pause-period began; the Deployment is resumed (and this removed) once the period has passed.',
   },
   {
     key: A.sgAutogenerate,

@@ -57,6 +57,8 @@ import { writtenKeysIntact } from './managed-keys.js';
 import type { PodSpecLike, RefKind } from './pod-refs.js';
 import { compareRefs, podTemplateRefs } from './pod-refs.js';
 import { ReloadTracker } from './reload-tracker.js';
+import { pauseOnRollout, resumeDue, resumePatchBody } from './reload-pause.js';
+import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
 import { cachedDigests } from './cache-reads.js';
@@ -374,148 +376,170 @@ export const reloadController: ControllerModule = {
       filter: (w) =>
         (reader.hasAny(w.metadata.annotations) || reader.hasAny(podTemplateOf(w)?.metadata?.annotations)) && !ownedByCronJob(w),
       watches: REF_KINDS.map(watch),
-      async reconcile(ref) {
-        const { kind, namespace, name } = ref;
-        const key = refId(ref);
-        const wl = informers[kind]?.get(objectKey(namespace, name));
-        const replacement = recreating.get(key);
-        if (replacement && (!wl || wl.metadata.uid === replacement.metadata.uid)) {
-          const rejected = await createReplacement(key, replacement);
-          return rejected && write.warn(replacement, rejected);
-        }
-        if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
-        const now = Date.now();
-        const begun = tracker.begin(key, now);
-        if ('waitMs' in begun) return { requeueAfterMs: begun.waitMs };
-        const pend = begun.taken;
-
-        const meta = wl.metadata.annotations;
-        const template = podTemplateOf(wl);
-        const mode = applyMode(kind, meta, reader);
-        const rt = informers[kind].resource;
-        const ignored: Refusal[] = [];
-        const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored);
-        if (isRefusal(policy)) {
-          tracker.forget(key);
-          skip('invalid');
-          return write.warn(wl, policy);
-        }
-        for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
-        let digest: string | undefined;
-        let current = new Map<string, string>();
-        let missing: WatchRef[] = [];
-        if (policy) {
-          const sel = selectWatched(
-            policy,
-            podTemplateRefs(template?.spec),
-            {
-              get: (k, n) => cached(k, namespace, n)?.metadata,
-              names: (k) => data[k].list(namespace).map((o) => o.metadata.name),
-            },
-            reader,
-          );
-          const watched = sel.watched;
-          missing = sel.missing;
-          if (missing.length) {
-            // A missing object does not hold up the others (#17): the digest covers the objects
-            // that exist, and the missing ones count as created when they appear.
-            tracker.sawMissing(key, missing.map(refName));
-            const many = missing.length > 1;
-            const what = `${listOf(missing.map((r) => `${r.kind} "${r.name}"`))} ${many ? 'do' : 'does'} not exist`;
-            const rest = watched.length === 1 ? 'the watched object that exists' : `the ${watched.length} watched objects that exist`;
-            const effect = watched.length ? `changes to ${rest} still roll` : `nothing to roll for until ${many ? 'one does' : 'it does'}`;
-            write.warn(wl, refuse('ReloadSourceMissing', `${what}; ${effect}`));
-            if (!watched.length) {
-              tracker.restore(key, pend);
-              skip('missing');
-              return;
-            } // nothing to digest, nothing written
-          }
-          if (keystoresRunning) {
-            const behind = watched.filter(
-              (r) =>
-                r.kind === 'Secret' &&
-                keystorePending(cached('Secret', namespace, r.name)!, reader, config.defaultPassword, cachedDigests(caches, namespace)),
-            );
-            if (behind.length) {
-              tracker.restore(key, pend);
-              skip('keystore_pending');
-              log.debug('waiting for the keystore controller', { key, secrets: behind.map((r) => r.name) });
-              return { requeueAfterMs: KEYSTORE_RECHECK_MS };
-            }
-          }
-          const watchedData = watched.map((r) => ({ ...r, digests: cached(r.kind, namespace, r.name)!.digests }));
-          digest = configDigest(watchedData);
-          current = objectDigests(watchedData);
-        } else tracker.forget(key);
-        const templateHash = template?.metadata?.annotations?.[A.configHash];
-        const observedHash = meta?.[A.observedConfigHash];
-        const known = tracker.knownDigests(key, recordedDigest({ observedHash, templateHash }));
-        const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate);
-        // what this workload's recorded digest stands for, once it is confirmed or written:
-        // the objects it covers, and those still missing (their creation is a change)
-        const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
-
-        const change = desiredReload({
-          digest,
-          templateHash,
-          observedHash,
-          strategy: config.reloadStrategy,
-          mode,
-          absorb: !cause.roll,
-          now: new Date(now),
-        });
-        if (!change) {
-          if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
-          return confirm();
-        }
-        let rejected: Refusal | undefined;
-        try {
-          rejected = await apply(key, rt, wl, mode, change);
-        } catch (err) {
-          tracker.restore(key, pend);
-          throw err; // retried with backoff from the newer cached workload
-        }
-        if (rejected) {
-          tracker.restore(key, pend);
-          return write.warn(wl, rejected);
-        }
-        confirm();
-        const digests = `config digest ${change.from?.slice(0, 12) ?? '-'} → ${change.to?.slice(0, 12) ?? '-'}`;
-        const all = [...current.keys()];
-        const changed = [...cause.changed, ...cause.created];
-        switch (change.action) {
-          case 'rollout':
-            metrics.rollouts.inc({ kind });
-            if (pend) metrics.rolloutLatency.observe((Date.now() - pend.firstSeen) / 1000);
-            write.note(wl, 'Reloaded', `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}: ${digests}`);
-            break;
-          case 'onboard':
-            skip('onboarding');
-            write.note(wl, 'ReloadWatching', `watching ${listOf(all) || 'nothing yet'}; recorded ${digests} without a rollout`);
-            break;
-          case 'absorb':
-            if (cause.created.length) {
-              skip('create_ignored');
-              write.note(
-                wl,
-                'ReloadRecorded',
-                `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`,
-              );
-            } else {
-              skip('watch_set_changed');
-              write.note(
-                wl,
-                'ReloadRecorded',
-                `now watching ${listOf(all) || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`,
-              );
-            }
-            break;
-          case 'forget':
-            log.debug('reload annotations removed; forgot the observed digest', { key });
-        }
-      },
+      reconcile: (ref) => withPause(ref, reloadStep),
     };
+
+    /** The reload itself: digest, record, rollout. */
+    async function reloadStep(ref: ObjectRef): Promise<Outcome> {
+      const { kind, namespace, name } = ref;
+      const key = refId(ref);
+      const wl = informers[kind]?.get(objectKey(namespace, name));
+      const replacement = recreating.get(key);
+      if (replacement && (!wl || wl.metadata.uid === replacement.metadata.uid)) {
+        const rejected = await createReplacement(key, replacement);
+        return rejected && write.warn(replacement, rejected);
+      }
+      if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
+      const now = Date.now();
+      const begun = tracker.begin(key, now);
+      if ('waitMs' in begun) return { requeueAfterMs: begun.waitMs };
+      const pend = begun.taken;
+
+      const meta = wl.metadata.annotations;
+      const template = podTemplateOf(wl);
+      const mode = applyMode(kind, meta, reader);
+      const rt = informers[kind].resource;
+      const ignored: Refusal[] = [];
+      const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored);
+      if (isRefusal(policy)) {
+        tracker.forget(key);
+        skip('invalid');
+        return write.warn(wl, policy);
+      }
+      for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
+      let digest: string | undefined;
+      let current = new Map<string, string>();
+      let missing: WatchRef[] = [];
+      if (policy) {
+        const sel = selectWatched(
+          policy,
+          podTemplateRefs(template?.spec),
+          {
+            get: (k, n) => cached(k, namespace, n)?.metadata,
+            names: (k) => data[k].list(namespace).map((o) => o.metadata.name),
+          },
+          reader,
+        );
+        const watched = sel.watched;
+        missing = sel.missing;
+        if (missing.length) {
+          // A missing object does not hold up the others (#17): the digest covers the objects
+          // that exist, and the missing ones count as created when they appear.
+          tracker.sawMissing(key, missing.map(refName));
+          const many = missing.length > 1;
+          const what = `${listOf(missing.map((r) => `${r.kind} "${r.name}"`))} ${many ? 'do' : 'does'} not exist`;
+          const rest = watched.length === 1 ? 'the watched object that exists' : `the ${watched.length} watched objects that exist`;
+          const effect = watched.length ? `changes to ${rest} still roll` : `nothing to roll for until ${many ? 'one does' : 'it does'}`;
+          write.warn(wl, refuse('ReloadSourceMissing', `${what}; ${effect}`));
+          if (!watched.length) {
+            tracker.restore(key, pend);
+            skip('missing');
+            return;
+          } // nothing to digest, nothing written
+        }
+        if (keystoresRunning) {
+          const behind = watched.filter(
+            (r) =>
+              r.kind === 'Secret' &&
+              keystorePending(cached('Secret', namespace, r.name)!, reader, config.defaultPassword, cachedDigests(caches, namespace)),
+          );
+          if (behind.length) {
+            tracker.restore(key, pend);
+            skip('keystore_pending');
+            log.debug('waiting for the keystore controller', { key, secrets: behind.map((r) => r.name) });
+            return { requeueAfterMs: KEYSTORE_RECHECK_MS };
+          }
+        }
+        const watchedData = watched.map((r) => ({ ...r, digests: cached(r.kind, namespace, r.name)!.digests }));
+        digest = configDigest(watchedData);
+        current = objectDigests(watchedData);
+      } else tracker.forget(key);
+      const templateHash = template?.metadata?.annotations?.[A.configHash];
+      const observedHash = meta?.[A.observedConfigHash];
+      const known = tracker.knownDigests(key, recordedDigest({ observedHash, templateHash }));
+      const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate);
+      // what this workload's recorded digest stands for, once it is confirmed or written:
+      // the objects it covers, and those still missing (their creation is a change)
+      const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
+
+      const change = desiredReload({
+        digest,
+        templateHash,
+        observedHash,
+        strategy: config.reloadStrategy,
+        mode,
+        absorb: !cause.roll,
+        now: new Date(now),
+      });
+      if (!change) {
+        if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
+        return confirm();
+      }
+      let rejected: Refusal | undefined;
+      try {
+        rejected = await apply(key, rt, wl, mode, change);
+      } catch (err) {
+        tracker.restore(key, pend);
+        throw err; // retried with backoff from the newer cached workload
+      }
+      if (rejected) {
+        tracker.restore(key, pend);
+        return write.warn(wl, rejected);
+      }
+      confirm();
+      const digests = `config digest ${change.from?.slice(0, 12) ?? '-'} → ${change.to?.slice(0, 12) ?? '-'}`;
+      const all = [...current.keys()];
+      const changed = [...cause.changed, ...cause.created];
+      switch (change.action) {
+        case 'rollout':
+          metrics.rollouts.inc({ kind });
+          if (pend) metrics.rolloutLatency.observe((Date.now() - pend.firstSeen) / 1000);
+          write.note(wl, 'Reloaded', `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}: ${digests}`);
+          break;
+        case 'onboard':
+          skip('onboarding');
+          write.note(wl, 'ReloadWatching', `watching ${listOf(all) || 'nothing yet'}; recorded ${digests} without a rollout`);
+          break;
+        case 'absorb':
+          if (cause.created.length) {
+            skip('create_ignored');
+            write.note(
+              wl,
+              'ReloadRecorded',
+              `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`,
+            );
+          } else {
+            skip('watch_set_changed');
+            write.note(
+              wl,
+              'ReloadRecorded',
+              `now watching ${listOf(all) || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`,
+            );
+          }
+          break;
+        case 'forget':
+          log.debug('reload annotations removed; forgot the observed digest', { key });
+      }
+    }
+
+    /**
+     * Deployments paused by pause-period (reload-pause.ts): resumed when it has passed (nothing else
+     * this time: the resume's own event brings the Deployment back), else looked at again then.
+     */
+    async function withPause(ref: ObjectRef, step: (ref: ObjectRef) => Promise<Outcome>): Promise<Outcome> {
+      const wl = ref.kind === 'Deployment' ? informers.Deployment.get(objectKey(ref.namespace, ref.name)) : undefined;
+      const due = wl && resumeDue({ annotations: wl.metadata.annotations, paused: wl.spec?.paused === true, now: Date.now() }, reader);
+      if (wl && due === 'resume') {
+        const rejected = await write.patch(Deployments, wl, resumePatchBody(wl.metadata.resourceVersion));
+        if (rejected) return write.warn(wl, rejected);
+        log.info('pause-period over: Deployment resumed', { key: refId(ref) });
+        return;
+      }
+      const out = await step(ref);
+      if (!due || due === 'resume') return out;
+      return { requeueAfterMs: Math.min(due.waitMs, out?.requeueAfterMs ?? Infinity) };
+    }
+
     /** Writes a change the way the workload's kind takes it (see ApplyMode). */
     async function apply(key: string, rt: ResourceType, wl: Workload, mode: ApplyMode, change: ReloadChange): Promise<Refusal | undefined> {
       if (change.action === 'rollout' && mode === 'recreate') {
@@ -535,7 +559,17 @@ export const reloadController: ControllerModule = {
         if (rejected) return rejected;
         return write.patch(rt, wl, reloadPatchBody(wl, { ...change, template: undefined })); // the CronJob itself: the record only
       }
-      return write.patch(rt, wl, reloadPatchBody(wl, change));
+      const body = reloadPatchBody(wl, change);
+      if (change.action === 'rollout' && rt.kind === 'Deployment') {
+        const pause = pauseOnRollout({ annotations: wl.metadata.annotations, paused: wl.spec?.paused === true, now: Date.now() }, reader);
+        if (isRefusal(pause)) return pause;
+        // one patch: the template changes while the Deployment is paused, nothing rolls before the resume
+        if (pause) {
+          (body.metadata as { annotations: Record<string, string | null> }).annotations[A.rlPausedAt] = pause.pausedAt;
+          body.spec = { ...(body.spec as object), paused: true };
+        }
+      }
+      return write.patch(rt, wl, body);
     }
 
     /** A Job that already exists under that name is the one a lost answer created. */
