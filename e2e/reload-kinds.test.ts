@@ -183,3 +183,35 @@ describe('deployment.reloader.stakater.com/pause-period', () => {
       expect((await get(Deployments, ns, 'web')).spec.paused).not.toBe(true);
     }));
 });
+
+describe("--reload-strategy env-vars (Reloader's default)", () => {
+  test("a Reloader install's leftover STAKATER_* variable rolls nothing at onboarding; a change sets it, one rollout", () =>
+    withOperator('rl-env', [...flags, '--reload-strategy', 'env-vars'], async (ns) => {
+      const rs = async () =>
+        (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
+          .length;
+      type Env = { name: string; value: string }[];
+      const envOf = async () =>
+        ((await get(Deployments, ns, 'web')).spec as unknown as { template: { spec: { containers: { env?: Env }[] } } }).template.spec
+          .containers[0].env;
+      await secret(ns, 'creds', { v: '1' });
+      const d = deployment('web', inNamespace(ns), withAnnotations({ 'reloader.stakater.com/auto': 'true' }), withSecretVolumes('creds'));
+      // what Reloader's env-vars strategy left: its SHA-1 of the data
+      Object.assign(d.spec.template.spec.containers[0], { env: [{ name: 'STAKATER_CREDS_SECRET', value: 'a'.repeat(40) }] });
+      await client.create(Deployments, ns, d);
+      await onboarded(Deployments, ns, 'web');
+      await waitFor('one ReplicaSet', async () => (await rs()) === 1);
+      await sleep(QUIET_MS);
+      expect(await rs()).toBe(1);
+      expect(await envOf()).toEqual([{ name: 'STAKATER_CREDS_SECRET', value: 'a'.repeat(40) }]);
+
+      await rotate(ns, 'creds', { v: '2' });
+      await waitFor('two ReplicaSets', async () => (await rs()) === 2);
+      await sleep(QUIET_MS);
+      expect(await rs()).toBe(2);
+      const env = await envOf();
+      expect(env).toEqual([{ name: 'STAKATER_CREDS_SECRET', value: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
+      const after = await get(Deployments, ns, 'web');
+      expect(after.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
+    }));
+});

@@ -173,8 +173,8 @@ export const FLAGS = [
     name: 'reload-strategy',
     env: 'ANNOTARY_RELOAD_STRATEGY',
     default: 'annotations',
-    help: 'annotations (pod-template digest) or restartedAt (kubectl rollout restart semantics)',
-    parse: parseChoice(['annotations', 'restartedAt'] as const),
+    help: "annotations (pod-template digest), restartedAt (kubectl rollout restart semantics) or env-vars (Reloader's STAKATER_* variables)",
+    parse: parseChoice(['annotations', 'restartedAt', 'env-vars'] as const),
   }),
   flag({
     field: 'reloadSettleMs',

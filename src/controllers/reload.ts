@@ -58,6 +58,8 @@ import type { PodSpecLike, RefKind } from './pod-refs.js';
 import { compareRefs, podTemplateRefs } from './pod-refs.js';
 import { ReloadTracker } from './reload-tracker.js';
 import { pauseOnRollout, resumeDue, resumePatchBody } from './reload-pause.js';
+import type { EnvPodSpec } from './reload-env.js';
+import { withEnvVars } from './reload-env.js';
 import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
@@ -167,8 +169,10 @@ export interface ReloadObserved {
   digest: string | undefined;
   templateHash?: string;
   observedHash?: string;
-  strategy: 'annotations' | 'restartedAt';
+  strategy: 'annotations' | 'restartedAt' | 'env-vars';
   mode?: ApplyMode;
+  /** env-vars: the digest of each object whose change this rollout is for, by "Kind/name" */
+  envVars?: Record<string, string>;
   /** record a new digest without a rollout (see changeCause) */
   absorb: boolean;
   now: Date;
@@ -184,6 +188,8 @@ export interface ReloadChange {
   template?: Record<string, string>;
   /** an Argo Rollout's spec.restartAt: present only for a rollout with mode restartAt */
   restartAt?: string;
+  /** env-vars: the STAKATER_* variables to set, by "Kind/name" of their object (see reload-env.ts) */
+  env?: Record<string, string>;
 }
 
 /** kubectl rollout restart's format: RFC 3339 without fractional seconds */
@@ -203,6 +209,7 @@ export function desiredReload(o: ReloadObserved): ReloadChange | undefined {
   if (o.absorb) return { action: 'absorb', from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
   const rollout = { action: 'rollout' as const, from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
   if (o.mode === 'restartAt') return { ...rollout, restartAt: restartedAtValue(o.now) };
+  if (o.strategy === 'env-vars') return { ...rollout, env: o.envVars ?? {} };
   return {
     ...rollout,
     template: o.strategy === 'annotations' ? { [A.configHash]: o.digest } : { [RESTARTED_AT]: restartedAtValue(o.now) },
@@ -245,9 +252,12 @@ export const podTemplateOf = (wl: Workload): PodTemplate | undefined => wl.spec?
 const ownedByCronJob = (wl: Workload) => wl.metadata.ownerReferences?.some((o) => o.controller && o.kind === 'CronJob') ?? false;
 
 /** The merge patch of a change, preconditioned on the workload it was computed from. */
-export function reloadPatchBody(wl: KubeObject, change: ReloadChange): Record<string, unknown> {
+export function reloadPatchBody(wl: Workload, change: ReloadChange): Record<string, unknown> {
+  // env-vars: the whole list of containers (a merge patch replaces lists), safe under the resourceVersion precondition
+  const containers = change.env && withEnvVars(podTemplateOf(wl)?.spec as EnvPodSpec, change.env);
   const spec = {
     ...(change.template ? { template: { metadata: { annotations: change.template } } } : {}),
+    ...(containers ? { template: { spec: { containers } } } : {}),
     ...(change.restartAt ? { restartAt: change.restartAt } : {}),
   };
   return {
@@ -256,9 +266,11 @@ export function reloadPatchBody(wl: KubeObject, change: ReloadChange): Record<st
   };
 }
 
-const withAnnotations = (t: PodTemplate | undefined, add: Labels | undefined): PodTemplate => ({
+/** A pod template with the change applied: its annotations, or its env-vars variables. */
+const changedTemplate = (t: PodTemplate | undefined, change: ReloadChange): PodTemplate => ({
   ...t,
-  metadata: { ...t?.metadata, annotations: { ...t?.metadata?.annotations, ...add } },
+  metadata: { ...t?.metadata, annotations: { ...t?.metadata?.annotations, ...change.template } },
+  ...(change.env ? { spec: { ...t?.spec, containers: withEnvVars(t?.spec as EnvPodSpec, change.env) } as PodSpecLike } : {}),
 });
 
 /**
@@ -284,7 +296,7 @@ export function cronJobRun(cj: Workload, apiVersion: string, change: ReloadChang
         { apiVersion, kind: 'CronJob', name: cj.metadata.name, uid: cj.metadata.uid!, controller: true, blockOwnerDeletion: true },
       ],
     },
-    spec: { ...jt?.spec, template: withAnnotations(jt?.spec?.template, change.template) },
+    spec: { ...jt?.spec, template: changedTemplate(jt?.spec?.template, change) },
   };
 }
 
@@ -311,7 +323,7 @@ export function recreatedJob(job: Workload, change: ReloadChange): Workload {
   const annotations = { ...meta.annotations, ...set };
   for (const [k, v] of Object.entries(change.metadata)) if (v === null) delete annotations[k];
   const { selector, ...spec } = job.spec ?? {};
-  const template = withAnnotations(job.spec?.template, change.template);
+  const template = changedTemplate(job.spec?.template, change);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -468,6 +480,12 @@ export const reloadController: ControllerModule = {
         observedHash,
         strategy: config.reloadStrategy,
         mode,
+        // the objects this rollout is for; all of them when nothing is known of the last (after a restart)
+        envVars: Object.fromEntries(
+          [...current].filter(
+            ([id]) => !(cause.changed.length + cause.created.length) || [...cause.changed, ...cause.created].includes(id),
+          ),
+        ),
         absorb: !cause.roll,
         now: new Date(now),
       });
@@ -557,7 +575,7 @@ export const reloadController: ControllerModule = {
         const job = cronJobRun(wl, apiVersionOf(rt), change);
         const rejected = await createJob(wl.metadata.namespace ?? '', job);
         if (rejected) return rejected;
-        return write.patch(rt, wl, reloadPatchBody(wl, { ...change, template: undefined })); // the CronJob itself: the record only
+        return write.patch(rt, wl, reloadPatchBody(wl, { ...change, template: undefined, env: undefined })); // the CronJob itself: the record only
       }
       const body = reloadPatchBody(wl, change);
       if (change.action === 'rollout' && rt.kind === 'Deployment') {
