@@ -270,7 +270,7 @@ export function reloadPatchBody(wl: Workload, change: ReloadChange): Record<stri
 const changedTemplate = (t: PodTemplate | undefined, change: ReloadChange): PodTemplate => ({
   ...t,
   metadata: { ...t?.metadata, annotations: { ...t?.metadata?.annotations, ...change.template } },
-  ...(change.env ? { spec: { ...t?.spec, containers: withEnvVars(t?.spec as EnvPodSpec, change.env) } as PodSpecLike } : {}),
+  ...(change.env ? { spec: { ...t?.spec, containers: withEnvVars(t?.spec as EnvPodSpec, change.env) } } : {}),
 });
 
 /**

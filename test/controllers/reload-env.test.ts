@@ -41,7 +41,7 @@ test('a variable is set in place or appended; the input is not changed', () => {
 describe('--reload-strategy env-vars', () => {
   const wl: Workload = {
     metadata: { name: 'web', resourceVersion: '3' },
-    spec: { template: { spec: spec as never } },
+    spec: { template: { spec: spec } },
   };
   const observed = { strategy: 'env-vars' as const, envVars: { 'Secret/web-tls': 'd1' }, now: new Date(0) };
 
