@@ -7,7 +7,7 @@
 // expected state, then a quiet window, and checking nothing more happened. No wall-clock assertions.
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { CronJobsV1beta1, Deployments, Jobs, ReplicaSets, Rollouts, Secrets } from '../src/kube/types.js';
-import { adminClient, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
+import { adminClient, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
 import {
   b64Values,
   batchWorkload,
@@ -16,6 +16,7 @@ import {
   secret as secretOf,
   withAnnotations,
   withData,
+  withLabels,
   withSecretVolumes,
 } from '../test/gen.js';
 
@@ -215,4 +216,54 @@ describe("--reload-strategy env-vars (Reloader's default)", () => {
       const after = await get(Deployments, ns, 'web');
       expect(after.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
     }));
+});
+
+describe("Reloader's flags --auto-reload-all, --resource-label-selector, --namespaces-to-ignore", () => {
+  const rsOf = async (ns: string) =>
+    (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web')).length;
+  const labelled = (ns: string, name: string, labels: Ann) =>
+    client.create(Secrets, ns, secretOf(name, inNamespace(ns), withData({ v: '1' }), withLabels(labels)));
+
+  test('a workload without annotations reloads; only Secrets the selector selects trigger it', () =>
+    withOperator('rl-all', [...flags, '--auto-reload-all', '--resource-label-selector', 'reload:yes'], async (ns) => {
+      await labelled(ns, 'a', { reload: 'yes' });
+      await labelled(ns, 'b', {});
+      await client.create(Deployments, ns, deployment('web', inNamespace(ns), withSecretVolumes('a', 'b')));
+      await onboarded(Deployments, ns, 'web');
+      await rotate(ns, 'b', { v: '2' });
+      await sleep(QUIET_MS);
+      expect(await rsOf(ns)).toBe(1);
+      await rotate(ns, 'a', { v: '2' });
+      await waitFor('two ReplicaSets', async () => (await rsOf(ns)) === 2);
+      await sleep(QUIET_MS);
+      expect(await rsOf(ns)).toBe(2);
+    }));
+
+  test('in a namespace of --namespaces-to-ignore nothing is onboarded or rolled; in the others as before', async () => {
+    const watchedNs = await newNamespace(client, 'rl-watch');
+    const ignoredNs = await newNamespace(client, 'rl-ign');
+    const op = await startOperator([
+      '--namespaces',
+      `${watchedNs},${ignoredNs}`,
+      ...flags,
+      '--auto-reload-all',
+      '--namespaces-to-ignore',
+      `other,${ignoredNs}`,
+    ]);
+    try {
+      for (const ns of [watchedNs, ignoredNs]) {
+        await secret(ns, 'creds', { v: '1' });
+        await client.create(Deployments, ns, deployment('web', inNamespace(ns), withSecretVolumes('creds')));
+      }
+      await onboarded(Deployments, watchedNs, 'web');
+      for (const ns of [watchedNs, ignoredNs]) await rotate(ns, 'creds', { v: '2' });
+      await waitFor('two ReplicaSets where it is not ignored', async () => (await rsOf(watchedNs)) === 2);
+      await sleep(QUIET_MS);
+      expect(await rsOf(ignoredNs)).toBe(1);
+      expect((await get(Deployments, ignoredNs, 'web')).metadata.annotations?.[OBSERVED]).toBeUndefined();
+    } finally {
+      await op.stop();
+      await Promise.all([watchedNs, ignoredNs].map((ns) => deleteNamespace(client, ns)));
+    }
+  });
 });

@@ -1,6 +1,7 @@
 // Flags of `annotary run`. Each flag has an environment variable and a default; the
 // precedence is flag > env > default. --help and the Config type are generated from this table.
 import { parseArgs } from 'node:util';
+import { parseLabelSelector } from './kube/labels.js';
 
 export interface FlagSpec<Field extends string = string, T = unknown> {
   /** the Config field the flag sets */
@@ -57,6 +58,12 @@ function parseChoice<T extends string>(choices: readonly T[]) {
     if (!choices.includes(v as T)) throw new Error(`"${v}" is not one of ${choices.join(', ')}`);
     return v as T;
   };
+}
+
+/** A label selector, validated (src/kube/labels.ts); the reload controller compiles it. */
+function parseSelector(v: string): string {
+  parseLabelSelector(v);
+  return v;
 }
 
 function parseControllers(v: string): ControllerName[] {
@@ -191,6 +198,31 @@ export const FLAGS = [
     default: 'true',
     help: 'the creation of a referenced object that was missing counts as a change',
     parse: parseBool,
+  }),
+  // stakater Reloader's flags, with Reloader's meaning (#17; see docs/reload.md)
+  flag({
+    field: 'autoReloadAll',
+    name: 'auto-reload-all',
+    env: 'ANNOTARY_AUTO_RELOAD_ALL',
+    default: 'false',
+    help: 'reload every workload as if annotated reloader.stakater.com/auto: "true", unless it sets an auto key itself',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'namespacesToIgnore',
+    name: 'namespaces-to-ignore',
+    env: 'ANNOTARY_NAMESPACES_TO_IGNORE',
+    default: '',
+    help: 'comma list of namespaces where nothing is reloaded',
+    parse: parseList,
+  }),
+  flag({
+    field: 'resourceLabelSelector',
+    name: 'resource-label-selector',
+    env: 'ANNOTARY_RESOURCE_LABEL_SELECTOR',
+    default: '',
+    help: "label selector: only Secrets and ConfigMaps it selects trigger reloads (Reloader's key:value forms too)",
+    parse: parseSelector,
   }),
   flag({
     field: 'expiryWarningMs',

@@ -60,6 +60,7 @@ import { ReloadTracker } from './reload-tracker.js';
 import { pauseOnRollout, resumeDue, resumePatchBody } from './reload-pause.js';
 import type { EnvPodSpec } from './reload-env.js';
 import { withEnvVars } from './reload-env.js';
+import { parseLabelSelector } from '../kube/labels.js';
 import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
@@ -338,9 +339,9 @@ export function recreatedJob(job: Workload, change: ReloadChange): Workload {
 }
 
 /** What a workload can ever watch, from its annotations and pod template alone (its index entries). */
-export function workloadRefs(wl: Workload, reader: AnnotationReader): ObjectRef[] {
+export function workloadRefs(wl: Workload, reader: AnnotationReader, autoReloadAll = false): ObjectRef[] {
   const template = podTemplateOf(wl);
-  const policy = parseReloadPolicy(wl.metadata.annotations, template?.metadata?.annotations, reader);
+  const policy = parseReloadPolicy(wl.metadata.annotations, template?.metadata?.annotations, reader, [], autoReloadAll);
   if (!policy || isRefusal(policy)) return [];
   const namespace = wl.metadata.namespace ?? '';
   return candidateRefs(policy, podTemplateRefs(template?.spec)).map((r) => ({ kind: r.kind, namespace, name: r.name }));
@@ -365,6 +366,8 @@ export const reloadController: ControllerModule = {
     // Jobs deleted for a recreation whose creation has not succeeded yet: it is retried from here
     const recreating = new Map<string, Workload>();
     const tracker = new ReloadTracker(config.reloadSettleMs);
+    const ignoredNamespaces = new Set(config.namespacesToIgnore);
+    const selects = parseLabelSelector(config.resourceLabelSelector);
     // waiting for keystores only makes sense when this operator writes them
     const keystoresRunning = config.controllers.includes('keystores');
     const skip = (reason: ReloadSkipReason) => metrics.rolloutsSkipped.inc({ reason });
@@ -372,7 +375,7 @@ export const reloadController: ControllerModule = {
 
     const watch = (kind: RefKind): Watch<Workload> => ({
       source: data[kind],
-      refsOf: (wl) => workloadRefs(wl, reader).filter((r) => r.kind === kind),
+      refsOf: (wl) => workloadRefs(wl, reader, config.autoReloadAll).filter((r) => r.kind === kind),
       delayFor(referrer, old, cur) {
         if (old === cur) return undefined; // a resync: nothing changed, the workloads' own resync covers them
         const dataChanged = !old || !sameDigests((old as SlimData).digests, (cur as SlimData).digests);
@@ -385,8 +388,11 @@ export const reloadController: ControllerModule = {
       name: CONTROLLER,
       for: [...Object.values(informers), ...discovered],
       // workloads without any annotary/Reloader key (most of them) are not our business
+      // (with --auto-reload-all every workload is); none in --namespaces-to-ignore
       filter: (w) =>
-        (reader.hasAny(w.metadata.annotations) || reader.hasAny(podTemplateOf(w)?.metadata?.annotations)) && !ownedByCronJob(w),
+        (config.autoReloadAll || reader.hasAny(w.metadata.annotations) || reader.hasAny(podTemplateOf(w)?.metadata?.annotations)) &&
+        !ownedByCronJob(w) &&
+        !ignoredNamespaces.has(w.metadata.namespace ?? ''),
       watches: REF_KINDS.map(watch),
       reconcile: (ref) => withPause(ref, reloadStep),
     };
@@ -412,7 +418,7 @@ export const reloadController: ControllerModule = {
       const mode = applyMode(kind, meta, reader);
       const rt = informers[kind].resource;
       const ignored: Refusal[] = [];
-      const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored);
+      const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored, config.autoReloadAll);
       if (isRefusal(policy)) {
         tracker.forget(key);
         skip('invalid');
@@ -431,6 +437,7 @@ export const reloadController: ControllerModule = {
             names: (k) => data[k].list(namespace).map((o) => o.metadata.name),
           },
           reader,
+          selects,
         );
         const watched = sel.watched;
         missing = sel.missing;
