@@ -267,3 +267,37 @@ describe("Reloader's flags --auto-reload-all, --resource-label-selector, --names
     }
   });
 });
+
+describe('--reload-on-delete (off by default, as in Reloader)', () => {
+  test.each([
+    ['off: the deletion of a watched Secret is recorded without a rollout', [], 1],
+    ['on: it rolls once', ['--reload-on-delete'], 2],
+  ])('%s', (_title, extra: string[], expected: number) =>
+    withOperator(`rl-del-${expected}`, [...flags, ...extra], async (ns) => {
+      const rs = async () =>
+        (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
+          .length;
+      // search/match: a deleted Secret is not required to exist (no ReloadSourceMissing), as with Reloader's search mode
+      for (const n of ['a', 'b']) {
+        await client.create(
+          Secrets,
+          ns,
+          secretOf(n, inNamespace(ns), withData({ v: '1' }), withAnnotations({ 'reloader.stakater.com/match': 'true' })),
+        );
+      }
+      await client.create(
+        Deployments,
+        ns,
+        deployment('web', inNamespace(ns), withAnnotations({ 'reloader.stakater.com/search': 'true' }), withSecretVolumes('a', 'b')),
+      );
+      await onboarded(Deployments, ns, 'web');
+      await waitFor('one ReplicaSet', async () => (await rs()) === 1);
+      const before = (await get(Deployments, ns, 'web')).metadata.annotations?.[OBSERVED];
+      await client.delete(Secrets, ns, 'b');
+      await waitFor('the deletion recorded', async () => (await get(Deployments, ns, 'web')).metadata.annotations?.[OBSERVED] !== before);
+      await waitFor(`${expected} ReplicaSets`, async () => (await rs()) === expected);
+      await sleep(QUIET_MS);
+      expect(await rs()).toBe(expected);
+    }),
+  );
+});

@@ -199,6 +199,14 @@ export const FLAGS = [
     help: 'the creation of a referenced object that was missing counts as a change',
     parse: parseBool,
   }),
+  flag({
+    field: 'reloadOnDelete',
+    name: 'reload-on-delete',
+    env: 'ANNOTARY_RELOAD_ON_DELETE',
+    default: 'false',
+    help: 'the deletion of a watched object counts as a change (off, as in Reloader)',
+    parse: parseBool,
+  }),
   // stakater Reloader's flags, with Reloader's meaning (#17; see docs/reload.md)
   flag({
     field: 'autoReloadAll',

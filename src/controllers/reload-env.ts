@@ -71,9 +71,9 @@ export function containerFor(spec: EnvPodSpec | undefined, kind: RefKind, name: 
 
 /**
  * The containers with the variables set (name → value, by "Kind/name" of the object), in a copy:
- * a variable already there gets the new value in place, a new one is appended.
+ * a variable already there gets the new value in place, a new one is appended; null removes it.
  */
-export function withEnvVars(spec: EnvPodSpec | undefined, vars: Record<string, string>): EnvContainer[] {
+export function withEnvVars(spec: EnvPodSpec | undefined, vars: Record<string, string | null>): EnvContainer[] {
   const containers = (spec?.containers ?? []).map((c) => ({ ...c, env: [...(c.env ?? [])] }));
   for (const [id, value] of Object.entries(vars).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const [kind, name] = [id.slice(0, id.indexOf('/')) as RefKind, id.slice(id.indexOf('/') + 1)];
@@ -82,7 +82,9 @@ export function withEnvVars(spec: EnvPodSpec | undefined, vars: Record<string, s
     const env = containers[i].env;
     const varName = envVarName(kind, name);
     const at = env.findIndex((e) => e.name === varName);
-    if (at >= 0) env[at] = { name: varName, value };
+    if (value === null) {
+      if (at >= 0) env.splice(at, 1); // the object was deleted
+    } else if (at >= 0) env[at] = { name: varName, value };
     else env.push({ name: varName, value });
   }
   return containers;

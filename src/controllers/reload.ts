@@ -101,6 +101,8 @@ export interface ChangeCause {
   changed: string[];
   /** missing at the last look, present now */
   created: string[];
+  /** watched at the last look, deleted now */
+  deleted: string[];
 }
 
 /**
@@ -112,13 +114,17 @@ export function changeCause(
   current: Map<string, string>,
   wasMissing: Set<string>,
   reloadOnCreate: boolean,
+  /** the objects that do not exist (any more), and --reload-on-delete: Reloader rolls on a deletion only with it */
+  deletion: { gone: (id: string) => boolean; reloadOnDelete: boolean } = { gone: () => false, reloadOnDelete: false },
 ): ChangeCause {
   const created = [...current.keys()].filter((id) => wasMissing.has(id));
   const changed = known
     ? [...current].filter(([id, d]) => !wasMissing.has(id) && known.has(id) && known.get(id) !== d).map(([id]) => id)
     : [];
-  const roll = changed.length > 0 || (created.length > 0 ? reloadOnCreate : known === undefined);
-  return { roll, changed, created };
+  const deleted = known ? [...known.keys()].filter((id) => !current.has(id) && deletion.gone(id)) : [];
+  const roll =
+    changed.length > 0 || (deleted.length > 0 && deletion.reloadOnDelete) || (created.length > 0 ? reloadOnCreate : known === undefined);
+  return { roll, changed, created, deleted };
 }
 
 /**
@@ -172,8 +178,8 @@ export interface ReloadObserved {
   observedHash?: string;
   strategy: 'annotations' | 'restartedAt' | 'env-vars';
   mode?: ApplyMode;
-  /** env-vars: the digest of each object whose change this rollout is for, by "Kind/name" */
-  envVars?: Record<string, string>;
+  /** env-vars: the digest of each object whose change this rollout is for, by "Kind/name" (null: deleted) */
+  envVars?: Record<string, string | null>;
   /** record a new digest without a rollout (see changeCause) */
   absorb: boolean;
   now: Date;
@@ -190,7 +196,7 @@ export interface ReloadChange {
   /** an Argo Rollout's spec.restartAt: present only for a rollout with mode restartAt */
   restartAt?: string;
   /** env-vars: the STAKATER_* variables to set, by "Kind/name" of their object (see reload-env.ts) */
-  env?: Record<string, string>;
+  env?: Record<string, string | null>;
 }
 
 /** kubectl rollout restart's format: RFC 3339 without fractional seconds */
@@ -476,7 +482,14 @@ export const reloadController: ControllerModule = {
       const templateHash = template?.metadata?.annotations?.[A.configHash];
       const observedHash = meta?.[A.observedConfigHash];
       const known = tracker.knownDigests(key, recordedDigest({ observedHash, templateHash }));
-      const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate);
+      const gone = (id: string) => {
+        const [k, n] = [id.slice(0, id.indexOf('/')) as RefKind, id.slice(id.indexOf('/') + 1)];
+        return !cached(k, namespace, n);
+      };
+      const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate, {
+        gone,
+        reloadOnDelete: config.reloadOnDelete,
+      });
       // what this workload's recorded digest stands for, once it is confirmed or written:
       // the objects it covers, and those still missing (their creation is a change)
       const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
@@ -488,11 +501,15 @@ export const reloadController: ControllerModule = {
         strategy: config.reloadStrategy,
         mode,
         // the objects this rollout is for; all of them when nothing is known of the last (after a restart)
-        envVars: Object.fromEntries(
-          [...current].filter(
-            ([id]) => !(cause.changed.length + cause.created.length) || [...cause.changed, ...cause.created].includes(id),
+        envVars: {
+          ...Object.fromEntries(
+            [...current].filter(
+              ([id]) => !(cause.changed.length + cause.created.length) || [...cause.changed, ...cause.created].includes(id),
+            ),
           ),
-        ),
+          // a deleted object's variable goes, as Reloader's delete handler removes it
+          ...Object.fromEntries(cause.deleted.map((id) => [id, null])),
+        },
         absorb: !cause.roll,
         now: new Date(now),
       });
@@ -514,7 +531,7 @@ export const reloadController: ControllerModule = {
       confirm();
       const digests = `config digest ${change.from?.slice(0, 12) ?? '-'} → ${change.to?.slice(0, 12) ?? '-'}`;
       const all = [...current.keys()];
-      const changed = [...cause.changed, ...cause.created];
+      const changed = [...cause.changed, ...cause.created, ...cause.deleted.map((id) => `${id} (deleted)`)];
       switch (change.action) {
         case 'rollout':
           metrics.rollouts.inc({ kind });

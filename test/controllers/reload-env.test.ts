@@ -38,6 +38,9 @@ test('a variable is set in place or appended; the input is not changed', () => {
   expect(spec.containers![1].env).toBeUndefined();
 });
 
+test("null removes an object's variable (a deletion, as Reloader's delete handler does)", () =>
+  expect(withEnvVars(spec, { 'Secret/web-tls': null })[0].env).toEqual([]));
+
 describe('--reload-strategy env-vars', () => {
   const wl: Workload = {
     metadata: { name: 'web', resourceVersion: '3' },

@@ -409,3 +409,19 @@ describe('the other kinds Reloader reloads, each as Reloader does (callbacks/rol
     expect(manual.spec?.selector).toEqual(job.spec!.selector);
   });
 });
+
+describe('--reload-on-delete: a deleted watched object counts as a change only with it (off, as in Reloader)', () => {
+  const m = (o: Record<string, string>) => new Map(Object.entries(o));
+  const gone = (id: string) => id === 'Secret/b';
+  test.each([
+    [false, false],
+    [true, true],
+  ])('--reload-on-delete=%s: rolls %s', (reloadOnDelete, roll) => {
+    const cause = changeCause(m({ 'Secret/a': '1', 'Secret/b': '1' }), m({ 'Secret/a': '1' }), new Set(), true, { gone, reloadOnDelete });
+    expect(cause).toEqual({ roll, changed: [], created: [], deleted: ['Secret/b'] });
+  });
+  test('an object no longer watched that still exists is not a deletion', () =>
+    expect(
+      changeCause(m({ 'Secret/a': '1', 'Secret/c': '1' }), m({ 'Secret/a': '1' }), new Set(), true, { gone, reloadOnDelete: true }).roll,
+    ).toBe(false));
+});
