@@ -39,7 +39,9 @@ test('a variable is set in place or appended; the input is not changed', () => {
 });
 
 test("null removes an object's variable (a deletion, as Reloader's delete handler does)", () =>
-  expect(withEnvVars(spec, { 'Secret/web-tls': null })[0].env).toEqual([]));
+  expect(withEnvVars({ ...spec, containers: withEnvVars(spec, { 'Secret/web-tls': 'd1' }) }, { 'Secret/web-tls': null })[1].env).toEqual(
+    [],
+  ));
 
 describe('--reload-strategy env-vars', () => {
   const wl: Workload = {

@@ -201,6 +201,7 @@ describe('only data changes roll: a changed set of watched objects is recorded',
       roll: true,
       changed: ['Secret/a'],
       created: [],
+      deleted: [],
     });
   });
 
@@ -214,6 +215,7 @@ describe('only data changes roll: a changed set of watched objects is recorded',
       roll: true,
       changed: [],
       created: ['Secret/b'],
+      deleted: [],
     });
     expect(
       changeCause(m({ 'Secret/a': '1', 'Secret/b': '0' }), m({ 'Secret/a': '1', 'Secret/b': '1' }), new Set(['Secret/b']), false).roll,
