@@ -207,7 +207,7 @@ kubectl_() { kubectl --kubeconfig "$STATE/kubeconfig" "$@"; }
 
 install_crds() {
   kubectl_ apply -f "$ROOT/e2e/crds/" >/dev/null
-  kubectl_ wait --for condition=established --timeout=30s crd/routes.route.openshift.io >/dev/null
+  kubectl_ wait --for condition=established --timeout=30s crd/routes.route.openshift.io crd/rollouts.argoproj.io >/dev/null
 }
 
 stop_pid() { # stop one component by its pid file; wait until it is gone

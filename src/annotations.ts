@@ -140,6 +140,10 @@ export const A = {
   rlSecretExclude: 'secrets.exclude.reloader.stakater.com/reload',
   rlConfigMapExclude: 'configmaps.exclude.reloader.stakater.com/reload',
   rlIgnore: 'reloader.stakater.com/ignore',
+  // how a reload is applied (#17)
+  rlRolloutStrategy: 'reloader.stakater.com/rollout-strategy',
+  rlPausePeriod: 'deployment.reloader.stakater.com/pause-period',
+  rlPausedAt: 'deployment.reloader.stakater.com/paused-at',
 } as const;
 
 export type AnnotationKey = (typeof A)[keyof typeof A];
@@ -774,6 +778,30 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     on: ['Secret', 'ConfigMap'],
     values: '`true`',
     description: 'This object never triggers a rollout.',
+  },
+  {
+    key: A.rlRolloutStrategy,
+    origin: 'reloader',
+    on: ['Workload'],
+    values: '`restart` or `rollout` (default)',
+    description:
+      'Argo Rollouts only: `restart` sets spec.restartAt (Argo restarts the pods, no new revision); anything else changes the pod template.',
+  },
+  {
+    key: A.rlPausePeriod,
+    origin: 'reloader',
+    on: ['Workload'],
+    values: 'a Go duration (`5m`, `1h30m`)',
+    description:
+      'Deployments only: a rollout also pauses the Deployment (spec.paused) for this long, so changes within it roll once, at the resume.',
+  },
+  {
+    key: A.rlPausedAt,
+    origin: 'reloader',
+    on: ['Workload'],
+    written: true,
+    values: 'RFC 3339 time',
+    description: 'When the pause of pause-period began; the Deployment is resumed (and this removed) once the period has passed.',
   },
   {
     key: A.sgAutogenerate,

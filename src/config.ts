@@ -1,6 +1,7 @@
 // Flags of `annotary run`. Each flag has an environment variable and a default; the
 // precedence is flag > env > default. --help and the Config type are generated from this table.
 import { parseArgs } from 'node:util';
+import { parseLabelSelector } from './kube/labels.js';
 
 export interface FlagSpec<Field extends string = string, T = unknown> {
   /** the Config field the flag sets */
@@ -85,6 +86,12 @@ function parseOptionalRef(v: string): string {
   const m = /^([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)$/.exec(s);
   if (!m || m[1].length > 63 || m[2].length > 253) throw new Error(`"${v}" is not <namespace>/<secret>`);
   return s;
+}
+
+/** A label selector, validated (src/kube/labels.ts); the reload controller compiles it. */
+function parseSelector(v: string): string {
+  parseLabelSelector(v);
+  return v;
 }
 
 function parseControllers(v: string): ControllerName[] {
@@ -203,8 +210,8 @@ export const FLAGS = [
     name: 'reload-strategy',
     env: 'ANNOTARY_RELOAD_STRATEGY',
     default: 'annotations',
-    help: 'annotations (pod-template digest) or restartedAt (kubectl rollout restart semantics)',
-    parse: parseChoice(['annotations', 'restartedAt'] as const),
+    help: "annotations (pod-template digest), restartedAt (kubectl rollout restart semantics) or env-vars (Reloader's STAKATER_* variables)",
+    parse: parseChoice(['annotations', 'restartedAt', 'env-vars'] as const),
   }),
   flag({
     field: 'reloadSettleMs',
@@ -221,6 +228,39 @@ export const FLAGS = [
     default: 'true',
     help: 'the creation of a referenced object that was missing counts as a change',
     parse: parseBool,
+  }),
+  flag({
+    field: 'reloadOnDelete',
+    name: 'reload-on-delete',
+    env: 'ANNOTARY_RELOAD_ON_DELETE',
+    default: 'false',
+    help: 'the deletion of a watched object counts as a change (off, as in Reloader)',
+    parse: parseBool,
+  }),
+  // stakater Reloader's flags, with Reloader's meaning (#17; see docs/reload.md)
+  flag({
+    field: 'autoReloadAll',
+    name: 'auto-reload-all',
+    env: 'ANNOTARY_AUTO_RELOAD_ALL',
+    default: 'false',
+    help: 'reload every workload as if annotated reloader.stakater.com/auto: "true", unless it sets an auto key itself',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'namespacesToIgnore',
+    name: 'namespaces-to-ignore',
+    env: 'ANNOTARY_NAMESPACES_TO_IGNORE',
+    default: '',
+    help: 'comma list of namespaces where nothing is reloaded',
+    parse: parseList,
+  }),
+  flag({
+    field: 'resourceLabelSelector',
+    name: 'resource-label-selector',
+    env: 'ANNOTARY_RESOURCE_LABEL_SELECTOR',
+    default: '',
+    help: "label selector: only Secrets and ConfigMaps it selects trigger reloads (Reloader's key:value forms too)",
+    parse: parseSelector,
   }),
   flag({
     field: 'expiryWarningMs',

@@ -125,6 +125,23 @@ export function workload(kind: WorkloadKind, name: string, ...mods: Mod<Workload
   );
 }
 
+/**
+ * The other kinds Reloader reloads: a Job, a CronJob (apiVersion: batch/v1 or batch/v1beta1; suspended,
+ * so only a reload starts a Job) or an Argo Rollout, with the pod template workload() builds and the
+ * modifiers applied to it (a CronJob's is moved into its jobTemplate).
+ */
+export function batchWorkload(kind: 'Job' | 'CronJob' | 'Rollout', name: string, apiVersion: string, ...mods: Mod<Workload>[]): KubeObject {
+  const w = workload('Deployment', name, ...mods);
+  const template = kind === 'Rollout' ? w.spec.template : { ...w.spec.template, spec: { ...w.spec.template.spec, restartPolicy: 'Never' } };
+  const spec =
+    kind === 'Job'
+      ? { template }
+      : kind === 'CronJob'
+        ? { schedule: '0 0 1 1 *', suspend: true, jobTemplate: { spec: { template } } }
+        : { replicas: 1, selector: w.spec.selector, template };
+  return { apiVersion, kind, metadata: w.metadata, spec };
+}
+
 export function deployment(name: string, ...mods: Mod<Workload>[]): Workload {
   return workload('Deployment', name, ...mods);
 }

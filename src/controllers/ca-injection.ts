@@ -227,6 +227,12 @@ interface Target {
   rt: ResourceType | ResourceType[];
 }
 
+/** The versions of a target's resource, preferred first (whenServed takes the first served). */
+const versionsOf = (t: Target): [ResourceType, ...ResourceType[]] => {
+  const [first, ...rest] = [t.rt].flat();
+  return [first, ...rest];
+};
+
 const TARGETS: Target[] = [
   { kind: 'ValidatingWebhookConfiguration', rt: ValidatingWebhooks },
   { kind: 'MutatingWebhookConfiguration', rt: MutatingWebhooks },
@@ -388,7 +394,7 @@ function declare(ctx: ControllerContext): ControllerSpec<KubeObject>[] {
   });
 
   return [
-    ...TARGETS.map((t) => clusterSpec(t, caches.whenServed(t.rt))),
+    ...TARGETS.map((t) => clusterSpec(t, caches.whenServed(...versionsOf(t)))),
     dataSpec('ConfigMap', configMaps, ConfigMaps),
     dataSpec('Secret', secrets, Secrets),
   ];

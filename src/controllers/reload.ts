@@ -1,6 +1,9 @@
-// One rolling restart of a Deployment, StatefulSet or DaemonSet per real change of the
-// Secrets and ConfigMaps it watches (annotary keys or stakater Reloader keys, see
-// reloader-rules.ts).
+// One rolling restart of a workload per real change of the Secrets and ConfigMaps it watches
+// (annotary keys or stakater Reloader keys, see reloader-rules.ts). The workloads are the kinds
+// Reloader reloads, each the way Reloader does it (its internal/pkg/callbacks/rolling_upgrade.go
+// and handler/upgrade.go, read at 655a2b3; see applyMode): Deployments, StatefulSets, DaemonSets,
+// Argo Rollouts (once the cluster serves them), CronJobs (batch/v1, or batch/v1beta1 where that
+// is what is served) and Jobs.
 //
 // The state lives on the workload, so restarts and resyncs are idempotent: the pod-template
 // annotation annotary.io/config-hash is a digest of the cached per-key data digests of every
@@ -35,13 +38,30 @@ import { isRefusal, refuse } from '../kube/refusal.js';
 import type { SlimData } from '../kube/slim.js';
 import { digestOfParts, sameDigests } from '../kube/slim.js';
 import type { KubeObject, ObjectRef, ResourceType } from '../kube/types.js';
-import { DaemonSets, Deployments, StatefulSets, objectKey, refId } from '../kube/types.js';
+import {
+  CronJobs,
+  CronJobsV1beta1,
+  DaemonSets,
+  Deployments,
+  Jobs,
+  Rollouts,
+  StatefulSets,
+  apiVersionOf,
+  objectKey,
+  refId,
+} from '../kube/types.js';
+import { ApiError } from '../kube/client.js';
 import type { ReloadSkipReason } from '../metrics.js';
 import type { ControllerContext, ControllerModule } from './context.js';
 import { writtenKeysIntact } from './managed-keys.js';
 import type { PodSpecLike, RefKind } from './pod-refs.js';
 import { compareRefs, podTemplateRefs } from './pod-refs.js';
 import { ReloadTracker } from './reload-tracker.js';
+import { pauseOnRollout, resumeDue, resumePatchBody } from './reload-pause.js';
+import type { EnvPodSpec } from './reload-env.js';
+import { withEnvVars } from './reload-env.js';
+import { parseLabelSelector } from '../kube/labels.js';
+import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
 import { cachedDigests } from './cache-reads.js';
@@ -81,6 +101,8 @@ export interface ChangeCause {
   changed: string[];
   /** missing at the last look, present now */
   created: string[];
+  /** watched at the last look, deleted now */
+  deleted: string[];
 }
 
 /**
@@ -92,13 +114,17 @@ export function changeCause(
   current: Map<string, string>,
   wasMissing: Set<string>,
   reloadOnCreate: boolean,
+  /** the objects that do not exist (any more), and --reload-on-delete: Reloader rolls on a deletion only with it */
+  deletion: { gone: (id: string) => boolean; reloadOnDelete: boolean } = { gone: () => false, reloadOnDelete: false },
 ): ChangeCause {
   const created = [...current.keys()].filter((id) => wasMissing.has(id));
   const changed = known
     ? [...current].filter(([id, d]) => !wasMissing.has(id) && known.has(id) && known.get(id) !== d).map(([id]) => id)
     : [];
-  const roll = changed.length > 0 || (created.length > 0 ? reloadOnCreate : known === undefined);
-  return { roll, changed, created };
+  const deleted = known ? [...known.keys()].filter((id) => !current.has(id) && deletion.gone(id)) : [];
+  const roll =
+    changed.length > 0 || (deleted.length > 0 && deletion.reloadOnDelete) || (created.length > 0 ? reloadOnCreate : known === undefined);
+  return { roll, changed, created, deleted };
 }
 
 /**
@@ -119,12 +145,41 @@ export function keystorePending(secret: SlimData, reader: AnnotationReader, defa
   return ann?.[A.sourceHash] !== inputs || !writtenKeysIntact(secret.metadata, secret.digests);
 }
 
+/**
+ * How a rollout is applied to a workload, as Reloader applies it:
+ *  - template: the pod template changes (Deployments, StatefulSets, DaemonSets; Argo Rollouts by default);
+ *  - restartAt: an Argo Rollout annotated reloader.stakater.com/rollout-strategy: restart gets
+ *    spec.restartAt (Argo restarts its pods without a new revision), its template is left alone;
+ *  - run: a CronJob: a Job is created from its jobTemplate now (Reloader's CreateJobFromCronjob,
+ *    as `kubectl create job --from=cronjob/…`); the CronJob's own template is left alone;
+ *  - recreate: a Job (whose pod template cannot change): deleted and created again with the same
+ *    spec (Reloader's ReCreateJobFromjob).
+ */
+export type ApplyMode = 'template' | 'restartAt' | 'run' | 'recreate';
+
+export function applyMode(kind: string, annotations: Record<string, string> | undefined, reader: AnnotationReader): ApplyMode {
+  switch (kind) {
+    case 'CronJob':
+      return 'run';
+    case 'Job':
+      return 'recreate';
+    case 'Rollout':
+      // Reloader's ToArgoRolloutStrategy: exactly "restart", anything else (unset, "rollout") is a rollout
+      return reader.get(annotations, A.rlRolloutStrategy) === 'restart' ? 'restartAt' : 'template';
+    default:
+      return 'template';
+  }
+}
+
 export interface ReloadObserved {
   /** digest of the watched data; undefined when the workload asks for no reloads */
   digest: string | undefined;
   templateHash?: string;
   observedHash?: string;
-  strategy: 'annotations' | 'restartedAt';
+  strategy: 'annotations' | 'restartedAt' | 'env-vars';
+  mode?: ApplyMode;
+  /** env-vars: the digest of each object whose change this rollout is for, by "Kind/name" (null: deleted) */
+  envVars?: Record<string, string | null>;
   /** record a new digest without a rollout (see changeCause) */
   absorb: boolean;
   now: Date;
@@ -136,8 +191,12 @@ export interface ReloadChange {
   to?: string;
   /** annotations to merge into the workload's metadata (null removes) */
   metadata: Record<string, string | null>;
-  /** annotations to merge into the pod template: present only for a rollout */
+  /** annotations to merge into the pod template: present only for a rollout (not with restartAt) */
   template?: Record<string, string>;
+  /** an Argo Rollout's spec.restartAt: present only for a rollout with mode restartAt */
+  restartAt?: string;
+  /** env-vars: the STAKATER_* variables to set, by "Kind/name" of their object (see reload-env.ts) */
+  env?: Record<string, string | null>;
 }
 
 /** kubectl rollout restart's format: RFC 3339 without fractional seconds */
@@ -155,35 +214,140 @@ export function desiredReload(o: ReloadObserved): ReloadChange | undefined {
   if (base === undefined) return { action: 'onboard', to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
   if (base === o.digest) return undefined;
   if (o.absorb) return { action: 'absorb', from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
+  const rollout = { action: 'rollout' as const, from: base, to: o.digest, metadata: { [A.observedConfigHash]: o.digest } };
+  if (o.mode === 'restartAt') return { ...rollout, restartAt: restartedAtValue(o.now) };
+  if (o.strategy === 'env-vars') return { ...rollout, env: o.envVars ?? {} };
   return {
-    action: 'rollout',
-    from: base,
-    to: o.digest,
-    metadata: { [A.observedConfigHash]: o.digest },
+    ...rollout,
     template: o.strategy === 'annotations' ? { [A.configHash]: o.digest } : { [RESTARTED_AT]: restartedAtValue(o.now) },
   };
 }
 
 // ---------------------------------------------------------------- wiring
 
-const WORKLOADS: Record<string, ResourceType> = { Deployment: Deployments, StatefulSet: StatefulSets, DaemonSet: DaemonSets };
+/** The kinds served by every cluster; CronJobs and Argo Rollouts are found by discovery (see declare). */
+const ALWAYS_SERVED: Record<string, ResourceType> = {
+  Deployment: Deployments,
+  StatefulSet: StatefulSets,
+  DaemonSet: DaemonSets,
+  Job: Jobs,
+};
 
-interface Workload extends KubeObject {
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: PodSpecLike } };
+type Labels = Record<string, string>;
+interface PodTemplate {
+  metadata?: { annotations?: Labels; labels?: Labels };
+  spec?: PodSpecLike;
+}
+export interface Workload extends KubeObject {
+  spec?: {
+    template?: PodTemplate;
+    /** CronJobs */
+    jobTemplate?: { metadata?: { annotations?: Labels; labels?: Labels }; spec?: { template?: PodTemplate } & Record<string, unknown> };
+    /** Jobs */
+    selector?: unknown;
+    manualSelector?: boolean;
+  } & Record<string, unknown>;
 }
 
+/** The pod template of a workload: a CronJob's is in its jobTemplate (only CronJobs have one). */
+export const podTemplateOf = (wl: Workload): PodTemplate | undefined => wl.spec?.jobTemplate?.spec?.template ?? wl.spec?.template;
+
+/**
+ * A Job a CronJob created is not a workload of its own: its CronJob is (it carries the CronJob's
+ * pod-template annotations; recreating it would run it twice). Reloader does not tell them apart.
+ */
+const ownedByCronJob = (wl: Workload) => wl.metadata.ownerReferences?.some((o) => o.controller && o.kind === 'CronJob') ?? false;
+
 /** The merge patch of a change, preconditioned on the workload it was computed from. */
-export function reloadPatchBody(wl: KubeObject, change: ReloadChange): Record<string, unknown> {
+export function reloadPatchBody(wl: Workload, change: ReloadChange): Record<string, unknown> {
+  // env-vars: the whole list of containers (a merge patch replaces lists), safe under the resourceVersion precondition
+  const containers = change.env && withEnvVars(podTemplateOf(wl)?.spec as EnvPodSpec, change.env);
+  const spec = {
+    ...(change.template ? { template: { metadata: { annotations: change.template } } } : {}),
+    ...(containers ? { template: { spec: { containers } } } : {}),
+    ...(change.restartAt ? { restartAt: change.restartAt } : {}),
+  };
   return {
     metadata: { resourceVersion: wl.metadata.resourceVersion, annotations: change.metadata },
-    ...(change.template ? { spec: { template: { metadata: { annotations: change.template } } } } : {}),
+    ...(Object.keys(spec).length ? { spec } : {}),
+  };
+}
+
+/** A pod template with the change applied: its annotations, or its env-vars variables. */
+const changedTemplate = (t: PodTemplate | undefined, change: ReloadChange): PodTemplate => ({
+  ...t,
+  metadata: { ...t?.metadata, annotations: { ...t?.metadata?.annotations, ...change.template } },
+  ...(change.env ? { spec: { ...t?.spec, containers: withEnvVars(t?.spec as EnvPodSpec, change.env) } } : {}),
+});
+
+/**
+ * The Job a CronJob's rollout creates (Reloader's CreateJobFromCronjob: the jobTemplate, labels,
+ * annotations plus cronjob.kubernetes.io/instantiate: manual, owned by the CronJob). Its name is
+ * derived from the CronJob's uid and resourceVersion and the new digest: a retry after a lost
+ * answer finds it (AlreadyExists: done), and the CronJob's patch that follows moves the
+ * resourceVersion, so a later change that brings an earlier digest back still runs a Job.
+ */
+export function cronJobRun(cj: Workload, apiVersion: string, change: ReloadChange): Workload {
+  const jt = cj.spec?.jobTemplate;
+  const id = digestOfParts([cj.metadata.uid ?? '', cj.metadata.resourceVersion ?? '', change.to ?? '']).slice(0, 10);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      // CronJob names have at most 52 characters: 63 with the suffix, a valid Job name
+      name: `${cj.metadata.name}-${id}`,
+      namespace: cj.metadata.namespace,
+      labels: jt?.metadata?.labels,
+      annotations: { 'cronjob.kubernetes.io/instantiate': 'manual', ...jt?.metadata?.annotations },
+      ownerReferences: [
+        { apiVersion, kind: 'CronJob', name: cj.metadata.name, uid: cj.metadata.uid!, controller: true, blockOwnerDeletion: true },
+      ],
+    },
+    spec: { ...jt?.spec, template: changedTemplate(jt?.spec?.template, change) },
+  };
+}
+
+// labels the Job controller sets from the Job's uid and name: the new Job gets its own
+const JOB_CONTROLLER_LABELS = ['controller-uid', 'job-name', 'batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-name'];
+const withoutJobLabels = (labels: Labels | undefined) =>
+  labels && Object.fromEntries(Object.entries(labels).filter(([k]) => !JOB_CONTROLLER_LABELS.includes(k)));
+
+/**
+ * The Job that replaces a Job on a rollout (Reloader's ReCreateJobFromjob): the same name, labels
+ * and spec, without what the apiserver and the Job controller set (uid, resourceVersion, the
+ * generated selector and its labels), with the change's annotations.
+ */
+export function recreatedJob(job: Workload, change: ReloadChange): Workload {
+  const {
+    uid: _u,
+    resourceVersion: _r,
+    creationTimestamp: _c,
+    generation: _g,
+    selfLink: _s,
+    ...meta
+  } = job.metadata as Workload['metadata'] & Labels;
+  const set = Object.fromEntries(Object.entries(change.metadata).filter((e): e is [string, string] => e[1] !== null));
+  const annotations = { ...meta.annotations, ...set };
+  for (const [k, v] of Object.entries(change.metadata)) if (v === null) delete annotations[k];
+  const { selector, ...spec } = job.spec ?? {};
+  const template = changedTemplate(job.spec?.template, change);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { ...meta, labels: withoutJobLabels(meta.labels), annotations },
+    spec: {
+      ...spec,
+      // a manual selector is the user's: kept; the generated one is generated again for the new uid
+      ...(job.spec?.manualSelector ? { selector } : {}),
+      template: { ...template, metadata: { ...template.metadata, labels: withoutJobLabels(template.metadata?.labels) } },
+    },
   };
 }
 
 /** What a workload can ever watch, from its annotations and pod template alone (its index entries). */
-export function workloadRefs(wl: Workload, reader: AnnotationReader): ObjectRef[] {
-  const template = wl.spec?.template;
-  const policy = parseReloadPolicy(wl.metadata.annotations, template?.metadata?.annotations, reader);
+export function workloadRefs(wl: Workload, reader: AnnotationReader, autoReloadAll = false): ObjectRef[] {
+  const template = podTemplateOf(wl);
+  const policy = parseReloadPolicy(wl.metadata.annotations, template?.metadata?.annotations, reader, [], autoReloadAll);
   if (!policy || isRefusal(policy)) return [];
   const namespace = wl.metadata.namespace ?? '';
   return candidateRefs(policy, podTemplateRefs(template?.spec)).map((r) => ({ kind: r.kind, namespace, name: r.name }));
@@ -191,15 +355,25 @@ export function workloadRefs(wl: Workload, reader: AnnotationReader): ObjectRef[
 
 const refName = (r: WatchRef) => `${r.kind}/${r.name}`;
 
-/** The declaration: annotated Deployments, StatefulSets and DaemonSets, and the Secrets and ConfigMaps they watch. */
+/** The declaration: annotated workloads of every kind above, and the Secrets and ConfigMaps they watch. */
 export const reloadController: ControllerModule = {
   name: CONTROLLER,
   declare(ctx: ControllerContext) {
     const { caches, annotations: reader, metrics, config, log } = ctx;
     const write = ctx.writer(CONTROLLER);
     const data: Record<RefKind, ReturnType<typeof caches.secrets>> = { Secret: caches.secrets(), ConfigMap: caches.configMaps() };
-    const informers = Object.fromEntries(Object.entries(WORKLOADS).map(([k, rt]) => [k, caches.of(rt) as Informer<Workload>]));
+    const informers: Record<string, Informer<Workload>> = Object.fromEntries(
+      Object.entries(ALWAYS_SERVED).map(([k, rt]) => [k, caches.of(rt) as Informer<Workload>]),
+    );
+    // found by discovery, and watched once served; reconciles of them come only from their caches
+    const discovered = [caches.whenServed(CronJobs, CronJobsV1beta1), caches.whenServed(Rollouts)].map((p) =>
+      p.then((inf) => (informers[inf.resource.kind] = inf as Informer<Workload>)),
+    );
+    // Jobs deleted for a recreation whose creation has not succeeded yet: it is retried from here
+    const recreating = new Map<string, Workload>();
     const tracker = new ReloadTracker(config.reloadSettleMs);
+    const ignoredNamespaces = new Set(config.namespacesToIgnore);
+    const selects = parseLabelSelector(config.resourceLabelSelector);
     // waiting for keystores only makes sense when this operator writes them
     const keystoresRunning = config.controllers.includes('keystores');
     const skip = (reason: ReloadSkipReason) => metrics.rolloutsSkipped.inc({ reason });
@@ -207,7 +381,7 @@ export const reloadController: ControllerModule = {
 
     const watch = (kind: RefKind): Watch<Workload> => ({
       source: data[kind],
-      refsOf: (wl) => workloadRefs(wl, reader).filter((r) => r.kind === kind),
+      refsOf: (wl) => workloadRefs(wl, reader, config.autoReloadAll).filter((r) => r.kind === kind),
       delayFor(referrer, old, cur) {
         if (old === cur) return undefined; // a resync: nothing changed, the workloads' own resync covers them
         const dataChanged = !old || !sameDigests((old as SlimData).digests, (cur as SlimData).digests);
@@ -218,144 +392,258 @@ export const reloadController: ControllerModule = {
 
     const spec: ControllerSpec<Workload> = {
       name: CONTROLLER,
-      for: Object.values(informers),
+      for: [...Object.values(informers), ...discovered],
       // workloads without any annotary/Reloader key (most of them) are not our business
-      filter: (w) => reader.hasAny(w.metadata.annotations) || reader.hasAny(w.spec?.template?.metadata?.annotations),
+      // (with --auto-reload-all every workload is); none in --namespaces-to-ignore
+      filter: (w) =>
+        (config.autoReloadAll || reader.hasAny(w.metadata.annotations) || reader.hasAny(podTemplateOf(w)?.metadata?.annotations)) &&
+        !ownedByCronJob(w) &&
+        !ignoredNamespaces.has(w.metadata.namespace ?? ''),
       watches: REF_KINDS.map(watch),
-      async reconcile(ref) {
-        const { kind, namespace, name } = ref;
-        const key = refId(ref);
-        const wl = informers[kind]?.get(objectKey(namespace, name));
-        if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
-        const now = Date.now();
-        const begun = tracker.begin(key, now);
-        if ('waitMs' in begun) return { requeueAfterMs: begun.waitMs };
-        const pend = begun.taken;
-
-        const meta = wl.metadata.annotations;
-        const template = wl.spec?.template;
-        const ignored: Refusal[] = [];
-        const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored);
-        if (isRefusal(policy)) {
-          tracker.forget(key);
-          skip('invalid');
-          return write.warn(wl, policy);
-        }
-        for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
-        let digest: string | undefined;
-        let current = new Map<string, string>();
-        let missing: WatchRef[] = [];
-        if (policy) {
-          const sel = selectWatched(
-            policy,
-            podTemplateRefs(template?.spec),
-            {
-              get: (k, n) => cached(k, namespace, n)?.metadata,
-              names: (k) => data[k].list(namespace).map((o) => o.metadata.name),
-            },
-            reader,
-          );
-          const watched = sel.watched;
-          missing = sel.missing;
-          if (missing.length) {
-            // A missing object does not hold up the others (#17): the digest covers the objects
-            // that exist, and the missing ones count as created when they appear.
-            tracker.sawMissing(key, missing.map(refName));
-            const many = missing.length > 1;
-            const what = `${listOf(missing.map((r) => `${r.kind} "${r.name}"`))} ${many ? 'do' : 'does'} not exist`;
-            const rest = watched.length === 1 ? 'the watched object that exists' : `the ${watched.length} watched objects that exist`;
-            const effect = watched.length ? `changes to ${rest} still roll` : `nothing to roll for until ${many ? 'one does' : 'it does'}`;
-            write.warn(wl, refuse('ReloadSourceMissing', `${what}; ${effect}`));
-            if (!watched.length) {
-              tracker.restore(key, pend);
-              skip('missing');
-              return;
-            } // nothing to digest, nothing written
-          }
-          if (keystoresRunning) {
-            const behind = watched.filter(
-              (r) =>
-                r.kind === 'Secret' &&
-                keystorePending(cached('Secret', namespace, r.name)!, reader, config.defaultPassword, cachedDigests(caches, namespace)),
-            );
-            if (behind.length) {
-              tracker.restore(key, pend);
-              skip('keystore_pending');
-              log.debug('waiting for the keystore controller', { key, secrets: behind.map((r) => r.name) });
-              return { requeueAfterMs: KEYSTORE_RECHECK_MS };
-            }
-          }
-          const watchedData = watched.map((r) => ({ ...r, digests: cached(r.kind, namespace, r.name)!.digests }));
-          digest = configDigest(watchedData);
-          current = objectDigests(watchedData);
-        } else tracker.forget(key);
-        const templateHash = template?.metadata?.annotations?.[A.configHash];
-        const observedHash = meta?.[A.observedConfigHash];
-        const known = tracker.knownDigests(key, recordedDigest({ observedHash, templateHash }));
-        const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate);
-        // what this workload's recorded digest stands for, once it is confirmed or written:
-        // the objects it covers, and those still missing (their creation is a change)
-        const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
-
-        const change = desiredReload({
-          digest,
-          templateHash,
-          observedHash,
-          strategy: config.reloadStrategy,
-          absorb: !cause.roll,
-          now: new Date(now),
-        });
-        if (!change) {
-          if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
-          return confirm();
-        }
-        let rejected: Refusal | undefined;
-        try {
-          rejected = await write.patch(WORKLOADS[kind], wl, reloadPatchBody(wl, change));
-        } catch (err) {
-          tracker.restore(key, pend);
-          throw err; // retried with backoff from the newer cached workload
-        }
-        if (rejected) {
-          tracker.restore(key, pend);
-          return write.warn(wl, rejected);
-        }
-        confirm();
-        const digests = `config digest ${change.from?.slice(0, 12) ?? '-'} → ${change.to?.slice(0, 12) ?? '-'}`;
-        const all = [...current.keys()];
-        const changed = [...cause.changed, ...cause.created];
-        switch (change.action) {
-          case 'rollout':
-            metrics.rollouts.inc({ kind });
-            if (pend) metrics.rolloutLatency.observe((Date.now() - pend.firstSeen) / 1000);
-            write.note(wl, 'Reloaded', `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}: ${digests}`);
-            break;
-          case 'onboard':
-            skip('onboarding');
-            write.note(wl, 'ReloadWatching', `watching ${listOf(all) || 'nothing yet'}; recorded ${digests} without a rollout`);
-            break;
-          case 'absorb':
-            if (cause.created.length) {
-              skip('create_ignored');
-              write.note(
-                wl,
-                'ReloadRecorded',
-                `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`,
-              );
-            } else {
-              skip('watch_set_changed');
-              write.note(
-                wl,
-                'ReloadRecorded',
-                `now watching ${listOf(all) || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`,
-              );
-            }
-            break;
-          case 'forget':
-            log.debug('reload annotations removed; forgot the observed digest', { key });
-        }
-      },
+      reconcile: (ref) => withPause(ref, reloadStep),
     };
+
+    /** The reload itself: digest, record, rollout. */
+    async function reloadStep(ref: ObjectRef): Promise<Outcome> {
+      const { kind, namespace, name } = ref;
+      const key = refId(ref);
+      const wl = informers[kind]?.get(objectKey(namespace, name));
+      const replacement = recreating.get(key);
+      if (replacement && (!wl || wl.metadata.uid === replacement.metadata.uid)) {
+        const rejected = await createReplacement(key, replacement);
+        return rejected && write.warn(replacement, rejected);
+      }
+      if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
+      const now = Date.now();
+      const begun = tracker.begin(key, now);
+      if ('waitMs' in begun) return { requeueAfterMs: begun.waitMs };
+      const pend = begun.taken;
+
+      const meta = wl.metadata.annotations;
+      const template = podTemplateOf(wl);
+      const mode = applyMode(kind, meta, reader);
+      const rt = informers[kind].resource;
+      const ignored: Refusal[] = [];
+      const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored, config.autoReloadAll);
+      if (isRefusal(policy)) {
+        tracker.forget(key);
+        skip('invalid');
+        return write.warn(wl, policy);
+      }
+      for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
+      let digest: string | undefined;
+      let current = new Map<string, string>();
+      let missing: WatchRef[] = [];
+      if (policy) {
+        const sel = selectWatched(
+          policy,
+          podTemplateRefs(template?.spec),
+          {
+            get: (k, n) => cached(k, namespace, n)?.metadata,
+            names: (k) => data[k].list(namespace).map((o) => o.metadata.name),
+          },
+          reader,
+          selects,
+        );
+        const watched = sel.watched;
+        missing = sel.missing;
+        if (missing.length) {
+          // A missing object does not hold up the others (#17): the digest covers the objects
+          // that exist, and the missing ones count as created when they appear.
+          tracker.sawMissing(key, missing.map(refName));
+          const many = missing.length > 1;
+          const what = `${listOf(missing.map((r) => `${r.kind} "${r.name}"`))} ${many ? 'do' : 'does'} not exist`;
+          const rest = watched.length === 1 ? 'the watched object that exists' : `the ${watched.length} watched objects that exist`;
+          const effect = watched.length ? `changes to ${rest} still roll` : `nothing to roll for until ${many ? 'one does' : 'it does'}`;
+          write.warn(wl, refuse('ReloadSourceMissing', `${what}; ${effect}`));
+          if (!watched.length) {
+            tracker.restore(key, pend);
+            skip('missing');
+            return;
+          } // nothing to digest, nothing written
+        }
+        if (keystoresRunning) {
+          const behind = watched.filter(
+            (r) =>
+              r.kind === 'Secret' &&
+              keystorePending(cached('Secret', namespace, r.name)!, reader, config.defaultPassword, cachedDigests(caches, namespace)),
+          );
+          if (behind.length) {
+            tracker.restore(key, pend);
+            skip('keystore_pending');
+            log.debug('waiting for the keystore controller', { key, secrets: behind.map((r) => r.name) });
+            return { requeueAfterMs: KEYSTORE_RECHECK_MS };
+          }
+        }
+        const watchedData = watched.map((r) => ({ ...r, digests: cached(r.kind, namespace, r.name)!.digests }));
+        digest = configDigest(watchedData);
+        current = objectDigests(watchedData);
+      } else tracker.forget(key);
+      const templateHash = template?.metadata?.annotations?.[A.configHash];
+      const observedHash = meta?.[A.observedConfigHash];
+      const known = tracker.knownDigests(key, recordedDigest({ observedHash, templateHash }));
+      const gone = (id: string) => {
+        const [k, n] = [id.slice(0, id.indexOf('/')) as RefKind, id.slice(id.indexOf('/') + 1)];
+        return !cached(k, namespace, n);
+      };
+      const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate, {
+        gone,
+        reloadOnDelete: config.reloadOnDelete,
+      });
+      // what this workload's recorded digest stands for, once it is confirmed or written:
+      // the objects it covers, and those still missing (their creation is a change)
+      const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
+
+      const change = desiredReload({
+        digest,
+        templateHash,
+        observedHash,
+        strategy: config.reloadStrategy,
+        mode,
+        // the objects this rollout is for; all of them when nothing is known of the last (after a restart)
+        envVars: {
+          ...Object.fromEntries(
+            [...current].filter(
+              ([id]) => !(cause.changed.length + cause.created.length) || [...cause.changed, ...cause.created].includes(id),
+            ),
+          ),
+          // a deleted object's variable goes, as Reloader's delete handler removes it
+          ...Object.fromEntries(cause.deleted.map((id) => [id, null])),
+        },
+        absorb: !cause.roll,
+        now: new Date(now),
+      });
+      if (!change) {
+        if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
+        return confirm();
+      }
+      let rejected: Refusal | undefined;
+      try {
+        rejected = await apply(key, rt, wl, mode, change);
+      } catch (err) {
+        tracker.restore(key, pend);
+        throw err; // retried with backoff from the newer cached workload
+      }
+      if (rejected) {
+        tracker.restore(key, pend);
+        return write.warn(wl, rejected);
+      }
+      confirm();
+      const digests = `config digest ${change.from?.slice(0, 12) ?? '-'} → ${change.to?.slice(0, 12) ?? '-'}`;
+      const all = [...current.keys()];
+      const changed = [...cause.changed, ...cause.created, ...cause.deleted.map((id) => `${id} (deleted)`)];
+      switch (change.action) {
+        case 'rollout':
+          metrics.rollouts.inc({ kind });
+          if (pend) metrics.rolloutLatency.observe((Date.now() - pend.firstSeen) / 1000);
+          write.note(wl, 'Reloaded', `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}: ${digests}`);
+          break;
+        case 'onboard':
+          skip('onboarding');
+          write.note(wl, 'ReloadWatching', `watching ${listOf(all) || 'nothing yet'}; recorded ${digests} without a rollout`);
+          break;
+        case 'absorb':
+          if (cause.created.length) {
+            skip('create_ignored');
+            write.note(
+              wl,
+              'ReloadRecorded',
+              `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`,
+            );
+          } else {
+            skip('watch_set_changed');
+            write.note(
+              wl,
+              'ReloadRecorded',
+              `now watching ${listOf(all) || 'nothing'}; no watched data changed: recorded ${digests} without a rollout`,
+            );
+          }
+          break;
+        case 'forget':
+          log.debug('reload annotations removed; forgot the observed digest', { key });
+      }
+    }
+
+    /**
+     * Deployments paused by pause-period (reload-pause.ts): resumed when it has passed (nothing else
+     * this time: the resume's own event brings the Deployment back), else looked at again then.
+     */
+    async function withPause(ref: ObjectRef, step: (ref: ObjectRef) => Promise<Outcome>): Promise<Outcome> {
+      const wl = ref.kind === 'Deployment' ? informers.Deployment.get(objectKey(ref.namespace, ref.name)) : undefined;
+      const due = wl && resumeDue({ annotations: wl.metadata.annotations, paused: wl.spec?.paused === true, now: Date.now() }, reader);
+      if (wl && due === 'resume') {
+        const rejected = await write.patch(Deployments, wl, resumePatchBody(wl.metadata.resourceVersion));
+        if (rejected) return write.warn(wl, rejected);
+        log.info('pause-period over: Deployment resumed', { key: refId(ref) });
+        return;
+      }
+      const out = await step(ref);
+      if (!due || due === 'resume') return out;
+      return { requeueAfterMs: Math.min(due.waitMs, out?.requeueAfterMs ?? Infinity) };
+    }
+
+    /** Writes a change the way the workload's kind takes it (see ApplyMode). */
+    async function apply(key: string, rt: ResourceType, wl: Workload, mode: ApplyMode, change: ReloadChange): Promise<Refusal | undefined> {
+      if (change.action === 'rollout' && mode === 'recreate') {
+        const namespace = wl.metadata.namespace ?? '';
+        const replacement = recreatedJob(wl, change);
+        // preconditioned: a Job changed since it was read is not deleted (409, retried from the cache)
+        const preconditions = { uid: wl.metadata.uid, resourceVersion: wl.metadata.resourceVersion };
+        const rejected = await write.delete(Jobs, namespace, wl.metadata.name, { preconditions, propagationPolicy: 'Background' });
+        if (rejected) return rejected;
+        const entry = { ...replacement, metadata: { ...replacement.metadata, uid: wl.metadata.uid } };
+        recreating.set(key, entry);
+        return createReplacement(key, entry);
+      }
+      if (change.action === 'rollout' && mode === 'run') {
+        const job = cronJobRun(wl, apiVersionOf(rt), change);
+        const rejected = await createJob(wl.metadata.namespace ?? '', job);
+        if (rejected) return rejected;
+        return write.patch(rt, wl, reloadPatchBody(wl, { ...change, template: undefined, env: undefined })); // the CronJob itself: the record only
+      }
+      const body = reloadPatchBody(wl, change);
+      if (change.action === 'rollout' && rt.kind === 'Deployment') {
+        const pause = pauseOnRollout({ annotations: wl.metadata.annotations, paused: wl.spec?.paused === true, now: Date.now() }, reader);
+        if (isRefusal(pause)) return pause;
+        // one patch: the template changes while the Deployment is paused, nothing rolls before the resume
+        if (pause) {
+          (body.metadata as { annotations: Record<string, string | null> }).annotations[A.rlPausedAt] = pause.pausedAt;
+          body.spec = { ...(body.spec as object), paused: true };
+        }
+      }
+      return write.patch(rt, wl, body);
+    }
+
+    /** A Job that already exists under that name is the one a lost answer created. */
+    async function createJob(namespace: string, job: Workload): Promise<Refusal | undefined> {
+      try {
+        return await write.create(Jobs, namespace, job);
+      } catch (err) {
+        if (err instanceof ApiError && err.isAlreadyExists) return undefined;
+        throw err;
+      }
+    }
+
+    /**
+     * The second half of a Job's recreation, until it succeeds (a failure is retried with backoff:
+     * the Job is gone from the cache, this map is all that remembers it). The entry carries the
+     * old Job's uid: while the cache still shows that Job (its deletion not seen yet), it is this.
+     */
+    async function createReplacement(key: string, replacement: Workload): Promise<Refusal | undefined> {
+      const { uid: _old, ...metadata } = replacement.metadata;
+      let rejected: Refusal | undefined;
+      try {
+        rejected = await write.create(Jobs, metadata.namespace ?? '', { ...replacement, metadata });
+      } catch (err) {
+        // the old Job is still being deleted (a finalizer): wait for it
+        if (!(err instanceof ApiError && err.isAlreadyExists)) throw err;
+        const cur = informers.Job.get(objectKey(metadata.namespace, metadata.name));
+        if (!cur || cur.metadata.uid === replacement.metadata.uid) throw err;
+      }
+      recreating.delete(key); // created, or refused for good (reported by the caller)
+      return rejected;
+    }
+
     return [spec];
   },
 };

@@ -24,6 +24,7 @@ import type { Refusal } from '../kube/refusal.js';
 import { isDnsSubdomain } from '../kube/names.js';
 import { ANY_NAME } from '../kube/types.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
+import type { LabelPredicate } from '../kube/labels.js';
 
 export const REF_KINDS: RefKind[] = ['ConfigMap', 'Secret'];
 
@@ -92,6 +93,7 @@ function kindPolicy(
   nativeAuto: boolean,
   budget: { left: number },
   ignored: Refusal[],
+  autoReloadAll: boolean,
 ): KindPolicy | Refusal {
   const keys = RELOADER_KEYS[kind];
   const names: string[] = [];
@@ -128,8 +130,10 @@ function kindPolicy(
   const typedAuto = flag(src, keys.typedAuto, reader, ignored);
   // Reloader compares search with "true" exactly, not with ParseBool
   const search = reader.isTrue(src, A.rlSearch);
+  // Reloader's --auto-reload-all: auto for a workload whose auto keys are unset or empty (common.ShouldReload)
+  const autoUnset = !reader.get(src, A.rlAuto) && !reader.get(src, keys.typedAuto);
   const exclude = new Set(commaList(reader.get(meta, keys.exclude) ?? reader.get(template, keys.exclude)));
-  return { names: [...new Set(names)], patterns, auto: nativeAuto || auto || typedAuto, search, exclude };
+  return { names: [...new Set(names)], patterns, auto: nativeAuto || auto || typedAuto || (autoReloadAll && autoUnset), search, exclude };
 }
 
 /**
@@ -143,6 +147,7 @@ export function parseReloadPolicy(
   template: Annotations,
   reader: AnnotationReader,
   ignored: Refusal[] = [],
+  autoReloadAll = false,
 ): ReloadPolicy | Refusal | undefined {
   const native = reader.get(meta, A.reload);
   if (native !== undefined && native.trim().toLowerCase() !== 'auto') {
@@ -151,7 +156,7 @@ export function parseReloadPolicy(
   const policy = {} as ReloadPolicy;
   const budget = { left: PATTERN_BUDGET }; // shared by both kinds: it bounds the workload's reconcile
   for (const kind of REF_KINDS) {
-    const p = kindPolicy(kind, meta, template, reader, native !== undefined, budget, ignored);
+    const p = kindPolicy(kind, meta, template, reader, native !== undefined, budget, ignored, autoReloadAll);
     if (isRefusal(p)) return p;
     policy[kind] = p;
   }
@@ -162,7 +167,7 @@ export function parseReloadPolicy(
 /** What the selection needs to know of the namespace's objects (from the lean caches). */
 export interface ObjectView {
   /** annotations of an existing object; undefined when it does not exist */
-  get(kind: RefKind, name: string): { annotations?: Record<string, string> } | undefined;
+  get(kind: RefKind, name: string): { annotations?: Record<string, string>; labels?: Record<string, string> } | undefined;
   names(kind: RefKind): string[];
 }
 
@@ -176,7 +181,14 @@ export interface Selection {
 }
 
 /** Applies the precedence table to the candidates: named, searched and auto objects. */
-export function selectWatched(policy: ReloadPolicy, refs: PodRef[], view: ObjectView, reader: AnnotationReader): Selection {
+export function selectWatched(
+  policy: ReloadPolicy,
+  refs: PodRef[],
+  view: ObjectView,
+  reader: AnnotationReader,
+  /** --resource-label-selector: an object it does not select is not watched (as if ignored; Reloader never sees it) */
+  selects: LabelPredicate = () => true,
+): Selection {
   const watched: WatchRef[] = [];
   const missing: WatchRef[] = [];
   for (const kind of REF_KINDS) {
@@ -197,7 +209,7 @@ export function selectWatched(policy: ReloadPolicy, refs: PodRef[], view: Object
         if (mustExist) missing.push({ kind, name });
         continue;
       }
-      if (reader.isTrue(obj.annotations, A.rlIgnore)) continue;
+      if (reader.isTrue(obj.annotations, A.rlIgnore) || !selects(obj.labels)) continue;
       watched.push({ kind, name });
     }
   }

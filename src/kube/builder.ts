@@ -25,7 +25,7 @@ export interface Watch<P extends KubeObject> {
 export interface ControllerSpec<P extends KubeObject = KubeObject> {
   name: string;
   /** the caches of the objects it acts for; a promise for an API that may be served only later */
-  for: Informer<P> | Informer<P>[] | Promise<Informer<P>>;
+  for: Informer<P> | Promise<Informer<P>> | (Informer<P> | Promise<Informer<P>>)[];
   /** which of them are its business: the others are neither queued nor indexed */
   filter?(obj: P): boolean;
   watches?: Watch<P>[];
@@ -63,6 +63,8 @@ export function wire<P extends KubeObject>(spec: ControllerSpec<P>, loop: Contro
     // a cache that started before this (an API served later) may hold objects already
     for (const o of primary.list()) enqueue(o);
   };
-  if (spec.for instanceof Promise) void spec.for.then(forPrimary);
-  else for (const p of [spec.for].flat()) forPrimary(p);
+  for (const p of [spec.for].flat()) {
+    if (p instanceof Promise) void p.then(forPrimary);
+    else forPrimary(p);
+  }
 }

@@ -22,10 +22,10 @@ export interface Caches {
   /** one shared informer per resource type, created on first use */
   of(rt: ResourceType): Informer<KubeObject>;
   /**
-   * the cache of a resource the cluster may serve only later: resolves once it is served; given
-   * several versions of one resource, with the first of them the cluster serves
+   * The cache of a resource the cluster may serve only later: resolves once it is served. With
+   * alternatives (other versions of it), the first of them in order that the cluster serves.
    */
-  whenServed(rt: ResourceType | ResourceType[]): Promise<Informer<KubeObject>>;
+  whenServed(rt: ResourceType, ...alternatives: ResourceType[]): Promise<Informer<KubeObject>>;
   /** ask the Secret cache to keep these data keys of the Secrets the predicate selects */
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void;
 }
@@ -73,14 +73,12 @@ export class SharedCaches implements Caches {
     return this.get(rt, rt.keepStatus ? slimObjectWithStatus(apiVersionOf(rt), rt.kind) : slimObject);
   }
 
-  whenServed(rts: ResourceType | ResourceType[]): Promise<Informer<KubeObject>> {
-    const versions = [rts].flat();
-    const rt = versions[0];
+  whenServed(rt: ResourceType, ...alternatives: ResourceType[]): Promise<Informer<KubeObject>> {
     return new Promise((resolve) => {
       const check = async () => {
-        for (const v of versions) {
-          if (!(await this.served(v))) continue;
-          resolve(this.of(v)); // started at once when the other caches already run
+        for (const candidate of [rt, ...alternatives]) {
+          if (!(await this.served(candidate))) continue;
+          resolve(this.of(candidate)); // started at once when the other caches already run
           return true;
         }
         return false;
@@ -119,10 +117,14 @@ export class SharedCaches implements Caches {
     return [...this.informers.values()];
   }
 
+  /**
+   * Whether the group version lists the resource: a group version can be served without it
+   * (Kubernetes 1.20 serves batch/v1 with Jobs only, CronJobs are in batch/v1beta1).
+   */
   private async served(rt: ResourceType): Promise<boolean> {
     try {
-      await this.opts.client.request('GET', `/apis/${rt.group}/${rt.version}`);
-      return true;
+      const list = await this.opts.client.request<{ resources?: { name: string }[] }>('GET', `/apis/${rt.group}/${rt.version}`);
+      return (list?.resources ?? []).some((r) => r.name === rt.plural);
     } catch (err) {
       if (!(err instanceof ApiError && err.isNotFound))
         this.opts.log.warn(`cannot tell whether ${rt.group}/${rt.version} is served`, { error: errorText(err) });
@@ -166,8 +168,8 @@ export class ControllerCaches implements Caches {
   of(rt: ResourceType): Informer<KubeObject> {
     return this.use(this.shared.of(rt));
   }
-  whenServed(rt: ResourceType | ResourceType[]): Promise<Informer<KubeObject>> {
-    return this.shared.whenServed(rt).then((inf) => this.use(inf));
+  whenServed(rt: ResourceType, ...alternatives: ResourceType[]): Promise<Informer<KubeObject>> {
+    return this.shared.whenServed(rt, ...alternatives).then((inf) => this.use(inf));
   }
   keepSecretData(pred: (annotations: Record<string, string> | undefined) => boolean, keys: readonly string[]): void {
     this.shared.keepSecretData(pred, keys);

@@ -68,6 +68,11 @@ interface Connection {
   agent: http.Agent;
 }
 
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+}
+
 export class KubeClient {
   readonly fieldManager: string;
   private connection: Connection | undefined;
@@ -186,8 +191,13 @@ export class KubeClient {
     return this.request<T>('PUT', resourcePath(rt, namespace, name), { body, query: { fieldManager: this.fieldManager } });
   }
 
-  async delete(rt: ResourceType, namespace: string | undefined, name: string): Promise<void> {
-    await this.request('DELETE', resourcePath(rt, namespace, name));
+  /** `options`: a DeleteOptions body (preconditions on uid and resourceVersion, propagationPolicy) */
+  async delete(rt: ResourceType, namespace: string | undefined, name: string, options?: DeleteOptions): Promise<void> {
+    await this.request(
+      'DELETE',
+      resourcePath(rt, namespace, name),
+      options ? { body: { kind: 'DeleteOptions', apiVersion: 'v1', ...options } } : {},
+    );
   }
 
   /**

@@ -93,6 +93,12 @@ export const CrdVersions: ResourceType[] = [
   { ...CRD, version: 'v1' },
   { ...CRD, version: 'v1beta1' },
 ];
+// reload (#17): the other kinds Reloader reloads. CronJobs are batch/v1 from Kubernetes 1.21 and
+// batch/v1beta1 before (1.20 serves batch/v1 for Jobs only); discovery picks (caches.whenServed).
+export const Jobs: ResourceType = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' };
+export const CronJobs: ResourceType = { group: 'batch', version: 'v1', plural: 'cronjobs', kind: 'CronJob' };
+export const CronJobsV1beta1: ResourceType = { group: 'batch', version: 'v1beta1', plural: 'cronjobs', kind: 'CronJob' };
+export const Rollouts: ResourceType = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts', kind: 'Rollout' };
 export const Leases: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
 export const CertificateSigningRequests: ResourceType = {
   group: 'certificates.k8s.io',

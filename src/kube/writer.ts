@@ -7,7 +7,7 @@
 //     WriteRejected refusal for the controller to report, not an error to retry.
 //   - anything else (403 Forbidden included) is rethrown and retried with backoff; a caller
 //     that knows what a 403 means (the Ingress copies' opt-in) catches it itself.
-import type { KubeClient, PatchType } from './client.js';
+import type { DeleteOptions, KubeClient, PatchType } from './client.js';
 import { ApiError } from './client.js';
 import type { EventSink } from './events.js';
 import type { Refusal } from './refusal.js';
@@ -47,9 +47,9 @@ export class Writer {
   }
 
   /** Deleting what is already gone is done. */
-  delete(rt: ResourceType, namespace: string, name: string): Promise<Refusal | undefined> {
+  delete(rt: ResourceType, namespace: string, name: string, options?: DeleteOptions): Promise<Refusal | undefined> {
     return this.write('delete', rt, () =>
-      this.client.delete(rt, namespace, name).catch((err) => {
+      this.client.delete(rt, namespace, name, options).catch((err) => {
         if (!(err instanceof ApiError && err.isNotFound)) throw err;
       }),
     );

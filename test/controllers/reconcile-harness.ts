@@ -105,7 +105,9 @@ export class FakeCluster {
   }
 
   async request(_method: string, path: string): Promise<unknown> {
-    if (this.servedGroups.some((g) => path.startsWith(`/apis/${g}/`))) return {};
+    // discovery: a served group version lists every kind this fake knows
+    if (this.servedGroups.some((g) => path.startsWith(`/apis/${g}/`)))
+      return { resources: Object.keys(KIND_OF_PATH).map((name) => ({ name })) };
     throw new ApiError(404, 'NotFound', `${path} not served`);
   }
 

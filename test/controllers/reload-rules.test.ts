@@ -323,3 +323,33 @@ describe('where Reloader keys are read from', () => {
     ).toEqual(['Secret/ignored']);
   });
 });
+
+describe("Reloader's flags: --auto-reload-all, --resource-label-selector", () => {
+  const refs = [ref('Secret', 'creds'), ref('ConfigMap', 'cfg')];
+  test('--auto-reload-all: a workload without any key watches what it references, as with auto: "true"', () => {
+    expect(parseReloadPolicy(undefined, undefined, reader)).toBeUndefined();
+    const p = parseReloadPolicy(undefined, undefined, reader, [], true);
+    if (!p || isRefusal(p)) throw new Error('expected a policy');
+    expect(selectWatched(p, refs, view({ 'Secret/creds': {}, 'ConfigMap/cfg': {} }), reader).watched).toHaveLength(2);
+  });
+  test('--auto-reload-all does not override an auto key set to false, nor a typed one (common.ShouldReload)', () => {
+    const metas: Ann[] = [{ 'reloader.stakater.com/auto': 'false' }, { 'secret.reloader.stakater.com/auto': 'false' }];
+    for (const meta of metas) {
+      const p = parseReloadPolicy(meta, undefined, reader, [], true);
+      const autos = p && !isRefusal(p) ? [p.Secret.auto, p.ConfigMap.auto] : [];
+      expect(autos).not.toEqual([true, true]);
+    }
+    const p = parseReloadPolicy({ 'reloader.stakater.com/auto': 'false' }, undefined, reader, [], true);
+    expect(p).toBeUndefined();
+  });
+  test('--resource-label-selector: an object it does not select is not watched, as if ignored', () => {
+    const labelled: ObjectView = {
+      get: (_kind, name) => ({ annotations: {}, labels: name === 'creds' ? { reload: 'yes' } : undefined }),
+      names: () => [],
+    };
+    const p = policy({ 'reloader.stakater.com/auto': 'true' });
+    const sel = selectWatched(p, refs, labelled, reader, (l) => l?.reload === 'yes');
+    expect(sel.watched.map((w) => w.name)).toEqual(['creds']);
+    expect(sel.missing).toEqual([]);
+  });
+});

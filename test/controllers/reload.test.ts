@@ -8,9 +8,13 @@ import { ownerRecordValue } from '../../src/controllers/managed-keys.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import { deployment, withAnnotations, withResourceVersion, withTemplateAnnotations } from '../gen.js';
 import { patched } from '../merge-patch.js';
-import type { ReloadChange, ReloadObserved, WatchedData } from '../../src/controllers/reload.js';
+import type { ApplyMode, ReloadChange, ReloadObserved, WatchedData, Workload } from '../../src/controllers/reload.js';
 import {
   RESTARTED_AT,
+  applyMode,
+  cronJobRun,
+  podTemplateOf,
+  recreatedJob,
   changeCause,
   configDigest,
   desiredReload,
@@ -197,6 +201,7 @@ describe('only data changes roll: a changed set of watched objects is recorded',
       roll: true,
       changed: ['Secret/a'],
       created: [],
+      deleted: [],
     });
   });
 
@@ -210,6 +215,7 @@ describe('only data changes roll: a changed set of watched objects is recorded',
       roll: true,
       changed: [],
       created: ['Secret/b'],
+      deleted: [],
     });
     expect(
       changeCause(m({ 'Secret/a': '1', 'Secret/b': '0' }), m({ 'Secret/a': '1', 'Secret/b': '1' }), new Set(['Secret/b']), false).roll,
@@ -307,4 +313,117 @@ describe('waiting for the keystore controller (one rollout per rotation)', () =>
     expect(keystorePending(s, reader, 'changeit', v1)).toBe(false);
     expect(keystorePending(s, reader, 'changeit', () => '2'.repeat(32))).toBe(true);
   });
+});
+
+describe('the other kinds Reloader reloads, each as Reloader does (callbacks/rolling_upgrade.go)', () => {
+  const rollout = (mode: ApplyMode) =>
+    desiredReload({
+      digest: 'b'.repeat(32),
+      observedHash: 'a'.repeat(32),
+      strategy: 'annotations',
+      mode,
+      absorb: false,
+      now: new Date(0),
+    })!;
+
+  test('applyMode: CronJobs run a Job, Jobs are recreated, Rollouts restart only with exactly "restart"', () => {
+    expect(applyMode('Deployment', {}, reader)).toBe('template');
+    expect(applyMode('CronJob', {}, reader)).toBe('run');
+    expect(applyMode('Job', {}, reader)).toBe('recreate');
+    expect(applyMode('Rollout', {}, reader)).toBe('template');
+    expect(applyMode('Rollout', { [A.rlRolloutStrategy]: 'rollout' }, reader)).toBe('template');
+    expect(applyMode('Rollout', { [A.rlRolloutStrategy]: 'Restart' }, reader)).toBe('template'); // Go compares with "restart"
+    expect(applyMode('Rollout', { [A.rlRolloutStrategy]: 'restart' }, reader)).toBe('restartAt');
+    expect(applyMode('Rollout', { [A.rlRolloutStrategy]: 'restart' }, new AnnotationReader(false))).toBe('template');
+  });
+
+  test('restartAt: an Argo Rollout gets spec.restartAt and the record, its pod template is left alone', () => {
+    const change = rollout('restartAt');
+    expect(change.template).toBeUndefined();
+    expect(reloadPatchBody(deployment('r', withResourceVersion('7')), change)).toEqual({
+      metadata: { resourceVersion: '7', annotations: { [A.observedConfigHash]: 'b'.repeat(32) } },
+      spec: { restartAt: '1970-01-01T00:00:00Z' },
+    });
+  });
+
+  const cronJob: Workload = {
+    apiVersion: 'batch/v1beta1',
+    kind: 'CronJob',
+    metadata: { name: 'nightly', namespace: 'ns', uid: 'u1', resourceVersion: '5' },
+    spec: {
+      schedule: '0 3 * * *',
+      jobTemplate: {
+        metadata: { labels: { team: 'a' }, annotations: { note: 'x' } },
+        spec: { backoffLimit: 1, template: { metadata: { annotations: { keep: 'y' } }, spec: { containers: [] } } },
+      },
+    },
+  };
+
+  test('run: the Job a CronJob starts is its jobTemplate, marked manual, owned by it, named per change', () => {
+    const job = cronJobRun(cronJob, 'batch/v1beta1', rollout('run'));
+    expect(job.metadata.name).toMatch(/^nightly-[0-9a-f]{10}$/);
+    expect(job.metadata.labels).toEqual({ team: 'a' });
+    expect(job.metadata.annotations).toEqual({ 'cronjob.kubernetes.io/instantiate': 'manual', note: 'x' });
+    expect(job.metadata.ownerReferences).toEqual([
+      { apiVersion: 'batch/v1beta1', kind: 'CronJob', name: 'nightly', uid: 'u1', controller: true, blockOwnerDeletion: true },
+    ]);
+    expect(job.spec?.backoffLimit).toBe(1);
+    expect(job.spec?.template?.metadata?.annotations).toEqual({ keep: 'y', [A.configHash]: 'b'.repeat(32) });
+    // a retry of the same change finds the same Job; once the CronJob moved on, a new one
+    expect(cronJobRun(cronJob, 'batch/v1beta1', rollout('run')).metadata.name).toBe(job.metadata.name);
+    const later = { ...cronJob, metadata: { ...cronJob.metadata, resourceVersion: '6' } };
+    expect(cronJobRun(later, 'batch/v1beta1', rollout('run')).metadata.name).not.toBe(job.metadata.name);
+    expect(podTemplateOf(cronJob)).toBe(cronJob.spec!.jobTemplate!.spec!.template);
+  });
+
+  test('recreate: the same Job without what the apiserver and the Job controller set, with the record', () => {
+    const labels = { app: 'm', 'controller-uid': 'u2', 'job-name': 'migrate' };
+    const job: Workload = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'migrate',
+        namespace: 'ns',
+        uid: 'u2',
+        resourceVersion: '9',
+        creationTimestamp: 't',
+        labels,
+        annotations: { a: '1' },
+      },
+      spec: {
+        backoffLimit: 2,
+        selector: { matchLabels: { 'controller-uid': 'u2' } },
+        template: { metadata: { labels }, spec: { containers: [] } },
+      },
+    };
+    const fresh = recreatedJob(job, rollout('recreate'));
+    expect(fresh.metadata).toEqual({
+      name: 'migrate',
+      namespace: 'ns',
+      labels: { app: 'm' },
+      annotations: { a: '1', [A.observedConfigHash]: 'b'.repeat(32) },
+    });
+    expect(fresh.spec).toEqual({
+      backoffLimit: 2,
+      template: { metadata: { labels: { app: 'm' }, annotations: { [A.configHash]: 'b'.repeat(32) } }, spec: { containers: [] } },
+    });
+    const manual = recreatedJob({ ...job, spec: { ...job.spec, manualSelector: true } }, rollout('recreate'));
+    expect(manual.spec?.selector).toEqual(job.spec!.selector);
+  });
+});
+
+describe('--reload-on-delete: a deleted watched object counts as a change only with it (off, as in Reloader)', () => {
+  const m = (o: Record<string, string>) => new Map(Object.entries(o));
+  const gone = (id: string) => id === 'Secret/b';
+  test.each([
+    [false, false],
+    [true, true],
+  ])('--reload-on-delete=%s: rolls %s', (reloadOnDelete, roll) => {
+    const cause = changeCause(m({ 'Secret/a': '1', 'Secret/b': '1' }), m({ 'Secret/a': '1' }), new Set(), true, { gone, reloadOnDelete });
+    expect(cause).toEqual({ roll, changed: [], created: [], deleted: ['Secret/b'] });
+  });
+  test('an object no longer watched that still exists is not a deletion', () =>
+    expect(
+      changeCause(m({ 'Secret/a': '1', 'Secret/c': '1' }), m({ 'Secret/a': '1' }), new Set(), true, { gone, reloadOnDelete: true }).roll,
+    ).toBe(false));
 });

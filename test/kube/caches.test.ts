@@ -5,14 +5,15 @@ import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { SharedCaches } from '../../src/kube/caches.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { ApiError } from '../../src/kube/client.js';
-import { CertificateSigningRequests, Routes } from '../../src/kube/types.js';
+import { CertificateSigningRequests, CronJobs, CronJobsV1beta1, Routes } from '../../src/kube/types.js';
 import { createMetrics } from '../../src/metrics.js';
 import { silentLogger } from './helpers.js';
 
-function fakeCaches(served: () => boolean) {
-  const request = jest.fn(async () => {
-    if (!served()) throw new ApiError(404, 'NotFound', 'not served');
-    return {};
+/** `lists`: what each served group version lists (discovery), by path */
+function fakeCaches(served: () => boolean, lists: Record<string, string[]> = { '/apis/route.openshift.io/v1': ['routes'] }) {
+  const request = jest.fn(async (_method: string, path: string) => {
+    if (!served() || !lists[path]) throw new ApiError(404, 'NotFound', 'not served');
+    return { resources: lists[path].map((name) => ({ name })) };
   });
   const list = jest.fn(async () => ({ metadata: { resourceVersion: '1' }, items: [] }));
   // a watch that stays open until the cache stops it
@@ -98,6 +99,21 @@ describe('a cluster-scoped kind (CSRs) whose status its controllers read', () =>
       status: item.status,
     });
     expect(csrs.get('c')!.metadata).not.toHaveProperty('managedFields');
+    await caches.stop();
+  });
+});
+
+describe('a resource in one of several versions (CronJobs: batch/v1 from 1.21, batch/v1beta1 before)', () => {
+  test('a group version served without the resource does not count (1.20: batch/v1 lists Jobs only)', async () => {
+    const { caches } = fakeCaches(() => true, { '/apis/batch/v1': ['jobs'], '/apis/batch/v1beta1': ['cronjobs'] });
+    const cronJobs = await caches.whenServed(CronJobs, CronJobsV1beta1);
+    expect(cronJobs.resource).toBe(CronJobsV1beta1);
+    await caches.stop();
+  });
+
+  test('the first version listed that the cluster serves wins', async () => {
+    const { caches } = fakeCaches(() => true, { '/apis/batch/v1': ['jobs', 'cronjobs'], '/apis/batch/v1beta1': ['cronjobs'] });
+    expect((await caches.whenServed(CronJobs, CronJobsV1beta1)).resource).toBe(CronJobs);
     await caches.stop();
   });
 });

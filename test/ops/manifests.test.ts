@@ -35,12 +35,23 @@ test("the base names its Pod through the downward API, for the operator's own Ev
   );
 });
 
-test('the base grants no Routes, creates nothing but Events, deletes nothing, and Leases only in its namespace', () => {
+test('the base grants no Routes, creates nothing but Events and Jobs, deletes nothing but Jobs, and Leases only in its namespace', () => {
   const rules = rulesOf(base, 'ClusterRole', 'annotary');
   expect(rules.flatMap((r) => r.apiGroups)).not.toContain('route.openshift.io');
   expect(rules.flatMap((r) => r.apiGroups)).not.toContain('coordination.k8s.io');
-  expect(rules.filter((r) => r.verbs.includes('create'))).toEqual([{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
-  expect(rules.filter((r) => r.verbs.includes('delete') || r.verbs.includes('*'))).toEqual([]);
+  // Jobs: a CronJob's reload creates one, a Job's reload recreates it, as Reloader does
+  const jobs = { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list', 'watch', 'patch', 'create', 'delete'] };
+  expect(rules.filter((r) => r.verbs.includes('create'))).toEqual([
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    jobs,
+  ]);
+  expect(rules.filter((r) => r.verbs.includes('delete') || r.verbs.includes('*'))).toEqual([jobs]);
+  expect(rules).toEqual(
+    expect.arrayContaining([
+      { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'watch', 'patch'] },
+      { apiGroups: ['argoproj.io'], resources: ['rollouts'], verbs: ['list', 'watch', 'patch'] },
+    ]),
+  );
   expect(rulesOf(base, 'Role', 'annotary-leader-election')).toEqual([
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
   ]);
