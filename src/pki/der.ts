@@ -1,6 +1,6 @@
-// A tiny DER encoder. We build PKCS#12 and the JKS EncryptedPrivateKeyInfo by hand because
-// node-forge's PKCS#12 writer only knows RSA keys, and working on Buffers directly avoids
-// forge's binary-string round trips.
+// A tiny DER encoder. We build PKCS#12, the JKS EncryptedPrivateKeyInfo and X.509 certificates
+// by hand: node-forge's PKCS#12 writer only knows RSA keys, working on Buffers directly avoids
+// forge's binary-string round trips, and x509.ts says why certificates are written here.
 
 export function tlv(tag: number, content: Buffer): Buffer {
   const len = content.length;
@@ -19,6 +19,45 @@ export const octets = (b: Buffer): Buffer => tlv(0x04, b);
 export const nullValue = (): Buffer => Buffer.from([0x05, 0x00]);
 /** [n] EXPLICIT, constructed context tag. */
 export const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 | n, inner);
+/** [n] IMPLICIT of a primitive type: the context tag replaces the type's own (GeneralName dNSName, iPAddress, keyIdentifier). */
+export const implicit = (n: number, content: Buffer): Buffer => tlv(0x80 | n, content);
+export const boolean = (v: boolean): Buffer => Buffer.from([0x01, 0x01, v ? 0xff : 0x00]);
+/** BIT STRING of whole bytes (a key, a signature). */
+export const bitString = (b: Buffer, unusedBits = 0): Buffer => tlv(0x03, Buffer.concat([Buffer.from([unusedBits]), b]));
+
+/** A named-bit BIT STRING (keyUsage): bit 0 is the high bit of the first byte; DER drops trailing zero bits. */
+export function namedBits(bits: number[]): Buffer {
+  if (bits.length === 0) return bitString(Buffer.alloc(0));
+  const top = Math.max(...bits);
+  const out = Buffer.alloc((top >> 3) + 1);
+  for (const b of bits) out[b >> 3] |= 0x80 >> (b & 7);
+  return bitString(out, out.length * 8 - top - 1);
+}
+
+/** A non-negative INTEGER from its big-endian magnitude: no leading zero bytes but one that keeps it positive. */
+export function unsignedInteger(magnitude: Buffer): Buffer {
+  let i = 0;
+  while (i < magnitude.length - 1 && magnitude[i] === 0) i++;
+  const b = magnitude.subarray(i);
+  return tlv(0x02, b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+}
+
+// PrintableString's alphabet (X.680 41.4)
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+/** DirectoryString: PrintableString when the text fits its alphabet, UTF8String otherwise (RFC 5280 4.1.2.6). */
+export const directoryString = (s: string): Buffer => tlv(PRINTABLE.test(s) ? 0x13 : 0x0c, Buffer.from(s, 'utf8'));
+
+/**
+ * X.509 Time, to the second: UTCTime for 1950 through 2049, GeneralizedTime otherwise (RFC 5280
+ * 4.1.2.5; a two-digit year cannot say 2050, and fractions of a second are not allowed).
+ */
+export function time(d: Date): Buffer {
+  const year = d.getUTCFullYear();
+  // toISOString: YYYY-MM-DDTHH:MM:SS.sssZ, digits only from the 4-digit year on
+  const digits = d.toISOString().slice(0, 19).replace(/\D/g, '') + 'Z';
+  if (year >= 1950 && year <= 2049) return tlv(0x17, Buffer.from(digits.slice(2), 'ascii'));
+  return tlv(0x18, Buffer.from(digits, 'ascii'));
+}
 
 /** SET OF: DER requires the encodings sorted as octet strings. */
 export function setOf(...items: Buffer[]): Buffer {

@@ -84,6 +84,12 @@ export function pemBlocks(input: string | Buffer, what: string): PemBlock[] {
   return blocks;
 }
 
+/** One PEM block: base64 in 64-character lines (RFC 7468), newline-terminated. */
+export function toPem(label: string, der: Buffer): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
 /** All CERTIFICATE blocks in file order. Empty input or no certificates → NoCertificate. */
 export function parseCertificates(input: string | Buffer, what = 'certificate'): X509Certificate[] {
   const certs = pemBlocks(input, what)

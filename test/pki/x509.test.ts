@@ -218,3 +218,68 @@ describe('usages, serials, limits', () => {
     await rejects(signCsr(csr, profile(1), { certPem: ca.certPem, keyPem: leafKey }), 'KeyMismatch');
   });
 });
+
+describe('the certificate encoding', () => {
+  let ca: CaMaterial;
+  beforeAll(async () => {
+    ca = await newCa('ec-p256', 365);
+  });
+
+  it('writes an IPv4-mapped IPv6 address as its 16 bytes (the old encoder wrote ::ffff:1 for ::ffff:1.2.3.4)', async () => {
+    const spki = createPublicKey(await generateKey('ec-p256')).export({ format: 'der', type: 'spki' });
+    const subject = { dnsNames: [], ipAddresses: ['::ffff:192.0.2.1', '10.1.2.3', '::1'] };
+    const leaf = await issueCertificate(spki, subject, profile(10), ca);
+    expect(new X509Certificate(leaf).subjectAltName).toBe(
+      'IP Address:0:0:0:0:0:FFFF:C000:201, IP Address:10.1.2.3, IP Address:0:0:0:0:0:0:0:1',
+    );
+    // the CSR carries the same bytes, and they read back as the address asked for
+    expect((await parseCsr(await createCsr(await generateKey('ec-p256'), subject))).subject.ipAddresses[0]).toBe('::ffff:c000:201');
+    await verify(leaf, ca.certPem, { purpose: 'sslserver' });
+  });
+
+  it('refuses an IPv6 address with a zone, which no certificate can name', async () => {
+    const spki = createPublicKey(await generateKey('ec-p256')).export({ format: 'der', type: 'spki' });
+    await rejects(issueCertificate(spki, { dnsNames: [], ipAddresses: ['fe80::1%eth0'] }, profile(1), ca), 'InvalidName');
+  });
+
+  it('dates from 2050 on are GeneralizedTime, and openssl reads them', async () => {
+    const start = new Date('2049-06-01T00:00:00Z');
+    const keyPem = await generateKey('ec-p384');
+    const longCa = {
+      keyPem,
+      certPem: await selfSignedCa(keyPem, 'long CA', { notBefore: start, notAfter: new Date('2060-01-01T00:00:00Z') }),
+    };
+    const spki = createPublicKey(await generateKey('ec-p256')).export({ format: 'der', type: 'spki' });
+    const leaf = await issueCertificate(
+      spki,
+      { commonName: 'late', dnsNames: [], ipAddresses: [] },
+      { notBefore: start, notAfter: new Date('2050-03-01T12:34:56.789Z'), usages: ['client'] },
+      longCa,
+    );
+    const { stdout } = await run('openssl', ['asn1parse', '-in', file(leaf)]);
+    expect(stdout).toMatch(/UTCTIME +:490601000000Z/);
+    expect(stdout).toMatch(/GENERALIZEDTIME +:20500301123456Z/); // to the second, as RFC 5280 wants
+    expect(new X509Certificate(leaf).validTo).toBe('Mar  1 12:34:56 2050 GMT');
+    const at = (iso: string) => String(new Date(iso).getTime() / 1000);
+    await verify(leaf, longCa.certPem, { at: at('2050-03-01T00:00:00Z'), purpose: 'sslclient' });
+    await expect(verify(leaf, longCa.certPem, { at: at('2050-03-02T00:00:00Z') })).rejects.toThrow(/expired/);
+  });
+
+  it('names the CA by its own subjectKeyIdentifier, whatever method made it', async () => {
+    // an openssl CA whose SKI is not the SHA-1 of its key: a leaf naming the key's SHA-1 in its
+    // authorityKeyIdentifier would not chain in OpenSSL (the SKI and AKI must match)
+    const keyPem = await generateKey('ec-p256');
+    const keyFile = file(keyPem);
+    const cnf = file('[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=0102030405060708\n');
+    const args = ['req', '-x509', '-new', '-key', keyFile, '-subj', '/O=Example/CN=openssl CA', '-days', '36500'];
+    const { stdout: certPem } = await run('openssl', [...args, '-config', cnf, '-extensions', 'v3', '-set_serial', '7']);
+    const other = { certPem, keyPem };
+    const spki = createPublicKey(await generateKey('ec-p256')).export({ format: 'der', type: 'spki' });
+    const leaf = await issueCertificate(spki, { dnsNames: ['a.test'], ipAddresses: [] }, profile(10), other);
+    const { stdout } = await run('openssl', ['x509', '-noout', '-ext', 'authorityKeyIdentifier,subjectKeyIdentifier', '-in', file(leaf)]);
+    expect(stdout).toMatch(/Authority Key Identifier:\s*\n\s*(keyid:)?01:02:03:04:05:06:07:08/);
+    // the issuer is the CA's Name as it is written, two RDNs in its order
+    expect(new X509Certificate(leaf).issuer).toBe('O=Example\nCN=openssl CA');
+    await verify(leaf, certPem, { purpose: 'sslserver' });
+  });
+});
