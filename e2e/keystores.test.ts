@@ -432,6 +432,26 @@ describe('ConfigMaps with a CA bundle get truststores', () => {
     expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeme')).toMatch(/Alias name: alias0/);
   });
 
+  test('a ConfigMap whose truststore.jks cert-utils wrote is handed over (rewritten), not refused as a KeyConflict', async () => {
+    await client.create(
+      ConfigMaps,
+      ns,
+      configMap(
+        'cu-cas',
+        inNamespace(ns),
+        withData({ 'ca-bundle.crt': ec.ca }),
+        withAnnotations({ 'cert-utils-operator.redhat-cop.io/generate-java-truststore': 'true' }),
+        (c) => void (c.binaryData = { 'truststore.jks': b64('bytes cert-utils-operator wrote') }),
+      ),
+    );
+    const cm = await waitFor('handed-over truststore', async () => {
+      const c = await getCm('cu-cas');
+      return c.metadata.annotations?.['annotary.io/managed-keys'] ? c : undefined;
+    });
+    expect(keytoolList(cm.binaryData!, 'truststore.jks', 'changeme')).toMatch(/Alias name: alias0/);
+    expect((await eventsFor(client, ns, 'cu-cas')).map((e) => e.reason)).not.toContain('KeyConflict');
+  });
+
   test('a bundle without certificates is refused with EmptyCABundle and nothing is written', async () => {
     const created = await client.create<ConfigMap>(
       ConfigMaps,

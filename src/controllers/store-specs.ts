@@ -277,6 +277,8 @@ export interface TruststoreSpec {
   formats: StoreFormat[];
   pkcs12Profile?: 'legacy-des';
   keyNames?: Record<string, string>;
+  /** the truststore cert-utils-operator wrote, handed over where its annotation is the one in effect (migration) */
+  handover?: string[];
   sourceKey: string;
   password: PasswordRef;
   aliasPrefix: string;
@@ -312,6 +314,7 @@ export function parseTruststoreSpec(
   if (!cu) return undefined;
   return {
     formats: ['jks'],
+    handover: [FILE_NAMES.jks.truststore],
     aliasPrefix: 'alias',
     password: { literal: reader.get(annotations, A.cuJavaKeystorePassword) || 'changeme' },
     sourceKey: reader.get(annotations, A.cuSourceCaKey)?.trim() || 'ca-bundle.crt',

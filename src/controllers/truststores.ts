@@ -60,11 +60,14 @@ export function desiredTruststoreData(o: {
     managed: o.managed,
     inputsHash: o.inputsHash,
     currentHash: o.currentHash,
+    takeover: o.spec?.handover,
   });
 }
 
 function inputsHash(spec: TruststoreSpec | undefined, bundleDigest: string | undefined, passwordDigest: string | undefined): string {
-  return digestOfParts([JSON.stringify(spec && { ...spec, password: undefined }) ?? '-', bundleDigest ?? '-', passwordDigest ?? '-']);
+  // the hand-over is how the keys are claimed, not what they hold: outside the hash
+  const what = spec && { ...spec, password: undefined, handover: undefined };
+  return digestOfParts([JSON.stringify(what) ?? '-', bundleDigest ?? '-', passwordDigest ?? '-']);
 }
 
 export const truststoresController: ControllerModule = {

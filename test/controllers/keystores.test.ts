@@ -4,12 +4,14 @@ import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { A, AnnotationReader, commaList } from '../../src/annotations.js';
 import { desiredKeystoreData, type DataChange, type KeystoreObserved } from '../../src/controllers/keystores.js';
+import { desiredTruststoreData } from '../../src/controllers/truststores.js';
 import { managedKeysPatch, ownerRecordValue, parseOwnerRecord } from '../../src/controllers/managed-keys.js';
 import {
   KEYSTORE_INPUTS,
   keystoreInputsHash,
   parseKeystoreSpec,
   parseTrustRef,
+  parseTruststoreSpec,
   storeKeys,
   type DigestLookup,
   type KeystoreSpec,
@@ -804,5 +806,32 @@ describe('ownership is proven, not claimed: a copied annotary.io/managed-keys or
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("a ConfigMap truststore cert-utils-operator wrote is handed over (#17), annotary's own is not", () => {
+  const bundle = chainFixture('p256').ca;
+  const observeCm = (annotations: Record<string, string>) => {
+    const spec = parseTruststoreSpec(annotations, compat, 'changeit');
+    if (!spec || isRefusal(spec)) throw new Error('expected a truststore spec');
+    const digests = { 'ca-bundle.crt': valueDigest(bundle), 'truststore.jks': valueDigest(b64('written by cert-utils')) };
+    return desiredTruststoreData({
+      spec,
+      bundle,
+      password: 'literal' in spec.password ? spec.password.literal : undefined,
+      digests,
+      uid: UID,
+      managed: [],
+      inputsHash: 'h',
+    });
+  };
+  test('cert-utils generate-java-truststore: truststore.jks rewritten and managed', () => {
+    const c = observeCm({ [A.cuGenerateJavaTruststore]: 'true' });
+    if (!c || isRefusal(c)) throw new Error(`expected a change, got ${JSON.stringify(c)}`);
+    expect(c.managed).toEqual(['truststore.jks']);
+    expect(readJks(Buffer.from(c.set['truststore.jks'], 'base64'), 'changeme').map((e) => e.alias)).toEqual(['alias0']);
+  });
+  test('annotary.io/truststore over a truststore.jks annotary cannot prove it wrote: KeyConflict', () => {
+    expect(refusalOf(observeCm({ [A.truststore]: 'jks' })).reason).toBe('KeyConflict');
   });
 });
