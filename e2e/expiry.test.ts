@@ -54,6 +54,24 @@ test('annotary.io/expiry-warning on the Secret sets its threshold', async () => 
   await waitFor('warning on long', () => warnings('long').then((l) => l.length > 0));
 });
 
+test("cert-utils' generate-cert-expiry-alert: its threshold, and the Warning repeated every soon-to-expire-check-frequency", async () => {
+  const CU = 'cert-utils-operator.redhat-cop.io/';
+  const s = tlsSecret('cu-alert', long.certPem(2), long.keyPkcs8);
+  s.metadata.annotations = {
+    [`${CU}generate-cert-expiry-alert`]: 'true',
+    [`${CU}cert-soon-to-expire-threshold`]: '20000h', // the 825-day certificate is within it
+    [`${CU}cert-soon-to-expire-check-frequency`]: '2s',
+  };
+  const emitted = () => op.metric('annotary_events_total', { reason: 'CertificateExpiring' });
+  const before = await emitted();
+  await client.create(Secrets, ns, s);
+  const [w] = await waitFor('warning on cu-alert', () => warnings('cu-alert').then((l) => l.length > 0 && l));
+  expect(w.message).toContain(`under the ${CU}cert-soon-to-expire-threshold threshold`);
+  // the same certificate warned again and again (every other Secret here is warned once per
+  // certificate); the recorder writes a repeat into the Event's count at most every 10 minutes
+  await waitFor('repeated', async () => (await emitted()) - before >= 3, 30_000);
+});
+
 test('deleting the Secret removes its series', async () => {
   await client.delete(Secrets, ns, 'short');
   await waitFor('series gone', async () => !(await op.metrics()).includes(`name="short"`));

@@ -129,6 +129,10 @@ export const A = {
   cuCertsFromSecret: `${CU}certs-from-secret`,
   cuDestinationCaFromSecret: `${CU}destinationCA-from-secret`,
   cuInjectCa: `${CU}inject-CA`,
+  cuGenerateCertExpiryAlert: `${CU}generate-cert-expiry-alert`,
+  cuCertSoonToExpireThreshold: `${CU}cert-soon-to-expire-threshold`,
+  cuCertSoonToExpireCheckFrequency: `${CU}cert-soon-to-expire-check-frequency`,
+  cuCertExpiryCheckFrequency: `${CU}cert-expiry-check-frequency`,
   // stakater Reloader compat
   rlSecretReload: 'secret.reloader.stakater.com/reload',
   rlConfigMapReload: 'configmap.reloader.stakater.com/reload',
@@ -710,6 +714,38 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     description: 'Also inject ca.crt as spec.tls.caCertificate (off unless present).',
   },
   {
+    key: A.cuGenerateCertExpiryAlert,
+    origin: 'cert-utils',
+    on: ['Secret'],
+    values: '`true`',
+    description:
+      "The CertificateExpiring Warning with cert-utils' threshold and repetition (the keys below); annotary warns for every TLS " +
+      'Secret anyway, at annotary.io/expiry-warning or --expiry-warning, once per certificate.',
+  },
+  {
+    key: A.cuCertSoonToExpireThreshold,
+    origin: 'cert-utils',
+    on: ['Secret'],
+    values: 'Go duration, e.g. `2160h`',
+    description: 'With generate-cert-expiry-alert: warn when the certificate expires within this. Default 90 days.',
+  },
+  {
+    key: A.cuCertSoonToExpireCheckFrequency,
+    origin: 'cert-utils',
+    on: ['Secret'],
+    values: 'Go duration, e.g. `1h`',
+    description:
+      'With generate-cert-expiry-alert: repeat the Warning this often while the certificate is within the threshold. Default 1h.',
+  },
+  {
+    key: A.cuCertExpiryCheckFrequency,
+    origin: 'cert-utils',
+    on: ['Secret'],
+    values: 'Go duration',
+    description:
+      'Accepted and not needed: annotary looks again at the moment the threshold is crossed (cert-utils polls, default every 7 days).',
+  },
+  {
     key: A.rlSecretReload,
     origin: 'reloader',
     on: ['Workload', 'PodTemplate'],
@@ -911,6 +947,32 @@ export function parseBoolValue(value: string | undefined, key: AnnotationKey, em
 // spellings, case and blanks included
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go's time.ParseDuration (the durations of Reloader's and cert-utils-operator's keys), in milliseconds: "1h30m", "1.5s", ".5m", "300ms", "0"; undefined when Go refuses it. */
+export function parseGoDuration(text: string): number | undefined {
+  let rest = text;
+  let sign = 1;
+  if (rest.startsWith('-') || rest.startsWith('+')) {
+    sign = rest.startsWith('-') ? -1 : 1;
+    rest = rest.slice(1);
+  }
+  if (rest === '0') return 0;
+  if (rest === '') return undefined;
+  let total = 0;
+  while (rest) {
+    // a number (digits, then optionally "." and digits; at least one digit in all), then a unit:
+    // everything up to the next digit or "."
+    const m = /^(\d*)(\.\d*)?([^\d.]+)/.exec(rest);
+    if (!m || (m[1] === '' && (m[2] === undefined || m[2] === '.'))) return undefined;
+    const unit = UNIT_MS[m[3]];
+    if (unit === undefined) return undefined;
+    total += Number(`${m[1] || '0'}${m[2] ?? ''}`) * unit;
+    rest = rest.slice(m[0].length);
+  }
+  return sign * total;
+}
 
 /** Splits a comma list, trimming blanks: "a, b,,c" → ["a","b","c"]. */
 export function commaList(value: string | undefined): string[] {

@@ -8,7 +8,8 @@
 //   (annotary.io/expiry-warning on the Secret, else --expiry-warning), once per certificate.
 // The lean Secret cache holds only digests for most Secrets: the certificate is read (GET)
 // when the digest of tls.crt changes, never again while it stays the same.
-import { A } from '../annotations.js';
+import type { AnnotationKey, AnnotationReader } from '../annotations.js';
+import { A, parseGoDuration } from '../annotations.js';
 import { parseDuration } from '../config.js';
 import { objectKey } from '../kube/types.js';
 import { errorText } from '../log.js';
@@ -38,6 +39,37 @@ export function leafValidity(pem: string): Validity {
   return { notBeforeMs: Date.parse(leaf.validFrom), notAfterMs: Date.parse(leaf.validTo) };
 }
 
+/** cert-utils-operator's expiry alert on a Secret: its threshold and how often the Warning repeats (both Go durations). */
+export interface CertUtilsAlert {
+  thresholdMs: number;
+  repeatMs: number;
+}
+const CU_THRESHOLD_MS = 90 * 86_400_000; // cert-utils' defaultSoonToExpireThreshold
+const CU_REPEAT_MS = 3_600_000; // its defaultSoonToExpireFrequency
+
+/**
+ * cert-utils' expiry keys, honoured where its generate-cert-expiry-alert is exactly "true" (as
+ * cert-utils compares it); undefined otherwise. A duration Go cannot parse is refused here:
+ * cert-utils logs it and uses its default, annotary says so with a Warning.
+ */
+export function certUtilsAlert(
+  annotations: Record<string, string> | undefined,
+  reader: AnnotationReader,
+): CertUtilsAlert | Refusal | undefined {
+  if (reader.get(annotations, A.cuGenerateCertExpiryAlert) !== 'true') return undefined;
+  const duration = (key: AnnotationKey, fallback: number): number | Refusal => {
+    const v = reader.get(annotations, key);
+    if (v === undefined) return fallback;
+    const ms = parseGoDuration(v);
+    return ms === undefined || ms <= 0 ? refuse('InvalidAnnotation', `${key}: "${v}" is not a positive Go duration (e.g. 2160h)`) : ms;
+  };
+  const thresholdMs = duration(A.cuCertSoonToExpireThreshold, CU_THRESHOLD_MS);
+  if (isRefusal(thresholdMs)) return thresholdMs;
+  const repeatMs = duration(A.cuCertSoonToExpireCheckFrequency, CU_REPEAT_MS);
+  if (isRefusal(repeatMs)) return repeatMs;
+  return { thresholdMs, repeatMs };
+}
+
 /** The warning threshold of a Secret: its annotation, else the flag's default. */
 export function warningThreshold(value: string | undefined, defaultMs: number): number | Refusal {
   if (value === undefined) return defaultMs;
@@ -51,14 +83,14 @@ export function warningThreshold(value: string | undefined, defaultMs: number): 
 export type ExpiryVerdict = { warn: true; message: string } | { warn: false; recheckInMs: number };
 
 /** Warn now, or when to look again (the moment the threshold is crossed, capped). */
-export function expiryVerdict(v: Validity, nowMs: number, thresholdMs: number): ExpiryVerdict {
+export function expiryVerdict(v: Validity, nowMs: number, thresholdMs: number, thresholdKey: string = A.expiryWarning): ExpiryVerdict {
   const leftMs = v.notAfterMs - nowMs;
   if (leftMs <= 0) return { warn: true, message: `the certificate in ${CERT_KEY} expired at ${new Date(v.notAfterMs).toISOString()}` };
   if (leftMs < thresholdMs) {
     const hours = Math.floor(leftMs / 3_600_000);
     return {
       warn: true,
-      message: `the certificate in ${CERT_KEY} expires at ${new Date(v.notAfterMs).toISOString()} (in ${hours}h, under the ${A.expiryWarning} threshold)`,
+      message: `the certificate in ${CERT_KEY} expires at ${new Date(v.notAfterMs).toISOString()} (in ${hours}h, under the ${thresholdKey} threshold)`,
     };
   }
   return { warn: false, recheckInMs: Math.min(MAX_RECHECK_MS, leftMs - thresholdMs + 1) };
@@ -69,7 +101,8 @@ export function expiryVerdict(v: Validity, nowMs: number, thresholdMs: number): 
 interface Seen {
   digest: string;
   validity: Validity | undefined;
-  warned: boolean;
+  /** when the CertificateExpiring Warning was last given for this certificate */
+  warnedAtMs?: number;
 }
 
 export const expiryController: ControllerModule = {
@@ -113,20 +146,31 @@ export const expiryController: ControllerModule = {
               // not ours to refuse (the keystore controller reports bad PEM it must use): no series
               log.debug('tls.crt holds no readable certificate', { key, error: errorText(err) });
             }
-            entry = { digest, validity, warned: false };
+            entry = { digest, validity };
             seen.set(key, entry);
           }
           if (!entry.validity) return dropSeries(labels);
           metrics.certNotAfter.set(labels, entry.validity.notAfterMs / 1000);
           metrics.certNotBefore.set(labels, entry.validity.notBeforeMs / 1000);
-          const threshold = warningThreshold(reader.get(secret.metadata.annotations, A.expiryWarning), config.expiryWarningMs);
+          const ann = secret.metadata.annotations;
+          const cu = certUtilsAlert(ann, reader);
+          if (isRefusal(cu)) return write.warn(secret, cu);
+          // annotary's own threshold wins over cert-utils' when both are set
+          const native = reader.get(ann, A.expiryWarning);
+          const threshold = cu && native === undefined ? cu.thresholdMs : warningThreshold(native, config.expiryWarningMs);
           if (isRefusal(threshold)) return write.warn(secret, threshold);
-          const verdict = expiryVerdict(entry.validity, Date.now(), threshold);
+          const now = Date.now();
+          const byCertUtils = cu !== undefined && native === undefined;
+          const verdict = expiryVerdict(entry.validity, now, threshold, byCertUtils ? A.cuCertSoonToExpireThreshold : A.expiryWarning);
           if (!verdict.warn) return { requeueAfterMs: verdict.recheckInMs };
-          if (!entry.warned) {
-            entry.warned = true;
+          // once per certificate; under cert-utils' key again every soon-to-expire-check-frequency, as it does
+          const due = entry.warnedAtMs === undefined || (cu !== undefined && now - entry.warnedAtMs >= cu.repeatMs);
+          if (due) {
+            entry.warnedAtMs = now;
             write.warn(secret, refuse('CertificateExpiring', verdict.message));
           }
+          // (at least a second apart: a "1ms" frequency must not become a busy loop)
+          if (cu) return { requeueAfterMs: Math.max(1000, Math.min(MAX_RECHECK_MS, entry.warnedAtMs! + cu.repeatMs - now)) };
         },
       },
     ];

@@ -10,35 +10,9 @@
 // change); here the state is the annotation, so the resume is level-triggered: every reconcile
 // of a Deployment paused this way looks at paused-at, after a restart too.
 import type { AnnotationReader } from '../annotations.js';
-import { A } from '../annotations.js';
+import { A, parseGoDuration } from '../annotations.js';
 import type { Refusal } from '../kube/refusal.js';
 import { refuse } from '../kube/refusal.js';
-
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration, in milliseconds: "1h30m", "1.5s", ".5m", "300ms", "0"; undefined when Go refuses it. */
-export function parseGoDuration(text: string): number | undefined {
-  let rest = text;
-  let sign = 1;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    sign = rest.startsWith('-') ? -1 : 1;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return 0;
-  if (rest === '') return undefined;
-  let total = 0;
-  while (rest) {
-    // a number (digits, then optionally "." and digits; at least one digit in all), then a unit:
-    // everything up to the next digit or "."
-    const m = /^(\d*)(\.\d*)?([^\d.]+)/.exec(rest);
-    if (!m || (m[1] === '' && (m[2] === undefined || m[2] === '.'))) return undefined;
-    const unit = UNIT_MS[m[3]];
-    if (unit === undefined) return undefined;
-    total += Number(`${m[1] || '0'}${m[2] ?? ''}`) * unit;
-    rest = rest.slice(m[0].length);
-  }
-  return sign * total;
-}
 
 export interface PauseObserved {
   annotations: Record<string, string> | undefined;

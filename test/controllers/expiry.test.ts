@@ -1,5 +1,7 @@
-// The pure parts of the expiry controller: the leaf's validity, the threshold, the verdict.
-import { expiryVerdict, leafValidity, warningThreshold } from '../../src/controllers/expiry.js';
+// The pure parts of the expiry controller: the leaf's validity, the threshold, the verdict,
+// cert-utils-operator's alert keys.
+import { AnnotationReader } from '../../src/annotations.js';
+import { certUtilsAlert, expiryVerdict, leafValidity, warningThreshold } from '../../src/controllers/expiry.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import { chainFixture, shortLivedCert } from '../pki/fixtures.js';
 
@@ -52,5 +54,35 @@ describe('expiryVerdict', () => {
   test('expired: warn that it expired', () => {
     const r = expiryVerdict(v, 1001 * H, 720 * H);
     expect(r.warn && r.message).toMatch(/expired at/);
+  });
+});
+
+describe("cert-utils-operator's expiry alert keys (#17)", () => {
+  const reader = new AnnotationReader(true);
+  const CU = 'cert-utils-operator.redhat-cop.io/';
+  test('off unless generate-cert-expiry-alert is exactly "true"; defaults 90 days and 1h', () => {
+    expect(certUtilsAlert({ [`${CU}generate-cert-expiry-alert`]: 'True' }, reader)).toBeUndefined();
+    expect(certUtilsAlert({}, reader)).toBeUndefined();
+    expect(certUtilsAlert({ [`${CU}generate-cert-expiry-alert`]: 'true' }, reader)).toEqual({
+      thresholdMs: 90 * 86_400_000,
+      repeatMs: 3_600_000,
+    });
+  });
+  test('Go durations, as cert-utils parses them; one Go refuses is InvalidAnnotation; --compat=false reads none', () => {
+    const on = { [`${CU}generate-cert-expiry-alert`]: 'true' };
+    expect(
+      certUtilsAlert(
+        { ...on, [`${CU}cert-soon-to-expire-threshold`]: '720h', [`${CU}cert-soon-to-expire-check-frequency`]: '1h30m' },
+        reader,
+      ),
+    ).toEqual({ thresholdMs: 720 * 3_600_000, repeatMs: 90 * 60_000 });
+    const bad = certUtilsAlert({ ...on, [`${CU}cert-soon-to-expire-threshold`]: '30d' }, reader);
+    expect(isRefusal(bad) && bad.reason).toBe('InvalidAnnotation');
+    expect(certUtilsAlert(on, new AnnotationReader(false))).toBeUndefined();
+  });
+  test('the Warning names the threshold that applied', () => {
+    const v = { notBeforeMs: 0, notAfterMs: 10 * 3_600_000 };
+    const w = expiryVerdict(v, 0, 20 * 3_600_000, `${CU}cert-soon-to-expire-threshold`);
+    expect(w.warn && w.message).toContain(`under the ${CU}cert-soon-to-expire-threshold threshold`);
   });
 });

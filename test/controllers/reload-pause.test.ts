@@ -1,7 +1,8 @@
 // Reloader's deployment.reloader.stakater.com/pause-period: Go's duration syntax, when a rollout
 // pauses, when the pause ends (pure functions of the annotations, spec.paused and a given time).
 import { A, AnnotationReader } from '../../src/annotations.js';
-import { parseGoDuration, pauseOnRollout, resumeDue, resumePatchBody } from '../../src/controllers/reload-pause.js';
+import { parseGoDuration } from '../../src/annotations.js';
+import { pauseOnRollout, resumeDue, resumePatchBody } from '../../src/controllers/reload-pause.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 
 const reader = new AnnotationReader(true);

@@ -151,6 +151,16 @@ test('overlays/prometheus adds a ServiceMonitor and the expiry alerts at 15% and
   const metricsUsed = JSON.stringify(rule);
   expect(metricsUsed).toContain('annotary_certificate_not_after_seconds');
   expect(metricsUsed).toContain('annotary_certificate_not_before_seconds');
+  // cert-utils-operator's metric names, recorded for dashboards and alerts written for it (#17)
+  const records = rule.spec.groups.flatMap((g) => g.rules).map((r) => (r as { record?: string }).record);
+  expect(records).toEqual(
+    expect.arrayContaining([
+      'certutils_certificate_expiry_time',
+      'certutils_certificate_issue_time',
+      'cert:validity_duration:sec',
+      'cert:time_to_expiration:sec',
+    ]),
+  );
 });
 
 const CSR_RULES = [
