@@ -1,7 +1,7 @@
 // Flags of `annotary run`. Each flag has an environment variable and a default; the
 // precedence is flag > env > default. --help and the Config type are generated from this table.
 import { parseArgs } from 'node:util';
-import { parseLabelSelector } from './kube/labels.js';
+import { parseReloaderSelector } from './kube/labels.js';
 
 export interface FlagSpec<Field extends string = string, T = unknown> {
   /** the Config field the flag sets */
@@ -90,7 +90,7 @@ function parseOptionalRef(v: string): string {
 
 /** A label selector, validated (src/kube/labels.ts); the reload controller compiles it. */
 function parseSelector(v: string): string {
-  parseLabelSelector(v);
+  parseReloaderSelector(v);
   return v;
 }
 

@@ -60,7 +60,7 @@ import { ReloadTracker } from './reload-tracker.js';
 import { pauseOnRollout, resumeDue, resumePatchBody } from './reload-pause.js';
 import type { EnvPodSpec } from './reload-env.js';
 import { withEnvVars } from './reload-env.js';
-import { parseLabelSelector } from '../kube/labels.js';
+import { parseReloaderSelector } from '../kube/labels.js';
 import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
@@ -373,7 +373,7 @@ export const reloadController: ControllerModule = {
     const recreating = new Map<string, Workload>();
     const tracker = new ReloadTracker(config.reloadSettleMs);
     const ignoredNamespaces = new Set(config.namespacesToIgnore);
-    const selects = parseLabelSelector(config.resourceLabelSelector);
+    const selects = parseReloaderSelector(config.resourceLabelSelector);
     // waiting for keystores only makes sense when this operator writes them
     const keystoresRunning = config.controllers.includes('keystores');
     const skip = (reason: ReloadSkipReason) => metrics.rolloutsSkipped.inc({ reason });

@@ -37,8 +37,8 @@ import { isDnsLabel, isDnsSubdomain } from '../kube/names.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import { RejectedWrites } from '../kube/rejections.js';
-import type { LabelMatcher } from '../kube/selector.js';
-import { parseLabelSelector } from '../kube/selector.js';
+import type { LabelPredicate } from '../kube/labels.js';
+import { parseLabelSelector } from '../kube/labels.js';
 import type { SlimData } from '../kube/slim.js';
 import { digestOfParts, sameDigests, valueDigest } from '../kube/slim.js';
 import type { KubeObject, ObjectRef, ResourceType } from '../kube/types.js';
@@ -65,7 +65,7 @@ export interface TrustBundleSpec {
   formats: StoreFormat[];
   password: PasswordRef;
   /** undefined: no distribution */
-  namespaces: LabelMatcher | undefined;
+  namespaces: LabelPredicate | undefined;
 }
 
 const DATA_KEY = /^[-._a-zA-Z0-9]+$/;

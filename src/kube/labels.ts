@@ -1,17 +1,22 @@
-// Kubernetes label selectors (apimachinery's labels.Parse), for the selectors annotary applies
-// itself to objects already in a cache (--resource-label-selector): the caches are shared, so the
-// selector cannot go to the apiserver as Reloader's does. Requirements are separated by commas
-// outside parentheses: `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (a,b)`,
-// `key notin (a,b)`; all must hold. Stakater Reloader's legacy forms are accepted as Reloader
-// rewrites them (common.GetResourceLabelSelector): `key:value` is `key=value`, `key:*` and
-// `key=*` are `key`.
+// Kubernetes label selectors in their text form (apimachinery's labels.Parse, kubectl -l):
+// requirements separated by commas outside parentheses, `key`, `!key`, `key=value`,
+// `key==value`, `key!=value`, `key in (a,b)`, `key notin (a,b)`; all must hold. Parsed once into
+// a predicate that annotary applies itself to objects already in a cache (the caches are shared,
+// so a selector cannot go to the apiserver). Two readers of the one grammar:
+//   - parseLabelSelector, for an annotation (a trust bundle's namespaces): a Refusal naming the
+//     requirement that is malformed;
+//   - parseReloaderSelector, for --resource-label-selector: stakater Reloader's legacy forms too,
+//     as Reloader rewrites them (common.GetResourceLabelSelector): `key:value` is `key=value`,
+//     `key:*` and `key=*` are `key`.
+import type { Refusal } from './refusal.js';
+import { refuse } from './refusal.js';
 
 export type LabelPredicate = (labels: Record<string, string> | undefined) => boolean;
 
 const KEY = /^([a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?\/)?[a-z0-9A-Z]([-a-z0-9A-Z_.]{0,61}[a-z0-9A-Z])?$/;
-const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const VALUE = /^([a-z0-9A-Z]([-a-z0-9A-Z_.]{0,61}[a-z0-9A-Z])?)?$/;
 
-/** Splits at commas outside parentheses. */
+/** Splits at commas outside parentheses; each requirement trimmed (blank ones kept). */
 function requirements(text: string): string[] {
   const out: string[] = [];
   let depth = 0;
@@ -25,18 +30,7 @@ function requirements(text: string): string[] {
     } else cur += ch;
   }
   out.push(cur);
-  return out.map((s) => s.trim()).filter(Boolean);
-}
-
-/** Reloader's rewrite of one item (see the header). */
-function reloaderLegacy(item: string): string {
-  let s = item;
-  if (s.includes(':')) {
-    const [k, v] = s.split(':');
-    s = v === '*' ? k : `${k}=${v}`;
-  }
-  if (s.includes('=') && !/[!=]=/.test(s) && s.split('=')[1] === '*') s = s.split('=')[0];
-  return s;
+  return out.map((s) => s.trim());
 }
 
 function key(k: string): string {
@@ -50,7 +44,7 @@ function value(v: string): string {
 
 /** One requirement as a predicate; throws with a message for a malformed one. */
 function requirement(item: string): LabelPredicate {
-  const set = /^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(item);
+  const set = /^(\S+)\s+(in|notin)\s*\(([^()]*)\)$/.exec(item);
   if (set) {
     const k = key(set[1]);
     const values = new Set(set[3].split(',').map((v) => value(v.trim())));
@@ -70,9 +64,41 @@ function requirement(item: string): LabelPredicate {
   return (l) => l?.[k] !== undefined;
 }
 
-/** The predicate of a selector; undefined for an empty one (everything matches). Throws for a malformed selector. */
-export function parseLabelSelector(text: string): LabelPredicate | undefined {
-  const reqs = requirements(text).map((r) => requirement(reloaderLegacy(r)));
-  if (!reqs.length) return undefined;
-  return (labels) => reqs.every((r) => r(labels));
+const all =
+  (reqs: LabelPredicate[]): LabelPredicate =>
+  (labels) =>
+    reqs.every((r) => r(labels));
+
+/** An annotation's selector; an empty one matches everything (as in Kubernetes), a blank requirement in a list is refused. */
+export function parseLabelSelector(text: string, what: string): LabelPredicate | Refusal {
+  if (text.trim() === '') return all([]);
+  const reqs: LabelPredicate[] = [];
+  for (const r of requirements(text)) {
+    try {
+      if (r === '') throw new Error('blank');
+      reqs.push(requirement(r));
+    } catch {
+      return refuse('InvalidAnnotation', `${what}: "${r}" is not a label selector requirement`);
+    }
+  }
+  return all(reqs);
+}
+
+/** Reloader's rewrite of one item (see the header). */
+function reloaderLegacy(item: string): string {
+  let s = item;
+  if (s.includes(':')) {
+    const [k, v] = s.split(':');
+    s = v === '*' ? k : `${k}=${v}`;
+  }
+  if (s.includes('=') && !/[!=]=/.test(s) && s.split('=')[1] === '*') s = s.split('=')[0];
+  return s;
+}
+
+/** --resource-label-selector: undefined for an empty selector (everything matches); blank items skipped. Throws when malformed. */
+export function parseReloaderSelector(text: string): LabelPredicate | undefined {
+  const reqs = requirements(text)
+    .filter(Boolean)
+    .map((r) => requirement(reloaderLegacy(r)));
+  return reqs.length ? all(reqs) : undefined;
 }

@@ -6,8 +6,8 @@ import { A } from '../../src/annotations.js';
 import { copyContentHash, desiredCopies, parseTrustSource, trustBundlesController } from '../../src/controllers/trust-bundles.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import { ConfigMaps } from '../../src/kube/types.js';
-import { parseLabelSelector } from '../../src/kube/selector.js';
-import type { LabelMatcher } from '../../src/kube/selector.js';
+import { parseLabelSelector } from '../../src/kube/labels.js';
+import type { LabelPredicate } from '../../src/kube/labels.js';
 import { slimDataObject, valueDigest } from '../../src/kube/slim.js';
 import { canonicalBundle } from '../../src/pki/bundle.js';
 import { configMap, inNamespace, namespace, secret, withAnnotations, withData, withLabels } from '../gen.js';
@@ -36,7 +36,7 @@ describe('parseTrustSource', () => {
 });
 
 describe('parseLabelSelector', () => {
-  const m = (s: string) => parseLabelSelector(s, 'x') as LabelMatcher;
+  const m = (s: string) => parseLabelSelector(s, 'x') as LabelPredicate;
   test('=, ==, !=, in, notin, exists, !exists; empty matches all', () => {
     expect(m('team=a')({ team: 'a' })).toBe(true);
     expect(m('team==a')({ team: 'b' })).toBe(false);

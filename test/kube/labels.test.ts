@@ -1,7 +1,7 @@
 // Label selectors as apimachinery's labels.Parse reads them, and stakater Reloader's legacy forms.
-import { parseLabelSelector } from '../../src/kube/labels.js';
+import { parseReloaderSelector } from '../../src/kube/labels.js';
 
-const sel = (text: string) => parseLabelSelector(text)!;
+const sel = (text: string) => parseReloaderSelector(text)!;
 
 test.each([
   ['app=web', { app: 'web' }, true],
@@ -26,8 +26,8 @@ test.each([
   ['reloader=*', {}, false],
 ])('%s on %j: %s', (text, labels, expected) => expect(sel(text)(labels)).toBe(expected));
 
-test('an empty selector selects everything', () => expect(parseLabelSelector(' ')).toBeUndefined());
+test('an empty selector selects everything', () => expect(parseReloaderSelector(' ')).toBeUndefined());
 
 test.each(['a b', 'app=(x)', 'tier in a,b', '-x=y', 'a=b=c'])('"%s" is refused', (text) =>
-  expect(() => parseLabelSelector(text)).toThrow(),
+  expect(() => parseReloaderSelector(text)).toThrow(),
 );
