@@ -11,9 +11,19 @@ import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../src/kube/types.js';
 import { Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
-import { chainFixture } from '../test/pki/fixtures.js';
-import { tlsData } from '../test/gen.js';
-import { LatencyResults, Observer, annotation, baselineClient, picks, report, rotationRound, seed, sha256 } from './lib.js';
+import {
+  CHAINS,
+  LatencyResults,
+  Observer,
+  annotation,
+  baselineClient,
+  keystoreSecret,
+  picks,
+  report,
+  rotationRound,
+  seed,
+  sha256,
+} from './lib.js';
 
 const N = Number(process.env.BENCH_SECRETS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
@@ -21,7 +31,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const SOURCE_HASH = 'annotary.io/source-hash';
 
-const CHAINS = ['main', 'bench-b', 'bench-c'].map((tag) => tlsData(chainFixture('rsa2048', tag)));
 const pemDigest = (o: KubeObject) => {
   const d = (o as KubeObject & { data?: Record<string, string> }).data ?? {};
   return sha256(`${d['tls.crt']}|${d['tls.key']}|${d['ca.crt']}`);
@@ -33,13 +42,7 @@ async function main(): Promise<void> {
   const chainOf = new Map<string, number>();
   const seconds = await seed(client, Secrets, ns, 0, N, (i) => {
     chainOf.set(`s-${i}`, i % CHAINS.length);
-    return {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'kubernetes.io/tls',
-      metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
-      data: CHAINS[i % CHAINS.length],
-    };
+    return keystoreSecret(ns, i);
   });
   console.error(`seeded ${N} annotated Secrets in ${seconds.toFixed(1)} s`);
   const rotate = (name: string) => {

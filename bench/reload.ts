@@ -8,44 +8,27 @@
 //   env: BENCH_WORKLOADS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3)
 import { performance } from 'node:perf_hooks';
 import type { KubeClient } from '../src/kube/client.js';
-import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
-import { LatencyResults, MiB, Observer, baselineClient, inParallel, picks, randomB64 as b64, report, rotationRound } from './lib.js';
+import {
+  LatencyResults,
+  MiB,
+  Observer,
+  baselineClient,
+  picks,
+  randomB64 as b64,
+  report,
+  rotationRound,
+  seedReload,
+  type Deployment,
+  templateAnnotation,
+} from './lib.js';
 
 const N = Number(process.env.BENCH_WORKLOADS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const ANNOTARY_KEY = 'annotary.io/config-hash';
-
-type Deployment = KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } };
-const templateAnnotation = (key: string) => (o: KubeObject) => (o as Deployment).spec?.template?.metadata?.annotations?.[key];
-
-async function seed(client: KubeClient, ns: string): Promise<void> {
-  const ids = Array.from({ length: N }, (_, i) => i);
-  await inParallel(ids, 16, (i) =>
-    client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${i}`, namespace: ns }, data: { v: b64() } }),
-  );
-  await inParallel(ids, 16, (i) =>
-    client.create(Deployments, ns, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': `s-${i}` } },
-      spec: {
-        replicas: 0,
-        selector: { matchLabels: { app: `d-${i}` } },
-        template: {
-          metadata: { labels: { app: `d-${i}` } },
-          spec: {
-            containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
-            volumes: [{ name: 's', secret: { secretName: `s-${i}` } }],
-          },
-        },
-      },
-    }),
-  );
-}
 
 /** One round: ROTATIONS distinct Secrets rotated 50 ms apart; latency per rotation. */
 function round(client: KubeClient, ns: string, observer: Observer): Promise<number[]> {
@@ -61,7 +44,7 @@ async function main(): Promise<void> {
   const client = adminClient();
   const ns = await newNamespace(client, 'bench-reload');
   const t0 = performance.now();
-  await seed(client, ns);
+  await seedReload(client, ns, N);
   console.error(`seeded ${N} Secrets + ${N} Deployments in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const results = new LatencyResults();
   try {

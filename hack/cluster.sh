@@ -7,6 +7,7 @@
 #   hack/cluster.sh up       start everything (idempotent), write .cluster/kubeconfig
 #   hack/cluster.sh down     stop everything started by `up` (by pid), leave no process
 #   hack/cluster.sh status   print what runs
+#   hack/cluster.sh baseline build/cache the client-go baseline of the benchmarks, print its path
 #   hack/cluster.sh stop-apiserver | start-apiserver | stop-etcd | start-etcd   (fault tests)
 set -euo pipefail
 
@@ -61,9 +62,32 @@ have_binaries() {
   [ -x "$d/kube-apiserver" ] && [ -x "$d/kube-controller-manager" ]
 }
 
-build_binaries() {
+# Debian's kubernetes source, unpacked into $1 with the fix the build needs; prints the tree.
+source_tree() {
   need_pkgs golang-go make rsync dpkg-dev golang-github-modern-go-reflect2-dev ca-certificates
   enable_deb_src
+  local work=$1
+  rm -rf "$work"; mkdir -p "$work"
+  (cd "$work" && apt-get source -qq kubernetes >/dev/null 2>&1)
+  local tree; tree=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' | head -1)
+  [ -n "$tree" ] || { log "apt-get source kubernetes unpacked nothing"; exit 1; }
+  # Required fix (see reference): vendored reflect2 1.0.1 segfaults under Go >= 1.18.
+  local r2=$tree/vendor/github.com/modern-go/reflect2
+  rm -f "$r2"/*.go "$r2"/*.s
+  cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.go "$r2"/
+  cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.s "$r2"/ 2>/dev/null || true
+  rm -f "$r2"/*_test.go
+  echo "$tree"
+}
+
+# make WHAT=… inside a source tree, as the kubernetes build does it (GOPATH mode: vendor/ resolves)
+make_what() {
+  local tree=$1 what=$2 logf=$3
+  (cd "$tree" && env GO111MODULE=off GOFLAGS= CGO_ENABLED=0 GOCACHE="$CACHE/gocache" make WHAT="$what" >"$logf" 2>&1) \
+    || { tail -40 "$logf" >&2; exit 1; }
+}
+
+build_binaries() {
   local ver; ver=$(k8s_version)
   [ -n "$ver" ] || { log "apt-cache showsrc kubernetes found nothing"; exit 1; }
   local out="$CACHE/kubernetes-$ver"
@@ -71,24 +95,40 @@ build_binaries() {
     echo "$ver" > "$CACHE/kubernetes.version"; return 0
   fi
   log "building kube-apiserver + kube-controller-manager $ver (once; ~4 min on 2 cores)"
-  local work="$CACHE/src-$ver"
-  rm -rf "$work"; mkdir -p "$work"
-  (cd "$work" && apt-get source -qq kubernetes >/dev/null 2>&1)
-  local tree; tree=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' | head -1)
-  # Required fix (see reference): vendored reflect2 1.0.1 segfaults under Go >= 1.18.
-  local r2=$tree/vendor/github.com/modern-go/reflect2
-  rm -f "$r2"/*.go "$r2"/*.s
-  cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.go "$r2"/
-  cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.s "$r2"/ 2>/dev/null || true
-  rm -f "$r2"/*_test.go
-  (cd "$tree" && env GO111MODULE=off GOFLAGS= CGO_ENABLED=0 GOCACHE="$CACHE/gocache" \
-      make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$work/build.log" 2>&1) \
-    || { tail -40 "$work/build.log" >&2; exit 1; }
+  local work="$CACHE/src-$ver" tree
+  tree=$(source_tree "$work")
+  make_what "$tree" "cmd/kube-apiserver cmd/kube-controller-manager" "$work/build.log"
   mkdir -p "$out/bin"
   cp "$tree/_output/bin/kube-apiserver" "$tree/_output/bin/kube-controller-manager" "$out/bin/"
   echo "$ver" > "$CACHE/kubernetes.version"
   rm -rf "$work" "$CACHE/gocache"
   log "cached in $out/bin"
+}
+
+# The client-go baseline controller of `make bench` (bench/clientgo/main.go, #20), built inside
+# the same source tree (client-go 1.20 from its vendor/), cached by the program's digest.
+# Prints the binary's path. Only the benchmarks need it: `make test` never builds it.
+baseline() {
+  local src=$ROOT/bench/clientgo/main.go sum
+  sum=$(sha256sum "$src" | cut -c1-12)
+  local out; out="$(bin_dir)/annotary-bench-baseline-$sum"
+  if [ ! -x "$out" ]; then
+    exec 9>"$CACHE/build.lock"
+    flock 9
+    if [ ! -x "$out" ]; then
+      log "building the client-go baseline (once per change of bench/clientgo/main.go; ~3 min on 2 cores)"
+      local work="$CACHE/src-baseline" tree
+      tree=$(source_tree "$work")
+      mkdir -p "$tree/cmd/annotary-bench-baseline"
+      cp "$src" "$tree/cmd/annotary-bench-baseline/main.go"
+      make_what "$tree" cmd/annotary-bench-baseline "$work/build.log"
+      mkdir -p "$(dirname "$out")"
+      cp "$tree/_output/bin/annotary-bench-baseline" "$out"
+      rm -rf "$work" "$CACHE/gocache"
+    fi
+    flock -u 9
+  fi
+  echo "$out"
 }
 
 deps() {
@@ -245,6 +285,7 @@ down() {
 
 case "${1:-}" in
   deps) deps ;;
+  baseline) deps; baseline ;;
   up) up ;;
   down) down ;;
   status) for c in etcd apiserver controller-manager; do pid_alive $c && echo "$c running (pid $(cat "$STATE/$c.pid"))" || echo "$c stopped"; done ;;

@@ -43,6 +43,7 @@ ${log('cluster')}
 case "$1" in
   status) echo "etcd running (pid 1)"; echo "apiserver ${apiserverRunning ? 'running (pid 2)' : 'stopped'}"; ${FILLER} ;;
   up) mkdir -p "${dir}/.cluster" ;;
+  baseline) echo "${dir}/bin/clientgo-baseline" ;;
 esac
 `,
   );
@@ -53,7 +54,17 @@ esac
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
-  for (const b of ['keystores', 'reload', 'keystore-latency', 'scale', 'issuance', 'renewal-storm', 'trust-bundles', 'table'])
+  for (const b of [
+    'keystores',
+    'reload',
+    'keystore-latency',
+    'scale',
+    'issuance',
+    'renewal-storm',
+    'trust-bundles',
+    'vs-clientgo',
+    'table',
+  ])
     exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
   exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
   exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
@@ -89,17 +100,21 @@ function run(sb: Sandbox, script: string): string {
   });
 }
 
-describe.each(['test.sh', 'bench.sh'])('hack/%s', (script) => {
+// bench.sh also asks for the client-go baseline's binary once the control plane is up
+describe.each([
+  ['test.sh', []],
+  ['bench.sh', ['baseline']],
+])('hack/%s', (script, extra) => {
   test('leaves a control plane it found running alone, however much `cluster.sh status` prints', () => {
     const sb = sandbox(script, true);
     run(sb, script);
-    expect(sb.calls('cluster')).toEqual(['status', 'up']);
+    expect(sb.calls('cluster')).toEqual(['status', 'up', ...extra]);
   });
 
   test('stops the control plane it started', () => {
     const sb = sandbox(script, false);
     run(sb, script);
-    expect(sb.calls('cluster')).toEqual(['status', 'up', 'down']);
+    expect(sb.calls('cluster')).toEqual(['status', 'up', ...extra, 'down']);
   });
 });
 
@@ -111,7 +126,7 @@ test('hack/test.sh prints the summary line last', () => {
 test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
   const sb = sandbox('bench.sh', true);
   run(sb, 'bench.sh');
-  // seven benchmarks: each looks twice (a bench namespace, then none) and sleeps once in between
-  expect(sb.calls('kubectl')).toHaveLength(14);
-  expect(sb.calls('sleep')).toEqual(['1', '1', '1', '1', '1', '1', '1']);
+  // eight benchmarks: each looks twice (a bench namespace, then none) and sleeps once in between
+  expect(sb.calls('kubectl')).toHaveLength(16);
+  expect(sb.calls('sleep')).toEqual(Array(8).fill('1'));
 });
