@@ -66,14 +66,13 @@ export async function seed(
 export const CHAINS = ['main', 'bench-b', 'bench-c'].map((tag) => tlsData(chainFixture('rsa2048', tag)));
 
 /** Keystore Secret s-i (`annotary.io/keystores: jks`) holding chain i mod 3: the keystore benchmarks' fixture. */
-export const keystoreSecret = (ns: string, i: number): KubeObject =>
-  ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'kubernetes.io/tls',
-    metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
-    data: CHAINS[i % CHAINS.length],
-  });
+export const keystoreSecret = (ns: string, i: number): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'kubernetes.io/tls',
+  metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
+  data: CHAINS[i % CHAINS.length],
+});
 
 /** Secrets s-0… and Deployments d-0… (0 replicas), d-i annotated to reload on s-i: the reload benchmarks' fixture. */
 export async function seedReload(client: KubeClient, ns: string, n: number): Promise<void> {
