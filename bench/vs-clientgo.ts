@@ -3,7 +3,9 @@
 // no keystore built; built from the Debian kubernetes source by `hack/cluster.sh baseline`), in
 // one run on the local control plane:
 //   - keystores: N Secrets annotated `annotary.io/keystores: jks`; annotary builds real JKS stores,
-//     client-go patches the PEM's digest onto the Secret;
+//     client-go patches the PEM's digest onto the Secret. A rotation is a renewal, as cert-manager
+//     makes them: a new EC P-256 key and leaf under the same CA (ca.crt unchanged), each one
+//     distinct (made before the rounds), so no cache can answer a rotation from an earlier one;
 //   - reload: N Deployments each reloading on its own Secret; both patch the pod template.
 // Per system and job: time and CPU from process start until every object got its first write
 // (onboarding), then ROUNDS rounds of ROTATIONS rotations: latency p50/p99 per round (the
@@ -12,16 +14,18 @@
 //
 //   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) \
 //     node dist-bench/bench/vs-clientgo.js
-//   env: BENCH_CLIENTGO (the baseline binary), BENCH_OBJECTS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3)
+//   env: BENCH_CLIENTGO (the baseline binary), BENCH_OBJECTS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3),
+//   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { KubeClient } from '../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
+import { generateKey, issueCertificate, selfSignedCa } from '../src/pki/x509.js';
 import { KUBECONFIG, adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import {
-  CHAINS,
   LatencyResults,
   Observer,
   annotation,
@@ -44,6 +48,8 @@ const N = Number(process.env.BENCH_OBJECTS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
+const ONLY = (process.env.BENCH_JOBS ?? 'keystores,reload').split(',');
+const PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** CPU seconds (user + system) the process has used so far. */
@@ -86,23 +92,41 @@ interface Job {
   annotary: (ns: string) => Promise<Controller>;
 }
 
-const chainOf = new Map<number, number>();
+const DAY = 86_400_000;
+const CA = (async () => {
+  const keyPem = await generateKey('ec-p256');
+  const now = Date.now();
+  return {
+    keyPem,
+    certPem: await selfSignedCa(keyPem, 'bench CA', { notBefore: new Date(now - DAY), notAfter: new Date(now + 365 * DAY) }),
+  };
+})();
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** A fresh key and leaf from CA: the data of a renewed TLS Secret. */
+async function renewal(i: number): Promise<Record<string, string>> {
+  const ca = await CA;
+  const keyPem = await generateKey('ec-p256');
+  const spki = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+  const now = Date.now();
+  const profile = { notBefore: new Date(now - DAY), notAfter: new Date(now + 90 * DAY), usages: ['server' as const] };
+  const certPem = await issueCertificate(spki, { commonName: `s-${i}`, dnsNames: [`s-${i}.bench.svc`], ipAddresses: [] }, profile, ca);
+  return { 'tls.crt': b64(certPem), 'tls.key': b64(keyPem), 'ca.crt': b64(ca.certPem) };
+}
+let renewals: Record<string, string>[] = [];
 const JOBS: Job[] = [
   {
     name: 'keystores',
     rt: Secrets,
     written: { annotary: annotation('annotary.io/source-hash'), clientgo: annotation(BASELINE_KEY) },
-    seed: (client, ns) => {
-      chainOf.clear(); // fresh objects hold chain i mod 3 again
-      return seed(client, Secrets, ns, 0, N, (i) => keystoreSecret(ns, i));
+    seed: async (client, ns) => {
+      const initial = await Promise.all(Array.from({ length: N }, (_, i) => renewal(i)));
+      renewals = await Promise.all(Array.from({ length: ROUNDS * ROTATIONS }, (_, i) => renewal(i)));
+      return seed(client, Secrets, ns, 0, N, (i) => ({ ...keystoreSecret(ns, i), data: initial[i] }));
     },
-    rotate: (client, ns, i) => {
-      const next = ((chainOf.get(i) ?? i % CHAINS.length) + 1) % CHAINS.length;
-      chainOf.set(i, next);
-      return client.patch(Secrets, ns, `s-${i}`, { data: CHAINS[next] });
-    },
+    rotate: (client, ns, i) => client.patch(Secrets, ns, `s-${i}`, { data: renewals.pop() }),
     observed: (i) => `s-${i}`,
-    annotary: (ns) => startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn']),
+    annotary: (ns) => startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn'], {}, undefined, PROF),
   },
   {
     name: 'reload',
@@ -112,7 +136,8 @@ const JOBS: Job[] = [
     rotate: (client, ns, i) => client.patch(Secrets, ns, `s-${i}`, { data: { v: randomB64() } }),
     observed: (i) => `d-${i}`,
     // settle window 0 so both measure the same thing (the default window coalesces bursts by design)
-    annotary: (ns) => startOperator(['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn']),
+    annotary: (ns) =>
+      startOperator(['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn'], {}, undefined, PROF),
   },
 ];
 
@@ -186,7 +211,7 @@ async function main(): Promise<void> {
   if (!BINARY) throw new Error('BENCH_CLIENTGO: the client-go baseline binary (bash hack/cluster.sh baseline prints it)');
   const client = adminClient();
   const rows: Row[] = [];
-  for (const job of JOBS) {
+  for (const job of JOBS.filter((j) => ONLY.includes(j.name))) {
     const latency = new LatencyResults();
     const cg = await measure(client, job, 'clientgo', latency);
     const an = await measure(client, job, 'annotary', latency);

@@ -130,11 +130,17 @@ export function operatorArgv(): string[] {
 }
 
 /** Starts the built operator (dist/cli.js run) as a child process and waits for /readyz. `kubeconfig`: other credentials than admin's. */
-export async function startOperator(args: string[], env: Record<string, string> = {}, kubeconfig = KUBECONFIG): Promise<OperatorProcess> {
+export async function startOperator(
+  args: string[],
+  env: Record<string, string> = {},
+  kubeconfig = KUBECONFIG,
+  /** node flags before the image's own (e.g. --cpu-prof for the benchmarks; NODE_OPTIONS refuses it) */
+  nodeFlags: string[] = [],
+): Promise<OperatorProcess> {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
-    [...operatorArgv(), 'run', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${port}`, ...args],
+    [...nodeFlags, ...operatorArgv(), 'run', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${port}`, ...args],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

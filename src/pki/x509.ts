@@ -45,6 +45,7 @@ import {
   tlv,
 } from './der.js';
 import { guard, PkiError } from './errors.js';
+import { Lru } from './lru.js';
 import { parseCertificates, parsePrivateKey, toPem, type ParsedKey } from './pem.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -259,30 +260,24 @@ export function checkCa(ca: CaMaterial): NodeCertificate {
  * more than writing a certificate, and a renewal storm signs thousands with one CA. Bounded (a
  * few CAs are in use at once; one evicted is parsed again), least recently used first out.
  */
-const ISSUER_CACHE_SIZE = 16;
-const issuers = new Map<string, Issuer>();
+const issuers = new Lru<string, Issuer>(16);
 
 function caIssuer(ca: CaMaterial): Issuer {
   const digest = createHash('sha256').update(ca.certPem).update('\0').update(ca.keyPem).digest('hex');
-  const cached = issuers.get(digest);
-  if (cached) {
-    issuers.delete(digest);
-    issuers.set(digest, cached);
-    return cached;
-  }
+  return issuers.get(digest, () => checkedIssuer(ca));
+}
+
+function checkedIssuer(ca: CaMaterial): Issuer {
   const cert = checkCa(ca);
   const key = parsePrivateKey(ca.keyPem, 'CA private key');
   const { name, keyId } = guard('MalformedPEM', 'CA certificate: cannot read its subject', () => caNameAndKeyId(cert.raw));
-  const issuer: Issuer = {
+  return {
     name,
     // no SKI in the CA certificate: the identifier the CA's key would have (method 1, as ours are made)
     keyId: keyId ?? publicKeyInfo(cert.publicKey, 'CA certificate').keyId,
     signer: signer(key),
     notAfter: new Date(cert.validTo),
   };
-  if (issuers.size >= ISSUER_CACHE_SIZE) issuers.delete(issuers.keys().next().value!);
-  issuers.set(digest, issuer);
-  return issuer;
 }
 
 /**
