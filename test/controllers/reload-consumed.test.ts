@@ -115,7 +115,7 @@ describe('scopeToggled', () => {
     ['both settings give the same digest: nothing to tell', 'd', 'd', 'd', false],
     ['nothing recorded', undefined, 'd', 'o', false],
   ])('%s', (_, recorded, digest, other, want) => {
-    expect(scopeToggled(recorded, digest as string, other as string)).toBe(want);
+    expect(scopeToggled(recorded, digest, other)).toBe(want);
   });
 });
 
