@@ -18,7 +18,6 @@ import { servingMaterialProblem } from '../pki/serving-material.js';
 import type { Scope } from './reload-consumed.js';
 import { scopeOf } from './reload-consumed.js';
 
-export const HELD_REASON = 'ReloadHeldBadMaterial';
 /** a certificate not valid yet is looked at again when it becomes valid, at the latest after this */
 const NOT_YET_VALID_RECHECK_MAX_MS = 3_600_000;
 
@@ -55,7 +54,10 @@ export interface Held {
 export function holdFor(problems: [name: string, problem: MaterialProblem][], now: Date): Held | undefined {
   if (!problems.length) return undefined;
   const what = problems.map(([name, p]) => `Secret "${name}": ${p.message}`).join('; ');
-  const refusal = refuse(HELD_REASON, `${what}; not rolling onto it, the pods keep the material they run with until it is fixed`);
+  const refusal = refuse(
+    'ReloadHeldBadMaterial',
+    `${what}; not rolling onto it, the pods keep the material they run with until it is fixed`,
+  );
   const waits = problems.flatMap(([, p]) => (p.validFrom ? [p.validFrom.getTime() - now.getTime()] : []));
   if (!waits.length) return { refusal };
   return { refusal, requeueAfterMs: Math.min(NOT_YET_VALID_RECHECK_MAX_MS, Math.max(1000, Math.min(...waits))) };
