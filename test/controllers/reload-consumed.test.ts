@@ -66,9 +66,9 @@ describe('consumedKeys: what a pod template reads of each object', () => {
 });
 
 describe('consumedData: the digest over the consumed keys', () => {
-  const objects = [
-    { kind: 'Secret' as const, name: 'a', digests: { x: '1', y: '2' } },
-    { kind: 'Secret' as const, name: 'named-only', digests: { u: '1', v: '2' } },
+  const objects: { kind: 'Secret'; name: string; digests: Record<string, string> }[] = [
+    { kind: 'Secret', name: 'a', digests: { x: '1', y: '2' } },
+    { kind: 'Secret', name: 'named-only', digests: { u: '1', v: '2' } },
   ];
   const spec: ConsumingPodSpec = { containers: [{ env: [{ valueFrom: { secretKeyRef: { name: 'a', key: 'x' } } }] }] };
 
