@@ -61,6 +61,7 @@ export const A = {
   reload: 'annotary.io/reload',
   configHash: 'annotary.io/config-hash',
   observedConfigHash: 'annotary.io/observed-config-hash',
+  reloadConsumedKeysOnly: 'annotary.io/reload-consumed-keys-only',
   // expiry
   expiryWarning: 'annotary.io/expiry-warning',
   // generated secrets (generate.<key>: one annotation per key, read by prefix)
@@ -334,6 +335,15 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     written: true,
     values: 'sha256 hex',
     description: 'Digest recorded at onboarding, without a rollout.',
+  },
+  {
+    key: A.reloadConsumedKeysOnly,
+    origin: 'annotary',
+    on: ['Workload'],
+    values: '`true`, `false` (default from --reload-consumed-keys-only)',
+    description:
+      'Roll only when a key the pod template reads changes (env `secretKeyRef`/`configMapKeyRef` keys, volume `items`); ' +
+      'turning it on or off records the new digest without a rollout.',
   },
   {
     key: A.expiryWarning,

@@ -237,6 +237,22 @@ export const FLAGS = [
     help: 'the deletion of a watched object counts as a change (off, as in Reloader)',
     parse: parseBool,
   }),
+  flag({
+    field: 'reloadConsumedKeysOnly',
+    name: 'reload-consumed-keys-only',
+    env: 'ANNOTARY_RELOAD_CONSUMED_KEYS_ONLY',
+    default: 'false',
+    help: 'roll only on changes of the keys a pod template reads (annotary.io/reload-consumed-keys-only overrides it per workload)',
+    parse: parseBool,
+  }),
+  flag({
+    field: 'reloadValidateTls',
+    name: 'reload-validate-tls',
+    env: 'ANNOTARY_RELOAD_VALIDATE_TLS',
+    default: 'true',
+    help: 'hold a rollout onto a TLS Secret whose key does not match its certificate, or that is expired or does not parse',
+    parse: parseBool,
+  }),
   // stakater Reloader's flags, with Reloader's meaning (#17; see docs/reload.md)
   flag({
     field: 'autoReloadAll',

@@ -348,6 +348,14 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: ['Workload'],
     meaning: 'a watched Secret/ConfigMap does not exist (the others still roll)',
   },
+  {
+    reason: 'ReloadHeldBadMaterial',
+    type: 'Warning',
+    on: ['Workload'],
+    meaning:
+      'a rollout held (nothing written; it happens once the Secret is fixed): a watched TLS Secret does not parse, its ' +
+      '`tls.key` does not match the first certificate of `tls.crt`, or that certificate is expired or not yet valid',
+  },
   // expiry
   {
     reason: 'CertificateExpiring',

@@ -155,7 +155,15 @@ export const ISSUE_WHYS = ['new', 'request_changed', 'renewal', 'ca_rotation', '
 export type IssueWhy = (typeof ISSUE_WHYS)[number];
 
 /** Why a reconcile of a watched workload did not roll (annotary_rollouts_skipped_total's reason label). */
-export const RELOAD_SKIP_REASONS = ['invalid', 'missing', 'keystore_pending', 'onboarding', 'create_ignored', 'watch_set_changed'] as const;
+export const RELOAD_SKIP_REASONS = [
+  'invalid',
+  'missing',
+  'keystore_pending',
+  'onboarding',
+  'create_ignored',
+  'watch_set_changed',
+  'bad_material',
+] as const;
 export type ReloadSkipReason = (typeof RELOAD_SKIP_REASONS)[number];
 
 export type Metrics = ReturnType<typeof createMetrics>;

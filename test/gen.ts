@@ -24,11 +24,12 @@ interface Container {
   name: string;
   image: string;
   envFrom?: ({ secretRef: { name: string } } | { configMapRef: { name: string } })[];
+  env?: { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } | { configMapKeyRef: { name: string; key: string } } }[];
   volumeMounts?: { name: string; mountPath: string }[];
 }
 interface PodSpec {
   containers: Container[];
-  volumes?: { name: string; secret: { secretName: string } }[];
+  volumes?: { name: string; secret: { secretName: string; items?: { key: string; path: string }[] } }[];
 }
 export type Workload = KubeObject & {
   spec: {
@@ -377,4 +378,21 @@ export const withEnvFromConfigMaps =
   (w) => {
     const c = w.spec.template.spec.containers[0];
     c.envFrom = [...(c.envFrom ?? []), ...names.map((name) => ({ configMapRef: { name } }))];
+  };
+/** Only these keys of a Secret, as a volume with items (mounted at /etc/<name>). */
+export const withSecretItemsVolume =
+  (name: string, ...keys: string[]): Mod<Workload> =>
+  (w) => {
+    const pod = w.spec.template.spec;
+    const c = pod.containers[0];
+    pod.volumes = [...(pod.volumes ?? []), { name, secret: { secretName: name, items: keys.map((key) => ({ key, path: key })) } }];
+    c.volumeMounts = [...(c.volumeMounts ?? []), { name, mountPath: `/etc/${name}` }];
+  };
+/** One environment variable per key (valueFrom secretKeyRef or configMapKeyRef), named after the key. */
+export const withKeyRefEnv =
+  (kind: 'Secret' | 'ConfigMap', name: string, ...keys: string[]): Mod<Workload> =>
+  (w) => {
+    const c = w.spec.template.spec.containers[0];
+    const ref = (key: string) => (kind === 'Secret' ? { secretKeyRef: { name, key } } : { configMapKeyRef: { name, key } });
+    c.env = [...(c.env ?? []), ...keys.map((key) => ({ name: key.toUpperCase().replace(/[^A-Z0-9]/g, '_'), valueFrom: ref(key) }))];
   };

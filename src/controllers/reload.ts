@@ -45,6 +45,7 @@ import {
   Deployments,
   Jobs,
   Rollouts,
+  Secrets,
   StatefulSets,
   apiVersionOf,
   objectKey,
@@ -65,6 +66,8 @@ import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
 import { cachedDigests } from './cache-reads.js';
+import { consumedData, consumedKeys, consumedKeysOnly, scopeToggled } from './reload-consumed.js';
+import { heldRollout, secretsToValidate } from './reload-validate.js';
 import type { DigestLookup } from './store-specs.js';
 import { keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
 
@@ -425,13 +428,15 @@ export const reloadController: ControllerModule = {
       const rt = informers[kind].resource;
       const ignored: Refusal[] = [];
       const policy = parseReloadPolicy(meta, template?.metadata?.annotations, reader, ignored, config.autoReloadAll);
-      if (isRefusal(policy)) {
+      const keysOnly = consumedKeysOnly(meta, reader, config.reloadConsumedKeysOnly);
+      if (isRefusal(policy) || isRefusal(keysOnly)) {
         tracker.forget(key);
         skip('invalid');
-        return write.warn(wl, policy);
+        return write.warn(wl, isRefusal(policy) ? policy : (keysOnly as Refusal));
       }
       for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
       let digest: string | undefined;
+      let otherDigest: string | undefined; // under the other consumed-keys-only setting (reload-consumed.ts)
       let current = new Map<string, string>();
       let missing: WatchRef[] = [];
       if (policy) {
@@ -476,8 +481,9 @@ export const reloadController: ControllerModule = {
           }
         }
         const watchedData = watched.map((r) => ({ ...r, digests: cached(r.kind, namespace, r.name)!.digests }));
-        digest = configDigest(watchedData);
-        current = objectDigests(watchedData);
+        const consumed = configDigest(consumedData(watchedData, template?.spec));
+        [digest, otherDigest] = keysOnly ? [consumed, configDigest(watchedData)] : [configDigest(watchedData), consumed];
+        current = objectDigests(watchedData); // all keys: a change of the consumed ones only is not a data change
       } else tracker.forget(key);
       const templateHash = template?.metadata?.annotations?.[A.configHash];
       const observedHash = meta?.[A.observedConfigHash];
@@ -493,6 +499,7 @@ export const reloadController: ControllerModule = {
       // what this workload's recorded digest stands for, once it is confirmed or written:
       // the objects it covers, and those still missing (their creation is a change)
       const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
+      const toggled = digest !== undefined && scopeToggled(recordedDigest({ observedHash, templateHash }), digest, otherDigest!);
 
       const change = desiredReload({
         digest,
@@ -510,12 +517,25 @@ export const reloadController: ControllerModule = {
           // a deleted object's variable goes, as Reloader's delete handler removes it
           ...Object.fromEntries(cause.deleted.map((id) => [id, null])),
         },
-        absorb: !cause.roll,
+        absorb: !cause.roll || toggled,
         now: new Date(now),
       });
       if (!change) {
         if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
         return confirm();
+      }
+      if (change.action === 'rollout' && config.reloadValidateTls) {
+        const cachedSecrets = [...current.keys()]
+          .filter((id) => id.startsWith('Secret/'))
+          .map((id) => cached('Secret', namespace, id.slice(7))!);
+        const read = (n: string) => ctx.client.tryGet<SlimData>(Secrets, namespace, n);
+        const held = await heldRollout(secretsToValidate(cachedSecrets, consumedKeys(template?.spec)), read, new Date(now));
+        if (held) {
+          tracker.restore(key, pend); // not confirmed: the fixed Secret's change rolls
+          skip('bad_material');
+          write.warn(wl, held.refusal);
+          return held.requeueAfterMs === undefined ? undefined : { requeueAfterMs: held.requeueAfterMs };
+        }
       }
       let rejected: Refusal | undefined;
       try {
@@ -550,6 +570,10 @@ export const reloadController: ControllerModule = {
               'ReloadRecorded',
               `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`,
             );
+          } else if (toggled) {
+            skip('watch_set_changed');
+            const keys = keysOnly ? 'only the keys the pod template reads' : 'every key';
+            write.note(wl, 'ReloadRecorded', `the digest now covers ${keys} of ${listOf(all)}: recorded ${digests} without a rollout`);
           } else {
             skip('watch_set_changed');
             write.note(
