@@ -7,7 +7,9 @@
 // A key of those origins without a case fails the suite. Where a case says "not" (an excluded
 // object does not roll its workload), the excluded object changes first and a watched one after
 // it: the rollout that follows must name the watched object only, so no quiet window is needed.
-// docs/migration.md lists the remaining differences; each is a case here.
+// docs/migration.md lists the remaining differences; those an annotation shows with annotary's
+// default flags are cases here (their `annotary` sentence says "a difference"), the others are
+// tested where their mechanism is (an operator restart, other workload kinds, flags).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,6 +144,22 @@ const CASES: Case[] = [
   },
   {
     tool: 'cert-utils-operator',
+    annotation: A.cuGenerateJavaKeystores,
+    documented: '"This feature is activated with the following annotation on a kubernetes.io/tls secret": an Opaque Secret is left alone',
+    annotary: 'a difference: an Opaque Secret with tls.crt and tls.key gets the stores too (keys added, none the user wrote changed)',
+    setup: ({ n }) => mkSecret(n('opaque'), withTLS(ec), withAnnotations({ [A.cuGenerateJavaKeystores]: 'true' })),
+    async expectation({ n }) {
+      const s = await once(
+        'stores',
+        () => getSecret(n('opaque')),
+        (o) => o.data?.['keystore.jks'],
+      );
+      expect(s.type).toBe('Opaque');
+      expect(await keytool(s.data, 'keystore.jks', 'changeme')).toMatch(/Alias name: alias\n/);
+    },
+  },
+  {
+    tool: 'cert-utils-operator',
     annotation: A.cuJavaKeystorePassword,
     documented: '"The password can be changed by adding the following optional annotation: java-keystore-password: <password>"',
     annotary: 'the stores open with that password',
@@ -256,6 +274,25 @@ const CASES: Case[] = [
       );
     },
   },
+  {
+    tool: 'cert-utils-operator',
+    annotation: A.cuDestinationCaFromSecret,
+    documented: 'on an edge Route (no destination CA there: OpenShift refuses one) the destination CA is left unset, silently',
+    annotary: 'a difference: also left unset, with an UnsupportedTermination Warning; the certificate is set as cert-utils sets it',
+    async setup({ n }) {
+      await tlsSecret(n('tls'));
+      await mkRoute(n('route'), { [A.cuCertsFromSecret]: n('tls'), [A.cuDestinationCaFromSecret]: n('tls') }, 'edge');
+    },
+    async expectation({ n }) {
+      await event(n('route'), 'UnsupportedTermination');
+      const r = await once(
+        'certificate',
+        () => get<Route>(Routes, n('route')),
+        (o) => o.spec.tls?.certificate,
+      );
+      expect(r.spec.tls?.destinationCACertificate).toBeUndefined();
+    },
+  },
   // cert-utils-operator: CA injection (README "CA Injection")
   {
     tool: 'cert-utils-operator',
@@ -309,6 +346,16 @@ const CASES: Case[] = [
   },
   {
     tool: 'cert-utils-operator',
+    annotation: A.cuCertSoonToExpireThreshold,
+    documented: 'a threshold Go cannot parse is logged, and the default (90 days) used',
+    annotary: 'a difference: an InvalidAnnotation Warning naming the key',
+    setup: ({ n }) => tlsSecret(n('tls'), { [A.cuGenerateCertExpiryAlert]: 'true', [A.cuCertSoonToExpireThreshold]: 'soon' }),
+    async expectation({ n }) {
+      await event(n('tls'), 'InvalidAnnotation', A.cuCertSoonToExpireThreshold);
+    },
+  },
+  {
+    tool: 'cert-utils-operator',
     annotation: A.cuCertSoonToExpireCheckFrequency,
     documented: 'cert-soon-to-expire-check-frequency: how often it checks (and warns) once a certificate is close to expiring (1 hour)',
     annotary:
@@ -321,8 +368,8 @@ const CASES: Case[] = [
       }),
     async expectation({ n }) {
       await event(n('tls'), 'CertificateExpiring');
-      // the other cases' certificates are warned once each (three of them): more is this one, repeated
-      await until('repeated warnings', async () => (await op.metric('annotary_events_total', { reason: 'CertificateExpiring' })) >= 6);
+      // the other cases' certificates are warned once each (three of them, four at most): more is this one, repeated
+      await until('repeated warnings', async () => (await op.metric('annotary_events_total', { reason: 'CertificateExpiring' })) >= 7);
     },
   },
   {
@@ -407,6 +454,20 @@ const CASES: Case[] = [
       await onboarded(n('web'));
       await rotateConfigMap(n('settings'), '2');
       await event(n('web'), 'Reloaded', `ConfigMap/${n('settings')}`);
+    },
+  },
+  {
+    tool: 'stakater Reloader',
+    annotation: A.rlAuto,
+    documented: 'the value is read with Go\'s strconv.ParseBool; one it cannot parse ("yes") counts as false, and is only logged',
+    annotary: 'a difference in what the user sees: false too (no onboarding, no rollout), with a ReloaderValueIgnored Warning',
+    async setup({ n }) {
+      await dataSecret(n('creds'));
+      await mkDeployment(n('web'), { [A.rlAuto]: 'yes' }, withSecretVolumes(n('creds')));
+    },
+    async expectation({ n }) {
+      await event(n('web'), 'ReloaderValueIgnored', A.rlAuto);
+      expect((await get(Deployments, n('web'))).metadata.annotations?.[OBSERVED]).toBeUndefined();
     },
   },
   {
