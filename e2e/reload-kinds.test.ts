@@ -6,7 +6,7 @@
 // reloader.stakater.com/rollout-strategy: restart. "Exactly one" is asserted by waiting for the
 // expected state, then a quiet window, and checking nothing more happened. No wall-clock assertions.
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
-import { CronJobsV1beta1, Deployments, Jobs, ReplicaSets, Rollouts, Secrets } from '../src/kube/types.js';
+import { CronJobsV1beta1, Deployments, Jobs, Namespaces, ReplicaSets, Rollouts, Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, eventsFor, newNamespace, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
 import {
   b64Values,
@@ -300,4 +300,50 @@ describe('--reload-on-delete (off by default, as in Reloader)', () => {
       expect(await rs()).toBe(expected);
     }),
   );
+});
+
+describe("--namespace-selector (Reloader's): only workloads in the namespaces it selects reload", () => {
+  test('a namespace relabelled to match starts reloading, one relabelled not to stops; a change made meanwhile rolls once on return', async () => {
+    const [a, b] = [await newNamespace(client, 'rl-nsa'), await newNamespace(client, 'rl-nsb')];
+    const label = (ns: string, team: string | null) => client.patch(Namespaces, undefined, ns, { metadata: { labels: { team } } });
+    const rsOf = async (ns: string) =>
+      (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
+        .length;
+    await label(a, 'a');
+    // Reloader's grammar: a set requirement, and a legacy key:* item (any value)
+    const op = await startOperator(['--namespaces', `${a},${b}`, ...flags, '--namespace-selector', 'team in (a,b),team:*']);
+    try {
+      for (const ns of [a, b]) {
+        await secret(ns, 'creds', { v: '1' });
+        await client.create(
+          Deployments,
+          ns,
+          deployment('web', inNamespace(ns), withAnnotations({ 'reloader.stakater.com/auto': 'true' }), withSecretVolumes('creds')),
+        );
+      }
+      await onboarded(Deployments, a, 'web');
+      for (const ns of [a, b]) await rotate(ns, 'creds', { v: '2' });
+      await waitFor('a rollout where the namespace is selected', async () => (await rsOf(a)) === 2);
+      await sleep(QUIET_MS);
+      expect(await rsOf(b)).toBe(1);
+      expect((await get(Deployments, b, 'web')).metadata.annotations?.[OBSERVED]).toBeUndefined();
+
+      await label(b, 'b'); // now selected: onboarded (a change before it was selected rolls nothing, as in Reloader)
+      await onboarded(Deployments, b, 'web');
+      await rotate(b, 'creds', { v: '3' });
+      await waitFor('a rollout in the relabelled namespace', async () => (await rsOf(b)) === 2);
+
+      await label(a, 'c'); // no longer selected
+      await rotate(a, 'creds', { v: '3' });
+      await sleep(QUIET_MS);
+      expect(await rsOf(a)).toBe(2);
+      await label(a, 'a'); // selected again: the change made meanwhile is applied, once
+      await waitFor('the change made while unselected rolls on return', async () => (await rsOf(a)) === 3);
+      await sleep(QUIET_MS);
+      expect([await rsOf(a), await rsOf(b)]).toEqual([3, 2]);
+    } finally {
+      await op.stop();
+      await Promise.all([a, b].map((ns) => deleteNamespace(client, ns)));
+    }
+  });
 });

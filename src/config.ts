@@ -53,6 +53,16 @@ export function parseBool(v: string): boolean {
   throw new Error(`"${v}" is not a boolean (true/false)`);
 }
 
+/**
+ * --reload-on-create: true, false, or by-keys (the default), which gives each workload the default
+ * of the tool whose keys it uses: annotary's (true) with any annotary.io reload key, else
+ * stakater Reloader's (false), so a Reloader user keeps Reloader's behaviour without a flag.
+ */
+export type ReloadOnCreate = boolean | 'by-keys';
+function parseReloadOnCreate(v: string): ReloadOnCreate {
+  return v.trim().toLowerCase() === 'by-keys' ? 'by-keys' : parseBool(v);
+}
+
 /** The value as given. */
 function parseString(v: string): string {
   return v;
@@ -225,9 +235,9 @@ export const FLAGS = [
     field: 'reloadOnCreate',
     name: 'reload-on-create',
     env: 'ANNOTARY_RELOAD_ON_CREATE',
-    default: 'true',
-    help: 'the creation of a referenced object that was missing counts as a change',
-    parse: parseBool,
+    default: 'by-keys',
+    help: "a missing watched object's creation counts as a change: true, false, or by-keys (true with annotary's reload keys, false with Reloader's only)",
+    parse: parseReloadOnCreate,
   }),
   flag({
     field: 'reloadOnDelete',
@@ -276,6 +286,14 @@ export const FLAGS = [
     env: 'ANNOTARY_RESOURCE_LABEL_SELECTOR',
     default: '',
     help: "label selector: only Secrets and ConfigMaps it selects trigger reloads (Reloader's key:value forms too)",
+    parse: parseSelector,
+  }),
+  flag({
+    field: 'namespaceSelector',
+    name: 'namespace-selector',
+    env: 'ANNOTARY_NAMESPACE_SELECTOR',
+    default: '',
+    help: "label selector: only workloads in namespaces whose labels it selects are reloaded (Reloader's key:value forms too)",
     parse: parseSelector,
   }),
   flag({
@@ -357,7 +375,9 @@ export type Config = { [F in (typeof FLAGS)[number] as F['field']]: ReturnType<F
 
 export class ConfigError extends Error {}
 
-const BOOLEAN_FLAGS = new Set(FLAGS.filter((f) => f.parse === parseBool).map((f) => `--${f.name}`));
+/** A flag that alone means true: the booleans, and --reload-on-create (a boolean with a third value). */
+export const isBooleanFlag = (f: FlagSpec) => f.parse === parseBool || f.parse === parseReloadOnCreate;
+const BOOLEAN_FLAGS = new Set(FLAGS.filter(isBooleanFlag).map((f) => `--${f.name}`));
 
 /**
  * A boolean flag alone means true (`--leader-elect`), as in Go's flag package and kubectl.

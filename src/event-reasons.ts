@@ -332,7 +332,7 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
     on: ['Workload'],
     meaning:
       'a new digest recorded without a rollout (the set of watched objects changed, or a missing one appeared with ' +
-      '`--reload-on-create=false`)',
+      "`--reload-on-create=false`, or by default on a workload reloaded through Reloader's keys only)",
   },
   {
     reason: 'ReloaderValueIgnored',

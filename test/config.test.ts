@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { CONTROLLERS, ConfigError, FLAGS, helpText, loadConfig, parseBool, parseDuration } from '../src/config.js';
+import { CONTROLLERS, ConfigError, FLAGS, helpText, isBooleanFlag, loadConfig, parseBool, parseDuration } from '../src/config.js';
 
 describe('config precedence: flag > environment variable > default', () => {
   test('defaults with no flags and an empty environment', () => {
@@ -20,7 +20,8 @@ describe('config precedence: flag > environment variable > default', () => {
       defaultPassword: 'changeit',
       reloadStrategy: 'annotations',
       reloadSettleMs: 3000,
-      reloadOnCreate: true,
+      reloadOnCreate: 'by-keys',
+      namespaceSelector: '',
       expiryWarningMs: 720 * 3_600_000,
       leaderElect: false,
       leaderElectionNamespace: '',
@@ -71,7 +72,7 @@ describe('config precedence: flag > environment variable > default', () => {
 });
 
 describe('boolean flags work bare and with a value', () => {
-  const booleans = FLAGS.filter((f) => f.parse === parseBool).map((f) => f.name);
+  const booleans = FLAGS.filter(isBooleanFlag).map((f) => f.name);
   const field = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as 'leaderElect';
 
   test('there are boolean flags to check', () => {
@@ -208,5 +209,20 @@ describe('--help documents every flag and its environment variable', () => {
   test('flag names and env vars are unique', () => {
     expect(new Set(FLAGS.map((f) => f.name)).size).toBe(FLAGS.length);
     expect(new Set(FLAGS.map((f) => f.env)).size).toBe(FLAGS.length);
+  });
+});
+
+describe("stakater Reloader's --reload-on-create and --namespace-selector", () => {
+  test('--reload-on-create takes true, false or by-keys (the default); alone it is true', () => {
+    expect(loadConfig([], {}).reloadOnCreate).toBe('by-keys');
+    expect(loadConfig(['--reload-on-create=false'], {}).reloadOnCreate).toBe(false);
+    expect(loadConfig(['--reload-on-create', 'By-Keys'], {}).reloadOnCreate).toBe('by-keys');
+    expect(loadConfig(['--reload-on-create'], { ANNOTARY_RELOAD_ON_CREATE: 'false' }).reloadOnCreate).toBe(true);
+    expect(() => loadConfig(['--reload-on-create=sometimes'], {})).toThrow(ConfigError);
+  });
+  test("--namespace-selector is a label selector with Reloader's legacy forms, checked when flags are parsed", () => {
+    for (const v of ['team=a', 'team:a', 'team:*', 'team in (a,b),!frozen'])
+      expect(loadConfig(['--namespace-selector', v], {}).namespaceSelector).toBe(v);
+    expect(() => loadConfig(['--namespace-selector', 'team in (a'], {})).toThrow(/--namespace-selector \(ANNOTARY_NAMESPACE_SELECTOR\)/);
   });
 });

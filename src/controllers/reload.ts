@@ -44,6 +44,7 @@ import {
   DaemonSets,
   Deployments,
   Jobs,
+  Namespaces,
   Rollouts,
   Secrets,
   StatefulSets,
@@ -64,7 +65,7 @@ import { withEnvVars } from './reload-env.js';
 import { parseReloaderSelector } from '../kube/labels.js';
 import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
-import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
+import { REF_KINDS, candidateRefs, parseReloadPolicy, reloadOnCreateFor, selectWatched } from './reloader-rules.js';
 import { cachedDigests } from './cache-reads.js';
 import { consumedData, consumedKeys, consumedKeysOnly, scopeToggled } from './reload-consumed.js';
 import { heldRollout, secretsToValidate } from './reload-validate.js';
@@ -377,6 +378,20 @@ export const reloadController: ControllerModule = {
     const tracker = new ReloadTracker(config.reloadSettleMs);
     const ignoredNamespaces = new Set(config.namespacesToIgnore);
     const selects = parseReloaderSelector(config.resourceLabelSelector);
+    // --namespace-selector (Reloader's): only the workloads of the namespaces it selects reload. It is
+    // checked at reconcile, not in the filter, so that the workloads of an unselected namespace stay
+    // indexed: a relabelling that selects it reconciles them (namespaceWatch). The Namespace cache
+    // (list/watch namespaces) is read only with a selector.
+    const namespaceSelects = parseReloaderSelector(config.namespaceSelector);
+    const namespaces = namespaceSelects && { selects: namespaceSelects, cache: caches.of(Namespaces) };
+    const namespaceSelected = (name: string) => {
+      const ns = namespaces?.cache.get(name);
+      return !namespaces || (ns !== undefined && namespaces.selects(ns.metadata.labels));
+    };
+    const onCreateOff =
+      config.reloadOnCreate === 'by-keys'
+        ? "reloaded through Reloader's keys only, so Reloader's default --reload-on-create=false applies"
+        : '--reload-on-create=false';
     // waiting for keystores only makes sense when this operator writes them
     const keystoresRunning = config.controllers.includes('keystores');
     const skip = (reason: ReloadSkipReason) => metrics.rolloutsSkipped.inc({ reason });
@@ -393,6 +408,18 @@ export const reloadController: ControllerModule = {
       },
     });
 
+    const namespaceWatch: Watch<Workload>[] = namespaces
+      ? [
+          {
+            source: namespaces.cache,
+            refsOf: (wl) => [{ kind: Namespaces.kind, namespace: '', name: wl.metadata.namespace ?? '' }],
+            // a relabelling that makes the selector select the namespace; its other changes change nothing here
+            delayFor: (_r, old, cur) =>
+              old && !namespaces.selects(old.metadata.labels) && namespaces.selects(cur.metadata.labels) ? 0 : undefined,
+          },
+        ]
+      : [];
+
     const spec: ControllerSpec<Workload> = {
       name: CONTROLLER,
       for: [...Object.values(informers), ...discovered],
@@ -402,7 +429,7 @@ export const reloadController: ControllerModule = {
         (config.autoReloadAll || reader.hasAny(w.metadata.annotations) || reader.hasAny(podTemplateOf(w)?.metadata?.annotations)) &&
         !ownedByCronJob(w) &&
         !ignoredNamespaces.has(w.metadata.namespace ?? ''),
-      watches: REF_KINDS.map(watch),
+      watches: [...REF_KINDS.map(watch), ...namespaceWatch],
       reconcile: (ref) => withPause(ref, reloadStep),
     };
 
@@ -417,6 +444,8 @@ export const reloadController: ControllerModule = {
         return rejected && write.warn(replacement, rejected);
       }
       if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
+      // --namespace-selector does not select its namespace: nothing happens, its record stays for when it does
+      if (!namespaceSelected(namespace)) return;
       const now = Date.now();
       const begun = tracker.begin(key, now);
       if ('waitMs' in begun) return { requeueAfterMs: begun.waitMs };
@@ -492,7 +521,8 @@ export const reloadController: ControllerModule = {
         const [k, n] = [id.slice(0, id.indexOf('/')) as RefKind, id.slice(id.indexOf('/') + 1)];
         return !cached(k, namespace, n);
       };
-      const cause = changeCause(known, current, tracker.missingSince(key), config.reloadOnCreate, {
+      const onCreate = reloadOnCreateFor(config.reloadOnCreate, meta, reader);
+      const cause = changeCause(known, current, tracker.missingSince(key), onCreate, {
         gone,
         reloadOnDelete: config.reloadOnDelete,
       });
@@ -565,11 +595,7 @@ export const reloadController: ControllerModule = {
         case 'absorb':
           if (cause.created.length) {
             skip('create_ignored');
-            write.note(
-              wl,
-              'ReloadRecorded',
-              `${listOf(cause.created)} appeared; --reload-on-create=false: recorded ${digests} without a rollout`,
-            );
+            write.note(wl, 'ReloadRecorded', `${listOf(cause.created)} appeared; ${onCreateOff}: recorded ${digests} without a rollout`);
           } else if (toggled) {
             skip('watch_set_changed');
             const keys = keysOnly ? 'only the keys the pod template reads' : 'every key';

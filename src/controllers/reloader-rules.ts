@@ -25,6 +25,7 @@ import { isDnsSubdomain } from '../kube/names.js';
 import { ANY_NAME } from '../kube/types.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import type { LabelPredicate } from '../kube/labels.js';
+import type { ReloadOnCreate } from '../config.js';
 
 export const REF_KINDS: RefKind[] = ['ConfigMap', 'Secret'];
 
@@ -227,4 +228,16 @@ export function candidateRefs(policy: ReloadPolicy, refs: PodRef[]): WatchRef[] 
     ...REF_KINDS.flatMap((kind) => policy[kind].names.map((name) => ({ kind, name }))),
     ...REF_KINDS.filter((kind) => policy[kind].patterns.length).map((kind) => ({ kind, name: ANY_NAME })),
   ];
+}
+
+/**
+ * --reload-on-create for one workload. true or false as given; by-keys (the default) gives the
+ * workload the default of the tool whose keys it is reloaded through: annotary's (true) when it
+ * carries one of annotary's reload keys, stakater Reloader's (false: Reloader's Add handler
+ * does nothing unless --reload-on-create) when only Reloader's keys or --auto-reload-all make
+ * it reload. A user who keeps Reloader's annotations keeps Reloader's behaviour without a flag.
+ */
+export function reloadOnCreateFor(flag: ReloadOnCreate, meta: Annotations, reader: AnnotationReader): boolean {
+  if (flag !== 'by-keys') return flag;
+  return [A.reload, ...Object.values(NATIVE_NAMES)].some((k) => reader.get(meta, k) !== undefined);
 }

@@ -6,7 +6,7 @@ import type { PodRef, RefKind } from '../../src/controllers/pod-refs.js';
 import type { Refusal } from '../../src/kube/refusal.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import type { ObjectView, ReloadPolicy } from '../../src/controllers/reloader-rules.js';
-import { PATTERN_BUDGET, parseReloadPolicy, programBound, selectWatched } from '../../src/controllers/reloader-rules.js';
+import { PATTERN_BUDGET, parseReloadPolicy, programBound, reloadOnCreateFor, selectWatched } from '../../src/controllers/reloader-rules.js';
 
 const reader = new AnnotationReader(true);
 type Ann = Record<string, string>;
@@ -351,5 +351,27 @@ describe("Reloader's flags: --auto-reload-all, --resource-label-selector", () =>
     const sel = selectWatched(p, refs, labelled, reader, (l) => l?.reload === 'yes');
     expect(sel.watched.map((w) => w.name)).toEqual(['creds']);
     expect(sel.missing).toEqual([]);
+  });
+});
+
+describe('--reload-on-create by-keys (the default): each workload gets the default of the tool whose keys it uses', () => {
+  const reloader = { 'reloader.stakater.com/auto': 'true' };
+  it("annotary's reload keys: annotary's default, true", () => {
+    const keys: Ann[] = [
+      { 'annotary.io/reload': 'auto' },
+      { 'annotary.io/reload-on-secrets': 'a' },
+      { 'annotary.io/reload-on-configmaps': 'b' },
+    ];
+    for (const meta of keys) expect(reloadOnCreateFor('by-keys', meta, reader)).toBe(true);
+    expect(reloadOnCreateFor('by-keys', { ...reloader, 'annotary.io/reload': 'auto' }, reader)).toBe(true);
+  });
+  it("Reloader's keys only, or none (--auto-reload-all): Reloader's default, false", () => {
+    expect(reloadOnCreateFor('by-keys', reloader, reader)).toBe(false);
+    expect(reloadOnCreateFor('by-keys', { 'secret.reloader.stakater.com/reload': 'a' }, reader)).toBe(false);
+    expect(reloadOnCreateFor('by-keys', undefined, reader)).toBe(false);
+  });
+  it('an explicit --reload-on-create wins over both', () => {
+    expect(reloadOnCreateFor(true, reloader, reader)).toBe(true);
+    expect(reloadOnCreateFor(false, { 'annotary.io/reload': 'auto' }, reader)).toBe(false);
   });
 });
