@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build with dev dependencies, run with production dependencies only.
-# Built with `docker build .` on a machine with a Docker engine (none runs in CI here).
+# Built with `docker build .`, or without a daemon by `make image` (buildah; hack/image.sh makes the
+# FROM locally when it cannot be pulled).
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./

@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all deps build test test-unit test-e2e demo demo-down cluster-up cluster-down bench typecheck lint format clean help
+.PHONY: all deps build test test-unit test-e2e demo demo-down cluster-up cluster-down bench image typecheck lint format clean help
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make demo        start the local control plane and annotary, show it working"
 	@echo "make cluster-up / cluster-down   the local control plane alone (.cluster/kubeconfig)"
 	@echo "make bench       benchmarks (not part of make test)"
+	@echo "make image       build the Dockerfile with buildah, base image made locally (not part of make test)"
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -57,6 +58,10 @@ demo-down:
 
 bench: deps build
 	bash hack/bench.sh
+
+# the Dockerfile as users build it, with buildah; its FROM made locally (hack/image.sh)
+image:
+	bash hack/image.sh
 
 clean:
 	rm -rf dist dist-bench coverage

