@@ -141,6 +141,16 @@ export function createMetrics() {
       labelNames: ['reason'],
       registers,
     }),
+    rolloutsInProgress: new Gauge({
+      name: 'annotary_rollouts_in_progress',
+      help: 'With --max-concurrent-rollouts: watched Deployments, StatefulSets and DaemonSets whose rollout is in progress, at the last count.',
+      registers,
+    }),
+    rolloutsForced: new Counter({
+      name: 'annotary_rollouts_forced_total',
+      help: 'Rollouts outside their reload-window because the certificate the pods serve would expire before the next window.',
+      registers,
+    }),
     rolloutLatency: new Histogram({
       name: 'annotary_rollout_latency_seconds',
       help: 'From the first observed change of a watched object to the rollout patch.',
@@ -155,7 +165,18 @@ export const ISSUE_WHYS = ['new', 'request_changed', 'renewal', 'ca_rotation', '
 export type IssueWhy = (typeof ISSUE_WHYS)[number];
 
 /** Why a reconcile of a watched workload did not roll (annotary_rollouts_skipped_total's reason label). */
-export const RELOAD_SKIP_REASONS = ['invalid', 'missing', 'keystore_pending', 'onboarding', 'create_ignored', 'watch_set_changed'] as const;
+export const RELOAD_SKIP_REASONS = [
+  'invalid',
+  'missing',
+  'keystore_pending',
+  'onboarding',
+  'create_ignored',
+  'watch_set_changed',
+  // reload gates (#17): held by the flap guard, waiting for a place under --max-concurrent-rollouts, outside the reload-window
+  'flapping',
+  'rollout_budget',
+  'window',
+] as const;
 export type ReloadSkipReason = (typeof RELOAD_SKIP_REASONS)[number];
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -49,6 +49,7 @@ import {
   apiVersionOf,
   objectKey,
   refId,
+  refOf,
 } from '../kube/types.js';
 import { ApiError } from '../kube/client.js';
 import type { ReloadSkipReason } from '../metrics.js';
@@ -57,6 +58,7 @@ import { writtenKeysIntact } from './managed-keys.js';
 import type { PodSpecLike, RefKind } from './pod-refs.js';
 import { compareRefs, podTemplateRefs } from './pod-refs.js';
 import { ReloadTracker } from './reload-tracker.js';
+import { BUDGETED_KINDS } from './reload-gates.js';
 import { pauseOnRollout, resumeDue, resumePatchBody } from './reload-pause.js';
 import type { EnvPodSpec } from './reload-env.js';
 import { withEnvVars } from './reload-env.js';
@@ -64,7 +66,8 @@ import { parseReloaderSelector } from '../kube/labels.js';
 import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, selectWatched } from './reloader-rules.js';
-import { cachedDigests } from './cache-reads.js';
+import { cachedDigests, valueReader } from './cache-reads.js';
+import { reloadGating } from './reload-gating.js';
 import type { DigestLookup } from './store-specs.js';
 import { keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
 
@@ -186,7 +189,8 @@ export interface ReloadObserved {
 }
 
 export interface ReloadChange {
-  action: 'onboard' | 'rollout' | 'absorb' | 'forget';
+  /** record: metadata of the gates alone (reload-gating.ts) */
+  action: 'onboard' | 'rollout' | 'absorb' | 'forget' | 'record';
   from?: string;
   to?: string;
   /** annotations to merge into the workload's metadata (null removes) */
@@ -378,6 +382,20 @@ export const reloadController: ControllerModule = {
     const keystoresRunning = config.controllers.includes('keystores');
     const skip = (reason: ReloadSkipReason) => metrics.rolloutsSkipped.inc({ reason });
     const cached = (kind: RefKind, namespace: string, name: string) => data[kind].get(objectKey(namespace, name));
+    // flap guard, rollout budget, restart windows (#17)
+    const gates = reloadGating({
+      reader,
+      config,
+      metrics,
+      write,
+      skip,
+      read: valueReader(ctx, caches),
+      hasCert: (namespace, name) => cached('Secret', namespace, name)?.digests['tls.crt'] !== undefined,
+      budgeted: () =>
+        BUDGETED_KINDS.flatMap((k) =>
+          (informers[k]?.list() ?? []).filter((w) => spec.filter!(w)).map((wl) => ({ id: refId(refOf(k, wl)), kind: k, wl })),
+        ),
+    });
 
     const watch = (kind: RefKind): Watch<Workload> => ({
       source: data[kind],
@@ -385,7 +403,8 @@ export const reloadController: ControllerModule = {
       delayFor(referrer, old, cur) {
         if (old === cur) return undefined; // a resync: nothing changed, the workloads' own resync covers them
         const dataChanged = !old || !sameDigests((old as SlimData).digests, (cur as SlimData).digests);
-        if (dataChanged) tracker.dataChanged(refId(referrer), Date.now());
+        const now = Date.now();
+        if (dataChanged && tracker.dataChanged(refId(referrer), now)) gates.changed(refId(referrer), now);
         return config.reloadSettleMs;
       },
     });
@@ -413,7 +432,10 @@ export const reloadController: ControllerModule = {
         const rejected = await createReplacement(key, replacement);
         return rejected && write.warn(replacement, rejected);
       }
-      if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
+      if (!wl || wl.metadata.deletionTimestamp) {
+        gates.forget(key);
+        return tracker.forget(key);
+      }
       const now = Date.now();
       const begun = tracker.begin(key, now);
       if ('waitMs' in begun) return { requeueAfterMs: begun.waitMs };
@@ -431,6 +453,12 @@ export const reloadController: ControllerModule = {
         return write.warn(wl, policy);
       }
       for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
+      const gated = gates.spec(meta);
+      if (isRefusal(gated)) {
+        tracker.restore(key, pend); // rolled once the value is fixed: nothing is recorded meanwhile
+        skip('invalid');
+        return write.warn(wl, gated);
+      }
       let digest: string | undefined;
       let current = new Map<string, string>();
       let missing: WatchRef[] = [];
@@ -494,7 +522,7 @@ export const reloadController: ControllerModule = {
       // the objects it covers, and those still missing (their creation is a change)
       const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
 
-      const change = desiredReload({
+      const wanted = desiredReload({
         digest,
         templateHash,
         observedHash,
@@ -513,6 +541,16 @@ export const reloadController: ControllerModule = {
         absorb: !cause.roll,
         now: new Date(now),
       });
+      const secrets = [...current.keys()].filter((id) => id.startsWith('Secret/')).map((id) => id.slice('Secret/'.length));
+      const admitted = await gates.admit<ReloadChange>(key, kind, wl, wanted, gated, secrets, now, (metadata) => ({
+        action: 'record',
+        metadata,
+      }));
+      if ('hold' in admitted) {
+        tracker.restore(key, pend);
+        return admitted.hold;
+      }
+      const change = admitted.change;
       if (!change) {
         if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
         return confirm();
@@ -522,8 +560,10 @@ export const reloadController: ControllerModule = {
         rejected = await apply(key, rt, wl, mode, change);
       } catch (err) {
         tracker.restore(key, pend);
+        gates.done(key, admitted, false);
         throw err; // retried with backoff from the newer cached workload
       }
+      gates.done(key, admitted, !rejected);
       if (rejected) {
         tracker.restore(key, pend);
         return write.warn(wl, rejected);
@@ -536,7 +576,11 @@ export const reloadController: ControllerModule = {
         case 'rollout':
           metrics.rollouts.inc({ kind });
           if (pend) metrics.rolloutLatency.observe((Date.now() - pend.firstSeen) / 1000);
-          write.note(wl, 'Reloaded', `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}: ${digests}`);
+          write.note(
+            wl,
+            'Reloaded',
+            `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}${admitted.why}: ${digests}`,
+          );
           break;
         case 'onboard':
           skip('onboarding');
@@ -561,6 +605,9 @@ export const reloadController: ControllerModule = {
           break;
         case 'forget':
           log.debug('reload annotations removed; forgot the observed digest', { key });
+          break;
+        case 'record':
+          log.debug('recorded what the pods serve', { key, metadata: change.metadata });
       }
     }
 
