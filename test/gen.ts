@@ -378,3 +378,21 @@ export const withEnvFromConfigMaps =
     const c = w.spec.template.spec.containers[0];
     c.envFrom = [...(c.envFrom ?? []), ...names.map((name) => ({ configMapRef: { name } }))];
   };
+/** A workload's metadata.generation and status, as its controller reports them (the rollout budget reads both). */
+export const withRolloutStatus =
+  (generation: number, status: Record<string, unknown>): Mod<Workload> =>
+  (w) => {
+    w.metadata.generation = generation;
+    (w as Workload & { status?: unknown }).status = status;
+  };
+
+// ---- values
+
+/**
+ * An annotary.io/reload-window value for a daily window from `fromMs` to `toMs` (less than a day
+ * apart; minutes rounded down), so tests place windows relative to the time they run at.
+ */
+export function dailyWindow(fromMs: number, toMs: number): string {
+  const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+  return `${hhmm(fromMs)}-${hhmm(toMs)} UTC`;
+}

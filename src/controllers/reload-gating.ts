@@ -155,14 +155,17 @@ export function reloadGating(deps: GatingDeps) {
         return ms === undefined ? null : servedNotAfterValue(ms);
       };
       // no window, or no reloads: nothing to keep of what the pods serve
-      if (!gates.window || change?.action === 'forget') return { change: withServed(null), why: '', forced: false };
+      if (!gates.window || change?.action === 'forget') {
+        change = withServed(null);
+        if (change?.action !== 'rollout') return { change, why: '', forced: false };
+        const held = flapOrBudget(key, kind, wl, gates, now);
+        return 'hold' in held ? held : { change, why: held.why, forced: false };
+      }
       // onboarding, a digest recorded without a rollout, or a window added to a workload at rest (digest
       // recorded): the pods serve what the Secrets hold now; at rest this is read once, until it is recorded
       if (change?.action !== 'rollout') {
         return { change: change || recorded === undefined ? withServed(await served()) : change, why: '', forced: false };
       }
-
-      let why = '';
       const v = windowVerdict(gates.window, now, parseServedNotAfter(recorded));
       if (!v.roll) {
         if (deferred.get(key) !== v.opensAtMs) {
@@ -173,15 +176,14 @@ export function reloadGating(deps: GatingDeps) {
         return { hold: { requeueAfterMs: Math.max(1000, Math.min(MAX_DEFER_MS, v.opensAtMs - now)) } };
       }
       deferred.delete(key);
-      if (v.forced) {
-        why =
-          ` outside ${A.reloadWindow}: the certificate the pods serve expires at ${time(v.forced.servedNotAfterMs)}, ` +
-          `less than an hour after the next window opens (${time(v.forced.opensAtMs)})`;
-      }
+      const forced = v.forced
+        ? ` outside ${A.reloadWindow}: the certificate the pods serve expires at ${time(v.forced.servedNotAfterMs)}, ` +
+          `less than an hour after the next window opens (${time(v.forced.opensAtMs)})`
+        : '';
       const held = flapOrBudget(key, kind, wl, gates, now);
       if ('hold' in held) return held;
       // the pods will serve what the Secrets hold now
-      return { change: withServed(await served()), why: why + held.why, forced: v.forced !== undefined };
+      return { change: withServed(await served()), why: forced + held.why, forced: v.forced !== undefined };
     },
 
     /** A rollout admitted by `admit` was written (counted) or not (its place is given back). */

@@ -73,7 +73,7 @@ export function parseReloadWindow(text: string): ReloadWindow | Refusal {
     const start = sh * 60 + sm;
     const end = eh * 60 + em;
     if (sh > 23 || sm > 59 || em > 59 || eh > 24 || (eh === 24 && em > 0)) return bad(`"${part}" has a time that is not HH:MM`);
-    if (start === end % (24 * 60)) return bad(`"${part}" opens and closes at the same time`);
+    if (start === end) return bad(`"${part}" opens and closes at the same time`);
     const offset = m[6] === undefined ? 0 : (m[6] === '-' ? -1 : 1) * (Number(m[7]) * 60 + Number(m[8]));
     if (Math.abs(offset) > 14 * 60 || Number(m[8] ?? 0) > 59) return bad(`"${part}" has an offset beyond UTC±14:00`);
     windows.push({ days, start, end, offset });
