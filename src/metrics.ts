@@ -143,7 +143,7 @@ export function createMetrics() {
     }),
     rolloutsInProgress: new Gauge({
       name: 'annotary_rollouts_in_progress',
-      help: 'With --max-concurrent-rollouts: watched Deployments, StatefulSets and DaemonSets whose rollout is in progress, at the last count.',
+      help: 'With --max-concurrent-rollouts: watched Deployments, StatefulSets and DaemonSets rolling at the last look (a rollout it admitted included).',
       registers,
     }),
     rolloutsForced: new Counter({

@@ -378,6 +378,12 @@ export const withEnvFromConfigMaps =
     const c = w.spec.template.spec.containers[0];
     c.envFrom = [...(c.envFrom ?? []), ...names.map((name) => ({ configMapRef: { name } }))];
   };
+/** A workload's spec.replicas (on the local control plane, without a kubelet, 0 is the only count a rollout completes with). */
+export const withReplicas =
+  (replicas: number): Mod<Workload> =>
+  (w) => {
+    w.spec.replicas = replicas;
+  };
 /** A workload's metadata.generation and status, as its controller reports them (the rollout budget reads both). */
 export const withRolloutStatus =
   (generation: number, status: Record<string, unknown>): Mod<Workload> =>

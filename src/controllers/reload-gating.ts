@@ -93,7 +93,7 @@ export function reloadGating(deps: GatingDeps) {
     const why = f.heldSince === undefined ? '' : ` after flapping (held since ${time(f.heldSince)})`;
     if (!budget.limit || !BUDGETED_KINDS.includes(kind)) return { why };
     const taken = budget.take(key, wl.metadata.generation ?? 0, deps.budgeted());
-    metrics.rolloutsInProgress.set(taken.inProgress);
+    metrics.rolloutsInProgress.set(taken.inProgress + (taken.ok ? 1 : 0)); // the one admitted is rolling now
     if (!taken.ok) {
       if (!waiting.has(key)) {
         waiting.add(key);
