@@ -29,6 +29,10 @@
 // that restarts at every change could postpone it forever under a steady trickle of
 // changes. A workload whose Secret is still being rewritten by the keystore controller
 // (source-hash behind its inputs) waits for that write: one rollout per rotation.
+//
+// Gates (#17, reload-gating.ts): a flap guard, a cluster-wide budget of rollouts in progress and
+// restart windows may hold a rollout; a held rollout is simply not written, so the recorded
+// digest stays behind the data and the rollout happens later, after a restart as well.
 import { A, type AnnotationReader, commaList } from '../annotations.js';
 import type { ControllerSpec, Watch } from '../kube/builder.js';
 import { listOf } from '../kube/events.js';
