@@ -62,6 +62,10 @@ export const A = {
   configHash: 'annotary.io/config-hash',
   observedConfigHash: 'annotary.io/observed-config-hash',
   reloadConsumedKeysOnly: 'annotary.io/reload-consumed-keys-only',
+  // reload gates (#17): flap guard, restart windows
+  reloadFlapGuard: 'annotary.io/reload-flap-guard',
+  reloadWindow: 'annotary.io/reload-window',
+  servedNotAfter: 'annotary.io/served-not-after',
   // expiry
   expiryWarning: 'annotary.io/expiry-warning',
   // generated secrets (generate.<key>: one annotation per key, read by prefix)
@@ -344,6 +348,34 @@ export const ANNOTATIONS: AnnotationSpec[] = [
     description:
       'Roll only when a key the pod template reads changes (env `secretKeyRef`/`configMapKeyRef` keys, volume `items`); ' +
       'turning it on or off records the new digest without a rollout.',
+  },
+  {
+    key: A.reloadFlapGuard,
+    origin: 'annotary',
+    on: ['Workload'],
+    values: '`<N>/<Go duration>` (`5/10m`) or `off`',
+    description:
+      'Flap guard: after more than N changes of the watched objects within the duration, rollouts stop (Warning ReloadFlapping); ' +
+      'one rollout follows once a whole duration passed without a change. Default: --reload-flap-guard.',
+  },
+  {
+    key: A.reloadWindow,
+    origin: 'annotary',
+    on: ['Workload'],
+    values: '`[<days>] HH:MM-HH:MM [<zone>]` (zone `UTC`, `UTC±HH:MM`), several joined by `;`',
+    description:
+      'Rollouts only inside these windows (deferred to the next opening, Event ReloadDeferred), except when the certificate ' +
+      'the pods serve (served-not-after) expires less than an hour after the next opening: then at once.',
+  },
+  {
+    key: A.servedNotAfter,
+    origin: 'annotary',
+    on: ['Workload'],
+    written: true,
+    values: 'RFC 3339 time',
+    description:
+      "With reload-window: the earliest notAfter of the watched Secrets' tls.crt when the pods were last rolled (or onboarded), " +
+      'written with observed-config-hash.',
   },
   {
     key: A.expiryWarning,

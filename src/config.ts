@@ -2,6 +2,9 @@
 // precedence is flag > env > default. --help and the Config type are generated from this table.
 import { parseArgs } from 'node:util';
 import { parseReloaderSelector } from './kube/labels.js';
+import type { FlapLimit } from './controllers/reload-gates.js';
+import { parseFlapGuard } from './controllers/reload-gates.js';
+import { isRefusal } from './kube/refusal.js';
 
 export interface FlagSpec<Field extends string = string, T = unknown> {
   /** the Config field the flag sets */
@@ -102,6 +105,20 @@ function parseOptionalRef(v: string): string {
 function parseSelector(v: string): string {
   parseReloaderSelector(v);
   return v;
+}
+
+/** A non-negative integer: 0 means no limit. */
+function parseLimit(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`"${v}" is not a non-negative integer (0: no limit)`);
+  return n;
+}
+
+/** The flap guard's default (reload-gates.ts): `N/M`, or null for none (empty or off). */
+function parseFlapDefault(v: string): FlapLimit | null {
+  const limit = parseFlapGuard(v);
+  if (isRefusal(limit)) throw new Error(`"${v}" is not <changes>/<Go duration> (5/10m) or off`);
+  return limit === 'off' || limit === undefined ? null : limit;
 }
 
 function parseControllers(v: string): ControllerName[] {
@@ -262,6 +279,23 @@ export const FLAGS = [
     default: 'true',
     help: 'hold a rollout onto a TLS Secret whose key does not match its certificate, or that is expired or does not parse',
     parse: parseBool,
+  }),
+  // reload gates (#17; see docs/reload.md): flap guard, rollout budget
+  flag({
+    field: 'reloadFlapGuard',
+    name: 'reload-flap-guard',
+    env: 'ANNOTARY_RELOAD_FLAP_GUARD',
+    default: 'off',
+    help: 'N/M (5/10m): after more than N changes within M a workload stops rolling, and rolls once after M without a change; off: no guard',
+    parse: parseFlapDefault,
+  }),
+  flag({
+    field: 'maxConcurrentRollouts',
+    name: 'max-concurrent-rollouts',
+    env: 'ANNOTARY_MAX_CONCURRENT_ROLLOUTS',
+    default: '0',
+    help: 'at most this many watched Deployments/StatefulSets/DaemonSets rolling at once (kubectl rollout status); 0: no limit',
+    parse: parseLimit,
   }),
   // stakater Reloader's flags, with Reloader's meaning (#17; see docs/reload.md)
   flag({

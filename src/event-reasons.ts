@@ -342,6 +342,27 @@ export const EVENT_REASONS: readonly EventReasonSpec[] = [
       'a Reloader annotation value Reloader itself ignores: a boolean Go cannot parse (counted as false) or a regular ' +
       "expression that does not compile (skipped); the rest of the workload's keys still apply",
   },
+  // reload gates (#17)
+  {
+    reason: 'ReloadFlapping',
+    type: 'Warning',
+    on: ['Workload'],
+    meaning:
+      'the watched objects changed more often than the flap guard allows: rollouts are held until they stay unchanged for its ' +
+      'duration, then one rollout follows',
+  },
+  {
+    reason: 'RolloutWaiting',
+    type: 'Normal',
+    on: ['Workload'],
+    meaning: 'a rollout waits: `--max-concurrent-rollouts` rollouts are in progress; it starts when one completes',
+  },
+  {
+    reason: 'ReloadDeferred',
+    type: 'Normal',
+    on: ['Workload'],
+    meaning: 'a rollout outside the reload-window: deferred to the time the next window opens (once per deferral)',
+  },
   {
     reason: 'ReloadSourceMissing',
     type: 'Warning',

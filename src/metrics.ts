@@ -141,6 +141,16 @@ export function createMetrics() {
       labelNames: ['reason'],
       registers,
     }),
+    rolloutsInProgress: new Gauge({
+      name: 'annotary_rollouts_in_progress',
+      help: 'With --max-concurrent-rollouts: watched Deployments, StatefulSets and DaemonSets rolling at the last look (a rollout it admitted included).',
+      registers,
+    }),
+    rolloutsForced: new Counter({
+      name: 'annotary_rollouts_forced_total',
+      help: 'Rollouts outside their reload-window because the certificate the pods serve would expire before the next window.',
+      registers,
+    }),
     rolloutLatency: new Histogram({
       name: 'annotary_rollout_latency_seconds',
       help: 'From the first observed change of a watched object to the rollout patch.',
@@ -163,6 +173,10 @@ export const RELOAD_SKIP_REASONS = [
   'create_ignored',
   'watch_set_changed',
   'bad_material',
+  // reload gates (#17): held by the flap guard, waiting for a place under --max-concurrent-rollouts, outside the reload-window
+  'flapping',
+  'rollout_budget',
+  'window',
 ] as const;
 export type ReloadSkipReason = (typeof RELOAD_SKIP_REASONS)[number];
 

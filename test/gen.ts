@@ -396,3 +396,27 @@ export const withKeyRefEnv =
     const ref = (key: string) => (kind === 'Secret' ? { secretKeyRef: { name, key } } : { configMapKeyRef: { name, key } });
     c.env = [...(c.env ?? []), ...keys.map((key) => ({ name: key.toUpperCase().replace(/[^A-Z0-9]/g, '_'), valueFrom: ref(key) }))];
   };
+/** A workload's spec.replicas (on the local control plane, without a kubelet, 0 is the only count a rollout completes with). */
+export const withReplicas =
+  (replicas: number): Mod<Workload> =>
+  (w) => {
+    w.spec.replicas = replicas;
+  };
+/** A workload's metadata.generation and status, as its controller reports them (the rollout budget reads both). */
+export const withRolloutStatus =
+  (generation: number, status: Record<string, unknown>): Mod<Workload> =>
+  (w) => {
+    w.metadata.generation = generation;
+    (w as Workload & { status?: unknown }).status = status;
+  };
+
+// ---- values
+
+/**
+ * An annotary.io/reload-window value for a daily window from `fromMs` to `toMs` (less than a day
+ * apart; minutes rounded down), so tests place windows relative to the time they run at.
+ */
+export function dailyWindow(fromMs: number, toMs: number): string {
+  const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+  return `${hhmm(fromMs)}-${hhmm(toMs)} UTC`;
+}

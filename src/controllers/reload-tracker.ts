@@ -35,11 +35,14 @@ export class ReloadTracker {
 
   constructor(private readonly settleMs: number) {}
 
-  /** A watched object's data changed at `now`. */
-  dataChanged(workload: string, now: number): void {
+  /** A watched object's data changed at `now`; true when this opened a window (the flap guard counts those, reload-gates.ts). */
+  dataChanged(workload: string, now: number): boolean {
     const p = this.pending.get(workload);
     if (!p) this.pending.set(workload, { firstSeen: now, windowEnd: now + this.settleMs });
-    else if (p.windowEnd <= now) p.windowEnd = now + this.settleMs; // a blocked workload: a new window
+    else if (p.windowEnd <= now)
+      p.windowEnd = now + this.settleMs; // a blocked workload: a new window
+    else return false;
+    return true;
   }
 
   /**

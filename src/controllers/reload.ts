@@ -29,6 +29,10 @@
 // that restarts at every change could postpone it forever under a steady trickle of
 // changes. A workload whose Secret is still being rewritten by the keystore controller
 // (source-hash behind its inputs) waits for that write: one rollout per rotation.
+//
+// Gates (#17, reload-gating.ts): a flap guard, a cluster-wide budget of rollouts in progress and
+// restart windows may hold a rollout; a held rollout is simply not written, so the recorded
+// digest stays behind the data and the rollout happens later, after a restart as well.
 import { A, type AnnotationReader, commaList } from '../annotations.js';
 import type { ControllerSpec, Watch } from '../kube/builder.js';
 import { listOf } from '../kube/events.js';
@@ -51,6 +55,7 @@ import {
   apiVersionOf,
   objectKey,
   refId,
+  refOf,
 } from '../kube/types.js';
 import { ApiError } from '../kube/client.js';
 import type { ReloadSkipReason } from '../metrics.js';
@@ -59,6 +64,7 @@ import { writtenKeysIntact } from './managed-keys.js';
 import type { PodSpecLike, RefKind } from './pod-refs.js';
 import { compareRefs, podTemplateRefs } from './pod-refs.js';
 import { ReloadTracker } from './reload-tracker.js';
+import { BUDGETED_KINDS } from './reload-gates.js';
 import { pauseOnRollout, resumeDue, resumePatchBody } from './reload-pause.js';
 import type { EnvPodSpec } from './reload-env.js';
 import { withEnvVars } from './reload-env.js';
@@ -66,9 +72,10 @@ import { parseReloaderSelector } from '../kube/labels.js';
 import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, reloadOnCreateFor, selectWatched } from './reloader-rules.js';
-import { cachedDigests } from './cache-reads.js';
+import { cachedDigests, valueReader } from './cache-reads.js';
 import { consumedData, consumedKeys, consumedKeysOnly, scopeToggled } from './reload-consumed.js';
 import { heldRollout, secretsToValidate } from './reload-validate.js';
+import { reloadGating } from './reload-gating.js';
 import type { DigestLookup } from './store-specs.js';
 import { keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
 
@@ -190,7 +197,8 @@ export interface ReloadObserved {
 }
 
 export interface ReloadChange {
-  action: 'onboard' | 'rollout' | 'absorb' | 'forget';
+  /** record: metadata of the gates alone (reload-gating.ts) */
+  action: 'onboard' | 'rollout' | 'absorb' | 'forget' | 'record';
   from?: string;
   to?: string;
   /** annotations to merge into the workload's metadata (null removes) */
@@ -396,6 +404,20 @@ export const reloadController: ControllerModule = {
     const keystoresRunning = config.controllers.includes('keystores');
     const skip = (reason: ReloadSkipReason) => metrics.rolloutsSkipped.inc({ reason });
     const cached = (kind: RefKind, namespace: string, name: string) => data[kind].get(objectKey(namespace, name));
+    // flap guard, rollout budget, restart windows (#17)
+    const gates = reloadGating({
+      reader,
+      config,
+      metrics,
+      write,
+      skip,
+      read: valueReader(ctx, caches),
+      hasCert: (namespace, name) => cached('Secret', namespace, name)?.digests['tls.crt'] !== undefined,
+      budgeted: () =>
+        BUDGETED_KINDS.flatMap((k) =>
+          (informers[k]?.list() ?? []).filter((w) => spec.filter!(w)).map((wl) => ({ id: refId(refOf(k, wl)), kind: k, wl })),
+        ),
+    });
 
     const watch = (kind: RefKind): Watch<Workload> => ({
       source: data[kind],
@@ -403,7 +425,8 @@ export const reloadController: ControllerModule = {
       delayFor(referrer, old, cur) {
         if (old === cur) return undefined; // a resync: nothing changed, the workloads' own resync covers them
         const dataChanged = !old || !sameDigests((old as SlimData).digests, (cur as SlimData).digests);
-        if (dataChanged) tracker.dataChanged(refId(referrer), Date.now());
+        const now = Date.now();
+        if (dataChanged && tracker.dataChanged(refId(referrer), now)) gates.changed(refId(referrer), now);
         return config.reloadSettleMs;
       },
     });
@@ -443,7 +466,10 @@ export const reloadController: ControllerModule = {
         const rejected = await createReplacement(key, replacement);
         return rejected && write.warn(replacement, rejected);
       }
-      if (!wl || wl.metadata.deletionTimestamp) return tracker.forget(key);
+      if (!wl || wl.metadata.deletionTimestamp) {
+        gates.forget(key);
+        return tracker.forget(key);
+      }
       // --namespace-selector does not select its namespace: nothing happens, its record stays for when it does
       if (!namespaceSelected(namespace)) return;
       const now = Date.now();
@@ -464,6 +490,12 @@ export const reloadController: ControllerModule = {
         return write.warn(wl, isRefusal(policy) ? policy : (keysOnly as Refusal));
       }
       for (const r of ignored) write.warn(wl, r); // Reloader's values it ignores itself: the rest applies
+      const gated = gates.spec(meta);
+      if (isRefusal(gated)) {
+        tracker.restore(key, pend); // rolled once the value is fixed: nothing is recorded meanwhile
+        skip('invalid');
+        return write.warn(wl, gated);
+      }
       let digest: string | undefined;
       let otherDigest: string | undefined; // under the other consumed-keys-only setting (reload-consumed.ts)
       let current = new Map<string, string>();
@@ -531,7 +563,7 @@ export const reloadController: ControllerModule = {
       const confirm = () => tracker.confirm(key, digest === undefined ? undefined : { digest, objects: current }, missing.map(refName));
       const toggled = digest !== undefined && scopeToggled(recordedDigest({ observedHash, templateHash }), digest, otherDigest!);
 
-      const change = desiredReload({
+      const wanted = desiredReload({
         digest,
         templateHash,
         observedHash,
@@ -550,16 +582,12 @@ export const reloadController: ControllerModule = {
         absorb: !cause.roll || toggled,
         now: new Date(now),
       });
-      if (!change) {
-        if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
-        return confirm();
-      }
-      if (change.action === 'rollout' && config.reloadValidateTls) {
-        const cachedSecrets = [...current.keys()]
-          .filter((id) => id.startsWith('Secret/'))
-          .map((id) => cached('Secret', namespace, id.slice(7))!);
+      const secrets = [...current.keys()].filter((id) => id.startsWith('Secret/')).map((id) => id.slice('Secret/'.length));
+      // before the gates: a rollout held on bad material takes no place under --max-concurrent-rollouts
+      if (wanted?.action === 'rollout' && config.reloadValidateTls) {
+        const watchedSecrets = secrets.map((n) => cached('Secret', namespace, n)!);
         const read = (n: string) => ctx.client.tryGet<SlimData>(Secrets, namespace, n);
-        const held = await heldRollout(secretsToValidate(cachedSecrets, consumedKeys(template?.spec)), read, new Date(now));
+        const held = await heldRollout(secretsToValidate(watchedSecrets, consumedKeys(template?.spec)), read, new Date(now));
         if (held) {
           tracker.restore(key, pend); // not confirmed: the fixed Secret's change rolls
           skip('bad_material');
@@ -567,13 +595,28 @@ export const reloadController: ControllerModule = {
           return held.requeueAfterMs === undefined ? undefined : { requeueAfterMs: held.requeueAfterMs };
         }
       }
+      const admitted = await gates.admit<ReloadChange>(key, kind, wl, wanted, gated, secrets, now, (metadata) => ({
+        action: 'record',
+        metadata,
+      }));
+      if ('hold' in admitted) {
+        tracker.restore(key, pend);
+        return admitted.hold;
+      }
+      const change = admitted.change;
+      if (!change) {
+        if (missing.length) skip('missing'); // nothing else changed; the Warning above says what is missing
+        return confirm();
+      }
       let rejected: Refusal | undefined;
       try {
         rejected = await apply(key, rt, wl, mode, change);
       } catch (err) {
         tracker.restore(key, pend);
+        gates.done(key, admitted, false);
         throw err; // retried with backoff from the newer cached workload
       }
+      gates.done(key, admitted, !rejected);
       if (rejected) {
         tracker.restore(key, pend);
         return write.warn(wl, rejected);
@@ -586,7 +629,11 @@ export const reloadController: ControllerModule = {
         case 'rollout':
           metrics.rollouts.inc({ kind });
           if (pend) metrics.rolloutLatency.observe((Date.now() - pend.firstSeen) / 1000);
-          write.note(wl, 'Reloaded', `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}: ${digests}`);
+          write.note(
+            wl,
+            'Reloaded',
+            `rolling restart for ${changed.length ? listOf(changed) : `watched ${listOf(all)}`}${admitted.why}: ${digests}`,
+          );
           break;
         case 'onboard':
           skip('onboarding');
@@ -611,6 +658,9 @@ export const reloadController: ControllerModule = {
           break;
         case 'forget':
           log.debug('reload annotations removed; forgot the observed digest', { key });
+          break;
+        case 'record':
+          log.debug('recorded what the pods serve', { key, metadata: change.metadata });
       }
     }
 

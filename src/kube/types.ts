@@ -53,9 +53,10 @@ export const Events: ResourceType = { group: '', version: 'v1', plural: 'events'
 export const Namespaces: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', clusterScoped: true };
 export const Services: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
 export const Pods: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
-export const Deployments: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
-export const StatefulSets: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' };
-export const DaemonSets: ResourceType = { group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet' };
+// the status of workloads: the rollout budget reads it (controllers/reload-gates.ts, rolloutInProgress)
+export const Deployments: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', keepStatus: true };
+export const StatefulSets: ResourceType = { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', keepStatus: true };
+export const DaemonSets: ResourceType = { group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', keepStatus: true };
 export const ReplicaSets: ResourceType = { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet' };
 export const Ingresses: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress' };
 export const Routes: ResourceType = { group: 'route.openshift.io', version: 'v1', plural: 'routes', kind: 'Route' };
