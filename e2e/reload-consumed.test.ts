@@ -7,11 +7,11 @@
 //     rolls once.
 // And a restart of the operator writes nothing. No wall-clock assertions: the expired
 // certificate has fixed dates in 2020.
-import type { KubeObject } from '../src/kube/types.js';
-import { Deployments, ReplicaSets, Secrets } from '../src/kube/types.js';
+import { Deployments, Secrets } from '../src/kube/types.js';
 import { generateKey, selfSignedCa } from '../src/pki/x509.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, eventsFor, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
+import { adminClient, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
+import { expectReplicaSets, restartable } from './harness/rollouts.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import type { Mod, Workload } from '../test/gen.js';
 import {
@@ -36,15 +36,7 @@ const KEYS_ONLY = 'annotary.io/reload-consumed-keys-only';
 const ec = chainFixture('p256');
 const rotated = chainFixture('p256', 'rotated');
 
-const restarted: OperatorProcess[] = [];
-async function start(ns: string, extra: string[] = []): Promise<OperatorProcess> {
-  const op = await startOperator(['--namespaces', ns, ...flags(extra)]);
-  restarted.push(op);
-  return op;
-}
-afterAll(async () => {
-  await Promise.all(restarted.map((op) => op.stop()));
-});
+const start = restartable(flags);
 
 const patchData = (ns: string, name: string, data: Ann) => client.patch(Secrets, ns, name, { data: b64Values(data) });
 const deployment = (ns: string, annotations: Ann, ...mods: Mod<Workload>[]) =>
@@ -56,16 +48,8 @@ const deployment = (ns: string, annotations: Ann, ...mods: Mod<Workload>[]) =>
 const getWeb = (ns: string) => client.get<Workload>(Deployments, ns, 'web');
 const observed = async (ns: string) => (await getWeb(ns)).metadata.annotations?.['annotary.io/observed-config-hash'];
 
-async function replicaSets(ns: string): Promise<number> {
-  const list = await client.list<KubeObject>(ReplicaSets, ns);
-  return list.items.filter((rs) => rs.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === 'web')).length;
-}
 /** Waits for `n` ReplicaSets of web, then a quiet window, and checks no more came. */
-async function expectRollouts(ns: string, n: number): Promise<void> {
-  await waitFor(`${n} ReplicaSets`, async () => (await replicaSets(ns)) === n, 60_000);
-  await sleep(QUIET_MS);
-  expect(await replicaSets(ns)).toBe(n);
-}
+const expectRollouts = (ns: string, n: number) => expectReplicaSets(ns, { web: n }, QUIET_MS);
 const warnings = async (ns: string, reason: string) => (await eventsFor(client, ns, 'web')).filter((e) => e.reason === reason);
 
 /** An operator restarted with resyncs every second: it looks at the workload (reconciles) and writes nothing. */

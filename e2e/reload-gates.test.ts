@@ -4,11 +4,11 @@
 // replicas: 0 completes at once. Rollouts of a Deployment are counted by its ReplicaSets. Windows
 // and certificates are placed relative to the time the test runs; nothing asserts on time.
 // Each test ends with an operator restart that writes nothing and rolls nothing.
-import type { KubeObject } from '../src/kube/types.js';
-import { Deployments, ReplicaSets, Secrets } from '../src/kube/types.js';
+import { Deployments, Secrets } from '../src/kube/types.js';
 import { generateKey, selfSignedCa } from '../src/pki/x509.js';
 import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, eventsFor, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
+import { adminClient, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
+import { expectReplicaSets as expectRs, replicaSets, restartable } from './harness/rollouts.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import type { Workload } from '../test/gen.js';
 import {
@@ -32,10 +32,7 @@ const SETTLE = '1s';
 const QUIET_MS = 3000;
 const flags = (extra: string[] = []) => ['--controllers', 'reload', '--reload-settle', SETTLE, '--log-level', 'debug', ...extra];
 
-const restarted: OperatorProcess[] = [];
-afterAll(async () => {
-  await Promise.all(restarted.map((op) => op.stop()));
-});
+const start = restartable(flags);
 
 const rotate = (ns: string, name: string, data: Ann) => client.patch(Secrets, ns, name, { data: b64Values(data) });
 const deployment = (ns: string, name: string, annotations: Ann, replicas = 1) =>
@@ -47,34 +44,14 @@ const deployment = (ns: string, name: string, annotations: Ann, replicas = 1) =>
 const getWl = (ns: string, name: string) => client.get<Workload>(Deployments, ns, name);
 const ann = async (ns: string, name: string) => (await getWl(ns, name)).metadata.annotations ?? {};
 
-async function replicaSets(ns: string, deploy: string): Promise<number> {
-  const list = await client.list<KubeObject>(ReplicaSets, ns);
-  return list.items.filter((rs) => rs.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deploy)).length;
-}
-/** Waits for these ReplicaSet counts, then a quiet window, and checks they did not grow. */
-async function expectReplicaSets(ns: string, expected: Record<string, number>, timeoutMs = 30_000): Promise<void> {
-  const counts = async () =>
-    Object.fromEntries(await Promise.all(Object.keys(expected).map(async (d) => [d, await replicaSets(ns, d)] as const)));
-  await waitFor(
-    `ReplicaSets ${JSON.stringify(expected)}`,
-    async () => {
-      const got = await counts();
-      if (Object.entries(expected).some(([d, n]) => got[d] !== n)) throw new Error(`got ${JSON.stringify(got)}`);
-      return true;
-    },
-    timeoutMs,
-  );
-  await sleep(QUIET_MS);
-  expect(await counts()).toEqual(expected);
-}
+const expectReplicaSets = (ns: string, expected: Record<string, number>, timeoutMs = 30_000) => expectRs(ns, expected, QUIET_MS, timeoutMs);
 const event = (ns: string, name: string, reason: string) =>
   waitFor(`${reason} on ${name}`, async () => (await eventsFor(client, ns, name)).find((e) => e.reason === reason));
 
 /** A restarted operator (a resync every second) writes nothing and rolls nothing. */
 async function restartQuiet(ns: string, op: OperatorProcess, expected: Record<string, number>, extra: string[] = []): Promise<void> {
   await op.stop();
-  const again = await startOperator(['--namespaces', ns, ...flags(['--resync', '1s', ...extra])]);
-  restarted.push(again);
+  const again = await start(ns, ['--resync', '1s', ...extra]);
   await waitFor('reconciles after the restart', async () => (await again.metric('annotary_reconcile_total', { controller: 'reload' })) > 0);
   await expectReplicaSets(ns, expected);
   expect(await again.metric('annotary_writes_total', { controller: 'reload' })).toBe(0);
@@ -163,8 +140,7 @@ describe('restart windows', () => {
       expect(await op.metric('annotary_rollouts_skipped_total', { reason: 'window' })).toBeGreaterThan(0);
       await restartQuiet(ns, op, { web: 1 });
       // the window moves to now: the deferred rollout happens once
-      const op2 = await startOperator(['--namespaces', ns, ...flags()]);
-      restarted.push(op2);
+      const op2 = await start(ns);
       await client.patch(Deployments, ns, 'web', {
         metadata: { annotations: { 'annotary.io/reload-window': dailyWindow(now - H, now + 2 * H) } },
       });

@@ -5,9 +5,9 @@
 // "Exactly one" is asserted by waiting for the expected state, then a further settle window
 // and a little, and checking nothing more happened. No wall-clock assertions.
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
-import { ConfigMaps, DaemonSets, Deployments, ReplicaSets, Secrets, StatefulSets } from '../src/kube/types.js';
-import type { OperatorProcess } from './harness/cluster.js';
-import { adminClient, eventsFor, sleep, startOperator, waitFor, withOperator } from './harness/cluster.js';
+import { ConfigMaps, DaemonSets, Deployments, Secrets, StatefulSets } from '../src/kube/types.js';
+import { adminClient, eventsFor, sleep, waitFor, withOperator } from './harness/cluster.js';
+import { expectReplicaSets as expectRs, restartable } from './harness/rollouts.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import type { Workload, WorkloadKind } from '../test/gen.js';
 import {
@@ -42,15 +42,7 @@ const flags = (extra: string[] = [], settle = '2s') => [
 ];
 
 /** operators a test starts again after stopping the one withOperator started */
-const restarted: OperatorProcess[] = [];
-async function start(ns: string, extra: string[] = []): Promise<OperatorProcess> {
-  const op = await startOperator(['--namespaces', ns, ...flags(extra)]);
-  restarted.push(op);
-  return op;
-}
-afterAll(async () => {
-  await Promise.all(restarted.map((op) => op.stop()));
-});
+const start = restartable(flags);
 
 const secret = (ns: string, name: string, data: Ann, annotations: Ann = {}) =>
   client.create(Secrets, ns, secretOf(name, inNamespace(ns), withAnnotations(annotations), withData(data)));
@@ -82,27 +74,7 @@ function workload(
 const deployment = (ns: string, name: string, opts: Parameters<typeof workload>[3]) => workload(Deployments, ns, name, opts);
 const getWl = (rt: ResourceType, ns: string, name: string) => client.get<Workload>(rt, ns, name);
 
-async function replicaSets(ns: string, deploy: string): Promise<number> {
-  const list = await client.list<KubeObject>(ReplicaSets, ns);
-  return list.items.filter((rs) => rs.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deploy)).length;
-}
-
-/** Waits for the expected ReplicaSet counts, then a quiet window, and checks they did not grow. */
-async function expectReplicaSets(ns: string, expected: Record<string, number>): Promise<void> {
-  const counts = async () =>
-    Object.fromEntries(await Promise.all(Object.keys(expected).map(async (d) => [d, await replicaSets(ns, d)] as const)));
-  await waitFor(
-    `ReplicaSets ${JSON.stringify(expected)}`,
-    async () => {
-      const got = await counts();
-      if (Object.entries(expected).some(([d, n]) => got[d] !== n)) throw new Error(`got ${JSON.stringify(got)}`);
-      return true;
-    },
-    60_000,
-  );
-  await sleep(QUIET_MS);
-  expect(await counts()).toEqual(expected);
-}
+const expectReplicaSets = (ns: string, expected: Record<string, number>) => expectRs(ns, expected, QUIET_MS);
 
 const observed = async (rt: ResourceType, ns: string, name: string) =>
   (await getWl(rt, ns, name)).metadata.annotations?.['annotary.io/observed-config-hash'];

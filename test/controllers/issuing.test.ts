@@ -1,7 +1,7 @@
 // The issuing controller in process (reconcile-harness.ts): what it writes for a request, that
 // it is quiet once issued and after a restart, its refusals (no write), a user's certificate
 // replaced only with an Event, a generated CA, a CA rotation step by step, and the jitter.
-import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { AnnotationReader } from '../../src/annotations.js';
 import { ApiError } from '../../src/kube/client.js';
@@ -26,7 +26,7 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 5))) if (cond()) return;
   throw new Error(`timed out waiting for: ${what}`);
 }
-import { FakeCluster, runModule } from './reconcile-harness.js';
+import { FakeCluster, moduleRunner } from './reconcile-harness.js';
 
 jest.setTimeout(60_000);
 const NS = 'apps';
@@ -34,16 +34,7 @@ const NOW = new Date('2031-01-01T00:00:00Z');
 const validity = { notBefore: NOW, notAfter: new Date(NOW.getTime() + 10 * 365 * 86_400_000) };
 const reader = new AnnotationReader(true);
 
-let running: { stop(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((r) => r.stop()));
-  running = [];
-});
-const run = async (...args: Parameters<typeof runModule>) => {
-  const r = await runModule(...args);
-  running.push(r);
-  return r;
-};
+const run = moduleRunner();
 
 async function caSecret(name: string, ns = NS, annotations: Record<string, string> = {}): Promise<Secret> {
   const keyPem = await generateKey('ec-p256');

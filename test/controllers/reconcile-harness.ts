@@ -4,6 +4,7 @@
 // resourceVersion preconditions, creates, deletes) as an apiserver does, recording each one
 // (cert-manager's ExpectedActions idea). Tests assert on the writes a controller makes until
 // it is quiet: one write per real change, none once converged or after a restart.
+import { afterEach } from '@jest/globals';
 import { AnnotationReader } from '../../src/annotations.js';
 import type { Config } from '../../src/config.js';
 import { loadConfig } from '../../src/config.js';
@@ -233,3 +234,20 @@ export async function runModule(module: ControllerModule, cluster: FakeCluster, 
     },
   };
 }
+
+/** runModule for a test file or describe: every module it starts is stopped after each test. */
+export function moduleRunner(): typeof runModule {
+  let running: { stop(): Promise<void> }[] = [];
+  afterEach(async () => {
+    await Promise.all(running.map((r) => r.stop()));
+    running = [];
+  });
+  return async (...args) => {
+    const r = await runModule(...args);
+    running.push(r);
+    return r;
+  };
+}
+
+/** The writes a FakeCluster saw, as "verb Kind name". */
+export const writesOf = (c: FakeCluster) => c.writes.map((w) => `${w.verb} ${w.kind} ${w.name}`);

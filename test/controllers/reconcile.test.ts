@@ -1,7 +1,7 @@
 // Every controller from its declaration, in process against an in-memory apiserver
 // (reconcile-harness.ts): the writes it makes for a change, and none once it converged,
 // after a restart or when nothing changed.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
 import {
   b64,
@@ -19,7 +19,7 @@ import {
   withTLS,
 } from '../gen.js';
 import { ec, next } from './tls-fixtures.js';
-import { FakeCluster, runModule } from './reconcile-harness.js';
+import { FakeCluster, moduleRunner, writesOf } from './reconcile-harness.js';
 
 const NS = 'apps';
 /** a kubernetes.io/tls Secret of NS with the main chain */
@@ -27,18 +27,8 @@ const secret = (name: string, annotations: Record<string, string> = {}) =>
   genSecret(name, inNamespace(NS), ofType('kubernetes.io/tls'), withAnnotations(annotations), withTLS(ec));
 const watching = (name: string, annotations: Record<string, string>, secretName: string) =>
   deployment(name, inNamespace(NS), withAnnotations(annotations), withSecretVolumes(secretName));
-const writesOf = (c: FakeCluster) => c.writes.map((w) => `${w.verb} ${w.kind} ${w.name}`);
 
-let running: { stop(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((r) => r.stop()));
-  running = [];
-});
-const run = async (...args: Parameters<typeof runModule>) => {
-  const r = await runModule(...args);
-  running.push(r);
-  return r;
-};
+const run = moduleRunner();
 
 describe('keystores: one patch per real change, none at rest', () => {
   test('an annotated TLS Secret gets its stores in one patch; a restart writes nothing', async () => {

@@ -2,7 +2,7 @@
 // reads, the digest over them, the opt-in, and in process (reconcile-harness.ts): a change to a
 // key the pods do not read writes nothing, one they read rolls once, turning it on or off
 // records without a rollout, and a restart writes nothing.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { AnnotationReader } from '../../src/annotations.js';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
 import { configDigest } from '../../src/controllers/reload.js';
@@ -22,7 +22,7 @@ import {
   withSecretItemsVolume,
   withSecretVolumes,
 } from '../gen.js';
-import { FakeCluster, runModule } from './reconcile-harness.js';
+import { FakeCluster, moduleRunner, writesOf } from './reconcile-harness.js';
 
 const reader = new AnnotationReader(true);
 const KEYS_ONLY = 'annotary.io/reload-consumed-keys-only';
@@ -122,17 +122,8 @@ describe('scopeToggled', () => {
 // ---------------------------------------------------------------- in process
 
 const NS = 'apps';
-const writesOf = (c: FakeCluster) => c.writes.map((w) => `${w.verb} ${w.kind} ${w.name}`);
-let running: { stop(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((r) => r.stop()));
-  running = [];
-});
-const run = async (cluster: FakeCluster, flags: string[] = []) => {
-  const r = await runModule(CONTROLLER_MODULES.reload, cluster, flags);
-  running.push(r);
-  return r;
-};
+const runReload = moduleRunner();
+const run = (cluster: FakeCluster, flags: string[] = []) => runReload(CONTROLLER_MODULES.reload, cluster, flags);
 /** a Secret with keys `used` and `spare`, and a Deployment that reads only `used` of it (one way or another) */
 const shared = () => genSecret('shared', inNamespace(NS), withData({ used: '1', spare: '1' }));
 const reading = (annotations: Record<string, string>, ...mods: Mod<Workload>[]) =>

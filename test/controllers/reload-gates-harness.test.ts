@@ -1,7 +1,7 @@
 // The reload gates in process against the in-memory apiserver (reconcile-harness.ts): the writes
 // the reload controller makes (or holds) under a flap guard, a rollout budget and a restart
 // window, and none after a restart where nothing is due.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
 import { leafValidity } from '../../src/controllers/expiry.js';
 import {
@@ -18,12 +18,11 @@ import {
   withTLS,
 } from '../gen.js';
 import { ec, next } from './tls-fixtures.js';
-import { FakeCluster, runModule } from './reconcile-harness.js';
+import { FakeCluster, moduleRunner, writesOf } from './reconcile-harness.js';
 
 const NS = 'apps';
 const H = 3_600_000;
 const secret = (name: string) => genSecret(name, inNamespace(NS), ofType('kubernetes.io/tls'), withTLS(ec));
-const writesOf = (c: FakeCluster) => c.writes.map((w) => `${w.verb} ${w.kind} ${w.name}`);
 const reasons = (events: { reason: string }[]) => events.map((e) => e.reason);
 const annotationsOf = (c: FakeCluster, name: string) =>
   (c.get('Deployment', NS, name) as unknown as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
@@ -33,16 +32,7 @@ const templateHash = (c: FakeCluster, name: string) =>
 /** a distinct value of a watched Secret: a rotation */
 const rotate = (c: FakeCluster, i: number) => c.userPatch('Secret', NS, 'tls', { data: { 'extra.txt': b64(`rotation ${i}`) } });
 
-let running: { stop(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((r) => r.stop()));
-  running = [];
-});
-const run = async (...args: Parameters<typeof runModule>) => {
-  const r = await runModule(...args);
-  running.push(r);
-  return r;
-};
+const run = moduleRunner();
 const skipped = async (op: Awaited<ReturnType<typeof run>>, reason: string) =>
   (await op.metrics.rolloutsSkipped.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
 

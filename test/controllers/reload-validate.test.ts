@@ -1,7 +1,7 @@
 // Validate before rolling (#17, Reloader #116): which Secrets are checked, what a hold says,
 // and in process (reconcile-harness.ts): a rotation onto a key that does not match, an expired
 // or an unparsable certificate writes nothing (a Warning and the metric), the fix rolls once.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
 import { consumedKeys } from '../../src/controllers/reload-consumed.js';
@@ -22,7 +22,7 @@ import {
   withSecretVolumes,
   withTLS,
 } from '../gen.js';
-import { FakeCluster, runModule } from './reconcile-harness.js';
+import { FakeCluster, runModule, moduleRunner, writesOf } from './reconcile-harness.js';
 import { ec, next, rsa } from './tls-fixtures.js';
 
 const slim = (name: string, type: string | undefined, keys: string[]): SlimData => ({
@@ -112,17 +112,8 @@ describe('holds', () => {
 // ---------------------------------------------------------------- in process
 
 const NS = 'apps';
-const writesOf = (c: FakeCluster) => c.writes.map((w) => `${w.verb} ${w.kind} ${w.name}`);
-let running: { stop(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((r) => r.stop()));
-  running = [];
-});
-const run = async (cluster: FakeCluster, flags: string[] = []) => {
-  const r = await runModule(CONTROLLER_MODULES.reload, cluster, flags);
-  running.push(r);
-  return r;
-};
+const runReload = moduleRunner();
+const run = (cluster: FakeCluster, flags: string[] = []) => runReload(CONTROLLER_MODULES.reload, cluster, flags);
 const tls = (name = 'tls') => genSecret(name, inNamespace(NS), ofType('kubernetes.io/tls'), withTLS(ec));
 const app = (...mods: Parameters<typeof deployment>[1][]) =>
   deployment('app', inNamespace(NS), withAnnotations({ 'annotary.io/reload': 'auto' }), ...mods);
