@@ -20,6 +20,7 @@ import type { Budgeted, FlapLimit } from './reload-gates.js';
 import { BUDGETED_KINDS, FlapHistory, RolloutBudget, flapLimit } from './reload-gates.js';
 import type { ReloadWindow } from './reload-window.js';
 import { parseReloadWindow, parseServedNotAfter, servedNotAfterValue, windowVerdict } from './reload-window.js';
+import { rfc3339 } from '../time.js';
 
 /** How often a rollout waiting for a place under --max-concurrent-rollouts looks again. */
 const SLOT_RECHECK_MS = 5_000;
@@ -53,8 +54,6 @@ export interface GatingDeps {
   skip: (reason: ReloadSkipReason) => void;
 }
 
-const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 export function reloadGating(deps: GatingDeps) {
   const { reader, config, metrics, write, skip } = deps;
   const flaps = new FlapHistory();
@@ -84,13 +83,13 @@ export function reloadGating(deps: GatingDeps) {
       if (f.entered) {
         const msg =
           `the watched objects changed ${f.count} times within ${gates.flap!.text.split('/')[1]} ` +
-          `(flap guard ${gates.flap!.text}): rollouts held until they stay unchanged, at ${time(f.untilMs)} at the earliest`;
+          `(flap guard ${gates.flap!.text}): rollouts held until they stay unchanged, at ${rfc3339(f.untilMs)} at the earliest`;
         write.warn(wl, refuse('ReloadFlapping', msg));
       }
       skip('flapping');
       return { hold: { requeueAfterMs: Math.max(1, f.untilMs - now) } };
     }
-    const why = f.heldSince === undefined ? '' : ` after flapping (held since ${time(f.heldSince)})`;
+    const why = f.heldSince === undefined ? '' : ` after flapping (held since ${rfc3339(f.heldSince)})`;
     if (!budget.limit || !BUDGETED_KINDS.includes(kind)) return { why };
     const taken = budget.take(key, wl.metadata.generation ?? 0, deps.budgeted());
     metrics.rolloutsInProgress.set(taken.inProgress + (taken.ok ? 1 : 0)); // the one admitted is rolling now
@@ -170,15 +169,15 @@ export function reloadGating(deps: GatingDeps) {
       if (!v.roll) {
         if (deferred.get(key) !== v.opensAtMs) {
           deferred.set(key, v.opensAtMs);
-          write.note(wl, 'ReloadDeferred', `outside ${A.reloadWindow} "${gates.window.text}": rollout deferred to ${time(v.opensAtMs)}`);
+          write.note(wl, 'ReloadDeferred', `outside ${A.reloadWindow} "${gates.window.text}": rollout deferred to ${rfc3339(v.opensAtMs)}`);
         }
         skip('window');
         return { hold: { requeueAfterMs: Math.max(1000, Math.min(MAX_DEFER_MS, v.opensAtMs - now)) } };
       }
       deferred.delete(key);
       const forced = v.forced
-        ? ` outside ${A.reloadWindow}: the certificate the pods serve expires at ${time(v.forced.servedNotAfterMs)}, ` +
-          `less than an hour after the next window opens (${time(v.forced.opensAtMs)})`
+        ? ` outside ${A.reloadWindow}: the certificate the pods serve expires at ${rfc3339(v.forced.servedNotAfterMs)}, ` +
+          `less than an hour after the next window opens (${rfc3339(v.forced.opensAtMs)})`
         : '';
       const held = flapOrBudget(key, kind, wl, gates, now);
       if ('hold' in held) return held;

@@ -13,6 +13,7 @@ import type { AnnotationReader } from '../annotations.js';
 import { A, parseGoDuration } from '../annotations.js';
 import type { Refusal } from '../kube/refusal.js';
 import { refuse } from '../kube/refusal.js';
+import { rfc3339 } from '../time.js';
 
 export interface PauseObserved {
   annotations: Record<string, string> | undefined;
@@ -21,7 +22,6 @@ export interface PauseObserved {
 }
 
 /** RFC 3339 without fractional seconds, as Go's time.RFC3339 formats it in UTC */
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
  * What a rollout of a Deployment adds to its patch: the pause, when it has a pause period and is

@@ -19,6 +19,7 @@
 import { A } from '../annotations.js';
 import type { Refusal } from '../kube/refusal.js';
 import { refuse } from '../kube/refusal.js';
+import { rfc3339 } from '../time.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -122,7 +123,7 @@ export function windowVerdict(w: ReloadWindow, nowMs: number, servedNotAfterMs: 
 }
 
 /** annotary.io/served-not-after's format: RFC 3339 in UTC without fractional seconds. */
-export const servedNotAfterValue = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const servedNotAfterValue = (ms: number) => rfc3339(ms);
 
 /** annotary.io/served-not-after read back; undefined when absent or not such a time (then no deadline is known). */
 export function parseServedNotAfter(value: string | undefined): number | undefined {

@@ -78,6 +78,7 @@ import { heldRollout, secretsToValidate } from './reload-validate.js';
 import { reloadGating } from './reload-gating.js';
 import type { DigestLookup } from './store-specs.js';
 import { keystoreAnnotated, keystoreInputsHash, parseKeystoreSpec } from './store-specs.js';
+import { rfc3339 } from '../time.js';
 
 export const CONTROLLER = 'reload';
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
@@ -212,7 +213,7 @@ export interface ReloadChange {
 }
 
 /** kubectl rollout restart's format: RFC 3339 without fractional seconds */
-export const restartedAtValue = (now: Date) => now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const restartedAtValue = (now: Date) => rfc3339(now);
 
 /** The digest a workload records: the observed one, or for a workload never onboarded the pod template's. */
 export const recordedDigest = (o: Pick<ReloadObserved, 'observedHash' | 'templateHash'>) => o.observedHash ?? o.templateHash;

@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { keyMatchesCert, subjectLine, validityWarnings } from './chain.js';
 import { PkiError } from './errors.js';
 import { parseCertificates, parsePrivateKey } from './pem.js';
+import { rfc3339 } from '../time.js';
 
 export type MaterialProblemKind = 'unparsable' | 'key_mismatch' | 'expired' | 'not_yet_valid';
 
@@ -42,15 +43,13 @@ export function servingMaterialProblem(certPem: string | Buffer, keyPem: string 
     return { kind: 'key_mismatch', message: `tls.key does not match the first certificate of tls.crt (${subject})` };
   }
   const [w] = validityWarnings([leaf], now);
-  if (w?.expired) return { kind: 'expired', message: `the certificate ${subject} expired on ${iso(leaf.validTo)}` };
+  if (w?.expired) return { kind: 'expired', message: `the certificate ${subject} expired on ${rfc3339(leaf.validTo)}` };
   if (w?.notYetValid) {
     const validFrom = new Date(leaf.validFrom);
-    return { kind: 'not_yet_valid', message: `the certificate ${subject} is not valid before ${iso(leaf.validFrom)}`, validFrom };
+    return { kind: 'not_yet_valid', message: `the certificate ${subject} is not valid before ${rfc3339(leaf.validFrom)}`, validFrom };
   }
   return undefined;
 }
-
-const iso = (d: string) => new Date(d).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function unparsable(err: unknown): MaterialProblem {
   if (err instanceof PkiError) return { kind: 'unparsable', message: `${err.reason}: ${err.message}` };
