@@ -47,10 +47,11 @@ case "$1" in
 esac
 `,
   );
-  // hack/test.sh: jest writes the summary line the script prints last
+  // hack/test.sh: jest writes the summary line of its run (the unit run's differs, to see them summed)
   exe(
     path.join(dir, 'node_modules/jest/bin/jest.js'),
-    'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, "1 passed, 0 failed\\n");\n',
+    'const unit = process.argv.includes("unit");\n' +
+      'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, unit ? "3 passed, 1 failed, 2 skipped\\n" : "1 passed, 0 failed\\n");\n',
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
@@ -90,9 +91,11 @@ if [ $(( $(wc -l < "${dir}/kubectl.calls") % 2 )) = 1 ]; then echo namespace/ben
   };
 }
 
-function run(sb: Sandbox, script: string): string {
+const run = (sb: Sandbox, script: string) => runWith(sb, script, []);
+
+function runWith(sb: Sandbox, script: string, args: string[]): string {
   const env = { PATH: `${path.join(sb.dir, 'bin')}:${process.env.PATH}`, HOME: sb.dir, TMPDIR: sb.dir };
-  return execFileSync('bash', [path.join(sb.dir, 'hack', script)], {
+  return execFileSync('bash', [path.join(sb.dir, 'hack', script), ...args], {
     cwd: sb.dir,
     env,
     encoding: 'utf8',
@@ -118,9 +121,14 @@ describe.each([
   });
 });
 
-test('hack/test.sh prints the summary line last', () => {
+test('hack/test.sh runs the unit and e2e projects side by side and prints the sum of their summary lines last', () => {
   const sb = sandbox('test.sh', true);
-  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 2 skipped');
+});
+
+test('hack/test.sh with arguments makes one run and prints its summary line last', () => {
+  const sb = sandbox('test.sh', true);
+  expect(runWith(sb, 'test.sh', ['--selectProjects', 'e2e']).trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
 });
 
 test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
