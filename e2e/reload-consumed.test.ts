@@ -67,7 +67,7 @@ async function restartWritesNothing(ns: string, op: OperatorProcess, extra: stri
 }
 
 describe('consumed keys only', () => {
-  test('a change of a key the pod does not read: no rollout; of the key it reads: exactly one; a restart writes nothing', () =>
+  test.concurrent('a change of a key the pod does not read: no rollout; of the key it reads: exactly one; a restart writes nothing', () =>
     withOperator('rc-keys', flags(), async (ns, op) => {
       await client.create(Secrets, ns, secretOf('shared', inNamespace(ns), withData({ used: '1', spare: '1' })));
       await deployment(ns, { [KEYS_ONLY]: 'true' }, withKeyRefEnv('Secret', 'shared', 'used'));
@@ -85,7 +85,7 @@ describe('consumed keys only', () => {
       await restartWritesNothing(ns, op);
     }));
 
-  test('turning --reload-consumed-keys-only on (an operator restart): the new digest is recorded without a rollout', () =>
+  test.concurrent('turning --reload-consumed-keys-only on (an operator restart): the new digest is recorded without a rollout', () =>
     withOperator('rc-flag', flags(), async (ns, op) => {
       await client.create(Secrets, ns, secretOf('shared', inNamespace(ns), withData({ used: '1', spare: '1' })));
       await deployment(ns, {}, withKeyRefEnv('Secret', 'shared', 'used'));
@@ -103,7 +103,7 @@ describe('consumed keys only', () => {
 });
 
 describe('validate before rolling', () => {
-  test('a mismatched key, then an expired certificate: no rollout, a Warning and the metric; the fix rolls exactly once', () =>
+  test.concurrent('a mismatched key, then an expired certificate: no rollout, a Warning and the metric; the fix rolls exactly once', () =>
     withOperator('rc-tls', flags(), async (ns, op) => {
       await client.create(Secrets, ns, secretOf('tls', inNamespace(ns), ofType('kubernetes.io/tls'), withData(tlsPem(ec))));
       await deployment(ns, {}, withSecretVolumes('tls'));

@@ -59,7 +59,7 @@ async function restartQuiet(ns: string, op: OperatorProcess, expected: Record<st
 }
 
 describe('the flap guard', () => {
-  test('more than 2 changes within 20s hold the rollouts (Warning, metric); one rollout follows 20s without a change; a restart writes nothing', () =>
+  test.concurrent('more than 2 changes within 20s hold the rollouts (Warning, metric); one rollout follows 20s without a change; a restart writes nothing', () =>
     withOperator('rg-flap', flags(), async (ns, op) => {
       await client.create(Secrets, ns, secretOf('creds', inNamespace(ns), withData({ v: '0' })));
       await deployment(ns, 'web', { 'annotary.io/reload-on-secrets': 'creds', 'annotary.io/reload-flap-guard': '2/20s' });
@@ -93,7 +93,7 @@ describe('the flap guard', () => {
 });
 
 describe('the rollout budget', () => {
-  test('--max-concurrent-rollouts=1: rollouts wait (Event, metric) while one is in progress, and start one by one once it completes', () =>
+  test.concurrent('--max-concurrent-rollouts=1: rollouts wait (Event, metric) while one is in progress, and start one by one once it completes', () =>
     withOperator('rg-budget', flags(['--max-concurrent-rollouts', '1']), async (ns, op) => {
       await client.create(Secrets, ns, secretOf('creds', inNamespace(ns), withData({ v: '0' })));
       const watch = { 'annotary.io/reload-on-secrets': 'creds' };
@@ -122,7 +122,7 @@ describe('restart windows', () => {
   const tlsSecret = (ns: string, data: Ann) =>
     client.create(Secrets, ns, secretOf('creds', inNamespace(ns), ofType('kubernetes.io/tls'), withData(data)));
 
-  test('outside the window a rotation is deferred (one Event), nothing written, not after a restart either; inside, it rolls', () =>
+  test.concurrent('outside the window a rotation is deferred (one Event), nothing written, not after a restart either; inside, it rolls', () =>
     withOperator('rg-window', flags(), async (ns, op) => {
       const now = Date.now();
       await tlsSecret(ns, tlsPem(long));
@@ -150,7 +150,7 @@ describe('restart windows', () => {
       await restartQuiet(ns, op2, { web: 2 });
     }));
 
-  test('a served certificate expiring in an hour, a window opening in two: the rotation rolls now, and the Event says why', () =>
+  test.concurrent('a served certificate expiring in an hour, a window opening in two: the rotation rolls now, and the Event says why', () =>
     withOperator('rg-deadline', flags(), async (ns, op) => {
       const now = Date.now();
       const keyPem = await generateKey('ec-p256');

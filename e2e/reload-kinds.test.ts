@@ -46,7 +46,7 @@ const jobsOf = async (ns: string, cronJob: string) =>
   );
 
 describe('CronJobs (batch/v1beta1 on Kubernetes 1.20): a change starts exactly one Job from the jobTemplate', () => {
-  test('onboarding starts none; a rotation starts one, owned by the CronJob and marked manual; the CronJob keeps its template', () =>
+  test.concurrent('onboarding starts none; a rotation starts one, owned by the CronJob and marked manual; the CronJob keeps its template', () =>
     withOperator('rl-cron', flags, async (ns, op) => {
       await secret(ns, 'creds', { v: '1' });
       await create(CronJobsV1beta1, ns, 'CronJob', 'nightly', { 'reloader.stakater.com/auto': 'true' });
@@ -79,7 +79,7 @@ describe('CronJobs (batch/v1beta1 on Kubernetes 1.20): a change starts exactly o
 });
 
 describe('Jobs: a change deletes the Job and creates it again, once', () => {
-  test('same name and spec, a new uid and the new digest; the Job the first one created is gone', () =>
+  test.concurrent('same name and spec, a new uid and the new digest; the Job the first one created is gone', () =>
     withOperator('rl-job', flags, async (ns, op) => {
       await secret(ns, 'creds', { v: '1' });
       await create(Jobs, ns, 'Job', 'migrate', { 'secret.reloader.stakater.com/reload': 'creds' });
@@ -103,7 +103,7 @@ describe('Jobs: a change deletes the Job and creates it again, once', () => {
 });
 
 describe('Argo Rollouts: reloader.stakater.com/rollout-strategy', () => {
-  test.each([
+  test.concurrent.each([
     ['unset: a new pod template', {}],
     ['restart: spec.restartAt, the pod template untouched', { 'reloader.stakater.com/rollout-strategy': 'restart' }],
   ])('%s', (_title, strategy: Ann) =>
@@ -135,7 +135,7 @@ describe('Argo Rollouts: reloader.stakater.com/rollout-strategy', () => {
 });
 
 describe('deployment.reloader.stakater.com/pause-period', () => {
-  test('a rollout pauses the Deployment; a change within the period rolls with it, once, at the resume', () =>
+  test.concurrent('a rollout pauses the Deployment; a change within the period rolls with it, once, at the resume', () =>
     withOperator('rl-pause', flags, async (ns) => {
       const rs = async () =>
         (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
@@ -186,7 +186,7 @@ describe('deployment.reloader.stakater.com/pause-period', () => {
 });
 
 describe("--reload-strategy env-vars (Reloader's default)", () => {
-  test("a Reloader install's leftover STAKATER_* variable rolls nothing at onboarding; a change sets it, one rollout", () =>
+  test.concurrent("a Reloader install's leftover STAKATER_* variable rolls nothing at onboarding; a change sets it, one rollout", () =>
     withOperator('rl-env', [...flags, '--reload-strategy', 'env-vars'], async (ns) => {
       const rs = async () =>
         (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
@@ -224,7 +224,7 @@ describe("Reloader's flags --auto-reload-all, --resource-label-selector, --names
   const labelled = (ns: string, name: string, labels: Ann) =>
     client.create(Secrets, ns, secretOf(name, inNamespace(ns), withData({ v: '1' }), withLabels(labels)));
 
-  test('a workload without annotations reloads; only Secrets the selector selects trigger it', () =>
+  test.concurrent('a workload without annotations reloads; only Secrets the selector selects trigger it', () =>
     withOperator('rl-all', [...flags, '--auto-reload-all', '--resource-label-selector', 'reload:yes'], async (ns) => {
       await labelled(ns, 'a', { reload: 'yes' });
       await labelled(ns, 'b', {});
@@ -239,7 +239,7 @@ describe("Reloader's flags --auto-reload-all, --resource-label-selector, --names
       expect(await rsOf(ns)).toBe(2);
     }));
 
-  test('in a namespace of --namespaces-to-ignore nothing is onboarded or rolled; in the others as before', async () => {
+  test.concurrent('in a namespace of --namespaces-to-ignore nothing is onboarded or rolled; in the others as before', async () => {
     const watchedNs = await newNamespace(client, 'rl-watch');
     const ignoredNs = await newNamespace(client, 'rl-ign');
     const op = await startOperator([
@@ -269,7 +269,7 @@ describe("Reloader's flags --auto-reload-all, --resource-label-selector, --names
 });
 
 describe('--reload-on-delete (off by default, as in Reloader)', () => {
-  test.each([
+  test.concurrent.each([
     ['off: the deletion of a watched Secret is recorded without a rollout', [], 1],
     ['on: it rolls once', ['--reload-on-delete'], 2],
   ])('%s', (_title, extra: string[], expected: number) =>
@@ -303,7 +303,7 @@ describe('--reload-on-delete (off by default, as in Reloader)', () => {
 });
 
 describe("--namespace-selector (Reloader's): only workloads in the namespaces it selects reload", () => {
-  test('a namespace relabelled to match starts reloading, one relabelled not to stops; a change made meanwhile rolls once on return', async () => {
+  test.concurrent('a namespace relabelled to match starts reloading, one relabelled not to stops; a change made meanwhile rolls once on return', async () => {
     const [a, b] = [await newNamespace(client, 'rl-nsa'), await newNamespace(client, 'rl-nsb')];
     const label = (ns: string, team: string | null) => client.patch(Namespaces, undefined, ns, { metadata: { labels: { team } } });
     const rsOf = async (ns: string) =>

@@ -81,7 +81,7 @@ const observed = async (rt: ResourceType, ns: string, name: string) =>
 const onboarded = (rt: ResourceType, ns: string, name: string) => waitFor(`${name} onboarded`, () => observed(rt, ns, name));
 
 describe('Deployments: one new ReplicaSet per real change', () => {
-  test('adding the annotations creates none; rotating a referenced Secret creates exactly one', () =>
+  test.concurrent('adding the annotations creates none; rotating a referenced Secret creates exactly one', () =>
     withOperator('rl-basic', flags(), async (ns, op) => {
       await secret(ns, 'creds', { password: 'one' });
       await deployment(ns, 'web', { secrets: ['creds'] });
@@ -110,7 +110,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 2 });
     }));
 
-  test('three Secrets changed within the settle window create one', () =>
+  test.concurrent('three Secrets changed within the settle window create one', () =>
     withOperator('rl-burst', flags(), async (ns) => {
       for (const s of ['a', 'b', 'c']) await secret(ns, s, { v: '1' });
       await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'a,b,c' } });
@@ -122,7 +122,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       expect(ev.message).toMatch(/Secret\/a, Secret\/b, Secret\/c/);
     }));
 
-  test('an operator restart creates none; a change made while it is stopped creates exactly one after it starts', () =>
+  test.concurrent('an operator restart creates none; a change made while it is stopped creates exactly one after it starts', () =>
     withOperator('rl-restart', flags(), async (ns, op) => {
       await secret(ns, 'creds', { v: '1' });
       await configMap(ns, 'settings', { mode: 'a' });
@@ -144,7 +144,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
     }));
 
   // (#17: before, one missing object held up every rollout of the workload until it existed)
-  test.each([true, false])(
+  test.concurrent.each([true, false])(
     'a missing referenced object: Warning; the others still roll; its creation rolls once when --reload-on-create=%s',
     (onCreate) =>
       withOperator('rl-missing', flags(['--reload-on-create', String(onCreate)]), async (ns, op) => {
@@ -172,7 +172,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       }),
   );
 
-  test('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', () =>
+  test.concurrent('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', () =>
     withOperator('rl-many-missing', flags(), async (ns, op) => {
       const have = Array.from({ length: 100 }, (_, i) => `have-${String(i).padStart(3, '0')}`);
       const gone = Array.from({ length: 100 }, (_, i) => `gone-${String(i).padStart(3, '0')}`);
@@ -200,7 +200,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       expect(await op.metric('annotary_rollouts_skipped_total', { reason: 'missing' })).toBeGreaterThan(0);
     }));
 
-  test('editing what a workload watches records the new digest without a rollout; data changes still roll once', () =>
+  test.concurrent('editing what a workload watches records the new digest without a rollout; data changes still roll once', () =>
     withOperator('rl-edit', flags(), async (ns) => {
       await secret(ns, 'a', { v: '1' });
       await secret(ns, 'b', { v: '1' }, { 'reloader.stakater.com/match': 'false' });
@@ -222,7 +222,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 2 });
     }));
 
-  test('an invalid annotary value: Warning, no rollout, nothing recorded; a Reloader item Reloader ignores: Warning, the others roll', () =>
+  test.concurrent('an invalid annotary value: Warning, no rollout, nothing recorded; a Reloader item Reloader ignores: Warning, the others roll', () =>
     withOperator('rl-invalid', flags(), async (ns, op) => {
       await secret(ns, 'a', { v: '1' });
       await deployment(ns, 'bad-re', { annotations: { 'secret.reloader.stakater.com/reload': 'a,(oops' } });
@@ -242,7 +242,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
     }));
 
-  test("--reload-strategy restartedAt sets kubectl's restartedAt and still rolls once", () =>
+  test.concurrent("--reload-strategy restartedAt sets kubectl's restartedAt and still rolls once", () =>
     withOperator('rl-restarted', flags(['--reload-strategy', 'restartedAt']), async (ns) => {
       await secret(ns, 'creds', { v: '1' });
       await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': 'creds' } });
@@ -259,7 +259,7 @@ describe('Deployments: one new ReplicaSet per real change', () => {
 describe('one rollout per keystore rotation', () => {
   // Settle 0s: without the consistency wait, the PEM change and the keystore controller's
   // write that follows it would be two rollouts; the window must not be what saves us.
-  test('rotating the PEM of a Secret with annotary.io/keystores: jks creates exactly one ReplicaSet', () =>
+  test.concurrent('rotating the PEM of a Secret with annotary.io/keystores: jks creates exactly one ReplicaSet', () =>
     withOperator('rl-ks', flags([], '0s'), async (ns) => {
       const [a, b] = [chainFixture('p256'), chainFixture('p256', 'rotated')];
       await secret(ns, 'tls', tlsPem(a), { 'annotary.io/keystores': 'jks' });
@@ -279,7 +279,7 @@ describe('one rollout per keystore rotation', () => {
 });
 
 describe("Reloader annotations follow Reloader's precedence", () => {
-  test('ignore, search/match, exclude, auto, typed auto, named regexps, pod-template annotations', () =>
+  test.concurrent('ignore, search/match, exclude, auto, typed auto, named regexps, pod-template annotations', () =>
     withOperator('rl-compat', flags(), async (ns) => {
       await secret(ns, 's-ignored', { v: '1' }, { 'reloader.stakater.com/ignore': 'true' });
       await secret(ns, 's-match', { v: '1' }, { 'reloader.stakater.com/match': 'true' });
@@ -320,7 +320,7 @@ describe("Reloader annotations follow Reloader's precedence", () => {
 });
 
 describe('StatefulSets and DaemonSets', () => {
-  test.each([
+  test.concurrent.each([
     ['StatefulSet', StatefulSets],
     ['DaemonSet', DaemonSets],
   ] as const)('%s: onboarding leaves the generation alone, a rotation bumps it exactly once', (_kind, rt) =>
