@@ -83,7 +83,8 @@ describe('consumed keys only', () => {
       expect(ev.message).toContain('Secret/shared');
 
       await restartWritesNothing(ns, op);
-    }));
+    }),
+  );
 
   test.concurrent('turning --reload-consumed-keys-only on (an operator restart): the new digest is recorded without a rollout', () =>
     withOperator('rc-flag', flags(), async (ns, op) => {
@@ -99,7 +100,8 @@ describe('consumed keys only', () => {
       await patchData(ns, 'shared', { spare: '2' });
       await expectRollouts(ns, 1);
       await restartWritesNothing(ns, op2, ['--reload-consumed-keys-only']);
-    }));
+    }),
+  );
 });
 
 describe('validate before rolling', () => {
@@ -137,5 +139,6 @@ describe('validate before rolling', () => {
       expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
 
       await restartWritesNothing(ns, op);
-    }));
+    }),
+  );
 });

@@ -46,36 +46,39 @@ const jobsOf = async (ns: string, cronJob: string) =>
   );
 
 describe('CronJobs (batch/v1beta1 on Kubernetes 1.20): a change starts exactly one Job from the jobTemplate', () => {
-  test.concurrent('onboarding starts none; a rotation starts one, owned by the CronJob and marked manual; the CronJob keeps its template', () =>
-    withOperator('rl-cron', flags, async (ns, op) => {
-      await secret(ns, 'creds', { v: '1' });
-      await create(CronJobsV1beta1, ns, 'CronJob', 'nightly', { 'reloader.stakater.com/auto': 'true' });
-      await onboarded(CronJobsV1beta1, ns, 'nightly');
-      await sleep(QUIET_MS);
-      expect(await jobsOf(ns, 'nightly')).toHaveLength(0);
-      const before = await get(CronJobsV1beta1, ns, 'nightly');
+  test.concurrent(
+    'onboarding starts none; a rotation starts one, owned by the CronJob and marked manual; the CronJob keeps its template',
+    () =>
+      withOperator('rl-cron', flags, async (ns, op) => {
+        await secret(ns, 'creds', { v: '1' });
+        await create(CronJobsV1beta1, ns, 'CronJob', 'nightly', { 'reloader.stakater.com/auto': 'true' });
+        await onboarded(CronJobsV1beta1, ns, 'nightly');
+        await sleep(QUIET_MS);
+        expect(await jobsOf(ns, 'nightly')).toHaveLength(0);
+        const before = await get(CronJobsV1beta1, ns, 'nightly');
 
-      await rotate(ns, 'creds', { v: '2' });
-      const [job] = await waitFor('one Job', async () => {
-        const jobs = await jobsOf(ns, 'nightly');
-        return jobs.length ? jobs : undefined;
-      });
-      await sleep(QUIET_MS);
-      expect(await jobsOf(ns, 'nightly')).toHaveLength(1);
-      expect(job.metadata.name).toMatch(/^nightly-[0-9a-f]{10}$/);
-      expect(job.metadata.annotations?.['cronjob.kubernetes.io/instantiate']).toBe('manual');
-      expect(job.metadata.ownerReferences?.[0]).toMatchObject({
-        kind: 'CronJob',
-        name: 'nightly',
-        uid: before.metadata.uid,
-        controller: true,
-      });
-      const after = await get(CronJobsV1beta1, ns, 'nightly');
-      expect(after.metadata.generation).toBe(before.metadata.generation); // only the record changed
-      expect(job.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBe(after.metadata.annotations?.[OBSERVED]);
-      expect(after.metadata.annotations?.[OBSERVED]).not.toBe(before.metadata.annotations?.[OBSERVED]);
-      expect(await op.metric('annotary_rollouts_total', { kind: 'CronJob' })).toBe(1);
-    }));
+        await rotate(ns, 'creds', { v: '2' });
+        const [job] = await waitFor('one Job', async () => {
+          const jobs = await jobsOf(ns, 'nightly');
+          return jobs.length ? jobs : undefined;
+        });
+        await sleep(QUIET_MS);
+        expect(await jobsOf(ns, 'nightly')).toHaveLength(1);
+        expect(job.metadata.name).toMatch(/^nightly-[0-9a-f]{10}$/);
+        expect(job.metadata.annotations?.['cronjob.kubernetes.io/instantiate']).toBe('manual');
+        expect(job.metadata.ownerReferences?.[0]).toMatchObject({
+          kind: 'CronJob',
+          name: 'nightly',
+          uid: before.metadata.uid,
+          controller: true,
+        });
+        const after = await get(CronJobsV1beta1, ns, 'nightly');
+        expect(after.metadata.generation).toBe(before.metadata.generation); // only the record changed
+        expect(job.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBe(after.metadata.annotations?.[OBSERVED]);
+        expect(after.metadata.annotations?.[OBSERVED]).not.toBe(before.metadata.annotations?.[OBSERVED]);
+        expect(await op.metric('annotary_rollouts_total', { kind: 'CronJob' })).toBe(1);
+      }),
+  );
 });
 
 describe('Jobs: a change deletes the Job and creates it again, once', () => {
@@ -99,7 +102,8 @@ describe('Jobs: a change deletes the Job and creates it again, once', () => {
       expect(now.metadata.annotations?.['secret.reloader.stakater.com/reload']).toBe('creds');
       expect(now.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBe(now.metadata.annotations?.[OBSERVED]);
       expect(await op.metric('annotary_rollouts_total', { kind: 'Job' })).toBe(1);
-    }));
+    }),
+  );
 });
 
 describe('Argo Rollouts: reloader.stakater.com/rollout-strategy', () => {
@@ -182,7 +186,8 @@ describe('deployment.reloader.stakater.com/pause-period', () => {
       await sleep(QUIET_MS);
       expect(await rs()).toBe(2);
       expect((await get(Deployments, ns, 'web')).spec.paused).not.toBe(true);
-    }));
+    }),
+  );
 });
 
 describe("--reload-strategy env-vars (Reloader's default)", () => {
@@ -215,7 +220,8 @@ describe("--reload-strategy env-vars (Reloader's default)", () => {
       expect(env?.[0].value).toMatch(/^[0-9a-f]{32}$/);
       const after = await get(Deployments, ns, 'web');
       expect(after.spec.template?.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
-    }));
+    }),
+  );
 });
 
 describe("Reloader's flags --auto-reload-all, --resource-label-selector, --namespaces-to-ignore", () => {
@@ -237,7 +243,8 @@ describe("Reloader's flags --auto-reload-all, --resource-label-selector, --names
       await waitFor('two ReplicaSets', async () => (await rsOf(ns)) === 2);
       await sleep(QUIET_MS);
       expect(await rsOf(ns)).toBe(2);
-    }));
+    }),
+  );
 
   test.concurrent('in a namespace of --namespaces-to-ignore nothing is onboarded or rolled; in the others as before', async () => {
     const watchedNs = await newNamespace(client, 'rl-watch');
@@ -303,47 +310,50 @@ describe('--reload-on-delete (off by default, as in Reloader)', () => {
 });
 
 describe("--namespace-selector (Reloader's): only workloads in the namespaces it selects reload", () => {
-  test.concurrent('a namespace relabelled to match starts reloading, one relabelled not to stops; a change made meanwhile rolls once on return', async () => {
-    const [a, b] = [await newNamespace(client, 'rl-nsa'), await newNamespace(client, 'rl-nsb')];
-    const label = (ns: string, team: string | null) => client.patch(Namespaces, undefined, ns, { metadata: { labels: { team } } });
-    const rsOf = async (ns: string) =>
-      (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
-        .length;
-    await label(a, 'a');
-    // Reloader's grammar: a set requirement, and a legacy key:* item (any value)
-    const op = await startOperator(['--namespaces', `${a},${b}`, ...flags, '--namespace-selector', 'team in (a,b),team:*']);
-    try {
-      for (const ns of [a, b]) {
-        await secret(ns, 'creds', { v: '1' });
-        await client.create(
-          Deployments,
-          ns,
-          deployment('web', inNamespace(ns), withAnnotations({ 'reloader.stakater.com/auto': 'true' }), withSecretVolumes('creds')),
-        );
+  test.concurrent(
+    'a namespace relabelled to match starts reloading, one relabelled not to stops; a change made meanwhile rolls once on return',
+    async () => {
+      const [a, b] = [await newNamespace(client, 'rl-nsa'), await newNamespace(client, 'rl-nsb')];
+      const label = (ns: string, team: string | null) => client.patch(Namespaces, undefined, ns, { metadata: { labels: { team } } });
+      const rsOf = async (ns: string) =>
+        (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
+          .length;
+      await label(a, 'a');
+      // Reloader's grammar: a set requirement, and a legacy key:* item (any value)
+      const op = await startOperator(['--namespaces', `${a},${b}`, ...flags, '--namespace-selector', 'team in (a,b),team:*']);
+      try {
+        for (const ns of [a, b]) {
+          await secret(ns, 'creds', { v: '1' });
+          await client.create(
+            Deployments,
+            ns,
+            deployment('web', inNamespace(ns), withAnnotations({ 'reloader.stakater.com/auto': 'true' }), withSecretVolumes('creds')),
+          );
+        }
+        await onboarded(Deployments, a, 'web');
+        for (const ns of [a, b]) await rotate(ns, 'creds', { v: '2' });
+        await waitFor('a rollout where the namespace is selected', async () => (await rsOf(a)) === 2);
+        await sleep(QUIET_MS);
+        expect(await rsOf(b)).toBe(1);
+        expect((await get(Deployments, b, 'web')).metadata.annotations?.[OBSERVED]).toBeUndefined();
+
+        await label(b, 'b'); // now selected: onboarded (a change before it was selected rolls nothing, as in Reloader)
+        await onboarded(Deployments, b, 'web');
+        await rotate(b, 'creds', { v: '3' });
+        await waitFor('a rollout in the relabelled namespace', async () => (await rsOf(b)) === 2);
+
+        await label(a, 'c'); // no longer selected
+        await rotate(a, 'creds', { v: '3' });
+        await sleep(QUIET_MS);
+        expect(await rsOf(a)).toBe(2);
+        await label(a, 'a'); // selected again: the change made meanwhile is applied, once
+        await waitFor('the change made while unselected rolls on return', async () => (await rsOf(a)) === 3);
+        await sleep(QUIET_MS);
+        expect([await rsOf(a), await rsOf(b)]).toEqual([3, 2]);
+      } finally {
+        await op.stop();
+        await Promise.all([a, b].map((ns) => deleteNamespace(client, ns)));
       }
-      await onboarded(Deployments, a, 'web');
-      for (const ns of [a, b]) await rotate(ns, 'creds', { v: '2' });
-      await waitFor('a rollout where the namespace is selected', async () => (await rsOf(a)) === 2);
-      await sleep(QUIET_MS);
-      expect(await rsOf(b)).toBe(1);
-      expect((await get(Deployments, b, 'web')).metadata.annotations?.[OBSERVED]).toBeUndefined();
-
-      await label(b, 'b'); // now selected: onboarded (a change before it was selected rolls nothing, as in Reloader)
-      await onboarded(Deployments, b, 'web');
-      await rotate(b, 'creds', { v: '3' });
-      await waitFor('a rollout in the relabelled namespace', async () => (await rsOf(b)) === 2);
-
-      await label(a, 'c'); // no longer selected
-      await rotate(a, 'creds', { v: '3' });
-      await sleep(QUIET_MS);
-      expect(await rsOf(a)).toBe(2);
-      await label(a, 'a'); // selected again: the change made meanwhile is applied, once
-      await waitFor('the change made while unselected rolls on return', async () => (await rsOf(a)) === 3);
-      await sleep(QUIET_MS);
-      expect([await rsOf(a), await rsOf(b)]).toEqual([3, 2]);
-    } finally {
-      await op.stop();
-      await Promise.all([a, b].map((ns) => deleteNamespace(client, ns)));
-    }
-  });
+    },
+  );
 });

@@ -108,7 +108,8 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       // a metadata-only change of the Secret (no data change) rolls nothing
       await client.patch(Secrets, ns, 'creds', { metadata: { labels: { touched: 'yes' } } });
       await expectReplicaSets(ns, { web: 2 });
-    }));
+    }),
+  );
 
   test.concurrent('three Secrets changed within the settle window create one', () =>
     withOperator('rl-burst', flags(), async (ns) => {
@@ -120,7 +121,8 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 2 });
       const ev = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
       expect(ev.message).toMatch(/Secret\/a, Secret\/b, Secret\/c/);
-    }));
+    }),
+  );
 
   test.concurrent('an operator restart creates none; a change made while it is stopped creates exactly one after it starts', () =>
     withOperator('rl-restart', flags(), async (ns, op) => {
@@ -141,7 +143,8 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await rotate(ns, 'creds', { v: '3' });
       await start(ns); // stopped after the file, with the other restarted operators
       await expectReplicaSets(ns, { web: 3 });
-    }));
+    }),
+  );
 
   // (#17: before, one missing object held up every rollout of the workload until it existed)
   test.concurrent.each([true, false])(
@@ -172,33 +175,38 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       }),
   );
 
-  test.concurrent('200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls', () =>
-    withOperator('rl-many-missing', flags(), async (ns, op) => {
-      const have = Array.from({ length: 100 }, (_, i) => `have-${String(i).padStart(3, '0')}`);
-      const gone = Array.from({ length: 100 }, (_, i) => `gone-${String(i).padStart(3, '0')}`);
-      for (let i = 0; i < have.length; i += 20) await Promise.all(have.slice(i, i + 20).map((n) => secret(ns, n, { v: '1' })));
-      await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': [...have, ...gone].join(',') } });
-      await onboarded(Deployments, ns, 'web');
-      const warns = await waitFor('missing warning', async () => {
-        const w = (await eventsFor(client, ns, 'web')).filter((e) => e.reason === 'ReloadSourceMissing');
-        return w.length ? w : undefined;
-      });
-      expect(warns).toHaveLength(1);
-      expect(Buffer.byteLength(warns[0].message)).toBeLessThanOrEqual(1024);
-      expect(warns[0].message).toBe(
-        `${gone
-          .slice(0, 10)
-          .map((n) => `Secret "${n}"`)
-          .join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`,
-      );
-      await rotate(ns, 'have-050', { v: '2' });
-      await expectReplicaSets(ns, { web: 2 });
-      const rolled = await waitFor('Reloaded event', async () => (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'));
-      expect(rolled.message).toContain('Secret/have-050');
-      expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
-      // the reconciles that found nothing to do (after its own writes) still count the missing objects
-      expect(await op.metric('annotary_rollouts_skipped_total', { reason: 'missing' })).toBeGreaterThan(0);
-    }));
+  test.concurrent(
+    '200 references of which 100 are missing: one bounded Warning naming some of them; a change of an existing one rolls',
+    () =>
+      withOperator('rl-many-missing', flags(), async (ns, op) => {
+        const have = Array.from({ length: 100 }, (_, i) => `have-${String(i).padStart(3, '0')}`);
+        const gone = Array.from({ length: 100 }, (_, i) => `gone-${String(i).padStart(3, '0')}`);
+        for (let i = 0; i < have.length; i += 20) await Promise.all(have.slice(i, i + 20).map((n) => secret(ns, n, { v: '1' })));
+        await deployment(ns, 'web', { annotations: { 'annotary.io/reload-on-secrets': [...have, ...gone].join(',') } });
+        await onboarded(Deployments, ns, 'web');
+        const warns = await waitFor('missing warning', async () => {
+          const w = (await eventsFor(client, ns, 'web')).filter((e) => e.reason === 'ReloadSourceMissing');
+          return w.length ? w : undefined;
+        });
+        expect(warns).toHaveLength(1);
+        expect(Buffer.byteLength(warns[0].message)).toBeLessThanOrEqual(1024);
+        expect(warns[0].message).toBe(
+          `${gone
+            .slice(0, 10)
+            .map((n) => `Secret "${n}"`)
+            .join(', ')} and 90 more do not exist; changes to the 100 watched objects that exist still roll`,
+        );
+        await rotate(ns, 'have-050', { v: '2' });
+        await expectReplicaSets(ns, { web: 2 });
+        const rolled = await waitFor('Reloaded event', async () =>
+          (await eventsFor(client, ns, 'web')).find((e) => e.reason === 'Reloaded'),
+        );
+        expect(rolled.message).toContain('Secret/have-050');
+        expect(await op.metric('annotary_rollouts_total', { kind: 'Deployment' })).toBe(1);
+        // the reconciles that found nothing to do (after its own writes) still count the missing objects
+        expect(await op.metric('annotary_rollouts_skipped_total', { reason: 'missing' })).toBeGreaterThan(0);
+      }),
+  );
 
   test.concurrent('editing what a workload watches records the new digest without a rollout; data changes still roll once', () =>
     withOperator('rl-edit', flags(), async (ns) => {
@@ -220,27 +228,31 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       await expectReplicaSets(ns, { web: 1 });
       await rotate(ns, 'b', { v: '2' });
       await expectReplicaSets(ns, { web: 2 });
-    }));
+    }),
+  );
 
-  test.concurrent('an invalid annotary value: Warning, no rollout, nothing recorded; a Reloader item Reloader ignores: Warning, the others roll', () =>
-    withOperator('rl-invalid', flags(), async (ns, op) => {
-      await secret(ns, 'a', { v: '1' });
-      await deployment(ns, 'bad-re', { annotations: { 'secret.reloader.stakater.com/reload': 'a,(oops' } });
-      await deployment(ns, 'bad-mode', { annotations: { 'annotary.io/reload': 'sometimes' } });
-      for (const [d, reason] of [
-        ['bad-re', 'ReloaderValueIgnored'],
-        ['bad-mode', 'InvalidAnnotation'],
-      ]) {
-        const ev = await waitFor(`${d} warning`, async () => (await eventsFor(client, ns, d)).find((e) => e.reason === reason));
-        expect(ev.type).toBe('Warning');
-        expect(ev.message).toContain(d === 'bad-re' ? '"(oops" is not a valid regular expression' : '"sometimes" is not auto');
-      }
-      await onboarded(Deployments, ns, 'bad-re'); // Reloader skips the bad item and matches "a"
-      await rotate(ns, 'a', { v: '2' });
-      await expectReplicaSets(ns, { 'bad-re': 2, 'bad-mode': 1 });
-      expect(await observed(Deployments, ns, 'bad-mode')).toBeUndefined();
-      expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
-    }));
+  test.concurrent(
+    'an invalid annotary value: Warning, no rollout, nothing recorded; a Reloader item Reloader ignores: Warning, the others roll',
+    () =>
+      withOperator('rl-invalid', flags(), async (ns, op) => {
+        await secret(ns, 'a', { v: '1' });
+        await deployment(ns, 'bad-re', { annotations: { 'secret.reloader.stakater.com/reload': 'a,(oops' } });
+        await deployment(ns, 'bad-mode', { annotations: { 'annotary.io/reload': 'sometimes' } });
+        for (const [d, reason] of [
+          ['bad-re', 'ReloaderValueIgnored'],
+          ['bad-mode', 'InvalidAnnotation'],
+        ]) {
+          const ev = await waitFor(`${d} warning`, async () => (await eventsFor(client, ns, d)).find((e) => e.reason === reason));
+          expect(ev.type).toBe('Warning');
+          expect(ev.message).toContain(d === 'bad-re' ? '"(oops" is not a valid regular expression' : '"sometimes" is not auto');
+        }
+        await onboarded(Deployments, ns, 'bad-re'); // Reloader skips the bad item and matches "a"
+        await rotate(ns, 'a', { v: '2' });
+        await expectReplicaSets(ns, { 'bad-re': 2, 'bad-mode': 1 });
+        expect(await observed(Deployments, ns, 'bad-mode')).toBeUndefined();
+        expect(await op.metric('annotary_invalid_input_total', { controller: 'reload' })).toBeGreaterThanOrEqual(2);
+      }),
+  );
 
   test.concurrent("--reload-strategy restartedAt sets kubectl's restartedAt and still rolls once", () =>
     withOperator('rl-restarted', flags(['--reload-strategy', 'restartedAt']), async (ns) => {
@@ -253,7 +265,8 @@ describe('Deployments: one new ReplicaSet per real change', () => {
       expect(w.spec.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(w.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toBeUndefined();
       expect(w.metadata.annotations?.['annotary.io/observed-config-hash']).not.toBe(d0);
-    }));
+    }),
+  );
 });
 
 describe('one rollout per keystore rotation', () => {
@@ -275,7 +288,8 @@ describe('one rollout per keystore rotation', () => {
       await expectReplicaSets(ns, { java: 2 });
       const s = await client.get<KubeObject & { data: Ann }>(Secrets, ns, 'tls');
       expect(s.data['keystore.jks']).not.toBe(ks0); // the rollout came with the new keystore, not before it
-    }));
+    }),
+  );
 });
 
 describe("Reloader annotations follow Reloader's precedence", () => {
@@ -316,7 +330,8 @@ describe("Reloader annotations follow Reloader's precedence", () => {
           throw new Error(`after changing ${what}: ${(err as Error).message}`, { cause: err });
         }
       }
-    }));
+    }),
+  );
 });
 
 describe('StatefulSets and DaemonSets', () => {
