@@ -105,6 +105,28 @@ build_binaries() {
   log "cached in $out/bin"
 }
 
+have_node_binaries() {
+  local d; d=$(bin_dir)
+  [ -x "$d/kubelet" ] && [ -x "$d/kube-scheduler" ] && [ -x "$d/kube-proxy" ]
+}
+
+# The node's kubelet, kube-scheduler and kube-proxy (#18), from the same source as the control
+# plane, cached beside it. Built on their own, so a cache made before the node existed is kept.
+build_node_binaries() {
+  exec 9>"$CACHE/build.lock"
+  flock 9
+  if ! have_node_binaries; then
+    log "building kubelet + kube-scheduler + kube-proxy (once; ~8 min on 2 cores)"
+    local work="$CACHE/src-node" tree
+    tree=$(source_tree "$work")
+    make_what "$tree" "cmd/kubelet cmd/kube-scheduler cmd/kube-proxy" "$work/build.log"
+    cp "$tree/_output/bin/kubelet" "$tree/_output/bin/kube-scheduler" "$tree/_output/bin/kube-proxy" "$(bin_dir)/"
+    rm -rf "$work" "$CACHE/gocache"
+    log "cached in $(bin_dir)"
+  fi
+  flock -u 9
+}
+
 # The client-go baseline controller of `make bench` (bench/clientgo/main.go, #20), built inside
 # the same source tree (client-go 1.20 from its vendor/), cached by the program's digest.
 # Prints the binary's path. Only the benchmarks need it: `make test` never builds it.
@@ -287,6 +309,7 @@ down() {
 case "${1:-}" in
   deps) deps ;;
   baseline) deps; baseline ;;
+  node-binaries) deps; build_node_binaries ;;
   up) up ;;
   down) down ;;
   status) for c in etcd apiserver controller-manager; do pid_alive $c && echo "$c running (pid $(cat "$STATE/$c.pid"))" || echo "$c stopped"; done ;;
