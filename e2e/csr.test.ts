@@ -315,7 +315,7 @@ describe('the csr: issuer through the issuing controller (annotary.io/issuer: cs
         '-alias',
         'apiserver',
         '-file',
-        path.join(path.dirname(KUBECONFIG), 'apiserver-certs/apiserver.crt'),
+        path.join(path.dirname(KUBECONFIG), 'pki/apiserver-ca.crt'),
       ].concat(['-keystore', file('api-trust.jks'), '-storetype', 'JKS', '-storepass', 'changeit']),
       { stdio: 'ignore' },
     );
@@ -368,7 +368,7 @@ function asCertificate(certPem: string, keyPem: string, apiPath: string): Promis
   const server = new URL(
     (yaml.load(readFileSync(KUBECONFIG, 'utf8')) as { clusters: { cluster: { server: string } }[] }).clusters[0].cluster.server,
   );
-  const ca = readFileSync(path.join(path.dirname(KUBECONFIG), 'apiserver-certs/apiserver.crt'));
+  const ca = readFileSync(path.join(path.dirname(KUBECONFIG), 'pki/apiserver-ca.crt'));
   return new Promise((resolve, reject) => {
     const req = httpsRequest({ host: server.hostname, port: server.port, path: apiPath, cert: certPem, key: keyPem, ca }, (res) => {
       let body = '';
