@@ -4,11 +4,12 @@
 # The Dockerfile's base (its FROM) cannot be pulled on an offline machine, so it is made here once
 # and cached: a Debian bookworm rootfs (debootstrap --variant=minbase) with this machine's Node and
 # npm placed where the official node image has them (/usr/local), tagged as the FROM names it.
-#   hack/image.sh          build (the base only when missing or made with another Node), print the archive's path
+#   hack/image.sh          build (the base only when missing or made with another Node), print the archive's path;
+#                          load it into the local cluster's node when one runs (hack/cluster.sh load-image)
 # Environment: ANNOTARY_CACHE (default ~/.cache/annotary; everything lives in its image/ folder),
 # IMAGE (default annotary:<package.json version>), DEBIAN_MIRROR (default http://deb.debian.org/debian).
 # Runs as root in a container: storage driver vfs (no overlay mounts) and --isolation chroot (no
-# user namespaces needed). Not part of `make test` (minutes, and needs the npm registry for npm ci).
+# user namespaces needed). hack/test.sh runs it when the cluster has a node (the operator-in-a-pod e2e).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -77,4 +78,8 @@ log "buildah build -t $IMAGE (the Dockerfile as it is)"
 out=$W/${IMAGE//[:\/]/_}.tar
 rm -f "$out"
 "${B[@]}" push --quiet "$IMAGE" "docker-archive:$out:$IMAGE" >/dev/null
+# into the node's containerd when the local cluster has one (same ANNOTARY_CLUSTER_DIR): its pods
+# find the image there (imagePullPolicy IfNotPresent or Never; there is no registry)
+status=$(bash hack/cluster.sh status 2>/dev/null || true)
+[[ $status != *'containerd running'* ]] || bash hack/cluster.sh load-image "$out"
 echo "$out"

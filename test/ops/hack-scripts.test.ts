@@ -29,8 +29,18 @@ afterAll(() => {
   for (const d of sandboxes) rmSync(d, { recursive: true, force: true });
 });
 
-/** A copy of `script` with stubs around it; `apiserverRunning` is what `cluster.sh status` reports. */
-function sandbox(script: string, apiserverRunning: boolean): Sandbox {
+interface Options {
+  /** what `cluster.sh status` reports */
+  apiserverRunning: boolean;
+  /** `cluster.sh status` reports a Ready node (hack/test.sh then builds the image and runs the in-pod files) */
+  node?: boolean;
+  /** the host-state snapshot after `down` has a link more than the one before `up` */
+  leftover?: boolean;
+}
+
+/** A copy of `script` with stubs around it. */
+function sandbox(script: string, opts: Options | boolean): Sandbox {
+  const { apiserverRunning, node = false, leftover = false } = typeof opts === 'boolean' ? { apiserverRunning: opts } : opts;
   const dir = mkdtempSync(path.join(tmpdir(), 'annotary-hack-'));
   sandboxes.push(dir);
   mkdirSync(path.join(dir, 'hack'));
@@ -41,17 +51,31 @@ function sandbox(script: string, apiserverRunning: boolean): Sandbox {
     `#!/usr/bin/env bash
 ${log('cluster')}
 case "$1" in
-  status) echo "etcd running (pid 1)"; echo "apiserver ${apiserverRunning ? 'running (pid 2)' : 'stopped'}"; ${FILLER} ;;
+  status) echo "etcd running (pid 1)"; echo "apiserver ${apiserverRunning ? 'running (pid 2)' : 'stopped'}"; ${node ? 'echo "node annotary-node ready";' : ''} ${FILLER} ;;
   up) mkdir -p "${dir}/.cluster" ;;
   baseline) echo "${dir}/bin/clientgo-baseline" ;;
 esac
 `,
   );
-  // hack/test.sh: jest writes the summary line of its run (the unit run's differs, to see them summed)
+  exe(path.join(dir, 'hack/image.sh'), `#!/usr/bin/env bash\necho "image.sh $*" >> "${dir}/image.calls"\n`);
+  // snapshots of the host: the second (after down) with a bridge more when \`leftover\`; the comparison is the real one
+  exe(
+    path.join(dir, 'hack/host-state.sh'),
+    `#!/usr/bin/env bash
+${log('host')}
+case "$1" in
+  snapshot) echo "link eth0"; if [ "$(grep -c snapshot "${dir}/host.calls")" = 2 ] && ${leftover}; then echo "link cninode0"; fi ;;
+  compare) exec bash "${path.join(ROOT, 'hack/host-state.sh')}" "$@" ;;
+esac
+`,
+  );
+  // hack/test.sh: jest writes the summary line of its run (the unit and in-pod runs' differ, to see them summed)
   exe(
     path.join(dir, 'node_modules/jest/bin/jest.js'),
-    'const unit = process.argv.includes("unit");\n' +
-      'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, unit ? "3 passed, 1 failed, 2 skipped\\n" : "1 passed, 0 failed\\n");\n',
+    'const a = process.argv, unit = a.includes("unit"), inPod = a.includes("/e2e/in-pod-") && !a.includes("--testPathIgnorePatterns");\n' +
+      `require("node:fs").appendFileSync("${dir}/jest.calls", a.slice(2).join(" ") + "\\n");\n` +
+      'const line = unit ? "3 passed, 1 failed, 2 skipped" : inPod ? "2 passed, 0 failed" : "1 passed, 0 failed";\n' +
+      'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, line + "\\n");\n',
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
@@ -103,9 +127,9 @@ function runWith(sb: Sandbox, script: string, args: string[]): string {
   });
 }
 
-// bench.sh also asks for the client-go baseline's binary once the control plane is up
+// test.sh asks for the status again after up (is there a node?); bench.sh for the client-go baseline's binary
 describe.each([
-  ['test.sh', []],
+  ['test.sh', ['status']],
   ['bench.sh', ['baseline']],
 ])('hack/%s', (script, extra) => {
   test('leaves a control plane it found running alone, however much `cluster.sh status` prints', () => {
@@ -123,12 +147,50 @@ describe.each([
 
 test('hack/test.sh runs the unit and e2e projects side by side and prints the sum of their summary lines last', () => {
   const sb = sandbox('test.sh', true);
-  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 2 skipped');
+  // the host check is skipped (counted so) around a control plane it did not start
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 3 skipped');
+  expect(sb.calls('host')).toEqual([]);
 });
 
-test('hack/test.sh with arguments makes one run and prints its summary line last', () => {
+test('hack/test.sh without a node neither builds the image nor runs the in-pod files', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: false });
+  run(sb, 'test.sh');
+  expect(sb.calls('image')).toEqual([]);
+  expect(sb.calls('jest').filter((c) => c.includes('/e2e/in-pod-'))).toEqual([expect.stringContaining('--testPathIgnorePatterns')]);
+});
+
+test('hack/test.sh with a node builds the image, then runs the in-pod files after the other e2e files, and sums them', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: true, node: true });
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('6 passed, 1 failed, 3 skipped');
+  expect(sb.calls('image')).toEqual(['image.sh ']);
+  const e2e = sb.calls('jest').filter((c) => !c.includes('unit'));
+  expect(e2e).toEqual([expect.stringContaining('--testPathIgnorePatterns /e2e/in-pod-'), expect.stringMatching(/ \/e2e\/in-pod-$/)]);
+});
+
+test('hack/test.sh compares the host before its up and after its down: one test more, passed when nothing is left', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: false });
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('5 passed, 1 failed, 2 skipped');
+  expect(sb.calls('host').map((c) => c.split(' ')[0])).toEqual(['snapshot', 'snapshot', 'compare']);
+  expect(sb.calls('cluster')).toEqual(['status', 'up', 'status', 'down']);
+});
+
+test('hack/test.sh fails, naming what is left, when down left something on the host', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: false, leftover: true });
+  let out = '';
+  let status = 0;
+  try {
+    run(sb, 'test.sh');
+  } catch (err) {
+    ({ stdout: out, status } = err as { stdout: string; status: number });
+  }
+  expect(status).toBe(1);
+  expect(out).toContain('left behind: link cninode0');
+  expect(out.trimEnd().split('\n').at(-1)).toBe('4 passed, 2 failed, 2 skipped');
+});
+
+test('hack/test.sh with arguments makes one run and prints its summary line last (and the host check, skipped)', () => {
   const sb = sandbox('test.sh', true);
-  expect(runWith(sb, 'test.sh', ['--selectProjects', 'e2e']).trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
+  expect(runWith(sb, 'test.sh', ['--selectProjects', 'e2e']).trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed, 1 skipped');
 });
 
 test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
