@@ -17,7 +17,10 @@ started=
 status=$(bash hack/cluster.sh status)
 [[ $status == *'apiserver running'* ]] || started=1
 hoststate=$(mktemp -d)
-[ -z "$started" ] || bash hack/host-state.sh snapshot "$STATE" >"$hoststate/before"
+# another cluster's node changes the host meanwhile (its pods' mounts, links, kube-proxy's rules)
+hostcheck=$started
+[[ $status != *"another cluster's node"* ]] || hostcheck=
+[ -z "$hostcheck" ] || bash hack/host-state.sh snapshot "$STATE" >"$hoststate/before"
 bash hack/cluster.sh up || { echo "0 passed, 1 failed"; exit 1; }
 summary=$STATE/test-summary
 rm -f "$summary".*
@@ -57,8 +60,8 @@ else
   [ "$imaged" = 0 ] || rc=1
   parts=(all)
 fi
-if [ -n "$started" ]; then
-  bash hack/cluster.sh down >/dev/null 2>&1
+[ -z "$started" ] || bash hack/cluster.sh down >/dev/null 2>&1
+if [ -n "$hostcheck" ]; then
   bash hack/host-state.sh snapshot "$STATE" >"$hoststate/after"
   # counted as one test: passed when the host is as before `up`, failed (with the differences) if not
   if bash hack/host-state.sh compare "$hoststate/before" "$hoststate/after" >"$hoststate/diff"; then
@@ -71,7 +74,11 @@ if [ -n "$started" ]; then
   fi
   parts+=(host)
 else
-  echo "host check skipped: the cluster ran before this run (it checks only an up/down of its own)"
+  if [ -z "$started" ]; then
+    echo "host check skipped: the cluster ran before this run (it checks only an up/down of its own)"
+  else
+    echo "host check skipped: another cluster's node runs on this machine and changes the host meanwhile"
+  fi
   echo "0 passed, 0 failed, 1 skipped" >"$summary.host"
   parts+=(host)
 fi
