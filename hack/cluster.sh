@@ -549,11 +549,13 @@ start_scheduler() {
   echo $! >"$N/kube-scheduler.pid"
 }
 
-# The `kubernetes` Service (10.96.0.1:443) to the apiserver for pods. The --conntrack-* zeros: leave
-# the host's conntrack sysctls alone (nothing here needs them raised).
+# The `kubernetes` Service (10.96.0.1:443) to the apiserver for pods. --bind-address: the node's IP
+# (without it kube-proxy looks the Node up, with a backoff that cost up to 30 s while the kubelet
+# registers it). The --conntrack-* zeros: leave the host's conntrack sysctls alone.
 start_proxy() {
   node_pid_alive kube-proxy && return 0
   nohup "$(bin_dir)/kube-proxy" --kubeconfig "$STATE/kubeconfig" --hostname-override "$NODE_NAME" --proxy-mode iptables \
+    --bind-address "$(host_address)" \
     --cluster-cidr "$NODE_SUBNET" --metrics-bind-address "127.0.0.1:$PROXY_METRICS_PORT" \
     --healthz-bind-address "127.0.0.1:$PROXY_HEALTHZ_PORT" \
     --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
