@@ -187,7 +187,8 @@ deps() {
   fi
   # the node's: not with NODE=0, nor where it could not run (it needs root, as apt does)
   if [ "$NODE" != 0 ] && [ "$(id -u)" = 0 ]; then
-    need_pkgs containerd runc containernetworking-plugins busybox-static conntrack iptables
+    # buildah and debootstrap: hack/image.sh, the image of the operator the node runs in make test
+    need_pkgs containerd runc containernetworking-plugins busybox-static conntrack iptables buildah debootstrap
     have_node_binaries || build_node_binaries
   fi
 }
