@@ -211,11 +211,13 @@ export function inPodTests(how: string, inst: InPodInstall): void {
     expect(writes.map((w, i) => (running[i] === leader ? w > 0 : w === 0))).toEqual(running.map(() => true));
   });
 
-  test(`${how}: the uninstall leaves no object of it behind`, async () => {
+  test(`${how}: the uninstall leaves no object of it behind, nor the operator's Lease`, async () => {
     expect(inst.left().length).toBeGreaterThan(0);
     await inst.uninstall();
     // the garbage collector removes ReplicaSets and Pods, the token controller token Secrets after
     await waitFor('nothing left', () => inst.left().length === 0, 90_000, 500).catch(() => undefined);
     expect(inst.left()).toEqual([]);
+    // nor the Lease the operator elected itself with (gone with its namespace, or with the release)
+    expect(await adminClient().tryGet<Lease>(Leases, inst.namespace, 'annotary')).toBeUndefined();
   });
 }

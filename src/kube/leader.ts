@@ -60,7 +60,14 @@ export function leaseFor(
   return {
     apiVersion: apiVersionOf(Leases),
     kind: 'Lease',
-    metadata: { ...meta, resourceVersion: observed?.metadata.resourceVersion },
+    // the PUT replaces the whole object: keep the labels and annotations of whoever made it (the
+    // chart's and the manifests' Lease carries Helm's ownership, so that an uninstall removes it)
+    metadata: {
+      ...meta,
+      labels: observed?.metadata.labels,
+      annotations: observed?.metadata.annotations,
+      resourceVersion: observed?.metadata.resourceVersion,
+    },
     spec: {
       holderIdentity: identity,
       leaseDurationSeconds: Math.max(1, Math.ceil(durationMs / 1000)),

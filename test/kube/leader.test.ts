@@ -92,6 +92,16 @@ describe('leaseFor', () => {
     });
   });
 
+  test("keeps the observed Lease's labels and annotations (an installer's, e.g. Helm's ownership), whoever holds it", () => {
+    const old = lease({ holderIdentity: 'other', renewTime: microTime(T0 - 20_000), leaseDurationSeconds: 15 });
+    old.metadata.labels = { 'app.kubernetes.io/managed-by': 'Helm' };
+    old.metadata.annotations = { 'meta.helm.sh/release-name': 'annotary' };
+    for (const decision of ['acquire', 'renew'] as const) {
+      const l = leaseFor(decision, old, meta, 'me', 15_000, T0);
+      expect(l.metadata).toMatchObject({ labels: old.metadata.labels, annotations: old.metadata.annotations });
+    }
+  });
+
   test('the first Lease has no resourceVersion and no transitions; sub-second durations round up', () => {
     const l = leaseFor('acquire', undefined, meta, 'me', 500, T0);
     expect(l.metadata.resourceVersion).toBeUndefined();
