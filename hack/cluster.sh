@@ -644,6 +644,12 @@ node_down() {
     for t in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$t" >/dev/null 2>&1 || true; done
   fi
   stop_node_pid containerd
+  # the host-wide part (the pods' cgroups, chains, the bridge) belongs to the node that runs, if
+  # another cluster's does: a cluster that once had the node must not touch it
+  if [ -n "$(other_node)" ]; then
+    log "the node of $(other_node) runs: its host state is left alone"
+    return 0
+  fi
   kill_node_leftovers
   [ -z "$api" ] || kubectl_ delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   restore_host_state
