@@ -393,7 +393,9 @@ node_blocker() {
   [ -n "$(host_address)" ] || { echo "no global IPv4 address: the node's IP may not be loopback"; return; }
   local other; other=$(other_node)
   [ -z "$other" ] || { echo "the node of $other runs on this machine (one node per machine: host-wide paths and iptables chains)"; return; }
-  if [ ! -f "$N/host/saved" ] && iptables -t nat -S 2>/dev/null | grep -q '^-N KUBE-'; then
+  # into a variable first: under pipefail `iptables -S | grep -q` fails when grep exits before iptables is done
+  local nat; nat=$(iptables -t nat -S 2>/dev/null || true)
+  if [ ! -f "$N/host/saved" ] && [[ $'\n'$nat == *$'\n-N KUBE-'* ]]; then
     echo "iptables has KUBE-* chains: another Kubernetes node (kube-proxy) runs on this host"; return
   fi
   if ! node_pid_alive kubelet; then
