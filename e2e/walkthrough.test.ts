@@ -132,7 +132,7 @@ beforeAll(async () => {
   exitCode = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
   before = await pending;
   if (exitCode !== 0) console.log(output); // the whole report, to see which step failed
-}, 300_000);
+}, 480_000); // live: the demo may first wait for the Java image hack/test.sh is making (minutes when cold)
 
 afterAll(async () => {
   podWatch?.abort();

@@ -98,8 +98,6 @@ stop_jvm() { [ -z "$JAVA_SERVER" ] || kill "$JAVA_SERVER" 2>/dev/null || true; J
 # live pods: set in step 1 when a node is Ready
 LIVE= JAVA_IMAGE=
 node_ready() { kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -qx True; }
-# the node's containerd (hack/cluster.sh): the image's tag names its content, so a node that lists it has this image
-node_has_image() { ctr --address "$STATE/node/containerd/containerd.sock" -n k8s.io images ls -q "name==$1" 2>/dev/null | grep -q .; }
 # the pods of Deployment $1 that are not being deleted, one name a line
 pods_of() { k get pods -l "app=$1" -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}}{{"\n"}}{{end}}{{end}}'; }
 # $1 address: a TLS server there presents a certificate of the internal CA for $2 (a DNS name)
@@ -142,11 +140,7 @@ if node_ready; then
   LIVE=1
   note "mode: live pods ($(kubectl get nodes -o name | tr '\n' ' ')Ready): the services run as JVMs in pods, from a local image"
   JAVA_IMAGE=$(bash hack/image.sh java-ref)
-  show "bash hack/image.sh java   # bookworm + openjdk-17-jre-headless + test/java/TlsServer.java → $JAVA_IMAGE"
-  JAVA_ARCHIVE=$(bash hack/image.sh java 2> >(sed 's/^/  /' >&2)) || fail "hack/image.sh java failed"
-  printf '  %s\n' "${JAVA_ARCHIVE//$ROOT\//}"
-  node_has_image "$JAVA_IMAGE" || run "bash hack/cluster.sh load-image $JAVA_ARCHIVE"
-  node_has_image "$JAVA_IMAGE" || fail "the node has no image $JAVA_IMAGE"
+  run "bash hack/image.sh java   # bookworm + openjdk-17-jre-headless + test/java/TlsServer.java, imported into the node"
   pass "image $JAVA_IMAGE in the node"
 else
   note "mode: control plane only (no Ready node): pods stay Pending, Deployments still get ReplicaSets; the JVMs run on this machine"

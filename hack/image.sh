@@ -5,7 +5,8 @@
 # and cached: a Debian bookworm rootfs (debootstrap --variant=minbase) with this machine's Node and
 # npm placed where the official node image has them (/usr/local), tagged as the FROM names it.
 #   hack/image.sh          build (the base only when missing or made with another Node), print the archive's path
-#   hack/image.sh java     the walkthrough's Java image (see its block below), print the archive's path
+#   hack/image.sh java     the walkthrough's Java image (see its block below): build it if needed,
+#                          import it into the local cluster's node if one runs and lacks it, print the archive's path
 #   hack/image.sh java-ref print that image's reference (it names its content), build nothing
 # Environment: ANNOTARY_CACHE (default ~/.cache/annotary; everything lives in its image/ folder),
 # IMAGE (default annotary:<package.json version>), DEBIAN_MIRROR (default http://deb.debian.org/debian).
@@ -51,7 +52,8 @@ rootfs() {
 # one: JAVA_OPTS names the stores (the standard javax.net.ssl properties), KEYSTORE_PASSWORD is
 # their password; TLS on 8443. The tag is a digest of what goes into the image (the packages, the
 # program, this recipe), so the archive is the cache (a warm run builds nothing) and a node that
-# lists the tag has exactly this image.
+# lists the tag has exactly this image. The whole runs under a lock: hack/test.sh starts it in the
+# background and the walkthrough's demo calls it again, to wait for it and find everything done.
 JAVA_PKGS=openjdk-17-jre-headless
 java_ref() { echo "localhost/annotary-walkthrough:$({ echo "$JAVA_PKGS"; cat test/java/TlsServer.java; declare -f java_image; } | sha256sum | cut -c1-12)"; }
 java_image() {
@@ -83,10 +85,16 @@ java_image() {
     "${B[@]}" push --quiet "$ref" "docker-archive:$out.tmp:$ref" >/dev/null
     mv "$out.tmp" "$out" # complete or absent: a warm run trusts it
   }
+  # the node of hack/cluster.sh (ANNOTARY_CLUSTER_DIR as there), when one runs
+  local sock=${ANNOTARY_CLUSTER_DIR:-$ROOT/.cluster}/node/containerd/containerd.sock
+  if [ -S "$sock" ] && [ -z "$(ctr --address "$sock" -n k8s.io images ls -q "name==$ref" 2>/dev/null)" ]; then
+    log "importing $ref into the node"
+    bash hack/cluster.sh load-image "$out" >&2
+  fi
   echo "$out"
 }
 case ${1:-} in
-  java) java_image; exit 0 ;;
+  java) mkdir -p "$W"; exec {lock}>"$W/walkthrough.lock"; flock "$lock"; java_image; exit 0 ;;
   java-ref) java_ref; exit 0 ;;
   '') ;;
   *) sed -n '2,15p' "$0" >&2; exit 2 ;;
