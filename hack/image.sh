@@ -55,38 +55,41 @@ rootfs() {
 # lists the tag has exactly this image. The whole runs under a lock: hack/test.sh starts it in the
 # background and the walkthrough's demo calls it again, to wait for it and find everything done.
 JAVA_PKGS=openjdk-17-jre-headless
-java_ref() { echo "localhost/annotary-walkthrough:$({ echo "$JAVA_PKGS"; cat test/java/TlsServer.java; declare -f java_image; } | sha256sum | cut -c1-12)"; }
+java_ref() { echo "localhost/annotary-walkthrough:$({ echo "$JAVA_PKGS"; cat test/java/TlsServer.java; declare -f java_build; } | sha256sum | cut -c1-12)"; }
+java_build() { # $1 the image's reference, $2 the archive to write
+  local ref=$1 out=$2 classes ctr mnt
+  need_tools
+  rootfs "rootfs-$JAVA_PKGS" "$JAVA_PKGS"
+  rm -rf "$W/rootfs-$JAVA_PKGS"/usr/share/{doc,man,locale}/*
+  log "image $ref: bookworm + $JAVA_PKGS + TlsServer"
+  classes=$(mktemp -d)
+  javac --release 17 -d "$classes" test/java/TlsServer.java
+  ctr=$("${B[@]}" from scratch)
+  mnt=$("${B[@]}" mount "$ctr")
+  cp -a "$W/rootfs-$JAVA_PKGS/." "$mnt/"
+  install -d "$mnt/app" && install -m 0644 "$classes"/*.class "$mnt/app/"
+  rm -rf "$classes"
+  "${B[@]}" umount "$ctr" >/dev/null
+  # exec: the JVM is the container's pid 1 and gets the kubelet's SIGTERM (it exits on it)
+  "${B[@]}" config --user 65532:65532 --workingdir /app --port 8443 \
+    --entrypoint '["/bin/sh","-c","exec java $JAVA_OPTS -Djavax.net.ssl.keyStorePassword=\"$KEYSTORE_PASSWORD\" -cp /app TlsServer --serve 8443"]' \
+    "$ctr"
+  # only one walkthrough image is kept (in buildah's storage, a full copy each): this one
+  "${B[@]}" images --format '{{.Name}}:{{.Tag}}' | grep '^localhost/annotary-walkthrough:' |
+    xargs -r "${B[@]}" rmi >/dev/null 2>&1 || true
+  rm -f "$W"/localhost_annotary-walkthrough_*.tar
+  "${B[@]}" commit --quiet --rm "$ctr" "$ref" >/dev/null
+  "${B[@]}" push --quiet "$ref" "docker-archive:$out.tmp:$ref" >/dev/null
+  mv "$out.tmp" "$out" # complete or absent: a warm run trusts it
+}
+# build unless the archive exists; import into the node of hack/cluster.sh (ANNOTARY_CLUSTER_DIR as
+# there) when one runs and does not list the tag
 java_image() {
-  local ref out classes ctr mnt
+  local ref out sock
   ref=$(java_ref)
   out=$W/${ref//[:\/]/_}.tar
-  [ -f "$out" ] || {
-    need_tools
-    rootfs "rootfs-$JAVA_PKGS" "$JAVA_PKGS"
-    rm -rf "$W/rootfs-$JAVA_PKGS"/usr/share/{doc,man,locale}/*
-    log "image $ref: bookworm + $JAVA_PKGS + TlsServer"
-    classes=$(mktemp -d)
-    javac --release 17 -d "$classes" test/java/TlsServer.java
-    ctr=$("${B[@]}" from scratch)
-    mnt=$("${B[@]}" mount "$ctr")
-    cp -a "$W/rootfs-$JAVA_PKGS/." "$mnt/"
-    install -d "$mnt/app" && install -m 0644 "$classes"/*.class "$mnt/app/"
-    rm -rf "$classes"
-    "${B[@]}" umount "$ctr" >/dev/null
-    # exec: the JVM is the container's pid 1 and gets the kubelet's SIGTERM (it exits on it)
-    "${B[@]}" config --user 65532:65532 --workingdir /app --port 8443 \
-      --entrypoint '["/bin/sh","-c","exec java $JAVA_OPTS -Djavax.net.ssl.keyStorePassword=\"$KEYSTORE_PASSWORD\" -cp /app TlsServer --serve 8443"]' \
-      "$ctr"
-    # only one walkthrough image is kept (in buildah's storage, a full copy each): this one
-    "${B[@]}" images --format '{{.Name}}:{{.Tag}}' | grep '^localhost/annotary-walkthrough:' |
-      xargs -r "${B[@]}" rmi >/dev/null 2>&1 || true
-    rm -f "$W"/localhost_annotary-walkthrough_*.tar
-    "${B[@]}" commit --quiet --rm "$ctr" "$ref" >/dev/null
-    "${B[@]}" push --quiet "$ref" "docker-archive:$out.tmp:$ref" >/dev/null
-    mv "$out.tmp" "$out" # complete or absent: a warm run trusts it
-  }
-  # the node of hack/cluster.sh (ANNOTARY_CLUSTER_DIR as there), when one runs
-  local sock=${ANNOTARY_CLUSTER_DIR:-$ROOT/.cluster}/node/containerd/containerd.sock
+  [ -f "$out" ] || java_build "$ref" "$out"
+  sock=${ANNOTARY_CLUSTER_DIR:-$ROOT/.cluster}/node/containerd/containerd.sock
   if [ -S "$sock" ] && [ -z "$(ctr --address "$sock" -n k8s.io images ls -q "name==$ref" 2>/dev/null)" ]; then
     log "importing $ref into the node"
     bash hack/cluster.sh load-image "$out" >&2
