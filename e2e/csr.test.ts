@@ -309,14 +309,14 @@ describe('the csr: issuer through the issuing controller (annotary.io/issuer: cs
     writeFileSync(file('jvm-keystore.jks'), Buffer.from(data['keystore.jks'], 'base64'));
     execFileSync(
       'keytool',
-      [
-        '-importcert',
-        '-noprompt',
-        '-alias',
-        'apiserver',
-        '-file',
-        path.join(path.dirname(KUBECONFIG), 'apiserver-certs/apiserver.crt'),
-      ].concat(['-keystore', file('api-trust.jks'), '-storetype', 'JKS', '-storepass', 'changeit']),
+      ['-importcert', '-noprompt', '-alias', 'apiserver', '-file', path.join(path.dirname(KUBECONFIG), 'pki/apiserver-ca.crt')].concat([
+        '-keystore',
+        file('api-trust.jks'),
+        '-storetype',
+        'JKS',
+        '-storepass',
+        'changeit',
+      ]),
       { stdio: 'ignore' },
     );
     const server = (yaml.load(readFileSync(KUBECONFIG, 'utf8')) as { clusters: { cluster: { server: string } }[] }).clusters[0].cluster
@@ -368,7 +368,7 @@ function asCertificate(certPem: string, keyPem: string, apiPath: string): Promis
   const server = new URL(
     (yaml.load(readFileSync(KUBECONFIG, 'utf8')) as { clusters: { cluster: { server: string } }[] }).clusters[0].cluster.server,
   );
-  const ca = readFileSync(path.join(path.dirname(KUBECONFIG), 'apiserver-certs/apiserver.crt'));
+  const ca = readFileSync(path.join(path.dirname(KUBECONFIG), 'pki/apiserver-ca.crt'));
   return new Promise((resolve, reject) => {
     const req = httpsRequest({ host: server.hostname, port: server.port, path: apiPath, cert: certPem, key: keyPem, ca }, (res) => {
       let body = '';
