@@ -445,4 +445,5 @@ if [ "${DEMO_STOP_OPERATOR:-}" = 1 ]; then
 else
   echo "The cluster and the operator keep running: export KUBECONFIG=$KUBECONFIG"
   echo "Operator log: $STATE/demo-operator.log; PEM files and stores: $PKI; stop everything with: make demo-down"
+  [ -z "$LIVE" ] || echo "The services' pods keep running: kubectl -n $NS get pods -o wide (TLS on <pod IP>:8443 from this machine)"
 fi
