@@ -29,8 +29,11 @@ afterAll(() => {
   for (const d of sandboxes) rmSync(d, { recursive: true, force: true });
 });
 
-/** A copy of `script` with stubs around it; `apiserverRunning` is what `cluster.sh status` reports. */
-function sandbox(script: string, apiserverRunning: boolean): Sandbox {
+/**
+ * A copy of `script` with stubs around it; `apiserverRunning` is what `cluster.sh status` reports,
+ * `nodeReady` what `kubectl get nodes` does, `imageFails` makes the hack/image.sh stub exit 1.
+ */
+function sandbox(script: string, apiserverRunning: boolean, { nodeReady = false, imageFails = false } = {}): Sandbox {
   const dir = mkdtempSync(path.join(tmpdir(), 'annotary-hack-'));
   sandboxes.push(dir);
   mkdirSync(path.join(dir, 'hack'));
@@ -67,12 +70,15 @@ esac
     'table',
   ])
     exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
+  exe(path.join(dir, 'hack/image.sh'), `#!/usr/bin/env bash\n${log('image')}\n${imageFails ? 'echo "debootstrap failed"; exit 1' : ''}\n`);
   exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
   exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
-  // each benchmark's first look finds a bench namespace (then filler), the second none
+  // each benchmark's first look finds a bench namespace (then filler), the second none; the nodes'
+  // Ready conditions for hack/test.sh
   exe(
     path.join(dir, 'bin/kubectl'),
     `#!/usr/bin/env bash
+case "$*" in *'get nodes'*) ${nodeReady ? 'echo False; echo True' : 'echo False'}; ${FILLER}; exit 0 ;; esac
 ${log('kubectl')}
 if [ $(( $(wc -l < "${dir}/kubectl.calls") % 2 )) = 1 ]; then echo namespace/bench-1; ${FILLER}; else echo namespace/default; fi
 `,
@@ -129,6 +135,27 @@ test('hack/test.sh runs the unit and e2e projects side by side and prints the su
 test('hack/test.sh with arguments makes one run and prints its summary line last', () => {
   const sb = sandbox('test.sh', true);
   expect(runWith(sb, 'test.sh', ['--selectProjects', 'e2e']).trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
+});
+
+describe("hack/test.sh and the walkthrough's Java image (hack/image.sh java)", () => {
+  test('made and imported in the background when the cluster has a Ready node', () => {
+    const sb = sandbox('test.sh', true, { nodeReady: true });
+    expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 2 skipped');
+    expect(sb.calls('image')).toEqual(['java']);
+  });
+
+  test('not made without a Ready node', () => {
+    const sb = sandbox('test.sh', true);
+    run(sb, 'test.sh');
+    expect(sb.calls('image')).toEqual([]);
+  });
+
+  test('a failure is shown with its log, and the summary line stays last', () => {
+    const sb = sandbox('test.sh', true, { nodeReady: true, imageFails: true });
+    const lines = run(sb, 'test.sh').trimEnd().split('\n');
+    expect(lines.at(-1)).toBe('4 passed, 1 failed, 2 skipped');
+    expect(lines.slice(-3, -1)).toEqual(['[test] hack/image.sh java failed:', 'debootstrap failed']);
+  });
 });
 
 test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
