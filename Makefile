@@ -11,9 +11,9 @@ help:
 	@echo "make test        install everything, lint, build, run unit + e2e tests on a local control plane"
 	@echo "make lint        prettier --check and eslint (part of make test); make format rewrites the files"
 	@echo "make demo        start the local control plane and annotary, show it working"
-	@echo "make cluster-up / cluster-down   the local control plane alone (.cluster/kubeconfig)"
+	@echo "make cluster-up / cluster-down   the local cluster alone: control plane + a node (NODE=0: none; docs/local-cluster.md)"
 	@echo "make bench       benchmarks (not part of make test)"
-	@echo "make image       build the Dockerfile with buildah, base image made locally (not part of make test)"
+	@echo "make image       build the Dockerfile with buildah, base image made locally; loaded into the node if one runs"
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -59,7 +59,8 @@ demo-down:
 bench: deps build
 	bash hack/bench.sh
 
-# the Dockerfile as users build it, with buildah; its FROM made locally (hack/image.sh)
+# the Dockerfile as users build it, with buildah; its FROM made locally (hack/image.sh); make test
+# runs it when the cluster has a node
 image:
 	bash hack/image.sh
 

@@ -2,16 +2,17 @@
 // control plane, as a user does: `helm install` (Helm 4 applies server-side by default), the
 // ServiceAccount's permissions asked of the apiserver's RBAC (SubjectAccessReview, what
 // `kubectl auth can-i --as` asks), `helm upgrade` with other values, `helm uninstall`.
-// No node runs in this cluster (no kubelet, no scheduler): the Deployment's pods stay Pending and
-// the operator does not run in them. What is checked here is what Helm and the apiserver do with
-// the chart; the operator running with the chart's RBAC in a pod is the node part of #18.
+// What is checked here is what Helm and the apiserver do with the chart, node or not (with a node
+// the Deployment's pods run, from the image when it is loaded; without one they stay Pending); the
+// operator running in pods with the chart's RBAC is e2e/in-pod-helm.test.ts.
 import { randomBytes } from 'node:crypto';
 import { NAMESPACED_CONTROLLERS } from '../src/config.js';
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { Deployments, Namespaces } from '../src/kube/types.js';
 import type { Doc } from '../test/ops/helpers.js';
 import { CHART, helm, helmTemplate } from '../test/ops/helpers.js';
-import { KUBECONFIG, adminClient, kubectl, waitFor } from './harness/cluster.js';
+import { KUBECONFIG, adminClient, waitFor } from './harness/cluster.js';
+import { releaseObjects } from './harness/node.js';
 
 const client = adminClient();
 const hex = randomBytes(3).toString('hex');
@@ -27,6 +28,9 @@ const ClusterRoleBindings: ResourceType = {
   kind: 'ClusterRoleBinding',
   clusterScoped: true,
 };
+// --namespaces: the release's own. With a node and the image loaded the pods run the operator,
+// which then touches nothing of the other tests (the grants checked stay the chart's).
+const INSTALL = ['--set', `namespaces={${NS}}`];
 const UPGRADE = ['rbac.scope=namespaced', 'openshift=true'].flatMap((s) => ['--set', s]);
 
 const helmHere = (...args: string[]) => helm('--kubeconfig', KUBECONFIG, ...args);
@@ -72,34 +76,9 @@ async function grants(): Promise<Record<string, boolean>> {
 }
 
 const key = (d: Doc) => `${d.kind} ${d.metadata?.namespace ?? ''}/${d.metadata?.name}`;
-interface Listed extends Doc {
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-}
-
-/**
- * Every object of every listable kind, in every namespace, that is named after the release
- * (the chart's objects, their ReplicaSets and Pods, Endpoints, token Secrets, Helm's release
- * Secrets) or labelled or annotated with it. Events are left out: records of what happened (a
- * Pod's FailedScheduling), which the apiserver expires, not objects of the install.
- */
-function releaseObjects(): string[] {
-  const kinds = kubectl('api-resources', '--verbs=list', '-o', 'name')
-    .split('\n')
-    .filter((k) => k && !['events', 'events.events.k8s.io', 'componentstatuses'].includes(k));
-  const { items } = JSON.parse(kubectl('get', kinds.join(','), '-A', '-o', 'json')) as { items: Listed[] };
-  return items
-    .filter(
-      (o) =>
-        o.metadata.name.includes(RELEASE) ||
-        o.metadata.labels?.['app.kubernetes.io/instance'] === RELEASE ||
-        o.metadata.annotations?.['meta.helm.sh/release-name'] === RELEASE,
-    )
-    .map(key)
-    .sort();
-}
 /** The objects Helm manages for the release (its annotation on each), by kind, namespace and name. */
 const managed = () =>
-  releaseObjects().filter((k) => !/^(ReplicaSet|Pod|Endpoints|EndpointSlice|Secret) /.test(k) || /^Secret .*\/sh\.helm\./.test(k));
+  releaseObjects(RELEASE).filter((k) => !/^(ReplicaSet|Pod|Endpoints|EndpointSlice|Secret) /.test(k) || /^Secret .*\/sh\.helm\./.test(k));
 const rendered = (...args: string[]) => helmTemplate(RELEASE, NS, ...args).map(key);
 const releaseSecrets = (...revisions: number[]) => revisions.map((n) => `Secret ${NS}/sh.helm.release.v1.${RELEASE}.v${n}`);
 
@@ -108,9 +87,9 @@ const status = () => JSON.parse(helmHere('status', RELEASE, '-n', NS, '-o', 'jso
 type Dep = { spec: { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } } };
 
 test("helm install creates exactly the rendered objects; the ServiceAccount may do what the manifests' RBAC grants, no more", async () => {
-  helmHere('install', RELEASE, CHART, '-n', NS, '--create-namespace');
+  helmHere('install', RELEASE, CHART, '-n', NS, '--create-namespace', ...INSTALL);
   expect(status()).toMatchObject({ version: 1, info: { status: 'deployed' } });
-  expect(managed()).toEqual([...rendered(), ...releaseSecrets(1)].sort());
+  expect(managed()).toEqual([...rendered(...INSTALL), ...releaseSecrets(1)].sort());
   const dep = await client.get<KubeObject & Dep>(Deployments, NS, RELEASE);
   expect(dep.spec.template.spec.serviceAccountName).toBe(RELEASE);
   expect(await grants()).toEqual({
@@ -152,10 +131,11 @@ test('helm upgrade to rbac.scope namespaced and openshift: the cluster-wide bind
 });
 
 test('helm uninstall leaves no object of the release behind, in any namespace, of any kind', async () => {
-  expect(releaseObjects()).toEqual(expect.arrayContaining([`Deployment ${NS}/${RELEASE}`, `ClusterRole /${RELEASE}`]));
+  expect(releaseObjects(RELEASE)).toEqual(expect.arrayContaining([`Deployment ${NS}/${RELEASE}`, `ClusterRole /${RELEASE}`]));
   helmHere('uninstall', RELEASE, '-n', NS, '--wait');
-  // the garbage collector and the token controller remove ReplicaSets, Pods, Endpoints and token Secrets after
-  await waitFor('no object of the release', () => releaseObjects().length === 0, 30_000, 250).catch(() => undefined);
-  expect(releaseObjects()).toEqual([]);
+  // the garbage collector and the token controller remove ReplicaSets, Pods, Endpoints and token Secrets after;
+  // with a node a Pod goes once the kubelet has stopped it
+  await waitFor('no object of the release', () => releaseObjects(RELEASE).length === 0, 90_000, 250).catch(() => undefined);
+  expect(releaseObjects(RELEASE)).toEqual([]);
   expect(helmHere('list', '-n', NS, '-q')).not.toContain(RELEASE);
 });

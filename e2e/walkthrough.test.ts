@@ -14,26 +14,23 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { KubeObject, ResourceType } from '../src/kube/types.js';
+import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Ingresses, Pods, ReplicaSets, Routes, Secrets, resourcePath } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, eventsFor, freePort, KUBECONFIG, ROOT } from './harness/cluster.js';
+import { NO_NODE } from './harness/node.js';
 
 type Secret = KubeObject & { data?: Record<string, string> };
 type Route = KubeObject & { spec: { tls?: Record<string, string> } };
 type Ingress = KubeObject & { spec: { tls?: { hosts?: string[]; secretName?: string }[] } };
 type Workload = KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } };
 type Pod = KubeObject & { status?: { podIP?: string } };
-type Node = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
-const Nodes: ResourceType = { group: '', version: 'v1', plural: 'nodes', kind: 'Node', clusterScoped: true };
 
 const client = adminClient();
 const NS = 'demo';
 const STEPS = 13;
 const SERVICES = ['customer', 'preference', 'recommendation'];
 // a Ready node runs the demo's pods (hack/cluster.sh starts one where the machine can)
-const LIVE = (await client.list<Node>(Nodes, undefined)).items.some((n) =>
-  n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-);
+const LIVE = !NO_NODE;
 
 interface Snapshot {
   customerRouteRv: string;
@@ -172,7 +169,7 @@ describe('the demo script', () => {
       expect(output).toContain(cmd);
   });
 
-  test(`the demo says its mode: ${LIVE ? 'live pods (the cluster has a Ready node)' : 'no pods (the cluster has no Ready node)'}`, () => {
+  test(`the demo says its mode: ${LIVE ? 'live pods (the cluster has a Ready node)' : `no pods (${NO_NODE})`}`, () => {
     expect(output).toContain(LIVE ? '# mode: live pods' : '# mode: control plane only (no Ready node)');
   });
 
@@ -287,55 +284,50 @@ describe('the facts, checked through the API', () => {
 
 // The same rotation on live pods: what the demo's pass marks say, checked here through the API and with a
 // handshake of the test's own.
-(LIVE ? describe : describe.skip)(
-  LIVE
-    ? 'live pods (the cluster has a Ready node)'
-    : 'live pods: SKIPPED, the cluster has no Ready node (hack/cluster.sh runs one where it can)',
-  () => {
-    test('before the rotation: one running pod per service', () => {
-      expect(Object.values(before!.pods).map((p) => p.length)).toEqual([1, 1, 1]);
-    });
+(LIVE ? describe : describe.skip)(LIVE ? 'live pods (the cluster has a Ready node)' : `live pods — skipped: ${NO_NODE}`, () => {
+  test('before the rotation: one running pod per service', () => {
+    expect(Object.values(before!.pods).map((p) => p.length)).toEqual([1, 1, 1]);
+  });
 
-    test("the rotation replaced preference's pod exactly once; customer and recommendation kept theirs", async () => {
-      expect(podWatchError).toBeUndefined();
-      const now = (await pods()).byService;
-      const [old] = before!.pods.preference;
-      expect(now.preference).toHaveLength(1);
-      expect(now.preference[0]).not.toBe(old);
-      // every preference pod the watch saw: the old one and the one new one, no other
-      expect([...seen.preference].sort()).toEqual([old, now.preference[0]].sort());
-      for (const s of ['customer', 'recommendation']) {
-        expect([s, now[s]]).toEqual([s, before!.pods[s]]);
-        expect([s, [...seen[s]]]).toEqual([s, before!.pods[s]]);
-      }
-      // the new pod is the rollout's: its ReplicaSet carries annotary's config digest
-      const pod = await client.get<Pod>(Pods, NS, now.preference[0]);
-      const rs = await client.get<Workload>(ReplicaSets, NS, pod.metadata.ownerReferences![0].name);
-      expect(rs.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toMatch(/^[0-9a-f]{32}$/);
-    });
+  test("the rotation replaced preference's pod exactly once; customer and recommendation kept theirs", async () => {
+    expect(podWatchError).toBeUndefined();
+    const now = (await pods()).byService;
+    const [old] = before!.pods.preference;
+    expect(now.preference).toHaveLength(1);
+    expect(now.preference[0]).not.toBe(old);
+    // every preference pod the watch saw: the old one and the one new one, no other
+    expect([...seen.preference].sort()).toEqual([old, now.preference[0]].sort());
+    for (const s of ['customer', 'recommendation']) {
+      expect([s, now[s]]).toEqual([s, before!.pods[s]]);
+      expect([s, [...seen[s]]]).toEqual([s, before!.pods[s]]);
+    }
+    // the new pod is the rollout's: its ReplicaSet carries annotary's config digest
+    const pod = await client.get<Pod>(Pods, NS, now.preference[0]);
+    const rs = await client.get<Workload>(ReplicaSets, NS, pod.metadata.ownerReferences![0].name);
+    expect(rs.spec.template.metadata?.annotations?.['annotary.io/config-hash']).toMatch(/^[0-9a-f]{32}$/);
+  });
 
-    test("preference's new pod serves the rotated tls.crt (a handshake from the test, verified with customer's CA)", async () => {
-      const [name] = (await pods()).byService.preference;
-      const ip = (await client.get<Pod>(Pods, NS, name)).status?.podIP;
-      expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-      const ca = dec((await secret('customer-tls')).data!['ca.crt']);
-      const served = await new Promise<Buffer>((resolve, reject) => {
-        const socket = tls.connect({
-          host: ip,
-          port: 8443,
-          ca,
-          checkServerIdentity: (_host, cert) => tls.checkServerIdentity(`preference.${NS}.svc`, cert),
-        });
-        socket.setTimeout(10_000, () => socket.destroy(new Error(`no TLS answer from ${name} (${ip}:8443)`)));
-        socket.once('secureConnect', () => {
-          resolve(socket.getPeerCertificate().raw);
-          socket.end();
-        });
-        socket.once('error', reject);
+  test("preference's new pod serves the rotated tls.crt (a handshake from the test, verified with customer's CA)", async () => {
+    const [name] = (await pods()).byService.preference;
+    const ip = (await client.get<Pod>(Pods, NS, name)).status?.podIP;
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const ca = dec((await secret('customer-tls')).data!['ca.crt']);
+    const served = await new Promise<Buffer>((resolve, reject) => {
+      const socket = tls.connect({
+        host: ip,
+        port: 8443,
+        ca,
+        checkServerIdentity: (_host, cert) => tls.checkServerIdentity(`preference.${NS}.svc`, cert),
       });
-      const rotated = new X509Certificate(dec((await secret('preference-tls')).data!['tls.crt']));
-      expect(served.equals(rotated.raw)).toBe(true);
-      expect(served.equals(new X509Certificate(dec(before!.tlsCrt)).raw)).toBe(false);
+      socket.setTimeout(10_000, () => socket.destroy(new Error(`no TLS answer from ${name} (${ip}:8443)`)));
+      socket.once('secureConnect', () => {
+        resolve(socket.getPeerCertificate().raw);
+        socket.end();
+      });
+      socket.once('error', reject);
     });
-  },
-);
+    const rotated = new X509Certificate(dec((await secret('preference-tls')).data!['tls.crt']));
+    expect(served.equals(rotated.raw)).toBe(true);
+    expect(served.equals(new X509Certificate(dec(before!.tlsCrt)).raw)).toBe(false);
+  });
+});

@@ -365,6 +365,15 @@ cgroup_roots() { # every cgroup hierarchy's root (v1 hierarchies and a cgroup2 m
   awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/mounts
 }
 
+other_node() { # the folder of another cluster's node that runs on this machine, if one does
+  [ -f "$NODE_MARKER" ] && [ "$(cat "$NODE_MARKER")" != "$N" ] || return 0
+  local other d; other=$(cat "$NODE_MARKER")
+  for d in kubelet containerd; do
+    [ -f "$other/$d.pid" ] && proc_alive "$(cat "$other/$d.pid")" && { echo "$other"; return 0; }
+  done
+  return 0
+}
+
 # Why this machine cannot run the node now (empty: it can). Checked before anything is started.
 node_blocker() {
   [ "$NODE" = 0 ] && { echo "NODE=0"; return; }
@@ -381,13 +390,8 @@ node_blocker() {
     grep -qE "^cgroup [^ ]+ cgroup [^ ]*\b$c\b" /proc/mounts || { echo "no cgroup v1 '$c' hierarchy mounted (kubelet 1.20 with cgroupfs needs it)"; return; }
   done
   [ -n "$(host_address)" ] || { echo "no global IPv4 address: the node's IP may not be loopback"; return; }
-  if [ -f "$NODE_MARKER" ] && [ "$(cat "$NODE_MARKER")" != "$N" ]; then
-    local other d; other=$(cat "$NODE_MARKER")
-    for d in kubelet containerd; do
-      [ -f "$other/$d.pid" ] && proc_alive "$(cat "$other/$d.pid")" &&
-        { echo "the node of $other runs on this machine (one node per machine: host-wide paths and iptables chains)"; return; }
-    done
-  fi
+  local other; other=$(other_node)
+  [ -z "$other" ] || { echo "the node of $other runs on this machine (one node per machine: host-wide paths and iptables chains)"; return; }
   if [ ! -f "$N/host/saved" ] && iptables -t nat -S 2>/dev/null | grep -q '^-N KUBE-'; then
     echo "iptables has KUBE-* chains: another Kubernetes node (kube-proxy) runs on this host"; return
   fi
@@ -545,11 +549,13 @@ start_scheduler() {
   echo $! >"$N/kube-scheduler.pid"
 }
 
-# The `kubernetes` Service (10.96.0.1:443) to the apiserver for pods. The --conntrack-* zeros: leave
-# the host's conntrack sysctls alone (nothing here needs them raised).
+# The `kubernetes` Service (10.96.0.1:443) to the apiserver for pods. --bind-address: the node's IP
+# (without it kube-proxy looks the Node up, with a backoff that cost up to 30 s while the kubelet
+# registers it). The --conntrack-* zeros: leave the host's conntrack sysctls alone.
 start_proxy() {
   node_pid_alive kube-proxy && return 0
   nohup "$(bin_dir)/kube-proxy" --kubeconfig "$STATE/kubeconfig" --hostname-override "$NODE_NAME" --proxy-mode iptables \
+    --bind-address "$(host_address)" \
     --cluster-cidr "$NODE_SUBNET" --metrics-bind-address "127.0.0.1:$PROXY_METRICS_PORT" \
     --healthz-bind-address "127.0.0.1:$PROXY_HEALTHZ_PORT" \
     --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
@@ -728,7 +734,8 @@ case "${1:-}" in
   status)
     for c in etcd apiserver controller-manager; do pid_alive $c && echo "$c running (pid $(cat "$STATE/$c.pid"))" || echo "$c stopped"; done
     for c in containerd kubelet kube-scheduler kube-proxy; do node_pid_alive $c && echo "$c running (pid $(cat "$N/$c.pid"))"; done
-    if node_pid_alive kubelet && node_ready; then echo "node $NODE_NAME ready"; else echo "no node${NODE:+ (NODE=$NODE)}"; fi ;;
+    if node_pid_alive kubelet && node_ready; then echo "node $NODE_NAME ready"; else echo "no node${NODE:+ (NODE=$NODE)}"; fi
+    other=$(other_node); [ -z "$other" ] || echo "another cluster's node runs on this machine: $other" ;;
   load-image) load_image "${2:-}" ;;
   stop-apiserver) stop_pid apiserver ;;
   # the controller-manager restarts with the apiserver: its reflectors back off for up to 30 s

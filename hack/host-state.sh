@@ -38,7 +38,7 @@ snapshot() {
 
 compare() {
   local before=$1 after=$2 out
-  out=$(diff <(sort -u "$before") <(sort -u "$after") | sed -n 's/^> /left behind: /p; s/^< /gone: /p') || true
+  out=$(diff <(sed '/^$/d' "$before" | sort -u) <(sed '/^$/d' "$after" | sort -u) | sed -n 's/^> /left behind: /p; s/^< /gone: /p') || true
   [ -z "$out" ] && return 0
   echo "$out"
   return 1

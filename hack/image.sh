@@ -4,14 +4,15 @@
 # The Dockerfile's base (its FROM) cannot be pulled on an offline machine, so it is made here once
 # and cached: a Debian bookworm rootfs (debootstrap --variant=minbase) with this machine's Node and
 # npm placed where the official node image has them (/usr/local), tagged as the FROM names it.
-#   hack/image.sh          build (the base only when missing or made with another Node), print the archive's path
+#   hack/image.sh          build (the base only when missing or made with another Node), print the archive's path;
+#                          load it into the local cluster's node when one runs (hack/cluster.sh load-image)
 #   hack/image.sh java     the walkthrough's Java image (see its block below): build it if needed,
 #                          import it into the local cluster's node if one runs and lacks it, print the archive's path
 #   hack/image.sh java-ref print that image's reference (it names its content), build nothing
 # Environment: ANNOTARY_CACHE (default ~/.cache/annotary; everything lives in its image/ folder),
 # IMAGE (default annotary:<package.json version>), DEBIAN_MIRROR (default http://deb.debian.org/debian).
 # Runs as root in a container: storage driver vfs (no overlay mounts) and --isolation chroot (no
-# user namespaces needed). Not part of `make test` (minutes, and needs the npm registry for npm ci).
+# user namespaces needed). hack/test.sh runs it when the cluster has a node (the operator-in-a-pod e2e).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -31,6 +32,13 @@ need_tools() {
   mkdir -p "$W"
 }
 B=(buildah --root "$W/storage" --runroot "$W/run" --storage-driver vfs)
+# the local cluster (same ANNOTARY_CLUSTER_DIR as hack/cluster.sh) has a node: images go into its
+# containerd, where its pods find them (imagePullPolicy IfNotPresent or Never; there is no registry)
+node_runs() {
+  local status
+  status=$(bash hack/cluster.sh status 2>/dev/null || true)
+  [[ $status == *'containerd running'* ]]
+}
 
 # $W/$1: a Debian bookworm rootfs (debootstrap --variant=minbase), with the packages $2 (comma
 # separated) when given; made once, without apt's caches and lists (nothing in an image runs apt)
@@ -82,15 +90,14 @@ java_build() { # $1 the image's reference, $2 the archive to write
   "${B[@]}" push --quiet "$ref" "docker-archive:$out.tmp:$ref" >/dev/null
   mv "$out.tmp" "$out" # complete or absent: a warm run trusts it
 }
-# build unless the archive exists; import into the node of hack/cluster.sh (ANNOTARY_CLUSTER_DIR as
-# there) when one runs and does not list the tag
+# build unless the archive exists; import into the node when one runs and does not list the tag
 java_image() {
   local ref out sock
   ref=$(java_ref)
   out=$W/${ref//[:\/]/_}.tar
   [ -f "$out" ] || java_build "$ref" "$out"
   sock=${ANNOTARY_CLUSTER_DIR:-$ROOT/.cluster}/node/containerd/containerd.sock
-  if [ -S "$sock" ] && [ -z "$(ctr --address "$sock" -n k8s.io images ls -q "name==$ref" 2>/dev/null)" ]; then
+  if node_runs && [ -z "$(ctr --address "$sock" -n k8s.io images ls -q "name==$ref" 2>/dev/null)" ]; then
     log "importing $ref into the node"
     bash hack/cluster.sh load-image "$out" >&2
   fi
@@ -149,4 +156,5 @@ log "buildah build -t $IMAGE (the Dockerfile as it is)"
 out=$W/${IMAGE//[:\/]/_}.tar
 rm -f "$out"
 "${B[@]}" push --quiet "$IMAGE" "docker-archive:$out:$IMAGE" >/dev/null
+! node_runs || bash hack/cluster.sh load-image "$out"
 echo "$out"

@@ -2,52 +2,98 @@
 # Runs every test (unit + e2e) on the local control plane. Starts the control plane if it
 # is not running and stops it afterwards in that case. The last line printed is the plain
 # summary "N passed, N failed[, N skipped]" that CI reads.
+# With a node in the cluster (hack/cluster.sh up starts one where it can, #18) it also builds the
+# operator's image (hack/image.sh, which loads it into the node) while the other e2e files run,
+# then runs the files of the operator in pods (e2e/in-pod-*). Around an up/down of its own it
+# checks that `down` left the host as it found it (hack/host-state.sh): one more test in the sum.
+# With a node the walkthrough's services run as pods too, from a Java image made beside the rest.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+STATE=${ANNOTARY_CLUSTER_DIR:-$ROOT/.cluster}
 started=
 # status into a variable first: under pipefail `status | grep -q` fails whenever grep exits at
 # the match before status has written everything (SIGPIPE), and a running control plane would
 # look stopped, to be stopped at the end (test/ops/hack-scripts.test.ts)
 status=$(bash hack/cluster.sh status)
 [[ $status == *'apiserver running'* ]] || started=1
+hoststate=$(mktemp -d)
+# another cluster's node changes the host meanwhile (its pods' mounts, links, kube-proxy's rules)
+hostcheck=$started
+[[ $status != *"another cluster's node"* ]] || hostcheck=
+[ -z "$hostcheck" ] || bash hack/host-state.sh snapshot "$STATE" >"$hoststate/before"
 bash hack/cluster.sh up || { echo "0 passed, 1 failed"; exit 1; }
-summary=$ROOT/.cluster/test-summary
+summary=$STATE/test-summary
 rm -f "$summary".*
+status=$(bash hack/cluster.sh status)
+node=
+[[ $status == *'node '*' ready'* ]] && node=1
 jest() { ANNOTARY_SUMMARY_FILE="$summary.$1" node --experimental-vm-modules node_modules/jest/bin/jest.js "${@:2}"; }
-
-# With a Ready node the walkthrough's services run as pods (e2e/walkthrough.test.ts): their Java
-# image (hack/image.sh java; minutes cold, the cached archive warm) is made and imported into the
-# node in the background while the tests run; the demo calls hack/image.sh java again, which waits
-# for this one (a lock) and finds it done. Without a node those tests are skipped and nothing is
-# built. The listing goes into a variable first (a `kubectl | grep -q` under pipefail can fail on
-# SIGPIPE, see `status` above).
+# The walkthrough's services as pods (e2e/walkthrough.test.ts): their Java image (hack/image.sh
+# java; minutes cold, the cached archive warm) is made and imported into the node in the background
+# from the start; the demo calls hack/image.sh java again, which waits for this one (a lock) and
+# finds it done. A failure shows in the walkthrough's live tests, and its log at the end.
 java_image=
-nodes=$(kubectl --kubeconfig "${ANNOTARY_CLUSTER_DIR:-$ROOT/.cluster}/kubeconfig" get nodes \
-  -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null)
-if [[ $'\n'$nodes$'\n' == *$'\nTrue\n'* ]]; then
+if [ -n "$node" ]; then
   bash hack/image.sh java >"$summary.java-image-log" 2>&1 &
   java_image=$!
 fi
 if [ $# -eq 0 ]; then
   # Everything: the unit project needs no control plane and the e2e files mostly wait on it, so
   # the two run side by side (unit on one worker, its output printed after); e2e files one at a
-  # time, as they share the control plane (one restarts it).
+  # time, as they share the control plane (one restarts it). The image builds beside them too.
   jest unit --selectProjects unit --maxWorkers=1 >"$summary.unit-log" 2>&1 &
   unit=$!
-  jest e2e --selectProjects e2e --runInBand
+  if [ -n "$node" ]; then
+    bash hack/image.sh >"$summary.image-log" 2>&1 &
+    image=$!
+  fi
+  jest e2e --selectProjects e2e --runInBand --testPathIgnorePatterns '/e2e/in-pod-'
   rc=$?
+  parts=(unit e2e)
+  if [ -n "$node" ]; then
+    if ! wait "$image"; then
+      cat "$summary.image-log"
+      echo "hack/image.sh failed: the in-pod files fail without the image"
+      rc=1
+    fi
+    jest node --selectProjects e2e --runInBand '/e2e/in-pod-' || rc=1
+    parts+=(node)
+  fi
   wait "$unit" || rc=1
   cat "$summary.unit-log"
-  parts=(unit e2e)
 else
+  imaged=0
+  [ -z "$node" ] || bash hack/image.sh >"$summary.image-log" 2>&1 || { cat "$summary.image-log"; imaged=1; }
   jest all --runInBand "$@"
   rc=$?
+  [ "$imaged" = 0 ] || rc=1
   parts=(all)
 fi
-# its failure shows in the walkthrough's live tests; the log says why
 [ -z "$java_image" ] || wait "$java_image" || { echo "[test] hack/image.sh java failed:"; cat "$summary.java-image-log"; }
-[ -n "$started" ] && bash hack/cluster.sh down >/dev/null 2>&1
+[ -z "$started" ] || bash hack/cluster.sh down >/dev/null 2>&1
+if [ -n "$hostcheck" ]; then
+  bash hack/host-state.sh snapshot "$STATE" >"$hoststate/after"
+  # counted as one test: passed when the host is as before `up`, failed (with the differences) if not
+  if bash hack/host-state.sh compare "$hoststate/before" "$hoststate/after" >"$hoststate/diff"; then
+    echo "1 passed, 0 failed" >"$summary.host"
+  else
+    echo "hack/cluster.sh down left the host changed (hack/host-state.sh):"
+    cat "$hoststate/diff"
+    echo "0 passed, 1 failed" >"$summary.host"
+    rc=1
+  fi
+  parts+=(host)
+else
+  if [ -z "$started" ]; then
+    echo "host check skipped: the cluster ran before this run (it checks only an up/down of its own)"
+  else
+    echo "host check skipped: another cluster's node runs on this machine and changes the host meanwhile"
+  fi
+  echo "0 passed, 0 failed, 1 skipped" >"$summary.host"
+  parts+=(host)
+fi
+rm -rf "$hoststate"
 # one closing line for CI, the sum of the runs' own; a run that wrote none (it crashed) fails
 passed=0 failed=0 skipped=0
 for part in "${parts[@]}"; do

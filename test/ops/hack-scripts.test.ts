@@ -29,11 +29,28 @@ afterAll(() => {
   for (const d of sandboxes) rmSync(d, { recursive: true, force: true });
 });
 
-/**
- * A copy of `script` with stubs around it; `apiserverRunning` is what `cluster.sh status` reports,
- * `nodeReady` what `kubectl get nodes` does, `imageFails` makes the hack/image.sh stub exit 1.
- */
-function sandbox(script: string, apiserverRunning: boolean, { nodeReady = false, imageFails = false } = {}): Sandbox {
+interface Options {
+  /** what `cluster.sh status` reports */
+  apiserverRunning: boolean;
+  /** `cluster.sh status` reports a Ready node (hack/test.sh then builds the image and runs the in-pod files) */
+  node?: boolean;
+  /** the host-state snapshot after `down` has a link more than the one before `up` */
+  leftover?: boolean;
+  /** `cluster.sh status` reports another cluster's node on this machine */
+  otherNode?: boolean;
+  /** `hack/image.sh java` (the walkthrough's Java image) fails */
+  javaImageFails?: boolean;
+}
+
+/** A copy of `script` with stubs around it. */
+function sandbox(script: string, opts: Options | boolean): Sandbox {
+  const {
+    apiserverRunning,
+    node = false,
+    leftover = false,
+    otherNode = false,
+    javaImageFails = false,
+  } = typeof opts === 'boolean' ? { apiserverRunning: opts } : opts;
   const dir = mkdtempSync(path.join(tmpdir(), 'annotary-hack-'));
   sandboxes.push(dir);
   mkdirSync(path.join(dir, 'hack'));
@@ -44,17 +61,34 @@ function sandbox(script: string, apiserverRunning: boolean, { nodeReady = false,
     `#!/usr/bin/env bash
 ${log('cluster')}
 case "$1" in
-  status) echo "etcd running (pid 1)"; echo "apiserver ${apiserverRunning ? 'running (pid 2)' : 'stopped'}"; ${FILLER} ;;
+  status) echo "etcd running (pid 1)"; echo "apiserver ${apiserverRunning ? 'running (pid 2)' : 'stopped'}"; ${node ? 'echo "node annotary-node ready";' : ''} ${otherNode ? `echo "another cluster's node runs on this machine: /x/node";` : ''} ${FILLER} ;;
   up) mkdir -p "${dir}/.cluster" ;;
   baseline) echo "${dir}/bin/clientgo-baseline" ;;
 esac
 `,
   );
-  // hack/test.sh: jest writes the summary line of its run (the unit run's differs, to see them summed)
+  exe(
+    path.join(dir, 'hack/image.sh'),
+    `#!/usr/bin/env bash\necho "image.sh $*" >> "${dir}/image.calls"\n${javaImageFails ? '[ "$1" != java ] || { echo "debootstrap failed"; exit 1; }' : ''}\n`,
+  );
+  // snapshots of the host: the second (after down) with a bridge more when \`leftover\`; the comparison is the real one
+  exe(
+    path.join(dir, 'hack/host-state.sh'),
+    `#!/usr/bin/env bash
+${log('host')}
+case "$1" in
+  snapshot) echo "link eth0"; if [ "$(grep -c snapshot "${dir}/host.calls")" = 2 ] && ${leftover}; then echo "link cninode0"; fi ;;
+  compare) exec bash "${path.join(ROOT, 'hack/host-state.sh')}" "$@" ;;
+esac
+`,
+  );
+  // hack/test.sh: jest writes the summary line of its run (the unit and in-pod runs' differ, to see them summed)
   exe(
     path.join(dir, 'node_modules/jest/bin/jest.js'),
-    'const unit = process.argv.includes("unit");\n' +
-      'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, unit ? "3 passed, 1 failed, 2 skipped\\n" : "1 passed, 0 failed\\n");\n',
+    'const a = process.argv, unit = a.includes("unit"), inPod = a.includes("/e2e/in-pod-") && !a.includes("--testPathIgnorePatterns");\n' +
+      `require("node:fs").appendFileSync("${dir}/jest.calls", a.slice(2).join(" ") + "\\n");\n` +
+      'const line = unit ? "3 passed, 1 failed, 2 skipped" : inPod ? "2 passed, 0 failed" : "1 passed, 0 failed";\n' +
+      'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, line + "\\n");\n',
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
@@ -70,15 +104,12 @@ esac
     'table',
   ])
     exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
-  exe(path.join(dir, 'hack/image.sh'), `#!/usr/bin/env bash\n${log('image')}\n${imageFails ? 'echo "debootstrap failed"; exit 1' : ''}\n`);
   exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
   exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
-  // each benchmark's first look finds a bench namespace (then filler), the second none; the nodes'
-  // Ready conditions for hack/test.sh
+  // each benchmark's first look finds a bench namespace (then filler), the second none
   exe(
     path.join(dir, 'bin/kubectl'),
     `#!/usr/bin/env bash
-case "$*" in *'get nodes'*) ${nodeReady ? 'echo False; echo True' : 'echo False'}; ${FILLER}; exit 0 ;; esac
 ${log('kubectl')}
 if [ $(( $(wc -l < "${dir}/kubectl.calls") % 2 )) = 1 ]; then echo namespace/bench-1; ${FILLER}; else echo namespace/default; fi
 `,
@@ -109,9 +140,9 @@ function runWith(sb: Sandbox, script: string, args: string[]): string {
   });
 }
 
-// bench.sh also asks for the client-go baseline's binary once the control plane is up
+// test.sh asks for the status again after up (is there a node?); bench.sh for the client-go baseline's binary
 describe.each([
-  ['test.sh', []],
+  ['test.sh', ['status']],
   ['bench.sh', ['baseline']],
 ])('hack/%s', (script, extra) => {
   test('leaves a control plane it found running alone, however much `cluster.sh status` prints', () => {
@@ -129,33 +160,67 @@ describe.each([
 
 test('hack/test.sh runs the unit and e2e projects side by side and prints the sum of their summary lines last', () => {
   const sb = sandbox('test.sh', true);
-  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 2 skipped');
+  // the host check is skipped (counted so) around a control plane it did not start
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 3 skipped');
+  expect(sb.calls('host')).toEqual([]);
 });
 
-test('hack/test.sh with arguments makes one run and prints its summary line last', () => {
-  const sb = sandbox('test.sh', true);
-  expect(runWith(sb, 'test.sh', ['--selectProjects', 'e2e']).trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
+test('hack/test.sh without a node neither builds the image nor runs the in-pod files', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: false });
+  run(sb, 'test.sh');
+  expect(sb.calls('image')).toEqual([]);
+  expect(sb.calls('jest').filter((c) => c.includes('/e2e/in-pod-'))).toEqual([expect.stringContaining('--testPathIgnorePatterns')]);
 });
 
-describe("hack/test.sh and the walkthrough's Java image (hack/image.sh java)", () => {
-  test('made and imported in the background when the cluster has a Ready node', () => {
-    const sb = sandbox('test.sh', true, { nodeReady: true });
-    expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 2 skipped');
-    expect(sb.calls('image')).toEqual(['java']);
-  });
+test('hack/test.sh with a node builds the image, then runs the in-pod files after the other e2e files, and sums them', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: true, node: true });
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('6 passed, 1 failed, 3 skipped');
+  // the operator's image and the walkthrough's Java image, both in the background
+  expect(sb.calls('image').sort()).toEqual(['image.sh ', 'image.sh java']);
+  const e2e = sb.calls('jest').filter((c) => !c.includes('unit'));
+  expect(e2e).toEqual([expect.stringContaining('--testPathIgnorePatterns /e2e/in-pod-'), expect.stringMatching(/ \/e2e\/in-pod-$/)]);
+});
 
-  test('not made without a Ready node', () => {
-    const sb = sandbox('test.sh', true);
+test('hack/test.sh compares the host before its up and after its down: one test more, passed when nothing is left', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: false });
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('5 passed, 1 failed, 2 skipped');
+  expect(sb.calls('host').map((c) => c.split(' ')[0])).toEqual(['snapshot', 'snapshot', 'compare']);
+  expect(sb.calls('cluster')).toEqual(['status', 'up', 'status', 'down']);
+});
+
+test('hack/test.sh fails, naming what is left, when down left something on the host', () => {
+  const sb = sandbox('test.sh', { apiserverRunning: false, leftover: true });
+  let out = '';
+  let status = 0;
+  try {
     run(sb, 'test.sh');
-    expect(sb.calls('image')).toEqual([]);
-  });
+  } catch (err) {
+    ({ stdout: out, status } = err as { stdout: string; status: number });
+  }
+  expect(status).toBe(1);
+  expect(out).toContain('left behind: link cninode0');
+  expect(out.trimEnd().split('\n').at(-1)).toBe('4 passed, 2 failed, 2 skipped');
+});
 
-  test('a failure is shown with its log, and the summary line stays last', () => {
-    const sb = sandbox('test.sh', true, { nodeReady: true, imageFails: true });
-    const lines = run(sb, 'test.sh').trimEnd().split('\n');
-    expect(lines.at(-1)).toBe('4 passed, 1 failed, 2 skipped');
-    expect(lines.slice(-3, -1)).toEqual(['[test] hack/image.sh java failed:', 'debootstrap failed']);
-  });
+test("hack/test.sh skips the host check (counted so) while another cluster's node changes the host", () => {
+  const sb = sandbox('test.sh', { apiserverRunning: false, leftover: true, otherNode: true });
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('4 passed, 1 failed, 3 skipped');
+  expect(sb.calls('host')).toEqual([]);
+  expect(sb.calls('cluster').at(-1)).toBe('down');
+});
+
+test('hack/test.sh with arguments makes one run and prints its summary line last (and the host check, skipped)', () => {
+  const sb = sandbox('test.sh', true);
+  expect(runWith(sb, 'test.sh', ['--selectProjects', 'e2e']).trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed, 1 skipped');
+});
+
+test("hack/test.sh: a failure of the walkthrough's Java image is shown with its log, the summary line stays last", () => {
+  const sb = sandbox('test.sh', { apiserverRunning: true, node: true, javaImageFails: true });
+  const lines = run(sb, 'test.sh').trimEnd().split('\n');
+  expect(lines.at(-1)).toBe('6 passed, 1 failed, 3 skipped');
+  const shown = lines.indexOf('[test] hack/image.sh java failed:');
+  expect(shown).toBeGreaterThan(-1);
+  expect(lines[shown + 1]).toBe('debootstrap failed');
 });
 
 test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
