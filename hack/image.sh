@@ -60,7 +60,7 @@ rootfs() {
 # one: JAVA_OPTS names the stores (the standard javax.net.ssl properties), KEYSTORE_PASSWORD is
 # their password; TLS on 8443. The tag is a digest of what goes into the image (the packages, the
 # program, this recipe), so the archive is the cache (a warm run builds nothing) and a node that
-# lists the tag has exactly this image. The whole runs under a lock: hack/test.sh starts it in the
+# lists the tag has an image made from the same inputs. The whole runs under a lock: hack/test.sh starts it in the
 # background and the walkthrough's demo calls it again, to wait for it and find everything done.
 JAVA_PKGS=openjdk-17-jre-headless
 java_ref() { echo "localhost/annotary-walkthrough:$({ echo "$JAVA_PKGS"; cat test/java/TlsServer.java; declare -f java_build; } | sha256sum | cut -c1-12)"; }
