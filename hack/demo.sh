@@ -3,6 +3,11 @@
 # of a three-service app (customer → preference → recommendation) with annotary alone.
 # Every step is a plain command, printed before it runs, so it can be repeated on a real
 # cluster; every check ends in ✔, or ✘ and a non-zero exit.
+# Two modes, detected and said in step 1: with a Ready node (hack/cluster.sh runs one where the
+# machine can) the three services run as live pods, JVMs from a local image (hack/image.sh java)
+# that serve TLS with the keystores annotary writes, and the rotation is proven on them: one new
+# preference pod that serves the new certificate, the other pods kept. Without a node the pods stay
+# Pending and the same steps prove what the API shows (ReplicaSets), the JVMs run on this machine.
 #   hack/demo.sh        run the demo (leaves the cluster and the operator running)
 #   hack/demo.sh down   stop the operator and the control plane
 # Environment: ANNOTARY_CLUSTER_DIR (default .cluster; hack/cluster.sh honours it too),
@@ -65,8 +70,19 @@ fingerprint() { keytool -list -keystore "$1" -storepass "$STOREPASS" 2>/dev/null
 event_of() { k get events --field-selector "involvedObject.name=$1,reason=$2" -o jsonpath='{.items[*].message}' 2>/dev/null; }
 store_of() { jp secret "$1" "{.data.${2//./\\.}}" | base64 -d > "$3"; } # Secret, data key, file
 pem_count() { jp secret "$1" '{.data.ca\.crt}' | base64 -d | grep -c 'BEGIN CERTIFICATE' || true; }
-# a JVM server with keystore $1 and a JVM client trusting truststore $2 (both JKS): prints the
-# client's lines, sets CIPHER (empty when the handshake failed) and TLS_PORT
+# a JVM client trusting truststore $1 (JKS) connects to port $2 of address $3 (default loopback):
+# prints its lines, sets CIPHER (empty when the handshake failed) and PEER_FP (the SHA-256
+# fingerprint of the certificate the server presented)
+jvm_client() {
+  [ -d classes ] || run "javac -d classes $ROOT/test/java/TlsServer.java $ROOT/test/java/TlsClient.java"
+  show "java ${3:+-Dtls.host=$3 }-cp classes TlsClient $STOREPASS JKS:$1:$2"
+  local out; out=$(java -XX:TieredStopAtLevel=1 ${3:+"-Dtls.host=$3"} -cp classes TlsClient "$STOREPASS" "JKS:$1:$2" 2>&1) || true
+  printf '%s\n' "$out" | sed 's/^/  /'
+  CIPHER=$(printf '%s\n' "$out" | sed -n 's/^RESULT 0 OK .*, \(.*\)$/\1/p')
+  PEER_FP=$(printf '%s\n' "$out" | sed -n 's/^PEER 0 //p')
+}
+# a JVM server with keystore $1 and a JVM client trusting truststore $2 (both JKS): jvm_client's
+# output and variables, and TLS_PORT
 jvm_handshake() {
   [ -d classes ] || run "javac -d classes $ROOT/test/java/TlsServer.java $ROOT/test/java/TlsClient.java"
   show "java -cp classes TlsServer $STOREPASS JKS:$1 &"
@@ -75,12 +91,17 @@ jvm_handshake() {
   wait_until "the JVM TLS server listening" 30 "grep -q '^LISTENING 0 ' tls-server.out"
   TLS_PORT=$(awk '/^LISTENING 0 / {print $3}' tls-server.out)
   printf '  LISTENING 0 %s\n' "$TLS_PORT"
-  show "java -cp classes TlsClient $STOREPASS JKS:$2:$TLS_PORT"
-  local out; out=$(java -XX:TieredStopAtLevel=1 -cp classes TlsClient "$STOREPASS" "JKS:$2:$TLS_PORT" 2>&1) || true
-  printf '%s\n' "$out" | sed 's/^/  /'
-  CIPHER=$(printf '%s\n' "$out" | sed -n 's/^RESULT 0 OK .*, \(.*\)$/\1/p')
+  jvm_client "$2" "$TLS_PORT"
 }
 stop_jvm() { [ -z "$JAVA_SERVER" ] || kill "$JAVA_SERVER" 2>/dev/null || true; JAVA_SERVER=; }
+
+# live pods: set in step 1 when a node is Ready
+LIVE= JAVA_IMAGE=
+node_ready() { kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -qx True; }
+# the pods of Deployment $1 that are not being deleted, one name a line
+pods_of() { k get pods -l "app=$1" -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}}{{"\n"}}{{end}}{{end}}'; }
+# $1 address: a TLS server there presents a certificate of the internal CA for $2 (a DNS name)
+serves_tls() { openssl s_client -connect "$1:8443" -CAfile "$PKI/internal-ca.crt" -verify_hostname "$2" -verify_return_error </dev/null >/dev/null 2>&1; }
 
 operator_pid() { cat "$STATE/demo-operator.pid" 2>/dev/null || true; }
 stop_operator() {
@@ -112,9 +133,18 @@ trap on_exit EXIT
 printf '%sannotary walkthrough%s: customer → preference → recommendation, end-to-end TLS with annotary alone\n' "$B" "$N"
 
 # ---------------------------------------------------------------------------- the platform
-step "Local control plane" "etcd + kube-apiserver + kube-controller-manager on loopback (no kubelet: pods stay Pending; Deployments still get ReplicaSets)"
+step "Local control plane" "etcd + kube-apiserver + kube-controller-manager on loopback, and a node (kubelet, containerd) where hack/cluster.sh runs one"
 bash hack/cluster.sh up 2>&1 | sed 's/^/  /'
 pass "control plane up, Route CRD installed (KUBECONFIG=$KUBECONFIG)"
+if node_ready; then
+  LIVE=1
+  note "mode: live pods ($(kubectl get nodes -o name | tr '\n' ' ')Ready): the services run as JVMs in pods, from a local image"
+  JAVA_IMAGE=$(bash hack/image.sh java-ref)
+  run "bash hack/image.sh java   # bookworm + openjdk-17-jre-headless + test/java/TlsServer.java, imported into the node"
+  pass "image $JAVA_IMAGE in the node"
+else
+  note "mode: control plane only (no Ready node): pods stay Pending, Deployments still get ReplicaSets; the JVMs run on this machine"
+fi
 
 step "annotary, watching namespace $NS only"
 stop_operator
@@ -181,16 +211,30 @@ FP1=$(fingerprint preference-keystore-1.jks)
 pass "preference keystore: alias certificate, fingerprint ${FP1:0:23}…"
 
 # ---------------------------------------------------------------------------- services
-onboarded() { # $1 deployment: digest recorded, exactly one ReplicaSet
+# $1 service: its example as a user applies it; with a node, the image is the local one
+apply_service() {
+  if [ -n "$LIVE" ]; then run "sed 's|image: quay.io/example/.*|image: $JAVA_IMAGE|' $ROOT/examples/walkthrough/$1.yaml | kubectl -n $NS apply -f -"
+  else run "kubectl -n $NS apply -f $ROOT/examples/walkthrough/$1.yaml"; fi
+}
+onboarded() { # $1 deployment: digest recorded, exactly one ReplicaSet; with a node, its pod serves TLS
   wait_until "$1 onboarded (annotary.io/observed-config-hash)" 30 "[ -n \"\$(jp deploy $1 '{.metadata.annotations.annotary\.io/observed-config-hash}')\" ]"
   wait_until "one ReplicaSet for $1" 30 "[ \"\$(rs_count $1)\" = 1 ]"
   local h; h=$(jp deploy "$1" '{.metadata.annotations.annotary\.io/observed-config-hash}')
   pass "Deployment $1 watched by annotary (digest ${h:0:12}… recorded, no restart; 1 ReplicaSet)"
+  [ -n "$LIVE" ] || return 0
+  run "kubectl -n $NS rollout status deployment/$1 --timeout=120s"
+  local pod ip
+  pod=$(pods_of "$1")
+  ip=$(jp pod "$pod" '{.status.podIP}')
+  [ -n "$ip" ] && [ "$(printf '%s\n' "$pod" | wc -l)" = 1 ] || fail "$1: expected one running pod with an IP, got '${pod//$'\n'/ }'"
+  run "kubectl -n $NS get pod $pod -o wide"
+  wait_until "pod $pod serving TLS on $ip:8443" 60 "serves_tls $ip $1.$NS.svc"
+  pass "pod $pod: a JVM serving TLS on $ip:8443 from $1-tls's keystore.jks, verified for $1.$NS.svc against the internal CA"
 }
 ROUTE_COLS="custom-columns=NAME:.metadata.name,HOST:.spec.host,TERMINATION:.spec.tls.termination,FILLED-BY-ANNOTARY:.metadata.annotations.annotary\\.io/managed-fields"
 
 step "customer: Deployment, Service, reencrypt Route" "the Route serves the external certificate and verifies the pod with the internal CA"
-run "kubectl -n $NS apply -f $ROOT/examples/walkthrough/customer.yaml"
+apply_service customer
 wait_until "customer Route filled" 30 "[ -n \"\$(jp route customer '{.spec.tls.certificate}')\" ] && [ -n \"\$(jp route customer '{.spec.tls.destinationCACertificate}')\" ]"
 run "kubectl -n $NS get route customer -o '$ROUTE_COLS'"
 run "kubectl -n $NS get route customer -o jsonpath='{.spec.tls.certificate}' | openssl x509 -noout -subject -issuer"
@@ -201,7 +245,7 @@ pass "Route customer: certificate + key + CA from customer-external-tls (externa
 onboarded customer
 
 step "preference: Deployment, Service, passthrough Route" "TLS ends in the pod: the Route must carry no certificate, and annotary leaves it alone"
-run "kubectl -n $NS apply -f $ROOT/examples/walkthrough/preference.yaml"
+apply_service preference
 onboarded preference
 note "a mistake on purpose: ask annotary to fill the passthrough Route"
 run "kubectl -n $NS annotate route preference annotary.io/certs-from-secret=preference-tls"
@@ -215,7 +259,7 @@ sleep 1 # anything else the operator would do, it does now
 pass "Route preference refused with a Warning and not written (resourceVersion $PREF_ROUTE_RV, no certificate)"
 
 step "recommendation: Deployment, Service (internal only)"
-run "kubectl -n $NS apply -f $ROOT/examples/walkthrough/recommendation.yaml"
+apply_service recommendation
 onboarded recommendation
 
 step "Ingress variant of customer (clusters without Routes)" "certs-from-secret on an Ingress: an owned copy customer-annotary-tls and a spec.tls entry"
@@ -237,6 +281,11 @@ CUST_TLS_RV=$(jp secret customer-tls '{.metadata.resourceVersion}')
 KS1=$(jp secret preference-tls '{.data.keystore\.jks}')
 for d in customer preference recommendation; do [ "$(rs_count $d)" = 1 ] || fail "$d has $(rs_count $d) ReplicaSets before the rotation, expected 1"; done
 note "before: 1 ReplicaSet each; Route customer resourceVersion $CUST_ROUTE_RV, Route preference $PREF_ROUTE_RV, Ingress customer $ING_RV"
+declare -A POD_BEFORE=()
+if [ -n "$LIVE" ]; then
+  for d in customer preference recommendation; do POD_BEFORE[$d]=$(pods_of $d); done
+  note "before: pods ${POD_BEFORE[customer]}, ${POD_BEFORE[preference]}, ${POD_BEFORE[recommendation]}"
+fi
 show "openssl x509 -req -CA internal-ca.crt … → preference-2.crt   (new key, same SANs: cert-manager's part)"
 leaf preference-2 internal-ca preference "DNS:preference-demo.apps.example.com,DNS:preference.$NS.svc"
 T_ROT=$(now_ms) MARK=$T_ROT
@@ -267,18 +316,43 @@ run "kubectl -n $NS get route customer preference -o custom-columns=NAME:.metada
 [ "$(jp ingress customer '{.metadata.resourceVersion}')" = "$ING_RV" ] || fail "Ingress customer was written by preference's rotation"
 [ "$(jp secret customer-tls '{.metadata.resourceVersion}')" = "$CUST_TLS_RV" ] || fail "Secret customer-tls was written by preference's rotation"
 pass "Route customer ($CUST_ROUTE_RV), Route preference ($PREF_ROUTE_RV), Ingress customer ($ING_RV) and customer-tls unchanged"
+if [ -n "$LIVE" ]; then
+  run "kubectl -n $NS rollout status deployment/preference --timeout=120s"
+  wait_until "one preference pod, not ${POD_BEFORE[preference]}" 60 "[ \"\$(pods_of preference)\" != '${POD_BEFORE[preference]}' ] && [ \"\$(pods_of preference | wc -l)\" = 1 ]"
+  run "kubectl -n $NS get pods -o wide"
+  NEW_POD=$(pods_of preference)
+  NEW_RS=$(jp pod "$NEW_POD" '{.metadata.ownerReferences[0].name}')
+  [ -n "$(jp rs "$NEW_RS" '{.spec.template.metadata.annotations.annotary\.io/config-hash}')" ] || fail "pod $NEW_POD is not of the rollout's ReplicaSet"
+  for d in customer recommendation; do
+    [ "$(pods_of $d)" = "${POD_BEFORE[$d]}" ] || fail "$d's pod changed: ${POD_BEFORE[$d]} → $(pods_of $d | tr '\n' ' ')"
+  done
+  pass "preference's pod replaced once: ${POD_BEFORE[preference]} → $NEW_POD (ReplicaSet $NEW_RS); customer's ${POD_BEFORE[customer]} and recommendation's ${POD_BEFORE[recommendation]} kept"
+fi
 
 # ---------------------------------------------------------------------------- JVM proof
-step "A JVM TLS handshake with the generated stores" "server: preference's rotated keystore.jks; client: customer's truststore.jks (internal CA)"
+# with a node the server is preference's new pod (its mounted keystore.jks); without, a JVM here with the same store
+if [ -n "$LIVE" ]; then
+  step "A JVM TLS handshake with the generated stores" "server: preference's new pod $NEW_POD (keystore.jks from its Secret volume); client: customer's truststore.jks (internal CA)"
+else
+  step "A JVM TLS handshake with the generated stores" "server: preference's rotated keystore.jks; client: customer's truststore.jks (internal CA)"
+fi
 run "kubectl -n $NS get secret customer-tls -o jsonpath='{.data.truststore\\.jks}' | base64 -d > customer-truststore.jks"
-jvm_handshake preference-keystore-2.jks customer-truststore.jks
+if [ -n "$LIVE" ]; then
+  TLS_HOST=$(jp pod "$NEW_POD" '{.status.podIP}') TLS_PORT=8443 SERVER="pod $NEW_POD"
+  wait_until "pod $NEW_POD serving TLS on $TLS_HOST:8443" 60 "serves_tls $TLS_HOST preference.$NS.svc"
+  jvm_client customer-truststore.jks "$TLS_PORT" "$TLS_HOST"
+else
+  TLS_HOST=127.0.0.1 SERVER="the JVM"
+  jvm_handshake preference-keystore-2.jks customer-truststore.jks
+fi
 [ -n "$CIPHER" ] || fail "JVM handshake failed"
-pass "JVM handshake OK: customer's truststore trusts preference's keystore, cipher $CIPHER"
-run "openssl s_client -connect 127.0.0.1:$TLS_PORT -CAfile internal-ca.crt -verify_hostname preference.$NS.svc -verify_return_error -brief </dev/null 2>&1 | grep -E 'Protocol|Ciphersuite|Peer certificate|Verification'"
-PROTO=$(openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile internal-ca.crt -verify_hostname "preference.$NS.svc" -verify_return_error -brief </dev/null 2>&1 | sed -n 's/^Protocol version: //p')
-[ -n "$PROTO" ] || fail "openssl could not verify the JVM server as preference.$NS.svc"
+[ "$PEER_FP" = "$CERT_FP" ] || fail "$SERVER serves ${PEER_FP:-no certificate}, not preference-2.crt ($CERT_FP)"
+pass "JVM handshake OK: customer's truststore trusts $SERVER, which serves preference-2.crt (${CERT_FP:0:23}…), cipher $CIPHER"
+run "openssl s_client -connect $TLS_HOST:$TLS_PORT -CAfile internal-ca.crt -verify_hostname preference.$NS.svc -verify_return_error -brief </dev/null 2>&1 | grep -E 'Protocol|Ciphersuite|Peer certificate|Verification'"
+PROTO=$(openssl s_client -connect "$TLS_HOST:$TLS_PORT" -CAfile internal-ca.crt -verify_hostname "preference.$NS.svc" -verify_return_error -brief </dev/null 2>&1 | sed -n 's/^Protocol version: //p')
+[ -n "$PROTO" ] || fail "openssl could not verify $SERVER as preference.$NS.svc"
 stop_jvm
-pass "$PROTO; the JVM serves the renewed certificate, verified against the internal CA for preference.$NS.svc"
+pass "$PROTO; $SERVER serves the renewed certificate, verified against the internal CA for preference.$NS.svc"
 
 # ---------------------------------------------------------------------------- act 2: no external PKI
 ISSUED=(customer-issued preference-issued recommendation-issued)
@@ -371,4 +445,5 @@ if [ "${DEMO_STOP_OPERATOR:-}" = 1 ]; then
 else
   echo "The cluster and the operator keep running: export KUBECONFIG=$KUBECONFIG"
   echo "Operator log: $STATE/demo-operator.log; PEM files and stores: $PKI; stop everything with: make demo-down"
+  [ -z "$LIVE" ] || echo "The services' pods keep running: kubectl -n $NS get pods -o wide (TLS on <pod IP>:8443 from this machine)"
 fi

@@ -6,6 +6,7 @@
 # operator's image (hack/image.sh, which loads it into the node) while the other e2e files run,
 # then runs the files of the operator in pods (e2e/in-pod-*). Around an up/down of its own it
 # checks that `down` left the host as it found it (hack/host-state.sh): one more test in the sum.
+# With a node the walkthrough's services run as pods too, from a Java image made beside the rest.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -28,6 +29,15 @@ status=$(bash hack/cluster.sh status)
 node=
 [[ $status == *'node '*' ready'* ]] && node=1
 jest() { ANNOTARY_SUMMARY_FILE="$summary.$1" node --experimental-vm-modules node_modules/jest/bin/jest.js "${@:2}"; }
+# The walkthrough's services as pods (e2e/walkthrough.test.ts): their Java image (hack/image.sh
+# java; minutes cold, the cached archive warm) is made and imported into the node in the background
+# from the start; the demo calls hack/image.sh java again, which waits for this one (a lock) and
+# finds it done. A failure shows in the walkthrough's live tests, and its log at the end.
+java_image=
+if [ -n "$node" ]; then
+  bash hack/image.sh java >"$summary.java-image-log" 2>&1 &
+  java_image=$!
+fi
 if [ $# -eq 0 ]; then
   # Everything: the unit project needs no control plane and the e2e files mostly wait on it, so
   # the two run side by side (unit on one worker, its output printed after); e2e files one at a
@@ -60,6 +70,7 @@ else
   [ "$imaged" = 0 ] || rc=1
   parts=(all)
 fi
+[ -z "$java_image" ] || wait "$java_image" || { echo "[test] hack/image.sh java failed:"; cat "$summary.java-image-log"; }
 [ -z "$started" ] || bash hack/cluster.sh down >/dev/null 2>&1
 if [ -n "$hostcheck" ]; then
   bash hack/host-state.sh snapshot "$STATE" >"$hoststate/after"

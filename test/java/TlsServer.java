@@ -3,6 +3,10 @@
 // Opens one loopback listener per keystore on an ephemeral port (port 0, so no races) and
 // prints "LISTENING <index> <port>" for each; serves until killed. One JVM for all stores
 // keeps the test fast (each JVM start costs about a second on a small machine).
+//        java TlsServer --serve PORT
+// The walkthrough's service in a pod (hack/image.sh java): one listener on every address, with the
+// JVM's default SSLContext, i.e. the stores a Java application is given through the standard
+// javax.net.ssl.keyStore/keyStorePassword properties (the examples' JAVA_OPTS).
 import java.io.FileInputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -11,10 +15,20 @@ import java.security.KeyStore;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLServerSocketFactory;
 import javax.net.ssl.SSLSocket;
 
 public class TlsServer {
     public static void main(String[] args) throws Exception {
+        if (args[0].equals("--serve")) {
+            // SSLContext.getDefault() throws when the stores do not load: the pod fails visibly
+            SSLServerSocketFactory factory = SSLContext.getDefault().getServerSocketFactory();
+            SSLServerSocket server = (SSLServerSocket) factory.createServerSocket(Integer.parseInt(args[1]), 50);
+            System.out.println("LISTENING 0 " + server.getLocalPort());
+            System.out.flush();
+            serve(server, 0);
+            return;
+        }
         char[] password = args[0].toCharArray();
         for (int i = 1; i < args.length; i++) {
             String[] spec = args[i].split(":", 2);

@@ -38,6 +38,8 @@ interface Options {
   leftover?: boolean;
   /** `cluster.sh status` reports another cluster's node on this machine */
   otherNode?: boolean;
+  /** `hack/image.sh java` (the walkthrough's Java image) fails */
+  javaImageFails?: boolean;
 }
 
 /** A copy of `script` with stubs around it. */
@@ -47,6 +49,7 @@ function sandbox(script: string, opts: Options | boolean): Sandbox {
     node = false,
     leftover = false,
     otherNode = false,
+    javaImageFails = false,
   } = typeof opts === 'boolean' ? { apiserverRunning: opts } : opts;
   const dir = mkdtempSync(path.join(tmpdir(), 'annotary-hack-'));
   sandboxes.push(dir);
@@ -64,7 +67,10 @@ case "$1" in
 esac
 `,
   );
-  exe(path.join(dir, 'hack/image.sh'), `#!/usr/bin/env bash\necho "image.sh $*" >> "${dir}/image.calls"\n`);
+  exe(
+    path.join(dir, 'hack/image.sh'),
+    `#!/usr/bin/env bash\necho "image.sh $*" >> "${dir}/image.calls"\n${javaImageFails ? '[ "$1" != java ] || { echo "debootstrap failed"; exit 1; }' : ''}\n`,
+  );
   // snapshots of the host: the second (after down) with a bridge more when \`leftover\`; the comparison is the real one
   exe(
     path.join(dir, 'hack/host-state.sh'),
@@ -169,7 +175,8 @@ test('hack/test.sh without a node neither builds the image nor runs the in-pod f
 test('hack/test.sh with a node builds the image, then runs the in-pod files after the other e2e files, and sums them', () => {
   const sb = sandbox('test.sh', { apiserverRunning: true, node: true });
   expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('6 passed, 1 failed, 3 skipped');
-  expect(sb.calls('image')).toEqual(['image.sh ']);
+  // the operator's image and the walkthrough's Java image, both in the background
+  expect(sb.calls('image').sort()).toEqual(['image.sh ', 'image.sh java']);
   const e2e = sb.calls('jest').filter((c) => !c.includes('unit'));
   expect(e2e).toEqual([expect.stringContaining('--testPathIgnorePatterns /e2e/in-pod-'), expect.stringMatching(/ \/e2e\/in-pod-$/)]);
 });
@@ -205,6 +212,15 @@ test("hack/test.sh skips the host check (counted so) while another cluster's nod
 test('hack/test.sh with arguments makes one run and prints its summary line last (and the host check, skipped)', () => {
   const sb = sandbox('test.sh', true);
   expect(runWith(sb, 'test.sh', ['--selectProjects', 'e2e']).trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed, 1 skipped');
+});
+
+test("hack/test.sh: a failure of the walkthrough's Java image is shown with its log, the summary line stays last", () => {
+  const sb = sandbox('test.sh', { apiserverRunning: true, node: true, javaImageFails: true });
+  const lines = run(sb, 'test.sh').trimEnd().split('\n');
+  expect(lines.at(-1)).toBe('6 passed, 1 failed, 3 skipped');
+  const shown = lines.indexOf('[test] hack/image.sh java failed:');
+  expect(shown).toBeGreaterThan(-1);
+  expect(lines[shown + 1]).toBe('debootstrap failed');
 });
 
 test('hack/bench.sh waits for the namespaces of each benchmark to go, however much kubectl prints', () => {
