@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import type { Metrics, ReloadSkipReason } from '../metrics.js';
 import type { ValueReader } from './cache-reads.js';
 import { pemText } from './cache-reads.js';
-import { leafValidity } from './expiry.js';
+import { leafValidity } from '../pki/chain.js';
 import type { Budgeted, FlapLimit } from './reload-gates.js';
 import { BUDGETED_KINDS, FlapHistory, RolloutBudget, flapLimit } from './reload-gates.js';
 import type { ReloadWindow } from './reload-window.js';

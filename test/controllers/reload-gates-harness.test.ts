@@ -3,7 +3,7 @@
 // window, and none after a restart where nothing is due.
 import { describe, expect, test } from '@jest/globals';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
-import { leafValidity } from '../../src/controllers/expiry.js';
+import { leafValidity } from '../../src/pki/chain.js';
 import {
   b64,
   dailyWindow,
