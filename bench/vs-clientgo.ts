@@ -15,7 +15,8 @@
 //   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) \
 //     node dist-bench/bench/vs-clientgo.js
 //   env: BENCH_CLIENTGO (the baseline binary), BENCH_OBJECTS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3),
-//   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there)
+//   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there),
+//   BENCH_ANNOTARY_FLAGS (more flags of annotary run, space-separated, e.g. --events=warnings)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const ONLY = (process.env.BENCH_JOBS ?? 'keystores,reload').split(',');
+const FLAGS = (process.env.BENCH_ANNOTARY_FLAGS ?? '').split(' ').filter(Boolean);
 const PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -126,7 +128,8 @@ const JOBS: Job[] = [
     },
     rotate: (client, ns, i) => client.patch(Secrets, ns, `s-${i}`, { data: renewals.pop() }),
     observed: (i) => `s-${i}`,
-    annotary: (ns) => startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn'], {}, undefined, PROF),
+    annotary: (ns) =>
+      startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn', ...FLAGS], {}, undefined, PROF),
   },
   {
     name: 'reload',
@@ -137,7 +140,12 @@ const JOBS: Job[] = [
     observed: (i) => `d-${i}`,
     // settle window 0 so both measure the same thing (the default window coalesces bursts by design)
     annotary: (ns) =>
-      startOperator(['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn'], {}, undefined, PROF),
+      startOperator(
+        ['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn', ...FLAGS],
+        {},
+        undefined,
+        PROF,
+      ),
   },
 ];
 
@@ -215,7 +223,7 @@ async function main(): Promise<void> {
     const latency = new LatencyResults();
     const cg = await measure(client, job, 'clientgo', latency);
     const an = await measure(client, job, 'annotary', latency);
-    const what = `${job.name} vs client-go (${N} ${job.rt.kind}s)`;
+    const what = `${job.name} vs client-go (${N} ${job.rt.kind}s${FLAGS.length ? `, annotary ${FLAGS.join(' ')}` : ''})`;
     rows.push(...latency.rows(what, (k) => `rotation → written, ${k} ms`, { p50: 1.0, p99: 1.5 }));
     rows.push(row(what, 'controller CPU per 100 rotations, s', an.cpuPer100, cg.cpuPer100, 1.5, ' s'));
     rows.push(row(what, 'first start → every object written, s', [an.onboardS], [cg.onboardS], 1.2, ' s'));
