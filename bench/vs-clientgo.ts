@@ -17,19 +17,18 @@
 //   env: BENCH_CLIENTGO (the baseline binary), BENCH_OBJECTS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3),
 //   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there),
 //   BENCH_ANNOTARY_FLAGS (more flags of annotary run, space-separated, e.g. --events=warnings)
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { KubeClient } from '../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { generateKey, issueCertificate, selfSignedCa } from '../src/pki/x509.js';
-import { KUBECONFIG, adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
+import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import {
   LatencyResults,
   Observer,
   annotation,
+  cpuSeconds,
   keystoreSecret,
   mmm,
   pct,
@@ -40,11 +39,12 @@ import {
   rotationRound,
   seed,
   seedReload,
+  startClientGo,
   templateAnnotation,
+  type Controller,
   type Row,
 } from './lib.js';
 
-const BINARY = process.env.BENCH_CLIENTGO ?? '';
 const N = Number(process.env.BENCH_OBJECTS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -52,35 +52,6 @@ const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const ONLY = (process.env.BENCH_JOBS ?? 'keystores,reload').split(',');
 const FLAGS = (process.env.BENCH_ANNOTARY_FLAGS ?? '').split(' ').filter(Boolean);
 const PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
-  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15 of proc(5))
-}
-
-interface Controller {
-  proc: ChildProcess;
-  stop(): Promise<unknown>;
-}
-
-async function startClientGo(ns: string, mode: 'keystores' | 'reload'): Promise<Controller> {
-  const proc = spawn(BINARY, ['-kubeconfig', KUBECONFIG, '-namespace', ns, '-mode', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((r) => proc.on('exit', r));
-  await new Promise<void>((resolve, reject) => {
-    proc.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
-    proc.on('exit', (code) => reject(new Error(`client-go baseline exited with ${code}`)));
-  });
-  return {
-    proc,
-    stop: () => {
-      proc.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 interface Job {
   name: string;
@@ -216,7 +187,8 @@ const row = (benchmark: string, measure: string, annotary: number[], clientgo: n
 };
 
 async function main(): Promise<void> {
-  if (!BINARY) throw new Error('BENCH_CLIENTGO: the client-go baseline binary (bash hack/cluster.sh baseline prints it)');
+  if (!process.env.BENCH_CLIENTGO)
+    throw new Error('BENCH_CLIENTGO: the client-go baseline binary (bash hack/cluster.sh baseline prints it)');
   const client = adminClient();
   const rows: Row[] = [];
   for (const job of JOBS.filter((j) => ONLY.includes(j.name))) {
