@@ -1,13 +1,14 @@
 // Shared pieces of the benchmarks: percentiles, parallel seeding, the watch observer, the
 // bare watch→patch baseline client, and the one-table report. Nothing here asserts on timing.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { KubeClient } from '../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { Deployments, Secrets, resourcePath } from '../src/kube/types.js';
-import { kubectl, sumMetric } from '../e2e/harness/cluster.js';
+import { KUBECONFIG, kubectl, sumMetric } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import { tlsData } from '../test/gen.js';
 
@@ -209,6 +210,43 @@ export function picks(n: number, count: number): number[] {
   const s = new Set<number>();
   while (s.size < Math.min(n, count)) s.add(Math.floor(Math.random() * n));
   return [...s];
+}
+
+// ---- controller processes -----------------------------------------------------------------
+
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU seconds (user + system) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
+  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15 of proc(5))
+}
+
+export interface Controller {
+  proc: ChildProcess;
+  stop(): Promise<unknown>;
+}
+
+/**
+ * The client-go controller of bench/clientgo/main.go (BENCH_CLIENTGO: its binary, from
+ * `hack/cluster.sh baseline`) on one namespace; resolves once it printed "ready" (caches synced).
+ */
+export async function startClientGo(ns: string, mode: 'keystores' | 'reload'): Promise<Controller> {
+  const binary = process.env.BENCH_CLIENTGO ?? '';
+  const proc = spawn(binary, ['-kubeconfig', KUBECONFIG, '-namespace', ns, '-mode', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((r) => proc.on('exit', r));
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
+    proc.on('exit', (code) => reject(new Error(`client-go baseline exited with ${code}`)));
+  });
+  return {
+    proc,
+    stop: () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 // ---- apiserver metrics ----------------------------------------------------------------------

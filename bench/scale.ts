@@ -9,12 +9,18 @@
 //   - at 10,000 with `--resync 5s`: PATCH/PUT on secrets, deployments, routes counted by the
 //     apiserver's /metrics across the restart (start → queues drained) and across two forced
 //     resyncs afterwards. Target 0.
+//   - the operator's CPU from start to ready (utime + stime of its process) and, with
+//     BENCH_CLIENTGO set (the binary of `hack/cluster.sh baseline`), the client-go controller's
+//     (`-mode reload`: informers on the same Secrets and Deployments) from start to synced;
+//   - a restart's time from start to queues drained (queue depth 0 and the reconcile count still
+//     over one 1 s poll, so up to ~2 s of it is the polling).
 // Also, in fresh processes: RSS before and after importing annotary's client, and
 // @kubernetes/client-node (which the operator process no longer loads).
 // Asserts nothing.
 //
 //   make cluster-up && npx tsc -p bench/tsconfig.json && node dist-bench/bench/scale.js
-//   env: BENCH_REPEATS (3), BENCH_SMALL (5000), BENCH_LARGE (10000), BENCH_ANNOTATED (1000), BENCH_DEPLOYMENTS (2000)
+//   env: BENCH_REPEATS (3), BENCH_SMALL (5000), BENCH_LARGE (10000), BENCH_ANNOTATED (1000), BENCH_DEPLOYMENTS (2000),
+//   BENCH_CLIENTGO (optional: the client-go controller, for the CPU to ready)
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,7 +39,7 @@ import {
 } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import { tlsData } from '../test/gen.js';
-import { MiB, apiserverWrites, median, mmm, randomB64, ratios, report, seed, sleep, type Row } from './lib.js';
+import { MiB, apiserverWrites, cpuSeconds, median, mmm, randomB64, ratios, report, seed, sleep, startClientGo, type Row } from './lib.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SMALL = Number(process.env.BENCH_SMALL ?? 5000);
@@ -140,6 +146,12 @@ async function drained(op: OperatorProcess): Promise<void> {
 
 interface Sample {
   readyMs: number;
+  /** the operator's CPU seconds from start to ready */
+  readyCpuS: number;
+  /** start → queues drained */
+  drainedMs: number;
+  /** the client-go controller on the same objects: CPU seconds from start to synced (BENCH_CLIENTGO) */
+  clientGoReadyCpuS?: number;
   rss: number;
   heap: number;
   base: Baseline;
@@ -156,6 +168,7 @@ async function measure(ns: string, size: number, resync: boolean, first: boolean
   const t0 = performance.now();
   const op = await startOperator(['--namespaces', ns, '--log-level', 'warn', ...(resync ? ['--resync', `${RESYNC_S}s`] : [])]);
   const readyMs = performance.now() - t0;
+  const readyCpuS = cpuSeconds(op.proc.pid!);
   try {
     if (first) {
       await waitFor(
@@ -167,6 +180,7 @@ async function measure(ns: string, size: number, resync: boolean, first: boolean
       );
     }
     await drained(op);
+    const drainedMs = performance.now() - t0;
     const afterSync = apiserverWrites(WRITE_RESOURCES);
     const okWrites = apiserverWrites(WRITE_RESOURCES, '200') - beforeCodes.ok;
     const conflicts = apiserverWrites(WRITE_RESOURCES, '409') - beforeCodes.conflict;
@@ -181,12 +195,32 @@ async function measure(ns: string, size: number, resync: boolean, first: boolean
     const rss = await op.metric('annotary_process_resident_memory_bytes');
     const heap = await op.metric('annotary_nodejs_heap_size_used_bytes');
     const base = await baselineProcess(ns);
-    const s: Sample = { readyMs, rss, heap, base, restartWrites: afterSync - before, okWrites, conflicts, resyncWrites };
+    let clientGoReadyCpuS: number | undefined;
+    if (process.env.BENCH_CLIENTGO) {
+      const cg = await startClientGo(ns, 'reload');
+      clientGoReadyCpuS = cpuSeconds(cg.proc.pid!);
+      await cg.stop();
+    }
+    const s: Sample = {
+      readyMs,
+      readyCpuS,
+      drainedMs,
+      clientGoReadyCpuS,
+      rss,
+      heap,
+      base,
+      restartWrites: afterSync - before,
+      okWrites,
+      conflicts,
+      resyncWrites,
+    };
     console.error(
       `${size} Secrets: ready ${readyMs.toFixed(0)} ms (baseline lists ${base.ms.toFixed(0)} ms, ${base.objects} objects), ` +
         `RSS ${(rss / MiB).toFixed(0)} MiB, heap ${(heap / MiB).toFixed(0)} MiB ` +
         `(baseline ${(base.rss / MiB).toFixed(0)} / ${(base.heap / MiB).toFixed(0)}, import only ${(base.importRss / MiB).toFixed(0)}), ` +
-        `writes start→drained ${s.restartWrites}${resync ? `, over 2 resyncs ${resyncWrites}` : ''}`,
+        `writes start→drained ${s.restartWrites}${resync ? `, over 2 resyncs ${resyncWrites}` : ''}, ` +
+        `CPU to ready ${readyCpuS.toFixed(2)} s${clientGoReadyCpuS === undefined ? '' : ` (client-go ${clientGoReadyCpuS.toFixed(2)} s)`}, ` +
+        `drained after ${(drainedMs / 1000).toFixed(1)} s`,
     );
     return s;
   } finally {
@@ -260,6 +294,54 @@ async function main(): Promise<void> {
       ),
       target: '≤ 10 s',
       met: median(pick(large, (s) => s.readyMs)) <= 10_000,
+    },
+    {
+      benchmark: `scale (${sz})`,
+      measure: 'CPU from start to ready, s (baseline: the client-go controller, -mode reload, start → synced)',
+      baseline:
+        large[0].clientGoReadyCpuS === undefined
+          ? '—'
+          : mmm(
+              pick(large, (s) => s.clientGoReadyCpuS ?? 0),
+              2,
+            ),
+      annotary: mmm(
+        pick(large, (s) => s.readyCpuS),
+        2,
+      ),
+      result:
+        large[0].clientGoReadyCpuS === undefined
+          ? '—'
+          : mmm(
+              ratios(
+                pick(large, (s) => s.readyCpuS),
+                pick(large, (s) => s.clientGoReadyCpuS ?? 0),
+              ),
+              2,
+              '×',
+            ),
+      target: '≤ 1.2×',
+      met:
+        large[0].clientGoReadyCpuS === undefined
+          ? undefined
+          : median(
+              ratios(
+                pick(large, (s) => s.readyCpuS),
+                pick(large, (s) => s.clientGoReadyCpuS ?? 0),
+              ),
+            ) <= 1.2,
+    },
+    {
+      benchmark: `scale (${sz})`,
+      measure: 'a restart: start → queues drained, s (polled each second)',
+      baseline: '—',
+      annotary: mmm(
+        pick(large, (s) => s.drainedMs / 1000),
+        1,
+      ),
+      result: '—',
+      target: 'seconds',
+      met: undefined,
     },
     {
       benchmark: `scale (${sz})`,

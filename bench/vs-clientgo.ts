@@ -15,20 +15,20 @@
 //   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) \
 //     node dist-bench/bench/vs-clientgo.js
 //   env: BENCH_CLIENTGO (the baseline binary), BENCH_OBJECTS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3),
-//   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there)
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+//   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there),
+//   BENCH_ANNOTARY_FLAGS (more flags of annotary run, space-separated, e.g. --events=warnings)
 import { createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { KubeClient } from '../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { generateKey, issueCertificate, selfSignedCa } from '../src/pki/x509.js';
-import { KUBECONFIG, adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
+import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import {
   LatencyResults,
   Observer,
   annotation,
+  cpuSeconds,
   keystoreSecret,
   mmm,
   pct,
@@ -39,46 +39,19 @@ import {
   rotationRound,
   seed,
   seedReload,
+  startClientGo,
   templateAnnotation,
+  type Controller,
   type Row,
 } from './lib.js';
 
-const BINARY = process.env.BENCH_CLIENTGO ?? '';
 const N = Number(process.env.BENCH_OBJECTS ?? 1000);
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const ONLY = (process.env.BENCH_JOBS ?? 'keystores,reload').split(',');
+const FLAGS = (process.env.BENCH_ANNOTARY_FLAGS ?? '').split(' ').filter(Boolean);
 const PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
-  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15 of proc(5))
-}
-
-interface Controller {
-  proc: ChildProcess;
-  stop(): Promise<unknown>;
-}
-
-async function startClientGo(ns: string, mode: 'keystores' | 'reload'): Promise<Controller> {
-  const proc = spawn(BINARY, ['-kubeconfig', KUBECONFIG, '-namespace', ns, '-mode', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((r) => proc.on('exit', r));
-  await new Promise<void>((resolve, reject) => {
-    proc.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
-    proc.on('exit', (code) => reject(new Error(`client-go baseline exited with ${code}`)));
-  });
-  return {
-    proc,
-    stop: () => {
-      proc.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 interface Job {
   name: string;
@@ -126,7 +99,8 @@ const JOBS: Job[] = [
     },
     rotate: (client, ns, i) => client.patch(Secrets, ns, `s-${i}`, { data: renewals.pop() }),
     observed: (i) => `s-${i}`,
-    annotary: (ns) => startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn'], {}, undefined, PROF),
+    annotary: (ns) =>
+      startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn', ...FLAGS], {}, undefined, PROF),
   },
   {
     name: 'reload',
@@ -137,7 +111,12 @@ const JOBS: Job[] = [
     observed: (i) => `d-${i}`,
     // settle window 0 so both measure the same thing (the default window coalesces bursts by design)
     annotary: (ns) =>
-      startOperator(['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn'], {}, undefined, PROF),
+      startOperator(
+        ['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn', ...FLAGS],
+        {},
+        undefined,
+        PROF,
+      ),
   },
 ];
 
@@ -208,14 +187,15 @@ const row = (benchmark: string, measure: string, annotary: number[], clientgo: n
 };
 
 async function main(): Promise<void> {
-  if (!BINARY) throw new Error('BENCH_CLIENTGO: the client-go baseline binary (bash hack/cluster.sh baseline prints it)');
+  if (!process.env.BENCH_CLIENTGO)
+    throw new Error('BENCH_CLIENTGO: the client-go baseline binary (bash hack/cluster.sh baseline prints it)');
   const client = adminClient();
   const rows: Row[] = [];
   for (const job of JOBS.filter((j) => ONLY.includes(j.name))) {
     const latency = new LatencyResults();
     const cg = await measure(client, job, 'clientgo', latency);
     const an = await measure(client, job, 'annotary', latency);
-    const what = `${job.name} vs client-go (${N} ${job.rt.kind}s)`;
+    const what = `${job.name} vs client-go (${N} ${job.rt.kind}s${FLAGS.length ? `, annotary ${FLAGS.join(' ')}` : ''})`;
     rows.push(...latency.rows(what, (k) => `rotation → written, ${k} ms`, { p50: 1.0, p99: 1.5 }));
     rows.push(row(what, 'controller CPU per 100 rotations, s', an.cpuPer100, cg.cpuPer100, 1.5, ' s'));
     rows.push(row(what, 'first start → every object written, s', [an.onboardS], [cg.onboardS], 1.2, ' s'));

@@ -193,6 +193,16 @@ export const FLAGS = [
     parse: parseChoice(['json', 'text'] as const),
   }),
   flag({
+    field: 'events',
+    name: 'events',
+    env: 'ANNOTARY_EVENTS',
+    default: 'all',
+    help:
+      'the Events written: all, or warnings (Normal ones such as StoresUpdated and Reloaded are then logged and counted in ' +
+      'annotary_events_total only: one request less per change)',
+    parse: parseChoice(['all', 'warnings'] as const),
+  }),
+  flag({
     field: 'workers',
     name: 'workers',
     env: 'ANNOTARY_WORKERS',

@@ -17,7 +17,13 @@ export function createLogger(level: string, format: LogFormat, stream: NodeJS.Wr
             return `${String(timestamp)} ${lvl.toUpperCase().padEnd(5)} ${tag}${String(message)}${extra}`;
           }),
         );
-  return winston.createLogger({ level, format: fmt, transports: [new winston.transports.Stream({ stream })] });
+  const logger = winston.createLogger({ level, format: fmt, transports: [new winston.transports.Stream({ stream })] });
+  // winston formats every entry (timestamp, JSON) and streams it to the transport, which only then
+  // drops what is below the level: a debug line cost as much as a written one (#20). Every entry,
+  // a child logger's too, goes through this write, so it is dropped here first.
+  const write = logger.write.bind(logger);
+  logger.write = ((info: winston.LogEntry) => (logger.isLevelEnabled(info.level) ? write(info) : true)) as typeof logger.write;
+  return logger;
 }
 
 /** Error text safe for logs and Events: the message only, never a stack or a request body. */

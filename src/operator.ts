@@ -70,7 +70,7 @@ export class Operator {
     const { cfg, log, metrics } = this;
     log.info('credentials resolved', { server: await this.client.connect() });
     if (cfg.metricsAddr !== '0') this.server = await startHttpServer(cfg.metricsAddr, metrics.registry, () => this.isReady());
-    const events = new EventRecorder(this.client, log.child({ component: 'events' }), metrics);
+    const events = new EventRecorder(this.client, log.child({ component: 'events' }), metrics, { written: cfg.events });
     const gates = (this.gates = new ControllerGates({ log: log.child({ component: 'gates' }), metrics, events, self: selfObject(cfg) }));
     const ctx: ControllerContext = {
       client: this.client,

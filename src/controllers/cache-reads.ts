@@ -30,6 +30,31 @@ export type ValueReader = (
 
 /** Reads one value of a Secret (decoded) or ConfigMap (data or binaryData), cache first. */
 export function valueReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick<Caches, 'secrets' | 'configMaps'>): ValueReader {
+  return readerOver(caches, (kind, namespace, name) =>
+    ctx.client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name),
+  );
+}
+
+/**
+ * A ValueReader for one reconcile: as valueReader, and an object the cache does not hold the value
+ * of is read from the apiserver once, however many of its keys are read and by how many steps
+ * (validate-before-rolling reads tls.crt and tls.key, a restart window tls.crt again). Made per
+ * reconcile: the next one reads what is current then.
+ */
+export function reconcileReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick<Caches, 'secrets' | 'configMaps'>): ValueReader {
+  const fetched = new Map<string, Promise<SlimData | undefined>>();
+  return readerOver(caches, (kind, namespace, name) => {
+    const id = `${kind}/${namespace}/${name}`;
+    let read = fetched.get(id);
+    if (!read) fetched.set(id, (read = ctx.client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name)));
+    return read;
+  });
+}
+
+function readerOver(
+  caches: Pick<Caches, 'secrets' | 'configMaps'>,
+  fetch: (kind: SourceKind, namespace: string, name: string) => Promise<SlimData | undefined>,
+): ValueReader {
   return async (kind, namespace, name, key, decode = utf8) => {
     const cached = (kind === 'Secret' ? caches.secrets() : caches.configMaps()).get(objectKey(namespace, name));
     const fromObj = (o: SlimData | undefined): string | undefined => {
@@ -38,7 +63,7 @@ export function valueReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick
       return kind === 'Secret' || o?.binaryData?.[key] !== undefined ? decode(v) : v;
     };
     if (cached?.data && fromObj(cached) !== undefined) return fromObj(cached);
-    return fromObj(await ctx.client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name));
+    return fromObj(await fetch(kind, namespace, name));
   };
 }
 

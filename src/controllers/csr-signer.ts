@@ -119,7 +119,7 @@ export const csrSignerController: ControllerModule = {
               username: csr.spec.username ?? '',
               usages: csr.spec.usages ?? [],
               subject: parsed.subject,
-              requestsCa: requestsCa(pem),
+              requestsCa: await requestsCa(pem),
             };
           } catch (err) {
             if (!(err instanceof PkiError)) throw err;

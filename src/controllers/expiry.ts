@@ -13,7 +13,8 @@ import { A, parseGoDuration } from '../annotations.js';
 import { parseDuration } from '../config.js';
 import { objectKey } from '../kube/types.js';
 import { errorText } from '../log.js';
-import { parseCertificates } from '../pki/pem.js';
+import type { Validity } from '../pki/chain.js';
+import { leafValidity, validityState } from '../pki/chain.js';
 import type { ControllerContext, ControllerModule } from './context.js';
 import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
@@ -27,17 +28,6 @@ const CERT_KEY = 'tls.crt';
 const MAX_RECHECK_MS = 12 * 3_600_000;
 
 // ---------------------------------------------------------------- pure part
-
-export interface Validity {
-  notBeforeMs: number;
-  notAfterMs: number;
-}
-
-/** Validity of the leaf: the first certificate in tls.crt, as cert-manager and kubectl write it. */
-export function leafValidity(pem: string): Validity {
-  const [leaf] = parseCertificates(pem, CERT_KEY);
-  return { notBeforeMs: Date.parse(leaf.validFrom), notAfterMs: Date.parse(leaf.validTo) };
-}
 
 /** cert-utils-operator's expiry alert on a Secret: its threshold and how often the Warning repeats (both Go durations). */
 export interface CertUtilsAlert {
@@ -85,7 +75,8 @@ export type ExpiryVerdict = { warn: true; message: string } | { warn: false; rec
 /** Warn now, or when to look again (the moment the threshold is crossed, capped). */
 export function expiryVerdict(v: Validity, nowMs: number, thresholdMs: number, thresholdKey: string = A.expiryWarning): ExpiryVerdict {
   const leftMs = v.notAfterMs - nowMs;
-  if (leftMs <= 0) return { warn: true, message: `the certificate in ${CERT_KEY} expired at ${new Date(v.notAfterMs).toISOString()}` };
+  if (validityState(v, nowMs) === 'expired')
+    return { warn: true, message: `the certificate in ${CERT_KEY} expired at ${new Date(v.notAfterMs).toISOString()}` };
   if (leftMs < thresholdMs) {
     const hours = Math.floor(leftMs / 3_600_000);
     return {

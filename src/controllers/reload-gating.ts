@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import type { Metrics, ReloadSkipReason } from '../metrics.js';
 import type { ValueReader } from './cache-reads.js';
 import { pemText } from './cache-reads.js';
-import { leafValidity } from './expiry.js';
+import { leafValidity } from '../pki/chain.js';
 import type { Budgeted, FlapLimit } from './reload-gates.js';
 import { BUDGETED_KINDS, FlapHistory, RolloutBudget, flapLimit } from './reload-gates.js';
 import type { ReloadWindow } from './reload-window.js';
@@ -46,7 +46,6 @@ export interface GatingDeps {
   config: Pick<Config, 'reloadFlapGuard' | 'maxConcurrentRollouts'>;
   metrics: Metrics;
   write: Writer;
-  read: ValueReader;
   /** whether a Secret of the namespace holds a tls.crt (from the cache) */
   hasCert: (namespace: string, name: string) => boolean;
   /** the workloads of the budgeted kinds the controller watches */
@@ -63,10 +62,10 @@ export function reloadGating(deps: GatingDeps) {
   const waiting = new Set<string>();
 
   /** The earliest notAfter of the leaves in these Secrets' tls.crt (unreadable ones left out). */
-  async function servedNotAfter(namespace: string, secrets: string[]): Promise<number | undefined> {
+  async function servedNotAfter(namespace: string, secrets: string[], read: ValueReader): Promise<number | undefined> {
     let earliest: number | undefined;
     for (const name of secrets.filter((n) => deps.hasCert(namespace, n))) {
-      const pem = await deps.read('Secret', namespace, name, CERT_KEY, pemText);
+      const pem = await read('Secret', namespace, name, CERT_KEY, pemText);
       try {
         if (pem !== undefined) earliest = Math.min(earliest ?? Infinity, leafValidity(pem).notAfterMs);
       } catch {
@@ -132,6 +131,7 @@ export function reloadGating(deps: GatingDeps) {
      * under a window, the certificate the pods will serve (annotary.io/served-not-after; written
      * on its own once when a window is added to a workload at rest); else why it is held.
      * A rollout admitted past the budget holds its place: `release` it if it is not written.
+     * `read`: the reconcile's reader (reconcileReader), which validation may have read the Secrets with.
      */
     async admit<C extends GatedChange>(
       key: string,
@@ -141,6 +141,7 @@ export function reloadGating(deps: GatingDeps) {
       gates: GateSpec,
       secrets: string[],
       now: number,
+      read: ValueReader,
       record: (metadata: Record<string, string | null>) => C,
     ): Promise<Admission<C>> {
       const recorded = wl.metadata.annotations?.[A.servedNotAfter];
@@ -150,7 +151,7 @@ export function reloadGating(deps: GatingDeps) {
         return change ? { ...change, metadata: { ...change.metadata, [A.servedNotAfter]: value } } : record({ [A.servedNotAfter]: value });
       };
       const served = async () => {
-        const ms = await servedNotAfter(wl.metadata.namespace ?? '', secrets);
+        const ms = await servedNotAfter(wl.metadata.namespace ?? '', secrets, read);
         return ms === undefined ? null : servedNotAfterValue(ms);
       };
       // no window, or no reloads: nothing to keep of what the pods serve

@@ -7,7 +7,8 @@
 // (--reload-validate-tls=false turns it off): a difference from Reloader (docs/migration.md).
 //
 // The Secret cache keeps data digests only: the data is read with a GET when, and only when, a
-// rollout is about to happen. Rollouts are rare; keeping the certificate and key of every
+// rollout is about to happen (once per reconcile, shared with the restart window's read of
+// tls.crt: cache-reads.ts reconcileReader; from the cache when it keeps the data anyway). Rollouts are rare; keeping the certificate and key of every
 // watched TLS Secret in memory (keepSecretData) would cost the memory the lean cache saves, for
 // a read needed a few times a day.
 import type { Refusal } from '../kube/refusal.js';
@@ -63,16 +64,28 @@ export function holdFor(problems: [name: string, problem: MaterialProblem][], no
   return { refusal, requeueAfterMs: Math.min(NOT_YET_VALID_RECHECK_MAX_MS, Math.max(1000, Math.min(...waits))) };
 }
 
-/** Reads each Secret to check (a GET) and returns the hold, if any. A Secret gone meanwhile is not checked: its event follows. */
+const TLS_KEYS = ['tls.crt', 'tls.key'];
+
+/**
+ * Reads tls.crt and tls.key (base64) of each Secret to check and returns the hold, if any. A key
+ * the cached Secret has no digest of is missing (secretProblem says so) and not read; one that
+ * is gone when read was changed meanwhile: not held on, its event follows.
+ */
 export async function heldRollout(
   secrets: SlimData[],
-  read: (name: string) => Promise<SlimData | undefined>,
+  read: (name: string, key: string) => Promise<string | undefined>,
   now: Date,
 ): Promise<Held | undefined> {
   const problems: [string, MaterialProblem][] = [];
   for (const s of secrets) {
-    const live = await read(s.metadata.name);
-    const p = live && secretProblem(live.data, now);
+    const data: Record<string, string> = {};
+    let gone = false;
+    for (const key of TLS_KEYS.filter((k) => s.digests[k] !== undefined)) {
+      const value = await read(s.metadata.name, key);
+      if (value === undefined) gone = true;
+      else data[key] = value;
+    }
+    const p = gone ? undefined : secretProblem(data, now);
     if (p) problems.push([s.metadata.name, p]);
   }
   return holdFor(problems, now);

@@ -50,7 +50,6 @@ import {
   Jobs,
   Namespaces,
   Rollouts,
-  Secrets,
   StatefulSets,
   apiVersionOf,
   objectKey,
@@ -72,7 +71,7 @@ import { parseReloaderSelector } from '../kube/labels.js';
 import type { Outcome } from '../kube/queue.js';
 import type { WatchRef } from './reloader-rules.js';
 import { REF_KINDS, candidateRefs, parseReloadPolicy, reloadOnCreateFor, selectWatched } from './reloader-rules.js';
-import { cachedDigests, valueReader } from './cache-reads.js';
+import { cachedDigests, reconcileReader } from './cache-reads.js';
 import { consumedData, consumedKeys, consumedKeysOnly, scopeToggled } from './reload-consumed.js';
 import { heldRollout, secretsToValidate } from './reload-validate.js';
 import { reloadGating } from './reload-gating.js';
@@ -412,7 +411,6 @@ export const reloadController: ControllerModule = {
       metrics,
       write,
       skip,
-      read: valueReader(ctx, caches),
       hasCert: (namespace, name) => cached('Secret', namespace, name)?.digests['tls.crt'] !== undefined,
       budgeted: () =>
         BUDGETED_KINDS.flatMap((k) =>
@@ -584,11 +582,13 @@ export const reloadController: ControllerModule = {
         now: new Date(now),
       });
       const secrets = [...current.keys()].filter((id) => id.startsWith('Secret/')).map((id) => id.slice('Secret/'.length));
+      // validation and the restart window read the Secrets' data through one reader: each read once
+      const read = reconcileReader(ctx, caches);
       // before the gates: a rollout held on bad material takes no place under --max-concurrent-rollouts
       if (wanted?.action === 'rollout' && config.reloadValidateTls) {
         const watchedSecrets = secrets.map((n) => cached('Secret', namespace, n)!);
-        const read = (n: string) => ctx.client.tryGet<SlimData>(Secrets, namespace, n);
-        const held = await heldRollout(secretsToValidate(watchedSecrets, consumedKeys(template?.spec)), read, new Date(now));
+        const base64 = (n: string, k: string) => read('Secret', namespace, n, k, (v) => v);
+        const held = await heldRollout(secretsToValidate(watchedSecrets, consumedKeys(template?.spec)), base64, new Date(now));
         if (held) {
           tracker.restore(key, pend); // not confirmed: the fixed Secret's change rolls
           skip('bad_material');
@@ -596,7 +596,7 @@ export const reloadController: ControllerModule = {
           return held.requeueAfterMs === undefined ? undefined : { requeueAfterMs: held.requeueAfterMs };
         }
       }
-      const admitted = await gates.admit<ReloadChange>(key, kind, wl, wanted, gated, secrets, now, (metadata) => ({
+      const admitted = await gates.admit<ReloadChange>(key, kind, wl, wanted, gated, secrets, now, read, (metadata) => ({
         action: 'record',
         metadata,
       }));

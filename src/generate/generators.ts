@@ -7,7 +7,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, random
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import { authorizedKeyLine, decodeOpenSshPrivateKey, encodeOpenSshPrivateKey } from './openssh.js';
 import type { CharClass, GenerateSpec, MittwaldEncoding } from './spec.js';
 import { CHAR_CLASSES, GenerateError } from './spec.js';
@@ -104,14 +104,19 @@ export async function htpasswdLine(user: string, pw: string): Promise<string> {
   return `${user}:${hash}`;
 }
 
+/** openpgp, loaded with the first gpg key: ~0.1 s of every operator start otherwise, for a type few use (#20). */
+let openpgpModule: Promise<typeof OpenPgp> | undefined;
+const loadOpenpgp = () => (openpgpModule ??= import('openpgp'));
+
 /** `Name <email>` → openpgp's UserID; a bare address is an email. */
-function userIdOf(text: string): openpgp.UserID {
+function userIdOf(text: string): OpenPgp.UserID {
   const m = /^(.*?)\s*<([^<>]+)>$/.exec(text.trim());
   if (m) return m[1] ? { name: m[1], email: m[2] } : { email: m[2] };
   return text.includes('@') ? { email: text.trim() } : { name: text.trim() };
 }
 
 async function gpgKey(spec: Extract<GenerateSpec, { type: 'gpg' }>): Promise<Record<string, string>> {
+  const openpgp = await loadOpenpgp();
   const passphrase = password(spec.passphraseLength, ['lower', 'upper', 'digit']);
   // v4 keys (openpgp's default, not RFC 9580's v6): what GnuPG 2.2 and most tools read
   const { privateKey, publicKey } = await openpgp.generateKey({

@@ -64,16 +64,31 @@ interface Seen {
   lastWritten: number;
 }
 
+export interface RecorderOptions {
+  /** a repeat of an identical Event within this long is not written */
+  repeatMs?: number;
+  /**
+   * 'warnings': Normal Events are logged and counted, not written (--events). Each is a request
+   * and an etcd write per change: at a fleet's rate of changes, that is as much as the change itself.
+   */
+  written?: 'all' | 'warnings';
+}
+
 export class EventRecorder implements EventSink {
   private readonly seen = new Map<string, Seen>();
   private readonly instance = hostname();
+  private readonly repeatMs: number;
+  private readonly normalWritten: boolean;
 
   constructor(
     private readonly client: KubeClient,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    private readonly repeatMs = 10 * 60_000,
-  ) {}
+    opts: RecorderOptions = {},
+  ) {
+    this.repeatMs = opts.repeatMs ?? 10 * 60_000;
+    this.normalWritten = (opts.written ?? 'all') === 'all';
+  }
 
   /** Fire-and-forget: an Event that cannot be written is logged, never fails a reconcile. */
   emit(obj: KubeObject, type: EventType, reason: string, text: string): void {
@@ -85,6 +100,7 @@ export class EventRecorder implements EventSink {
       namespace: obj.metadata.namespace,
       name: obj.metadata.name,
     });
+    if (type === 'Normal' && !this.normalWritten) return;
     this.write(obj, type, reason, message).catch((err) =>
       this.log.warn('could not write event', { reason, name: obj.metadata.name, error: errorText(err) }),
     );

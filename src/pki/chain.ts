@@ -3,6 +3,7 @@
 // sends the chain exactly as stored, so the order must be fixed here.
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { PkiError } from './errors.js';
+import { parseCertificates } from './pem.js';
 
 export interface CertWarning {
   subject: string;
@@ -48,13 +49,38 @@ export function isSelfSigned(cert: X509Certificate): boolean {
   return isIssuedBy(cert, cert);
 }
 
+/** A certificate's validity period in ms: notBefore through notAfter, both inclusive (RFC 5280 4.1.2.5). */
+export interface Validity {
+  notBeforeMs: number;
+  notAfterMs: number;
+}
+
+export const validityOf = (cert: X509Certificate): Validity => ({
+  notBeforeMs: Date.parse(cert.validFrom),
+  notAfterMs: Date.parse(cert.validTo),
+});
+
+/**
+ * The leaf's validity: the first certificate of a PEM chain, the one a server presents (tls.crt as
+ * cert-manager and kubectl write it). The one reading of it for the expiry metrics and Warnings,
+ * the reload controller's served-not-after and its check before rolling (serving-material.ts).
+ */
+export function leafValidity(pem: string | Buffer, what = 'tls.crt'): Validity {
+  return validityOf(parseCertificates(pem, what)[0]);
+}
+
+/** Where `nowMs` falls in the validity period; at notAfter itself a certificate is still valid. */
+export function validityState(v: Validity, nowMs: number): 'valid' | 'expired' | 'not_yet_valid' {
+  if (nowMs > v.notAfterMs) return 'expired';
+  return nowMs < v.notBeforeMs ? 'not_yet_valid' : 'valid';
+}
+
 /** Validity warnings; expired certificates are reported, never rejected. */
 export function validityWarnings(certs: X509Certificate[], now: Date = new Date()): CertWarning[] {
   const out: CertWarning[] = [];
   for (const c of certs) {
-    const expired = new Date(c.validTo).getTime() < now.getTime();
-    const notYetValid = new Date(c.validFrom).getTime() > now.getTime();
-    if (expired || notYetValid) out.push({ subject: subjectLine(c), expired, notYetValid });
+    const state = validityState(validityOf(c), now.getTime());
+    if (state !== 'valid') out.push({ subject: subjectLine(c), expired: state === 'expired', notYetValid: state === 'not_yet_valid' });
   }
   return out;
 }

@@ -4,7 +4,7 @@
 // within its validity period. Pods started on material that fails this crash-loop or serve
 // errors (Reloader #116), which is what the reload controller checks before it rolls them.
 import { X509Certificate } from 'node:crypto';
-import { keyMatchesCert, subjectLine, validityWarnings } from './chain.js';
+import { keyMatchesCert, subjectLine, validityOf, validityState } from './chain.js';
 import { PkiError } from './errors.js';
 import { parseCertificates, parsePrivateKey } from './pem.js';
 import { rfc3339 } from '../time.js';
@@ -42,9 +42,9 @@ export function servingMaterialProblem(certPem: string | Buffer, keyPem: string 
   if (!keyMatchesCert(key, leaf)) {
     return { kind: 'key_mismatch', message: `tls.key does not match the first certificate of tls.crt (${subject})` };
   }
-  const [w] = validityWarnings([leaf], now);
-  if (w?.expired) return { kind: 'expired', message: `the certificate ${subject} expired on ${rfc3339(leaf.validTo)}` };
-  if (w?.notYetValid) {
+  const state = validityState(validityOf(leaf), now.getTime());
+  if (state === 'expired') return { kind: 'expired', message: `the certificate ${subject} expired on ${rfc3339(leaf.validTo)}` };
+  if (state === 'not_yet_valid') {
     const validFrom = new Date(leaf.validFrom);
     return { kind: 'not_yet_valid', message: `the certificate ${subject} is not valid before ${rfc3339(leaf.validFrom)}`, validFrom };
   }

@@ -91,7 +91,7 @@ export function buildStores(input: StoreInput): BuiltStores {
 function build(input: StoreInput): BuiltStores {
   checkParams(input.password, input.alias, input.formats);
   const key = parsePrivateKey(input.keyPem, 'private key');
-  checkJavaKey(key.key, 'private key');
+  checkJavaKey(key.pkcs8, 'private key');
   const { chain, warnings } = orderChain(parseCertificates(input.certPem, 'certificate'), key.key);
   for (const c of chain) checkJavaCertificate(c, `certificate "${subjectLine(c)}"`);
   const leaf = chain[0];

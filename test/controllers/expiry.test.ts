@@ -1,7 +1,9 @@
 // The pure parts of the expiry controller: the leaf's validity, the threshold, the verdict,
 // cert-utils-operator's alert keys.
 import { AnnotationReader } from '../../src/annotations.js';
-import { certUtilsAlert, expiryVerdict, leafValidity, warningThreshold } from '../../src/controllers/expiry.js';
+import { certUtilsAlert, expiryVerdict, warningThreshold } from '../../src/controllers/expiry.js';
+import { leafValidity } from '../../src/pki/chain.js';
+import { servingMaterialProblem } from '../../src/pki/serving-material.js';
 import { isRefusal } from '../../src/kube/refusal.js';
 import { chainFixture, shortLivedCert } from '../pki/fixtures.js';
 
@@ -21,6 +23,30 @@ describe('leafValidity', () => {
 
   test('no certificate: throws (the controller publishes no series)', () => {
     expect(() => leafValidity('not pem')).toThrow();
+  });
+});
+
+describe('one reading of the leaf validity', () => {
+  test('at notAfter itself the leaf is still valid (RFC 5280: inclusive), for the expiry Warning and the check before rolling alike', () => {
+    const f = chainFixture('p256');
+    const v = leafValidity(f.leaf);
+    const at = (ms: number) => ({
+      expiry: expiryVerdict(v, ms, H),
+      serving: servingMaterialProblem(f.leaf, f.keyPkcs8, new Date(ms))?.kind,
+    });
+    // the last instant of the period: a Warning that it expires (under the threshold), nothing held
+    expect(at(v.notAfterMs).serving).toBeUndefined();
+    expect(at(v.notAfterMs).expiry).toMatchObject({
+      warn: true,
+      message: `the certificate in tls.crt expires at ${new Date(v.notAfterMs).toISOString()} (in 0h, under the annotary.io/expiry-warning threshold)`,
+    });
+    expect(at(v.notAfterMs + 1000).serving).toBe('expired');
+    expect(at(v.notAfterMs + 1000).expiry).toMatchObject({
+      warn: true,
+      message: `the certificate in tls.crt expired at ${new Date(v.notAfterMs).toISOString()}`,
+    });
+    expect(at(v.notBeforeMs - 1000).serving).toBe('not_yet_valid');
+    expect(at(v.notBeforeMs).serving).toBeUndefined();
   });
 });
 

@@ -134,7 +134,11 @@ export class FakeCluster {
     return a;
   }
 
+  /** every GET a controller made (kind/namespace/name): reads the caches do not answer */
+  readonly gets: string[] = [];
+
   async tryGet<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
+    this.gets.push(`${rt.kind}/${namespace ?? ''}/${name}`);
     const o = this.get(rt.kind, namespace ?? '', name);
     return o && (structuredClone(o) as T);
   }

@@ -3,7 +3,7 @@
 // window, and none after a restart where nothing is due.
 import { describe, expect, test } from '@jest/globals';
 import { CONTROLLER_MODULES } from '../../src/controllers/index.js';
-import { leafValidity } from '../../src/controllers/expiry.js';
+import { leafValidity } from '../../src/pki/chain.js';
 import {
   b64,
   dailyWindow,
@@ -204,6 +204,20 @@ describe('restart windows', () => {
     });
     expect(annotationsOf(cluster, 'app')['annotary.io/served-not-after']).toBe(servedOf(next));
     expect((await op.metrics.rolloutsForced.get()).values[0].value).toBe(1);
+  });
+
+  test('a rollout under a window reads each watched Secret once: validation and what the pods will serve share the read', async () => {
+    const now = Date.now();
+    const cluster = new FakeCluster([secret('tls'), windowed(dailyWindow(now - H, now + H))]);
+    const op = await run(CONTROLLER_MODULES.reload, cluster);
+    expect(writesOf(cluster)).toEqual(['patch Deployment app']);
+    cluster.gets.length = 0;
+    cluster.userPatch('Secret', NS, 'tls', { data: tlsData(next) });
+    await op.quiet();
+    expect(reasons(op.events)).toEqual(['ReloadWatching', 'Reloaded']);
+    expect(annotationsOf(cluster, 'app')['annotary.io/served-not-after']).toBe(servedOf(next));
+    // the cache keeps digests only: one GET of the Secret for the rollout
+    expect(cluster.gets).toEqual([`Secret/${NS}/tls`]);
   });
 
   test('a window added to a workload at rest records what its pods serve once; removed, the record goes', async () => {

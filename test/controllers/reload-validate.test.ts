@@ -92,20 +92,26 @@ describe('holds', () => {
     expect(holdFor([['a', at(86_400_000)]], during)?.requeueAfterMs).toBe(3_600_000);
   });
 
-  test('heldRollout reads each Secret checked; one gone meanwhile is not held on', async () => {
-    const live: Record<string, SlimData> = {
-      good: { ...slim('good', 'kubernetes.io/tls', []), data: tlsData(ec) },
-      bad: { ...slim('bad', 'kubernetes.io/tls', []), data: b64Values({ 'tls.crt': ec.leaf, 'tls.key': next.keyPkcs8 }) },
+  test('heldRollout reads tls.crt and tls.key of each Secret checked; one gone meanwhile is not held on; a key the Secret lacks is not read', async () => {
+    const live: Record<string, Record<string, string>> = {
+      good: tlsData(ec),
+      bad: b64Values({ 'tls.crt': ec.leaf, 'tls.key': next.keyPkcs8 }),
+      halfway: b64Values({ 'tls.crt': ec.leaf }),
     };
-    const read = async (n: string) => live[n];
+    const reads: string[] = [];
+    const read = async (n: string, k: string) => (reads.push(`${n}/${k}`), live[n]?.[k]);
     const check = (...names: string[]) =>
       heldRollout(
-        names.map((n) => slim(n, 'kubernetes.io/tls', [])),
+        names.map((n) => slim(n, 'kubernetes.io/tls', n === 'halfway' ? ['tls.crt'] : ['tls.crt', 'tls.key'])),
         read,
         during,
       );
     expect(await check('good', 'gone')).toBeUndefined();
+    expect(reads).toEqual(['good/tls.crt', 'good/tls.key', 'gone/tls.crt', 'gone/tls.key']);
     expect((await check('good', 'bad'))?.refusal.message).toMatch(/^Secret "bad": tls\.key does not match the first certificate/);
+    reads.length = 0;
+    expect((await check('halfway'))?.refusal.message).toMatch(/^Secret "halfway": no tls\.key/);
+    expect(reads).toEqual(['halfway/tls.crt']);
   });
 });
 

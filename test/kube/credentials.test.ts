@@ -1,10 +1,10 @@
 // Credentials: resolved by client-node in a child process, handed back as plain data.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
 import type { Credentials } from '../../src/kube/credentials.js';
-import { CredentialsProvider, resolveCredentials } from '../../src/kube/credentials.js';
+import { CredentialsProvider, inClusterCredentials, resolveCredentials } from '../../src/kube/credentials.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'annotary-creds-'));
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nnot parsed here\n-----END CERTIFICATE-----\n');
@@ -163,5 +163,61 @@ describe('CredentialsProvider: resolve once, again after a 401, re-read a rotati
   test('without a token file the resolved headers are used as they are', () => {
     const p = new CredentialsProvider({}, async () => creds(1));
     expect(p.headers(creds(7))).toEqual({ Authorization: 'Bearer t7' });
+  });
+});
+
+describe('in a Pod without a kubeconfig: the ServiceAccount, read in process as client-node reads it', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'annotary-sa-'));
+  const sa = path.join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(path.join(sa, 'token'), 'sa-token');
+  writeFileSync(path.join(sa, 'ca.crt'), CA);
+  const home = mkdtempSync(path.join(tmpdir(), 'annotary-home-'));
+  const pod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', HOME: home };
+
+  /** What client-node makes of the same files: loadFromCluster with the same root, as the child would hand it back. */
+  async function clientNode(env: Record<string, string>): Promise<Partial<Credentials>> {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const { KubeConfig } = await import('@kubernetes/client-node');
+      const kc = new KubeConfig();
+      kc.loadFromCluster(root);
+      const opts: { ca?: Buffer; rejectUnauthorized?: boolean } = {};
+      await kc.applyToHTTPSOptions(opts);
+      const tokenFile = (kc.getCurrentUser()?.authProvider as { config?: { tokenFile?: string } } | undefined)?.config?.tokenFile;
+      return {
+        server: kc.getCurrentCluster()!.server,
+        ca: opts.ca && Buffer.from(opts.ca),
+        rejectUnauthorized: opts.rejectUnauthorized,
+        tokenFile,
+      };
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  test.each([
+    ['https', pod],
+    ['IPv6', { ...pod, KUBERNETES_SERVICE_HOST: 'fd00::1' }],
+  ])('%s: server, CA and token file as client-node has them', async (_what, env) => {
+    const c = inClusterCredentials({}, env, root)!;
+    const want = await clientNode(env);
+    expect({ server: c.server, ca: c.ca, rejectUnauthorized: c.rejectUnauthorized, tokenFile: c.tokenFile }).toEqual(want);
+    expect(new CredentialsProvider({}, async () => c).headers(c).Authorization).toBe('Bearer sa-token');
+  });
+
+  test('anywhere client-node would look first (a kubeconfig, $KUBECONFIG, ~/.kube/config), or without the files: left to the child', () => {
+    expect(inClusterCredentials({ kubeconfig: '/some/config' }, pod, root)).toBeUndefined();
+    expect(inClusterCredentials({ context: 'other' }, pod, root)).toBeUndefined();
+    expect(inClusterCredentials({}, { ...pod, KUBECONFIG: '/some/config' }, root)).toBeUndefined();
+    const withConfig = mkdtempSync(path.join(tmpdir(), 'annotary-home-'));
+    mkdirSync(path.join(withConfig, '.kube'));
+    writeFileSync(path.join(withConfig, '.kube', 'config'), '');
+    expect(inClusterCredentials({}, { ...pod, HOME: withConfig }, root)).toBeUndefined();
+    expect(inClusterCredentials({}, pod, path.join(root, 'elsewhere'))).toBeUndefined();
+    expect(inClusterCredentials({}, { ...pod, KUBERNETES_SERVICE_HOST: '' }, root)).toBeUndefined();
+    // a plain-http port, which client-node refuses without insecure-skip-tls-verify: its error comes from the child
+    expect(inClusterCredentials({}, { ...pod, KUBERNETES_SERVICE_PORT: '8080' }, root)).toBeUndefined();
   });
 });

@@ -42,7 +42,7 @@ let now = Date.parse('2030-01-01T00:00:00Z');
 function recorder() {
   const fake = new FakeEventsClient();
   const metrics = createMetrics();
-  return { fake, metrics, rec: new EventRecorder(fake.client, silentLogger(), metrics, REPEAT) };
+  return { fake, metrics, rec: new EventRecorder(fake.client, silentLogger(), metrics, { repeatMs: REPEAT }) };
 }
 
 afterEach(() => {
@@ -90,6 +90,22 @@ describe('EventRecorder: the first emit creates an Event on the object', () => {
     await settle();
     expect(fake.calls[0]).toMatchObject({ namespace: 'default', body: { involvedObject: { name: 'shop', kind: 'Namespace' } } });
     expect((fake.calls[0].body as { involvedObject: { namespace?: string } }).involvedObject.namespace).toBeUndefined();
+  });
+});
+
+describe('EventRecorder with --events=warnings', () => {
+  test('Normal Events are counted, not written; Warnings are written', async () => {
+    const fake = new FakeEventsClient();
+    const metrics = createMetrics();
+    const rec = new EventRecorder(fake.client, silentLogger(), metrics, { written: 'warnings' });
+    rec.emit(secret, 'Normal', 'StoresUpdated', 'wrote keystore.jks');
+    rec.emit(secret, 'Warning', 'MissingKey', 'the Secret has no tls.key');
+    await settle();
+    expect(fake.calls.map((c) => [c.verb, c.body.reason])).toEqual([['create', 'MissingKey']]);
+    expect((await metrics.eventsTotal.get()).values.map((v) => [v.labels.type, v.labels.reason, v.value])).toEqual([
+      ['Normal', 'StoresUpdated', 1],
+      ['Warning', 'MissingKey', 1],
+    ]);
   });
 });
 

@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { MAX_PEM_BYTES, parseCertificates, parsePrivateKey } from '../../src/pki/pem.js';
-import { chainFixture, KEY_KINDS, oddKeys } from './fixtures.js';
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import { children, readTlv, seq, tlv } from '../../src/pki/der.js';
+import { MAX_PEM_BYTES, parseCertificates, parsePrivateKey, pemBlocks, toPem } from '../../src/pki/pem.js';
+import { chainFixture, explicitEcFixture, KEY_KINDS, oddKeys } from './fixtures.js';
 import { expectReason, pemBodyLines } from './helpers.js';
 
 describe('private keys are read in every common PEM form', () => {
@@ -20,6 +21,69 @@ describe('private keys are read in every common PEM form', () => {
     const f = chainFixture('p256');
     const messy = `Bag Attributes: none\r\n${f.keyTraditional.replace(/\n/g, '\r\n')}\r\ntrailing words`;
     expect(parsePrivateKey(messy).pkcs8.equals(parsePrivateKey(f.keyPkcs8).pkcs8)).toBe(true);
+  });
+});
+
+describe('keys are imported as OpenSSL decodes them, and once', () => {
+  const FORM = { 'RSA PRIVATE KEY': 'pkcs1', 'EC PRIVATE KEY': 'sec1', 'PRIVATE KEY': 'pkcs8' } as const;
+  const keyBlock = (pem: string) => pemBlocks(pem, 'key').find((b) => b.label.endsWith('PRIVATE KEY'))!;
+  /** OpenSSL's DER decoder on the key block, the reference: its PKCS#8 re-encoding, or 'refused'. */
+  const reference = (pem: string) => {
+    const b = keyBlock(pem);
+    try {
+      return createPrivateKey({ key: b.der, format: 'der', type: FORM[b.label as keyof typeof FORM] })
+        .export({ format: 'der', type: 'pkcs8' })
+        .toString('hex');
+    } catch {
+      return 'refused';
+    }
+  };
+  const ours = (pem: string) => {
+    try {
+      return parsePrivateKey(pem).pkcs8.toString('hex');
+    } catch {
+      return 'refused';
+    }
+  };
+  /** The key block with its top-level SEQUENCE's elements rewritten by `edit`. */
+  const rewrite = (pem: string, edit: (fields: Buffer[]) => Buffer[]) => {
+    const b = keyBlock(pem);
+    const body = readTlv(b.der).content;
+    return toPem(b.label, seq(...edit(children(body).map((t) => body.subarray(t.start, t.end)))));
+  };
+  const int = (...bytes: number[]) => tlv(0x02, Buffer.from(bytes));
+
+  const shapes = (kind: (typeof KEY_KINDS)[number]): Record<string, string> => {
+    const f = chainFixture(kind);
+    const ec = !kind.startsWith('rsa');
+    return {
+      pkcs8: f.keyPkcs8,
+      traditional: f.keyTraditional,
+      // SEC1 without its public point ([1]): OpenSSL derives it
+      ...(ec ? { 'no public point': rewrite(f.keyTraditional, (x) => x.filter((e) => e[0] !== 0xa1)) } : {}),
+      // SEC1 without its curve ([0]): nothing says which curve
+      ...(ec ? { 'no curve': rewrite(f.keyTraditional, (x) => x.filter((e) => e[0] !== 0xa0)) } : {}),
+      // a version INTEGER padded with a zero byte: not DER
+      'padded version': rewrite(f.keyTraditional, ([, ...rest]) => [ec ? int(0, 1) : int(0, 0), ...rest]),
+      'trailing field': rewrite(f.keyTraditional, (x) => [...x, int(7)]),
+    };
+  };
+
+  it.each(KEY_KINDS)('%s: every shape gives what OpenSSL gives (the same PKCS#8, or a refusal)', (kind) => {
+    for (const [shape, pem] of Object.entries(shapes(kind))) expect([shape, ours(pem)]).toEqual([shape, reference(pem)]);
+  });
+
+  it('explicit EC parameters are read by OpenSSL, and stay explicit', () => {
+    const { key } = explicitEcFixture();
+    expect(ours(key)).toBe(reference(key));
+    expect(ours(key)).not.toBe(ours(explicitEcFixture().keyNamed));
+  });
+
+  it('the same key text is imported once: the same KeyObject comes back', () => {
+    const f = chainFixture('p256');
+    expect(parsePrivateKey(f.keyPkcs8).key).toBe(parsePrivateKey(f.keyPkcs8).key);
+    // another form of the same key is another input
+    expect(parsePrivateKey(f.keyTraditional).key).not.toBe(parsePrivateKey(f.keyPkcs8).key);
   });
 });
 
