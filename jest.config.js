@@ -3,6 +3,9 @@
 // (isolatedModules) so tests start fast and `tsc` stays the one type checker.
 const transform = { '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true }] };
 const common = {
+  // only these folders are crawled: .cluster/ holds the node's containerd snapshots (an image's
+  // node_modules and package.json among them), which jest would otherwise index at every start
+  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/e2e'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform,

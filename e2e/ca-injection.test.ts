@@ -135,6 +135,8 @@ test('the apiserver refuses through the failing webhook until annotary injects t
   await waitFor('admitted', async () => (await admitted()) === undefined);
   expect(served.admission).toBeGreaterThan(0);
   const writes = () => op.metric('annotary_writes_total', { controller: 'ca-injection', kind: 'ValidatingWebhookConfiguration' });
+  // the apiserver may admit before the operator has counted its PATCH's response: wait for the count, then exactly one
+  await waitFor('the injection counted', async () => (await writes()) >= 1);
   expect(await writes()).toBe(1);
 
   // rotation, with ConfigMaps created all along: every one must be admitted
@@ -206,7 +208,7 @@ test('a CRD conversion webhook: reading the other version fails until the CA is 
   await client.patch(CRD_V1, undefined, 'widgets.annotary.test', {
     metadata: { annotations: { 'annotary.io/inject-ca-from': `${ns}/webhook-tls` } },
   });
-  await waitFor('converted by the webhook', async () => (await readV2()) === 'annotary.test/v2', 30_000);
+  await waitFor('converted by the webhook', async () => (await readV2()) === 'annotary.test/v2', 60_000);
   expect(served.conversion).toBeGreaterThan(0);
 });
 

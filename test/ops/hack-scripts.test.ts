@@ -82,12 +82,12 @@ case "$1" in
 esac
 `,
   );
-  // hack/test.sh: jest writes the summary line of its run (the unit and in-pod runs' differ, to see them summed)
+  // hack/test.sh: jest writes the summary line of its run (the unit run's differs, to see them summed)
   exe(
     path.join(dir, 'node_modules/jest/bin/jest.js'),
-    'const a = process.argv, unit = a.includes("unit"), inPod = a.includes("/e2e/in-pod-") && !a.includes("--testPathIgnorePatterns");\n' +
+    'const a = process.argv, unit = a.includes("unit");\n' +
       `require("node:fs").appendFileSync("${dir}/jest.calls", a.slice(2).join(" ") + "\\n");\n` +
-      'const line = unit ? "3 passed, 1 failed, 2 skipped" : inPod ? "2 passed, 0 failed" : "1 passed, 0 failed";\n' +
+      'const line = unit ? "3 passed, 1 failed, 2 skipped" : "1 passed, 0 failed";\n' +
       'require("node:fs").writeFileSync(process.env.ANNOTARY_SUMMARY_FILE, line + "\\n");\n',
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
@@ -169,16 +169,27 @@ test('hack/test.sh without a node neither builds the image nor runs the in-pod f
   const sb = sandbox('test.sh', { apiserverRunning: false });
   run(sb, 'test.sh');
   expect(sb.calls('image')).toEqual([]);
-  expect(sb.calls('jest').filter((c) => c.includes('/e2e/in-pod-'))).toEqual([expect.stringContaining('--testPathIgnorePatterns')]);
+  // one e2e run of every file, in band (the in-pod files skip themselves)
+  expect(sb.calls('jest').filter((c) => !c.includes('unit'))).toEqual(['--selectProjects e2e --runInBand']);
 });
 
-test('hack/test.sh with a node builds the image, then runs the in-pod files after the other e2e files, and sums them', () => {
+test('hack/test.sh with a node builds the image and runs the e2e files in three phases, each file once, and sums them', () => {
   const sb = sandbox('test.sh', { apiserverRunning: true, node: true });
-  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('6 passed, 1 failed, 3 skipped');
+  expect(run(sb, 'test.sh').trimEnd().split('\n').at(-1)).toBe('7 passed, 1 failed, 3 skipped');
   // the operator's image and the walkthrough's Java image, both in the background
   expect(sb.calls('image').sort()).toEqual(['image.sh ', 'image.sh java']);
   const e2e = sb.calls('jest').filter((c) => !c.includes('unit'));
-  expect(e2e).toEqual([expect.stringContaining('--testPathIgnorePatterns /e2e/in-pod-'), expect.stringMatching(/ \/e2e\/in-pod-$/)]);
+  const alone = '/e2e/(resilience|operator|csr|ca-injection)\\.test\\.ts$';
+  const beside = '/e2e/(rbac|in-pod-helm|in-pod-kustomize|walkthrough|generated-secrets|hardening|renewal)\\.test\\.ts$';
+  const last = '/e2e/(in-pod-no-routes)\\.test\\.ts$';
+  // first the files that stop the control plane alone; last the one that removes the Route CRD
+  expect(e2e[0]).toBe(`--selectProjects e2e --runInBand ${alone}`);
+  expect(e2e.slice(1, 3).sort()).toEqual([
+    `--selectProjects e2e --runInBand --testPathIgnorePatterns /e2e/(resilience|operator|csr|ca-injection|rbac|in-pod-helm|in-pod-kustomize|walkthrough|generated-secrets|hardening|renewal|in-pod-no-routes)\\.test\\.ts$`,
+    `--selectProjects e2e --runInBand ${beside}`,
+  ]);
+  expect(e2e[3]).toBe(`--selectProjects e2e --runInBand ${last}`);
+  expect(e2e).toHaveLength(4);
 });
 
 test('hack/test.sh compares the host before its up and after its down: one test more, passed when nothing is left', () => {
@@ -217,7 +228,7 @@ test('hack/test.sh with arguments makes one run and prints its summary line last
 test("hack/test.sh: a failure of the walkthrough's Java image is shown with its log, the summary line stays last", () => {
   const sb = sandbox('test.sh', { apiserverRunning: true, node: true, javaImageFails: true });
   const lines = run(sb, 'test.sh').trimEnd().split('\n');
-  expect(lines.at(-1)).toBe('6 passed, 1 failed, 3 skipped');
+  expect(lines.at(-1)).toBe('7 passed, 1 failed, 3 skipped');
   const shown = lines.indexOf('[test] hack/image.sh java failed:');
   expect(shown).toBeGreaterThan(-1);
   expect(lines[shown + 1]).toBe('debootstrap failed');
