@@ -24,7 +24,7 @@ import type { Refusal } from '../kube/refusal.js';
 import { isRefusal, refuse } from '../kube/refusal.js';
 import type { Claims, OwnerRecord } from './managed-keys.js';
 import { ownerRecordValue, parseOwnerRecord, provenKeys, releasedKeys, reportReleased, sameRecord } from './managed-keys.js';
-import { sameDigests, valueDigest } from '../kube/slim.js';
+import { sameEntries, valueDigest } from '../kube/slim.js';
 import type { NeedsData, SecretRef } from './cert-sources.js';
 import { checkCaSecret, checkTlsSecret, fullSecret, isNeedsData, parseSecretRef, refKeyOf, sharedWith } from './cert-sources.js';
 
@@ -197,7 +197,7 @@ export function desiredIngress(o: IngressObserved): IngressChange | undefined | 
     }
     const wantDigests = Object.fromEntries(COPY_KEYS[kind].filter((k) => k in src.digests).map((k) => [k, src.digests[k]]));
     // (the type is not compared: it is immutable, and annotary creates its copies with the right one)
-    if (copy && sameDigests(copy.digests, wantDigests)) return undefined;
+    if (copy && sameEntries(copy.digests, wantDigests)) return undefined;
     const from = refKeyOf({ namespace: src.metadata.namespace ?? ns, name: src.metadata.name });
     if (!src.data) {
       unread.push(from);

@@ -40,7 +40,7 @@ import { RejectedWrites } from '../kube/rejections.js';
 import type { LabelPredicate } from '../kube/labels.js';
 import { parseLabelSelector } from '../kube/labels.js';
 import type { SlimData } from '../kube/slim.js';
-import { digestOfParts, sameDigests, valueDigest } from '../kube/slim.js';
+import { digestOfParts, sameEntries, valueDigest } from '../kube/slim.js';
 import type { KubeObject, ObjectRef, ResourceType } from '../kube/types.js';
 import { ANY_NAME, ConfigMaps, Namespaces, Secrets, keyOf, objectKey, splitKey } from '../kube/types.js';
 import { canonicalBundle } from '../pki/bundle.js';
@@ -203,7 +203,7 @@ export function desiredCopies(o: {
         },
       });
     } else if (!isCopy(cm)) actions.push({ verb: 'conflict', namespace });
-    else if (!sameDigests(cm.digests, wantDigests) || !copyIntact(cm)) {
+    else if (!sameEntries(cm.digests, wantDigests) || !copyIntact(cm)) {
       const drop = (field: 'data' | 'binaryData') =>
         Object.keys(cm[field] ?? {}).filter((k) => !Object.hasOwn(o.want, k) || configMapField(k) !== field);
       const body: Record<string, unknown> = {

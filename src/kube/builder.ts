@@ -28,6 +28,12 @@ export interface ControllerSpec<P extends KubeObject = KubeObject> {
   for: Informer<P> | Promise<Informer<P>> | (Informer<P> | Promise<Informer<P>>)[];
   /** which of them are its business: the others are neither queued nor indexed */
   filter?(obj: P): boolean;
+  /**
+   * Whether an update of one of them is worth a reconcile (controller-runtime's predicates on
+   * For, e.g. GenerationChangedPredicate). Without it every update is; adds, deletes and
+   * resyncs (the same object as old and cur) always are.
+   */
+  changed?(old: P, cur: P): boolean;
   watches?: Watch<P>[];
   /** read caches → desired(observed) → write through the Writer; see src/controllers */
   reconcile(ref: ObjectRef): Promise<Outcome>;
@@ -59,7 +65,11 @@ export function wire<P extends KubeObject>(spec: ControllerSpec<P>, loop: Contro
     const enqueue = (o: P) => {
       if (wanted(o)) loop.enqueue(refId(refOf(kind, o)));
     };
-    primary.on(onEvery((_old, cur) => enqueue(cur)));
+    primary.on(
+      onEvery((old, cur) => {
+        if (old === undefined || old === cur || !spec.changed || spec.changed(old, cur)) enqueue(cur);
+      }),
+    );
     // a cache that started before this (an API served later) may hold objects already
     for (const o of primary.list()) enqueue(o);
   };

@@ -17,8 +17,8 @@ export interface SlimData extends KubeObject {
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-/** Whether two objects hold the same keys with the same values, by their per-key digests. */
-export function sameDigests(a: Record<string, string>, b: Record<string, string>): boolean {
+/** Whether two string maps hold the same keys with the same values (per-key digests, annotations, labels). */
+export function sameEntries(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }

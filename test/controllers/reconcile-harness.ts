@@ -175,8 +175,15 @@ export class FakeCluster {
   private put(o: KubeObject, type?: 'ADDED' | 'MODIFIED'): KubeObject {
     const obj = structuredClone(o);
     obj.metadata.uid ??= `uid-${++this.uids}`;
+    const key = `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    // as the apiserver does for objects with a spec: a change of spec moves metadata.generation,
+    // a change of status or metadata does not
+    const before = this.objects.get(key);
+    const spec = (x: KubeObject) => JSON.stringify((x as { spec?: unknown }).spec);
+    if (!before) obj.metadata.generation ??= spec(obj) === undefined ? undefined : 1;
+    else if (spec(obj) !== spec(before)) obj.metadata.generation = (before.metadata.generation ?? 1) + 1;
     obj.metadata.resourceVersion = String(++this.rv);
-    this.objects.set(`${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, obj);
+    this.objects.set(key, obj);
     if (type) this.notify(type, obj);
     return structuredClone(obj);
   }
