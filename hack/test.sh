@@ -41,15 +41,17 @@ fi
 # With a node the e2e files run in three phases (each file once; `f` = e2e/f.test.ts):
 #   1. alone: the files that stop the apiserver (resilience, operator), that count what happens to
 #      cluster-scoped objects (csr, ca-injection), which the in-pod operators' controllers see too,
-#      or that count the apiserver's own writes of a resource (keystores, routes, trust-bundles);
+#      or that count the apiserver's own writes of a resource (keystores, routes);
 #   2. two runs side by side: the other files, and beside them (once the image is in the node) rbac
 #      and the in-pod files (rbac applies the base into annotary-system, where in-pod-kustomize
 #      installs it) with a share of the longer files, so that both runs take about as long;
-#   3. alone, last: in-pod-no-routes, which removes the Route CRD for its time.
+#   3. alone, last, one after the other, with no image build beside them: trust-bundles (it counts
+#      the apiserver's ConfigMap writes, and every new namespace gets one) and in-pod-no-routes,
+#      which removes the Route CRD for its time.
 e2e_files() { printf '/e2e/(%s)\\.test\\.ts$' "$1"; }
-ALONE='resilience|operator|csr|ca-injection|keystores|routes|trust-bundles'
+ALONE='resilience|operator|csr|ca-injection|keystores|routes'
 BESIDE='rbac|in-pod-helm|in-pod-kustomize|walkthrough|generated-secrets|hardening|renewal'
-LAST=in-pod-no-routes
+LAST='trust-bundles|in-pod-no-routes'
 if [ $# -eq 0 ]; then
   # Everything: the unit project needs no control plane and the e2e files mostly wait on it, so
   # the two run side by side (unit on one worker, its output printed after). Without a node the

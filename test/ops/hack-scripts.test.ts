@@ -179,13 +179,13 @@ test('hack/test.sh with a node builds the image and runs the e2e files in three 
   // the operator's image and the walkthrough's Java image, both in the background
   expect(sb.calls('image').sort()).toEqual(['image.sh ', 'image.sh java']);
   const e2e = sb.calls('jest').filter((c) => !c.includes('unit'));
-  const alone = '/e2e/(resilience|operator|csr|ca-injection|keystores|routes|trust-bundles)\\.test\\.ts$';
+  const alone = '/e2e/(resilience|operator|csr|ca-injection|keystores|routes)\\.test\\.ts$';
   const beside = '/e2e/(rbac|in-pod-helm|in-pod-kustomize|walkthrough|generated-secrets|hardening|renewal)\\.test\\.ts$';
-  const last = '/e2e/(in-pod-no-routes)\\.test\\.ts$';
+  const last = '/e2e/(trust-bundles|in-pod-no-routes)\\.test\\.ts$';
   // first the files that stop the control plane alone; last the one that removes the Route CRD
   expect(e2e[0]).toBe(`--selectProjects e2e --runInBand ${alone}`);
   expect(e2e.slice(1, 3).sort()).toEqual([
-    `--selectProjects e2e --runInBand --testPathIgnorePatterns /e2e/(resilience|operator|csr|ca-injection|keystores|routes|trust-bundles|rbac|in-pod-helm|in-pod-kustomize|walkthrough|generated-secrets|hardening|renewal|in-pod-no-routes)\\.test\\.ts$`,
+    `--selectProjects e2e --runInBand --testPathIgnorePatterns /e2e/(resilience|operator|csr|ca-injection|keystores|routes|rbac|in-pod-helm|in-pod-kustomize|walkthrough|generated-secrets|hardening|renewal|trust-bundles|in-pod-no-routes)\\.test\\.ts$`,
     `--selectProjects e2e --runInBand ${beside}`,
   ]);
   expect(e2e[3]).toBe(`--selectProjects e2e --runInBand ${last}`);
