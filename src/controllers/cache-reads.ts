@@ -30,10 +30,14 @@ export type ValueReader = (
 
 /** Reads one value of a Secret (decoded) or ConfigMap (data or binaryData), cache first. */
 export function valueReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick<Caches, 'secrets' | 'configMaps'>): ValueReader {
-  return readerOver(caches, (kind, namespace, name) =>
-    ctx.client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name),
-  );
+  return readerOver(caches, getter(ctx));
 }
+
+/** One GET of a Secret or ConfigMap, undefined when it is gone. */
+const getter =
+  (ctx: Pick<ControllerContext, 'client'>) =>
+  (kind: SourceKind, namespace: string, name: string): Promise<SlimData | undefined> =>
+    ctx.client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name);
 
 /**
  * A ValueReader for one reconcile: as valueReader, and an object the cache does not hold the value
@@ -42,11 +46,12 @@ export function valueReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick
  * reconcile: the next one reads what is current then.
  */
 export function reconcileReader(ctx: Pick<ControllerContext, 'client'>, caches: Pick<Caches, 'secrets' | 'configMaps'>): ValueReader {
+  const get = getter(ctx);
   const fetched = new Map<string, Promise<SlimData | undefined>>();
   return readerOver(caches, (kind, namespace, name) => {
     const id = `${kind}/${namespace}/${name}`;
     let read = fetched.get(id);
-    if (!read) fetched.set(id, (read = ctx.client.tryGet<SlimData>(kind === 'Secret' ? Secrets : ConfigMaps, namespace, name)));
+    if (!read) fetched.set(id, (read = get(kind, namespace, name)));
     return read;
   });
 }

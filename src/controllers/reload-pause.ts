@@ -21,8 +21,6 @@ export interface PauseObserved {
   now: number;
 }
 
-/** RFC 3339 without fractional seconds, as Go's time.RFC3339 formats it in UTC */
-
 /**
  * What a rollout of a Deployment adds to its patch: the pause, when it has a pause period and is
  * not paused yet; a Refusal for a period Go cannot parse (Reloader's reload fails on it: no rollout).

@@ -8,9 +8,9 @@
 //
 // The Secret cache keeps data digests only: the data is read with a GET when, and only when, a
 // rollout is about to happen (once per reconcile, shared with the restart window's read of
-// tls.crt: cache-reads.ts reconcileReader; from the cache when it keeps the data anyway). Rollouts are rare; keeping the certificate and key of every
-// watched TLS Secret in memory (keepSecretData) would cost the memory the lean cache saves, for
-// a read needed a few times a day.
+// tls.crt: cache-reads.ts reconcileReader; from the cache when it keeps the data anyway).
+// Rollouts are rare; keeping the certificate and key of every watched TLS Secret in memory
+// (keepSecretData) would cost the memory the lean cache saves, for a read needed a few times a day.
 import type { Refusal } from '../kube/refusal.js';
 import { refuse } from '../kube/refusal.js';
 import type { SlimData } from '../kube/slim.js';

@@ -2,6 +2,18 @@
 // by hand: node-forge's PKCS#12 writer only knows RSA keys, working on Buffers directly avoids
 // forge's binary-string round trips, and x509.ts says why certificates are written here.
 
+/** The key algorithms and named curves read in keys and certificates (pem.ts's key import, java.ts's checks). */
+export const KEY_OIDS = {
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  rsassaPss: '1.2.840.113549.1.1.10',
+  ecPublicKey: '1.2.840.10045.2.1',
+  p256: '1.2.840.10045.3.1.7',
+  p384: '1.3.132.0.34',
+  p521: '1.3.132.0.35',
+} as const;
+/** DER tags read by hand (readTlv gives the tag byte). */
+export const TAG = { integer: 0x02, bitString: 0x03, octetString: 0x04, null: 0x05, oid: 0x06, sequence: 0x30 } as const;
+
 export function tlv(tag: number, content: Buffer): Buffer {
   const len = content.length;
   let header: Buffer;

@@ -5,17 +5,15 @@
 // of every certificate (chain and trust anchors alike), is checked against Java's limits, read from the DER that
 // Java parses: OpenSSL's view of it is no guide (it reports explicit P-256 parameters as the named curve).
 import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
-import { children, decodeOid, readTlv, type Tlv } from './der.js';
+import { KEY_OIDS, TAG, children, decodeOid, readTlv, type Tlv } from './der.js';
 import { guard, PkiError } from './errors.js';
 
-const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 /** rsaEncryption and RSASSA-PSS keys go through the same sun.security.rsa.RSAKeyFactory checks. */
-const RSA_KEYS = ['1.2.840.113549.1.1.1', '1.2.840.113549.1.1.10'];
+const RSA_KEYS: string[] = [KEY_OIDS.rsaEncryption, KEY_OIDS.rsassaPss];
 /** P-256, P-384, P-521: the curves SunEC implements since JDK 16, which removed secp256k1, brainpool and the rest (JDK-8251547). */
-const JAVA_CURVES = new Set(['1.2.840.10045.3.1.7', '1.3.132.0.34', '1.3.132.0.35']);
+const JAVA_CURVES = new Set<string>([KEY_OIDS.p256, KEY_OIDS.p384, KEY_OIDS.p521]);
 /** RSAKeyFactory: MIN_MODLEN, MAX_MODLEN, and MAX_RESTRICTED_EXPLEN for moduli over MAX_MODLEN_RESTRICT_EXPONENT. */
 const RSA_BITS = { min: 512, max: 16384, restrictExponentAbove: 3072, maxRestrictedExponent: 64 };
-const OID_TAG = 0x06;
 
 /** Bits of a DER INTEGER's content (non-negative values only, as RSA moduli and exponents are). */
 function bitLength(content: Buffer): number {
@@ -40,8 +38,8 @@ function curveName(key: () => KeyObject, oid: string): string {
 function problem(algorithm: Tlv, rsaNumbers: () => Tlv[], key: () => KeyObject): string | undefined {
   const [type, params] = children(algorithm.content);
   const oid = decodeOid(type.content);
-  if (oid === EC_PUBLIC_KEY) {
-    if (params?.tag !== OID_TAG) {
+  if (oid === KEY_OIDS.ecPublicKey) {
+    if (params?.tag !== TAG.oid) {
       return (
         'explicit EC parameters instead of a named curve; Java reads only named curves ' +
         '(`openssl ec -param_enc named_curve` re-encodes a key; certificates must be reissued from it)'

@@ -2,7 +2,7 @@
 // Everything that reaches node:crypto runs inside guard(): garbage input must surface as a
 // PkiError with a stable reason, never as an OpenSSL error string.
 import { createPrivateKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { children, decodeOid, readTlv, type Tlv } from './der.js';
+import { KEY_OIDS, TAG, children, decodeOid, readTlv, type Tlv } from './der.js';
 import { Lru } from './lru.js';
 import { guard, PkiError } from './errors.js';
 
@@ -121,13 +121,10 @@ const KEY_FORMS: Record<string, 'pkcs1' | 'sec1' | 'pkcs8'> = {
   'PRIVATE KEY': 'pkcs8',
 };
 
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
-const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const JWK_CURVES: Record<string, { crv: 'P-256' | 'P-384'; bytes: number }> = {
-  '1.2.840.10045.3.1.7': { crv: 'P-256', bytes: 32 },
-  '1.3.132.0.34': { crv: 'P-384', bytes: 48 },
+  [KEY_OIDS.p256]: { crv: 'P-256', bytes: 32 },
+  [KEY_OIDS.p384]: { crv: 'P-384', bytes: 48 },
 };
-const [INTEGER, OCTET_STRING, NULL, OID, SEQUENCE] = [0x02, 0x04, 0x05, 0x06, 0x30];
 
 /** The one element `der` holds, nothing after it; undefined when it is not exactly that. */
 function only(der: Buffer, tag: number): Tlv | undefined {
@@ -143,14 +140,14 @@ const base64url = (b: Buffer, size = 0) => (b.length < size ? Buffer.concat([Buf
  * non-negative INTEGER (OpenSSL refuses padded ones: they go to it, and it says so).
  */
 function unsigned(t: Tlv | undefined): string | undefined {
-  const b = t?.tag === INTEGER ? t.content : undefined;
+  const b = t?.tag === TAG.integer ? t.content : undefined;
   if (!b?.length || b[0] & 0x80 || (b.length > 1 && b[0] === 0 && !(b[1] & 0x80))) return undefined;
   return base64url(b.length > 1 && b[0] === 0 ? b.subarray(1) : b);
 }
 
 /** RSAPrivateKey (RFC 8017 A.1.2), two primes, as a JWK. */
 function rsaJwk(der: Buffer): JsonWebKey | undefined {
-  const seq = only(der, SEQUENCE);
+  const seq = only(der, TAG.sequence);
   const f = seq && children(seq.content);
   if (f?.length !== 9 || unsigned(f[0]) !== 'AA') return undefined; // version 0: two primes
   const [n, e, d, p, q, dp, dq, qi] = f.slice(1).map((t) => unsigned(t));
@@ -160,17 +157,17 @@ function rsaJwk(der: Buffer): JsonWebKey | undefined {
 
 /** ECPrivateKey (RFC 5915) on a curve named here or by its PKCS#8 wrapper, with its public point uncompressed, as a JWK. */
 function ecJwk(der: Buffer, curveOid?: string): JsonWebKey | undefined {
-  const seq = only(der, SEQUENCE);
+  const seq = only(der, TAG.sequence);
   const [version, d, ...rest] = seq ? children(seq.content) : [];
-  if (unsigned(version) !== 'AQ' || d?.tag !== OCTET_STRING) return undefined;
+  if (unsigned(version) !== 'AQ' || d?.tag !== TAG.octetString) return undefined;
   const params = rest[0]?.tag === 0xa0 ? rest.shift() : undefined;
   const pub = rest[0]?.tag === 0xa1 ? rest.shift() : undefined;
   if (rest.length || !pub) return undefined;
-  const named = params && only(params.content, OID);
+  const named = params && only(params.content, TAG.oid);
   const oid = named ? decodeOid(named.content) : curveOid;
   if (params && (!named || (curveOid && oid !== curveOid))) return undefined;
   const curve = oid === undefined ? undefined : JWK_CURVES[oid];
-  const bits = only(pub.content, 0x03)?.content; // BIT STRING: unused-bits byte, then 04 || x || y
+  const bits = only(pub.content, TAG.bitString)?.content; // BIT STRING: unused-bits byte, then 04 || x || y
   if (!curve || d.content.length > curve.bytes || bits?.length !== 2 + 2 * curve.bytes || bits[0] !== 0 || bits[1] !== 4) return undefined;
   const [x, y] = [bits.subarray(2, 2 + curve.bytes), bits.subarray(2 + curve.bytes)];
   return { kty: 'EC', crv: curve.crv, d: base64url(d.content, curve.bytes), x: base64url(x), y: base64url(y) };
@@ -178,14 +175,14 @@ function ecJwk(der: Buffer, curveOid?: string): JsonWebKey | undefined {
 
 /** PrivateKeyInfo (RFC 5208) of an RSA or EC key, without attributes, as a JWK. */
 function pkcs8Jwk(der: Buffer): JsonWebKey | undefined {
-  const seq = only(der, SEQUENCE);
+  const seq = only(der, TAG.sequence);
   const f = seq ? children(seq.content) : [];
-  if (f.length !== 3 || unsigned(f[0]) !== 'AA' || f[1].tag !== SEQUENCE || f[2].tag !== OCTET_STRING) return undefined;
+  if (f.length !== 3 || unsigned(f[0]) !== 'AA' || f[1].tag !== TAG.sequence || f[2].tag !== TAG.octetString) return undefined;
   const [alg, params, ...more] = children(f[1].content);
-  if (alg?.tag !== OID || more.length) return undefined;
+  if (alg?.tag !== TAG.oid || more.length) return undefined;
   const algOid = decodeOid(alg.content);
-  if (algOid === RSA_ENCRYPTION && params?.tag === NULL) return rsaJwk(f[2].content);
-  if (algOid === EC_PUBLIC_KEY && params?.tag === OID) return ecJwk(f[2].content, decodeOid(params.content));
+  if (algOid === KEY_OIDS.rsaEncryption && params?.tag === TAG.null) return rsaJwk(f[2].content);
+  if (algOid === KEY_OIDS.ecPublicKey && params?.tag === TAG.oid) return ecJwk(f[2].content, decodeOid(params.content));
   return undefined;
 }
 
