@@ -40,6 +40,20 @@ const create = (rt: ResourceType, ns: string, kind: 'Job' | 'CronJob' | 'Rollout
 const get = (rt: ResourceType, ns: string, name: string) => client.get<Obj>(rt, ns, name);
 const onboarded = (rt: ResourceType, ns: string, name: string) =>
   waitFor(`${name} onboarded`, async () => (await get(rt, ns, name)).metadata.annotations?.[OBSERVED]);
+/** The ReplicaSets of Deployment `web` in `ns`. */
+const rsOf = async (ns: string) =>
+  (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web')).length;
+/**
+ * Secret `creds` changes in both namespaces: `web` rolls in `rolled` (a second ReplicaSet), and in
+ * `untouched` nothing happens, not even a digest recorded.
+ */
+async function rollsOnlyIn(rolled: string, untouched: string, what: string): Promise<void> {
+  for (const ns of [rolled, untouched]) await rotate(ns, 'creds', { v: '2' });
+  await waitFor(what, async () => (await rsOf(rolled)) === 2);
+  await sleep(QUIET_MS);
+  expect(await rsOf(untouched)).toBe(1);
+  expect((await get(Deployments, untouched, 'web')).metadata.annotations?.[OBSERVED]).toBeUndefined();
+}
 const jobsOf = async (ns: string, cronJob: string) =>
   (await client.list<Obj>(Jobs, ns)).items.filter((j) =>
     j.metadata.ownerReferences?.some((o) => o.kind === 'CronJob' && o.name === cronJob),
@@ -225,8 +239,6 @@ describe("--reload-strategy env-vars (Reloader's default)", () => {
 });
 
 describe("Reloader's flags --auto-reload-all, --resource-label-selector, --namespaces-to-ignore", () => {
-  const rsOf = async (ns: string) =>
-    (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web')).length;
   const labelled = (ns: string, name: string, labels: Ann) =>
     client.create(Secrets, ns, secretOf(name, inNamespace(ns), withData({ v: '1' }), withLabels(labels)));
 
@@ -263,11 +275,7 @@ describe("Reloader's flags --auto-reload-all, --resource-label-selector, --names
         await client.create(Deployments, ns, deployment('web', inNamespace(ns), withSecretVolumes('creds')));
       }
       await onboarded(Deployments, watchedNs, 'web');
-      for (const ns of [watchedNs, ignoredNs]) await rotate(ns, 'creds', { v: '2' });
-      await waitFor('two ReplicaSets where it is not ignored', async () => (await rsOf(watchedNs)) === 2);
-      await sleep(QUIET_MS);
-      expect(await rsOf(ignoredNs)).toBe(1);
-      expect((await get(Deployments, ignoredNs, 'web')).metadata.annotations?.[OBSERVED]).toBeUndefined();
+      await rollsOnlyIn(watchedNs, ignoredNs, 'two ReplicaSets where it is not ignored');
     } finally {
       await op.stop();
       await Promise.all([watchedNs, ignoredNs].map((ns) => deleteNamespace(client, ns)));
@@ -315,9 +323,6 @@ describe("--namespace-selector (Reloader's): only workloads in the namespaces it
     async () => {
       const [a, b] = [await newNamespace(client, 'rl-nsa'), await newNamespace(client, 'rl-nsb')];
       const label = (ns: string, team: string | null) => client.patch(Namespaces, undefined, ns, { metadata: { labels: { team } } });
-      const rsOf = async (ns: string) =>
-        (await client.list<KubeObject>(ReplicaSets, ns)).items.filter((r) => r.metadata.ownerReferences?.some((o) => o.name === 'web'))
-          .length;
       await label(a, 'a');
       // Reloader's grammar: a set requirement, and a legacy key:* item (any value)
       const op = await startOperator(['--namespaces', `${a},${b}`, ...flags, '--namespace-selector', 'team in (a,b),team:*']);
@@ -331,11 +336,7 @@ describe("--namespace-selector (Reloader's): only workloads in the namespaces it
           );
         }
         await onboarded(Deployments, a, 'web');
-        for (const ns of [a, b]) await rotate(ns, 'creds', { v: '2' });
-        await waitFor('a rollout where the namespace is selected', async () => (await rsOf(a)) === 2);
-        await sleep(QUIET_MS);
-        expect(await rsOf(b)).toBe(1);
-        expect((await get(Deployments, b, 'web')).metadata.annotations?.[OBSERVED]).toBeUndefined();
+        await rollsOnlyIn(a, b, 'a rollout where the namespace is selected');
 
         await label(b, 'b'); // now selected: onboarded (a change before it was selected rolls nothing, as in Reloader)
         await onboarded(Deployments, b, 'web');
