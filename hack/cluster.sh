@@ -283,8 +283,26 @@ start_etcd() {
 # tries its Hostname first, which no DNS here resolves.
 apiserver_bind() { if [ "$NODE" = 0 ]; then echo 127.0.0.1; else echo 0.0.0.0; fi; }
 
+# The audit log, $STATE/audit.log: who wrote what (user, user agent, source IP) for every write but
+# the Leases' renewals, at the Metadata level (no object bodies: Secrets' data never lands there).
+# annotary's user agent names its process (src/identity.ts), so the log tells apart the
+# operators of several tests, of pods and of the demo that use the same credentials.
+write_audit_policy() {
+  cat >"$STATE/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    resources: [{ group: coordination.k8s.io, resources: [leases] }]
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+POLICY
+}
+
 start_apiserver() {
   pid_alive apiserver && return 0
+  write_audit_policy
   nohup "$(bin_dir)/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address "$(apiserver_bind)" --secure-port "$API_PORT" --insecure-port 0 \
@@ -296,6 +314,8 @@ start_apiserver() {
     --enable-admission-plugins NamespaceLifecycle,ServiceAccount \
     --kubelet-preferred-address-types InternalIP,Hostname \
     --watch-cache-sizes "${APISERVER_WATCH_CACHE_SIZES:-}" \
+    --audit-policy-file "$STATE/audit-policy.yaml" --audit-log-path "$STATE/audit.log" --audit-log-mode batch \
+    --audit-log-maxsize 200 --audit-log-maxbackup 1 \
     >"$STATE/apiserver.log" 2>&1 &
   echo $! > "$STATE/apiserver.pid"
   apiserver_bind > "$STATE/apiserver.bind"

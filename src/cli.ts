@@ -1,20 +1,15 @@
 #!/usr/bin/env -S node --optimize-for-size
 // annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`, `events`, `generate-types`.
-import { readFileSync } from 'node:fs';
 import { annotationsTable } from './annotations.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { CONTROLLER_MODULES } from './controllers/index.js';
 import { eventReasonsTable } from './event-reasons.js';
 import { generateTypesTable } from './generate/spec.js';
+import { version } from './identity.js';
 import { keystoreCommand } from './keystore-cli.js';
 import { createLogger, errorText } from './log.js';
 import { createMetrics } from './metrics.js';
 import { Operator } from './operator.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -1,6 +1,5 @@
 // Wires caches, controllers, the HTTP endpoints and shutdown together.
 import type http from 'node:http';
-import { hostname } from 'node:os';
 import { AnnotationReader } from './annotations.js';
 import type { Config, ControllerName } from './config.js';
 import type { ControllerContext, ControllerModule } from './controllers/context.js';
@@ -15,6 +14,7 @@ import type { KubeObject } from './kube/types.js';
 import { Leases, Pods, apiVersionOf, parseRefId } from './kube/types.js';
 import { Writer } from './kube/writer.js';
 import { startHttpServer } from './http.js';
+import { processInstance, userAgent } from './identity.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -57,7 +57,11 @@ export class Operator {
     private readonly metrics: Metrics,
     private readonly modules: Record<ControllerName, ControllerModule>,
   ) {
-    this.client = KubeClient.fromOptions({ kubeconfig: cfg.kubeconfig || undefined, context: cfg.context || undefined });
+    this.client = KubeClient.fromOptions({
+      kubeconfig: cfg.kubeconfig || undefined,
+      context: cfg.context || undefined,
+      userAgent: userAgent(),
+    });
     this.caches = new SharedCaches({ client: this.client, namespaces: cfg.namespaces, resyncMs: cfg.resyncMs, log, metrics });
   }
 
@@ -119,7 +123,7 @@ export class Operator {
       client: this.client,
       namespace: operatorNamespace(cfg, process.env),
       name: LEASE_NAME,
-      identity: `${hostname()}_${process.pid}`,
+      identity: processInstance(),
       durationMs: cfg.leaseDurationMs,
       log: log.child({ component: 'leader' }),
       onLeading: () => this.startLoops(),

@@ -53,6 +53,8 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
 
 export interface ClientOptions extends KubeconfigSource {
   fieldManager?: string;
+  /** sent on every request; none: Node's default (no header) */
+  userAgent?: string;
 }
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -75,6 +77,7 @@ export interface DeleteOptions {
 
 export class KubeClient {
   readonly fieldManager: string;
+  private readonly userAgent: string | undefined;
   private connection: Connection | undefined;
 
   constructor(
@@ -82,6 +85,7 @@ export class KubeClient {
     opts: ClientOptions = {},
   ) {
     this.fieldManager = opts.fieldManager ?? 'annotary';
+    this.userAgent = opts.userAgent;
   }
 
   /** Credentials resolve on the first request; see `connect` to resolve them up front. */
@@ -117,6 +121,7 @@ export class KubeClient {
       const url = new URL(conn.credentials.server + path);
       for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
       const headers: Record<string, string> = { accept: 'application/json', ...this.credentials.headers(conn.credentials) };
+      if (this.userAgent) headers['user-agent'] = this.userAgent;
       if (opts.body !== undefined) {
         headers['content-type'] = opts.contentType ?? 'application/json';
         headers['content-length'] = String(Buffer.byteLength(opts.body));
