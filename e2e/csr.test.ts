@@ -33,6 +33,7 @@ import { Writer } from '../src/kube/writer.js';
 import { createMetrics } from '../src/metrics.js';
 import { createCsr, parseCsr } from '../src/pki/x509.js';
 import type { OperatorProcess } from './harness/cluster.js';
+import { applyWithoutPods } from './harness/kustomize.js';
 import {
   KUBECONFIG,
   ROOT,
@@ -99,7 +100,7 @@ const csrEvents = (name: string) => eventsFor(client, 'default', name);
 
 beforeAll(async () => {
   kubectl('apply', '-f', path.join(ROOT, 'manifests/base/namespace.yaml'));
-  kubectl('apply', '-k', path.join(ROOT, 'manifests'));
+  applyWithoutPods('manifests');
   saKubeconfig = writeKubeconfig(file('annotary.kubeconfig'), { token: await serviceAccountToken(INSTALL_NS, 'annotary') });
   ns = await newNamespace(client, 'csr');
   // the CA Secret `ca`: signer annotary.io/<ns>.ca; its policy approves ServiceAccounts of ns for names under <ns>.svc

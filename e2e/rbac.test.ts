@@ -25,6 +25,7 @@ import {
   ValidatingWebhooks,
 } from '../src/kube/types.js';
 import type { OperatorProcess } from './harness/cluster.js';
+import { applyWithoutPods } from './harness/kustomize.js';
 import {
   ROOT,
   adminClient,
@@ -80,19 +81,6 @@ const ingress = (namespace: string, name: string, certs: string) =>
     ingressOf(name, inNamespace(namespace), withAnnotations({ 'annotary.io/certs-from-secret': certs })),
   );
 
-/**
- * `kubectl apply -k <dir>` with the Deployment at 0 replicas: on a cluster with a node its pods
- * would run the operator from the image and campaign for the Lease that the operator of this
- * file, run with the ServiceAccount's token, elects itself with.
- */
-function applyManifests(dir: string): void {
-  const docs = yaml.loadAll(kubectl('kustomize', path.join(ROOT, dir))) as (KubeObject & { spec?: { replicas?: number } })[];
-  for (const d of docs) if (d.kind === 'Deployment') d.spec = { ...d.spec, replicas: 0 };
-  const file = path.join(scratchDir('e2e-rbac-apply'), 'manifests.yaml');
-  writeFileSync(file, docs.map((d) => yaml.dump(d)).join('---\n'));
-  kubectl('apply', '-f', file);
-}
-
 /** The overlay's RoleBinding, as an installer uses it: the same object in another namespace. */
 function allowCopiesIn(namespace: string): void {
   const docs = yaml.loadAll(kubectl('kustomize', path.join(ROOT, 'manifests/overlays/ingress-copies'))) as KubeObject[];
@@ -106,7 +94,7 @@ beforeAll(async () => {
   // server-side dry-run needs the namespace to exist (admission looks it up): create it first
   kubectl('apply', '-f', path.join(ROOT, 'manifests/base/namespace.yaml'));
   kubectl('apply', '--dry-run=server', '-k', path.join(ROOT, 'manifests'));
-  applyManifests('manifests');
+  applyWithoutPods('manifests');
   // the cluster of .cluster/kubeconfig with the ServiceAccount's token
   saKubeconfig = writeKubeconfig(path.join(scratchDir('e2e-rbac'), 'kubeconfig'), {
     token: await serviceAccountToken(INSTALL_NS, 'annotary'),
@@ -141,7 +129,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op?.stop(); // releases the Lease in annotary-system for the next run
-  applyManifests('manifests'); // the base rules again (the Route rule goes)
+  applyWithoutPods('manifests'); // the base rules again (the Route rule goes)
   if (pod) await client.delete(Pods, INSTALL_NS, pod.metadata.name).catch(() => undefined);
   for (const n of [ns, bare, src]) await deleteNamespace(client, n);
 });
@@ -208,7 +196,7 @@ test('the routes controller (no Routes in the base RBAC) waits, reported: error 
 });
 
 test('granting Routes (overlays/openshift) starts the routes controller without a restart', async () => {
-  applyManifests('manifests/overlays/openshift');
+  applyWithoutPods('manifests/overlays/openshift');
   // the refused list is retried at least every 30 s
   await waitFor(
     'routes controller ready',
@@ -344,7 +332,7 @@ test('trust-bundle copies: TrustBundleCopyForbidden with the base; made once ove
     );
     expect(ev.message).toContain(`namespace(s) ${bare}`);
     expect(await client.tryGet(ConfigMaps, bare, 'trust')).toBeUndefined();
-    applyManifests('manifests/overlays/trust-bundle-copies');
+    applyWithoutPods('manifests/overlays/trust-bundle-copies');
     // the forbidden bundle is looked at again every minute
     const copy = await waitFor('copy in bare', () => client.tryGet<ConfigMap>(ConfigMaps, bare, 'trust'), 90_000);
     expect(copy.data?.['ca-bundle.crt']).toBe((await client.get<ConfigMap>(ConfigMaps, ns, 'trust')).data?.['ca-bundle.crt']);

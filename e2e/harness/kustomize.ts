@@ -2,13 +2,14 @@
 // the manifests through a kustomization of the test's own, the user's edit: the image's tag, and
 // for the base --namespaces=annotary-system, so that its pods touch nothing of the other tests
 // (the grants stay the base's cluster-wide ones). Used by e2e/in-pod-kustomize.test.ts and
-// e2e/in-pod-no-routes.test.ts.
+// e2e/in-pod-no-routes.test.ts. And the install's grants without its pods, for the files that run
+// the operator on the host with the ServiceAccount's token (rbac, csr).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
-import { loadDocs } from '../../test/ops/helpers.js';
+import { kustomize, loadDocs } from '../../test/ops/helpers.js';
 import { ROOT, kubectl } from './cluster.js';
 import type { InPodInstall } from './node.js';
 import { IMAGE, objectsWhere } from './node.js';
@@ -54,3 +55,18 @@ export function kustomizeInstall(dir: string, ready?: () => Promise<void>): InPo
 }
 
 export const servesRoutes = () => kubectl('api-resources', '--api-group=route.openshift.io', '-o', 'name').includes('routes');
+
+/**
+ * `kubectl apply -k <dir>` with the Deployment at 0 replicas: the ServiceAccount and its grants for
+ * an operator run on the host with its token. On a cluster with a node the Deployment's pods would
+ * otherwise run the operator from the image, once `make image` has loaded it, for every namespace
+ * and beside every later file's own operator (seen: keystores written where a test's operator
+ * was told not to look, its counters at 0 while the pods did the work).
+ */
+export function applyWithoutPods(dir: string): void {
+  const docs = kustomize(dir);
+  for (const d of docs) if (d.kind === 'Deployment') d.spec = { ...(d.spec as object), replicas: 0 };
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'annotary-grants-')), 'manifests.yaml');
+  writeFileSync(file, docs.map((d) => yaml.dump(d)).join('---\n'));
+  kubectl('apply', '-f', file);
+}

@@ -2,6 +2,7 @@
 // mapping, patch content types, watch streams split anywhere, the retry after a 401.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { userAgent } from '../../src/identity.js';
 import { ApiError, KubeClient } from '../../src/kube/client.js';
 import type { Credentials } from '../../src/kube/credentials.js';
 import { CredentialsProvider } from '../../src/kube/credentials.js';
@@ -49,6 +50,20 @@ const json = (res: http.ServerResponse, status: number, body: unknown) => {
 };
 
 describe('requests: verbs, patch content types, the apiserver Status on errors', () => {
+  test("every request names the process (the operator's User-Agent), which the apiserver's audit log records", async () => {
+    const agents: (string | undefined)[] = [];
+    handler = (req, _body, res) => {
+      agents.push(req.headers['user-agent']);
+      json(res, 200, { metadata: { name: 's' }, items: [] });
+    };
+    const provider = new CredentialsProvider({}, async (): Promise<Credentials> => ({ server: base, headers: {} }));
+    const client = new KubeClient(provider, { userAgent: userAgent() });
+    await client.get(Secrets, 'ns', 's');
+    await client.patch(Secrets, 'ns', 's', {});
+    expect(agents).toEqual([userAgent(), userAgent()]);
+    expect(userAgent()).toMatch(new RegExp(`^annotary/\\d+\\.\\d+\\.\\d+ \\(${process.platform}/${process.arch}\\) .+_${process.pid}$`));
+  });
+
   test('a merge patch goes out with its content type, fieldManager and credentials', async () => {
     const seen: { method?: string; url?: string; type?: string; auth?: string; body?: string }[] = [];
     handler = (req, body, res) => {
