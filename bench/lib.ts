@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { KubeClient } from '../src/kube/client.js';
 import type { KubeObject, ResourceType } from '../src/kube/types.js';
 import { Deployments, Secrets, resourcePath } from '../src/kube/types.js';
-import { KUBECONFIG, kubectl, sumMetric } from '../e2e/harness/cluster.js';
+import { KUBECONFIG, kubectl, sumMetric, waitFor, type OperatorProcess } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import { tlsData } from '../test/gen.js';
 
@@ -221,6 +221,30 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
   return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15 of proc(5))
+}
+
+/** Queues empty and the reconcile count unchanged over one second. */
+export async function drained(op: OperatorProcess): Promise<void> {
+  let last = -1;
+  await waitFor(
+    'queues drained',
+    async () => {
+      const text = await op.metrics();
+      const depth = sumMetric(text, 'annotary_queue_depth');
+      const done = sumMetric(text, 'annotary_reconcile_total');
+      const ok = depth === 0 && done === last;
+      last = done;
+      return ok;
+    },
+    300_000,
+    1000,
+  );
+}
+
+/** Resident set size (VmRSS of /proc/<pid>/status), bytes: one reading for any process, Node's or Go's. */
+export function rssBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
 }
 
 export interface Controller {

@@ -26,20 +26,24 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
-import {
-  KUBECONFIG,
-  ROOT,
-  adminClient,
-  deleteNamespace,
-  newNamespace,
-  startOperator,
-  sumMetric,
-  waitFor,
-  type OperatorProcess,
-} from '../e2e/harness/cluster.js';
+import { KUBECONFIG, ROOT, adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
 import { tlsData } from '../test/gen.js';
-import { MiB, apiserverWrites, cpuSeconds, median, mmm, randomB64, ratios, report, seed, sleep, startClientGo, type Row } from './lib.js';
+import {
+  MiB,
+  apiserverWrites,
+  cpuSeconds,
+  drained,
+  median,
+  mmm,
+  randomB64,
+  ratios,
+  report,
+  seed,
+  sleep,
+  startClientGo,
+  type Row,
+} from './lib.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SMALL = Number(process.env.BENCH_SMALL ?? 5000);
@@ -124,24 +128,6 @@ function importRss(specifier: string): Promise<{ bare: number; after: number }> 
     `const bare = process.memoryUsage().rss; await import(${JSON.stringify(specifier)}); ` +
     'console.log(JSON.stringify({ bare, after: process.memoryUsage().rss }));';
   return nodeJson(`import of ${specifier}`, ['--input-type=module', '-e', code]);
-}
-
-/** Queues empty and the reconcile count unchanged over one second. */
-async function drained(op: OperatorProcess): Promise<void> {
-  let last = -1;
-  await waitFor(
-    'queues drained',
-    async () => {
-      const text = await op.metrics();
-      const depth = sumMetric(text, 'annotary_queue_depth');
-      const done = sumMetric(text, 'annotary_reconcile_total');
-      const ok = depth === 0 && done === last;
-      last = done;
-      return ok;
-    },
-    300_000,
-    1000,
-  );
 }
 
 interface Sample {

@@ -331,9 +331,15 @@ start_apiserver() {
   log "apiserver not ready after 60 s; see $STATE/apiserver.log"; exit 1
 }
 
+# KCM_API_QPS: the controller-manager's requests a second, burst twice that (unset: upstream's 20,
+# burst 30); `make bench` raises it, so that bench/growth.ts's 20,000 Deployments get their status
+# written in seconds rather than a quarter of an hour.
 start_controller_manager() {
   pid_alive controller-manager && return 0
+  local rate=()
+  [ -z "${KCM_API_QPS:-}" ] || rate=(--kube-api-qps "$KCM_API_QPS" --kube-api-burst $((2 * KCM_API_QPS)))
   nohup "$(bin_dir)/kube-controller-manager" --kubeconfig "$STATE/kubeconfig" --leader-elect=false \
+    "${rate[@]}" \
     --service-account-private-key-file "$STATE/pki/sa.key" --root-ca-file "$STATE/pki/apiserver-ca.crt" \
     --use-service-account-credentials=false --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --port 0 \
     --cluster-signing-cert-file "$STATE/pki/signing-ca.crt" --cluster-signing-key-file "$STATE/pki/signing-ca.key" \

@@ -1,0 +1,277 @@
+// Benchmark: how the cost of holding the cluster grows (#20), at 1k, 10k and 100k Secrets with
+// 200, 2k and 20k Deployments in one namespace (BENCH_GROWTH_SIZES). The annotated share is fixed
+// (100 `annotary.io/keystores` TLS Secrets, 20 `annotary.io/reload-on-secrets` Deployments), so
+// that what grows is what every operator pays for each object it watches and does nothing with;
+// the other Secrets carry ~4 KiB of data like bench/scale.ts's, the Deployments are paused with 0
+// replicas (the controller-manager writes each one's status once and makes no ReplicaSet).
+// Seeding and the controller-manager's status writes are outside the timed part. At each size,
+// BENCH_REPEATS restarts of
+//   - annotary (all controllers): start → /readyz, CPU (utime + stime) from start to ready, RSS
+//     (VmRSS) and JS heap once its queues drained;
+//   - the client-go controller (`-mode reload`: informers on the same Secrets and Deployments,
+//     BENCH_CLIENTGO): start → synced, its CPU and RSS then.
+// Then the slope per 1,000 objects between sizes: flat when the one from 10k to 100k is not
+// above the one from 1k to 10k (×1.25 for noise). Targets at 100k: RSS ≤ 250 MiB, ready ≤ 30 s.
+// Asserts nothing.
+//
+//   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) node dist-bench/bench/growth.js
+//   env: BENCH_GROWTH_SIZES (1000,10000,100000), BENCH_REPEATS (2), BENCH_CLIENTGO (required)
+import { performance } from 'node:perf_hooks';
+import type { KubeObject } from '../src/kube/types.js';
+import { Deployments, Secrets } from '../src/kube/types.js';
+import { adminClient, deleteNamespace, kubectl, newNamespace, startOperator, sumMetric, waitFor } from '../e2e/harness/cluster.js';
+import { chainFixture } from '../test/pki/fixtures.js';
+import { tlsData } from '../test/gen.js';
+import { MiB, cpuSeconds, drained, median, mmm, randomB64, ratios, report, rssBytes, seed, sleep, startClientGo, type Row } from './lib.js';
+
+const SIZES = (process.env.BENCH_GROWTH_SIZES ?? '1000,10000,100000').split(',').map(Number);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 2);
+const KEYSTORES = 100;
+const RELOADS = 20;
+const TLS = tlsData(chainFixture('rsa2048'));
+const deploymentsFor = (secrets: number) => secrets / 5;
+
+const secret =
+  (ns: string) =>
+  (i: number): KubeObject =>
+    i < KEYSTORES
+      ? {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'kubernetes.io/tls',
+          metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
+          data: TLS,
+        }
+      : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } };
+
+const deployment =
+  (ns: string) =>
+  (i: number): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: `d-${i}`,
+      namespace: ns,
+      annotations: i < RELOADS ? { 'annotary.io/reload-on-secrets': `s-${KEYSTORES + i}` } : {},
+    },
+    spec: {
+      paused: true,
+      replicas: 0,
+      selector: { matchLabels: { app: `d-${i}` } },
+      template: {
+        metadata: { labels: { app: `d-${i}` } },
+        spec: {
+          containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
+          volumes: [{ name: 's', secret: { secretName: `s-${KEYSTORES + i}` } }],
+        },
+      },
+    },
+  });
+
+/** The controller-manager's status write of every Deployment made so far, counted by the apiserver. */
+async function controllerManagerCaughtUp(deployments: number, before: number): Promise<void> {
+  const statusWrites = () =>
+    sumMetric(kubectl('get', '--raw', '/metrics'), 'apiserver_request_total', {
+      resource: 'deployments',
+      subresource: 'status',
+      verb: 'PUT',
+    }) - before;
+  await waitFor('the controller-manager has written every Deployment status', () => statusWrites() >= deployments, 1_800_000, 2000);
+}
+
+interface Sample {
+  readyS: number;
+  cpuS: number;
+  rss: number;
+  heap: number;
+  goReadyS: number;
+  goCpuS: number;
+  goRss: number;
+}
+
+async function measure(ns: string, size: number): Promise<Sample> {
+  const t0 = performance.now();
+  const op = await startOperator(['--namespaces', ns, '--log-level', 'warn']);
+  const readyS = (performance.now() - t0) / 1000;
+  const cpuS = cpuSeconds(op.proc.pid!);
+  let rss: number, heap: number;
+  try {
+    await drained(op);
+    rss = rssBytes(op.proc.pid!);
+    heap = await op.metric('annotary_nodejs_heap_size_used_bytes');
+  } finally {
+    await op.stop();
+  }
+  const g0 = performance.now();
+  const cg = await startClientGo(ns, 'reload');
+  const goReadyS = (performance.now() - g0) / 1000;
+  const goCpuS = cpuSeconds(cg.proc.pid!);
+  await sleep(2000); // its workers' first pass over the queued keys
+  const goRss = rssBytes(cg.proc.pid!);
+  await cg.stop();
+  console.error(
+    `${size} Secrets: annotary ready ${readyS.toFixed(1)} s, CPU ${cpuS.toFixed(2)} s, RSS ${(rss / MiB).toFixed(0)} MiB, ` +
+      `heap ${(heap / MiB).toFixed(0)} MiB; client-go synced ${goReadyS.toFixed(1)} s, CPU ${goCpuS.toFixed(2)} s, ` +
+      `RSS ${(goRss / MiB).toFixed(0)} MiB`,
+  );
+  return { readyS, cpuS, rss, heap, goReadyS, goCpuS, goRss };
+}
+
+/** Per 1,000 objects (Secrets + Deployments) between two sizes, of the medians of `fn`. */
+function slope(a: { size: number; samples: Sample[] }, b: { size: number; samples: Sample[] }, fn: (s: Sample) => number): number {
+  const objects = (n: number) => n + deploymentsFor(n);
+  return (median(b.samples.map(fn)) - median(a.samples.map(fn))) / ((objects(b.size) - objects(a.size)) / 1000);
+}
+
+async function main(): Promise<void> {
+  if (!process.env.BENCH_CLIENTGO) throw new Error('BENCH_CLIENTGO: the client-go controller (bash hack/cluster.sh baseline)');
+  const client = adminClient();
+  const ns = await newNamespace(client, 'bench-growth');
+  const results: { size: number; samples: Sample[]; seedS: number }[] = [];
+  try {
+    let have = 0;
+    for (const size of SIZES) {
+      const before = sumMetric(kubectl('get', '--raw', '/metrics'), 'apiserver_request_total', {
+        resource: 'deployments',
+        subresource: 'status',
+        verb: 'PUT',
+      });
+      const seedS =
+        (await seed(client, Deployments, ns, deploymentsFor(have), deploymentsFor(size) - deploymentsFor(have), deployment(ns))) +
+        (await seed(client, Secrets, ns, have, size - have, secret(ns)));
+      await controllerManagerCaughtUp(deploymentsFor(size) - deploymentsFor(have), before);
+      console.error(`seeded up to ${size} Secrets + ${deploymentsFor(size)} Deployments (${seedS.toFixed(0)} s of requests)`);
+      if (have === 0) await measure(ns, size); // the first start writes the annotated objects' stores: untimed
+      have = size;
+      const samples: Sample[] = [];
+      for (let r = 0; r < REPEATS; r++) samples.push(await measure(ns, size));
+      results.push({ size, samples, seedS });
+    }
+  } finally {
+    await deleteNamespace(client, ns);
+  }
+  const rows: Row[] = [];
+  for (const { size, samples } of results) {
+    const b = `growth (${size / 1000}k Secrets, ${deploymentsFor(size) / 1000}k Deployments)`;
+    const last = size === SIZES.at(-1);
+    const pick = (fn: (s: Sample) => number) => samples.map(fn);
+    rows.push(
+      {
+        benchmark: b,
+        measure: 'start → ready, s (baseline: the client-go controller, start → synced)',
+        baseline: mmm(
+          pick((s) => s.goReadyS),
+          1,
+        ),
+        annotary: mmm(
+          pick((s) => s.readyS),
+          1,
+        ),
+        result: mmm(
+          ratios(
+            pick((s) => s.readyS),
+            pick((s) => s.goReadyS),
+          ),
+          2,
+          '×',
+        ),
+        target: last ? '≤ 30 s' : '—',
+        met: last ? median(pick((s) => s.readyS)) <= 30 : undefined,
+      },
+      {
+        benchmark: b,
+        measure: 'CPU from start to ready, s (baseline: client-go, start → synced)',
+        baseline: mmm(
+          pick((s) => s.goCpuS),
+          2,
+        ),
+        annotary: mmm(
+          pick((s) => s.cpuS),
+          2,
+        ),
+        result: mmm(
+          ratios(
+            pick((s) => s.cpuS),
+            pick((s) => s.goCpuS),
+          ),
+          2,
+          '×',
+        ),
+        target: '≤ 1.2×',
+        met:
+          median(
+            ratios(
+              pick((s) => s.cpuS),
+              pick((s) => s.goCpuS),
+            ),
+          ) <= 1.2,
+      },
+      {
+        benchmark: b,
+        measure: 'RSS once synced (VmRSS), MiB (baseline: client-go); annotary: JS heap used in brackets',
+        baseline: mmm(pick((s) => s.goRss / MiB)),
+        annotary: `${mmm(pick((s) => s.rss / MiB))} (${mmm(pick((s) => s.heap / MiB))})`,
+        result: mmm(
+          ratios(
+            pick((s) => s.rss),
+            pick((s) => s.goRss),
+          ),
+          2,
+          '×',
+        ),
+        target: last ? '≤ 250 MiB' : '—',
+        met: last ? median(pick((s) => s.rss)) <= 250 * MiB : undefined,
+      },
+    );
+  }
+  for (let i = 1; i < results.length; i++) {
+    const [a, b] = [results[i - 1], results[i]];
+    const flatter = i > 1 ? results[i - 2] : undefined;
+    const span = `growth ${a.size / 1000}k → ${b.size / 1000}k Secrets`;
+    const per = (what: string, fn: (s: Sample) => number, go: (s: Sample) => number, unit: number, digits: number): Row => {
+      const own = slope(a, b, fn) / unit;
+      const before = flatter ? slope(flatter, a, fn) / unit : undefined;
+      return {
+        benchmark: span,
+        measure: `${what} per 1,000 objects (slope of the medians; baseline: client-go's)`,
+        baseline: (slope(a, b, go) / unit).toFixed(digits),
+        annotary: own.toFixed(digits),
+        result: `${(slope(a, b, fn) / slope(a, b, go)).toFixed(2)}×`,
+        target: before === undefined ? '—' : `flat: ≤ 1.25 × ${before.toFixed(digits)} (the slope below)`,
+        met: before === undefined ? undefined : own <= 1.25 * Math.max(before, 0),
+      };
+    };
+    rows.push(
+      per(
+        'RSS, MiB',
+        (s) => s.rss,
+        (s) => s.goRss,
+        MiB,
+        2,
+      ),
+      per(
+        'start → ready, s',
+        (s) => s.readyS,
+        (s) => s.goReadyS,
+        1,
+        3,
+      ),
+      per(
+        'CPU to ready, s',
+        (s) => s.cpuS,
+        (s) => s.goCpuS,
+        1,
+        3,
+      ),
+    );
+  }
+  report(rows);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
