@@ -104,11 +104,15 @@ test('SIGKILL of the leader: the standby takes over, writes new Secrets, and a r
 
 test('a leader that finds the Lease taken stops and exits non-zero', async () => {
   const [leader] = await leaderAndStandby();
-  const l = (await lease())!;
-  // another holder with a fresh renewTime: what a partitioned leader sees after a take-over
-  await client.replace(Leases, ns, 'annotary', {
-    ...l,
-    spec: { ...l.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()), leaseDurationSeconds: 60 },
+  // another holder with a fresh renewTime: what a partitioned leader sees after a take-over. The
+  // leader renews meanwhile, and a renewal between the read and the replace is a 409: read again.
+  await waitFor('the intruder holds the Lease', async () => {
+    const l = (await lease())!;
+    await client.replace(Leases, ns, 'annotary', {
+      ...l,
+      spec: { ...l.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()), leaseDurationSeconds: 60 },
+    });
+    return true;
   });
   await waitFor('exit', () => leader.proc.exitCode !== null, 30_000);
   expect(leader.proc.exitCode).toBe(1);
