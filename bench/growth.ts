@@ -17,56 +17,34 @@
 //   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) node dist-bench/bench/growth.js
 //   env: BENCH_GROWTH_SIZES (1000,10000,100000), BENCH_REPEATS (2), BENCH_CLIENTGO (required)
 import { performance } from 'node:perf_hooks';
-import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, kubectl, newNamespace, startOperator, sumMetric, waitFor } from '../e2e/harness/cluster.js';
-import { chainFixture } from '../test/pki/fixtures.js';
-import { tlsData } from '../test/gen.js';
-import { MiB, cpuSeconds, drained, median, mmm, randomB64, ratios, report, rssBytes, seed, sleep, startClientGo, type Row } from './lib.js';
+import {
+  MiB,
+  cpuSeconds,
+  drained,
+  median,
+  mmm,
+  ratios,
+  report,
+  rssBytes,
+  seed,
+  sleep,
+  startClientGo,
+  type Row,
+  benchDeployment,
+  runBench,
+  scaleSecret,
+} from './lib.js';
 
 const SIZES = (process.env.BENCH_GROWTH_SIZES ?? '1000,10000,100000').split(',').map(Number);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 2);
 const KEYSTORES = 100;
 const RELOADS = 20;
-const TLS = tlsData(chainFixture('rsa2048'));
 const deploymentsFor = (secrets: number) => secrets / 5;
 
-const secret =
-  (ns: string) =>
-  (i: number): KubeObject =>
-    i < KEYSTORES
-      ? {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: 'kubernetes.io/tls',
-          metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
-          data: TLS,
-        }
-      : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } };
-
-const deployment =
-  (ns: string) =>
-  (i: number): KubeObject => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name: `d-${i}`,
-      namespace: ns,
-      annotations: i < RELOADS ? { 'annotary.io/reload-on-secrets': `s-${KEYSTORES + i}` } : {},
-    },
-    spec: {
-      paused: true,
-      replicas: 0,
-      selector: { matchLabels: { app: `d-${i}` } },
-      template: {
-        metadata: { labels: { app: `d-${i}` } },
-        spec: {
-          containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
-          volumes: [{ name: 's', secret: { secretName: `s-${KEYSTORES + i}` } }],
-        },
-      },
-    },
-  });
+const secret = (ns: string) => (i: number) => scaleSecret(ns, i, KEYSTORES);
+const deployment = (ns: string) => (i: number) => benchDeployment(ns, i, `s-${KEYSTORES + i}`, { reload: i < RELOADS, paused: true });
 
 /** The controller-manager's status write of every Deployment made so far, counted by the apiserver. */
 async function controllerManagerCaughtUp(deployments: number, before: number): Promise<void> {
@@ -152,76 +130,54 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const { size, samples } of results) {
-    const b = `growth (${size / 1000}k Secrets, ${deploymentsFor(size) / 1000}k Deployments)`;
     const last = size === SIZES.at(-1);
-    const pick = (fn: (s: Sample) => number) => samples.map(fn);
+    /** One figure at this size: annotary's and client-go's, min / median / max, and their ratios. */
+    const figure = (measure: string, own: (s: Sample) => number, go: (s: Sample) => number, digits: number, unit = 1) => {
+      const r = ratios(samples.map(own), samples.map(go));
+      return {
+        benchmark: `growth (${size / 1000}k Secrets, ${deploymentsFor(size) / 1000}k Deployments)`,
+        measure,
+        baseline: mmm(
+          samples.map((s) => go(s) / unit),
+          digits,
+        ),
+        annotary: mmm(
+          samples.map((s) => own(s) / unit),
+          digits,
+        ),
+        result: mmm(r, 2, '×'),
+        ownMedian: median(samples.map(own)),
+        ratioMedian: median(r),
+      };
+    };
+    const ready = figure(
+      'start → ready, s (baseline: the client-go controller, start → synced)',
+      (s) => s.readyS,
+      (s) => s.goReadyS,
+      1,
+    );
+    const cpu = figure(
+      'CPU from start to ready, s (baseline: client-go, start → synced)',
+      (s) => s.cpuS,
+      (s) => s.goCpuS,
+      2,
+    );
+    const rss = figure(
+      `RSS once synced (VmRSS), MiB (baseline: client-go); annotary's JS heap: ${mmm(samples.map((s) => s.heap / MiB))} MiB`,
+      (s) => s.rss,
+      (s) => s.goRss,
+      0,
+      MiB,
+    );
+    const row = ({ ownMedian: _o, ratioMedian: _r, ...f }: ReturnType<typeof figure>, target: string, met: boolean | undefined): Row => ({
+      ...f,
+      target,
+      met,
+    });
     rows.push(
-      {
-        benchmark: b,
-        measure: 'start → ready, s (baseline: the client-go controller, start → synced)',
-        baseline: mmm(
-          pick((s) => s.goReadyS),
-          1,
-        ),
-        annotary: mmm(
-          pick((s) => s.readyS),
-          1,
-        ),
-        result: mmm(
-          ratios(
-            pick((s) => s.readyS),
-            pick((s) => s.goReadyS),
-          ),
-          2,
-          '×',
-        ),
-        target: last ? '≤ 30 s' : '—',
-        met: last ? median(pick((s) => s.readyS)) <= 30 : undefined,
-      },
-      {
-        benchmark: b,
-        measure: 'CPU from start to ready, s (baseline: client-go, start → synced)',
-        baseline: mmm(
-          pick((s) => s.goCpuS),
-          2,
-        ),
-        annotary: mmm(
-          pick((s) => s.cpuS),
-          2,
-        ),
-        result: mmm(
-          ratios(
-            pick((s) => s.cpuS),
-            pick((s) => s.goCpuS),
-          ),
-          2,
-          '×',
-        ),
-        target: '≤ 1.2×',
-        met:
-          median(
-            ratios(
-              pick((s) => s.cpuS),
-              pick((s) => s.goCpuS),
-            ),
-          ) <= 1.2,
-      },
-      {
-        benchmark: b,
-        measure: 'RSS once synced (VmRSS), MiB (baseline: client-go); annotary: JS heap used in brackets',
-        baseline: mmm(pick((s) => s.goRss / MiB)),
-        annotary: `${mmm(pick((s) => s.rss / MiB))} (${mmm(pick((s) => s.heap / MiB))})`,
-        result: mmm(
-          ratios(
-            pick((s) => s.rss),
-            pick((s) => s.goRss),
-          ),
-          2,
-          '×',
-        ),
-        target: last ? '≤ 250 MiB' : '—',
-        met: last ? median(pick((s) => s.rss)) <= 250 * MiB : undefined,
-      },
+      row(ready, last ? '≤ 30 s' : '—', last ? ready.ownMedian <= 30 : undefined),
+      row(cpu, '≤ 1.2×', cpu.ratioMedian <= 1.2),
+      row(rss, last ? '≤ 250 MiB' : '—', last ? rss.ownMedian <= 250 * MiB : undefined),
     );
   }
   for (let i = 1; i < results.length; i++) {
@@ -268,10 +224,4 @@ async function main(): Promise<void> {
   report(rows);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

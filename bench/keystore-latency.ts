@@ -23,6 +23,7 @@ import {
   rotationRound,
   seed,
   sha256,
+  runBench,
 } from './lib.js';
 
 const N = Number(process.env.BENCH_SECRETS ?? 1000);
@@ -102,10 +103,4 @@ async function main(): Promise<void> {
   report(results.rows(`keystore latency (${N} Secrets)`, (k) => `PEM rotation → keystore observable, ${k} ms`));
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -75,30 +75,42 @@ export const keystoreSecret = (ns: string, i: number): KubeObject => ({
   data: CHAINS[i % CHAINS.length],
 });
 
-/** Secrets s-0… and Deployments d-0… (0 replicas), d-i annotated to reload on s-i: the reload benchmarks' fixture. */
+/**
+ * Deployment d-i of the benchmarks: 0 replicas, mounting Secret `secret`; `reload`: annotated
+ * `annotary.io/reload-on-secrets` on it; `paused`: the controller-manager writes its status once
+ * and makes no ReplicaSet.
+ */
+export const benchDeployment = (ns: string, i: number, secret: string, opts: { reload: boolean; paused?: boolean }): KubeObject => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: `d-${i}`, namespace: ns, annotations: opts.reload ? { 'annotary.io/reload-on-secrets': secret } : {} },
+  spec: {
+    ...(opts.paused ? { paused: true } : {}),
+    replicas: 0,
+    selector: { matchLabels: { app: `d-${i}` } },
+    template: {
+      metadata: { labels: { app: `d-${i}` } },
+      spec: {
+        containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
+        volumes: [{ name: 's', secret: { secretName: secret } }],
+      },
+    },
+  },
+});
+
+/** Secret s-i of the scale benchmarks: a keystore Secret below `keystores`, else ~4 KiB of opaque data. */
+export const scaleSecret = (ns: string, i: number, keystores: number): KubeObject =>
+  i < keystores
+    ? keystoreSecret(ns, i)
+    : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } };
+
+/** Secrets s-0… and Deployments d-0…, d-i annotated to reload on s-i: the reload benchmarks' fixture. */
 export async function seedReload(client: KubeClient, ns: string, n: number): Promise<void> {
   const ids = Array.from({ length: n }, (_, i) => i);
   await inParallel(ids, 16, (i) =>
     client.create(Secrets, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64() } }),
   );
-  await inParallel(ids, 16, (i) =>
-    client.create(Deployments, ns, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': `s-${i}` } },
-      spec: {
-        replicas: 0,
-        selector: { matchLabels: { app: `d-${i}` } },
-        template: {
-          metadata: { labels: { app: `d-${i}` } },
-          spec: {
-            containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
-            volumes: [{ name: 's', secret: { secretName: `s-${i}` } }],
-          },
-        },
-      },
-    }),
-  );
+  await inParallel(ids, 16, (i) => client.create(Deployments, ns, benchDeployment(ns, i, `s-${i}`, { reload: true })));
 }
 
 export type Deployment = KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } };
@@ -283,6 +295,17 @@ export function apiserverWrites(resources: string[], code?: string): number {
     for (const verb of ['PATCH', 'PUT'])
       n += sumMetric(text, 'apiserver_request_total', { verb, resource, subresource: '', ...(code ? { code } : {}) });
   return n;
+}
+
+/** Runs a benchmark's main: exit 0 when it printed its table, 1 with the error otherwise. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
 
 // ---- report -----------------------------------------------------------------------------------

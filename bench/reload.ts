@@ -22,6 +22,7 @@ import {
   seedReload,
   type Deployment,
   templateAnnotation,
+  runBench,
 } from './lib.js';
 
 const N = Number(process.env.BENCH_WORKLOADS ?? 1000);
@@ -98,10 +99,4 @@ async function main(): Promise<void> {
   report(results.rows(`reload latency (${N} Deployments)`, (k) => `Secret rotation → pod template, ${k} ms`));
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

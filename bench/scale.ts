@@ -24,11 +24,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { KubeObject } from '../src/kube/types.js';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { KUBECONFIG, ROOT, adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
-import { chainFixture } from '../test/pki/fixtures.js';
-import { tlsData } from '../test/gen.js';
 import {
   MiB,
   apiserverWrites,
@@ -36,13 +33,15 @@ import {
   drained,
   median,
   mmm,
-  randomB64,
   ratios,
   report,
   seed,
   sleep,
   startClientGo,
   type Row,
+  benchDeployment,
+  runBench,
+  scaleSecret,
 } from './lib.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -53,39 +52,8 @@ const DEPLOYMENTS = Number(process.env.BENCH_DEPLOYMENTS ?? 2000);
 const WRITE_RESOURCES = ['secrets', 'deployments', 'routes'];
 const RESYNC_S = 5;
 
-const TLS = tlsData(chainFixture('rsa2048'));
-
-const secret =
-  (ns: string) =>
-  (i: number): KubeObject =>
-    i < ANNOTATED
-      ? {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: 'kubernetes.io/tls',
-          metadata: { name: `s-${i}`, namespace: ns, annotations: { 'annotary.io/keystores': 'jks' } },
-          data: TLS,
-        }
-      : { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `s-${i}`, namespace: ns }, data: { v: randomB64(3 * 1024) } };
-
-const deployment =
-  (ns: string) =>
-  (i: number): KubeObject => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: `d-${i}`, namespace: ns, annotations: { 'annotary.io/reload-on-secrets': `s-${ANNOTATED + i}` } },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { app: `d-${i}` } },
-      template: {
-        metadata: { labels: { app: `d-${i}` } },
-        spec: {
-          containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }],
-          volumes: [{ name: 's', secret: { secretName: `s-${ANNOTATED + i}` } }],
-        },
-      },
-    },
-  });
+const secret = (ns: string) => (i: number) => scaleSecret(ns, i, ANNOTATED);
+const deployment = (ns: string) => (i: number) => benchDeployment(ns, i, `s-${ANNOTATED + i}`, { reload: true });
 
 interface Baseline {
   ms: number;
@@ -437,10 +405,4 @@ async function main(): Promise<void> {
   report(rows);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

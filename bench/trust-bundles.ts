@@ -15,7 +15,7 @@ import { ConfigMaps, Namespaces, Secrets } from '../src/kube/types.js';
 import { canonicalBundle } from '../src/pki/bundle.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import { chainFixture } from '../test/pki/fixtures.js';
-import { apiserverWrites, inParallel, median, mmm, ratios, report } from './lib.js';
+import { apiserverWrites, inParallel, median, mmm, ratios, report, runBench } from './lib.js';
 
 const N = Number(process.env.BENCH_NAMESPACES ?? 500);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -189,10 +189,4 @@ async function main(): Promise<void> {
   ]);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -43,6 +43,7 @@ import {
   templateAnnotation,
   type Controller,
   type Row,
+  runBench,
 } from './lib.js';
 
 const N = Number(process.env.BENCH_OBJECTS ?? 1000);
@@ -204,10 +205,4 @@ async function main(): Promise<void> {
   report(rows);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);
