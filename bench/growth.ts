@@ -15,7 +15,8 @@
 // Asserts nothing.
 //
 //   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) node dist-bench/bench/growth.js
-//   env: BENCH_GROWTH_SIZES (1000,10000,100000), BENCH_REPEATS (2), BENCH_CLIENTGO (required)
+//   env: BENCH_GROWTH_SIZES (1000,10000,100000), BENCH_REPEATS (3), BENCH_CLIENTGO (required),
+//   BENCH_CPU_PROF (a folder for annotary's CPU profiles)
 import { performance } from 'node:perf_hooks';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, kubectl, newNamespace, startOperator, sumMetric, waitFor } from '../e2e/harness/cluster.js';
@@ -23,6 +24,7 @@ import {
   MiB,
   cpuSeconds,
   drained,
+  PROFILE,
   median,
   mmm,
   ratios,
@@ -38,7 +40,7 @@ import {
 } from './lib.js';
 
 const SIZES = (process.env.BENCH_GROWTH_SIZES ?? '1000,10000,100000').split(',').map(Number);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 2);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const KEYSTORES = 100;
 const RELOADS = 20;
 const deploymentsFor = (secrets: number) => secrets / 5;
@@ -69,7 +71,7 @@ interface Sample {
 
 async function measure(ns: string, size: number): Promise<Sample> {
   const t0 = performance.now();
-  const op = await startOperator(['--namespaces', ns, '--log-level', 'warn']);
+  const op = await startOperator(['--namespaces', ns, '--log-level', 'warn'], {}, undefined, PROFILE);
   const readyS = (performance.now() - t0) / 1000;
   const cpuS = cpuSeconds(op.proc.pid!);
   let rss: number, heap: number;

@@ -259,6 +259,9 @@ export function rssBytes(pid: number): number {
   return Number(kb) * 1024;
 }
 
+/** BENCH_CPU_PROF (a folder): the node flags that make the operator write its CPU profiles there. */
+export const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+
 export interface Controller {
   proc: ChildProcess;
   stop(): Promise<unknown>;

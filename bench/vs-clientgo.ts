@@ -26,6 +26,7 @@ import { generateKey, issueCertificate, selfSignedCa } from '../src/pki/x509.js'
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import {
   LatencyResults,
+  PROFILE,
   Observer,
   annotation,
   cpuSeconds,
@@ -52,7 +53,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE_KEY = 'bench.annotary.io/baseline-hash';
 const ONLY = (process.env.BENCH_JOBS ?? 'keystores,reload').split(',');
 const FLAGS = (process.env.BENCH_ANNOTARY_FLAGS ?? '').split(' ').filter(Boolean);
-const PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
 interface Job {
   name: string;
@@ -101,7 +101,7 @@ const JOBS: Job[] = [
     rotate: (client, ns, i) => client.patch(Secrets, ns, `s-${i}`, { data: renewals.pop() }),
     observed: (i) => `s-${i}`,
     annotary: (ns) =>
-      startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn', ...FLAGS], {}, undefined, PROF),
+      startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn', ...FLAGS], {}, undefined, PROFILE),
   },
   {
     name: 'reload',
@@ -116,7 +116,7 @@ const JOBS: Job[] = [
         ['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn', ...FLAGS],
         {},
         undefined,
-        PROF,
+        PROFILE,
       ),
   },
 ];

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --optimize-for-size
+#!/usr/bin/env -S node --optimize-for-size --heap-growing-percent=50
 // annotary's command line: `run` (the operator), `keystore` (offline stores), `annotations`, `events`, `generate-types`.
 import { annotationsTable } from './annotations.js';
 import { ConfigError, helpText, loadConfig } from './config.js';

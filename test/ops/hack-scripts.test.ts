@@ -95,8 +95,7 @@ esac
   );
   writeFileSync(path.join(dir, 'package.json'), '{}\n'); // CommonJS for the stub above
   // hack/bench.sh: the compiled benchmarks, tsc, and kubectl listing namespaces still terminating
-  for (const b of [...BENCHMARKS, 'table'])
-    exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
+  for (const b of [...BENCHMARKS, 'table']) exe(path.join(dir, `dist-bench/bench/${b}.js`), '');
   exe(path.join(dir, 'bin/npx'), `#!/usr/bin/env bash\n${log('npx')}\n`);
   exe(path.join(dir, 'bin/sleep'), `#!/usr/bin/env bash\n${log('sleep')}\n`);
   // each benchmark's first look finds a bench namespace (then filler), the second none
