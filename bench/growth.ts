@@ -19,9 +19,10 @@
 //   BENCH_CPU_PROF (a folder for annotary's CPU profiles)
 import { performance } from 'node:perf_hooks';
 import { Deployments, Secrets } from '../src/kube/types.js';
-import { adminClient, deleteNamespace, kubectl, newNamespace, startOperator, sumMetric, waitFor } from '../e2e/harness/cluster.js';
+import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import {
   MiB,
+  apiserverWrites,
   cpuSeconds,
   drained,
   PROFILE,
@@ -48,15 +49,17 @@ const deploymentsFor = (secrets: number) => secrets / 5;
 const secret = (ns: string) => (i: number) => scaleSecret(ns, i, KEYSTORES);
 const deployment = (ns: string) => (i: number) => benchDeployment(ns, i, `s-${KEYSTORES + i}`, { reload: i < RELOADS, paused: true });
 
-/** The controller-manager's status write of every Deployment made so far, counted by the apiserver. */
+/** Status writes of Deployments (the controller-manager's), counted by the apiserver. */
+const statusWrites = () => apiserverWrites(['deployments'], undefined, 'status');
+
+/** Waits for the controller-manager's status write of each of `deployments` new Deployments. */
 async function controllerManagerCaughtUp(deployments: number, before: number): Promise<void> {
-  const statusWrites = () =>
-    sumMetric(kubectl('get', '--raw', '/metrics'), 'apiserver_request_total', {
-      resource: 'deployments',
-      subresource: 'status',
-      verb: 'PUT',
-    }) - before;
-  await waitFor('the controller-manager has written every Deployment status', () => statusWrites() >= deployments, 1_800_000, 2000);
+  await waitFor(
+    'the controller-manager has written every Deployment status',
+    () => statusWrites() - before >= deployments,
+    1_800_000,
+    2000,
+  );
 }
 
 interface Sample {
@@ -107,15 +110,11 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_CLIENTGO) throw new Error('BENCH_CLIENTGO: the client-go controller (bash hack/cluster.sh baseline)');
   const client = adminClient();
   const ns = await newNamespace(client, 'bench-growth');
-  const results: { size: number; samples: Sample[]; seedS: number }[] = [];
+  const results: { size: number; samples: Sample[] }[] = [];
   try {
     let have = 0;
     for (const size of SIZES) {
-      const before = sumMetric(kubectl('get', '--raw', '/metrics'), 'apiserver_request_total', {
-        resource: 'deployments',
-        subresource: 'status',
-        verb: 'PUT',
-      });
+      const before = statusWrites();
       const seedS =
         (await seed(client, Deployments, ns, deploymentsFor(have), deploymentsFor(size) - deploymentsFor(have), deployment(ns))) +
         (await seed(client, Secrets, ns, have, size - have, secret(ns)));
@@ -125,7 +124,7 @@ async function main(): Promise<void> {
       have = size;
       const samples: Sample[] = [];
       for (let r = 0; r < REPEATS; r++) samples.push(await measure(ns, size));
-      results.push({ size, samples, seedS });
+      results.push({ size, samples });
     }
   } finally {
     await deleteNamespace(client, ns);

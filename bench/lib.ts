@@ -290,13 +290,16 @@ export async function startClientGo(ns: string, mode: 'keystores' | 'reload'): P
 
 // ---- apiserver metrics ----------------------------------------------------------------------
 
-/** PATCH + PUT requests on the main resource (not status) counted by the apiserver itself; `code`: only those answered so. */
-export function apiserverWrites(resources: string[], code?: string): number {
+/**
+ * PATCH + PUT requests counted by the apiserver itself, on the main resource unless `subresource`
+ * (e.g. 'status'); `code`: only those answered so.
+ */
+export function apiserverWrites(resources: string[], code?: string, subresource = ''): number {
   const text = kubectl('get', '--raw', '/metrics');
   let n = 0;
   for (const resource of resources)
     for (const verb of ['PATCH', 'PUT'])
-      n += sumMetric(text, 'apiserver_request_total', { verb, resource, subresource: '', ...(code ? { code } : {}) });
+      n += sumMetric(text, 'apiserver_request_total', { verb, resource, subresource, ...(code ? { code } : {}) });
   return n;
 }
 

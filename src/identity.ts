@@ -1,7 +1,8 @@
-// Who this process is, the one way the apiserver, the Lease and the logs see it: the version from
-// package.json, and an instance (host and pid, like client-go's leader-election identity) that
-// tells apart two operators on one host, where the hostname alone would not (several test
-// operators beside a node's; the audit log then names the one that wrote).
+// Who this process is, as `--version`, the apiserver (the User-Agent, in its audit log) and the
+// Lease see it: the version from package.json, and an instance (host and pid, like client-go's
+// leader-election identity) that tells apart two operators on one host, where the hostname alone
+// would not (several test operators beside a node's; the audit log then names the one that wrote).
+// Events keep the hostname as their reportingInstance (kube/events.ts): a pod's name.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 

@@ -5,11 +5,11 @@
 // e2e/in-pod-no-routes.test.ts. And the install's grants without its pods, for the files that run
 // the operator on the host with the ServiceAccount's token (rbac, csr).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
 import { kustomize, loadDocs } from '../../test/ops/helpers.js';
+import { scratchDir } from '../../test/pki/fixtures.js';
 import { ROOT, kubectl } from './cluster.js';
 import type { InPodInstall } from './node.js';
 import { IMAGE, objectsWhere } from './node.js';
@@ -20,7 +20,7 @@ const [, tag] = IMAGE.split(':');
 
 /** A kustomization over `dir` (relative to the repository) with the image edit, and more patches. */
 export function overlay(dir: string, patches: object[] = []): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'annotary-kz-'));
+  const d = scratchDir('kz');
   const kz = { resources: [path.relative(d, path.join(ROOT, dir))], images: [{ name: 'annotary', newTag: tag }], patches };
   writeFileSync(path.join(d, 'kustomization.yaml'), yaml.dump(kz));
   return d;
@@ -66,7 +66,7 @@ export const servesRoutes = () => kubectl('api-resources', '--api-group=route.op
 export function applyWithoutPods(dir: string): void {
   const docs = kustomize(dir);
   for (const d of docs) if (d.kind === 'Deployment') d.spec = { ...(d.spec as object), replicas: 0 };
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'annotary-grants-')), 'manifests.yaml');
+  const file = path.join(scratchDir('grants'), 'manifests.yaml');
   writeFileSync(file, docs.map((d) => yaml.dump(d)).join('---\n'));
   kubectl('apply', '-f', file);
 }
