@@ -228,11 +228,12 @@ export function picks(n: number, count: number): number[] {
 
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-/** CPU seconds (user + system) the process has used so far. */
+/** CPU seconds (user + system) the process and its ended children (a kubeconfig plugin, say) have used so far. */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
-  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15 of proc(5))
+  // utime, stime, cutime, cstime: fields 14 to 17 of proc(5)
+  return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / TICKS;
 }
 
 /** Queues empty and the reconcile count unchanged over one second. */

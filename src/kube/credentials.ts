@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
+import { staticKubeconfigCredentials } from './kubeconfig.js';
 
 export interface KubeconfigSource {
   /** a kubeconfig path or a path list (as KUBECONFIG); empty: $KUBECONFIG, ~/.kube/config, in-cluster */
@@ -92,12 +93,16 @@ export function inClusterCredentials(source: KubeconfigSource, env: NodeJS.Proce
   return { server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`, ca: readFileSync(caFile), headers: {}, tokenFile };
 }
 
-/** Resolves credentials: in process for a Pod's own ServiceAccount, else in a child process (see the file comment). */
+/**
+ * Resolves credentials: in process for a Pod's own ServiceAccount and for a static kubeconfig
+ * (kubeconfig.ts), else in a child process (see the file comment).
+ */
 export async function resolveCredentials(source: KubeconfigSource): Promise<Credentials> {
-  return inClusterCredentials(source) ?? resolveInChild(source);
+  return inClusterCredentials(source) ?? staticKubeconfigCredentials(source) ?? resolveInChild(source);
 }
 
-function resolveInChild(source: KubeconfigSource): Promise<Credentials> {
+/** client-node's answer, from the child process; exported for the test that holds the in-process paths to it. */
+export function resolveInChild(source: KubeconfigSource): Promise<Credentials> {
   const modulePath = createRequire(import.meta.url).resolve('@kubernetes/client-node');
   const input = JSON.stringify({ modulePath, kubeconfig: source.kubeconfig ?? '', context: source.context ?? '' });
   const child = spawn(process.execPath, ['--input-type=module', '-e', RESOLVER, input], { stdio: ['ignore', 'pipe', 'pipe'] });

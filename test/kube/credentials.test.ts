@@ -1,10 +1,12 @@
-// Credentials: resolved by client-node in a child process, handed back as plain data.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+// Credentials: a static kubeconfig and the Pod's ServiceAccount read in process; everything else
+// resolved by client-node in a child process, handed back as plain data.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as yaml from 'js-yaml';
 import type { Credentials } from '../../src/kube/credentials.js';
-import { CredentialsProvider, inClusterCredentials, resolveCredentials } from '../../src/kube/credentials.js';
+import { CredentialsProvider, inClusterCredentials, resolveCredentials, resolveInChild } from '../../src/kube/credentials.js';
+import { staticKubeconfigCredentials } from '../../src/kube/kubeconfig.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'annotary-creds-'));
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nnot parsed here\n-----END CERTIFICATE-----\n');
@@ -41,7 +43,7 @@ const twoContexts = () =>
     ],
   });
 
-describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-node, in a child process)', () => {
+describe('resolveCredentials reads a kubeconfig the way kubectl does', () => {
   test('current context: server (no trailing slash), CA, TLS server name and bearer token', async () => {
     const c = await resolveCredentials({ kubeconfig: twoContexts() });
     expect(c.server).toBe('https://a.example:6443');
@@ -115,6 +117,103 @@ describe('resolveCredentials reads a kubeconfig the way kubectl does (by client-
     expect(err?.message).toMatch(/^cannot load the kubeconfig: bad indentation of a mapping entry \(5:4\)$/);
     expect(err?.message).not.toContain('SUPERSECRETTOKEN');
   });
+});
+
+const oneContext = (name: string, cluster: object, user: object | undefined, extra: object = {}) =>
+  kubeconfig(name, {
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'only',
+    clusters: [{ name: 'c', cluster }],
+    users: [{ name: 'u', ...(user ? { user } : {}) }],
+    contexts: [{ name: 'only', context: { cluster: 'c', user: 'u' } }],
+    ...extra,
+  });
+
+describe('a static kubeconfig is read in process, with the answers client-node gives in the child', () => {
+  mkdirSync(path.join(dir, 'pki'), { recursive: true });
+  writeFileSync(path.join(dir, 'pki', 'ca.crt'), CA);
+  writeFileSync(path.join(dir, 'pki', 'client.crt'), 'client certificate bytes');
+  writeFileSync(path.join(dir, 'pki', 'client.key'), 'client key bytes');
+  writeFileSync(path.join(dir, 'bearer'), 'tok-from-file\n');
+  type Case = { what: string; file: () => string; context?: string };
+  const staticOnes: Case[] = [
+    { what: 'token, CA data, TLS server name, a trailing slash', file: twoContexts },
+    {
+      what: 'client certificate and key files and a CA file, relative to the kubeconfig; insecure-skip-tls-verify',
+      file: () =>
+        oneContext(
+          'files.yaml',
+          { server: 'https://f.example:6443', 'certificate-authority': 'pki/ca.crt', 'insecure-skip-tls-verify': true },
+          { 'client-certificate': 'pki/client.crt', 'client-key': path.join(dir, 'pki', 'client.key') },
+        ),
+    },
+    {
+      what: 'client certificate and key data, a token file',
+      file: () =>
+        oneContext(
+          'data.yaml',
+          { server: 'https://d.example', 'certificate-authority-data': CA.toString('base64'), 'insecure-skip-tls-verify': false },
+          { 'client-certificate-data': 'Y2VydA==', 'client-key-data': 'a2V5', 'token-file': path.join(dir, 'bearer') },
+        ),
+    },
+    { what: 'a user with no body: no credentials at all', file: () => oneContext('bare.yaml', { server: 'https://b.example' }, undefined) },
+    { what: 'a context named by --context', file: twoContexts, context: 'a' },
+  ];
+  test.each(staticOnes)('$what', async ({ file, context }) => {
+    const source = { kubeconfig: file(), context };
+    const inProcess = staticKubeconfigCredentials(source, {});
+    expect(inProcess).toBeDefined();
+    expect(inProcess).toEqual(await resolveInChild(source));
+  }, 30_000);
+
+  test('found where client-node looks: a one-file $KUBECONFIG, then ~/.kube/config', () => {
+    const file = twoContexts();
+    const expected = staticKubeconfigCredentials({ kubeconfig: file }, {});
+    expect(staticKubeconfigCredentials({}, { KUBECONFIG: file })).toEqual(expected);
+    mkdirSync(path.join(dir, 'home', '.kube'), { recursive: true });
+    writeFileSync(path.join(dir, 'home', '.kube', 'config'), readFileSync(file));
+    expect(staticKubeconfigCredentials({}, { HOME: path.join(dir, 'home') })).toEqual(expected);
+    expect(staticKubeconfigCredentials({}, { HOME: path.join(dir, 'nohome') })).toBeUndefined();
+  });
+
+  const exec = { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'get-token' } };
+  const childOnes: Case[] = [
+    { what: 'basic auth and impersonation', file: twoContexts, context: 'b' },
+    { what: 'an exec plugin', file: () => oneContext('exec.yaml', { server: 'https://e.example' }, exec) },
+    {
+      what: 'an auth-provider',
+      file: () => oneContext('ap.yaml', { server: 'https://e.example' }, { 'auth-provider': { name: 'oidc', config: {} } }),
+    },
+    {
+      what: 'a proxy',
+      file: () => oneContext('px.yaml', { server: 'https://e.example', 'proxy-url': 'http://proxy:3128' }, { token: 't' }),
+    },
+    {
+      what: 'plain http',
+      file: () => oneContext('http.yaml', { server: 'http://e.example', 'insecure-skip-tls-verify': true }, { token: 't' }),
+    },
+    {
+      what: 'a key this path does not know',
+      file: () => oneContext('ext.yaml', { server: 'https://e.example', extensions: [] }, { token: 't' }),
+    },
+    {
+      what: 'an entry client-node rejects, though not the current one',
+      file: () =>
+        oneContext('bad.yaml', { server: 'https://e.example' }, { token: 't' }, { users: [{ name: 'u', user: { token: 't' } }, {}] }),
+    },
+    { what: 'a path list', file: () => [twoContexts(), twoContexts()].join(path.delimiter) },
+    { what: 'an unknown context', file: twoContexts, context: 'zzz' },
+    { what: 'a file that is not there', file: () => path.join(dir, 'nope.yaml') },
+  ];
+  test.each(childOnes)('left to client-node: $what', ({ file, context }) => {
+    expect(staticKubeconfigCredentials({ kubeconfig: file(), context }, {})).toBeUndefined();
+  });
+
+  test('an entry client-node rejects is rejected by client-node, in the child', async () => {
+    const file = oneContext('bad2.yaml', { server: 'https://e.example' }, { token: 't' }, { users: [{ name: 'u', user: { token: 't' } }, {}] });
+    await expect(resolveInChild({ kubeconfig: file })).rejects.toThrow(/cannot load the kubeconfig: users\[1\]\.name is missing/);
+  }, 30_000);
 });
 
 describe('CredentialsProvider: resolve once, again after a 401, re-read a rotating token file', () => {
