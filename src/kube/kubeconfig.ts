@@ -15,7 +15,13 @@ import type { Credentials, KubeconfigSource } from './credentials.js';
 
 type Entry = Record<string, unknown>;
 
-const CLUSTER_KEYS = new Set(['server', 'certificate-authority', 'certificate-authority-data', 'insecure-skip-tls-verify', 'tls-server-name']);
+const CLUSTER_KEYS = new Set([
+  'server',
+  'certificate-authority',
+  'certificate-authority-data',
+  'insecure-skip-tls-verify',
+  'tls-server-name',
+]);
 const USER_KEYS = new Set(['client-certificate', 'client-certificate-data', 'client-key', 'client-key-data', 'token', 'token-file']);
 const NOT_TEXT = 'insecure-skip-tls-verify'; // client-node compares it with true; every other key it reads as text
 
@@ -71,7 +77,7 @@ export function staticKubeconfigCredentials(source: KubeconfigSource, env: NodeJ
   const users = named(doc.users, 'user');
   const contexts = named(doc.contexts, 'context', 'cluster');
   if (!clusters || !users || !contexts) return undefined;
-  const context = contexts.get(source.context || String(doc['current-context'] ?? ''));
+  const context = contexts.get(source.context || (typeof doc['current-context'] === 'string' ? doc['current-context'] : ''));
   const cluster = context && clusters.get(String(context.cluster));
   const user = context && typeof context.user === 'string' ? users.get(context.user) : undefined;
   if (!cluster || !user || !onlyKnown(cluster, CLUSTER_KEYS) || !onlyKnown(user, USER_KEYS)) return undefined;

@@ -160,12 +160,16 @@ describe('a static kubeconfig is read in process, with the answers client-node g
     { what: 'a user with no body: no credentials at all', file: () => oneContext('bare.yaml', { server: 'https://b.example' }, undefined) },
     { what: 'a context named by --context', file: twoContexts, context: 'a' },
   ];
-  test.each(staticOnes)('$what', async ({ file, context }) => {
-    const source = { kubeconfig: file(), context };
-    const inProcess = staticKubeconfigCredentials(source, {});
-    expect(inProcess).toBeDefined();
-    expect(inProcess).toEqual(await resolveInChild(source));
-  }, 30_000);
+  test.each(staticOnes)(
+    '$what',
+    async ({ file, context }) => {
+      const source = { kubeconfig: file(), context };
+      const inProcess = staticKubeconfigCredentials(source, {});
+      expect(inProcess).toBeDefined();
+      expect(inProcess).toEqual(await resolveInChild(source));
+    },
+    30_000,
+  );
 
   test('found where client-node looks: a one-file $KUBECONFIG, then ~/.kube/config', () => {
     const file = twoContexts();
@@ -211,7 +215,12 @@ describe('a static kubeconfig is read in process, with the answers client-node g
   });
 
   test('an entry client-node rejects is rejected by client-node, in the child', async () => {
-    const file = oneContext('bad2.yaml', { server: 'https://e.example' }, { token: 't' }, { users: [{ name: 'u', user: { token: 't' } }, {}] });
+    const file = oneContext(
+      'bad2.yaml',
+      { server: 'https://e.example' },
+      { token: 't' },
+      { users: [{ name: 'u', user: { token: 't' } }, {}] },
+    );
     await expect(resolveInChild({ kubeconfig: file })).rejects.toThrow(/cannot load the kubeconfig: users\[1\]\.name is missing/);
   }, 30_000);
 });
