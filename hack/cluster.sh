@@ -74,8 +74,10 @@ enable_deb_src() {
 }
 
 k8s_version() { # the Debian source version is the cache key
+  # a fresh machine has no deb-src lines: without them showsrc fails (and, under pipefail, the script)
+  enable_deb_src
   apt_update_once
-  apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}'
+  { apt-cache showsrc kubernetes 2>/dev/null || true; } | awk '/^Version:/ {print $2; exit}'
 }
 
 bin_dir() { echo "$CACHE/kubernetes-$(cat "$CACHE/kubernetes.version" 2>/dev/null || echo unknown)/bin"; }
