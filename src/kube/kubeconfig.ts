@@ -9,9 +9,24 @@
 // client-node 1.x's loadFromFile + applyToHTTPSOptions field for field; a test compares the two
 // on the kubeconfigs this path takes.
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as yaml from 'js-yaml';
 import type { Credentials, KubeconfigSource } from './credentials.js';
+
+/**
+ * The YAML parser client-node itself loads kubeconfigs with (its own js-yaml 4, a production
+ * dependency through it), so both paths read the same text the same way; loaded on first use,
+ * so a Pod reading its ServiceAccount never loads it.
+ */
+let yamlLoad: ((text: string) => unknown) | undefined;
+function parseYaml(text: string): unknown {
+  if (!yamlLoad) {
+    const fromClientNode = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'));
+    const jsYaml = fromClientNode('js-yaml') as { load(text: string): unknown };
+    yamlLoad = (text) => jsYaml.load(text);
+  }
+  return yamlLoad(text);
+}
 
 type Entry = Record<string, unknown>;
 
@@ -68,7 +83,7 @@ export function staticKubeconfigCredentials(source: KubeconfigSource, env: NodeJ
   if (!file) return undefined;
   let doc: unknown;
   try {
-    doc = yaml.load(readFileSync(file, 'utf8'));
+    doc = parseYaml(readFileSync(file, 'utf8'));
   } catch {
     return undefined; // unreadable or not YAML: the child gives client-node's message
   }

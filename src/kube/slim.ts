@@ -3,7 +3,7 @@
 // keeps a digest per data key and drops the data itself, except what a controller says it
 // reads (the TLS inputs of annotated keystore Secrets; ConfigMaps whole). managedFields and kubectl's
 // last-applied-configuration (which can hold a whole Secret in clear) are always dropped.
-import { createHash } from 'node:crypto';
+import { hexDigest } from '../pki/digest.js';
 import type { KubeObject, ObjectMeta } from './types.js';
 
 export interface SlimData extends KubeObject {
@@ -28,13 +28,13 @@ export function sameEntries(a: Record<string, string>, b: Record<string, string>
  * a workload): sha256 over the parts, each length-prefixed so ("ab","c") and ("a","bc") differ.
  */
 export function digestOfParts(parts: Iterable<string>): string {
-  const h = createHash('sha256');
-  for (const s of parts) h.update(`${s.length}:${s}`);
-  return h.digest('hex').slice(0, 32);
+  let text = '';
+  for (const s of parts) text += `${s.length}:${s}`;
+  return valueDigest(text);
 }
 
 export function valueDigest(value: string): string {
-  return createHash('sha256').update(value).digest('hex').slice(0, 32);
+  return hexDigest('sha256', value).slice(0, 32);
 }
 
 export function slimMeta(m: ObjectMeta): ObjectMeta {

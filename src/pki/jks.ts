@@ -1,8 +1,9 @@
 // Java KeyStore (JKS) writer and a minimal reader. No maintained JS library writes JKS, and
 // older JVMs and frameworks still ask for it by default (e.g. -Djavax.net.ssl.keyStoreType).
 // Format: sun.security.provider.JavaKeyStore / KeyProtector (JDK 8–21, unchanged since 1.2).
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { children, decodeOid, nullValue, octets, oid, readTlv, seq, utf16be } from './der.js';
+import { digest } from './digest.js';
 import { PkiError } from './errors.js';
 
 const MAGIC = 0xfeedfeed;
@@ -60,23 +61,25 @@ export const jksAlias = (alias: string): string => alias.toLowerCase();
 /** Java passes char[] passwords to KeyProtector as big-endian UTF-16 code units. */
 const passwordBytes = (password: string): Buffer => utf16be(password);
 
-function sha1(...parts: Buffer[]): Buffer {
-  const h = createHash('sha1');
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
+const sha1 = (...parts: Buffer[]): Buffer => digest('sha1', Buffer.concat(parts));
 
+/** KeyProtector's keystream: SHA-1(password ‖ previous block), the first block over the salt. */
 function keystream(pw: Buffer, salt: Buffer, length: number): Buffer {
   const out = Buffer.alloc(length);
-  let digest = salt;
+  const input = Buffer.concat([pw, salt]); // the part after the password is overwritten by each block
   for (let off = 0; off < length; off += 20) {
-    digest = sha1(pw, digest);
-    digest.copy(out, off, 0, Math.min(20, length - off));
+    const block = digest('sha1', input);
+    block.copy(out, off, 0, Math.min(20, length - off));
+    block.copy(input, pw.length);
   }
   return out;
 }
 
-const xor = (a: Buffer, b: Buffer): Buffer => Buffer.from(a.map((v, i) => v ^ b[i]));
+function xor(a: Buffer, b: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] ^ b[i];
+  return out;
+}
 
 /**
  * KeyProtector.protect with a caller-chosen salt. The salt is derived from the key and the

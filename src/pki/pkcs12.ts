@@ -6,9 +6,9 @@
 //     HMAC-SHA1 MAC, 2048 rounds (cert-manager's LegacyDES, go-pkcs12's LegacyDES), which every
 //     Java since 1.4 reads, Java 8 before 8u301 and 11 before 11.0.12 included; OpenSSL 3 reads
 //     it without -legacy too (3DES is in its default provider, RC2 is not, so no RC2 here).
-import * as nodeCrypto from 'node:crypto';
 import { createCipheriv, createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { bmpString, explicit, integer, nullValue, octets, oid, seq, setOf, tlv, utf16be } from './der.js';
+import { digest } from './digest.js';
 import { PkiError } from './errors.js';
 
 /**
@@ -54,12 +54,6 @@ export const PKCS12_PROFILES: readonly Pkcs12Profile[] = ['modern', 'legacy-des'
 const LEGACY_ITERATIONS = 2048;
 
 type KdfHash = 'sha256' | 'sha1';
-/** One-shot crypto.hash (Node >= 20.12) is ~1.5x faster than createHash in this hot loop. */
-const oneShot = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
-const digestOf = oneShot
-  ? (alg: KdfHash, b: Buffer): Buffer => oneShot(alg, b, 'buffer')
-  : (alg: KdfHash, b: Buffer): Buffer => createHash(alg).update(b).digest();
-
 /** RFC 7292 appendix B.2 key derivation: the MAC key (ID 3), and legacy-des's key (ID 1) and IV (ID 2). */
 export function pkcs12Kdf(
   password: string,
@@ -83,7 +77,7 @@ export function pkcs12Kdf(
   const out: Buffer[] = [];
   for (let produced = 0; produced < length; produced += u) {
     let A: Buffer = createHash(hash).update(D).update(I).digest();
-    for (let r = 1; r < iterations; r++) A = digestOf(hash, A);
+    for (let r = 1; r < iterations; r++) A = digest(hash, A);
     out.push(A);
     if (produced + u >= length) break;
     // I_j = (I_j + B + 1) mod 2^(v*8) for every v-byte block of I.
@@ -132,9 +126,9 @@ function encrypt(profile: Pkcs12Profile, plain: Buffer, password: string, seed: 
  * password, so there the seed costs as many rounds as the MAC — no cheaper guessing oracle.
  */
 function seedFor(password: string, secret: Buffer | undefined, content: Buffer): Buffer {
-  const digest = createHash('sha256').update('annotary/p12-seed\0').update(content).digest();
-  if (secret) return createHmac('sha256', secret).update(digest).update(Buffer.from(password, 'utf8')).digest();
-  return pbkdf2Sync(Buffer.from(password, 'utf8'), digest, MAC_ITERATIONS, 32, 'sha256');
+  const contentDigest = createHash('sha256').update('annotary/p12-seed\0').update(content).digest();
+  if (secret) return createHmac('sha256', secret).update(contentDigest).update(Buffer.from(password, 'utf8')).digest();
+  return pbkdf2Sync(Buffer.from(password, 'utf8'), contentDigest, MAC_ITERATIONS, 32, 'sha256');
 }
 const derive = (seed: Buffer, label: string, len: number): Buffer => createHmac('sha256', seed).update(label).digest().subarray(0, len);
 

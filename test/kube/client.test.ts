@@ -101,6 +101,22 @@ describe('requests: verbs, patch content types, the apiserver Status on errors',
     ]);
   });
 
+  test("a server behind a path prefix (a proxy such as Rancher's): every path goes under it; query values are encoded", async () => {
+    const urls: string[] = [];
+    handler = (req, _body, res) => {
+      urls.push(`${req.method} ${req.headers.host} ${req.url}`);
+      json(res, 200, { metadata: { name: 's' }, items: [] });
+    };
+    const server = `${base}/k8s/clusters/c-1/`;
+    const client = new KubeClient(new CredentialsProvider({}, async (): Promise<Credentials> => ({ server, headers: {} })));
+    await client.list(Secrets, 'ns', { labelSelector: 'app in (a,b),tier!=x', limit: 500, continue: undefined });
+    await client.get(Secrets, undefined, 's');
+    expect(urls).toEqual([
+      `GET ${new URL(base).host} /k8s/clusters/c-1/api/v1/namespaces/ns/secrets?labelSelector=app+in+%28a%2Cb%29%2Ctier%21%3Dx&limit=500`,
+      `GET ${new URL(base).host} /k8s/clusters/c-1/api/v1/secrets/s`,
+    ]);
+  });
+
   test('an error carries the Status reason and message; a 404 from tryGet is undefined', async () => {
     handler = (req, _b, res) =>
       req.method === 'PUT'
