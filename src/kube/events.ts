@@ -3,8 +3,8 @@
 // `repeatMs` is not written at all, so a resync over a still-broken object is quiet.
 // Messages are bounded: controllers name at most a few items of a list (listOf), and the
 // recorder cuts whatever is still too long (a long name, a quoted annotation value).
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { hexDigest } from '../pki/digest.js';
 import type { KubeClient } from './client.js';
 import { ApiError } from './client.js';
 import type { KubeObject } from './types.js';
@@ -110,7 +110,7 @@ export class EventRecorder implements EventSink {
     // a cluster-scoped object's Events live in namespace default, its involvedObject has no namespace (client-go's way:
     // what `kubectl describe` looks for)
     const ns = obj.metadata.namespace || 'default';
-    const id = createHash('sha256').update(`${obj.metadata.uid}\0${type}\0${reason}\0${message}`).digest('hex').slice(0, 16);
+    const id = hexDigest('sha256', `${obj.metadata.uid}\0${type}\0${reason}\0${message}`).slice(0, 16);
     const now = Date.now();
     const seen = this.seen.get(id);
     if (seen) {
