@@ -55,8 +55,9 @@ need_pkgs() { # install only the Debian packages that are missing
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
   apt_update_once
-  # a fresh machine may still hold the dpkg lock, or a mirror fail once: wait for the lock, and
-  # try once more after a fresh update (seen once here: exit 100 that a rerun did not show)
+  # a fresh machine may still hold the dpkg lock (unattended upgrades), or a mirror fail once:
+  # wait for the lock, and try once more after a fresh update (a guard: neither was seen here; the
+  # exit 100 of session 8 was k8s_version's missing deb-src lines)
   local install=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}")
   sudo_ "${install[@]}" >/dev/null || { log "apt-get install failed; updating and trying once more"; apt_ready=; apt_update_once; sudo_ "${install[@]}" >/dev/null; }
 }
