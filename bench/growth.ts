@@ -16,7 +16,7 @@
 //
 //   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) node dist-bench/bench/growth.js
 //   env: BENCH_GROWTH_SIZES (1000,10000,100000), BENCH_REPEATS (3), BENCH_CLIENTGO (required),
-//   BENCH_CPU_PROF (a folder for annotary's CPU profiles)
+//   BENCH_CPU_PROF (a folder for annotary's CPU profiles), BENCH_NODE_FLAGS (node flags of annotary's process)
 import { performance } from 'node:perf_hooks';
 import { Deployments, Secrets } from '../src/kube/types.js';
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
@@ -25,7 +25,7 @@ import {
   apiserverWrites,
   cpuSeconds,
   drained,
-  PROFILE,
+  NODE_FLAGS,
   median,
   mmm,
   ratios,
@@ -74,7 +74,7 @@ interface Sample {
 
 async function measure(ns: string, size: number): Promise<Sample> {
   const t0 = performance.now();
-  const op = await startOperator(['--namespaces', ns, '--log-level', 'warn'], {}, undefined, PROFILE);
+  const op = await startOperator(['--namespaces', ns, '--log-level', 'warn'], {}, undefined, NODE_FLAGS);
   const readyS = (performance.now() - t0) / 1000;
   const cpuS = cpuSeconds(op.proc.pid!);
   let rss: number, heap: number;

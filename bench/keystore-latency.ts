@@ -6,7 +6,8 @@
 // `annotary.io/source-hash` resp. the baseline's annotation changes). Asserts nothing.
 //
 //   make cluster-up && npx tsc -p bench/tsconfig.json && node dist-bench/bench/keystore-latency.js
-//   env: BENCH_SECRETS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3), BENCH_CPU_PROF (a folder for annotary's CPU profiles)
+//   env: BENCH_SECRETS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3), BENCH_CPU_PROF (a folder for annotary's CPU profiles),
+//   BENCH_NODE_FLAGS (node flags of annotary's process)
 import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../src/kube/types.js';
 import { Secrets } from '../src/kube/types.js';
@@ -24,7 +25,7 @@ import {
   seed,
   sha256,
   runBench,
-  PROFILE,
+  NODE_FLAGS,
 } from './lib.js';
 
 const N = Number(process.env.BENCH_SECRETS ?? 1000);
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     stop();
     // annotary rounds, after every Secret got its keystores
     const t0 = performance.now();
-    const op = await startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn'], {}, undefined, PROFILE);
+    const op = await startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn'], {}, undefined, NODE_FLAGS);
     try {
       await waitFor(
         'keystores in every Secret',

@@ -260,8 +260,14 @@ export function rssBytes(pid: number): number {
   return Number(kb) * 1024;
 }
 
-/** BENCH_CPU_PROF (a folder): the node flags that make the operator write its CPU profiles there. */
-export const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+/**
+ * Node flags of the operator's process, before the image's own: BENCH_CPU_PROF (a folder) makes it
+ * write its CPU profiles there; BENCH_NODE_FLAGS (space-separated) adds any, e.g. V8 heap settings to try.
+ */
+export const NODE_FLAGS = [
+  ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+  ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+];
 
 export interface Controller {
   proc: ChildProcess;

@@ -15,7 +15,8 @@
 //   make cluster-up && npx tsc -p bench/tsconfig.json && BENCH_CLIENTGO=$(bash hack/cluster.sh baseline) \
 //     node dist-bench/bench/vs-clientgo.js
 //   env: BENCH_CLIENTGO (the baseline binary), BENCH_OBJECTS (1000), BENCH_ROTATIONS per round (100), BENCH_ROUNDS (3),
-//   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there),
+//   BENCH_JOBS (keystores,reload), BENCH_CPU_PROF (a folder: annotary runs with --cpu-prof, its profiles land there), BENCH_NODE_FLAGS (node
+//   flags of annotary's process, e.g. V8 heap settings),
 //   BENCH_ANNOTARY_FLAGS (more flags of annotary run, space-separated, e.g. --events=warnings)
 import { createPublicKey } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -26,7 +27,7 @@ import { generateKey, issueCertificate, selfSignedCa } from '../src/pki/x509.js'
 import { adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import {
   LatencyResults,
-  PROFILE,
+  NODE_FLAGS,
   Observer,
   annotation,
   cpuSeconds,
@@ -101,7 +102,7 @@ const JOBS: Job[] = [
     rotate: (client, ns, i) => client.patch(Secrets, ns, `s-${i}`, { data: renewals.pop() }),
     observed: (i) => `s-${i}`,
     annotary: (ns) =>
-      startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn', ...FLAGS], {}, undefined, PROFILE),
+      startOperator(['--namespaces', ns, '--controllers', 'keystores', '--log-level', 'warn', ...FLAGS], {}, undefined, NODE_FLAGS),
   },
   {
     name: 'reload',
@@ -116,7 +117,7 @@ const JOBS: Job[] = [
         ['--namespaces', ns, '--controllers', 'reload', '--reload-settle', '0s', '--log-level', 'warn', ...FLAGS],
         {},
         undefined,
-        PROFILE,
+        NODE_FLAGS,
       ),
   },
 ];

@@ -59,6 +59,19 @@ export interface ClientOptions extends KubeconfigSource {
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
+/**
+ * What a write answers with: the whole object, or its metadata only (PartialObjectMetadata, as
+ * client-go's metadata client asks for it). The operator reads no write's answer: for a keystore
+ * Secret the object is every store again, for the apiserver to encode and send and for this
+ * process to read (#20). A server that cannot transform the answer sends the object (the
+ * second media type); errors are a Status either way.
+ */
+export type Answer = 'object' | 'metadata';
+const ACCEPT: Record<Answer, string> = {
+  object: 'application/json',
+  metadata: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json',
+};
+
 /** A request without an answer for this long fails (watches excepted: the server ends them). */
 const REQUEST_TIMEOUT_MS = 60_000;
 /** a watch that asks for no timeoutSeconds lasts up to 2 × the apiserver's --min-request-timeout (1800 s) */
@@ -117,7 +130,7 @@ export class KubeClient {
   private async open(
     method: HttpMethod,
     path: string,
-    opts: { query?: Query; body?: string; contentType?: string; timeoutMs?: number },
+    opts: { query?: Query; body?: string; contentType?: string; timeoutMs?: number; answer?: Answer },
   ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.current();
@@ -125,7 +138,7 @@ export class KubeClient {
       const query = new URLSearchParams();
       for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
       const search = query.size ? `?${query.toString()}` : '';
-      const headers: Record<string, string> = { accept: 'application/json', ...this.credentials.headers(conn.credentials) };
+      const headers: Record<string, string> = { accept: ACCEPT[opts.answer ?? 'object'], ...this.credentials.headers(conn.credentials) };
       if (this.userAgent) headers['user-agent'] = this.userAgent;
       if (opts.body !== undefined) {
         headers['content-type'] = opts.contentType ?? 'application/json';
@@ -149,7 +162,11 @@ export class KubeClient {
     }
   }
 
-  async request<T>(method: HttpMethod, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+  async request<T>(
+    method: HttpMethod,
+    path: string,
+    opts: { query?: Query; body?: unknown; contentType?: string; answer?: Answer } = {},
+  ): Promise<T> {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const { res } = await this.open(method, path, { ...opts, body });
     const text = await readText(res);
@@ -176,8 +193,11 @@ export class KubeClient {
     return this.request<ObjectList<T>>('GET', resourcePath(rt, namespace), { query });
   }
 
-  create<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T): Promise<T> {
-    return this.request<T>('POST', resourcePath(rt, namespace), { body, query: { fieldManager: this.fieldManager } });
+  /** `answer` 'metadata': the created object's metadata only (see Answer). */
+  create<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, body: T): Promise<T>;
+  create(rt: ResourceType, namespace: string | undefined, body: KubeObject, answer: Answer): Promise<KubeObject>;
+  create(rt: ResourceType, namespace: string | undefined, body: KubeObject, answer?: Answer): Promise<KubeObject> {
+    return this.request('POST', resourcePath(rt, namespace), { body, query: { fieldManager: this.fieldManager }, answer });
   }
 
   /** `subresource`: e.g. a CSR's status or approval, which the object's own endpoint does not change. */
@@ -186,28 +206,48 @@ export class KubeClient {
     namespace: string | undefined,
     name: string,
     patch: unknown,
+    type?: PatchType,
+    subresource?: string,
+  ): Promise<T>;
+  patch(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    type: PatchType | undefined,
+    subresource: string | undefined,
+    answer: Answer,
+  ): Promise<KubeObject>;
+  patch(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
     type: PatchType = 'merge',
     subresource?: string,
-  ): Promise<T> {
-    return this.request<T>('PATCH', resourcePath(rt, namespace, name, subresource), {
+    answer?: Answer,
+  ): Promise<KubeObject> {
+    return this.request('PATCH', resourcePath(rt, namespace, name, subresource), {
       body: patch,
       contentType: PATCH_CONTENT_TYPE[type],
       query: { fieldManager: this.fieldManager },
+      answer,
     });
   }
 
   /** PUT: the body's metadata.resourceVersion makes it conditional (409 when it is stale). */
-  replace<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string, body: T): Promise<T> {
-    return this.request<T>('PUT', resourcePath(rt, namespace, name), { body, query: { fieldManager: this.fieldManager } });
+  replace<T extends KubeObject>(rt: ResourceType, namespace: string | undefined, name: string, body: T): Promise<T>;
+  replace(rt: ResourceType, namespace: string | undefined, name: string, body: KubeObject, answer: Answer): Promise<KubeObject>;
+  replace(rt: ResourceType, namespace: string | undefined, name: string, body: KubeObject, answer?: Answer): Promise<KubeObject> {
+    return this.request('PUT', resourcePath(rt, namespace, name), { body, query: { fieldManager: this.fieldManager }, answer });
   }
 
-  /** `options`: a DeleteOptions body (preconditions on uid and resourceVersion, propagationPolicy) */
+  /** `options`: a DeleteOptions body (preconditions on uid and resourceVersion, propagationPolicy). Nothing is read of the answer. */
   async delete(rt: ResourceType, namespace: string | undefined, name: string, options?: DeleteOptions): Promise<void> {
-    await this.request(
-      'DELETE',
-      resourcePath(rt, namespace, name),
-      options ? { body: { kind: 'DeleteOptions', apiVersion: 'v1', ...options } } : {},
-    );
+    await this.request('DELETE', resourcePath(rt, namespace, name), {
+      body: options && { kind: 'DeleteOptions', apiVersion: 'v1', ...options },
+      answer: 'metadata',
+    });
   }
 
   /**

@@ -118,7 +118,7 @@ export class EventRecorder implements EventSink {
       if (now - seen.lastWritten < this.repeatMs) return;
       seen.lastWritten = now;
       try {
-        await this.client.patch(Events, ns, seen.name, { count: seen.count, lastTimestamp: new Date(now).toISOString() });
+        await this.aggregate(ns, seen.name, { count: seen.count, lastTimestamp: new Date(now).toISOString() });
         return;
       } catch (err) {
         // the apiserver expires Events (1 h by default): a warning that persists is re-created
@@ -130,38 +130,44 @@ export class EventRecorder implements EventSink {
     const ts = new Date(now).toISOString();
     this.seen.set(id, { name, count: 1, lastWritten: now });
     if (this.seen.size > 10_000) this.seen.delete(this.seen.keys().next().value!);
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name, namespace: ns },
+      involvedObject: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata.name,
+        namespace: obj.metadata.namespace || undefined,
+        uid: obj.metadata.uid,
+        resourceVersion: obj.metadata.resourceVersion,
+      },
+      type,
+      reason,
+      message,
+      source: { component: 'annotary' },
+      reportingComponent: 'annotary',
+      reportingInstance: this.instance,
+      firstTimestamp: ts,
+      lastTimestamp: ts,
+      count: 1,
+    };
     try {
-      await this.client.create(Events, ns, {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name, namespace: ns },
-        involvedObject: {
-          apiVersion: obj.apiVersion,
-          kind: obj.kind,
-          name: obj.metadata.name,
-          namespace: obj.metadata.namespace || undefined,
-          uid: obj.metadata.uid,
-          resourceVersion: obj.metadata.resourceVersion,
-        },
-        type,
-        reason,
-        message,
-        source: { component: 'annotary' },
-        reportingComponent: 'annotary',
-        reportingInstance: this.instance,
-        firstTimestamp: ts,
-        lastTimestamp: ts,
-        count: 1,
-      });
+      await this.client.create(Events, ns, event, 'metadata');
     } catch (err) {
       // written by an earlier run of the operator: aggregate into it
       if (err instanceof ApiError && err.isAlreadyExists) {
-        await this.client.patch(Events, ns, name, { lastTimestamp: ts, count: 2 });
+        await this.aggregate(ns, name, { lastTimestamp: ts, count: 2 });
         this.seen.get(id)!.count = 2;
       } else {
         this.seen.delete(id); // not written: the next identical emit must try again
         throw err;
       }
     }
+  }
+
+  /** Counts a repeat into the Event already written (its answer is not read: see Answer in client.ts). */
+  private async aggregate(ns: string, name: string, patch: { count: number; lastTimestamp: string }): Promise<void> {
+    await this.client.patch(Events, ns, name, patch, undefined, undefined, 'metadata');
   }
 }

@@ -124,7 +124,7 @@ export class LeaderElector {
     try {
       const lease = await client.tryGet<Lease>(Leases, namespace, name);
       if (lease?.spec?.holderIdentity !== identity) return;
-      await client.replace(Leases, namespace, name, { ...lease, spec: { ...lease.spec, holderIdentity: '' } });
+      await client.replace(Leases, namespace, name, { ...lease, spec: { ...lease.spec, holderIdentity: '' } }, 'metadata');
       log.info('released the lease', { lease: `${namespace}/${name}` });
     } catch (err) {
       log.warn('could not release the lease; a standby takes over when it expires', { error: errorText(err) });
@@ -141,8 +141,8 @@ export class LeaderElector {
         if (this.leading) return this.lose(`the lease is held by ${observed?.spec?.holderIdentity}`);
       } else {
         const body = leaseFor(decision, observed, { name, namespace }, identity, durationMs, this.now());
-        if (observed) await client.replace(Leases, namespace, name, body);
-        else await client.create(Leases, namespace, body);
+        if (observed) await client.replace(Leases, namespace, name, body, 'metadata');
+        else await client.create(Leases, namespace, body, 'metadata');
         this.lastRenewMs = this.now();
         if (!this.leading) {
           // held now, even when stopping: stop() then releases it

@@ -7,6 +7,7 @@
 //     WriteRejected refusal for the controller to report, not an error to retry.
 //   - anything else (403 Forbidden included) is rethrown and retried with backoff; a caller
 //     that knows what a 403 means (the Ingress copies' opt-in) catches it itself.
+// No write's answer is read: each asks for the object's metadata only (Answer in client.ts).
 import type { DeleteOptions, KubeClient, PatchType } from './client.js';
 import { ApiError } from './client.js';
 import type { EventSink } from './events.js';
@@ -39,11 +40,13 @@ export class Writer {
 
   /** A merge patch (or `type`, of `subresource`); the body carries its resourceVersion precondition (see the pure *Patch functions). */
   patch(rt: ResourceType, obj: KubeObject, body: unknown, type?: PatchType, subresource?: string): Promise<Refusal | undefined> {
-    return this.write('patch', rt, () => this.client.patch(rt, obj.metadata.namespace, obj.metadata.name, body, type, subresource));
+    return this.write('patch', rt, () =>
+      this.client.patch(rt, obj.metadata.namespace, obj.metadata.name, body, type, subresource, 'metadata'),
+    );
   }
 
   create(rt: ResourceType, namespace: string, obj: KubeObject): Promise<Refusal | undefined> {
-    return this.write('create', rt, () => this.client.create(rt, namespace, obj));
+    return this.write('create', rt, () => this.client.create(rt, namespace, obj, 'metadata'));
   }
 
   /** Deleting what is already gone is done. */

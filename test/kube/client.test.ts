@@ -84,6 +84,32 @@ describe('requests: verbs, patch content types, the apiserver Status on errors',
     ]);
   });
 
+  test('a write asks for the whole object unless told metadata only (PartialObjectMetadata, then the object as fallback); a delete never reads its answer', async () => {
+    const accepts: string[] = [];
+    handler = (req, _body, res) => {
+      accepts.push(`${req.method} ${req.headers.accept}`);
+      json(res, 200, { metadata: { name: 's' } });
+    };
+    const { client } = clientWith(['t']);
+    const metadataOnly = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json';
+    await client.patch(Secrets, 'ns', 's', {});
+    await client.patch(Secrets, 'ns', 's', {}, 'merge', undefined, 'metadata');
+    await client.create(Secrets, 'ns', secret('s'));
+    await client.create(Secrets, 'ns', secret('s'), 'metadata');
+    await client.replace(Secrets, 'ns', 's', secret('s'), 'metadata');
+    await client.delete(Secrets, 'ns', 's');
+    await client.get(Secrets, 'ns', 's');
+    expect(accepts).toEqual([
+      'PATCH application/json',
+      `PATCH ${metadataOnly}`,
+      'POST application/json',
+      `POST ${metadataOnly}`,
+      `PUT ${metadataOnly}`,
+      `DELETE ${metadataOnly}`,
+      'GET application/json',
+    ]);
+  });
+
   test("a subresource's patch (a CSR's approval) goes to its own path; a cluster-scoped object has no namespace in it", async () => {
     const urls: string[] = [];
     handler = (req, _body, res) => {
