@@ -1,7 +1,7 @@
 // hack/host-state.sh: the snapshot of what a node could leave on the host, and the comparison
 // hack/test.sh makes of the one before `up` and the one after `down` (#18).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './helpers.js';
@@ -83,3 +83,21 @@ asRoot('a snapshot sees a link, an iptables chain and a mount made after the one
     [`left behind: iptables filter -N ${chain}`, `left behind: link ${link}`, `left behind: mount ${mnt} tmpfs`].sort(),
   );
 });
+
+asRoot(
+  "a tool's own state that its first use creates once per host (libmount's /run/mount, buildah's /var/lib/containers) is not in a snapshot",
+  () => {
+    const made = ['/run/mount', '/var/lib/containers'].filter((p) => !existsSync(p));
+    for (const p of made) mkdirSync(p);
+    try {
+      const paths = execFileSync('bash', [SCRIPT, 'snapshot'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.startsWith('path '));
+      expect(paths).not.toContain('path /run/mount');
+      expect(paths).not.toContain('path /var/lib/containers');
+      expect(paths).toContain('path /var/lib/dpkg'); // the other entries are still there
+    } finally {
+      for (const p of made) rmSync(p, { recursive: true });
+    }
+  },
+);
