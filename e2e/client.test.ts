@@ -1,11 +1,17 @@
-// Writes whose answer the operator does not read ask for the object's metadata only (#20),
-// against the real apiserver: what it answers to each verb the operator uses, and that a
-// refused write still carries its Status.
-import { ApiError } from '../src/kube/client.js';
+// The REST client against the real apiserver: writes whose answer the operator does not read
+// ask for the object's metadata only (#20): what it answers to each verb the operator uses, and
+// that a refused write still carries its Status; and the apiserver is trusted through the
+// kubeconfig's CA only (one TLS context serves every connection).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as yaml from 'js-yaml';
+import { ApiError, KubeClient } from '../src/kube/client.js';
 import type { KubeObject } from '../src/kube/types.js';
-import { Secrets } from '../src/kube/types.js';
-import { adminClient, deleteNamespace, newNamespace } from './harness/cluster.js';
+import { Namespaces, Secrets } from '../src/kube/types.js';
+import { generateKey, selfSignedCa } from '../src/pki/x509.js';
+import { KUBECONFIG, adminClient, adminKubeconfig, deleteNamespace, newNamespace } from './harness/cluster.js';
 import { b64, secret, withBase64Data, withData } from '../test/gen.js';
+import { scratchDir } from '../test/pki/fixtures.js';
 
 const client = adminClient();
 let ns: string;
@@ -52,5 +58,39 @@ describe("a write asked for its metadata only: the apiserver's answer is Partial
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect({ status: (err as ApiError).status, reason: (err as ApiError).reason }).toEqual({ status: 409, reason: 'Conflict' });
+  });
+});
+
+describe("the apiserver is trusted through the kubeconfig's CA only", () => {
+  test('the same kubeconfig naming another CA is refused at the TLS handshake; the right CA is accepted on every connection', async () => {
+    const dir = scratchDir('e2e-client-ca');
+    const key = await generateKey('ec-p256');
+    const otherCa = path.join(dir, 'other-ca.crt');
+    writeFileSync(
+      otherCa,
+      await selfSignedCa(key, 'not the apiserver CA', {
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+      }),
+    );
+    const config = adminKubeconfig();
+    config.clusters[0].cluster['certificate-authority'] = otherCa;
+    const wrong = path.join(dir, 'wrong-ca.yaml');
+    writeFileSync(wrong, yaml.dump(config), { mode: 0o600 });
+
+    const err = await KubeClient.fromOptions({ kubeconfig: wrong })
+      .get(Namespaces, undefined, 'default')
+      .catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(ApiError); // no HTTP answer was read at all
+    expect((err as { code?: string }).code).toMatch(
+      /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/,
+    );
+
+    // eight requests at once: several pooled connections, each verified with the one context
+    const right = KubeClient.fromOptions({ kubeconfig: KUBECONFIG });
+    const names = await Promise.all(
+      Array.from({ length: 8 }, () => right.get(Namespaces, undefined, 'default').then((n) => n.metadata.name)),
+    );
+    expect(names).toEqual(Array(8).fill('default'));
   });
 });
