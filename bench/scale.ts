@@ -20,7 +20,8 @@
 //
 //   make cluster-up && npx tsc -p bench/tsconfig.json && node dist-bench/bench/scale.js
 //   env: BENCH_REPEATS (3), BENCH_SMALL (5000), BENCH_LARGE (10000), BENCH_ANNOTATED (1000), BENCH_DEPLOYMENTS (2000),
-//   BENCH_CLIENTGO (optional: the client-go controller, for the CPU to ready)
+//   BENCH_CLIENTGO (optional: the client-go controller, for the CPU to ready), BENCH_CPU_PROF (a folder for annotary's CPU
+//   profiles), BENCH_NODE_FLAGS (node flags of annotary's process)
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +29,7 @@ import { Deployments, Secrets } from '../src/kube/types.js';
 import { KUBECONFIG, ROOT, adminClient, deleteNamespace, newNamespace, startOperator, waitFor } from '../e2e/harness/cluster.js';
 import {
   MiB,
+  NODE_FLAGS,
   apiserverWrites,
   cpuSeconds,
   drained,
@@ -120,7 +122,12 @@ async function measure(ns: string, size: number, resync: boolean, first: boolean
   const before = apiserverWrites(WRITE_RESOURCES);
   const beforeCodes = { ok: apiserverWrites(WRITE_RESOURCES, '200'), conflict: apiserverWrites(WRITE_RESOURCES, '409') };
   const t0 = performance.now();
-  const op = await startOperator(['--namespaces', ns, '--log-level', 'warn', ...(resync ? ['--resync', `${RESYNC_S}s`] : [])]);
+  const op = await startOperator(
+    ['--namespaces', ns, '--log-level', 'warn', ...(resync ? ['--resync', `${RESYNC_S}s`] : [])],
+    {},
+    undefined,
+    NODE_FLAGS,
+  );
   const readyMs = performance.now() - t0;
   const readyCpuS = cpuSeconds(op.proc.pid!);
   try {
