@@ -19,9 +19,9 @@ beforeAll(async () => (ns = await newNamespace(client, 'client')));
 afterAll(() => deleteNamespace(client, ns));
 
 const big = b64('x'.repeat(20_000));
-/** what the answer holds: its kind, and whether any of the Secret's data came back */
 /** each key of the stored data: whether it holds `big` (a boolean each, so a failure does not print 20 kB) */
 const written = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v === big]));
+/** what the answer holds: its kind, and whether any of the Secret's data came back */
 const shape = (o: KubeObject) => ({
   kind: o.kind,
   hasData: 'data' in o,
